@@ -1,0 +1,189 @@
+"""Pure functions of the book's chapters 3-5: activations, softmax, losses, numerical gradients.
+
+Nothing here keeps state; the layers in :mod:`layerwise.layers` call these functions and cache
+what their backward pass needs.
+
+Dtype rule for every function: a floating input keeps its dtype (float32 stays float32); integer
+or bool input is computed in float64.
+"""
+
+import numpy as np
+
+from ._checks import as_float_array, check_labels
+
+
+def sigmoid(x):
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, without overflow for any finite ``x``.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        Values in [0, 1].
+
+    Notes
+    -----
+    The book's ``1 / (1 + np.exp(-x))`` overflows (with a RuntimeWarning) once ``-x`` passes
+    about 709 in float64 or 88 in float32. Here ``exp`` only ever sees ``-|x| <= 0``:
+
+    ``sigmoid(x) = 1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` for ``x < 0``,
+    with ``e = exp(-|x|)``,
+
+    which is exact in both tails (no cancellation for large negative ``x``, unlike the
+    ``tanh`` form).
+    """
+    x = as_float_array(x, "sigmoid")
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
+
+
+def relu(x):
+    """Rectified linear unit, ``max(0, x)``, elementwise.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+    """
+    x = as_float_array(x, "relu")
+    return np.maximum(x, 0)
+
+
+def log_softmax(x):
+    """Logarithm of :func:`softmax` over the last axis, computed by log-sum-exp.
+
+    ``log_softmax(x)_k = (x_k - m) - log(1 + sum_{j != argmax} exp(x_j - m))``,
+    ``m = max_j x_j``.
+
+    Subtracting the row maximum makes every exponent ``<= 0``, so nothing overflows, and the
+    largest term is exactly ``exp(0) = 1``, so the sum is at least 1 and its log never
+    underflows to ``-inf``. The result is exact where ``log(softmax(x))`` would give ``-inf``,
+    and a near-certain class keeps its tiny loss (``log1p``) instead of rounding it to 0.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., C)
+        Scores (logits). A 1-D input is one sample.
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+    """
+    x = as_float_array(x, "log_softmax")
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    # The maximum contributes exactly exp(0) = 1 to the sum. Summing only the others and taking
+    # log1p keeps a tiny total such as 1e-22 (1 + 1e-22 rounds to 1, and log(1) would be 0).
+    np.put_along_axis(e, np.argmax(shifted, axis=-1, keepdims=True), 0, axis=-1)
+    return shifted - np.log1p(np.sum(e, axis=-1, keepdims=True))
+
+
+def softmax(x):
+    """Softmax over the last axis: ``exp(x_k) / sum_j exp(x_j)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., C)
+        Scores (logits). A 1-D input is one sample, a 2-D input a batch of rows.
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        Each row is non-negative and sums to 1.
+
+    Notes
+    -----
+    Shifting by the row maximum does not change the result (the factor ``exp(-m)`` cancels)
+    but keeps ``exp`` from overflowing.
+    """
+    x = as_float_array(x, "softmax")
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    """Cross-entropy ``-sum_k t_k log y_k``, averaged over the batch.
+
+    Parameters
+    ----------
+    y : array_like, shape (N, C) or (C,)
+        Probabilities (e.g. the output of :func:`softmax`). A 1-D ``y`` is one sample.
+    t : array_like, shape (N,) or () of integer labels in [0, C), or shape like ``y``
+        Supervision: label indices, or one-hot / probability rows.
+
+    Returns
+    -------
+    float
+        Mean over the N samples, a NumPy scalar of ``y``'s float dtype.
+
+    Notes
+    -----
+    The book adds ``1e-7`` inside the log, which floors the loss of a perfect prediction at
+    ``1e-7`` and caps a certain miss at ``16.1``. Here ``y`` is clipped from below at the
+    smallest positive normal number of its dtype instead, so ``y == 0`` still gives a finite
+    loss (about 708 in float64) and every ordinary ``y`` is used exactly. When you have the
+    logits, :class:`layerwise.layers.SoftmaxWithLoss` is exact even where ``y`` underflows.
+    """
+    y = as_float_array(y, "cross_entropy_error", name="y")
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            f"cross_entropy_error: y must have shape (N, C) or (C,), got shape {y.shape}"
+        )
+    labels, onehot = check_labels(t, y.shape, "cross_entropy_error")
+    log_y = np.log(np.maximum(y, np.finfo(y.dtype).tiny))
+    if y.ndim == 1:
+        log_y = log_y[np.newaxis]
+        labels = None if labels is None else labels.reshape(1)
+        onehot = None if onehot is None else onehot.reshape(1, -1)
+    n = log_y.shape[0]
+    if labels is not None:
+        total = log_y[np.arange(n), labels].sum()
+    else:
+        total = np.sum(onehot * log_y)
+    return y.dtype.type(-total / n)
+
+
+def numerical_gradient(f, x, h=1e-4):
+    """Gradient of a scalar function by central differences, for an array of any shape.
+
+    ``df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)`` for every element ``i``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returns a scalar. It may ignore its argument and read ``x`` through a closure
+        (as the book's networks do): ``x`` is modified in place, one element at a time.
+    x : ndarray of float, any shape
+        The point. Each element is restored exactly afterwards (the saved value is written back,
+        not recomputed by adding and subtracting ``h``).
+    h : float, default 1e-4
+        Step. 1e-4 suits float64; float32 needs a larger step and gives about 3 digits.
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``x``
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            "numerical_gradient: x must be a floating-point ndarray (it is perturbed in place), "
+            f"got {type(x).__name__}"
+            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
+        )
+    if not x.flags.writeable:
+        raise ValueError("numerical_gradient: x must be writeable (it is perturbed in place)")
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        saved = x[idx]
+        x[idx] = saved + h
+        f_plus = float(f(x))
+        x[idx] = saved - h
+        f_minus = float(f(x))
+        x[idx] = saved
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad

@@ -1,0 +1,304 @@
+"""The layers of the book's chapter 5, each owning its forward and backward pass.
+
+Every layer has ``forward(...)``, which computes the output and caches what the backward pass
+needs, and ``backward(dout)``, which takes the gradient of the loss with respect to the layer's
+output and returns the gradient with respect to its input (filling ``dW``/``db`` on the way for
+a layer with parameters). The public attribute names are the book's (``mask``, ``out``, ``x``,
+``original_x_shape``, ``dW``, ``db``, ``loss``, ``y``, ``t``), so the book's own code runs on them.
+
+Differences from the book's ``common/layers.py``, each with a regression test:
+
+- ``Relu.backward`` returns a new array; the book's zeroes the caller's ``dout`` in place.
+- ``Sigmoid`` never overflows (the book's ``1 / (1 + exp(-x))`` warns at x = -710 in float64).
+- ``SoftmaxWithLoss`` computes the loss from the logits by log-sum-exp: exact, no ``1e-7`` floor.
+- ``SoftmaxWithLoss.backward(dout)`` multiplies by ``dout``; the book's ignores it.
+- ``backward`` before ``forward`` raises :class:`BackwardBeforeForwardError`.
+"""
+
+import numpy as np
+
+from ._checks import as_float_array, check_dout, check_labels
+from .functions import log_softmax, sigmoid
+
+
+class BackwardBeforeForwardError(RuntimeError, ValueError):
+    """``backward`` was called before ``forward`` had cached what it needs."""
+
+
+def _not_ready(layer):
+    return BackwardBeforeForwardError(
+        f"{type(layer).__name__}.backward was called before forward: call forward(...) first, "
+        "it caches what the backward pass needs"
+    )
+
+
+class MulLayer:
+    """Multiplication node of a computational graph: ``out = x * y``.
+
+    Backward: ``dx = dout * y``, ``dy = dout * x`` (the gradient of each input is the upstream
+    gradient times the *other* input, which is why forward caches both).
+
+    Works on Python numbers and on arrays of one shape.
+    """
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x * y
+
+    def backward(self, dout):
+        if self.x is None:
+            raise _not_ready(self)
+        dx = dout * self.y
+        dy = dout * self.x
+        return dx, dy
+
+    def __repr__(self):
+        return "MulLayer()"
+
+
+class AddLayer:
+    """Addition node of a computational graph: ``out = x + y``.
+
+    Backward: ``dx = dout``, ``dy = dout`` (addition passes the gradient through unchanged).
+    """
+
+    def __init__(self):
+        self._ready = False
+
+    def forward(self, x, y):
+        self._ready = True
+        return x + y
+
+    def backward(self, dout):
+        if not self._ready:
+            raise _not_ready(self)
+        return dout * 1, dout * 1
+
+    def __repr__(self):
+        return "AddLayer()"
+
+
+class Relu:
+    """Rectified linear unit.
+
+    Forward: ``out = max(0, x)``. Backward: ``dx = dout`` where ``x > 0``, else ``0`` (the
+    gradient at exactly ``x = 0`` is taken as 0, as in the book and in PyTorch).
+
+    Shapes: ``x``, ``out``, ``dout`` and ``dx`` all have the same shape (any).
+
+    Caches the 0/1 factor ``x > 0`` in ``x``'s dtype, so that ``backward`` is one
+    multiplication. The book's attribute ``mask`` (bool, True where ``x <= 0``) is derived from
+    it on request.
+    """
+
+    def __init__(self):
+        self._keep = None
+
+    @property
+    def mask(self):
+        """bool ndarray, True where the forward input was ``<= 0`` (None before forward)."""
+        return None if self._keep is None else self._keep == 0
+
+    def forward(self, x):
+        x = as_float_array(x, "Relu.forward")
+        # A float 0/1 factor instead of the book's boolean mask: backward becomes a plain
+        # multiplication, 10-25x faster than `dout[mask] = 0` fancy indexing, and needs no copy.
+        self._keep = np.greater(x, 0, out=np.empty(x.shape, x.dtype))
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        if self._keep is None:
+            raise _not_ready(self)
+        dout = check_dout(dout, self._keep.shape, self._keep.dtype, "Relu")
+        return dout * self._keep
+
+    def __repr__(self):
+        return "Relu()"
+
+
+class Sigmoid:
+    """Logistic sigmoid.
+
+    Forward: ``out = 1 / (1 + exp(-x))``, computed without overflow (see
+    :func:`layerwise.functions.sigmoid`). Backward: ``dx = dout * out * (1 - out)``.
+
+    Shapes: ``x``, ``out``, ``dout`` and ``dx`` all have the same shape (any). Caches ``out``.
+    """
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        if self.out is None:
+            raise _not_ready(self)
+        dout = check_dout(dout, self.out.shape, self.out.dtype, "Sigmoid")
+        return dout * (1.0 - self.out) * self.out
+
+    def __repr__(self):
+        return "Sigmoid()"
+
+
+class Affine:
+    """Fully connected layer: ``out = x W + b``.
+
+    Forward: ``out = x2 @ W + b`` where ``x2 = x.reshape(N, -1)``.
+    Backward: ``dx = dout @ W.T`` (reshaped back to ``x``'s shape), ``dW = x2.T @ dout``,
+    ``db = sum(dout, axis=0)``.
+
+    Parameters
+    ----------
+    W : ndarray, shape (D, M)
+        Weights. The layer keeps a reference (no copy), so in-place updates are seen.
+    b : ndarray, shape (M,)
+        Biases.
+
+    Shapes
+    ------
+    x : (N, D) or (N, d1, d2, ...) with d1 * d2 * ... = D.
+    out, dout : (N, M). dx : like x. dW : (D, M). db : (M,).
+
+    Caches ``x`` (the 2-D input, in W's dtype) and ``original_x_shape``.
+
+    The layer computes in ``W``'s dtype: an input of another dtype is converted, so float32
+    parameters give a float32 forward and backward.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W, b):
+        W = as_float_array(W, "Affine", name="W")
+        b = as_float_array(b, "Affine", name="b")
+        if W.ndim != 2:
+            raise ValueError(f"Affine: W must be 2-D (in_features, out_features), got {W.shape}")
+        if b.shape != (W.shape[1],):
+            raise ValueError(
+                f"Affine: b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}"
+            )
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(
+                f"Affine.forward: x must be a batch of shape (N, {self.W.shape[0]}) or "
+                f"(N, ...) with {self.W.shape[0]} features per sample, got shape {x.shape}; "
+                "for one sample use x[None]"
+            )
+        n = x.shape[0]
+        x2 = x.reshape(n, -1)
+        if n == 0 or x2.shape[1] != self.W.shape[0]:
+            raise ValueError(
+                f"Affine.forward: expected x of shape (N, {self.W.shape[0]}) with N >= 1 "
+                f"(or (N, ...) flattening to {self.W.shape[0]} features), got {x.shape}"
+            )
+        self.original_x_shape = x.shape
+        self.x = as_float_array(x2, "Affine.forward").astype(self.W.dtype, copy=False)
+        out = self.x @ self.W
+        out += self.b
+        return out
+
+    def backward(self, dout, input_grad=True):
+        """Fill ``dW`` and ``db``; return ``dx`` (None when ``input_grad`` is False).
+
+        A network passes ``input_grad=False`` to its first layer: nothing uses the gradient with
+        respect to the data, and skipping its matrix product saves up to a third of the step.
+        """
+        if self.x is None:
+            raise _not_ready(self)
+        dout = check_dout(dout, (self.x.shape[0], self.W.shape[1]), self.W.dtype, "Affine")
+        self.dW = self.x.T @ dout
+        self.db = np.sum(dout, axis=0)
+        if not input_grad:
+            return None
+        return (dout @ self.W.T).reshape(self.original_x_shape)
+
+    def __repr__(self):
+        return (
+            f"Affine(in_features={self.W.shape[0]}, out_features={self.W.shape[1]}, "
+            f"dtype={self.W.dtype})"
+        )
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss, as one layer.
+
+    Forward: ``y = softmax(x)``, ``loss = -(1/N) sum_n sum_k t_nk log y_nk``, with
+    ``log y = log_softmax(x)`` computed from the logits by log-sum-exp (exact; no ``1e-7``).
+    Backward: ``dx = dout * (y - T) / N`` where ``T`` is ``t`` as one-hot rows.
+
+    Shapes
+    ------
+    x : (N, C) logits, or (C,) for one sample (then N = 1).
+    t : (N,) / () integer labels in [0, C), or one-hot / probability rows of x's shape.
+    y : like x. loss : scalar of x's float dtype. dout : scalar (default 1.0). dx : like x.
+
+    Caches ``y``, ``t`` and ``loss``.
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+        self._labels = None
+        self._onehot = None
+
+    def forward(self, x, t):
+        x = as_float_array(x, "SoftmaxWithLoss.forward")
+        if x.ndim not in (1, 2) or x.size == 0:
+            raise ValueError(
+                "SoftmaxWithLoss.forward: x must be non-empty logits of shape (N, C) or (C,), "
+                f"got shape {x.shape}"
+            )
+        labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
+        self.t = np.asarray(t)
+        n_classes = x.shape[-1]
+        log_y = log_softmax(x)
+        self.y = np.exp(log_y)
+        log_y = log_y.reshape(-1, n_classes)
+        n = log_y.shape[0]
+        if labels is not None:
+            self._labels, self._onehot = labels.reshape(-1), None
+            total = np.sum(log_y[np.arange(n), self._labels])
+        else:
+            self._labels = None
+            self._onehot = onehot.astype(x.dtype, copy=False).reshape(-1, n_classes)
+            total = np.sum(self._onehot * log_y)
+        self.loss = x.dtype.type(-total / n)
+        return self.loss
+
+    def backward(self, dout=1.0):
+        if self.y is None:
+            raise _not_ready(self)
+        dout = np.asarray(dout)
+        if dout.shape != () or dout.dtype.kind not in "biuf":
+            raise ValueError(
+                "SoftmaxWithLoss.backward: dout must be a real scalar (the gradient of the "
+                f"final loss with respect to this loss, usually 1.0), got shape {dout.shape} "
+                f"and dtype {dout.dtype}"
+            )
+        n_classes = self.y.shape[-1]
+        dx = self.y.reshape(-1, n_classes).copy()
+        n = dx.shape[0]
+        if self._labels is not None:
+            dx[np.arange(n), self._labels] -= 1
+        else:
+            dx -= self._onehot
+        dx *= dout / n
+        return dx.reshape(self.y.shape)
+
+    def __repr__(self):
+        return "SoftmaxWithLoss()"
