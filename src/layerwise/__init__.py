@@ -4,6 +4,7 @@
 >>> from layerwise import Affine, Relu, SoftmaxWithLoss
 """
 
+from . import datasets, optimizers
 from .functions import (
     cross_entropy_error,
     log_softmax,
@@ -21,14 +22,21 @@ from .layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
+from .network import MultiLayerNet, Parameters, Sequential, TwoLayerNet
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "datasets",
+    "optimizers",
     "Affine",
     "AddLayer",
     "BackwardBeforeForwardError",
     "MulLayer",
+    "MultiLayerNet",
+    "Parameters",
+    "Sequential",
+    "TwoLayerNet",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",

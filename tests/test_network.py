@@ -1,0 +1,233 @@
+"""Networks: gradient checks, params/layers coherence, the PyTorch-style API, the book's names."""
+
+import numpy as np
+import pytest
+from conftest import max_relative_error
+
+from layerwise import Affine, MultiLayerNet, Relu, Sequential, Sigmoid, TwoLayerNet
+
+
+def _batch(rng, n, d, c):
+    # Features in [0.1, 1) like pixel intensities: no input is accidentally ~0, so no entry of
+    # dW is accidentally ~0 either (the check is relative per element).
+    return rng.uniform(0.1, 1.0, (n, d)), rng.integers(0, c, n)
+
+
+def _check_network(net, x, t):
+    grads = net.gradient(x, t)
+    numerical = net.numerical_gradient(x, t)
+    assert grads.keys() == numerical.keys() == net.params.keys()
+    errors = {k: max_relative_error(grads[k], numerical[k]) for k in grads}
+    for key, err in errors.items():
+        print(f"network gradient check {type(net).__name__} {key}: {err:.2e}")
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_two_layer_net_gradient_check():
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=1)
+    x, t = _batch(rng, 5, 12, 4)
+    _check_network(net, x, t)
+
+
+def test_two_layer_net_gradient_check_book_setting():
+    """The book's gradient_check.py: TwoLayerNet(784, 50, 10), 3 samples, init std 0.01."""
+    rng = np.random.default_rng(1)
+    net = TwoLayerNet(784, 50, 10, seed=2)
+    x, t = _batch(rng, 3, 784, 10)
+    grads, numerical = net.gradient(x, t), net.numerical_gradient(x[:, :], t)
+    # Averaged absolute difference, the book's own measure (it prints about 1e-10 .. 1e-13).
+    for key in grads:
+        assert np.mean(np.abs(grads[key] - numerical[key])) < 1e-9, key
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_multi_layer_net_with_weight_decay_gradient_check(activation):
+    rng = np.random.default_rng(2)
+    net = MultiLayerNet(10, [8, 6], 3, activation=activation, weight_decay_lambda=0.1, seed=3)
+    x, t = _batch(rng, 6, 10, 3)
+    _check_network(net, x, t)
+
+
+def test_weight_decay_enters_loss_and_gradient():
+    rng = np.random.default_rng(3)
+    x, t = _batch(rng, 4, 5, 3)
+    plain = MultiLayerNet(5, [4], 3, seed=0)
+    decayed = MultiLayerNet(5, [4], 3, weight_decay_lambda=0.5, seed=0)
+    penalty = 0.5 * 0.5 * sum(np.sum(decayed.params[k] ** 2) for k in ("W1", "W2"))
+    assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + penalty, rel=1e-14)
+    g0, g1 = plain.gradient(x, t), decayed.gradient(x, t)
+    np.testing.assert_allclose(g1["W1"], g0["W1"] + 0.5 * plain.params["W1"], rtol=1e-14)
+    np.testing.assert_array_equal(g1["b1"], g0["b1"])  # biases are not decayed
+
+
+# ---------------------------------------------------------------- the book's names
+
+
+def test_two_layer_net_has_the_books_structure():
+    net = TwoLayerNet(784, 50, 10)
+    assert list(net.layers) == ["Affine1", "Relu1", "Affine2"]
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    assert net.params["W1"].shape == (784, 50) and net.params["b2"].shape == (10,)
+    assert type(net.lastLayer).__name__ == "SoftmaxWithLoss"
+    assert net.params["W1"].std() == pytest.approx(0.01, rel=0.05)
+    np.testing.assert_array_equal(net.params["b1"], 0)
+
+
+def test_multi_layer_net_structure_and_init():
+    net = MultiLayerNet(784, [100, 100], 10, activation="sigmoid", weight_init_std="xavier")
+    assert list(net.layers) == ["Affine1", "Sigmoid1", "Affine2", "Sigmoid2", "Affine3"]
+    assert net.params["W2"].std() == pytest.approx(np.sqrt(1 / 100), rel=0.05)
+    he = MultiLayerNet(784, [100], 10, weight_init_std="he")
+    assert he.params["W1"].std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)
+    fixed = MultiLayerNet(784, [100], 10, weight_init_std=0.05)
+    assert fixed.params["W1"].std() == pytest.approx(0.05, rel=0.05)
+
+
+def test_same_seed_same_network_bit_for_bit():
+    a = MultiLayerNet(20, [10, 10], 5, seed=7)
+    b = MultiLayerNet(20, [10, 10], 5, seed=7)
+    c = MultiLayerNet(20, [10, 10], 5, seed=8)
+    for key in a.params:
+        np.testing.assert_array_equal(a.params[key], b.params[key])
+    assert not np.array_equal(a.params["W1"], c.params["W1"])
+
+
+def test_float32_network_is_the_float64_one_rounded():
+    a = TwoLayerNet(6, 4, 3, seed=1)
+    b = TwoLayerNet(6, 4, 3, seed=1, dtype=np.float32)
+    assert b.dtype == np.float32
+    np.testing.assert_array_equal(b.params["W1"], a.params["W1"].astype(np.float32))
+    x, t = _batch(np.random.default_rng(0), 3, 6, 3)
+    assert b.loss(x, t).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in b.gradient(x, t).values())
+
+
+# ---------------------------------------------------------------- params and layers never diverge
+
+
+def test_params_in_place_update_is_seen_by_layer():
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    net.params["W1"] -= 1.0
+    np.testing.assert_array_equal(net.layers["Affine1"].W, net.params["W1"])
+    net.params["b2"][:] = 5.0
+    np.testing.assert_array_equal(net.layers["Affine2"].b, 5.0)
+
+
+def test_params_replacement_is_seen_by_layer():
+    """The book's `params['W1'] = new` detaches the layer silently; here the layer follows."""
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    new = np.ones((4, 3))
+    net.params["W1"] = new
+    assert net.layers["Affine1"].W is new
+    x = np.ones((1, 4))
+    np.testing.assert_allclose(net.layers["Affine1"].forward(x), [[4.0, 4.0, 4.0]])
+
+
+def test_params_replacement_keeps_shape_and_dtype():
+    net = TwoLayerNet(4, 3, 2, seed=0, dtype=np.float32)
+    net.params["W1"] = np.zeros((4, 3))  # float64 in, converted to the network's float32
+    assert net.layers["Affine1"].W.dtype == np.float32
+    with pytest.raises(ValueError, match=r"keep its shape \(4, 3\)"):
+        net.params["W1"] = np.zeros((3, 4))
+    with pytest.raises(KeyError, match="W3"):
+        net.params["W3"] = np.zeros(2)
+
+
+def test_optimizer_update_through_params_trains_the_layers():
+    from layerwise.optimizers import SGD
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (50, 8))
+    t = np.argmax(x[:, :3], axis=1)  # a learnable rule
+    net = TwoLayerNet(8, 16, 3, weight_init_std=0.3, seed=0)
+    first = net.loss(x, t)
+    opt = SGD(lr=0.5)
+    for _ in range(300):
+        opt.update(net.params, net.gradient(x, t))
+    assert net.loss(x, t) < 0.5 * first
+
+
+# ---------------------------------------------------------------- PyTorch-style API
+
+
+def test_accuracy_batched_for_any_n_and_one_hot():
+    rng = np.random.default_rng(4)
+    net = TwoLayerNet(5, 4, 3, weight_init_std=1.0, seed=0)
+    x, t = _batch(rng, 1003, 5, 3)
+    expected = np.mean(np.argmax(net.predict(x), axis=1) == t)
+    assert net.accuracy(x, t, batch_size=100) == pytest.approx(expected)
+    assert net.accuracy(x, np.eye(3)[t], batch_size=7) == pytest.approx(expected)
+
+
+def test_state_dict_round_trip_and_copies():
+    a = TwoLayerNet(5, 4, 3, seed=0)
+    b = TwoLayerNet(5, 4, 3, seed=1)
+    state = a.state_dict()
+    assert list(state) == ["W1", "b1", "W2", "b2"]
+    state["W1"][0, 0] = 99.0  # a copy: the network is untouched
+    assert a.params["W1"][0, 0] != 99.0
+    w1 = b.params["W1"]
+    b.load_state_dict(a.state_dict())
+    assert b.params["W1"] is w1  # loaded in place
+    x = np.ones((2, 5))
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+
+
+def test_load_state_dict_errors():
+    net = TwoLayerNet(5, 4, 3)
+    state = net.state_dict()
+    del state["b2"]
+    with pytest.raises(KeyError, match="b2"):
+        net.load_state_dict(state)
+    state = net.state_dict()
+    state["W1"] = np.zeros((4, 5))
+    with pytest.raises(ValueError, match=r"\(4, 5\)"):
+        net.load_state_dict(state)
+
+
+def test_parameters_named_parameters_train_eval():
+    net = MultiLayerNet(5, [4], 3)
+    assert [n for n, _ in net.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    assert net.parameters()[0] is net.params["W1"]
+    assert net.eval() is net and net.training is False
+    assert net.train().training is True
+
+
+def test_summary_and_repr():
+    net = TwoLayerNet(784, 50, 10)
+    text = net.summary()
+    assert "Affine1" in text and "(N, 50)" in text and "39,250" in text and "39,760" in text
+    assert "Affine(in_features=784, out_features=50" in repr(net)
+
+
+def test_sequential_general_composition():
+    rng = np.random.default_rng(5)
+    net = Sequential(
+        Affine(rng.standard_normal((6, 5)), np.zeros(5)),
+        Sigmoid(),
+        Affine(rng.standard_normal((5, 4)), np.full(4, 0.5)),  # biased: every ReLU is active
+        Relu(),
+        Affine(rng.standard_normal((4, 3)), np.zeros(3)),
+    )
+    assert list(net.layers) == ["Affine1", "Sigmoid1", "Affine2", "Relu1", "Affine3"]
+    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    x, t = rng.uniform(0.1, 1, (4, 6)), np.array([0, 1, 2, 1])
+    _check_network(net, x, t)
+
+
+def test_batch_mismatch_is_a_clear_error():
+    net = TwoLayerNet(5, 4, 3)
+    with pytest.raises(ValueError, match=r"same length N.*\(4, 5\).*\(3,\)"):
+        net.loss(np.ones((4, 5)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="non-empty"):
+        net.accuracy(np.ones((0, 5)), np.array([], dtype=int))
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="activation"):
+        MultiLayerNet(5, [4], 3, activation="tanh")
+    with pytest.raises(ValueError, match="weight_init_std"):
+        MultiLayerNet(5, [4], 3, weight_init_std="kaiming")
+    with pytest.raises(ValueError, match="dtype"):
+        TwoLayerNet(5, 4, 3, dtype=np.float16)
