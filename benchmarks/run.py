@@ -1,0 +1,530 @@
+"""layerwise against the book's code, PyTorch and the matrix-product limit, in one command.
+
+Usage::
+
+    python benchmarks/run.py            # full run, 1-thread and default-thread tables
+    python benchmarks/run.py --quick    # under a minute: fewer repeats, a short end-to-end
+    python benchmarks/run.py --threads 1
+
+How it measures:
+
+- every implementation of a workload runs in this one process, side by side;
+- repeats are interleaved: each round times every implementation once (the order rotating from
+  round to round), so drift in clock speed or cache state hits all of them alike; the reported
+  time is the median over rounds of the per-call time;
+- BLAS is pinned to one thread with ``threadpoolctl.threadpool_limits(1)`` (and
+  ``torch.set_num_threads(1)``) for the main table; the "default" table leaves the thread pools
+  as they start (all cores);
+- the hardware limit is the time of the bare matrix products the same work needs
+  (:func:`workloads.matmul_limit`); "% of limit" is limit time / implementation time;
+- the end-to-end chapter-5 experiment runs in a subprocess per implementation
+  (:mod:`e2e`), which reports its own peak RSS (``VmHWM``) and accuracy.
+
+Prints markdown tables, writes ``benchmarks/results/latest.md`` and a JSON file
+``benchmarks/results/<timestamp>.json`` (also ``latest.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import workloads as wl  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+RESULTS = HERE / "results"
+
+# (key, label, factory); a factory takes the Data and returns {implementation: callable}
+
+
+def _act(kind, shape):
+    return lambda data: wl.activation_workload(kind, shape)
+
+
+def _step(sizes, batch, lr):
+    return lambda data: wl.step_workload(data, sizes, batch, lr=lr)
+
+
+# (key, label, factory); a factory takes the Data and returns {implementation: callable}
+LAYER_WORKLOADS = [
+    ("relu_100x784", "Relu fwd+bwd 100x784", _act("Relu", (100, 784))),
+    ("relu_1024x784", "Relu fwd+bwd 1024x784", _act("Relu", (1024, 784))),
+    ("sigmoid_100x784", "Sigmoid fwd+bwd 100x784", _act("Sigmoid", (100, 784))),
+    ("sigmoid_1024x784", "Sigmoid fwd+bwd 1024x784", _act("Sigmoid", (1024, 784))),
+    ("affine_b100", "Affine 784->100 fwd+bwd b100", lambda data: wl.affine_workload(100)),
+    ("affine_b1024", "Affine 784->100 fwd+bwd b1024", lambda data: wl.affine_workload(1024)),
+    ("softmax_100x10", "SoftmaxWithLoss fwd+bwd 100x10", lambda data: wl.softmax_workload(100)),
+    ("softmax_1024x10", "SoftmaxWithLoss fwd+bwd 1024x10", lambda data: wl.softmax_workload(1024)),
+]
+SMALL, BIG = "step_784-50-10_b100", "step_784-1000-1000-10_b256"
+STEP_WORKLOADS = [
+    (SMALL, "step 784-50-10 b100", _step([784, 50, 10], 100, lr=0.1)),
+    (BIG, "step 784-1000-1000-10 b256", _step([784, 1000, 1000, 10], 256, lr=0.01)),
+]
+WORKLOADS = LAYER_WORKLOADS + STEP_WORKLOADS
+
+# (label, workload key, kind, target); kind picks how the measured value is computed
+TARGETS = [
+    ("step 784-50-10 b100: speed-up vs textbook", SMALL, "vs_textbook", 2.8),
+    ("step 784-50-10 b100: speed-up vs PyTorch", SMALL, "vs_torch", 1.6),
+    ("step 784-50-10 b100: % of matmul limit", SMALL, "of_limit", 0.65),
+    ("step 784-1000-1000-10 b256: speed-up vs textbook", BIG, "vs_textbook", 2.6),
+    ("step 784-1000-1000-10 b256: speed-up vs PyTorch", BIG, "vs_torch", 1.15),
+    ("step 784-1000-1000-10 b256: % of matmul limit", BIG, "of_limit", 0.88),
+    ("Relu fwd+bwd 100x784: speed-up vs textbook", "relu_100x784", "vs_textbook", 15.0),
+]
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def _calibrate(fn, min_time):
+    """Number of calls that take at least ``min_time`` seconds (after one warm-up call)."""
+    fn()
+    loops = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_time:
+            return loops
+        loops = max(loops * 2, int(loops * min_time / max(elapsed, 1e-9) * 1.2))
+
+
+def measure_interleaved(funcs, rounds, min_time):
+    """Median per-call seconds of each function over ``rounds`` interleaved rounds.
+
+    Returns ``{name: {"median": s, "min": s, "max": s, "loops": n, "rounds": r}}``.
+    """
+    names = list(funcs)
+    loops = {name: _calibrate(funcs[name], min_time) for name in names}
+    samples = {name: [] for name in names}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn, n = funcs[name], loops[name]
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[name].append((time.perf_counter() - t0) / n)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {
+        name: {
+            "median": statistics.median(s),
+            "min": min(s),
+            "max": max(s),
+            "loops": loops[name],
+            "rounds": rounds,
+        }
+        for name, s in samples.items()
+    }
+
+
+class ThreadSetting:
+    """``threads=1``: BLAS/OpenMP and torch pinned to one thread. ``0``: left at the default."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self._limiter = None
+        self._torch_default = None
+
+    def __enter__(self):
+        torch = wl.torch
+        if self.threads:
+            self._limiter = threadpool_limits(self.threads)
+        if torch is not None:
+            self._torch_default = torch.get_num_threads()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+        if self._torch_default is not None:
+            wl.torch.set_num_threads(self._torch_default)
+
+
+def run_micro(data, threads, rounds, min_time, only=None, log=print):
+    results = {}
+    with ThreadSetting(threads):
+        for key, label, factory in WORKLOADS:
+            if only and key not in only:
+                continue
+            funcs = factory(data)
+            t0 = time.perf_counter()
+            results[key] = {"label": label, "times": measure_interleaved(funcs, rounds, min_time)}
+            log(f"  {label}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return results
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def run_e2e(impl, threads, quick, data_dir):
+    """Run ``e2e.py IMPL`` in a fresh process; return its JSON report plus the wall time."""
+    cmd = [sys.executable, str(HERE / "e2e.py"), impl, "--threads", str(threads)]
+    cmd += ["--data-dir", data_dir]
+    if quick:
+        cmd += ["--iters", "200", "--train-size", "5000", "--test-size", "1000"]
+    env = dict(os.environ)
+    if threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.wait()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    result["wall_s"] = wall
+    return result
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def _us(seconds):
+    return f"{seconds * 1e6:,.1f}" if seconds < 1e-2 else f"{seconds * 1e6:,.0f}"
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def derived(times):
+    """Speed-ups and %-of-limit of layerwise f32 (and the others) from one workload's times."""
+    med = {name: t["median"] for name, t in times.items()}
+    lw = med.get(wl.LW32)
+    out = {
+        "vs_textbook": _ratio(med.get(wl.TEXTBOOK), lw),
+        "vs_torch": _ratio(med.get(wl.TORCH), lw),
+        "of_limit": _ratio(med.get(wl.LIMIT32), lw),
+    }
+    limit_for = {
+        wl.TEXTBOOK: wl.LIMIT64,
+        wl.LW64: wl.LIMIT64,
+        wl.LW32: wl.LIMIT32,
+        wl.TORCH: wl.LIMIT32,
+    }
+    out["of_limit_all"] = {
+        name: _ratio(med.get(limit), med[name])
+        for name, limit in limit_for.items()
+        if name in med and limit in med
+    }
+    return out
+
+
+def _fmt_x(v):
+    return "—" if v is None else f"{v:.2f}x"
+
+
+def _fmt_pct(v):
+    return "—" if v is None else f"{100 * v:.0f}%"
+
+
+def micro_table(results):
+    impls = [
+        i
+        for i in (*wl.IMPLEMENTATIONS, *wl.LIMITS)
+        if any(i in r["times"] for r in results.values())
+    ]
+    head = [
+        "workload",
+        *[f"{i} µs" for i in impls],
+        "lw f32 vs textbook",
+        "lw f32 vs torch",
+        "% of limit (tb / lw64 / lw32 / torch)",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results.values():
+        d = derived(r["times"])
+        cells = [r["label"]]
+        cells += [_us(r["times"][i]["median"]) if i in r["times"] else "—" for i in impls]
+        cells += [_fmt_x(d["vs_textbook"]), _fmt_x(d["vs_torch"])]
+        if d["of_limit_all"]:
+            cells.append(" / ".join(_fmt_pct(d["of_limit_all"].get(i)) for i in wl.IMPLEMENTATIONS))
+        else:
+            cells.append("—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def e2e_table(e2e):
+    head = [
+        "implementation",
+        "wall s",
+        "train loop s",
+        "load s",
+        "peak RSS MiB",
+        "final test acc",
+        "final train acc",
+        "vs textbook wall",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base = e2e.get("textbook", {}).get("wall_s")
+    for impl, r in e2e.items():
+        lines.append(
+            f"| {impl} | {r['wall_s']:.2f} | {r['train_s']:.2f} | {r['load_s']:.2f} | "
+            f"{r['peak_rss_mib']:.0f} | {r['final_test_acc']:.4f} | {r['final_train_acc']:.4f} | "
+            f"{_fmt_x(_ratio(base, r['wall_s']))} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(micro1, e2e1, acc_tolerance):
+    rows = []
+    for label, key, kind, target in TARGETS:
+        if key not in micro1:
+            continue
+        value = derived(micro1[key]["times"])[kind]
+        shown = _fmt_pct if kind == "of_limit" else _fmt_x
+        met = None if value is None else value >= target
+        rows.append(
+            {
+                "target": label,
+                "measured": value,
+                "goal": target,
+                "met": met,
+                "measured_str": shown(value),
+                "goal_str": ">= " + shown(target),
+            }
+        )
+    if e2e1 and "textbook" in e2e1 and "layerwise" in e2e1:
+        tb, lw = e2e1["textbook"], e2e1["layerwise"]
+        frac = lw["wall_s"] / tb["wall_s"]
+        rows.append(
+            {
+                "target": "end to end: layerwise wall / textbook wall",
+                "measured": frac,
+                "goal": 1 / 3,
+                "met": frac <= 1 / 3,
+                "measured_str": f"{frac:.3f}",
+                "goal_str": "<= 0.333",
+            }
+        )
+        rss = lw["peak_rss_mib"]
+        rows.append(
+            {
+                "target": "end to end: layerwise peak RSS",
+                "measured": rss,
+                "goal": 250,
+                "met": rss <= 250,
+                "measured_str": f"{rss:.0f} MiB",
+                "goal_str": "<= 250 MiB",
+            }
+        )
+        diff = lw["final_test_acc"] - tb["final_test_acc"]
+        rows.append(
+            {
+                "target": "end to end: test accuracy, layerwise - textbook",
+                "measured": diff,
+                "goal": acc_tolerance,
+                "met": abs(diff) <= acc_tolerance,
+                "measured_str": f"{100 * diff:+.2f} pt",
+                "goal_str": f"within ±{100 * acc_tolerance:.1f} pt",
+            }
+        )
+    lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
+    for r in rows:
+        met = "n/a" if r["met"] is None else ("met" if r["met"] else "NOT met")
+        lines.append(f"| {r['target']} | {r['measured_str']} | {r['goal_str']} | {met} |")
+    return rows, "\n".join(lines)
+
+
+def threads_table(micro1, micro2):
+    head = ["workload", "impl", "1 thread µs", "default µs", "default / 1 thread"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
+    for key, r1 in micro1.items():
+        if key not in micro2:
+            continue
+        for impl in (wl.TEXTBOOK, wl.LW32, wl.TORCH, wl.LIMIT32):
+            if impl not in r1["times"] or impl not in micro2[key]["times"]:
+                continue
+            a = r1["times"][impl]["median"]
+            b = micro2[key]["times"][impl]["median"]
+            rows.append({"workload": key, "impl": impl, "t1": a, "tdefault": b, "ratio": b / a})
+            lines.append(f"| {r1['label']} | {impl} | {_us(a)} | {_us(b)} | {b / a:.2f} |")
+    return rows, "\n".join(lines)
+
+
+def _load(avg):
+    return ", ".join(f"{v:.2f}" for v in avg)
+
+
+def environment():
+    info = threadpool_info()
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threadpools": [
+            {
+                k: i.get(k)
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "architecture",
+                    "threading_layer",
+                )
+            }
+            for i in info
+        ],
+        "blas_architecture": [i.get("architecture") for i in info if i["user_api"] == "blas"],
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "load_average_at_start": os.getloadavg(),
+    }
+    if wl.torch is not None:
+        env["torch"] = wl.torch.__version__
+        env["torch_default_threads"] = wl.torch.get_num_threads()
+    return env
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Benchmark layerwise (see the module docstring).")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="few repeats, a 200-iteration end-to-end on a subset (< 1 min)",
+    )
+    parser.add_argument(
+        "--threads",
+        choices=["1", "2", "both"],
+        default="both",
+        help="1: BLAS pinned to one thread; 2: the default thread pools "
+        "(all cores); both (default): one table each",
+    )
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 3)")
+    parser.add_argument("--min-time", type=float, help="seconds per sample (default 0.05)")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end runs")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--only", nargs="*", help="workload keys to run (default: all)")
+    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    args = parser.parse_args(argv)
+
+    if args.no_torch:
+        wl.torch = None
+    rounds = args.rounds or (3 if args.quick else 15)
+    min_time = args.min_time or (0.004 if args.quick else 0.05)
+    settings = {"1": [1], "2": [0], "both": [1, 0]}[args.threads]
+    have_data = all(
+        (Path(args.data_dir) / f).exists()
+        for f in (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        )
+    )
+    e2e_impls = ["textbook", "layerwise"] + (["torch"] if wl.torch is not None else [])
+
+    t_start = time.perf_counter()
+    data = wl.Data.load()
+    print(f"data for the steps: {data.source}, {data.x_f32.shape}", file=sys.stderr)
+    report = {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "rounds": rounds,
+        "min_time": min_time,
+        "environment": environment(),
+        "step_data": data.source,
+        "micro": {},
+        "e2e": {},
+    }
+    for threads in settings:
+        name = "1" if threads else "default"
+        print(f"micro-benchmarks, threads={name}", file=sys.stderr)
+        report["micro"][name] = run_micro(data, threads, rounds, min_time, args.only)
+        if have_data and not args.no_e2e:
+            report["e2e"][name] = {}
+            for impl in e2e_impls:
+                print(f"end to end {impl}, threads={name}", file=sys.stderr)
+                report["e2e"][name][impl] = run_e2e(impl, threads, args.quick, args.data_dir)
+
+    md = [f"# layerwise benchmark ({report['date']}{', quick' if args.quick else ''})", ""]
+    env = report["environment"]
+    md.append(
+        f"numpy {env['numpy']}, torch {env.get('torch', 'not installed')}, "
+        f"{env['cpu_count']} cores, BLAS kernel (threadpoolctl architecture): "
+        f"{', '.join(map(str, env['blas_architecture']))}; OPENBLAS_CORETYPE="
+        f"{env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}. "
+        f"Median of {rounds} interleaved rounds, per call, µs. Step data: {data.source}."
+    )
+    for name, micro in report["micro"].items():
+        title = "BLAS pinned to 1 thread" if name == "1" else "default threads (no limit)"
+        md += ["", f"## Layers and training steps, {title}", "", micro_table(micro)]
+        if report["e2e"].get(name):
+            iters = next(iter(report["e2e"][name].values()))
+            md += [
+                "",
+                f"## Chapter-5 experiment end to end, {title} "
+                f"({iters['iters']} iterations, batch {iters['batch']}, SGD lr {iters['lr']}, "
+                f"train {iters['train_size']} / test {iters['test_size']} images)",
+                "",
+                e2e_table(report["e2e"][name]),
+            ]
+    if "1" in report["micro"]:
+        acc_tol = 0.03 if args.quick else 0.01
+        rows, table = targets(report["micro"]["1"], report["e2e"].get("1"), acc_tol)
+        report["targets"] = rows
+        md += ["", "## Targets (1 BLAS thread, layerwise float32)", "", table]
+    if "1" in report["micro"] and "default" in report["micro"]:
+        rows, table = threads_table(report["micro"]["1"], report["micro"]["default"])
+        report["threads"] = rows
+        md += ["", "## Default threads vs 1 thread (> 1: the default is slower)", "", table]
+    report["total_s"] = time.perf_counter() - t_start
+    report["load_average_at_end"] = os.getloadavg()
+    md += [
+        "",
+        f"Load average (1, 5, 15 min) at start {_load(env['load_average_at_start'])}, "
+        "at end "
+        f"{_load(report['load_average_at_end'])}: other processes on this machine share its "
+        f"{env['cpu_count']} cores; a load near or above the core count inflates the times, "
+        "the default-thread ones most.",
+    ]
+    text = "\n".join(md) + "\n"
+    print(text)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.md").write_text(text)
+    stamp = report["date"].replace(":", "").replace("-", "")
+    payload = json.dumps(report, indent=1, default=float)
+    (args.out / f"{stamp}{'-quick' if args.quick else ''}.json").write_text(payload)
+    (args.out / "latest.json").write_text(payload)
+    print(
+        f"wrote {args.out / 'latest.md'} and {args.out / 'latest.json'} "
+        f"({report['total_s']:.0f} s)",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The benchmark runs end to end in quick mode and writes its tables and JSON.
+
+Times are not asserted (they depend on the machine and its load); the structure is.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+STEP_KEYS = ["step_784-50-10_b100", "step_784-1000-1000-10_b256"]
+LAYER_KEYS = [
+    "relu_100x784",
+    "relu_1024x784",
+    "sigmoid_100x784",
+    "sigmoid_1024x784",
+    "affine_b100",
+    "affine_b1024",
+    "softmax_100x10",
+    "softmax_1024x10",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--threads", "both", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc, out
+
+
+def test_quick_run_writes_markdown_and_json(quick_run):
+    proc, out = quick_run
+    md = (out / "latest.md").read_text()
+    assert md.strip() in proc.stdout
+    report = json.loads((out / "latest.json").read_text())
+    assert report["quick"] is True
+    assert set(report["micro"]) == {"1", "default"}
+    for threads in ("1", "default"):
+        micro = report["micro"][threads]
+        assert list(micro) == LAYER_KEYS + STEP_KEYS
+        for key in LAYER_KEYS + STEP_KEYS:
+            times = micro[key]["times"]
+            assert {"textbook", "layerwise f64", "layerwise f32"} <= set(times)
+            assert all(t["median"] > 0 for t in times.values())
+        for key in STEP_KEYS + ["affine_b100", "affine_b1024"]:
+            assert {"limit f64", "limit f32"} <= set(micro[key]["times"])
+
+
+def test_quick_run_tables_have_the_expected_rows(quick_run):
+    proc, _ = quick_run
+    text = proc.stdout
+    for row in (
+        "| Relu fwd+bwd 100x784 |",
+        "| Sigmoid fwd+bwd 1024x784 |",
+        "| Affine 784->100 fwd+bwd b100 |",
+        "| SoftmaxWithLoss fwd+bwd 1024x10 |",
+        "| step 784-50-10 b100 |",
+        "| step 784-1000-1000-10 b256 |",
+        "## Targets (1 BLAS thread, layerwise float32)",
+        "| step 784-50-10 b100: % of matmul limit |",
+        "| Relu fwd+bwd 100x784: speed-up vs textbook |",
+        "## Default threads vs 1 thread",
+    ):
+        assert row in text, row
+
+
+@pytest.mark.skipif(not DATA_DIR.exists(), reason="Fashion-MNIST is not installed")
+def test_quick_run_end_to_end_rows(quick_run):
+    proc, out = quick_run
+    report = json.loads((out / "latest.json").read_text())
+    e2e = report["e2e"]["1"]
+    assert {"textbook", "layerwise"} <= set(e2e)
+    for result in e2e.values():
+        assert result["iters"] == 200
+        assert result["peak_rss_mib"] > 0
+        assert 0.0 <= result["final_test_acc"] <= 1.0
+    assert "| end to end: layerwise peak RSS |" in proc.stdout
+    assert "| textbook |" in proc.stdout and "| layerwise |" in proc.stdout
+
+
+def test_textbook_gradient_matches_layerwise():
+    """The yardstick computes the same gradients as the library (it is slow, not wrong)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import textbook
+    finally:
+        sys.path.remove(str(BENCH))
+    import layerwise
+
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 784))
+    t = rng.integers(0, 10, 8)
+    net = layerwise.MultiLayerNet(784, [30, 20], 10, seed=1)
+    np.random.seed(0)  # noqa: NPY002 - the textbook code draws from the global generator
+    book = textbook.MultiLayerNet(784, [30, 20], 10)
+    for key in net.params:
+        book.params[key][...] = net.params[key]
+    ours, theirs = net.gradient(x, t), book.gradient(x, t)
+    for key in ours:
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-6, atol=1e-9)
