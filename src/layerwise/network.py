@@ -197,7 +197,17 @@ class Sequential:
         dict
             Keyed like ``params``; each value has its parameter's shape and dtype.
         """
-        self.loss(x, t)
+        return self.loss_and_gradient(x, t)[1]
+
+    def loss_and_gradient(self, x, t):
+        """:meth:`loss` and :meth:`gradient` from one forward pass (the training step's need).
+
+        Returns
+        -------
+        loss : scalar of the network's dtype
+        grads : dict, keyed like ``params``
+        """
+        loss = self.loss(x, t)
         dout = self.lastLayer.backward(1.0)
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
@@ -214,7 +224,7 @@ class Sequential:
             if attr == "W" and self.weight_decay_lambda:
                 grad = grad + self.weight_decay_lambda * getattr(layer, attr)
             grads[key] = grad
-        return grads
+        return loss, grads
 
     def numerical_gradient(self, x, t, h=1e-4):
         """Gradients of :meth:`loss` by central differences (slow; for checking :meth:`gradient`).

@@ -1,0 +1,390 @@
+"""The ``layerwise`` command: ``train``, ``evaluate`` and ``gradcheck``.
+
+Every failure a user can cause (bad options, missing data, a bad model file, a diverging run)
+ends with a one-line message and a non-zero exit status, never a traceback.
+"""
+
+import argparse
+import csv
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets
+from .files import load, save
+from .network import MultiLayerNet, TwoLayerNet
+from .optimizers import OPTIMIZERS
+from .training import (
+    NonFiniteLossError,
+    Trainer,
+    TrainingInterrupted,
+    as_batch,
+    read_checkpoint_meta,
+)
+
+CHECKPOINT = "checkpoint.npz"
+# Options that describe the run; `--resume` reads them back from the checkpoint.
+RUN_OPTIONS = (
+    "dataset",
+    "model",
+    "hidden",
+    "activation",
+    "optimizer",
+    "lr",
+    "epochs",
+    "batch_size",
+    "weight_decay",
+    "weight_init_std",
+    "dtype",
+    "seed",
+    "checkpoint_every",
+    "eval_samples",
+    "threads",
+)
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported as one line, exit status 1."""
+
+
+# ---------------------------------------------------------------------- data
+
+
+def load_dataset(name):
+    """``((x_train, t_train), (x_test, t_test))`` with uint8 images of shape (N, 784).
+
+    The images stay uint8 (a quarter of float32's memory); training converts one batch at a time.
+    """
+    kwargs = {"normalize": False, "flatten": True}
+    if name == "sample":
+        return datasets.load_sample(**kwargs)
+    if name == "fashion-mnist":
+        return datasets.load_fashion_mnist(**kwargs)
+    if name == "mnist":
+        return datasets.load_mnist(**kwargs)
+    directory = Path(name)
+    if not directory.is_dir():
+        raise UsageError(
+            f"--dataset must be sample, fashion-mnist, mnist or a directory of IDX files; "
+            f"{name!r} is none of these"
+        )
+    return datasets.load_mnist(data_dir=directory, download=False, **kwargs)
+
+
+# ---------------------------------------------------------------------- train
+
+
+def build_network(opts, input_size, output_size):
+    dtype = np.dtype(opts["dtype"])
+    if opts["model"] == "two-layer":
+        if len(opts["hidden"]) != 1:
+            raise UsageError("--model two-layer takes one --hidden size (use --model mlp)")
+        std = 0.01 if opts["weight_init_std"] is None else float(opts["weight_init_std"])
+        if opts["weight_decay"]:
+            raise UsageError("--weight-decay needs --model mlp (the book's TwoLayerNet has none)")
+        return TwoLayerNet(
+            input_size, opts["hidden"][0], output_size, std, dtype=dtype, seed=opts["seed"]
+        )
+    std = opts["weight_init_std"] or opts["activation"]
+    try:
+        std = float(std)
+    except ValueError:
+        pass
+    return MultiLayerNet(
+        input_size,
+        opts["hidden"],
+        output_size,
+        activation=opts["activation"],
+        weight_init_std=std,
+        weight_decay_lambda=opts["weight_decay"],
+        dtype=dtype,
+        seed=opts["seed"],
+    )
+
+
+def write_history(trainer, out):
+    with open(out / "history.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "iterations", "mean_train_loss", "train_acc", "test_acc"])
+        ipe = trainer.iter_per_epoch
+        for epoch, (train_acc, test_acc) in enumerate(
+            zip(trainer.train_acc_list, trainer.test_acc_list, strict=True), start=1
+        ):
+            losses = trainer.train_loss_list[(epoch - 1) * ipe : epoch * ipe]
+            writer.writerow([epoch, epoch * ipe, repr(float(np.mean(losses))), train_acc, test_acc])
+    with open(out / "train_loss.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["iteration", "loss"])
+        writer.writerows((i, repr(loss)) for i, loss in enumerate(trainer.train_loss_list, 1))
+
+
+def plot_history(trainer, path):
+    """Write the loss and accuracy curves as a PNG; returns False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    losses = np.asarray(trainer.train_loss_list)
+    ax_loss.plot(np.arange(1, len(losses) + 1), losses, lw=0.5, alpha=0.4, label="minibatch")
+    window = max(1, min(len(losses) // 20, trainer.iter_per_epoch))
+    if window > 1:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax_loss.plot(np.arange(window, len(losses) + 1), smooth, lw=1.5, label=f"mean of {window}")
+    ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss")
+    ax_loss.legend()
+    epochs = np.arange(1, len(trainer.train_acc_list) + 1)
+    ax_acc.plot(epochs, trainer.train_acc_list, marker="o", label="train")
+    ax_acc.plot(epochs, trainer.test_acc_list, marker="s", linestyle="--", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax_acc.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def cmd_train(args):
+    if args.resume is not None:
+        out = Path(args.resume)
+        checkpoint = out / CHECKPOINT
+        if not checkpoint.is_file():
+            raise UsageError(f"--resume {out}: there is no {CHECKPOINT} in that directory")
+        opts = read_checkpoint_meta(checkpoint)["extra"]["options"]
+    else:
+        opts = {name: getattr(args, name) for name in RUN_OPTIONS}
+        out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        if (out / CHECKPOINT).exists():
+            raise UsageError(
+                f"{out} already holds a run's checkpoint: continue it with "
+                f"`layerwise train --resume {out}` or choose another --out"
+            )
+    (x_train, t_train), (x_test, t_test) = load_dataset(opts["dataset"])
+    network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
+    trainer = Trainer(
+        network,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        epochs=opts["epochs"],
+        mini_batch_size=opts["batch_size"],
+        optimizer=opts["optimizer"],
+        optimizer_param={"lr": opts["lr"]},
+        evaluate_sample_num_per_epoch=opts["eval_samples"],
+        verbose=not args.quiet,
+        seed=opts["seed"],
+        checkpoint_every=opts["checkpoint_every"],
+        checkpoint_path=out / CHECKPOINT,
+        extra={"options": opts},
+        threads=None if opts["threads"] == 0 else opts["threads"],
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if args.resume is not None:
+        trainer.load_checkpoint(out / CHECKPOINT)
+        state = "already complete" if trainer.epoch == trainer.epochs else "resuming"
+        print(f"{out}: {state} at iteration {trainer.iteration}/{trainer.max_iter}")
+    else:
+        print(
+            f"training {opts['model']} {network.summary().splitlines()[-1].split(': ')[1]} on "
+            f"{opts['dataset']} ({len(x_train)} train / {len(x_test)} test) -> {out}"
+        )
+    start = time.perf_counter()
+    try:
+        trainer.train()
+    except TrainingInterrupted as err:
+        print(f"\n{err}\nresume with: layerwise train --resume {out}", file=sys.stderr)
+        return 128 + err.signum
+    except NonFiniteLossError as err:
+        print(f"layerwise: training stopped: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    save(network, out / "model.npz")
+    write_history(trainer, out)
+    plotted = plot_history(trainer, out / "curves.png")
+    print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
+    print(
+        f"wrote {out / 'model.npz'}, {out / 'history.csv'}, {out / 'train_loss.csv'}"
+        + (f", {out / 'curves.png'}" if plotted else "")
+    )
+    if not plotted:
+        print("matplotlib is not installed, so no curves.png: pip install 'layerwise[plot]'")
+    return 0
+
+
+# ---------------------------------------------------------------------- evaluate
+
+
+def cmd_evaluate(args):
+    network = load(args.model)
+    _, (x_test, t_test) = load_dataset(args.dataset)
+    classes = int(network.predict(as_batch(x_test[:1], network.dtype)).shape[1])
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    for start in range(0, len(x_test), 1000):
+        scores = network.predict(as_batch(x_test[start : start + 1000], network.dtype))
+        np.add.at(confusion, (t_test[start : start + 1000], np.argmax(scores, axis=1)), 1)
+    accuracy = np.trace(confusion) / confusion.sum()
+    print(
+        f"{args.model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {args.dataset}"
+    )
+    print("confusion matrix (rows: true label, columns: predicted)")
+    width = max(5, len(str(confusion.max())) + 1)
+    print("     " + "".join(f"{j:>{width}}" for j in range(classes)))
+    for i, row in enumerate(confusion):
+        print(f"{i:>4} " + "".join(f"{v:>{width}}" for v in row))
+    if args.dataset in ("sample", "fashion-mnist") and classes == len(datasets.CLASS_NAMES):
+        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(datasets.CLASS_NAMES)))
+    return 0
+
+
+# ---------------------------------------------------------------------- gradcheck
+
+
+def cmd_gradcheck(args):
+    rng = np.random.default_rng(args.seed)
+    x = rng.uniform(0.1, 1.0, (3, 20))
+    t = rng.integers(0, 4, 3)
+    nets = {
+        "TwoLayerNet(20, 10, 4)": TwoLayerNet(20, 10, 4, 0.5, seed=args.seed),
+        "MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1)": MultiLayerNet(
+            20, [10, 8], 4, weight_decay_lambda=0.1, seed=args.seed
+        ),
+    }
+    worst = 0.0
+    for name, net in nets.items():
+        print(name)
+        grads, numerical = net.gradient(x, t), net.numerical_gradient(x, t)
+        for key in grads:
+            a, b = grads[key], numerical[key]
+            err = float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+            worst = max(worst, err)
+            print(f"  {key:<3} max relative error {err:.2e}")
+    ok = worst <= 1e-7
+    print(f"worst {worst:.2e}: {'OK' if ok else 'FAILED'} (threshold 1e-7, float64)")
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="layerwise",
+        description="Train and check the networks of 'Deep Learning from Scratch'.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a network and write the model, history and curves")
+    train.add_argument(
+        "--dataset",
+        default="sample",
+        help="sample (shipped, default), fashion-mnist, mnist, or a directory of IDX files",
+    )
+    train.add_argument("--model", choices=["two-layer", "mlp"], default="two-layer")
+    train.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=None,
+        help="hidden layer sizes (default: 50 for two-layer, 100 100 for mlp)",
+    )
+    train.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
+    train.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS), default="sgd")
+    train.add_argument("--lr", type=_positive_float, default=0.1)
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--batch-size", type=_positive_int, default=100)
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
+    train.add_argument(
+        "--weight-init-std",
+        default=None,
+        help="a number, or relu/he, sigmoid/xavier (default: 0.01 for two-layer, "
+        "the activation's for mlp)",
+    )
+    train.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--eval-samples",
+        type=_positive_int,
+        default=None,
+        help="evaluate on the first N train/test samples each epoch (default all)",
+    )
+    train.add_argument("--out", default=None, help="output directory (default runs/DATE-TIME)")
+    train.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="write OUT/checkpoint.npz every N iterations",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the run in DIR from its checkpoint (its options are read "
+        "from the checkpoint)",
+    )
+    train.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1, fastest for these sizes; 0: NumPy's default)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
+    evaluate.add_argument("model", help="a model .npz written by `layerwise train`")
+    evaluate.add_argument("--dataset", default="sample")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    gradcheck = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
+    gradcheck.add_argument("--seed", type=int, default=0)
+    gradcheck.set_defaults(func=cmd_gradcheck)
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.hidden is None:
+        args.hidden = [50] if args.model == "two-layer" else [100, 100]
+    try:
+        return args.func(args)
+    except (UsageError, ValueError, TypeError, OSError) as err:
+        # Data not found, bad model or checkpoint files, bad option combinations.
+        print(f"layerwise: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("layerwise: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

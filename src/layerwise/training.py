@@ -1,0 +1,396 @@
+"""The training loop: the book's ``Trainer`` (chapter 6), shuffled, checkpointed and interruptible.
+
+Data flows one way: dataset -> minibatch -> network (loss and gradients) -> optimizer.
+"""
+
+import json
+import math
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._blas import blas_threads
+from .files import read_npz, write_npz_atomic
+from .optimizers import Optimizer, get_optimizer
+
+CHECKPOINT_FORMAT = "layerwise-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the parameters are left as they were before that step."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training at an iteration boundary (after a final checkpoint)."""
+
+    def __init__(self, message, signum, checkpoint=None):
+        super().__init__(message)
+        self.signum = signum
+        self.checkpoint = checkpoint
+
+
+def as_batch(x, dtype):
+    """Rows of a dataset as a float batch of ``dtype``.
+
+    uint8 rows are images stored compactly: they are scaled by 1/255 here, one batch at a
+    time (as torchvision's ``ToTensor`` does), so a whole dataset never needs a float copy.
+    """
+    if x.dtype == np.uint8:
+        batch = x.astype(dtype)
+        batch *= dtype.type(1.0 / 255.0)
+        return batch
+    return x.astype(dtype, copy=False)
+
+
+class Trainer:
+    """Train a network with minibatch gradient descent, as the book's ``common/trainer.py``.
+
+    Parameters
+    ----------
+    network : Sequential
+        Has ``loss_and_gradient(x, t)``, ``predict(x)`` and ``params``.
+    x_train : ndarray, shape (N, ...)
+        float (used as is) or uint8 (scaled by 1/255 one batch at a time).
+    t_train : ndarray, shape (N,) labels or (N, C) one-hot
+    x_test, t_test : ndarray
+        Evaluated at the end of every epoch.
+    epochs : int, default 20
+    mini_batch_size : int, default 100
+    optimizer : str or Optimizer, default 'SGD'
+        A name from :data:`layerwise.optimizers.OPTIMIZERS` (any case) or an instance.
+    optimizer_param : dict, default {'lr': 0.01}
+        Constructor arguments when ``optimizer`` is a name.
+    evaluate_sample_num_per_epoch : int, optional
+        Evaluate accuracy on the first this-many samples only (all when None).
+    verbose : bool, default True
+        A tqdm progress bar on a terminal (if tqdm is installed), else one line per epoch.
+    seed : int, optional, keyword-only
+        Seeds the shuffling: same seed, same run, bit for bit.
+    checkpoint_every : int, optional, keyword-only
+        Write a checkpoint every this-many iterations (needs ``checkpoint_path``).
+    checkpoint_path : str or Path, optional, keyword-only
+        Where checkpoints go; also written when training is interrupted by SIGINT/SIGTERM.
+    extra : dict, optional, keyword-only
+        JSON-serialisable data stored in every checkpoint (the command line keeps its options
+        there).
+    threads : int or None, keyword-only, default 1
+        BLAS threads while training. One is fastest for the book's small matrix products and
+        does not collapse when another process loads the other cores; None keeps NumPy's
+        setting (worth trying for hidden layers of a thousand units and large batches).
+
+    Attributes
+    ----------
+    train_loss_list : list of float
+        The minibatch loss of every iteration.
+    train_acc_list, test_acc_list : list of float
+        Accuracies at the end of every epoch.
+    epoch, iteration : int
+        Completed epochs and iterations.
+
+    Notes
+    -----
+    Unlike the book's ``Trainer``: each epoch is one pass over a fresh permutation of the
+    training set (sampling without replacement; the last batch of an epoch may be smaller),
+    every epoch ends with an evaluation, the loss is the one of the step itself (no second
+    forward pass), and a NaN or infinite loss stops training before the parameters are updated.
+    """
+
+    def __init__(
+        self,
+        network,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        epochs=20,
+        mini_batch_size=100,
+        optimizer="SGD",
+        optimizer_param=None,
+        evaluate_sample_num_per_epoch=None,
+        verbose=True,
+        *,
+        seed=None,
+        checkpoint_every=None,
+        checkpoint_path=None,
+        extra=None,
+        threads=1,
+    ):
+        for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
+            if len(x) == 0 or len(x) != len(t):
+                raise ValueError(
+                    f"Trainer: x_{name} and t_{name} must be non-empty and of the same length, "
+                    f"got {len(x)} and {len(t)}"
+                )
+        if int(epochs) < 1 or int(mini_batch_size) < 1:
+            raise ValueError(
+                f"Trainer: epochs and mini_batch_size must be >= 1, got {epochs} and "
+                f"{mini_batch_size}"
+            )
+        if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_path is None):
+            raise ValueError("Trainer: checkpoint_every must be >= 1 and needs checkpoint_path")
+        self.network = network
+        self.x_train, self.t_train = x_train, np.asarray(t_train)
+        self.x_test, self.t_test = x_test, np.asarray(t_test)
+        self.epochs = int(epochs)
+        self.batch_size = int(mini_batch_size)
+        if isinstance(optimizer, Optimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = get_optimizer(optimizer, **(optimizer_param or {"lr": 0.01}))
+        self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
+        self.verbose = verbose
+        self.seed = seed
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_path = checkpoint_path
+        self.extra = dict(extra or {})
+        self.threads = threads
+
+        self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
+        self.max_iter = self.epochs * self.iter_per_epoch
+        self.rng = np.random.default_rng(seed)
+        self.epoch = 0
+        self.iteration = 0
+        self._perm = None  # this epoch's order; None between epochs
+        self.train_loss_list = []
+        self.train_acc_list = []
+        self.test_acc_list = []
+        self._stop_signal = None
+
+    # ------------------------------------------------------------------ the loop
+
+    def train_step(self, x_batch, t_batch):
+        """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
+        loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+        if not np.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the loss became {float(loss)} at iteration {self.iteration + 1} (epoch "
+                f"{self.epoch + 1}); the parameters were not updated. Try a smaller learning "
+                f"rate than {getattr(self.optimizer, 'lr', '?')}."
+            )
+        self.optimizer.update(self.network.params, grads)
+        return float(loss)
+
+    def train(self):
+        """Run the remaining epochs; returns ``self`` (the history is in the ``*_list`` attributes).
+
+        Raises
+        ------
+        NonFiniteLossError
+            When the loss becomes NaN or infinite.
+        TrainingInterrupted
+            On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
+        """
+        dtype = self.network.dtype
+        with self._progress() as bar, self._signals_handled(), blas_threads(self.threads):
+            while self.epoch < self.epochs:
+                if self._perm is None:
+                    self._perm = self.rng.permutation(len(self.x_train))
+                start_time = time.perf_counter()
+                while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+                    if self._stop_signal is not None:
+                        self._interrupt()
+                    i = self.iteration - self.epoch * self.iter_per_epoch
+                    idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+                    loss = self.train_step(as_batch(self.x_train[idx], dtype), self.t_train[idx])
+                    self.train_loss_list.append(loss)
+                    self.iteration += 1
+                    if bar is not None:
+                        bar.update(1)
+                        if self.iteration % 20 == 0:
+                            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                    if self.checkpoint_every and self.iteration % self.checkpoint_every == 0:
+                        self.save_checkpoint(self.checkpoint_path)
+                self._perm = None
+                self.epoch += 1
+                self._end_of_epoch(bar, time.perf_counter() - start_time)
+        if self.checkpoint_every:
+            self.save_checkpoint(self.checkpoint_path)  # a finished run resumes as finished
+        return self
+
+    def _end_of_epoch(self, bar, seconds):
+        n = self.evaluate_sample_num_per_epoch
+        train_acc = self.accuracy(self.x_train[:n], self.t_train[:n])
+        test_acc = self.accuracy(self.x_test[:n], self.t_test[:n])
+        self.train_acc_list.append(train_acc)
+        self.test_acc_list.append(test_acc)
+        losses = self.train_loss_list[-self.iter_per_epoch :]
+        line = (
+            f"epoch {self.epoch:>3}/{self.epochs}  loss {np.mean(losses):.4f}  "
+            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.1f} s)"
+        )
+        if bar is not None:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", test_acc=f"{test_acc:.4f}")
+            bar.write(line)
+        elif self.verbose:
+            print(line, flush=True)
+
+    def accuracy(self, x, t, batch_size=1000):
+        """Accuracy of the network on ``(x, t)``, ``batch_size`` rows at a time.
+
+        Rows are converted like training batches (uint8 scaled by 1/255), so evaluating the
+        full training set needs no float copy of it.
+        """
+        t = np.asarray(t)
+        labels = np.argmax(t, axis=1) if t.ndim == 2 else t
+        dtype = self.network.dtype
+        correct = 0
+        for start in range(0, len(labels), batch_size):
+            scores = self.network.predict(as_batch(x[start : start + batch_size], dtype))
+            correct += int(np.sum(np.argmax(scores, axis=1) == labels[start : start + batch_size]))
+        return correct / len(labels)
+
+    @contextmanager
+    def _progress(self):
+        bar = None
+        if self.verbose and sys.stderr.isatty():
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                bar = tqdm(total=self.max_iter, initial=self.iteration, unit="it", leave=True)
+        try:
+            yield bar
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # ------------------------------------------------------------------ signals
+
+    @contextmanager
+    def _signals_handled(self):
+        """Turn SIGINT/SIGTERM into a stop at the next iteration boundary (main thread only)."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._stop_signal is not None:  # a second signal: stop now
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            self._stop_signal = None
+
+    def _interrupt(self):
+        signum = self._stop_signal
+        path = None
+        if self.checkpoint_path is not None:
+            path = self.save_checkpoint(self.checkpoint_path)
+        name = signal.Signals(signum).name
+        where = f"; checkpoint written to {path}" if path else " (no checkpoint_path was set)"
+        raise TrainingInterrupted(
+            f"training stopped by {name} at iteration {self.iteration} (epoch {self.epoch + 1})"
+            + where,
+            signum,
+            path,
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, path):
+        """Write everything needed to continue bit for bit, atomically, to ``path`` (.npz).
+
+        The network's parameters and architecture, the optimizer's state, the shuffling RNG's
+        state and this epoch's order, the position in the run, and the history.
+        """
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "network": self.network.get_config(),
+            "optimizer": type(self.optimizer).__name__,
+            "trainer": {
+                "epochs": self.epochs,
+                "mini_batch_size": self.batch_size,
+                "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
+                "seed": self.seed,
+                "train_size": len(self.x_train),
+            },
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "rng": self.rng.bit_generator.state,
+            "extra": self.extra,
+        }
+        arrays = {"__checkpoint__": np.array(json.dumps(meta))}
+        arrays.update({f"network/{k}": v for k, v in self.network.params.items()})
+        arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.state_dict().items()})
+        arrays["history/train_loss"] = np.asarray(self.train_loss_list, dtype=np.float64)
+        arrays["history/train_acc"] = np.asarray(self.train_acc_list, dtype=np.float64)
+        arrays["history/test_acc"] = np.asarray(self.test_acc_list, dtype=np.float64)
+        if self._perm is not None:
+            arrays["trainer/perm"] = self._perm
+        return write_npz_atomic(path, arrays)
+
+    def load_checkpoint(self, path):
+        """Restore the state written by :meth:`save_checkpoint` into this trainer.
+
+        The trainer must have been built with the same network architecture, optimizer and
+        training set size; :func:`read_checkpoint_meta` reads what they were.
+        """
+        arrays = read_npz(path, what="checkpoint")
+        meta = _checkpoint_meta(arrays, path)
+        saved = meta["trainer"]
+        if saved["train_size"] != len(self.x_train) or meta["network"] != (
+            self.network.get_config()
+        ):
+            raise ValueError(
+                f"{path}: this checkpoint was written for another network or training set "
+                f"(network {meta['network']}, {saved['train_size']} training samples)"
+            )
+        if meta["optimizer"] != type(self.optimizer).__name__:
+            raise ValueError(
+                f"{path}: the checkpoint's optimizer is {meta['optimizer']}, this trainer's is "
+                f"{type(self.optimizer).__name__}"
+            )
+        self.network.load_state_dict(_section(arrays, "network/"))
+        self.optimizer.load_state_dict(_section(arrays, "optimizer/"))
+        self.rng.bit_generator.state = meta["rng"]
+        self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
+        self.epochs = int(saved["epochs"])
+        self.batch_size = int(saved["mini_batch_size"])
+        self.iter_per_epoch = math.ceil(len(self.x_train) / self.batch_size)
+        self.max_iter = self.epochs * self.iter_per_epoch
+        self.seed = saved["seed"]
+        self.evaluate_sample_num_per_epoch = saved["evaluate_sample_num_per_epoch"]
+        self._perm = arrays.get("trainer/perm")
+        self.train_loss_list = arrays["history/train_loss"].tolist()
+        self.train_acc_list = arrays["history/train_acc"].tolist()
+        self.test_acc_list = arrays["history/test_acc"].tolist()
+        self.extra = meta.get("extra", {})
+        return self
+
+
+def _section(arrays, prefix):
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _checkpoint_meta(arrays, path):
+    try:
+        meta = json.loads(str(arrays["__checkpoint__"]))
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a layerwise checkpoint")
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint version {meta.get('version')}, this layerwise reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    return meta
+
+
+def read_checkpoint_meta(path):
+    """The description stored in a checkpoint: network config, optimizer, trainer settings,
+    position and the ``extra`` dict (e.g. the command line's options)."""
+    return _checkpoint_meta(read_npz(path, what="checkpoint"), path)

@@ -1,0 +1,177 @@
+"""The Trainer: shuffled epochs, seeded reproducibility, learning, divergence, checkpoints."""
+
+import numpy as np
+import pytest
+
+from layerwise import MultiLayerNet, TwoLayerNet
+from layerwise.datasets import load_sample
+from layerwise.training import NonFiniteLossError, Trainer, as_batch
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample(normalize=False)
+
+
+def _trainer(sample, seed=0, epochs=2, **kwargs):
+    (x_train, t_train), (x_test, t_test) = sample
+    net = TwoLayerNet(784, 30, 10, dtype=np.float32, seed=seed)
+    kwargs.setdefault("optimizer_param", {"lr": 0.1})
+    return Trainer(
+        net,
+        x_train[:1000],
+        t_train[:1000],
+        x_test,
+        t_test,
+        epochs=epochs,
+        verbose=False,
+        seed=seed,
+        **kwargs,
+    )
+
+
+def test_training_on_the_sample_learns_well_above_chance(sample):
+    trainer = _trainer(sample, epochs=8, optimizer_param={"lr": 0.3}).train()
+    assert trainer.test_acc_list[-1] > 0.65  # chance is 0.1
+    assert trainer.train_loss_list[-1] < trainer.train_loss_list[0] / 2
+    assert len(trainer.train_loss_list) == 8 * 10 and len(trainer.test_acc_list) == 8
+
+
+def test_seeded_runs_are_identical_bit_for_bit(sample):
+    a = _trainer(sample, seed=4).train()
+    b = _trainer(sample, seed=4).train()
+    c = _trainer(sample, seed=5).train()
+    assert a.train_loss_list == b.train_loss_list
+    assert a.test_acc_list == b.test_acc_list
+    for key in a.network.params:
+        np.testing.assert_array_equal(a.network.params[key], b.network.params[key])
+    assert a.train_loss_list != c.train_loss_list
+
+
+class RecordingNet(TwoLayerNet):
+    """Records which rows each training step saw (row i of x holds the value i / 255)."""
+
+    def __init__(self):
+        super().__init__(1, 4, 3, seed=0)
+        self.seen = []
+
+    def loss_and_gradient(self, x, t):
+        self.seen.append(np.rint(x[:, 0] * 255).astype(int))
+        return super().loss_and_gradient(x, t)
+
+
+def test_each_epoch_is_a_shuffled_pass_without_replacement():
+    x = np.arange(250, dtype=np.uint8).reshape(-1, 1)
+    t = np.arange(250) % 3
+    net = RecordingNet()
+    trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=100, verbose=False, seed=1)
+    trainer.train()
+    # 250 samples in batches of 100: 3 iterations per epoch, the last one of 50.
+    assert [len(b) for b in net.seen] == [100, 100, 50] * 3
+    epochs = [np.concatenate(net.seen[i : i + 3]) for i in (0, 3, 6)]
+    for order in epochs:
+        np.testing.assert_array_equal(np.sort(order), np.arange(250))
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+    assert len(trainer.test_acc_list) == 3
+
+
+def test_uint8_batches_are_scaled_like_normalize():
+    x = np.array([[0, 255, 51]], dtype=np.uint8)
+    batch = as_batch(x, np.dtype(np.float32))
+    assert batch.dtype == np.float32
+    np.testing.assert_allclose(batch, [[0.0, 1.0, 0.2]], rtol=1e-7)
+    floats = np.ones((2, 2), dtype=np.float32)
+    assert as_batch(floats, np.dtype(np.float32)) is floats
+
+
+def test_non_finite_loss_stops_cleanly(sample):
+    trainer = _trainer(sample, optimizer_param={"lr": 1e30})
+    before = {k: v.copy() for k, v in trainer.network.params.items()}
+    with pytest.raises(NonFiniteLossError, match=r"iteration \d+.*smaller learning rate"):
+        trainer.train()
+    # The step that produced the bad loss did not update: parameters stay finite.
+    for key, value in trainer.network.params.items():
+        assert np.all(np.isfinite(value)), key
+    assert trainer.iteration >= 1
+    assert any(not np.array_equal(before[k], v) for k, v in trainer.network.params.items())
+
+
+def test_optimizer_by_name_or_instance_and_bad_arguments(sample):
+    from layerwise.optimizers import Adam
+
+    assert type(_trainer(sample, optimizer="adam", optimizer_param={}).optimizer) is Adam
+    opt = Adam(lr=0.01)
+    assert _trainer(sample, optimizer=opt).optimizer is opt
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        _trainer(sample, optimizer="lbfgs")
+    (x, t), _ = sample
+    with pytest.raises(ValueError, match="same length"):
+        Trainer(TwoLayerNet(784, 5, 10), x[:10], t[:9], x[:10], t[:10])
+    with pytest.raises(ValueError, match="checkpoint_path"):
+        _trainer(sample, checkpoint_every=5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer):
+    params = {"lr": 0.01} if optimizer == "adam" else {"lr": 0.1}
+    reference = _trainer(sample, epochs=3, optimizer=optimizer, optimizer_param=params).train()
+
+    path = tmp_path / "ckpt.npz"
+    first = _trainer(
+        sample,
+        epochs=3,
+        optimizer=optimizer,
+        optimizer_param=params,
+        checkpoint_every=13,
+        checkpoint_path=path,
+    )
+    # Stop after 13 iterations by cutting the run short: train 1 epoch's worth, then checkpoint.
+    first.epochs = 1
+    first.max_iter = first.iter_per_epoch
+    first.train()
+    first.epochs = 3
+    first.save_checkpoint(path)
+
+    resumed = _trainer(sample, seed=0, epochs=3, optimizer=optimizer, optimizer_param=params)
+    resumed.load_checkpoint(path)
+    assert resumed.iteration == 10 and resumed.epoch == 1
+    resumed.train()
+    assert resumed.train_loss_list == reference.train_loss_list
+    assert resumed.test_acc_list == reference.test_acc_list
+    for key in reference.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], reference.network.params[key])
+
+
+def test_checkpoint_mid_epoch_resume_is_bit_identical(sample, tmp_path):
+    reference = _trainer(sample, epochs=2).train()
+    path = tmp_path / "ckpt.npz"
+    interrupted = _trainer(sample, epochs=2, checkpoint_every=7, checkpoint_path=path)
+
+    class Stop(Exception):
+        pass
+
+    original = interrupted.train_step
+
+    def step(x, t):
+        if interrupted.iteration == 14:  # mid second epoch; the checkpoint at 14 was written
+            raise Stop
+        return original(x, t)
+
+    interrupted.train_step = step
+    with pytest.raises(Stop):
+        interrupted.train()
+    resumed = _trainer(sample, epochs=2).load_checkpoint(path)
+    assert resumed.iteration == 14
+    resumed.train()
+    assert resumed.train_loss_list == reference.train_loss_list
+    for key in reference.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], reference.network.params[key])
+
+
+def test_checkpoint_of_another_network_is_refused(sample, tmp_path):
+    path = tmp_path / "ckpt.npz"
+    _trainer(sample, epochs=1, checkpoint_every=5, checkpoint_path=path).train()
+    (x_train, t_train), (x_test, t_test) = sample
+    other = Trainer(MultiLayerNet(784, [20], 10), x_train[:1000], t_train[:1000], x_test, t_test)
+    with pytest.raises(ValueError, match="another network"):
+        other.load_checkpoint(path)
