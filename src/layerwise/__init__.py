@@ -5,6 +5,8 @@
 """
 
 from . import datasets, optimizers
+from ._blas import blas_threads
+from .files import ModelFileError, load, save
 from .functions import (
     cross_entropy_error,
     log_softmax,
@@ -23,6 +25,7 @@ from .layers import (
     SoftmaxWithLoss,
 )
 from .network import MultiLayerNet, Parameters, Sequential, TwoLayerNet
+from .training import NonFiniteLossError, Trainer, TrainingInterrupted
 
 __version__ = "0.1.0"
 
@@ -30,20 +33,27 @@ __all__ = [
     "datasets",
     "optimizers",
     "Affine",
+    "blas_threads",
     "AddLayer",
     "BackwardBeforeForwardError",
+    "ModelFileError",
     "MulLayer",
     "MultiLayerNet",
+    "NonFiniteLossError",
     "Parameters",
     "Sequential",
+    "Trainer",
+    "TrainingInterrupted",
     "TwoLayerNet",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
     "cross_entropy_error",
+    "load",
     "log_softmax",
     "numerical_gradient",
     "relu",
+    "save",
     "sigmoid",
     "softmax",
 ]

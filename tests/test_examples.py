@@ -1,0 +1,37 @@
+"""The examples run as scripts and print what the README says they print."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run(name, *args):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_quickstart():
+    out = run("quickstart.py")
+    assert "loss = 1.0971" in out and "dW1 shape: (3, 5)" in out
+
+
+def test_apple_shopping():
+    out = run("apple_shopping.py")
+    assert "price: 715" in out and "dApple: 2.2" in out and "dTax: 650" in out
+
+
+def test_gradient_check():
+    out = run("gradient_check.py")
+    diffs = [float(line.split("difference| ")[1].split(",")[0]) for line in out.splitlines()]
+    assert len(diffs) == 4 and max(diffs) < 1e-9
+
+
+def test_train_neuralnet_on_the_sample():
+    out = run("train_neuralnet.py", "--sample", "--iters", "300")
+    accuracy = float(out.strip().splitlines()[-1].split()[-1])
+    assert accuracy > 0.6
