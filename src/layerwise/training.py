@@ -220,7 +220,7 @@ class Trainer:
         losses = self.train_loss_list[-self.iter_per_epoch :]
         line = (
             f"epoch {self.epoch:>3}/{self.epochs}  loss {np.mean(losses):.4f}  "
-            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.1f} s)"
+            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s)"
         )
         if bar is not None:
             bar.set_postfix(loss=f"{losses[-1]:.4f}", test_acc=f"{test_acc:.4f}")
