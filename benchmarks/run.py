@@ -173,6 +173,9 @@ def run_micro(data, threads, rounds, min_time, only=None, log=print):
             funcs = factory(data)
             t0 = time.perf_counter()
             results[key] = {"label": label, "times": measure_interleaved(funcs, rounds, min_time)}
+            notes = {name: fn.flavour for name, fn in funcs.items() if hasattr(fn, "flavour")}
+            if notes:
+                results[key]["how"] = notes
             log(f"  {label}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return results
 
@@ -180,7 +183,7 @@ def run_micro(data, threads, rounds, min_time, only=None, log=print):
 # --- end to end ------------------------------------------------------------------------------
 
 
-def run_e2e(impl, threads, quick, data_dir):
+def run_e2e(impl, threads, quick, data_dir, timeout):
     """Run ``e2e.py IMPL`` in a fresh process; return its JSON report plus the wall time."""
     cmd = [sys.executable, str(HERE / "e2e.py"), impl, "--threads", str(threads)]
     cmd += ["--data-dir", data_dir]
@@ -191,14 +194,16 @@ def run_e2e(impl, threads, quick, data_dir):
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.wait()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"impl": impl, "error": f"timed out after {timeout:.0f} s"}
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
+        tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
+        print(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}", file=sys.stderr)
+        return {"impl": impl, "error": f"exit status {proc.returncode}: {tail[0]}"}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall_s"] = wall
     return result
 
@@ -281,14 +286,19 @@ def e2e_table(e2e):
         "peak RSS MiB",
         "final test acc",
         "final train acc",
+        "iterations / evaluations",
         "vs textbook wall",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base = e2e.get("textbook", {}).get("wall_s")
     for impl, r in e2e.items():
+        if "error" in r:
+            lines.append(f"| {impl} | {r['error']} |" + " |" * (len(head) - 2))
+            continue
         lines.append(
             f"| {impl} | {r['wall_s']:.2f} | {r['train_s']:.2f} | {r['load_s']:.2f} | "
             f"{r['peak_rss_mib']:.0f} | {r['final_test_acc']:.4f} | {r['final_train_acc']:.4f} | "
+            f"{r['iters']} / {r['epochs_evaluated']} | "
             f"{_fmt_x(_ratio(base, r['wall_s']))} |"
         )
     return "\n".join(lines)
@@ -312,7 +322,8 @@ def targets(micro1, e2e1, acc_tolerance):
                 "goal_str": ">= " + shown(target),
             }
         )
-    if e2e1 and "textbook" in e2e1 and "layerwise" in e2e1:
+    ok = {k: v for k, v in (e2e1 or {}).items() if "error" not in v}
+    if "textbook" in ok and "layerwise" in ok:
         tb, lw = e2e1["textbook"], e2e1["layerwise"]
         frac = lw["wall_s"] / tb["wall_s"]
         rows.append(
@@ -424,6 +435,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 3)")
     parser.add_argument("--min-time", type=float, help="seconds per sample (default 0.05)")
     parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end runs")
+    parser.add_argument(
+        "--e2e-default-threads",
+        action="store_true",
+        help="also run the end-to-end experiment with the default threads (the textbook "
+        "can take minutes there); implied by --threads 2",
+    )
+    parser.add_argument(
+        "--e2e-timeout", type=float, default=1200, help="seconds per end-to-end run"
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--only", nargs="*", help="workload keys to run (default: all)")
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
@@ -463,11 +483,14 @@ def main(argv=None):
         name = "1" if threads else "default"
         print(f"micro-benchmarks, threads={name}", file=sys.stderr)
         report["micro"][name] = run_micro(data, threads, rounds, min_time, args.only)
-        if have_data and not args.no_e2e:
+        want_e2e = threads or args.e2e_default_threads or settings == [0]
+        if have_data and not args.no_e2e and want_e2e:
             report["e2e"][name] = {}
             for impl in e2e_impls:
                 print(f"end to end {impl}, threads={name}", file=sys.stderr)
-                report["e2e"][name][impl] = run_e2e(impl, threads, args.quick, args.data_dir)
+                report["e2e"][name][impl] = run_e2e(
+                    impl, threads, args.quick, args.data_dir, args.e2e_timeout
+                )
 
     md = [f"# layerwise benchmark ({report['date']}{', quick' if args.quick else ''})", ""]
     env = report["environment"]
@@ -481,8 +504,16 @@ def main(argv=None):
     for name, micro in report["micro"].items():
         title = "BLAS pinned to 1 thread" if name == "1" else "default threads (no limit)"
         md += ["", f"## Layers and training steps, {title}", "", micro_table(micro)]
+        how = sorted({h for r in micro.values() for h in r.get("how", {}).values()})
+        if how:
+            md += ["", f"layerwise training step measured as: {'; '.join(how)}."]
         if report["e2e"].get(name):
-            iters = next(iter(report["e2e"][name].values()))
+            done = [r for r in report["e2e"][name].values() if "error" not in r]
+            iters = (
+                done[0]
+                if done
+                else {"iters": "?", "batch": "?", "lr": "?", "train_size": "?", "test_size": "?"}
+            )
             md += [
                 "",
                 f"## Chapter-5 experiment end to end, {title} "
