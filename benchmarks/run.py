@@ -432,8 +432,8 @@ def main(argv=None):
         help="1: BLAS pinned to one thread; 2: the default thread pools "
         "(all cores); both (default): one table each",
     )
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 3)")
-    parser.add_argument("--min-time", type=float, help="seconds per sample (default 0.05)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 21, quick 3)")
+    parser.add_argument("--min-time", type=float, help="seconds per sample (default 0.02)")
     parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end runs")
     parser.add_argument(
         "--e2e-default-threads",
@@ -452,8 +452,8 @@ def main(argv=None):
 
     if args.no_torch:
         wl.torch = None
-    rounds = args.rounds or (3 if args.quick else 15)
-    min_time = args.min_time or (0.004 if args.quick else 0.05)
+    rounds = args.rounds or (3 if args.quick else 21)
+    min_time = args.min_time or (0.004 if args.quick else 0.02)
     settings = {"1": [1], "2": [0], "both": [1, 0]}[args.threads]
     have_data = all(
         (Path(args.data_dir) / f).exists()
