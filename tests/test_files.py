@@ -117,6 +117,9 @@ def test_save_refuses_a_network_the_format_cannot_describe(tmp_path):
         def forward(self, x):
             return 2 * x
 
+        def backward(self, dout):
+            return 2 * dout
+
     net = Sequential(Affine(np.ones((2, 2)), np.zeros(2)), Doubler())
     with pytest.raises(ModelFileError, match="cannot save Sequential.*'Doubler'"):
         save(net, tmp_path / "net.npz")

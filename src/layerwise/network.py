@@ -10,13 +10,14 @@ Unlike the book's networks, ``params`` is a live view of the layers' arrays: ass
 training then updates arrays that no layer reads).
 """
 
+import numbers
 from collections import OrderedDict
 from collections.abc import MutableMapping
 
 import numpy as np
 
 from . import functions
-from ._checks import as_float_array
+from ._checks import as_float_array, check_labels
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
 #: Layer classes a network can be rebuilt from by name (see :meth:`Sequential.get_config`).
@@ -55,7 +56,8 @@ class Parameters(MutableMapping):
             raise ValueError(
                 f"params[{key!r}] must keep its shape {current.shape}, got {value.shape}"
             )
-        setattr(layer, attr, value.astype(current.dtype, copy=False))
+        with np.errstate(over="ignore"):  # 1e300 into float32 becomes inf, as NumPy would
+            setattr(layer, attr, value.astype(current.dtype, copy=False))
 
     def __delitem__(self, key):
         raise TypeError("parameters cannot be deleted: the architecture fixes them")
@@ -100,8 +102,18 @@ class Sequential:
     """
 
     def __init__(self, *layers, loss=None, weight_decay_lambda=0.0):
+        owner = type(self).__name__
         if not layers:
-            raise ValueError("Sequential needs at least one layer")
+            raise ValueError(f"{owner} needs at least one layer")
+        for layer in layers:
+            if not (
+                callable(getattr(layer, "forward", None))
+                and callable(getattr(layer, "backward", None))
+            ):
+                raise TypeError(
+                    f"{owner}: every layer needs forward and backward methods, got "
+                    f"{type(layer).__name__} {layer!r}"
+                )
         self.layers = OrderedDict()
         counts = {}
         slots = {}
@@ -115,9 +127,7 @@ class Sequential:
                 for attr in layer.param_names:
                     slots[f"{attr}{n_param_layers}"] = (layer, attr)
         self.lastLayer = SoftmaxWithLoss() if loss is None else loss
-        self.weight_decay_lambda = float(weight_decay_lambda)
-        if self.weight_decay_lambda < 0:
-            raise ValueError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+        self.weight_decay_lambda = _check_number(owner, "weight_decay_lambda", weight_decay_lambda)
         self.params = Parameters(slots)
         self.training = True
 
@@ -141,8 +151,9 @@ class Sequential:
     def _weight_decay(self):
         if not self.weight_decay_lambda:
             return 0.0
-        total = sum(np.sum(np.square(w)) for k, w in self.params.items() if k[0] == "W")
-        return 0.5 * self.weight_decay_lambda * total
+        with np.errstate(over="ignore"):  # huge weights give an infinite penalty, not a warning
+            total = sum(np.sum(np.square(w)) for k, w in self.params.items() if k[0] == "W")
+            return 0.5 * self.weight_decay_lambda * total
 
     def loss(self, x, t):
         """Loss of the batch: the loss layer's value plus weight decay.
@@ -156,7 +167,7 @@ class Sequential:
         -------
         scalar of the network's dtype
         """
-        self._check_batch(x, t)
+        x, t = self._check_batch(x, t)
         loss = self.lastLayer.forward(self.predict(x), t)
         if self.weight_decay_lambda:
             loss = loss + loss.dtype.type(self._weight_decay())
@@ -178,14 +189,28 @@ class Sequential:
         -------
         float
         """
-        self._check_batch(x, t)
-        t = np.asarray(t)
-        labels = np.argmax(t, axis=1) if t.ndim == 2 else t
+        x, t = self._check_batch(x, t)
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or (batch_size < 1)
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.accuracy: batch_size must be an integer >= 1, "
+                f"got {batch_size!r}"
+            )
+        labels = None
         correct = 0
-        for start in range(0, len(labels), batch_size):
+        for start in range(0, len(t), batch_size):
             y = self.predict(x[start : start + batch_size])
+            if labels is None:  # the number of classes is known from the first scores
+                labels, onehot = check_labels(
+                    t, (len(t), y.shape[-1]), f"{type(self).__name__}.accuracy"
+                )
+                if labels is None:
+                    labels = np.argmax(onehot, axis=1)
             correct += int(np.sum(np.argmax(y, axis=1) == labels[start : start + batch_size]))
-        return correct / len(labels)
+        return correct / len(t)
 
     # ------------------------------------------------------------------ gradients
 
@@ -271,7 +296,8 @@ class Sequential:
                     f"load_state_dict: {key!r} has shape {value.shape}, the network's is "
                     f"{param.shape}"
                 )
-            np.copyto(param, value, casting="same_kind")
+            with np.errstate(over="ignore"):
+                np.copyto(param, value, casting="same_kind")
 
     def train(self, mode=True):
         """Set training mode (kept for layers that behave differently); returns self."""
@@ -340,16 +366,40 @@ class Sequential:
     # ------------------------------------------------------------------ checks
 
     def _check_batch(self, x, t):
-        n_x = np.shape(x)[0] if np.ndim(x) else None
-        n_t = np.shape(t)[0] if np.ndim(t) else None
-        if n_x is None or n_t is None or n_x != n_t or n_x == 0:
+        """``x`` and ``t`` as arrays with the same, non-zero number of samples."""
+        owner = type(self).__name__
+        try:
+            x, t = np.asarray(x), np.asarray(t)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise ValueError(f"{owner}: x and t must be rectangular arrays ({err})") from None
+        if x.ndim == 0 or t.ndim == 0 or len(x) != len(t) or len(x) == 0:
             raise ValueError(
-                f"{type(self).__name__}: x and t must be non-empty batches of the same length N, "
-                f"got x of shape {np.shape(x)} and t of shape {np.shape(t)}"
+                f"{owner}: x and t must be non-empty batches of the same length N, "
+                f"got x of shape {x.shape} and t of shape {t.shape}"
             )
+        return x, t
 
 
-def _init_scale(weight_init_std, fan_in):
+def _check_number(owner, name, value, positive=False):
+    """A finite real number >= 0 (> 0 when ``positive``), else a ValueError/TypeError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(
+            f"{owner}: {name} must be a finite number {'>' if positive else '>='} 0, got {value}"
+        )
+    return value
+
+
+def _check_size(owner, name, value):
+    """A layer size: a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _init_scale(weight_init_std, fan_in, owner="MultiLayerNet"):
     """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
     if isinstance(weight_init_std, str):
         name = weight_init_std.lower()
@@ -358,16 +408,19 @@ def _init_scale(weight_init_std, fan_in):
         if name in ("sigmoid", "xavier"):
             return np.sqrt(1.0 / fan_in)
         raise ValueError(
-            f"weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
+            f"{owner}: weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
             f"got {weight_init_std!r}"
         )
-    return float(weight_init_std)
+    return _check_number(owner, "weight_init_std", weight_init_std)
 
 
-def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
+def _check_dtype(dtype, owner):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {dtype}")
     return dtype
 
 
@@ -400,14 +453,19 @@ class TwoLayerNet(Sequential):
         dtype=np.float64,
         seed=None,
     ):
-        dtype = _check_dtype(dtype)
+        owner = "TwoLayerNet"
+        dtype = _check_dtype(dtype, owner)
+        input_size = _check_size(owner, "input_size", input_size)
+        hidden_size = _check_size(owner, "hidden_size", hidden_size)
+        output_size = _check_size(owner, "output_size", output_size)
+        weight_init_std = _check_number(owner, "weight_init_std", weight_init_std)
         rng = np.random.default_rng(seed)
         self._config = {
-            "class": "TwoLayerNet",
-            "input_size": int(input_size),
-            "hidden_size": int(hidden_size),
-            "output_size": int(output_size),
-            "weight_init_std": float(weight_init_std),
+            "class": owner,
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+            "weight_init_std": weight_init_std,
             "dtype": dtype.name,
         }
         super().__init__(
@@ -453,17 +511,27 @@ class MultiLayerNet(Sequential):
         dtype=np.float64,
         seed=None,
     ):
-        dtype = _check_dtype(dtype)
+        owner = "MultiLayerNet"
+        dtype = _check_dtype(dtype, owner)
         activations = {"relu": Relu, "sigmoid": Sigmoid}
         if activation not in activations:
-            raise ValueError(f"activation must be 'relu' or 'sigmoid', got {activation!r}")
-        sizes = [int(input_size), *map(int, hidden_size_list), int(output_size)]
+            raise ValueError(f"{owner}: activation must be 'relu' or 'sigmoid', got {activation!r}")
+        if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
+            raise TypeError(
+                f"{owner}: hidden_size_list must be a list of sizes such as [100, 100], "
+                f"got {hidden_size_list!r}"
+            )
+        sizes = [
+            _check_size(owner, "input_size", input_size),
+            *(_check_size(owner, "hidden_size_list entries", n) for n in hidden_size_list),
+            _check_size(owner, "output_size", output_size),
+        ]
+        weight_decay_lambda = _check_number(owner, "weight_decay_lambda", weight_decay_lambda)
         rng = np.random.default_rng(seed)
         layers = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            layers.append(
-                _affine(rng, fan_in, fan_out, _init_scale(weight_init_std, fan_in), dtype)
-            )
+            scale = _init_scale(weight_init_std, fan_in, owner)
+            layers.append(_affine(rng, fan_in, fan_out, scale, dtype))
             layers.append(activations[activation]())
         layers.pop()  # no activation after the last Affine: the loss layer takes the scores
         self.hidden_size_list = sizes[1:-1]
@@ -475,7 +543,7 @@ class MultiLayerNet(Sequential):
             "output_size": sizes[-1],
             "activation": activation,
             "weight_init_std": weight_init_std,
-            "weight_decay_lambda": float(weight_decay_lambda),
+            "weight_decay_lambda": weight_decay_lambda,
             "dtype": dtype.name,
         }
         super().__init__(*layers, weight_decay_lambda=weight_decay_lambda)
