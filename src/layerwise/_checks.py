@@ -2,27 +2,90 @@
 
 Every message names the caller, what it expected and what arrived, so that a learner who passes
 the wrong thing reads what to change instead of a traceback from deep inside NumPy.
+
+The checks look only at shapes and dtypes (O(1)), except label range checks, which read ``t``.
+Values are never checked: NaN and inf pass through the arithmetic as IEEE 754 and NumPy define.
+
+Policy on floating-point warnings
+---------------------------------
+Finite input never produces a warning. Where a true result lies beyond the float range (``x W``
+for ``x ~ 1e300``, ``x - max(x)`` for rows spanning ``-1e308 .. 1e308``, a float64 ``dout`` cast
+to a float32 layer) the code runs under :func:`quiet`, and the result is ``inf`` as NumPy would
+compute it, without NumPy's RuntimeWarning. Non-finite input gives NumPy's NaN/inf results, also
+without warnings, with one exception: ``Relu.backward`` and ``Sigmoid.backward`` multiply ``dout``
+by a 0/1 (or ``out * (1 - out)``) factor on their hot path, so an infinite ``dout`` meeting a zero
+factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there would cost 20-70% of
+a small Relu backward).
 """
 
 import numpy as np
 
 
+def quiet():
+    """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def as_array(x, where, name="x"):
+    """``np.asarray(x)``, with NumPy's conversion errors (e.g. ragged lists) naming the caller."""
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:
+        kind = ValueError if isinstance(err, ValueError) else TypeError
+        raise kind(
+            f"{where}: {name} must be an array or (nested, rectangular) lists of numbers, "
+            f"got {type(x).__name__} that NumPy cannot convert: {err}"
+        ) from err
+
+
 def as_float_array(x, where, name="x"):
     """Return ``x`` as an ndarray of floating dtype, without copying a floating input.
 
-    Floating arrays keep their dtype; bool and integer arrays become float64; anything else
-    (complex, object, strings) is a TypeError.
+    Floating arrays (float16, float32, float64, longdouble) keep their dtype; bool and integer
+    arrays become float64; anything else (complex, object, strings, datetimes) is a TypeError.
     """
-    arr = np.asarray(x)
+    arr = as_array(x, where, name)
     kind = arr.dtype.kind
     if kind == "f":
         return arr
     if kind in "biu":
         return arr.astype(np.float64)
     raise TypeError(
-        f"{where}: {name} must be a real numeric array, got dtype {arr.dtype}"
-        + (" (complex numbers are not supported)" if kind == "c" else "")
+        f"{where}: {name} must be a real numeric array (float, int or bool), got dtype "
+        f"{arr.dtype}" + (" (complex numbers are not supported)" if kind == "c" else "")
     )
+
+
+def as_float_pair(x, y, where):
+    """Both inputs of a two-input node as float arrays of one shape (no broadcasting)."""
+    x = as_float_array(x, where, name="x")
+    y = as_float_array(y, where, name="y")
+    if x.shape != y.shape:
+        # A broadcast input would need its gradient summed back to its shape; the book's
+        # nodes take numbers or arrays of one shape, so say so instead of returning a wrong dx.
+        raise ValueError(
+            f"{where}: x and y must have the same shape (this node does not broadcast), "
+            f"got x of shape {x.shape} and y of shape {y.shape}"
+        )
+    return x, y
+
+
+def check_last_axis(x, where, name="x"):
+    """Raise unless ``x`` has a non-empty last axis to normalise over (softmax and friends)."""
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{where}: {name} must have at least one class along its last axis, shape (..., C) "
+            f"with C >= 1, got shape {x.shape}"
+        )
+
+
+def check_scores(x, where, name="x"):
+    """Raise unless ``x`` is a non-empty batch of scores, shape (N, C) or (C,)."""
+    if x.ndim not in (1, 2) or x.size == 0:
+        raise ValueError(
+            f"{where}: {name} must be non-empty, of shape (N, C) with N, C >= 1 or (C,) for one "
+            f"sample, got shape {x.shape}"
+        )
 
 
 def check_labels(t, x_shape, where):
@@ -35,11 +98,11 @@ def check_labels(t, x_shape, where):
     onehot : ndarray, shape ``x_shape``, or None
         When ``t`` holds one-hot (or probability) rows.
     """
-    t = np.asarray(t)
+    t = as_array(t, where, name="t")
     n_classes = x_shape[-1]
     if t.shape == tuple(x_shape):
         if t.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: one-hot t must be numeric, got dtype {t.dtype}")
+            raise TypeError(f"{where}: one-hot t must be real numeric, got dtype {t.dtype}")
         return None, t
     if t.shape == tuple(x_shape[:-1]):
         if t.dtype.kind not in "iu":
@@ -60,12 +123,34 @@ def check_labels(t, x_shape, where):
     )
 
 
-def check_dout(dout, shape, dtype, where):
-    """Return ``dout`` as an array of ``dtype`` with the forward output's ``shape``."""
-    dout = as_float_array(dout, where, name="dout")
-    if dout.shape != shape:
+def check_features(x, n_features, where):
+    """``x`` of shape (N, ...) as its (N, n_features) view, N >= 1; else a ValueError."""
+    n_in = int(np.prod(x.shape[1:])) if x.ndim >= 2 else -1
+    if x.ndim < 2 or x.shape[0] == 0 or n_in != n_features:
         raise ValueError(
-            f"{where}.backward: dout must have the shape of the forward output {shape}, "
+            f"{where}: expected x of shape (N, {n_features}) with N >= 1 (or (N, ...) "
+            f"flattening to {n_features} features), got {x.shape}"
+            + ("; for one sample use x[None]" if x.ndim < 2 else "")
+        )
+    # An explicit feature count, not -1: reshape cannot infer -1 for a zero-size array.
+    return x.reshape(x.shape[0], n_features)
+
+
+def check_dout(dout, shape, where, dtype=None):
+    """Return ``dout`` as a float array with the forward output's ``shape`` (in ``dtype``)."""
+    dout = as_float_array(dout, f"{where}.backward", name="dout")
+    if dout.shape != shape:
+        expected = "a scalar like" if shape == () else "the shape of"
+        raise ValueError(
+            f"{where}.backward: dout must have {expected} the forward output, {shape}, "
             f"got {dout.shape}"
         )
-    return dout.astype(dtype, copy=False)
+    return dout if dtype is None else as_dtype(dout, dtype)
+
+
+def as_dtype(a, dtype):
+    """``a`` in ``dtype``: free when it already is; beyond ``dtype``'s range becomes inf."""
+    if a.dtype == dtype:
+        return a
+    with quiet():  # float64 beyond float32's range becomes inf, as the cast defines
+        return a.astype(dtype)

@@ -3,13 +3,21 @@
 Nothing here keeps state; the layers in :mod:`layerwise.layers` call these functions and cache
 what their backward pass needs.
 
-Dtype rule for every function: a floating input keeps its dtype (float32 stays float32); integer
-or bool input is computed in float64.
+Dtype rule for every function: a floating input keeps its dtype (float16 and float32 stay what
+they are; float16 works but NumPy computes it slowly and to about 3 digits); integer or bool
+input is computed in float64; complex, object and string input is a TypeError.
+
+Inputs are never modified (read-only arrays are fine), except that :func:`numerical_gradient`
+perturbs its ``x`` in place and restores it. Finite input never warns: a result beyond the float
+range is inf, without NumPy's RuntimeWarning; NaN and inf inputs propagate (see
+:mod:`layerwise._checks`).
 """
+
+import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels
+from ._checks import as_float_array, check_labels, check_last_axis, check_scores, quiet
 
 
 def sigmoid(x):
@@ -76,6 +84,13 @@ def log_softmax(x):
     ndarray, same shape as ``x``
     """
     x = as_float_array(x, "log_softmax")
+    check_last_axis(x, "log_softmax")
+    with quiet():  # a row spanning more than the float range shifts to -inf: the true value
+        return _log_softmax(x)
+
+
+def _log_softmax(x):
+    """:func:`log_softmax` of a checked float ``x``, for callers already under ``quiet()``."""
     shifted = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(shifted)
     # The maximum contributes exactly exp(0) = 1 to the sum. Summing only the others and taking
@@ -103,8 +118,10 @@ def softmax(x):
     but keeps ``exp`` from overflowing.
     """
     x = as_float_array(x, "softmax")
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    check_last_axis(x, "softmax")
+    with quiet():  # a row spanning more than the float range shifts to -inf, exp gives 0
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return e / np.sum(e, axis=-1, keepdims=True)
 
 
 def cross_entropy_error(y, t):
@@ -131,22 +148,21 @@ def cross_entropy_error(y, t):
     logits, :class:`layerwise.layers.SoftmaxWithLoss` is exact even where ``y`` underflows.
     """
     y = as_float_array(y, "cross_entropy_error", name="y")
-    if y.ndim not in (1, 2):
-        raise ValueError(
-            f"cross_entropy_error: y must have shape (N, C) or (C,), got shape {y.shape}"
-        )
+    check_scores(y, "cross_entropy_error", name="y")
     labels, onehot = check_labels(t, y.shape, "cross_entropy_error")
-    log_y = np.log(np.maximum(y, np.finfo(y.dtype).tiny))
-    if y.ndim == 1:
-        log_y = log_y[np.newaxis]
-        labels = None if labels is None else labels.reshape(1)
-        onehot = None if onehot is None else onehot.reshape(1, -1)
-    n = log_y.shape[0]
-    if labels is not None:
-        total = log_y[np.arange(n), labels].sum()
-    else:
-        total = np.sum(onehot * log_y)
-    return y.dtype.type(-total / n)
+    # quiet: a negative "probability" gives NaN, huge one-hot weights give inf, without warnings
+    with quiet():
+        log_y = np.log(np.maximum(y, np.finfo(y.dtype).tiny))
+        if y.ndim == 1:
+            log_y = log_y[np.newaxis]
+            labels = None if labels is None else labels.reshape(1)
+            onehot = None if onehot is None else onehot.reshape(1, -1)
+        n = log_y.shape[0]
+        if labels is not None:
+            total = log_y[np.arange(n), labels].sum()
+        else:
+            total = np.sum(onehot * log_y)
+        return y.dtype.type(-total / n)
 
 
 def numerical_gradient(f, x, h=1e-4):
@@ -163,12 +179,24 @@ def numerical_gradient(f, x, h=1e-4):
         The point. Each element is restored exactly afterwards (the saved value is written back,
         not recomputed by adding and subtracting ``h``).
     h : float, default 1e-4
-        Step. 1e-4 suits float64; float32 needs a larger step and gives about 3 digits.
+        Step, a positive finite number. 1e-4 suits float64; float32 needs a larger step and
+        gives about 3 digits; float16 (spacing 1e-3 near 1) needs ``h`` near 1e-1, or the
+        perturbed ``x`` rounds back to ``x`` and the gradient comes out 0.
 
     Returns
     -------
     ndarray, same shape and dtype as ``x``
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable, ``x`` is not a floating ndarray, or ``f`` returns something
+        other than a real scalar.
+    ValueError
+        If ``x`` is read-only (it must be perturbed in place) or ``h`` is not positive and finite.
     """
+    if not callable(f):
+        raise TypeError(f"numerical_gradient: f must be callable, got {type(f).__name__}")
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             "numerical_gradient: x must be a floating-point ndarray (it is perturbed in place), "
@@ -176,14 +204,37 @@ def numerical_gradient(f, x, h=1e-4):
             + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
         )
     if not x.flags.writeable:
-        raise ValueError("numerical_gradient: x must be writeable (it is perturbed in place)")
+        raise ValueError(
+            "numerical_gradient: x must be writeable (it is perturbed in place and restored); "
+            "pass a copy, x.copy(), with f reading its argument"
+        )
+    if not isinstance(h, numbers.Real) or not (0 < h < np.inf):
+        raise ValueError(f"numerical_gradient: h must be a positive finite number, got {h!r}")
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         saved = x[idx]
-        x[idx] = saved + h
-        f_plus = float(f(x))
-        x[idx] = saved - h
-        f_minus = float(f(x))
-        x[idx] = saved
-        grad[idx] = (f_plus - f_minus) / (2 * h)
+        with quiet():  # x near the float maximum steps to inf, as x + h does in NumPy
+            x_plus, x_minus = saved + h, saved - h
+        try:
+            x[idx] = x_plus
+            f_plus = _real_scalar(f(x))
+            x[idx] = x_minus
+            f_minus = _real_scalar(f(x))
+        finally:  # x is the caller's: restore it even when f raises
+            x[idx] = saved
+        with quiet():  # a slope beyond x's float range is inf, as the quotient gives
+            grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+def _real_scalar(value):
+    """``f``'s result as a float64, or a TypeError naming what ``f`` returned."""
+    arr = np.asarray(value) if isinstance(value, (numbers.Number, np.ndarray)) else None
+    if arr is None or arr.shape != () or arr.dtype.kind not in "biuf":
+        raise TypeError(
+            "numerical_gradient: f(x) must return a real scalar (e.g. a loss), got "
+            f"{type(value).__name__}"
+            + ("" if arr is None else f" of shape {arr.shape} and dtype {arr.dtype}")
+        )
+    with quiet():  # a longdouble beyond float64's range becomes inf
+        return np.float64(arr)

@@ -13,12 +13,30 @@ Differences from the book's ``common/layers.py``, each with a regression test:
 - ``SoftmaxWithLoss`` computes the loss from the logits by log-sum-exp: exact, no ``1e-7`` floor.
 - ``SoftmaxWithLoss.backward(dout)`` multiplies by ``dout``; the book's ignores it.
 - ``backward`` before ``forward`` raises :class:`BackwardBeforeForwardError`.
+
+Input checks (see :mod:`layerwise._checks`): a wrong shape, a ``dout`` unlike the forward output,
+bad labels or an empty batch is a ValueError; a complex, object or string array is a TypeError;
+each message names the layer. Inputs are never modified, so read-only arrays are fine.
+
+Dtypes: parameter-free layers keep a floating input's dtype (float16, float32, float64) and
+compute integer or bool input in float64; :class:`Affine` computes in its ``W``'s dtype. float16
+is supported but slow in NumPy and good to about 3 digits. Finite input never warns: a result
+beyond the float range is inf.
 """
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, check_labels
-from .functions import log_softmax, sigmoid
+from ._checks import (
+    as_dtype,
+    as_float_array,
+    as_float_pair,
+    check_dout,
+    check_features,
+    check_labels,
+    check_scores,
+    quiet,
+)
+from .functions import _log_softmax, sigmoid
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -38,7 +56,8 @@ class MulLayer:
     Backward: ``dx = dout * y``, ``dy = dout * x`` (the gradient of each input is the upstream
     gradient times the *other* input, which is why forward caches both).
 
-    Works on Python numbers and on arrays of one shape.
+    Works on Python numbers and on arrays of one shape (no broadcasting); ``dout`` has that
+    shape too. Computes in float (int/bool inputs in float64).
     """
 
     def __init__(self):
@@ -46,15 +65,17 @@ class MulLayer:
         self.y = None
 
     def forward(self, x, y):
-        self.x = x
-        self.y = y
-        return x * y
+        self.x, self.y = as_float_pair(x, y, "MulLayer.forward")
+        with quiet():
+            return self.x * self.y
 
     def backward(self, dout):
         if self.x is None:
             raise _not_ready(self)
-        dx = dout * self.y
-        dy = dout * self.x
+        dout = check_dout(dout, self.x.shape, "MulLayer", np.result_type(self.x, self.y))
+        with quiet():
+            dx = dout * self.y
+            dy = dout * self.x
         return dx, dy
 
     def __repr__(self):
@@ -65,18 +86,24 @@ class AddLayer:
     """Addition node of a computational graph: ``out = x + y``.
 
     Backward: ``dx = dout``, ``dy = dout`` (addition passes the gradient through unchanged).
+
+    Works on Python numbers and on arrays of one shape (no broadcasting). Caches only the
+    output's shape and dtype, to check ``dout`` against (the book's AddLayer keeps nothing).
     """
 
     def __init__(self):
-        self._ready = False
+        self._out = None  # (shape, dtype) of the forward output
 
     def forward(self, x, y):
-        self._ready = True
-        return x + y
+        x, y = as_float_pair(x, y, "AddLayer.forward")
+        self._out = (x.shape, np.result_type(x, y))
+        with quiet():
+            return x + y
 
     def backward(self, dout):
-        if not self._ready:
+        if self._out is None:
             raise _not_ready(self)
+        dout = check_dout(dout, self._out[0], "AddLayer", self._out[1])
         return dout * 1, dout * 1
 
     def __repr__(self):
@@ -94,6 +121,10 @@ class Relu:
     Caches the 0/1 factor ``x > 0`` in ``x``'s dtype, so that ``backward`` is one
     multiplication. The book's attribute ``mask`` (bool, True where ``x <= 0``) is derived from
     it on request.
+
+    A NaN ``x`` gives NaN out and a zero gradient. An infinite ``dout`` where ``x <= 0`` gives NaN
+    (``inf * 0``) with NumPy's warning, where the book's masking gives 0: the multiplication is
+    what makes backward fast.
     """
 
     def __init__(self):
@@ -105,7 +136,7 @@ class Relu:
         return None if self._keep is None else self._keep == 0
 
     def forward(self, x):
-        x = as_float_array(x, "Relu.forward")
+        x = as_float_array(x, "Relu.forward")  # no full-array check: only dtype and shape
         # A float 0/1 factor instead of the book's boolean mask: backward becomes a plain
         # multiplication, 10-25x faster than `dout[mask] = 0` fancy indexing, and needs no copy.
         self._keep = np.greater(x, 0, out=np.empty(x.shape, x.dtype))
@@ -114,8 +145,10 @@ class Relu:
     def backward(self, dout):
         if self._keep is None:
             raise _not_ready(self)
-        dout = check_dout(dout, self._keep.shape, self._keep.dtype, "Relu")
-        return dout * self._keep
+        dout = check_dout(dout, self._keep.shape, "Relu")
+        # A dout of a wider dtype is multiplied first and cast after: a float32 3e38 where
+        # x <= 0 gives 0, not 0 * inf. Free when the dtypes agree.
+        return as_dtype(dout * self._keep, self._keep.dtype)
 
     def __repr__(self):
         return "Relu()"
@@ -128,20 +161,23 @@ class Sigmoid:
     :func:`layerwise.functions.sigmoid`). Backward: ``dx = dout * out * (1 - out)``.
 
     Shapes: ``x``, ``out``, ``dout`` and ``dx`` all have the same shape (any). Caches ``out``.
+
+    An infinite ``dout`` where ``out`` is exactly 0 or 1 gives NaN (``inf * 0``) with NumPy's
+    warning, as in :class:`Relu`.
     """
 
     def __init__(self):
         self.out = None
 
     def forward(self, x):
-        self.out = sigmoid(x)
+        self.out = sigmoid(as_float_array(x, "Sigmoid.forward"))
         return self.out
 
     def backward(self, dout):
         if self.out is None:
             raise _not_ready(self)
-        dout = check_dout(dout, self.out.shape, self.out.dtype, "Sigmoid")
-        return dout * (1.0 - self.out) * self.out
+        dout = check_dout(dout, self.out.shape, "Sigmoid")
+        return as_dtype(dout * (1.0 - self.out) * self.out, self.out.dtype)
 
     def __repr__(self):
         return "Sigmoid()"
@@ -169,7 +205,8 @@ class Affine:
     Caches ``x`` (the 2-D input, in W's dtype) and ``original_x_shape``.
 
     The layer computes in ``W``'s dtype: an input of another dtype is converted, so float32
-    parameters give a float32 forward and backward.
+    parameters give a float32 forward and backward. A product beyond the float range is inf,
+    without a warning.
     """
 
     param_names = ("W", "b")
@@ -191,24 +228,13 @@ class Affine:
         self.db = None
 
     def forward(self, x):
-        x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(
-                f"Affine.forward: x must be a batch of shape (N, {self.W.shape[0]}) or "
-                f"(N, ...) with {self.W.shape[0]} features per sample, got shape {x.shape}; "
-                "for one sample use x[None]"
-            )
-        n = x.shape[0]
-        x2 = x.reshape(n, -1)
-        if n == 0 or x2.shape[1] != self.W.shape[0]:
-            raise ValueError(
-                f"Affine.forward: expected x of shape (N, {self.W.shape[0]}) with N >= 1 "
-                f"(or (N, ...) flattening to {self.W.shape[0]} features), got {x.shape}"
-            )
+        x = as_float_array(x, "Affine.forward")
+        x2 = check_features(x, self.W.shape[0], "Affine.forward")
         self.original_x_shape = x.shape
-        self.x = as_float_array(x2, "Affine.forward").astype(self.W.dtype, copy=False)
-        out = self.x @ self.W
-        out += self.b
+        with quiet():  # float64 beyond float32's range casts to inf; x W may overflow to inf
+            self.x = x2.astype(self.W.dtype, copy=False)
+            out = self.x @ self.W
+            out += self.b
         return out
 
     def backward(self, dout, input_grad=True):
@@ -219,12 +245,13 @@ class Affine:
         """
         if self.x is None:
             raise _not_ready(self)
-        dout = check_dout(dout, (self.x.shape[0], self.W.shape[1]), self.W.dtype, "Affine")
-        self.dW = self.x.T @ dout
-        self.db = np.sum(dout, axis=0)
-        if not input_grad:
-            return None
-        return (dout @ self.W.T).reshape(self.original_x_shape)
+        dout = check_dout(dout, (self.x.shape[0], self.W.shape[1]), "Affine", self.W.dtype)
+        with quiet():
+            self.dW = self.x.T @ dout
+            self.db = np.sum(dout, axis=0)
+            if not input_grad:
+                return None
+            return (dout @ self.W.T).reshape(self.original_x_shape)
 
     def __repr__(self):
         return (
@@ -258,46 +285,39 @@ class SoftmaxWithLoss:
 
     def forward(self, x, t):
         x = as_float_array(x, "SoftmaxWithLoss.forward")
-        if x.ndim not in (1, 2) or x.size == 0:
-            raise ValueError(
-                "SoftmaxWithLoss.forward: x must be non-empty logits of shape (N, C) or (C,), "
-                f"got shape {x.shape}"
-            )
+        check_scores(x, "SoftmaxWithLoss.forward")
         labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
         self.t = np.asarray(t)
         n_classes = x.shape[-1]
-        log_y = log_softmax(x)
-        self.y = np.exp(log_y)
-        log_y = log_y.reshape(-1, n_classes)
-        n = log_y.shape[0]
-        if labels is not None:
-            self._labels, self._onehot = labels.reshape(-1), None
-            total = np.sum(log_y[np.arange(n), self._labels])
-        else:
-            self._labels = None
-            self._onehot = onehot.astype(x.dtype, copy=False).reshape(-1, n_classes)
-            total = np.sum(self._onehot * log_y)
-        self.loss = x.dtype.type(-total / n)
+        with quiet():  # huge logits or one-hot weights give an inf loss, without warnings
+            log_y = _log_softmax(x)  # log_softmax(x), its checks done above
+            self.y = np.exp(log_y)
+            log_y = log_y.reshape(-1, n_classes)
+            n = log_y.shape[0]
+            if labels is not None:
+                self._labels, self._onehot = labels.reshape(-1), None
+                total = np.sum(log_y[np.arange(n), self._labels])
+            else:
+                self._labels = None
+                self._onehot = onehot.astype(x.dtype, copy=False).reshape(-1, n_classes)
+                total = np.sum(self._onehot * log_y)
+            self.loss = x.dtype.type(-total / n)
         return self.loss
 
     def backward(self, dout=1.0):
         if self.y is None:
             raise _not_ready(self)
-        dout = np.asarray(dout)
-        if dout.shape != () or dout.dtype.kind not in "biuf":
-            raise ValueError(
-                "SoftmaxWithLoss.backward: dout must be a real scalar (the gradient of the "
-                f"final loss with respect to this loss, usually 1.0), got shape {dout.shape} "
-                f"and dtype {dout.dtype}"
-            )
+        # dout is the gradient of the final loss with respect to this loss: a scalar, usually 1
+        dout = check_dout(dout, (), "SoftmaxWithLoss")
         n_classes = self.y.shape[-1]
         dx = self.y.reshape(-1, n_classes).copy()
         n = dx.shape[0]
-        if self._labels is not None:
-            dx[np.arange(n), self._labels] -= 1
-        else:
-            dx -= self._onehot
-        dx *= dout / n
+        with quiet():  # huge one-hot weights or dout give inf, an infinite dout NaN, quietly
+            if self._labels is not None:
+                dx[np.arange(n), self._labels] -= 1
+            else:
+                dx -= self._onehot
+            dx *= dout / n  # computed in dout's precision, rounded once to y's dtype
         return dx.reshape(self.y.shape)
 
     def __repr__(self):
