@@ -632,12 +632,6 @@ def test_network_constructors_validate(build):
         build()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="network.py: MultiLayerNet(activation=['relu']) raises dict lookup's unnamed "
-    "'unhashable type' TypeError, and Sequential(..., loss=3) accepts a loss without "
-    "forward/backward",
-)
 @pytest.mark.parametrize(
     "build",
     [

@@ -105,13 +105,14 @@ class Sequential:
         owner = type(self).__name__
         if not layers:
             raise ValueError(f"{owner} needs at least one layer")
-        for layer in layers:
+        loss = SoftmaxWithLoss() if loss is None else loss
+        for what, layer in [*(("every layer", layer) for layer in layers), ("loss", loss)]:
             if not (
                 callable(getattr(layer, "forward", None))
                 and callable(getattr(layer, "backward", None))
             ):
                 raise TypeError(
-                    f"{owner}: every layer needs forward and backward methods, got "
+                    f"{owner}: {what} needs forward and backward methods, got "
                     f"{type(layer).__name__} {layer!r}"
                 )
         self.layers = OrderedDict()
@@ -126,7 +127,7 @@ class Sequential:
                 n_param_layers += 1
                 for attr in layer.param_names:
                     slots[f"{attr}{n_param_layers}"] = (layer, attr)
-        self.lastLayer = SoftmaxWithLoss() if loss is None else loss
+        self.lastLayer = loss
         self.weight_decay_lambda = _check_number(owner, "weight_decay_lambda", weight_decay_lambda)
         self.params = Parameters(slots)
         self.training = True
@@ -514,7 +515,7 @@ class MultiLayerNet(Sequential):
         owner = "MultiLayerNet"
         dtype = _check_dtype(dtype, owner)
         activations = {"relu": Relu, "sigmoid": Sigmoid}
-        if activation not in activations:
+        if not isinstance(activation, str) or activation not in activations:
             raise ValueError(f"{owner}: activation must be 'relu' or 'sigmoid', got {activation!r}")
         if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
             raise TypeError(
