@@ -18,6 +18,8 @@ factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there wou
 a small Relu backward).
 """
 
+import math
+
 import numpy as np
 
 
@@ -111,7 +113,8 @@ def check_labels(t, x_shape, where):
                 "Convert with t.astype(int), or pass one-hot rows of shape "
                 f"{tuple(x_shape)}."
             )
-        if t.size and (t.min() < 0 or t.max() >= n_classes):
+        # Unsigned labels (the datasets' uint8) need only the upper bound: one pass fewer.
+        if t.size and ((t.dtype.kind == "i" and t.min() < 0) or t.max() >= n_classes):
             raise ValueError(
                 f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, "
                 f"got values from {t.min()} to {t.max()}"
@@ -125,7 +128,7 @@ def check_labels(t, x_shape, where):
 
 def check_features(x, n_features, where):
     """``x`` of shape (N, ...) as its (N, n_features) view, N >= 1; else a ValueError."""
-    n_in = int(np.prod(x.shape[1:])) if x.ndim >= 2 else -1
+    n_in = math.prod(x.shape[1:]) if x.ndim >= 2 else -1
     if x.ndim < 2 or x.shape[0] == 0 or n_in != n_features:
         raise ValueError(
             f"{where}: expected x of shape (N, {n_features}) with N >= 1 (or (N, ...) "

@@ -36,7 +36,7 @@ from ._checks import (
     check_scores,
     quiet,
 )
-from .functions import _log_softmax, sigmoid
+from .functions import sigmoid
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -248,7 +248,7 @@ class Affine:
         dout = check_dout(dout, (self.x.shape[0], self.W.shape[1]), "Affine", self.W.dtype)
         with quiet():
             self.dW = self.x.T @ dout
-            self.db = np.sum(dout, axis=0)
+            self.db = dout.sum(axis=0)
             if not input_grad:
                 return None
             return (dout @ self.W.T).reshape(self.original_x_shape)
@@ -288,20 +288,31 @@ class SoftmaxWithLoss:
         check_scores(x, "SoftmaxWithLoss.forward")
         labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
         self.t = np.asarray(t)
-        n_classes = x.shape[-1]
+        x2 = x.reshape(-1, x.shape[-1])  # one sample is a batch of one
+        n = x2.shape[0]
+        rows = np.arange(n)
         with quiet():  # huge logits or one-hot weights give an inf loss, without warnings
-            log_y = _log_softmax(x)  # log_softmax(x), its checks done above
-            self.y = np.exp(log_y)
-            log_y = log_y.reshape(-1, n_classes)
-            n = log_y.shape[0]
+            # log-sum-exp around the row maximum m: lse = log(sum_j exp(x_j - m)). The maximum's
+            # term is exactly exp(0) = 1, so lse = log1p(rest) with rest the sum of the others,
+            # which keeps a loss of 1e-22 (1 + 1e-22 would round to 1, and log(1) is 0).
+            top = np.argmax(x2, axis=1)
+            shifted = x2 - x2[rows, top][:, np.newaxis]
+            e = np.exp(shifted)
+            e[rows, top] = 0
+            rest = e.sum(axis=1)
+            lse = np.log1p(rest)
+            e[rows, top] = 1
+            self.y = (e / (1 + rest)[:, np.newaxis]).reshape(x.shape)
+            # The loss of sample n is -log y[n, t_n] = lse_n - shifted[n, t_n]; with one-hot
+            # (or probability) rows it is sum_k t_nk (lse_n - shifted_nk).
             if labels is not None:
                 self._labels, self._onehot = labels.reshape(-1), None
-                total = np.sum(log_y[np.arange(n), self._labels])
+                total = (lse - shifted[rows, self._labels]).sum()
             else:
                 self._labels = None
-                self._onehot = onehot.astype(x.dtype, copy=False).reshape(-1, n_classes)
-                total = np.sum(self._onehot * log_y)
-            self.loss = x.dtype.type(-total / n)
+                self._onehot = onehot.astype(x.dtype, copy=False).reshape(x2.shape)
+                total = np.sum(self._onehot * (lse[:, np.newaxis] - shifted))
+            self.loss = x.dtype.type(total / n)
         return self.loss
 
     def backward(self, dout=1.0):
