@@ -59,6 +59,9 @@ class Parameters(MutableMapping):
         with np.errstate(over="ignore"):  # 1e300 into float32 becomes inf, as NumPy would
             setattr(layer, attr, value.astype(current.dtype, copy=False))
 
+    def __contains__(self, key):
+        return key in self._slots
+
     def __delitem__(self, key):
         raise TypeError("parameters cannot be deleted: the architecture fixes them")
 

@@ -110,13 +110,18 @@ class Optimizer:
         """
         owner = type(self).__name__
         keys = list(params.keys())
-        missing = [k for k in keys if k not in grads]
+        # The common case costs one pass over grads (a plain dict): the same number of keys,
+        # all present, means the same keys. Only a mismatch pays for the detailed message.
+        if len(grads) == len(keys) and all(k in grads for k in keys):
+            missing = extra = []
+        else:
+            missing = [k for k in keys if k not in grads]
+            extra = [k for k in grads.keys() if k not in params]
         if missing:
             raise KeyError(
                 f"{owner}.update: no gradient for parameter(s) {missing}; grads has keys "
                 f"{list(grads.keys())}. Pass grads with the same keys as params."
             )
-        extra = [k for k in grads.keys() if k not in params]
         if extra:
             raise ValueError(
                 f"{owner}.update: grads has key(s) {extra} that are not in params "
@@ -124,7 +129,9 @@ class Optimizer:
             )
         pairs = []
         for key in keys:
-            p, g = params[key], np.asarray(grads[key])
+            p, g = params[key], grads[key]
+            if not isinstance(g, np.ndarray):
+                g = np.asarray(g)
             if not isinstance(p, np.ndarray):
                 raise TypeError(
                     f"{owner}.update: params[{key!r}] is a {type(p).__name__}, not a "
