@@ -125,6 +125,7 @@ def test_bad_arguments_give_usage_not_traceback(args, message):
         (["evaluate", "{tmp}/missing.npz"], "missing.npz"),
         (["train", "--resume", "{tmp}"], "no checkpoint.npz"),
         (["train", "--hidden", "5", "5", "--out", "{tmp}/x"], "--model mlp"),
+        (["train", "--activation", "sigmoid", "--out", "{tmp}/x"], "--model mlp"),
     ],
 )
 def test_user_errors_are_one_line_not_traceback(tmp_path, args, message):

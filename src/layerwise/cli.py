@@ -85,6 +85,8 @@ def build_network(opts, input_size, output_size):
         std = 0.01 if opts["weight_init_std"] is None else float(opts["weight_init_std"])
         if opts["weight_decay"]:
             raise UsageError("--weight-decay needs --model mlp (the book's TwoLayerNet has none)")
+        if opts["activation"] != "relu":
+            raise UsageError("--activation needs --model mlp (the book's TwoLayerNet uses ReLU)")
         return TwoLayerNet(
             input_size, opts["hidden"][0], output_size, std, dtype=dtype, seed=opts["seed"]
         )
@@ -288,7 +290,12 @@ def make_parser():
         default="sample",
         help="sample (shipped, default), fashion-mnist, mnist, or a directory of IDX files",
     )
-    train.add_argument("--model", choices=["two-layer", "mlp"], default="two-layer")
+    train.add_argument(
+        "--model",
+        choices=["two-layer", "mlp"],
+        default="two-layer",
+        help="TwoLayerNet (chapter 5, default) or MultiLayerNet (chapter 6)",
+    )
     train.add_argument(
         "--hidden",
         type=_positive_int,
@@ -296,20 +303,37 @@ def make_parser():
         default=None,
         help="hidden layer sizes (default: 50 for two-layer, 100 100 for mlp)",
     )
-    train.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
-    train.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS), default="sgd")
-    train.add_argument("--lr", type=_positive_float, default=0.1)
-    train.add_argument("--epochs", type=_positive_int, default=20)
-    train.add_argument("--batch-size", type=_positive_int, default=100)
-    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
+    train.add_argument(
+        "--activation", choices=["relu", "sigmoid"], default="relu", help="mlp only (default relu)"
+    )
+    train.add_argument(
+        "--optimizer",
+        type=str.lower,
+        choices=list(OPTIMIZERS),
+        default="sgd",
+        help="default sgd",
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)"
+    )
+    train.add_argument("--epochs", type=_positive_int, default=20, help="default 20")
+    train.add_argument("--batch-size", type=_positive_int, default=100, help="default 100")
+    train.add_argument(
+        "--weight-decay",
+        type=_non_negative_float,
+        default=0.0,
+        help="L2 weight decay lambda, mlp only (default 0)",
+    )
     train.add_argument(
         "--weight-init-std",
         default=None,
         help="a number, or relu/he, sigmoid/xavier (default: 0.01 for two-layer, "
         "the activation's for mlp)",
     )
-    train.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float32", help="default float32"
+    )
+    train.add_argument("--seed", type=int, default=0, help="default 0: same seed, same run")
     train.add_argument(
         "--eval-samples",
         type=_positive_int,
@@ -342,7 +366,11 @@ def make_parser():
 
     evaluate = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
     evaluate.add_argument("model", help="a model .npz written by `layerwise train`")
-    evaluate.add_argument("--dataset", default="sample")
+    evaluate.add_argument(
+        "--dataset",
+        default="sample",
+        help="whose test set: sample (default), fashion-mnist, mnist, DIR",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     gradcheck = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
