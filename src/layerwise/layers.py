@@ -328,7 +328,7 @@ class SoftmaxWithLoss:
                 dx[np.arange(n), self._labels] -= 1
             else:
                 dx -= self._onehot
-            dx *= dout / n  # computed in dout's precision, rounded once to y's dtype
+            dx *= float(dout) / n  # a Python float: cheaper than a 0-d array, exact for any dout
         return dx.reshape(self.y.shape)
 
     def __repr__(self):

@@ -165,14 +165,15 @@ class Trainer:
     def train_step(self, x_batch, t_batch):
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
         loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
-        if not np.isfinite(loss):
+        loss = float(loss)
+        if not math.isfinite(loss):
             raise NonFiniteLossError(
-                f"the loss became {float(loss)} at iteration {self.iteration + 1} (epoch "
+                f"the loss became {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); the parameters were not updated. Try a smaller learning "
                 f"rate than {getattr(self.optimizer, 'lr', '?')}."
             )
         self.optimizer.update(self.network.params, grads)
-        return float(loss)
+        return loss
 
     def train(self):
         """Run the remaining epochs; returns ``self`` (the history is in the ``*_list`` attributes).
