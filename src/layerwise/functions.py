@@ -87,18 +87,28 @@ def log_softmax(x):
     """
     x = as_float_array(x, "log_softmax")
     check_last_axis(x, "log_softmax")
+    x2 = x.reshape(-1, x.shape[-1])
     with quiet():  # a row spanning more than the float range shifts to -inf: the true value
-        return _log_softmax(x)
+        shifted, _, rest = _shifted_exp(x2)
+        return (shifted - np.log1p(rest)[:, np.newaxis]).reshape(x.shape)
 
 
-def _log_softmax(x):
-    """:func:`log_softmax` of a checked float ``x``, for callers already under ``quiet()``."""
-    shifted = x - np.max(x, axis=-1, keepdims=True)
+def _shifted_exp(x2):
+    """Log-sum-exp parts of 2-D scores ``x2`` (N, C), computed around each row's maximum.
+
+    Returns ``shifted = x2 - max``, ``e = exp(shifted)`` and ``rest``, the sum of ``e`` over all
+    but the maximum's entry. The maximum contributes exactly ``exp(0) = 1``, so
+    ``log(sum_j exp(shifted_j)) = log1p(rest)``, which keeps a tiny total such as 1e-22
+    (``1 + 1e-22`` rounds to 1, and ``log(1)`` would be 0). For callers under ``quiet()``.
+    """
+    rows = np.arange(x2.shape[0])
+    top = np.argmax(x2, axis=1)
+    shifted = x2 - x2[rows, top][:, np.newaxis]
     e = np.exp(shifted)
-    # The maximum contributes exactly exp(0) = 1 to the sum. Summing only the others and taking
-    # log1p keeps a tiny total such as 1e-22 (1 + 1e-22 rounds to 1, and log(1) would be 0).
-    np.put_along_axis(e, np.argmax(shifted, axis=-1, keepdims=True), 0, axis=-1)
-    return shifted - np.log1p(np.sum(e, axis=-1, keepdims=True))
+    e[rows, top] = 0
+    rest = e.sum(axis=1)
+    e[rows, top] = 1
+    return shifted, e, rest
 
 
 def softmax(x):

@@ -36,7 +36,7 @@ from ._checks import (
     check_scores,
     quiet,
 )
-from .functions import sigmoid
+from .functions import _shifted_exp, sigmoid
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -290,24 +290,17 @@ class SoftmaxWithLoss:
         self.t = np.asarray(t)
         x2 = x.reshape(-1, x.shape[-1])  # one sample is a batch of one
         n = x2.shape[0]
-        rows = np.arange(n)
         with quiet():  # huge logits or one-hot weights give an inf loss, without warnings
-            # log-sum-exp around the row maximum m: lse = log(sum_j exp(x_j - m)). The maximum's
-            # term is exactly exp(0) = 1, so lse = log1p(rest) with rest the sum of the others,
-            # which keeps a loss of 1e-22 (1 + 1e-22 would round to 1, and log(1) is 0).
-            top = np.argmax(x2, axis=1)
-            shifted = x2 - x2[rows, top][:, np.newaxis]
-            e = np.exp(shifted)
-            e[rows, top] = 0
-            rest = e.sum(axis=1)
+            # log-sum-exp around the row maximum m: lse = log(sum_j exp(x_j - m)) = log1p(rest),
+            # exact even for a loss of 1e-22 (see functions._shifted_exp).
+            shifted, e, rest = _shifted_exp(x2)
             lse = np.log1p(rest)
-            e[rows, top] = 1
             self.y = (e / (1 + rest)[:, np.newaxis]).reshape(x.shape)
             # The loss of sample n is -log y[n, t_n] = lse_n - shifted[n, t_n]; with one-hot
             # (or probability) rows it is sum_k t_nk (lse_n - shifted_nk).
             if labels is not None:
                 self._labels, self._onehot = labels.reshape(-1), None
-                total = (lse - shifted[rows, self._labels]).sum()
+                total = (lse - shifted[np.arange(n), self._labels]).sum()
             else:
                 self._labels = None
                 self._onehot = onehot.astype(x.dtype, copy=False).reshape(x2.shape)
