@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from layerwise import TwoLayerNet
 from layerwise.datasets import load_fashion_mnist
-from layerwise.training import Trainer, as_batch
+from layerwise.training import Trainer
 
 F32 = np.float32
 
@@ -71,13 +71,13 @@ def main():
 
     def bare_uint8():
         idx = batch_indices()
-        xb = x_u8[idx].astype(F32)
+        xb = x_u8.take(idx, axis=0).astype(F32)
         xb *= F32(1 / 255)
-        step(xb, t[idx])
+        step(xb, t.take(idx))
 
     def bare_float32():
         idx = batch_indices()
-        step(x_f32[idx], t[idx])
+        step(x_f32.take(idx, axis=0), t.take(idx))
 
     xb, h = x_f32[:100], np.ones((100, 50), F32)
     d, dh = np.ones((100, 10), F32), np.ones((100, 50), F32)
@@ -90,7 +90,7 @@ def main():
 
     def layerwise_step():
         idx = batch_indices()
-        trainer.train_step(as_batch(x_u8[idx], net.dtype), t[idx])
+        trainer.train_step(*trainer.get_batch(idx))
 
     runs = {
         "layerwise (Trainer.train_step, uint8 data)": layerwise_step,

@@ -24,6 +24,7 @@ import textbook as tb
 
 import layerwise
 from layerwise.optimizers import SGD
+from layerwise.training import Trainer
 
 try:  # torch is optional: its columns are left out when it does not import
     import torch
@@ -283,23 +284,17 @@ def step_workload(data, sizes, batch, lr, seed=0):
 
 
 def _layerwise_step(net, optimizer, data, batch, seed):
-    """The step as :class:`layerwise.training.Trainer` runs it, else a plain equivalent.
+    """The step as :class:`layerwise.training.Trainer` runs it.
 
     The Trainer keeps the images as uint8 (scaled by 1/255 one batch at a time), walks a fresh
     permutation each epoch, and calls ``Trainer.train_step``: ``loss_and_gradient``, a
     finiteness check and the optimizer's update.
     """
-    try:
-        from layerwise.training import Trainer, as_batch
-    except ImportError:  # before the training module: float32 images, random rows
-        return _layerwise_step_plain(net, optimizer, data, batch, seed)
-
     x_train, t_train = data.x_u8, data.t_u8
     trainer = Trainer(
         net, x_train, t_train, x_train[:1], t_train[:1], mini_batch_size=batch,
         optimizer=optimizer, verbose=False, seed=seed,
     )  # fmt: skip
-    dtype = net.dtype
     rng = np.random.default_rng(seed)
     n_batches = len(x_train) // batch
     state = {"perm": rng.permutation(len(x_train)), "i": 0}
@@ -310,23 +305,9 @@ def _layerwise_step(net, optimizer, data, batch, seed):
         i = state["i"]
         idx = state["perm"][i * batch : (i + 1) * batch]
         state["i"] = i + 1
-        trainer.train_step(as_batch(x_train[idx], dtype), t_train[idx])
+        trainer.train_step(*trainer.get_batch(idx))
 
     run.flavour = "Trainer.train_step, uint8 images, permutation"
-    return run
-
-
-def _layerwise_step_plain(net, optimizer, data, batch, seed):
-    rng = np.random.default_rng(seed)
-    x_train, t_train = data.x_f32, data.t_u8
-    n = len(x_train)
-
-    def run():
-        idx = rng.integers(0, n, batch)
-        grads = net.gradient(x_train.take(idx, axis=0), t_train.take(idx))
-        optimizer.update(net.params, grads)
-
-    run.flavour = "gradient + SGD.update, float32 images, random rows"
     return run
 
 

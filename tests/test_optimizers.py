@@ -464,3 +464,33 @@ def test_registry_and_get_optimizer():
         get_optimizer("adadelta")
     with pytest.raises(ValueError, match="RMSprop: lr"):
         get_optimizer("rmsprop", lr=0)
+
+
+# --- large parameters: the update runs slice by slice ------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_sgd_on_large_arrays_equals_the_whole_array_update(layout):
+    # 300 x 500 = 150,000 elements: more than one cache-sized slice, and not a multiple of one.
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((300, 1000)).astype(np.float32)
+    p = {"C": base[:, :500].copy(), "F": np.asfortranarray(base[:, :500]), "strided": base[:, ::2]}[
+        layout
+    ]
+    g = rng.standard_normal(p.shape).astype(np.float32)
+    expected = p - np.float32(0.05) * g
+    SGD(lr=0.05).update({"W": p}, {"W": g})
+    np.testing.assert_array_equal(p, expected)
+    if layout == "strided":  # the view was written through: the base changed, every other column
+        np.testing.assert_array_equal(base[:, ::2], expected)
+
+
+def test_sgd_large_update_with_a_float64_gradient_keeps_float32():
+    rng = np.random.default_rng(1)
+    p = rng.standard_normal(200_000).astype(np.float32)
+    g = rng.standard_normal(200_000)  # float64
+    expected = p.copy()
+    expected -= 0.1 * g  # NumPy's same-kind cast back into float32
+    SGD(lr=0.1).update({"w": p}, {"w": g})
+    assert p.dtype == np.float32
+    np.testing.assert_array_equal(p, expected)

@@ -175,3 +175,14 @@ def test_checkpoint_of_another_network_is_refused(sample, tmp_path):
     other = Trainer(MultiLayerNet(784, [20], 10), x_train[:1000], t_train[:1000], x_test, t_test)
     with pytest.raises(ValueError, match="another network"):
         other.load_checkpoint(path)
+
+
+def test_get_batch_takes_the_rows_and_scales_them(sample):
+    trainer = _trainer(sample)
+    idx = np.array([5, 0, 999, 5])
+    x, t = trainer.get_batch(idx)
+    assert x.dtype == np.float32 and x.shape == (4, 784)
+    np.testing.assert_array_equal(x, as_batch(trainer.x_train[idx], np.dtype(np.float32)))
+    np.testing.assert_array_equal(t, trainer.t_train[idx])
+    x[:] = 0  # a fresh array: the training set is untouched
+    assert trainer.x_train[idx].any()

