@@ -15,6 +15,14 @@ Implementations:
 ``limit f64`` / ``limit f32``
     The bare matrix products the work needs (``np.matmul`` of the same shapes, dtype and
     transposes, into preallocated outputs): the hardware limit the others are measured against.
+``bare NumPy f32`` (training steps only)
+    The same step as straight-line NumPy: no classes, no checks, the same algorithm as
+    layerwise (uint8 rows gathered and scaled, fused exact softmax cross-entropy, a 0/1 float
+    Relu mask, no first-layer dx, SGD). What NumPy itself reaches here: the floor of any
+    NumPy library's step, against which the targets can be read.
+``torch limit f32`` (training steps only)
+    The same matrix products as ``limit f32`` through ``torch.mm`` (PyTorch's BLAS, one
+    thread): a step's products alone, done by PyTorch.
 """
 
 from __future__ import annotations
@@ -39,8 +47,11 @@ LW32 = "layerwise f32"
 TORCH = "torch f32"
 LIMIT64 = "limit f64"
 LIMIT32 = "limit f32"
-IMPLEMENTATIONS = (TEXTBOOK, LW64, LW32, TORCH)
-LIMITS = (LIMIT64, LIMIT32)
+BARE = "bare NumPy f32"
+TORCH_LIMIT = "torch limit f32"
+IMPLEMENTATIONS = (TEXTBOOK, LW64, LW32, BARE, TORCH)
+LIMITS = (LIMIT64, LIMIT32, TORCH_LIMIT)
+F32 = np.float32
 
 
 # --- the hardware limit ----------------------------------------------------------------------
@@ -68,6 +79,21 @@ def matmul_limit(sizes, batch, dtype, first_dx=False, seed=0):
     def run():
         for a, b, out in products:
             np.matmul(a, b, out=out)
+
+    run.products = products
+    return run
+
+
+def torch_matmul_limit(sizes, batch, seed=0):
+    """The float32 products of :func:`matmul_limit` through ``torch.mm`` (same operands)."""
+    products = [
+        tuple(torch.from_numpy(a) for a in triple)
+        for triple in matmul_limit(sizes, batch, np.float32, seed=seed).products
+    ]
+
+    def run():
+        for a, b, out in products:
+            torch.mm(a, b, out=out)
 
     return run
 
@@ -278,9 +304,71 @@ def step_workload(data, sizes, batch, lr, seed=0):
     if _have_torch():
         impls[TORCH] = _torch_step(sizes, batch, lr, data, seed, two_layer)
 
+    impls[BARE] = _bare_step(sizes, batch, lr, data, seed, two_layer)
     impls[LIMIT64] = matmul_limit(sizes, batch, np.float64)
     impls[LIMIT32] = matmul_limit(sizes, batch, np.float32)
+    if _have_torch():
+        impls[TORCH_LIMIT] = torch_matmul_limit(sizes, batch)
     return impls
+
+
+def _batches(n, batch, seed):
+    """Index arrays of successive minibatches: a fresh permutation every epoch."""
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(n)
+        for i in range(n // batch):
+            yield perm[i * batch : (i + 1) * batch]
+
+
+def _bare_step(sizes, batch, lr, data, seed, two_layer):
+    """layerwise's float32 step as straight-line NumPy (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for d_in, d_out in zip(sizes[:-1], sizes[1:], strict=True):
+        std = 0.01 if two_layer else np.sqrt(2.0 / d_in)
+        W = (std * rng.standard_normal((d_in, d_out))).astype(F32)
+        params.append((W, np.zeros(d_out, F32)))
+    batches = _batches(len(data.x_u8), batch, seed)
+    rows = np.arange(batch)
+    last = len(params) - 1
+
+    def run():
+        idx = next(batches)
+        h = data.x_u8.take(idx, axis=0).astype(F32)
+        h *= F32(1 / 255)
+        t = data.t_u8.take(idx)
+        inputs, keeps = [], []
+        for i, (W, b) in enumerate(params):
+            inputs.append(h)
+            h = h @ W
+            h += b
+            if i < last:
+                keeps.append(np.greater(h, 0, out=np.empty(h.shape, F32)))
+                h = np.maximum(h, 0)
+        top = h.argmax(axis=1)
+        shifted = h - h[rows, top][:, np.newaxis]
+        e = np.exp(shifted)
+        e[rows, top] = 0
+        rest = e.sum(axis=1)
+        e[rows, top] = 1
+        e /= (1 + rest)[:, np.newaxis]
+        run.loss = (np.log1p(rest) - shifted[rows, t]).sum() / batch
+        d = e
+        d[rows, t] -= 1
+        d *= 1 / batch
+        for i in range(last, -1, -1):
+            W, b = params[i]
+            dW, db = inputs[i].T @ d, d.sum(axis=0)
+            if i:
+                d = d @ W.T
+                d *= keeps[i - 1]
+            W -= lr * dW
+            b -= lr * db
+
+    run.flavour = "straight-line NumPy, uint8 images, permutation"
+    run.params = params
+    return run
 
 
 def _layerwise_step(net, optimizer, data, batch, seed):

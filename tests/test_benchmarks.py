@@ -61,6 +61,8 @@ def test_quick_run_writes_markdown_and_json(quick_run):
             assert all(t["median"] > 0 for t in times.values())
         for key in STEP_KEYS + ["affine_b100", "affine_b1024"]:
             assert {"limit f64", "limit f32"} <= set(micro[key]["times"])
+        for key in STEP_KEYS:  # the floors the targets are read against
+            assert {"bare NumPy f32", "torch f32", "torch limit f32"} <= set(micro[key]["times"])
 
 
 def test_quick_run_tables_have_the_expected_rows(quick_run):
@@ -76,6 +78,7 @@ def test_quick_run_tables_have_the_expected_rows(quick_run):
         "## Targets (1 BLAS thread, layerwise float32)",
         "| step 784-50-10 b100: % of matmul limit |",
         "| Relu fwd+bwd 100x784: speed-up vs textbook |",
+        "| target | measured | goal | met | straight-line NumPy, same run |",
         "## Default threads vs 1 thread",
     ):
         assert row in text, row
@@ -115,3 +118,35 @@ def test_textbook_gradient_matches_layerwise():
     ours, theirs = net.gradient(x, t), book.gradient(x, t)
     for key in ours:
         np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-6, atol=1e-9)
+
+
+def test_bare_numpy_step_is_the_same_step_as_layerwise():
+    """The straight-line floor does what layerwise's Trainer step does, so the two compare."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import workloads as wl
+    finally:
+        sys.path.remove(str(BENCH))
+    import layerwise
+    from layerwise.optimizers import SGD
+
+    rng = np.random.default_rng(0)
+    data = wl.Data(rng.integers(0, 256, (500, 784), dtype=np.uint8), rng.integers(0, 10, 500))
+    sizes, batch, lr = [784, 40, 30, 10], 50, 0.1
+    bare = wl._bare_step(sizes, batch, lr, data, seed=3, two_layer=False)
+    net = layerwise.MultiLayerNet(784, [40, 30], 10, dtype=np.float32)
+    for k, (W, b) in enumerate(bare.params, start=1):
+        net.params[f"W{k}"], net.params[f"b{k}"] = W.copy(), b.copy()
+    trainer = layerwise.training.Trainer(
+        net, data.x_u8, data.t_u8, data.x_u8[:1], data.t_u8[:1], verbose=False
+    )
+    optimizer = SGD(lr=lr)
+    batches = wl._batches(len(data.x_u8), batch, seed=3)
+    for _ in range(3):
+        bare()
+        loss, grads = net.loss_and_gradient(*trainer.get_batch(next(batches)))
+        optimizer.update(net.params, grads)
+        np.testing.assert_allclose(bare.loss, loss, rtol=1e-5)
+    for k, (W, b) in enumerate(bare.params, start=1):
+        np.testing.assert_allclose(W, net.params[f"W{k}"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b, net.params[f"b{k}"], rtol=1e-4, atol=1e-6)
