@@ -3,6 +3,7 @@
 Times are not asserted (they depend on the machine and its load); the structure is.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -98,13 +99,18 @@ def test_quick_run_end_to_end_rows(quick_run):
     assert "| textbook |" in proc.stdout and "| layerwise |" in proc.stdout
 
 
-def test_textbook_gradient_matches_layerwise():
-    """The yardstick computes the same gradients as the library (it is slow, not wrong)."""
+def _bench_module(name):
+    """Import ``benchmarks/<name>.py`` (benchmarks/ is not a package)."""
     sys.path.insert(0, str(BENCH))
     try:
-        import textbook
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+def test_textbook_gradient_matches_layerwise():
+    """The yardstick computes the same gradients as the library (it is slow, not wrong)."""
+    textbook = _bench_module("textbook")
     import layerwise
 
     rng = np.random.default_rng(0)
@@ -122,11 +128,7 @@ def test_textbook_gradient_matches_layerwise():
 
 def test_bare_numpy_step_is_the_same_step_as_layerwise():
     """The straight-line floor does what layerwise's Trainer step does, so the two compare."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import workloads as wl
-    finally:
-        sys.path.remove(str(BENCH))
+    wl = _bench_module("workloads")
     import layerwise
     from layerwise.optimizers import SGD
 
