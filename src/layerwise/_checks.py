@@ -25,7 +25,35 @@ import numpy as np
 
 def quiet():
     """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning."""
+    if _errstate_var is not None and _errstate_var.get() is _DEFAULT_STATE:
+        return _QuietFromDefault()
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+# A training step enters quiet() six times and np.errstate rebuilds its state object each time
+# (about 1.5 µs, more with cold caches). NumPy >= 2 keeps that state in a context variable, so
+# from NumPy's default state quiet() sets a prebuilt quiet state directly; in any other state,
+# or if NumPy's internals differ, it uses np.errstate itself.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _errstate_var
+
+    _DEFAULT_STATE = _errstate_var.get()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _QUIET_STATE = _errstate_var.get()
+except (ImportError, AttributeError):  # pragma: no cover - other NumPy versions
+    _errstate_var = None
+
+
+class _QuietFromDefault:
+    """Context manager: NumPy's default error state with over/invalid/divide ignored."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self):
+        self._token = _errstate_var.set(_QUIET_STATE)
+
+    def __exit__(self, *exc_info):
+        _errstate_var.reset(self._token)
 
 
 def as_array(x, where, name="x"):
@@ -46,6 +74,8 @@ def as_float_array(x, where, name="x"):
     Floating arrays (float16, float32, float64, longdouble) keep their dtype; bool and integer
     arrays become float64; anything else (complex, object, strings, datetimes) is a TypeError.
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, without a call
+        return x
     arr = as_array(x, where, name)
     kind = arr.dtype.kind
     if kind == "f":
@@ -128,6 +158,8 @@ def check_labels(t, x_shape, where):
 
 def check_features(x, n_features, where):
     """``x`` of shape (N, ...) as its (N, n_features) view, N >= 1; else a ValueError."""
+    if x.ndim == 2 and x.shape[1] == n_features and x.shape[0]:  # already (N, n_features)
+        return x
     n_in = math.prod(x.shape[1:]) if x.ndim >= 2 else -1
     if x.ndim < 2 or x.shape[0] == 0 or n_in != n_features:
         raise ValueError(
@@ -141,6 +173,9 @@ def check_features(x, n_features, where):
 
 def check_dout(dout, shape, where, dtype=None):
     """Return ``dout`` as a float array with the forward output's ``shape`` (in ``dtype``)."""
+    if type(dout) is np.ndarray and dout.shape == shape and dout.dtype.kind == "f":
+        if dtype is None or dout.dtype == dtype:  # the common case: nothing to convert
+            return dout
     dout = as_float_array(dout, f"{where}.backward", name="dout")
     if dout.shape != shape:
         expected = "a scalar like" if shape == () else "the shape of"
