@@ -186,3 +186,25 @@ def test_get_batch_takes_the_rows_and_scales_them(sample):
     np.testing.assert_array_equal(t, trainer.t_train[idx])
     x[:] = 0  # a fresh array: the training set is untouched
     assert trainer.x_train[idx].any()
+
+
+def test_predicted_labels_in_chunks_equal_one_prediction(sample):
+    from layerwise.training import predicted_labels
+
+    (x_train, _), _ = sample
+    net = TwoLayerNet(784, 30, 10, dtype=np.float32, seed=0)
+    x = x_train[:2345]
+    floats = as_batch(x, np.dtype(np.float32))
+    expected = np.argmax(net.predict(floats), axis=1)
+    np.testing.assert_array_equal(predicted_labels(net, x, batch_size=1000), expected)
+    np.testing.assert_array_equal(predicted_labels(net, floats, batch_size=7), expected)
+    assert predicted_labels(net, x[:0]).shape == (0,)
+
+
+def test_trainer_accuracy_counts_correct_rows(sample):
+    trainer = _trainer(sample)
+    x, t = trainer.x_test[:300], trainer.t_test[:300]
+    pred = np.argmax(trainer.network.predict(as_batch(x, np.dtype(np.float32))), axis=1)
+    assert trainer.accuracy(x, t, batch_size=128) == np.mean(pred == t)
+    onehot = np.eye(10)[t]
+    assert trainer.accuracy(x, onehot) == trainer.accuracy(x, t)

@@ -22,6 +22,7 @@ from .training import (
     Trainer,
     TrainingInterrupted,
     as_batch,
+    predicted_labels,
     read_checkpoint_meta,
 )
 
@@ -230,9 +231,7 @@ def cmd_evaluate(args):
     _, (x_test, t_test) = load_dataset(args.dataset)
     classes = int(network.predict(as_batch(x_test[:1], network.dtype)).shape[1])
     confusion = np.zeros((classes, classes), dtype=np.int64)
-    for start in range(0, len(x_test), 1000):
-        scores = network.predict(as_batch(x_test[start : start + 1000], network.dtype))
-        np.add.at(confusion, (t_test[start : start + 1000], np.argmax(scores, axis=1)), 1)
+    np.add.at(confusion, (t_test, predicted_labels(network, x_test)), 1)
     accuracy = np.trace(confusion) / confusion.sum()
     print(
         f"{args.model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {args.dataset}"

@@ -46,6 +46,29 @@ def as_batch(x, dtype):
     return x.astype(dtype, copy=False)
 
 
+def predicted_labels(network, x, batch_size=1000):
+    """The class the network scores highest for every row of ``x``, ``batch_size`` rows at a time.
+
+    Parameters
+    ----------
+    network : Sequential
+    x : ndarray, shape (N, ...)
+        float, or uint8 images (scaled by 1/255 one chunk at a time, like training batches, so
+        a whole dataset never needs a float copy).
+    batch_size : int, default 1000
+
+    Returns
+    -------
+    ndarray of intp, shape (N,)
+    """
+    dtype = network.dtype
+    chunks = [
+        np.argmax(network.predict(as_batch(x[start : start + batch_size], dtype)), axis=1)
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
+
+
 class Trainer:
     """Train a network with minibatch gradient descent, as the book's ``common/trainer.py``.
 
@@ -244,12 +267,8 @@ class Trainer:
         """
         t = np.asarray(t)
         labels = np.argmax(t, axis=1) if t.ndim == 2 else t
-        dtype = self.network.dtype
-        correct = 0
-        for start in range(0, len(labels), batch_size):
-            scores = self.network.predict(as_batch(x[start : start + batch_size], dtype))
-            correct += int(np.sum(np.argmax(scores, axis=1) == labels[start : start + batch_size]))
-        return correct / len(labels)
+        correct = np.count_nonzero(predicted_labels(self.network, x, batch_size) == labels)
+        return int(correct) / len(labels)
 
     @contextmanager
     def _progress(self):
