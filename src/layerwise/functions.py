@@ -89,37 +89,25 @@ def log_softmax(x):
     check_last_axis(x, "log_softmax")
     x2 = x.reshape(-1, x.shape[-1])
     with quiet():  # a row spanning more than the float range shifts to -inf: the true value
-        shifted, _, rest = _shifted_exp(x2)
+        shifted, _, rest = _shifted_exp(x2, np.arange(len(x2)))
         return (shifted - np.log1p(rest)[:, np.newaxis]).reshape(x.shape)
 
 
-def _shifted_exp(x2):
+def _shifted_exp(x2, rows):
     """Log-sum-exp parts of 2-D scores ``x2`` (N, C), computed around each row's maximum.
 
-    Returns ``shifted = x2 - max``, ``e = exp(shifted)`` and ``rest``, the sum of ``e`` over all
-    but the maximum's entry. The maximum contributes exactly ``exp(0) = 1``, so
-    ``log(sum_j exp(shifted_j)) = log1p(rest)``, which keeps a tiny total such as 1e-22
-    (``1 + 1e-22`` rounds to 1, and ``log(1)`` would be 0). For callers under ``quiet()``.
+    ``rows`` is ``np.arange(N)``. Returns ``shifted = x2 - max``, ``e = exp(shifted)`` and
+    ``rest``, the sum of ``e`` over all but the maximum's entry. The maximum contributes exactly
+    ``exp(0) = 1``, so ``log(sum_j exp(shifted_j)) = log1p(rest)``, which keeps a tiny total such
+    as 1e-22 (``1 + 1e-22`` rounds to 1, and ``log(1)`` would be 0). For callers under ``quiet()``.
     """
-    n, c = x2.shape
-    # Flat indices of the row maxima: 1-D take and assignment are about twice as fast as
-    # x2[rows, cols] indexing, which matters for the small batches of training.
-    top = _row_starts(n, c) + np.argmax(x2, axis=1)
-    shifted = x2 - x2.reshape(-1).take(top)[:, np.newaxis]
+    top = np.argmax(x2, axis=1)
+    shifted = x2 - x2[rows, top][:, np.newaxis]
     e = np.exp(shifted)
-    e_flat = e.reshape(-1)  # a view: e is a fresh contiguous array
-    e_flat[top] = 0
+    e[rows, top] = 0
     rest = e.sum(axis=1)
-    e_flat[top] = 1
+    e[rows, top] = 1
     return shifted, e, rest
-
-
-def _row_starts(n, c):
-    """Flat index of the first entry of each row of an (n, c) C-contiguous array: ``c * arange(n)``.
-
-    Adding a column index per row gives flat indices for ``a.reshape(-1)``.
-    """
-    return np.arange(0, n * c, c)
 
 
 def softmax(x):

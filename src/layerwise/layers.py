@@ -36,7 +36,7 @@ from ._checks import (
     check_scores,
     quiet,
 )
-from .functions import _row_starts, _shifted_exp, sigmoid
+from .functions import _shifted_exp, sigmoid
 
 
 class BackwardBeforeForwardError(RuntimeError, ValueError):
@@ -280,32 +280,32 @@ class SoftmaxWithLoss:
         self.loss = None
         self.y = None
         self.t = None
-        self._label_index = None
+        self._rows = None
+        self._labels = None
         self._onehot = None
 
     def forward(self, x, t):
         x = as_float_array(x, "SoftmaxWithLoss.forward")
         check_scores(x, "SoftmaxWithLoss.forward")
         labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
-        self.t = np.asarray(t)
-        x2 = x.reshape(-1, x.shape[-1])  # one sample is a batch of one
-        n = x2.shape[0]
+        self.t = t if isinstance(t, np.ndarray) else np.asarray(t)
+        x2 = x if x.ndim == 2 else x[np.newaxis]  # one sample is a batch of one
+        n = len(x2)
+        rows = np.arange(n)
         with quiet():  # huge logits or one-hot weights give an inf loss, without warnings
             # log-sum-exp around the row maximum m: lse = log(sum_j exp(x_j - m)) = log1p(rest),
             # exact even for a loss of 1e-22 (see functions._shifted_exp).
-            shifted, e, rest = _shifted_exp(x2)
+            shifted, e, rest = _shifted_exp(x2, rows)
             lse = np.log1p(rest)
             e /= (1 + rest)[:, np.newaxis]  # e becomes y = softmax(x), in place
             self.y = e.reshape(x.shape)
             # The loss of sample n is -log y[n, t_n] = lse_n - shifted[n, t_n]; with one-hot
             # (or probability) rows it is sum_k t_nk (lse_n - shifted_nk).
             if labels is not None:
-                # Flat indices of (n, t_n): 1-D indexing is twice as fast as [rows, labels].
-                self._label_index = _row_starts(n, x2.shape[1]) + labels.reshape(-1)
-                self._onehot = None
-                total = (lse - shifted.reshape(-1).take(self._label_index)).sum()
+                self._rows, self._labels, self._onehot = rows, labels.reshape(n), None
+                total = (lse - shifted[rows, self._labels]).sum()
             else:
-                self._label_index = None
+                self._labels = None
                 self._onehot = onehot.astype(x.dtype, copy=False).reshape(x2.shape)
                 total = np.sum(self._onehot * (lse[:, np.newaxis] - shifted))
             self.loss = x.dtype.type(total / n)
@@ -316,16 +316,15 @@ class SoftmaxWithLoss:
             raise _not_ready(self)
         # dout is the gradient of the final loss with respect to this loss: a scalar, usually 1
         dout = check_dout(dout, (), "SoftmaxWithLoss")
-        n_classes = self.y.shape[-1]
-        dx = self.y.reshape(-1, n_classes).copy()
-        n = dx.shape[0]
+        dx = self.y.copy()
+        dx2 = dx.reshape(-1, dx.shape[-1])  # a view of dx: one sample is a batch of one
         with quiet():  # huge one-hot weights or dout give inf, an infinite dout NaN, quietly
-            if self._label_index is not None:
-                dx.reshape(-1)[self._label_index] -= 1  # flat indices of (n, t_n), from forward
+            if self._labels is not None:
+                dx2[self._rows, self._labels] -= 1
             else:
-                dx -= self._onehot
-            dx *= float(dout) / n  # a Python float: cheaper than a 0-d array, exact for any dout
-        return dx.reshape(self.y.shape)
+                dx2 -= self._onehot
+            dx2 *= float(dout) / len(dx2)  # a Python float: cheaper than a 0-d array, exact
+        return dx
 
     def __repr__(self):
         return "SoftmaxWithLoss()"
