@@ -11,6 +11,7 @@ from layerwise import (
     Relu,
     Sigmoid,
     SoftmaxWithLoss,
+    TwoLayerNet,
 )
 
 # ---------------------------------------------------------------- regressions of textbook defects
@@ -292,3 +293,54 @@ def test_apple_and_orange_graph():
     assert (dapple_num, dapple, dorange, dorange_num, dtax) == pytest.approx(
         (110.0, 2.2, 3.3, 165.0, 650.0)
     )
+
+
+# --- Affine reuses the memory of a dW that nobody holds ------------------------------------------
+
+
+def _affine_step(layer, scale):
+    x = np.arange(12.0).reshape(4, 3)
+    layer.forward(x)
+    layer.backward(np.full((4, 2), scale))
+
+
+def test_affine_reuses_an_unheld_dw_and_gets_it_right():
+    layer = Affine(np.ones((3, 2)), np.zeros(2))
+    _affine_step(layer, 1.0)
+    address = layer.dW.__array_interface__["data"][0]
+    _affine_step(layer, 2.0)
+    assert layer.dW.__array_interface__["data"][0] == address  # written in place
+    np.testing.assert_array_equal(layer.dW, 2.0 * np.arange(12.0).reshape(4, 3).T @ np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("hold", ["variable", "dict", "view"])
+def test_affine_never_overwrites_a_dw_someone_holds(hold):
+    layer = Affine(np.ones((3, 2)), np.zeros(2))
+    _affine_step(layer, 1.0)
+    kept = {"variable": lambda g: g, "dict": lambda g: {"W": g}, "view": lambda g: g[1:]}[hold](
+        layer.dW
+    )
+    before = np.array(kept["W"] if hold == "dict" else kept, copy=True)
+    _affine_step(layer, 5.0)
+    after = kept["W"] if hold == "dict" else kept
+    np.testing.assert_array_equal(after, before)  # the held gradient did not change
+    assert not np.shares_memory(layer.dW, after)
+
+
+def test_network_gradients_held_by_the_caller_stay_as_returned():
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    x, t = np.random.default_rng(0).random((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    first = net.gradient(x, t)
+    snapshot = {k: v.copy() for k, v in first.items()}
+    second = net.gradient(x[::-1], t[::-1] * 0)
+    for k in first:
+        np.testing.assert_array_equal(first[k], snapshot[k])
+        assert not np.shares_memory(first[k], second[k])
+
+
+def test_affine_does_not_write_into_a_read_only_dw():
+    layer = Affine(np.ones((3, 2)), np.zeros(2))
+    _affine_step(layer, 1.0)
+    layer.dW.flags.writeable = False
+    _affine_step(layer, 3.0)
+    assert layer.dW.flags.writeable
