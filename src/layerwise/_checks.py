@@ -58,6 +58,8 @@ class _QuietFromDefault:
 
 def as_array(x, where, name="x"):
     """``np.asarray(x)``, with NumPy's conversion errors (e.g. ragged lists) naming the caller."""
+    if type(x) is np.ndarray:  # the common case, without a call
+        return x
     try:
         return np.asarray(x)
     except (TypeError, ValueError) as err:
