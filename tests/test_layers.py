@@ -344,3 +344,22 @@ def test_affine_does_not_write_into_a_read_only_dw():
     layer.dW.flags.writeable = False
     _affine_step(layer, 3.0)
     assert layer.dW.flags.writeable
+
+
+def test_relu_and_softmax_reused_between_calls_of_other_shapes_and_dtypes():
+    # Relu keeps its mask's memory and SoftmaxWithLoss its row numbers from call to call.
+    rng = np.random.default_rng(0)
+    relu, last = Relu(), SoftmaxWithLoss()
+    for shape, dtype in [((4, 3), np.float64), ((2, 5), np.float64), ((4, 3), np.float32)] * 2:
+        x = rng.standard_normal(shape).astype(dtype)
+        dout = rng.standard_normal(shape).astype(dtype)
+        np.testing.assert_array_equal(relu.forward(x), np.maximum(x, 0))
+        np.testing.assert_array_equal(relu.mask, x <= 0)
+        np.testing.assert_array_equal(relu.backward(dout), np.where(x > 0, dout, 0))
+        t = rng.integers(0, shape[1], shape[0])
+        loss = last.forward(x, t)
+        y = np.exp(x - x.max(axis=1, keepdims=True))
+        y /= y.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(loss, -np.mean(np.log(y[np.arange(shape[0]), t])), rtol=1e-5)
+        expected = (y - np.eye(shape[1])[t]) / shape[0]
+        np.testing.assert_allclose(last.backward(), expected, rtol=1e-5, atol=1e-7)
