@@ -17,9 +17,9 @@ Implementations:
     transposes, into preallocated outputs): the hardware limit the others are measured against.
 ``bare NumPy f32`` (training steps only)
     The same step as straight-line NumPy: no classes, no checks, the same algorithm as
-    layerwise (uint8 rows gathered and scaled, fused exact softmax cross-entropy, a 0/1 float
-    Relu mask, no first-layer dx, SGD). What NumPy itself reaches here: the floor of any
-    NumPy library's step, against which the targets can be read.
+    layerwise (uint8 rows gathered and scaled, fused exact softmax cross-entropy, a bool Relu
+    mask multiplied in backward, no first-layer dx, SGD). What NumPy itself reaches here: the
+    floor of any NumPy library's step, against which the targets can be read.
 ``torch limit f32`` (training steps only)
     The same matrix products as ``limit f32`` through ``torch.mm`` (PyTorch's BLAS, one
     thread): a step's products alone, done by PyTorch.
@@ -344,7 +344,7 @@ def _bare_step(sizes, batch, lr, data, seed, two_layer):
             h = h @ W
             h += b
             if i < last:
-                keeps.append(np.greater(h, 0, out=np.empty(h.shape, F32)))
+                keeps.append(h > 0)
                 h = np.maximum(h, 0)
         top = h.argmax(axis=1)
         shifted = h - h[rows, top][:, np.newaxis]

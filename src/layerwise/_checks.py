@@ -13,7 +13,7 @@ for ``x ~ 1e300``, ``x - max(x)`` for rows spanning ``-1e308 .. 1e308``, a float
 to a float32 layer) the code runs under :func:`quiet`, and the result is ``inf`` as NumPy would
 compute it, without NumPy's RuntimeWarning. Non-finite input gives NumPy's NaN/inf results, also
 without warnings, with one exception: ``Relu.backward`` and ``Sigmoid.backward`` multiply ``dout``
-by a 0/1 (or ``out * (1 - out)``) factor on their hot path, so an infinite ``dout`` meeting a zero
+by a bool mask (or ``out * (1 - out)``) on their hot path, so an infinite ``dout`` meeting a zero
 factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there would cost 20-70% of
 a small Relu backward).
 """

@@ -156,9 +156,8 @@ class Relu:
 
     Shapes: ``x``, ``out``, ``dout`` and ``dx`` all have the same shape (any).
 
-    Caches the 0/1 factor ``x > 0`` in ``x``'s dtype, so that ``backward`` is one
-    multiplication. The book's attribute ``mask`` (bool, True where ``x <= 0``) is derived from
-    it on request.
+    Caches where ``x > 0`` (a bool array), so that ``backward`` is one multiplication. The book's
+    attribute ``mask`` (bool, True where ``x <= 0``) is derived from it on request.
 
     A NaN ``x`` gives NaN out and a zero gradient. An infinite ``dout`` where ``x <= 0`` gives NaN
     (``inf * 0``) with NumPy's warning, where the book's masking gives 0: the multiplication is
@@ -167,20 +166,22 @@ class Relu:
 
     def __init__(self):
         self._keep = None
+        self._dtype = None
 
     @property
     def mask(self):
         """bool ndarray, True where the forward input was ``<= 0`` (None before forward)."""
-        return None if self._keep is None else self._keep == 0
+        return None if self._keep is None else ~self._keep
 
     def forward(self, x):
         x = as_float_array(x, "Relu.forward")  # no full-array check: only dtype and shape
-        # A float 0/1 factor instead of the book's boolean mask: backward becomes a plain
-        # multiplication, 10-25x faster than `dout[mask] = 0` fancy indexing, and needs no copy.
-        keep = self._keep  # private: its memory is reused from call to call
-        if keep is None or keep.shape != x.shape or keep.dtype != x.dtype:
-            keep = np.empty(x.shape, x.dtype)
-        self._keep = np.greater(x, 0, out=keep)
+        # dx = dout * (x > 0): a multiplication by the bool array, 10-25x faster than the book's
+        # `dout[mask] = 0` fancy indexing, and it needs no copy. The bool array (a quarter of a
+        # float32 one) is private, so its memory is reused from call to call.
+        keep = self._keep
+        if keep is None or keep.shape != x.shape:
+            keep = np.empty(x.shape, bool)
+        self._keep, self._dtype = np.greater(x, 0, out=keep), x.dtype
         return np.maximum(x, 0)
 
     def backward(self, dout):
@@ -189,7 +190,7 @@ class Relu:
         dout = check_dout(dout, self._keep.shape, "Relu")
         # A dout of a wider dtype is multiplied first and cast after: a float32 3e38 where
         # x <= 0 gives 0, not 0 * inf. Free when the dtypes agree.
-        return as_dtype(dout * self._keep, self._keep.dtype)
+        return as_dtype(dout * self._keep, self._dtype)
 
     def __repr__(self):
         return "Relu()"
