@@ -2,8 +2,10 @@
 
 import io
 import json
+import math
 import os
 import sys
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -529,3 +531,66 @@ def test_read_npz_always_asks_numpy_not_to_unpickle(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "load", spy)
     read_npz(path)
     assert calls == [False]
+
+
+def _deflated_zeros_member(zf, name, descr, shape):
+    """A real, honest .npy entry of zeros, deflated: 200 MB of it take a few hundred KB on disk."""
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        remaining = math.prod(shape) * np.dtype(descr).itemsize
+        chunk = bytes(1 << 20)
+        while remaining:
+            member.write(chunk[: min(remaining, len(chunk))])
+            remaining -= min(remaining, len(chunk))
+
+
+def test_honest_but_oversized_entry_is_refused_before_it_is_read(tmp_path, good):
+    # A zip bomb that does not lie: W1 really holds 200 MB of zeros. The description says W1 is
+    # (4, 3), so load refuses the file from the headers alone, without allocating the 200 MB.
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, array in good.items():
+            if name != "W1":
+                with zf.open(name + ".npy", "w") as member:
+                    np.lib.format.write_array(member, array)
+        _deflated_zeros_member(zf, "W1", "<f8", (5000, 5000))
+    assert path.stat().st_size < 2_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=r"'W1' has shape \(5000, 5000\).*needs \(4, 3\)"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_oversized_description_entry_is_refused_before_it_is_read(tmp_path, good):
+    path = tmp_path / "big-description.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, array in good.items():
+            if name != ARCHITECTURE_KEY:
+                with zf.open(name + ".npy", "w") as member:
+                    np.lib.format.write_array(member, array)
+        _deflated_zeros_member(zf, ARCHITECTURE_KEY, "<U2000000", ())
+    with pytest.raises(ModelFileError, match="0-d unicode array of at most 1048576 bytes"):
+        load(path)
+
+
+def test_read_npz_vet_sees_every_header_before_any_data_and_can_refuse(tmp_path):
+    path = write_npz_atomic(tmp_path / "a.npz", {"small": np.arange(3), "big": np.zeros((50, 2))})
+    seen = {}
+
+    def vet(headers, read):
+        seen.update(headers)
+        assert read("small").tolist() == [0, 1, 2]
+        if headers["big"][0] != (50, 2):
+            raise ModelFileError("unexpected")
+
+    arrays = read_npz(path, vet=vet)
+    assert seen == {"small": ((3,), np.dtype(int)), "big": ((50, 2), np.dtype(float))}
+    assert list(arrays) == ["small", "big"]
+    assert list(read_npz(path, only={"small"})) == ["small"]
+    with pytest.raises(ModelFileError, match="nope"):
+        read_npz(path, vet=lambda headers, read: (_ for _ in ()).throw(ModelFileError("nope")))

@@ -1,11 +1,15 @@
 """The Trainer: shuffled epochs, seeded reproducibility, learning, divergence, checkpoints."""
 
+import math
+import tracemalloc
+import zipfile
+
 import numpy as np
 import pytest
 
 from layerwise import MultiLayerNet, TwoLayerNet
 from layerwise.datasets import load_sample
-from layerwise.training import NonFiniteLossError, Trainer, as_batch
+from layerwise.training import NonFiniteLossError, Trainer, as_batch, read_checkpoint_meta
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +212,58 @@ def test_trainer_accuracy_counts_correct_rows(sample):
     assert trainer.accuracy(x, t, batch_size=128) == np.mean(pred == t)
     onehot = np.eye(10)[t]
     assert trainer.accuracy(x, onehot) == trainer.accuracy(x, t)
+
+
+def _rewrite_with_entry(src, dst, name, descr, shape):
+    """``src``'s checkpoint with entry ``name`` replaced by honest, deflated zeros of ``shape``."""
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if info.filename != name + ".npy":
+                new.writestr(info.filename, old.read(info))
+        with new.open(name + ".npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(
+                member, {"descr": descr, "fortran_order": False, "shape": shape}
+            )
+            remaining = math.prod(shape) * np.dtype(descr).itemsize
+            while remaining:
+                member.write(bytes(min(remaining, 1 << 20)))
+                remaining -= min(remaining, 1 << 20)
+    return dst
+
+
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("history/train_loss", (25_000_000,)),
+        ("trainer/perm", (25_000_000,)),
+        ("network/W1", (5000, 5000)),
+    ],
+)
+def test_checkpoint_entries_larger_than_this_trainer_needs_are_refused_unread(
+    sample, tmp_path, name, shape
+):
+    path = tmp_path / "ckpt.npz"
+    _trainer(sample, epochs=1, checkpoint_every=5, checkpoint_path=path).train()
+    bomb = _rewrite_with_entry(path, tmp_path / "bomb.npz", name, "<f8", shape)
+    assert bomb.stat().st_size < 3_000_000
+    trainer = _trainer(sample, epochs=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"entry '{name}' of shape .* does not belong"):
+            trainer.load_checkpoint(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+    # The description alone is still readable, without reading the big entry either.
+    assert read_checkpoint_meta(bomb)["iteration"] == 10
+
+
+def test_checkpoint_description_must_be_a_small_text_entry(sample, tmp_path):
+    path = tmp_path / "ckpt.npz"
+    _trainer(sample, epochs=1, checkpoint_every=5, checkpoint_path=path).train()
+    bad = _rewrite_with_entry(path, tmp_path / "bad.npz", "__checkpoint__", "<f8", (10,))
+    with pytest.raises(ValueError, match="not a layerwise checkpoint"):
+        read_checkpoint_meta(bad)
+    with pytest.raises(ValueError, match="not a layerwise checkpoint"):
+        _trainer(sample, epochs=1).load_checkpoint(bad)

@@ -32,6 +32,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,8 @@ _CONFIG_KEYS = {
         "dtype",
     },
 }
+#: A model file's JSON description is a few hundred bytes; far more is not a description.
+_MAX_DESCRIPTION_BYTES = 1 << 20
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
 
 
@@ -154,14 +157,23 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def read_npz(path, what="checkpoint"):
-    """Read every array of an ``.npz`` file into memory, never unpickling.
+def read_npz(path, what="checkpoint", vet=None, only=None):
+    """Read the arrays of an ``.npz`` file into memory, never unpickling.
+
+    Every entry's ``.npy`` header is read and checked first; only then is any array data read.
 
     Parameters
     ----------
     path : str or Path
     what : str, default "checkpoint"
         What the file is, for error messages ("cannot load checkpoint 'run/ckpt.npz': ...").
+    vet : callable, optional
+        ``vet(headers, read)``, called after every header has been checked and before the
+        arrays are read: ``headers`` maps each entry's name to its ``(shape, dtype)`` and
+        ``read(name)`` reads one entry (e.g. a small description). It raises to refuse the file,
+        so arrays larger than the caller expects are refused before their memory is allocated.
+    only : collection of str, optional
+        Read just these entries (all headers are still checked).
 
     Returns
     -------
@@ -182,25 +194,46 @@ def read_npz(path, what="checkpoint"):
         if f.read(4) not in _ZIP_SIGNATURES:
             raise _error(path, what, "it is not an .npz archive (no zip signature at its start)")
         f.seek(0)
-        try:
-            with np.load(f, allow_pickle=False) as npz:
-                return {name: _read_member(npz, name, path, what) for name in npz.files}
-        except ModelFileError:
-            raise
-        except ValueError as e:
-            if "allow_pickle" in str(e):
-                raise _pickle_error(path, what, "") from e
-            raise _error(path, what, f"it is damaged ({e})") from e
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
-            raise _error(path, what, f"it is truncated or damaged ({type(e).__name__}: {e})") from e
+        with _damage_reported(path, what):
+            npz = np.load(f, allow_pickle=False)
+        with npz:
+            with _damage_reported(path, what):
+                headers = {name: _read_header(npz, name, path, what) for name in npz.files}
+            arrays = {}
+
+            def read(name):
+                if name not in arrays:
+                    with _damage_reported(path, what):
+                        arrays[name] = npz[name]
+                return arrays[name]
+
+            if vet is not None:
+                vet(headers, read)  # its refusals reach the caller as they are
+            return {name: read(name) for name in headers if only is None or name in only}
 
 
-def _read_member(npz, name, path, what):
+@contextmanager
+def _damage_reported(path, what):
+    """Turn what NumPy and zipfile raise on a damaged file into a ModelFileError that says so."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise _pickle_error(path, what, "") from e
+        raise _error(path, what, f"it is damaged ({e})") from e
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+        raise _error(path, what, f"it is truncated or damaged ({type(e).__name__}: {e})") from e
+
+
+def _read_header(npz, name, path, what):
+    """``(shape, dtype)`` of entry ``name``, from its ``.npy`` header alone."""
     member = name + ".npy"
     if member not in npz.zip.namelist():
         raise _error(path, what, f"entry {name!r} is not a NumPy .npy array")
-    # Read the .npy header first: refuse object arrays before NumPy sees them, and refuse a
-    # header whose shape needs more bytes than the entry holds before anything is allocated.
+    # Refuse object arrays before NumPy sees them, and a header whose shape needs more bytes
+    # than the entry holds before anything is allocated.
     info = npz.zip.getinfo(member)
     with npz.zip.open(info) as fp:
         version = np.lib.format.read_magic(fp)
@@ -221,7 +254,7 @@ def _read_member(npz, name, path, what):
             f"entry {name!r} is damaged: its header declares shape {shape} of {dtype} "
             f"({needed} bytes) but it holds {data_size} bytes of data",
         )
-    return npz[name]
+    return shape, dtype
 
 
 def _error(path, what, problem):
@@ -273,7 +306,7 @@ def save(network, path):
     def fail(problem):
         return ModelFileError(f"cannot save {type(network).__name__} to '{path}': {problem}")
 
-    _check_arrays(description["network"], arrays, fail)
+    _check_arrays(description["network"], {k: (a.shape, a.dtype) for k, a in arrays.items()}, fail)
     arrays[ARCHITECTURE_KEY] = np.array(json.dumps(description))
     return write_npz_atomic(path, arrays)
 
@@ -302,13 +335,30 @@ def load(path):
         If the file is not a valid layerwise model file; the message says what is wrong.
     """
     path = Path(path)
-    arrays = read_npz(path, what="model file")
 
     def fail(problem):
         return _error(path, "model file", problem)
 
-    config = _read_description(arrays.pop(ARCHITECTURE_KEY, None), fail)
-    _check_arrays(config, arrays, fail)
+    described = {}
+
+    def vet(headers, read):
+        # The description comes first: it says what every other entry must be, so an entry
+        # promising more than that is refused before its memory is allocated.
+        entry = headers.get(ARCHITECTURE_KEY)
+        if entry is not None and (
+            entry[1].kind != "U" or entry[0] != () or entry[1].itemsize > _MAX_DESCRIPTION_BYTES
+        ):
+            raise fail(
+                f"{ARCHITECTURE_KEY!r} must be a 0-d unicode array of at most "
+                f"{_MAX_DESCRIPTION_BYTES} bytes, got {entry[1]} {entry[0]}"
+            )
+        config = _read_description(None if entry is None else read(ARCHITECTURE_KEY), fail)
+        _check_arrays(config, {k: v for k, v in headers.items() if k != ARCHITECTURE_KEY}, fail)
+        described["config"] = config
+
+    arrays = read_npz(path, what="model file", vet=vet)
+    del arrays[ARCHITECTURE_KEY]
+    config = described["config"]
     try:
         network = _build(config, arrays)
     except (ValueError, TypeError) as e:
@@ -345,23 +395,23 @@ def _read_description(entry, fail):
     return config
 
 
-def _check_arrays(config, arrays, fail):
-    """Check ``arrays`` against what ``config`` describes: names, shapes, dtype."""
+def _check_arrays(config, headers, fail):
+    """Check the arrays' ``{name: (shape, dtype)}`` against what ``config`` describes."""
     expected, dtype = _describe(config, fail)
-    missing = [k for k in expected if k not in arrays]
-    extra = [k for k in arrays if k not in expected]
+    missing = [k for k in expected if k not in headers]
+    extra = [k for k in headers if k not in expected]
     if missing or extra:
         raise fail(
             f"its arrays do not match its {config['class']} description: "
             f"missing {missing}, unexpected {extra}"
         )
     for key, shape in expected.items():
-        array = arrays[key]
-        if array.shape != shape:
-            raise fail(f"{key!r} has shape {array.shape}; the description needs {shape}")
-        if array.dtype != dtype:
+        got_shape, got_dtype = headers[key]
+        if got_shape != shape:
+            raise fail(f"{key!r} has shape {got_shape}; the description needs {shape}")
+        if got_dtype != dtype:
             raise fail(
-                f"{key!r} has dtype {array.dtype}; the description says {dtype} "
+                f"{key!r} has dtype {got_dtype}; the description says {dtype} "
                 "(parameters are float32 or float64, as the network's dtype)"
             )
 

@@ -359,14 +359,7 @@ class Trainer:
             arrays["trainer/perm"] = self._perm
         return write_npz_atomic(path, arrays)
 
-    def load_checkpoint(self, path):
-        """Restore the state written by :meth:`save_checkpoint` into this trainer.
-
-        The trainer must have been built with the same network architecture, optimizer and
-        training set size; :func:`read_checkpoint_meta` reads what they were.
-        """
-        arrays = read_npz(path, what="checkpoint")
-        meta = _checkpoint_meta(arrays, path)
+    def _check_compatible(self, meta, path):
         saved = meta["trainer"]
         if saved["train_size"] != len(self.x_train) or meta["network"] != (
             self.network.get_config()
@@ -380,6 +373,46 @@ class Trainer:
                 f"{path}: the checkpoint's optimizer is {meta['optimizer']}, this trainer's is "
                 f"{type(self.optimizer).__name__}"
             )
+
+    def _vet_checkpoint(self, path):
+        """A ``read_npz`` vet: every entry sized as this trainer's checkpoint would size it.
+
+        So a damaged or hostile checkpoint cannot make the trainer allocate more than its own
+        network, optimizer state, history and permutation take.
+        """
+        param_shapes = {p.shape for p in self.network.params.values()}
+
+        def vet(headers, read):
+            meta = _checkpoint_meta({k: read(k) for k in _meta_entry(headers, path)}, path)
+            self._check_compatible(meta, path)
+            longest = max(int(meta.get("iteration", 0)), int(meta.get("epoch", 0))) + 1
+            for name, (shape, _) in headers.items():
+                section = name.split("/", 1)[0]
+                if section in ("network", "optimizer"):
+                    ok = shape == () or shape in param_shapes
+                elif section == "history":
+                    ok = len(shape) == 1 and shape[0] <= longest
+                elif name == "trainer/perm":
+                    ok = shape == (len(self.x_train),)
+                else:
+                    ok = name == "__checkpoint__"
+                if not ok:
+                    raise ValueError(
+                        f"{path}: entry {name!r} of shape {shape} does not belong in a "
+                        "checkpoint of this trainer"
+                    )
+
+        return vet
+
+    def load_checkpoint(self, path):
+        """Restore the state written by :meth:`save_checkpoint` into this trainer.
+
+        The trainer must have been built with the same network architecture, optimizer and
+        training set size; :func:`read_checkpoint_meta` reads what they were.
+        """
+        arrays = read_npz(path, what="checkpoint", vet=self._vet_checkpoint(path))
+        meta = _checkpoint_meta(arrays, path)
+        saved = meta["trainer"]
         self.network.load_state_dict(_section(arrays, "network/"))
         self.optimizer.load_state_dict(_section(arrays, "optimizer/"))
         self.rng.bit_generator.state = meta["rng"]
@@ -402,6 +435,24 @@ def _section(arrays, prefix):
     return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
+#: A checkpoint's JSON description is a few KB (the permutation is a separate array).
+_MAX_META_BYTES = 1 << 22
+
+
+def _meta_entry(headers, path):
+    """``("__checkpoint__",)`` if its header is a plausible description, else a ValueError."""
+    header = headers.get("__checkpoint__")
+    if header is None:
+        raise ValueError(f"{path}: not a layerwise checkpoint (no '__checkpoint__' entry)")
+    shape, dtype = header
+    if dtype.kind != "U" or shape != () or dtype.itemsize > _MAX_META_BYTES:
+        raise ValueError(
+            f"{path}: not a layerwise checkpoint ('__checkpoint__' is {dtype} {shape}, not a "
+            "0-d unicode description)"
+        )
+    return ("__checkpoint__",)
+
+
 def _checkpoint_meta(arrays, path):
     try:
         meta = json.loads(str(arrays["__checkpoint__"]))
@@ -420,4 +471,10 @@ def _checkpoint_meta(arrays, path):
 def read_checkpoint_meta(path):
     """The description stored in a checkpoint: network config, optimizer, trainer settings,
     position and the ``extra`` dict (e.g. the command line's options)."""
-    return _checkpoint_meta(read_npz(path, what="checkpoint"), path)
+
+    def vet(headers, read):
+        _meta_entry(headers, path)
+
+    return _checkpoint_meta(
+        read_npz(path, what="checkpoint", vet=vet, only={"__checkpoint__"}), path
+    )
