@@ -18,6 +18,7 @@ factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there wou
 a small Relu backward).
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -25,15 +26,20 @@ import numpy as np
 
 def quiet():
     """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning."""
-    if _errstate_var is not None and _errstate_var.get() is _DEFAULT_STATE:
-        return _QuietFromDefault()
+    if _errstate_var is not None:
+        state = _errstate_var.get()
+        if state is _QUIET_STATE:  # inside quiet() already (a training step): nothing to do
+            return _ALREADY_QUIET
+        if state is _DEFAULT_STATE:
+            return _QuietFromDefault()
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 # A training step enters quiet() six times and np.errstate rebuilds its state object each time
 # (about 1.5 µs, more with cold caches). NumPy >= 2 keeps that state in a context variable, so
-# from NumPy's default state quiet() sets a prebuilt quiet state directly; in any other state,
-# or if NumPy's internals differ, it uses np.errstate itself.
+# from NumPy's default state quiet() sets a prebuilt quiet state directly, and inside it does
+# nothing; in any other state, or if NumPy's internals differ, it uses np.errstate itself.
+_ALREADY_QUIET = contextlib.nullcontext()
 try:
     from numpy._core._ufunc_config import _extobj_contextvar as _errstate_var
 

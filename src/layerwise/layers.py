@@ -276,7 +276,7 @@ class Affine:
         x2 = check_features(x, self.W.shape[0], "Affine.forward")
         self.original_x_shape = x.shape
         with quiet():  # float64 beyond float32's range casts to inf; x W may overflow to inf
-            self.x = x2.astype(self.W.dtype, copy=False)
+            self.x = x2 if x2.dtype == self.W.dtype else x2.astype(self.W.dtype)
             out = self.x @ self.W
             out += self.b
         return out
@@ -363,7 +363,8 @@ class SoftmaxWithLoss:
         if self.y is None:
             raise _not_ready(self)
         # dout is the gradient of the final loss with respect to this loss: a scalar, usually 1
-        dout = check_dout(dout, (), "SoftmaxWithLoss")
+        if type(dout) is not float:  # a Python float (the default 1.0) needs no conversion
+            dout = check_dout(dout, (), "SoftmaxWithLoss")
         dx = self.y.copy()
         dx2 = dx.reshape(-1, dx.shape[-1])  # a view of dx: one sample is a batch of one
         with quiet():  # huge one-hot weights or dout give inf, an infinite dout NaN, quietly

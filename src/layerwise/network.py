@@ -373,7 +373,8 @@ class Sequential:
         """``x`` and ``t`` as arrays with the same, non-zero number of samples."""
         owner = type(self).__name__
         try:
-            x, t = np.asarray(x), np.asarray(t)
+            if type(x) is not np.ndarray or type(t) is not np.ndarray:
+                x, t = np.asarray(x), np.asarray(t)
         except (ValueError, TypeError) as err:  # ragged nested lists
             raise ValueError(f"{owner}: x and t must be rectangular arrays ({err})") from None
         if x.ndim == 0 or t.ndim == 0 or len(x) != len(t) or len(x) == 0:

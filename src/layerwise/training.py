@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._blas import blas_threads
+from ._checks import quiet
 from .files import read_npz, write_npz_atomic
 from .optimizers import Optimizer, get_optimizer
 
@@ -195,7 +196,8 @@ class Trainer:
 
     def train_step(self, x_batch, t_batch):
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
-        loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+        with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
+            loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
         loss = float(loss)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
