@@ -267,3 +267,18 @@ def test_checkpoint_description_must_be_a_small_text_entry(sample, tmp_path):
         read_checkpoint_meta(bad)
     with pytest.raises(ValueError, match="not a layerwise checkpoint"):
         _trainer(sample, epochs=1).load_checkpoint(bad)
+
+
+def test_lists_of_rows_are_accepted_like_arrays():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (30, 4), dtype=np.uint8)
+    t = rng.integers(0, 3, 30)
+    as_lists = Trainer(
+        TwoLayerNet(4, 5, 3, seed=0), x.tolist(), t.tolist(), x.tolist(), t.tolist(),
+        epochs=2, mini_batch_size=8, verbose=False, seed=0,
+    ).train()  # fmt: skip
+    as_arrays = Trainer(
+        TwoLayerNet(4, 5, 3, seed=0), x.astype(np.float64), t, x.astype(np.float64), t,
+        epochs=2, mini_batch_size=8, verbose=False, seed=0,
+    ).train()  # fmt: skip
+    assert as_lists.train_loss_list == as_arrays.train_loss_list

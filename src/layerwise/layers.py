@@ -48,7 +48,7 @@ def _spare(previous, shape, dtype):
 
     That is when nothing but the attribute it was read from refers to it: writing a layer's new
     ``dW`` into the old one saves allocating a fresh array every step (for a 1000x1000 ``W``,
-    about 10% of a training step). A gradient that anyone still holds -- a ``grads`` dict, a
+    1-3% of a training step, measured). A gradient that anyone still holds -- a ``grads`` dict, a
     variable, a view -- is never overwritten: it gets a fresh array, as in the book.
     """
     if (

@@ -47,6 +47,10 @@ def as_batch(x, dtype):
     return x.astype(dtype, copy=False)
 
 
+def _as_rows(x):
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def predicted_labels(network, x, batch_size=1000):
     """The class the network scores highest for every row of ``x``, ``batch_size`` rows at a time.
 
@@ -157,8 +161,9 @@ class Trainer:
         if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_path is None):
             raise ValueError("Trainer: checkpoint_every must be >= 1 and needs checkpoint_path")
         self.network = network
-        self.x_train, self.t_train = x_train, np.asarray(t_train)
-        self.x_test, self.t_test = x_test, np.asarray(t_test)
+        # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
+        self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
+        self.x_test, self.t_test = _as_rows(x_test), np.asarray(t_test)
         self.epochs = int(epochs)
         self.batch_size = int(mini_batch_size)
         if isinstance(optimizer, Optimizer):
