@@ -3,7 +3,7 @@
 ``python benchmarks/profile_step.py [--sizes 784 50 10] [--batch 100] [--dtype float32]``
 
 Runs the step as :class:`layerwise.training.Trainer` does (uint8 rows of a 60000-row set
-taken by a permutation and scaled by ``as_batch``; forward through every layer; the loss;
+taken by a permutation and scaled by ``Trainer.get_batch``; forward through every layer; the loss;
 backward, the first Affine without ``dx``; the finiteness check; ``SGD.update``) with a clock
 read between the stages, BLAS pinned to one thread. Prints the median time of every stage in
 context (caches as warm or cold as in training), the bare matrix products of the same shapes
@@ -30,16 +30,15 @@ import workloads as wl  # noqa: E402
 
 import layerwise  # noqa: E402
 from layerwise.optimizers import SGD  # noqa: E402
-from layerwise.training import as_batch  # noqa: E402
+from layerwise.training import Trainer  # noqa: E402
 
 
 def instrumented(net, optimizer, data, batch, steps, seed=0):
     """Median seconds of each stage over ``steps`` steps, the stages timed in sequence."""
     clock = time.perf_counter
     x_train, t_train = data.x_u8, data.t_u8
-    dtype = net.dtype
-    rng = np.random.default_rng(seed)
-    perm, pos = rng.permutation(len(x_train)), 0
+    trainer = Trainer(net, x_train, t_train, x_train[:1], t_train[:1], verbose=False)
+    batches = wl._batches(len(x_train), batch, seed)
     layers = list(net.layers.items())
     affines = [layer for _, layer in layers if isinstance(layer, layerwise.Affine)]
     samples = {}
@@ -48,15 +47,11 @@ def instrumented(net, optimizer, data, batch, steps, seed=0):
         samples.setdefault(name, []).append(seconds)
 
     for _ in range(steps):
-        if pos + batch > len(perm):
-            perm, pos = rng.permutation(len(x_train)), 0
+        idx = next(batches)
         t0 = clock()
-        idx = perm[pos : pos + batch]
-        pos += batch
-        x = as_batch(x_train.take(idx, axis=0), dtype)
-        t = t_train.take(idx)
+        x, t = trainer.get_batch(idx)
         t1 = clock()
-        add("gather: take rows, as_batch, take labels", t1 - t0)
+        add("gather: Trainer.get_batch", t1 - t0)
         net._check_batch(x, t)
         t2 = clock()
         add("network._check_batch", t2 - t1)

@@ -383,17 +383,10 @@ def _layerwise_step(net, optimizer, data, batch, seed):
         net, x_train, t_train, x_train[:1], t_train[:1], mini_batch_size=batch,
         optimizer=optimizer, verbose=False, seed=seed,
     )  # fmt: skip
-    rng = np.random.default_rng(seed)
-    n_batches = len(x_train) // batch
-    state = {"perm": rng.permutation(len(x_train)), "i": 0}
+    batches = _batches(len(x_train), batch, seed)
 
     def run():
-        if state["i"] == n_batches:
-            state["perm"], state["i"] = rng.permutation(len(x_train)), 0
-        i = state["i"]
-        idx = state["perm"][i * batch : (i + 1) * batch]
-        state["i"] = i + 1
-        trainer.train_step(*trainer.get_batch(idx))
+        trainer.train_step(*trainer.get_batch(next(batches)))
 
     run.flavour = "Trainer.train_step, uint8 images, permutation"
     return run

@@ -381,17 +381,19 @@ class Trainer:
                 f"{type(self.optimizer).__name__}"
             )
 
-    def _vet_checkpoint(self, path):
+    def _vet_checkpoint(self, path, found):
         """A ``read_npz`` vet: every entry sized as this trainer's checkpoint would size it.
 
         So a damaged or hostile checkpoint cannot make the trainer allocate more than its own
-        network, optimizer state, history and permutation take.
+        network, optimizer state, history and permutation take. The description it reads and
+        checks is left in ``found["meta"]``.
         """
         param_shapes = {p.shape for p in self.network.params.values()}
 
         def vet(headers, read):
             meta = _checkpoint_meta({k: read(k) for k in _meta_entry(headers, path)}, path)
             self._check_compatible(meta, path)
+            found["meta"] = meta
             longest = max(int(meta.get("iteration", 0)), int(meta.get("epoch", 0))) + 1
             for name, (shape, _) in headers.items():
                 section = name.split("/", 1)[0]
@@ -417,8 +419,9 @@ class Trainer:
         The trainer must have been built with the same network architecture, optimizer and
         training set size; :func:`read_checkpoint_meta` reads what they were.
         """
-        arrays = read_npz(path, what="checkpoint", vet=self._vet_checkpoint(path))
-        meta = _checkpoint_meta(arrays, path)
+        found = {}
+        arrays = read_npz(path, what="checkpoint", vet=self._vet_checkpoint(path, found))
+        meta = found["meta"]
         saved = meta["trainer"]
         self.network.load_state_dict(_section(arrays, "network/"))
         self.optimizer.load_state_dict(_section(arrays, "optimizer/"))
