@@ -295,22 +295,13 @@ def test_apple_and_orange_graph():
     )
 
 
-# --- Affine reuses the memory of a dW that nobody holds ------------------------------------------
+# --- gradients the caller holds are never overwritten ------------------------------------------
 
 
 def _affine_step(layer, scale):
     x = np.arange(12.0).reshape(4, 3)
     layer.forward(x)
     layer.backward(np.full((4, 2), scale))
-
-
-def test_affine_reuses_an_unheld_dw_and_gets_it_right():
-    layer = Affine(np.ones((3, 2)), np.zeros(2))
-    _affine_step(layer, 1.0)
-    address = layer.dW.__array_interface__["data"][0]
-    _affine_step(layer, 2.0)
-    assert layer.dW.__array_interface__["data"][0] == address  # written in place
-    np.testing.assert_array_equal(layer.dW, 2.0 * np.arange(12.0).reshape(4, 3).T @ np.ones((4, 2)))
 
 
 @pytest.mark.parametrize("hold", ["variable", "dict", "view"])
@@ -338,16 +329,7 @@ def test_network_gradients_held_by_the_caller_stay_as_returned():
         assert not np.shares_memory(first[k], second[k])
 
 
-def test_affine_does_not_write_into_a_read_only_dw():
-    layer = Affine(np.ones((3, 2)), np.zeros(2))
-    _affine_step(layer, 1.0)
-    layer.dW.flags.writeable = False
-    _affine_step(layer, 3.0)
-    assert layer.dW.flags.writeable
-
-
-def test_relu_and_softmax_reused_between_calls_of_other_shapes_and_dtypes():
-    # Relu keeps its mask's memory and SoftmaxWithLoss its row numbers from call to call.
+def test_relu_and_softmax_across_calls_of_other_shapes_and_dtypes():
     rng = np.random.default_rng(0)
     relu, last = Relu(), SoftmaxWithLoss()
     for shape, dtype in [((4, 3), np.float64), ((2, 5), np.float64), ((4, 3), np.float32)] * 2:

@@ -18,48 +18,72 @@ factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there wou
 a small Relu backward).
 """
 
-import contextlib
 import math
+import numbers
 
 import numpy as np
 
 
 def quiet():
     """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning."""
-    if _errstate_var is not None:
-        state = _errstate_var.get()
-        if state is _QUIET_STATE:  # inside quiet() already (a training step): nothing to do
-            return _ALREADY_QUIET
-        if state is _DEFAULT_STATE:
-            return _QuietFromDefault()
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-# A training step enters quiet() six times and np.errstate rebuilds its state object each time
-# (about 1.5 µs, more with cold caches). NumPy >= 2 keeps that state in a context variable, so
-# from NumPy's default state quiet() sets a prebuilt quiet state directly, and inside it does
-# nothing; in any other state, or if NumPy's internals differ, it uses np.errstate itself.
-_ALREADY_QUIET = contextlib.nullcontext()
-try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _errstate_var
+class InvalidParameterError(ValueError, TypeError):
+    """A hyperparameter or option is of the wrong type or out of its range.
 
-    _DEFAULT_STATE = _errstate_var.get()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _QUIET_STATE = _errstate_var.get()
-except (ImportError, AttributeError):  # pragma: no cover - other NumPy versions
-    _errstate_var = None
+    One error type for every such mistake, in networks, layers, optimizers, files and the
+    command line; it is both a ValueError and a TypeError, so either ``except`` catches it
+    (scikit-learn's ``InvalidParameterError`` does the same).
+    """
 
 
-class _QuietFromDefault:
-    """Context manager: NumPy's default error state with over/invalid/divide ignored."""
+def check_number(
+    value,
+    where,
+    name,
+    *,
+    low=None,
+    high=None,
+    low_open=False,
+    high_open=False,
+    integer=False,
+):
+    """Return ``value`` as a float (an int when ``integer``) if it is a finite real in range.
 
-    __slots__ = ("_token",)
+    Parameters
+    ----------
+    value : object
+        A Python or NumPy number (0-d arrays too); bool is refused.
+    where, name : str
+        Who asks and for what, for the message: ``"Adam: lr must be ..."``.
+    low, high : float, optional
+        Bounds; ``low_open`` / ``high_open`` exclude them.
+    integer : bool, default False
+        Require a whole number and return an int.
 
-    def __enter__(self):
-        self._token = _errstate_var.set(_QUIET_STATE)
-
-    def __exit__(self, *exc_info):
-        _errstate_var.reset(self._token)
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``where``, ``name``, the range and the value received.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # 0-d arrays come back from state_dict and np.load
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        value = int(value) if integer else float(value)
+        ok = math.isfinite(value)
+        ok = ok and (low is None or (value > low if low_open else value >= low))
+        ok = ok and (high is None or (value < high if high_open else value <= high))
+    if ok:
+        return value
+    wanted = "a whole number" if integer else "a finite number"
+    if low is not None:
+        wanted += f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        wanted += f"{' and' if low is not None else ''} {'<' if high_open else '<='} {high}"
+    raise InvalidParameterError(f"{where}: {name} must be {wanted}, got {value!r}")
 
 
 def as_array(x, where, name="x"):

@@ -161,19 +161,47 @@ def cross_entropy_error(y, t):
     y = as_float_array(y, "cross_entropy_error", name="y")
     check_scores(y, "cross_entropy_error", name="y")
     labels, onehot = check_labels(t, y.shape, "cross_entropy_error")
-    # quiet: a negative "probability" gives NaN, huge one-hot weights give inf, without warnings
-    with quiet():
+    with quiet():  # a negative "probability" gives NaN, without a warning
         log_y = np.log(np.maximum(y, np.finfo(y.dtype).tiny))
-        if y.ndim == 1:
-            log_y = log_y[np.newaxis]
-            labels = None if labels is None else labels.reshape(1)
-            onehot = None if onehot is None else onehot.reshape(1, -1)
-        n = log_y.shape[0]
+    return _mean_negative_log(log_y, labels, onehot)
+
+
+def softmax_loss(x, t):
+    """Cross-entropy of ``softmax(x)`` against ``t``, computed from the logits ``x``.
+
+    ``-mean_n sum_k t_nk log_softmax(x)_nk``: the book's ``cross_entropy_error(softmax(x), t)``,
+    but exact where ``softmax(x)`` underflows to 0 (see :func:`log_softmax`), and without the
+    book's ``1e-7`` floor, so a near-certain correct class keeps its tiny loss.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C) or (C,)
+        Scores (logits). A 1-D ``x`` is one sample.
+    t : array_like, shape (N,) or () of integer labels in [0, C), or shape like ``x``
+        Label indices, or one-hot / probability rows.
+
+    Returns
+    -------
+    float
+        Mean over the N samples, a NumPy scalar of ``x``'s float dtype.
+    """
+    x = as_float_array(x, "softmax_loss")
+    check_scores(x, "softmax_loss")
+    labels, onehot = check_labels(t, x.shape, "softmax_loss")
+    return _mean_negative_log(log_softmax(x), labels, onehot)
+
+
+def _mean_negative_log(log_y, labels, onehot):
+    """``-mean_n sum_k t_nk log_y_nk`` for labels (N,) or one-hot rows (N, C); 1-D is one row."""
+    dtype = log_y.dtype
+    log_y = log_y.reshape(-1, log_y.shape[-1])
+    n = len(log_y)
+    with quiet():  # huge one-hot weights give an inf loss, without a warning
         if labels is not None:
-            total = log_y[np.arange(n), labels].sum()
+            total = log_y[np.arange(n), labels.reshape(n)].sum()
         else:
-            total = np.sum(onehot * log_y)
-        return y.dtype.type(-total / n)
+            total = np.sum(onehot.reshape(log_y.shape) * log_y)
+        return dtype.type(-total / n)
 
 
 def numerical_gradient(f, x, h=1e-4):

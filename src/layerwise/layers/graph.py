@@ -1,0 +1,62 @@
+"""The computational-graph nodes of the book's section 5.4: multiplication and addition."""
+
+import numpy as np
+
+from .._checks import as_float_pair, check_dout, quiet
+from .base import Layer, register_layer
+
+
+@register_layer
+class MulLayer(Layer):
+    """Multiplication node of a computational graph: ``out = x * y``.
+
+    Backward: ``dx = dout * y``, ``dy = dout * x`` (the gradient of each input is the upstream
+    gradient times the *other* input, which is why forward caches both).
+
+    Works on Python numbers and on arrays of one shape (no broadcasting); ``dout`` has that
+    shape too. Computes in float (int/bool inputs in float64).
+    """
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = as_float_pair(x, y, "MulLayer.forward")
+        with quiet():
+            return self.x * self.y
+
+    def backward(self, dout):
+        if self.x is None:
+            raise self._not_ready()
+        dout = check_dout(dout, self.x.shape, "MulLayer", np.result_type(self.x, self.y))
+        with quiet():
+            dx = dout * self.y
+            dy = dout * self.x
+        return dx, dy
+
+
+@register_layer
+class AddLayer(Layer):
+    """Addition node of a computational graph: ``out = x + y``.
+
+    Backward: ``dx = dout``, ``dy = dout`` (addition passes the gradient through unchanged).
+
+    Works on Python numbers and on arrays of one shape (no broadcasting). Caches only the
+    output's shape and dtype, to check ``dout`` against (the book's AddLayer keeps nothing).
+    """
+
+    def __init__(self):
+        self._out = None  # (shape, dtype) of the forward output
+
+    def forward(self, x, y):
+        x, y = as_float_pair(x, y, "AddLayer.forward")
+        self._out = (x.shape, np.result_type(x, y))
+        with quiet():
+            return x + y
+
+    def backward(self, dout):
+        if self._out is None:
+            raise self._not_ready()
+        dout = check_dout(dout, self._out[0], "AddLayer", self._out[1])
+        return dout * 1, dout * 1

@@ -1,0 +1,56 @@
+"""The output layer of the book's section 5.6.3: softmax and cross-entropy as one layer."""
+
+import numpy as np
+
+from .._checks import as_float_array, check_dout, check_labels, check_scores, quiet
+from ..functions import softmax, softmax_loss
+from .base import Layer, register_layer
+
+
+@register_layer
+class SoftmaxWithLoss(Layer):
+    """Softmax followed by the cross-entropy loss, as one layer.
+
+    Forward: ``y = softmax(x)``, ``loss = -(1/N) sum_n sum_k t_nk log y_nk``, with ``log y``
+    computed from the logits by log-sum-exp (:func:`~layerwise.functions.softmax_loss`: exact,
+    no ``1e-7``).
+    Backward: ``dx = dout * (y - T) / N`` where ``T`` is ``t`` as one-hot rows.
+
+    Shapes
+    ------
+    x : (N, C) logits, or (C,) for one sample (then N = 1).
+    t : (N,) / () integer labels in [0, C), or one-hot / probability rows of x's shape.
+    y : like x. loss : scalar of x's float dtype. dout : scalar (default 1.0). dx : like x.
+
+    Caches ``y``, ``t`` and ``loss``.
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        x = as_float_array(x, "SoftmaxWithLoss.forward")
+        check_scores(x, "SoftmaxWithLoss.forward")
+        check_labels(t, x.shape, "SoftmaxWithLoss.forward")
+        self.t = np.asarray(t)
+        self.y = softmax(x)
+        self.loss = softmax_loss(x, self.t)
+        return self.loss
+
+    def backward(self, dout=1.0):
+        if self.y is None:
+            raise self._not_ready()
+        # dout is the gradient of the final loss with respect to this loss: a scalar, usually 1
+        dout = float(check_dout(dout, (), "SoftmaxWithLoss"))
+        y = self.y.reshape(-1, self.y.shape[-1])  # one sample is a batch of one
+        batch_size = len(y)
+        with quiet():  # huge one-hot weights or dout give inf, an infinite dout NaN, quietly
+            if self.t.shape == self.y.shape:  # one-hot (or probability) rows
+                dx = y - self.t.reshape(y.shape).astype(y.dtype, copy=False)
+            else:  # label indices: subtracting the one-hot row is subtracting 1 at the label
+                dx = y.copy()
+                dx[np.arange(batch_size), self.t.reshape(batch_size)] -= 1
+            dx *= dout / batch_size
+        return dx.reshape(self.y.shape)
