@@ -6,10 +6,11 @@ arguments, defaults, update rules and attribute names (``lr``, ``momentum``, ``v
 arrays of ``params`` in place, so a network that holds those same arrays sees the new values
 without any copying back.
 
-What layerwise adds to the book: validation that speaks to a learner, dtype preservation
+What layerwise adds to the book: checks that speak to a learner, dtype preservation
 (float32 parameters and state stay float32), ``state_dict``/``load_state_dict`` for
 bit-identical checkpoints, a ``__repr__``, and the registry ``OPTIMIZERS`` with
-``get_optimizer(name, **kwargs)``.
+``get_optimizer(name, **kwargs)``. One departure: ``Nesterov`` steps in the order of the book's
+repository after its fix, not of the 2016 printing (see its docstring).
 
 Notation in the docstrings: :math:`W` is one parameter array, :math:`g = \\partial L/\\partial W`
 its gradient, :math:`\\eta` the learning rate ``lr``; every operation is elementwise.
@@ -28,10 +29,11 @@ array([0.95, 0.95, 0.95])
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterator, Mapping, MutableMapping
 
 import numpy as np
+
+from ._checks import check_number
 
 __all__ = [
     "EPS",
@@ -49,69 +51,31 @@ __all__ = [
 #: The book's constant guarding against division by zero in AdaGrad, RMSprop and Adam.
 EPS = 1e-7
 
-#: Elements per slice in :func:`_cache_sized_parts` (256 KiB of float32).
-_PART = 65536
-
-
-def _cache_sized_parts(p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(p, g)`` as matching flat slices of at most ``_PART`` elements (views, never copies).
-
-    An update such as ``p -= lr * g`` on a 1000x1000 float32 ``W`` would stream a 4 MB
-    temporary through memory; slice by slice the temporary stays in cache, and the update is
-    about 1.5x faster. Arrays that are small or not C-contiguous are returned whole.
-    """
-    if p.size <= _PART or not (p.flags.c_contiguous and g.flags.c_contiguous):
-        return [(p, g)]
-    p, g = p.reshape(-1), g.reshape(-1)
-    return [(p[i : i + _PART], g[i : i + _PART]) for i in range(0, p.size, _PART)]
-
-
-def _check_number(owner: str, name: str, value: object, low: float, high: float | None) -> float:
-    """Return ``value`` as a float if ``low <= value < high`` (``low < value`` when ``high`` is
-    None, i.e. a learning rate), else raise a ValueError that names the optimizer and argument."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()  # 0-d arrays come back from state_dict / np.load
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: {name} must be a real number, got {value!r}")
-    value = float(value)
-    if high is None:
-        ok, wanted = math.isfinite(value) and value > low, f"a finite number > {low}"
-    else:
-        ok, wanted = low <= value < high, f"in [{low}, {high})"
-    if not ok:
-        raise ValueError(f"{owner}: {name} must be {wanted}, got {value!r}")
-    return value
-
 
 class Optimizer:
-    """Base class: validation, per-parameter state, ``state_dict`` and ``__repr__``.
+    """Base class: the checks before a step, per-parameter state, checkpoints and ``__repr__``.
 
-    A subclass lists its hyperparameters in ``_hyper`` as ``name: (low, high)`` ranges
-    (``high=None`` means "greater than ``low``") and the attribute names of its per-parameter
-    state dicts in ``_slots`` (``"v"`` for Momentum, ``"h"`` for AdaGrad, ...). Each slot is
-    ``None`` until the first ``update``, as in the book, then a dict ``name -> ndarray`` shaped
-    and typed like the parameter. Its ``update`` then reads like the book's page.
+    A subclass's constructor sets its hyperparameters and state as the book's does
+    (``self.lr = lr``, ``self.v = None``), and three class attributes name them for the methods
+    here:
+
+    - ``_hyperparameters``: the constructor's arguments, ``("lr", "momentum")`` for Momentum;
+    - ``_slots``: the per-parameter state, ``("v",)`` for Momentum, ``("h",)`` for AdaGrad. Each
+      is ``None`` until the first ``update``, as in the book, then a dict ``name -> ndarray``
+      shaped and typed like the parameter;
+    - ``_counters``: integer state, ``("iter",)`` for Adam.
     """
 
-    _hyper: dict[str, tuple[float, float | None]] = {"lr": (0.0, None)}
+    _hyperparameters: tuple[str, ...] = ("lr",)
     _slots: tuple[str, ...] = ()
-    _counters: tuple[str, ...] = ()  # integer state such as Adam's step count ``iter``
-
-    def __init__(self, **hyperparameters: float) -> None:
-        for name, value in hyperparameters.items():
-            low, high = self._hyper[name]
-            setattr(self, name, _check_number(type(self).__name__, name, value, low, high))
-        for slot in self._slots:
-            setattr(self, slot, None)
-        for counter in self._counters:
-            setattr(self, counter, 0)
+    _counters: tuple[str, ...] = ()
 
     def update(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]):
         """Take one step: change every array of ``params`` in place using ``grads``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameters)
         return f"{type(self).__name__}({args})"
 
     # -- helpers for update -------------------------------------------------------------------
@@ -192,7 +156,7 @@ class Optimizer:
         ``np.savez(file, **opt.state_dict())`` can store without pickling.
         """
         state: dict[str, np.ndarray] = {}
-        for name in self._hyper:
+        for name in self._hyperparameters:
             state[name] = np.array(getattr(self, name), dtype=np.float64)
         for name in self._counters:
             state[name] = np.array(getattr(self, name), dtype=np.int64)
@@ -211,12 +175,13 @@ class Optimizer:
         Raises
         ------
         ValueError
-            If a hyperparameter or counter key is missing, a key is unknown, a value is out of
-            range, or the slots do not cover the same parameters.
+            If a hyperparameter or counter key is missing, a key is unknown, or the slots do not
+            cover the same parameters; ``InvalidParameterError`` (a ValueError) if a value is out
+            of range.
         """
         owner = type(self).__name__
         keys = list(state.keys())
-        scalars = [*self._hyper, *self._counters]
+        scalars = [*self._hyperparameters, *self._counters]
         missing = [k for k in scalars if k not in keys]
         unknown = [k for k in keys if k not in scalars and not self._is_slot_key(k)]
         if missing or unknown:
@@ -225,16 +190,13 @@ class Optimizer:
                 f"{owner}.load_state_dict: missing key(s) {missing}, unknown key(s) {unknown}; "
                 f"expected {expected}. Was this state saved by a different optimizer?"
             )
-        hyper = {
-            name: _check_number(owner, name, state[name], *self._hyper[name])
-            for name in self._hyper
+        # The constructor checks each hyperparameter's range; a spare instance reuses its checks.
+        spare = type(self)(**{name: state[name] for name in self._hyperparameters})
+        hyper = {name: getattr(spare, name) for name in self._hyperparameters}
+        counters = {
+            name: check_number(state[name], f"{owner}.load_state_dict", name, low=0, integer=True)
+            for name in self._counters
         }
-        counters = {}
-        for name in self._counters:
-            value = np.asarray(state[name])
-            if value.shape != () or value.dtype.kind not in "iu" or value < 0:
-                raise ValueError(f"{owner}.load_state_dict: {name!r} must be an integer >= 0")
-            counters[name] = int(value)
         slots: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self._slots}
         for key in keys:
             if key not in scalars:
@@ -267,12 +229,11 @@ class SGD(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01) -> None:
-        super().__init__(lr=lr)
+        self.lr = check_number(lr, "SGD", "lr", low=0, low_open=True)
 
     def update(self, params, grads):
         for _, p, g in self._pairs(params, grads):
-            for p_part, g_part in _cache_sized_parts(p, g):
-                p_part -= self.lr * g_part
+            p -= self.lr * g
 
 
 class Momentum(Optimizer):
@@ -301,11 +262,15 @@ class Momentum(Optimizer):
         The velocity per parameter; None until the first ``update``.
     """
 
-    _hyper = {"lr": (0.0, None), "momentum": (0.0, 1.0)}
+    _hyperparameters = ("lr", "momentum")
     _slots = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr=lr, momentum=momentum)
+        self.lr = check_number(lr, "Momentum", "lr", low=0, low_open=True)
+        self.momentum = check_number(
+            momentum, "Momentum", "momentum", low=0, high=1, high_open=True
+        )
+        self.v = None
 
     def update(self, params, grads):
         pairs = self._pairs(params, grads)
@@ -318,23 +283,32 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov's accelerated gradient, in the book's reparametrised form.
+    """Nesterov's accelerated gradient, in the form of Bengio et al. (2013).
 
     .. math::
-        v \\leftarrow \\alpha v - \\eta g, \\qquad
-        W \\leftarrow W + \\alpha^2 v - (1 + \\alpha) \\eta g
+        W \\leftarrow W + \\alpha^2 v - (1 + \\alpha) \\, \\eta g, \\qquad
+        v \\leftarrow \\alpha v - \\eta g
 
-    The book (after Bengio et al., "Advances in optimizing recurrent networks", 2012) evaluates
-    the gradient at the stored :math:`W` rather than at the look-ahead point. Note that it adds
-    :math:`\\alpha^2 v` with the *new* :math:`v`, whereas Bengio's formula uses the previous one.
+    in this order, so the step on :math:`W` uses the *previous* :math:`v`; :math:`\\alpha` =
+    ``momentum``, :math:`v` starts at zero and :math:`g` is the gradient at the stored
+    :math:`W`.
 
-    This is **not** the trajectory of ``torch.optim.SGD(momentum=α, nesterov=True)``, which
-    steps :math:`W \\leftarrow W + \\alpha v - \\eta g` with the same :math:`v` (writing torch's
-    buffer as :math:`b = -v/\\eta`). Since :math:`v` depends only on the gradients, for the
-    same gradient sequence each book step equals :math:`\\alpha` times torch's step minus
-    :math:`\\eta g`:
+    Why this is Nesterov's method: the usual form (Sutskever et al., 2013) takes the gradient at
+    a look-ahead point, :math:`v \\leftarrow \\alpha v - \\eta \\nabla L(\\Theta + \\alpha v)`,
+    :math:`\\Theta \\leftarrow \\Theta + v`. Bengio et al. ("Advances in optimizing recurrent
+    networks", ICASSP 2013) store that look-ahead point instead, :math:`W = \\Theta + \\alpha v`;
+    substituting gives the two lines above, with the gradient at :math:`W` itself.
 
-    .. math:: \\Delta W_{\\text{book}} = \\alpha \\, \\Delta W_{\\text{torch}} - \\eta g.
+    Same trajectory as ``torch.optim.SGD(params, lr, momentum, nesterov=True)``, which keeps
+    :math:`b \\leftarrow \\alpha b + g` and steps :math:`W \\leftarrow W - \\eta (g + \\alpha
+    b)`: with :math:`v = -\\eta b` that is the first line above, so torch's parameters equal
+    ours at every step (for a constant learning rate).
+
+    Difference from the book: its code as published in 2016 (``common/optimizer.py``) updated
+    :math:`v` first and then added :math:`\\alpha^2 v` with the *new* :math:`v`. That is not
+    Nesterov's method: fed the same gradients, each of its steps is :math:`\\alpha` times the step
+    above minus :math:`\\eta g`. The book's repository fixed the order in 2021; layerwise follows
+    the fix.
 
     Parameters
     ----------
@@ -349,21 +323,26 @@ class Nesterov(Optimizer):
         The velocity per parameter; None until the first ``update``.
     """
 
-    _hyper = {"lr": (0.0, None), "momentum": (0.0, 1.0)}
+    _hyperparameters = ("lr", "momentum")
     _slots = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr=lr, momentum=momentum)
+        self.lr = check_number(lr, "Nesterov", "lr", low=0, low_open=True)
+        self.momentum = check_number(
+            momentum, "Nesterov", "momentum", low=0, high=1, high_open=True
+        )
+        self.v = None
 
     def update(self, params, grads):
         pairs = self._pairs(params, grads)
         vs = self._state("v", params)
         for key, p, g in pairs:
             v = vs[key]
-            v *= self.momentum
-            v -= self.lr * g
+            # W moves first, with the previous v (the book's 2016 code updated v first).
             p += self.momentum * self.momentum * v
             p -= (1 + self.momentum) * self.lr * g
+            v *= self.momentum
+            v -= self.lr * g
 
 
 class AdaGrad(Optimizer):
@@ -392,7 +371,8 @@ class AdaGrad(Optimizer):
     _slots = ("h",)
 
     def __init__(self, lr: float = 0.01) -> None:
-        super().__init__(lr=lr)
+        self.lr = check_number(lr, "AdaGrad", "lr", low=0, low_open=True)
+        self.h = None
 
     def update(self, params, grads):
         pairs = self._pairs(params, grads)
@@ -431,11 +411,15 @@ class RMSprop(Optimizer):
         Running average of squared gradients per parameter; None until the first ``update``.
     """
 
-    _hyper = {"lr": (0.0, None), "decay_rate": (0.0, 1.0)}
+    _hyperparameters = ("lr", "decay_rate")
     _slots = ("h",)
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
-        super().__init__(lr=lr, decay_rate=decay_rate)
+        self.lr = check_number(lr, "RMSprop", "lr", low=0, low_open=True)
+        self.decay_rate = check_number(
+            decay_rate, "RMSprop", "decay_rate", low=0, high=1, high_open=True
+        )
+        self.h = None
 
     def update(self, params, grads):
         pairs = self._pairs(params, grads)
@@ -489,12 +473,17 @@ class Adam(Optimizer):
         First- and second-moment estimates per parameter; None until the first ``update``.
     """
 
-    _hyper = {"lr": (0.0, None), "beta1": (0.0, 1.0), "beta2": (0.0, 1.0)}
+    _hyperparameters = ("lr", "beta1", "beta2")
     _slots = ("m", "v")
     _counters = ("iter",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        super().__init__(lr=lr, beta1=beta1, beta2=beta2)
+        self.lr = check_number(lr, "Adam", "lr", low=0, low_open=True)
+        self.beta1 = check_number(beta1, "Adam", "beta1", low=0, high=1, high_open=True)
+        self.beta2 = check_number(beta2, "Adam", "beta2", low=0, high=1, high_open=True)
+        self.iter = 0
+        self.m = None
+        self.v = None
 
     def update(self, params, grads):
         pairs = self._pairs(params, grads)
