@@ -1,11 +1,16 @@
 """Pure functions of the book's chapters 3-5: activations, softmax, losses, numerical gradients.
 
-Nothing here keeps state; the layers in :mod:`layerwise.layers` call these functions and cache
-what their backward pass needs.
+These are the book's ``common/functions.py`` (``identity_function``, ``step_function``,
+``sigmoid``, ``sigmoid_grad``, ``relu``, ``relu_grad``, ``softmax``, ``sum_squared_error``,
+``cross_entropy_error``, ``softmax_loss``) and ``numerical_gradient`` of chapter 4, plus
+``log_softmax``. ``mean_squared_error`` is ``sum_squared_error`` under the name the book's
+chapter-4 text gives it. Nothing here keeps state; the layers in :mod:`layerwise.layers` call
+these functions and cache what their backward pass needs.
 
 Dtype rule for every function: a floating input keeps its dtype (float16 and float32 stay what
 they are; float16 works but NumPy computes it slowly and to about 3 digits); integer or bool
-input is computed in float64; complex, object and string input is a TypeError.
+input is computed in float64; complex, object and string input is a TypeError. The one
+exception is :func:`step_function`, which returns the book's int array of 0s and 1s.
 
 Inputs are never modified (read-only arrays are fine), except that :func:`numerical_gradient`
 perturbs its ``x`` in place and restores it. Finite input never warns: a result beyond the float
@@ -17,7 +22,57 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels, check_last_axis, check_scores, quiet
+from ._checks import as_dtype, as_float_array, check_labels, check_last_axis, check_scores, quiet
+
+__all__ = [
+    "cross_entropy_error",
+    "identity_function",
+    "log_softmax",
+    "mean_squared_error",
+    "numerical_gradient",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_loss",
+    "step_function",
+    "sum_squared_error",
+]
+
+
+def identity_function(x):
+    """The identity, ``y = x``: the output activation for regression (the book's sections 3.4-3.5).
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        ``x`` itself when it is already a floating ndarray (no copy, as the book returns ``x``);
+        otherwise a new array, in float64 for int or bool input.
+    """
+    return as_float_array(x, "identity_function")
+
+
+def step_function(x):
+    """Step function of the perceptron (the book's section 3.2): 1 where ``x > 0``, else 0.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray of int, same shape as ``x``
+        0s and 1s in NumPy's default integer dtype, as the book's
+        ``np.array(x > 0, dtype=int)`` returns: the one function here whose output is not a
+        float array. ``x = 0`` and NaN give 0.
+    """
+    x = as_float_array(x, "step_function")
+    return np.array(x > 0, dtype=int)
 
 
 def sigmoid(x):
@@ -50,6 +105,32 @@ def sigmoid(x):
     return np.maximum(e, x >= 0) / (1.0 + e)
 
 
+def sigmoid_grad(x):
+    """Derivative of :func:`sigmoid` at ``x``: ``(1 - sigmoid(x)) * sigmoid(x)``.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        The sigmoid's input (not its output, unlike ``Sigmoid.backward``, which uses ``out``).
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        Values in [0, 0.25]; 0.25 at ``x = 0``.
+
+    Notes
+    -----
+    Since ``1 - sigmoid(x) = sigmoid(-x)``, the derivative is
+    ``sigmoid(|x|) * sigmoid(-|x|) = e / (1 + e)**2`` with ``e = exp(-|x|)``. This form is
+    exact in both tails, where the book's ``(1.0 - sigmoid(x)) * sigmoid(x)`` loses digits
+    (``1 - sigmoid(x)`` cancels) and gives exactly 0 beyond ``x`` of about 37 in float64 (17
+    in float32) instead of ``exp(-x)``, and it never overflows (the book's warns below -709).
+    """
+    x = as_float_array(x, "sigmoid_grad")
+    e = np.exp(-np.abs(x))
+    return e / (1 + e) ** 2
+
+
 def relu(x):
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
@@ -63,6 +144,30 @@ def relu(x):
     """
     x = as_float_array(x, "relu")
     return np.maximum(x, 0)
+
+
+def relu_grad(x):
+    """Derivative of :func:`relu` as the book defines it: 1 where ``x >= 0``, else 0.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        0s and 1s in ``x``'s float dtype (float64 for int or bool input, where the book's
+        ``np.zeros_like(x)`` would return an int array). NaN gives 0, as in the book.
+
+    Notes
+    -----
+    At ``x = 0``, where ReLU has no derivative, this gives 1, as the book's ``relu_grad`` does
+    (``grad[x >= 0] = 1``), while :class:`layerwise.layers.Relu` (like the book's ``Relu``
+    layer and PyTorch) passes no gradient there, 0. Kept as the book has it; the layers do not
+    use this function.
+    """
+    x = as_float_array(x, "relu_grad")
+    return (x >= 0).astype(x.dtype)
 
 
 def log_softmax(x):
@@ -133,6 +238,54 @@ def softmax(x):
     with quiet():  # a row spanning more than the float range shifts to -inf, exp gives 0
         e = np.exp(x - np.max(x, axis=-1, keepdims=True))
         return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def sum_squared_error(y, t):
+    """Sum of squared errors, ``0.5 * sum((y - t)**2)`` over every element (the book's 4.2.1).
+
+    Parameters
+    ----------
+    y : array_like, any shape
+        The network's output.
+    t : array_like, same shape as ``y``
+        The target, e.g. one-hot rows for classification.
+
+    Returns
+    -------
+    float
+        The sum over all elements, not a mean over the batch (the book's definition), as a NumPy
+        scalar of ``y``'s float dtype (``t`` is converted to it).
+
+    Raises
+    ------
+    ValueError
+        If ``t``'s shape differs from ``y``'s. The book's version broadcasts, so that label
+        indices ``t`` of shape (N,) against ``y`` of shape (N, N) give a number without
+        complaint; here label indices must be made one-hot first, ``np.eye(C)[t]``.
+
+    Notes
+    -----
+    The book's chapter-4 text names this function ``mean_squared_error``, and
+    :data:`mean_squared_error` is this same function. Despite that name it is a sum with the
+    factor 1/2, not the mean that PyTorch's ``MSELoss`` computes.
+    """
+    y = as_float_array(y, "sum_squared_error", name="y")
+    t = as_float_array(t, "sum_squared_error", name="t")
+    if t.shape != y.shape:
+        raise ValueError(
+            f"sum_squared_error: t must have the shape of y, {y.shape}, got {t.shape}"
+            + (
+                "; for label indices pass one-hot rows, np.eye(C)[t]"
+                if y.ndim and t.shape == y.shape[:-1]
+                else ""
+            )
+        )
+    with quiet():  # a difference beyond the float range gives an inf loss, without a warning
+        return y.dtype.type(0.5 * np.sum((y - as_dtype(t, y.dtype)) ** 2))
+
+
+# The book's chapter-4 text defines the same formula under this name.
+mean_squared_error = sum_squared_error
 
 
 def cross_entropy_error(y, t):

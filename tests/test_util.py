@@ -1,0 +1,275 @@
+"""The helpers of the book's common/util.py: smooth_curve and shuffle_dataset.
+
+``book_smooth_curve`` and ``book_shuffle_dataset`` below are the book's code as it stands in
+``common/util.py``; every departure from them has a ``test_regression_*``.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from layerwise._checks import InvalidParameterError
+from layerwise.util import shuffle_dataset, smooth_curve
+
+# ---------------------------------------------------------------- the book's code, for comparison
+
+
+def book_smooth_curve(x):
+    window_len = 11
+    s = np.r_[x[window_len - 1 : 0 : -1], x, x[-1:-window_len:-1]]
+    w = np.kaiser(window_len, 2)
+    y = np.convolve(w / w.sum(), s, mode="valid")
+    return y[5 : len(y) - 5]
+
+
+def book_shuffle_dataset(x, t):
+    permutation = np.random.permutation(x.shape[0])  # noqa: NPY002 (the book's global state)
+    x = x[permutation, :] if x.ndim == 2 else x[permutation, :, :, :]
+    t = t[permutation]
+    return x, t
+
+
+# ---------------------------------------------------------------- smooth_curve
+
+
+@pytest.mark.parametrize("n", [11, 12, 13, 50, 1000])
+def test_smooth_curve_is_the_books_bit_for_bit(n):
+    x = np.random.default_rng(n).random(n) * np.linspace(3, 1, n)  # a falling, noisy loss
+    out = smooth_curve(x)
+    assert out.dtype == np.float64 and out.shape == (n,)
+    np.testing.assert_array_equal(out, book_smooth_curve(x))
+    # The book smooths Trainer's train_loss_list, a Python list.
+    np.testing.assert_array_equal(smooth_curve(list(x)), book_smooth_curve(list(x)))
+
+
+def test_smooth_curve_dtypes():
+    x32 = np.random.default_rng(0).random(30).astype(np.float32)
+    out = smooth_curve(x32)
+    # Computed in float64 like the book's (its window is float64), then rounded to float32.
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, book_smooth_curve(x32).astype(np.float32))
+    ints = np.arange(20)
+    assert smooth_curve(ints).dtype == np.float64
+    np.testing.assert_array_equal(smooth_curve(ints), book_smooth_curve(ints))
+    assert smooth_curve(np.ones(12, bool)).dtype == np.float64
+
+
+def test_smooth_curve_keeps_constants_and_straight_lines():
+    np.testing.assert_allclose(smooth_curve(np.full(20, 2.5)), 2.5, rtol=1e-15)
+    # The window is symmetric, so away from the ends a straight line is unchanged.
+    line = 3.0 * np.arange(40) - 7.0
+    np.testing.assert_allclose(smooth_curve(line)[5:-5], line[5:-5], rtol=1e-13)
+
+
+def test_smooth_curve_by_hand_for_three_points():
+    # n = 3: the window shrinks to 3, weights (k, 1, k) / (1 + 2k) with k = np.kaiser(3, 2)[0]
+    # = 1 / I0(2) = 0.4387, and the mirrored ends give c, b | a, b, c | c, b.
+    a, b, c = 1.0, 4.0, 2.0
+    k = np.kaiser(3, 2)[0]
+    expected = [
+        (k * b + a + k * b) / (1 + 2 * k),
+        (k * a + b + k * c) / (1 + 2 * k),
+        (k * b + c + k * c) / (1 + 2 * k),
+    ]
+    np.testing.assert_allclose(smooth_curve([a, b, c]), expected, rtol=1e-15)
+
+
+def test_regression_smooth_curve_short_input_keeps_its_length():
+    """The book's smooth_curve gives a wrong-length curve for n < 11 and fails for n = 0."""
+    for n in range(1, 11):
+        x = np.random.default_rng(n).random(n)
+        assert len(book_smooth_curve(x)) != n
+        out = smooth_curve(x)
+        assert out.shape == (n,)
+        assert np.all((x.min() <= out) & (out <= x.max()))  # a weighted mean of x's values
+    with pytest.raises(ValueError):
+        book_smooth_curve(np.zeros(0))
+    out = smooth_curve(np.zeros(0, np.float32))
+    assert out.shape == (0,) and out.dtype == np.float32
+    # One or two points: the window shrinks to one point, which leaves x as it is.
+    np.testing.assert_array_equal(smooth_curve([0.3]), [0.3])
+    np.testing.assert_array_equal(smooth_curve([0.3, 0.7]), [0.3, 0.7])
+
+
+def test_smooth_curve_refuses_anything_but_one_curve():
+    with pytest.raises(ValueError, match=r"smooth_curve: x must be a 1-D curve.*\(2, 11\)"):
+        smooth_curve(np.zeros((2, 11)))
+    with pytest.raises(ValueError, match=r"smooth_curve: .*shape \(\)"):
+        smooth_curve(1.0)
+    with pytest.raises(TypeError, match="smooth_curve"):
+        smooth_curve(np.ones(12, complex))
+
+
+def test_smooth_curve_nan_spreads_to_its_window_only_and_does_not_warn():
+    x = np.zeros(30)
+    x.flags.writeable = False
+    x_nan = x.copy()
+    x_nan[15] = np.nan
+    x_inf = x.copy()
+    x_inf[[14, 16]] = [np.inf, -np.inf]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(np.flatnonzero(np.isnan(smooth_curve(x_nan))), range(10, 21))
+        assert np.isnan(smooth_curve(x_inf)[15])  # inf and -inf in one window
+        assert smooth_curve(x).flags.writeable
+
+
+# ---------------------------------------------------------------- shuffle_dataset
+
+
+def test_shuffle_dataset_moves_samples_and_labels_together():
+    n = 50
+    x = np.arange(n * 6).reshape(n, 2, 3)  # x[i] holds 6i .. 6i + 5
+    t = np.arange(n)
+    x_out, t_out = shuffle_dataset(x, t, seed=0)
+    np.testing.assert_array_equal(x_out, x[t_out])
+    np.testing.assert_array_equal(np.sort(t_out), t)
+    assert not np.array_equal(t_out, t)
+    assert x_out.dtype == x.dtype and t_out.dtype == t.dtype
+
+
+def test_shuffle_dataset_seeds():
+    x, t = np.random.default_rng(0).random((40, 3)), np.arange(40)
+    first = shuffle_dataset(x, t, seed=7)
+    again = shuffle_dataset(x, t, seed=7)
+    other = shuffle_dataset(x, t, seed=8)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[1], other[1])
+    # A Generator is advanced: successive shuffles differ and repeat with a fresh copy.
+    rng = np.random.default_rng(3)
+    one, two = shuffle_dataset(x, t, seed=rng)[1], shuffle_dataset(x, t, seed=rng)[1]
+    assert not np.array_equal(one, two)
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(shuffle_dataset(x, t, seed=rng)[1], one)
+    np.testing.assert_array_equal(shuffle_dataset(x, t, seed=rng)[1], two)
+    assert np.array_equal(np.sort(shuffle_dataset(x, t)[1]), t)  # seed None: a fresh order
+
+
+def test_shuffle_dataset_returns_copies_of_read_only_inputs():
+    x = np.arange(24, dtype=np.uint8).reshape(4, 1, 2, 3)
+    t = np.eye(4, dtype=np.float32)[[3, 1, 0, 2]]
+    x.flags.writeable = t.flags.writeable = False
+    x_before, t_before = x.copy(), t.copy()
+    x_out, t_out = shuffle_dataset(x, t, seed=1)
+    assert x_out.dtype == np.uint8 and t_out.dtype == np.float32
+    assert x_out.shape == x.shape and t_out.shape == t.shape
+    x_out[...] = 0
+    t_out[...] = 0
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(t, t_before)
+
+
+def test_shuffle_dataset_errors_name_it():
+    with pytest.raises(ValueError, match=r"shuffle_dataset: .*\(5, 3\).*\(4,\)"):
+        shuffle_dataset(np.zeros((5, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="shuffle_dataset"):
+        shuffle_dataset(np.float64(1.0), np.zeros(1))
+    for seed in (-1, 1.5, "abc"):
+        with pytest.raises(InvalidParameterError, match="shuffle_dataset: seed"):
+            shuffle_dataset(np.zeros(3), np.zeros(3), seed=seed)
+    with pytest.raises(TypeError, match="positional"):
+        shuffle_dataset(np.zeros(3), np.zeros(3), 0)  # seed is keyword-only
+
+
+def test_regression_shuffle_dataset_leaves_the_global_random_state_alone():
+    """The book's version draws from np.random's global state, so it is seeded only globally."""
+    x, t = np.zeros((10, 2)), np.arange(10)
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is what is tested)
+    shuffle_dataset(x, t, seed=0)
+    shuffle_dataset(x, t)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+    book_shuffle_dataset(x, t)
+    assert not np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+
+
+def test_regression_shuffle_dataset_any_rank():
+    """The book's version handles 2-D and 4-D x only: 1-D and 3-D x raise IndexError."""
+    t = np.arange(6)
+    for shape in [(6,), (6, 4, 5), (6, 1, 2, 3, 2)]:
+        x = np.arange(np.prod(shape)).reshape(shape)
+        if len(shape) in (1, 3):
+            with pytest.raises(IndexError):
+                book_shuffle_dataset(x, t)
+        x_out, t_out = shuffle_dataset(x, t, seed=2)
+        np.testing.assert_array_equal(x_out, x[t_out])
+
+
+# ---------------------------------------------------------------- properties
+
+SETTINGS = settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+DTYPES = (np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.bool_)
+
+
+@st.composite
+def arrays(draw, shape, nonfinite=True):
+    """An array of ``shape``: moderate, huge and (if ``nonfinite``) NaN/inf values."""
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    if dtype.kind != "f":
+        return draw(hnp.arrays(dtype, shape))
+    info = np.finfo(dtype)
+    elements = st.floats(-50, 50, width=info.bits)
+    if nonfinite:
+        elements |= st.sampled_from([float(info.max), -float(info.max), np.nan, np.inf, -np.inf])
+    return draw(hnp.arrays(dtype, shape, elements=elements))
+
+
+def run(fn, *args, **kwargs):
+    """``fn(*args)`` with read-only inputs, failing on any warning or modified input."""
+    for a in args:
+        a.flags.writeable = False
+    before = [a.tobytes() for a in args]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = fn(*args, **kwargs)
+    assert [a.tobytes() for a in args] == before
+    return out
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(0, 40), nonfinite=st.booleans())
+def test_smooth_curve_properties(data, n, nonfinite):
+    x = data.draw(arrays((n,), nonfinite=nonfinite))
+    out = run(smooth_curve, x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    assert out.shape == (n,) and out.dtype == dtype
+    if n >= 11:
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = book_smooth_curve(x).astype(dtype)
+        np.testing.assert_array_equal(out, expected)
+    finite = x.astype(np.float64)
+    if n and np.all(np.abs(finite) <= 50):
+        # Each point is a weighted mean of x's values (positive weights summing to 1).
+        lo, hi = finite.min(), finite.max()
+        assert np.all((lo - 1e-9 * (1 + abs(lo)) <= out) & (out <= hi + 1e-9 * (1 + abs(hi))))
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    x_shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
+    t_extra=st.sampled_from([(), (3,)]),
+    seed=st.integers(0, 2**32),
+)
+def test_shuffle_dataset_properties(data, x_shape, t_extra, seed):
+    n = x_shape[0]
+    x = data.draw(arrays(x_shape))
+    t = data.draw(arrays((n, *t_extra)))
+    x_out, t_out = run(shuffle_dataset, x, t, seed=seed)
+    assert (x_out.shape, x_out.dtype, t_out.shape, t_out.dtype) == (
+        x.shape,
+        x.dtype,
+        t.shape,
+        t.dtype,
+    )
+    # The permutation depends only on N and the seed: shuffling the indices recovers it.
+    order = shuffle_dataset(np.arange(n), np.arange(n), seed=seed)[1]
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    assert x_out.tobytes() == x[order].tobytes() and t_out.tobytes() == t[order].tobytes()
+    # Samples and labels of different lengths are refused, naming the function.
+    with pytest.raises(ValueError, match="shuffle_dataset"):
+        shuffle_dataset(x, t[:-1] if n else np.zeros(1), seed=seed)
