@@ -76,7 +76,13 @@ def test_two_layer_net_has_the_books_structure():
 
 def test_multi_layer_net_structure_and_init():
     net = MultiLayerNet(784, [100, 100], 10, activation="sigmoid", weight_init_std="xavier")
-    assert list(net.layers) == ["Affine1", "Sigmoid1", "Affine2", "Sigmoid2", "Affine3"]
+    assert list(net.layers) == [
+        "Affine1",
+        "Activation_function1",
+        "Affine2",
+        "Activation_function2",
+        "Affine3",
+    ]  # the book's multi_layer_net.py names
     assert net.params["W2"].std() == pytest.approx(np.sqrt(1 / 100), rel=0.05)
     he = MultiLayerNet(784, [100], 10, weight_init_std="he")
     assert he.params["W1"].std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)

@@ -4,8 +4,9 @@
 >>> from layerwise import Affine, Relu, SoftmaxWithLoss
 """
 
-from . import datasets, optimizers
+from . import datasets, optimizers, util
 from ._blas import blas_threads
+from ._checks import InvalidParameterError
 from .files import ModelFileError, load, save
 from .functions import (
     cross_entropy_error,
@@ -14,17 +15,21 @@ from .functions import (
     relu,
     sigmoid,
     softmax,
+    softmax_loss,
 )
 from .layers import (
     AddLayer,
     Affine,
     BackwardBeforeForwardError,
+    BatchNormalization,
+    Dropout,
     MulLayer,
     Relu,
     Sigmoid,
     SoftmaxWithLoss,
 )
-from .network import MultiLayerNet, Parameters, Sequential, TwoLayerNet
+from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from .network import Parameters, Sequential
 from .training import NonFiniteLossError, Trainer, TrainingInterrupted
 
 __version__ = "0.1.0"
@@ -32,7 +37,12 @@ __version__ = "0.1.0"
 __all__ = [
     "datasets",
     "optimizers",
+    "util",
     "Affine",
+    "BatchNormalization",
+    "Dropout",
+    "InvalidParameterError",
+    "MultiLayerNetExtend",
     "blas_threads",
     "AddLayer",
     "BackwardBeforeForwardError",
@@ -56,4 +66,5 @@ __all__ = [
     "save",
     "sigmoid",
     "softmax",
+    "softmax_loss",
 ]

@@ -2,9 +2,14 @@
 
 A model file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files) holding
 
-- one array per parameter, named exactly as in ``network.state_dict()``: ``'W1'``, ``'b1'``, ...
+- one array per parameter and buffer, named exactly as in ``network.state_dict()``: ``'W1'``,
+  ``'b1'``, ``'gamma1'``, ``'running_mean1'``, ...
 - ``'__architecture__'``: a 0-d unicode array holding the JSON text
-  ``{"format": "layerwise-model", "version": 1, "network": network.get_config()}``.
+  ``{"format": "layerwise-model", "version": 2, "network": network.get_config()}``.
+
+Networks are rebuilt from the registries (:data:`layerwise.nets.NETWORKS` and
+:data:`layerwise.layers.LAYERS`), never from a class named in the file by import. Version 1
+files (layerwise 0.1, before buffers) are still read.
 
 Nothing in it is pickled, so any NumPy can read it with ``np.load(path, allow_pickle=False)``,
 and loading one never runs code: a file that would need unpickling is refused. Every other
@@ -37,14 +42,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import Affine
-from .network import LAYER_TYPES, LOSS_TYPES, MultiLayerNet, Sequential, TwoLayerNet
+from .layers import LAYERS
+from .nets import NETWORKS, full, shapes_only
 
 __all__ = [
     "ARCHITECTURE_KEY",
     "FORMAT_VERSION",
     "ModelFileError",
     "load",
+    "open_npz",
     "read_npz",
     "save",
     "write_npz_atomic",
@@ -53,23 +59,9 @@ __all__ = [
 #: The entry holding the JSON description; parameter names never start with an underscore.
 ARCHITECTURE_KEY = "__architecture__"
 FORMAT_NAME = "layerwise-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
-_NETWORKS = {"Sequential": Sequential, "TwoLayerNet": TwoLayerNet, "MultiLayerNet": MultiLayerNet}
-# The keys each class's description must have, besides "class".
-_CONFIG_KEYS = {
-    "Sequential": {"layers", "loss", "weight_decay_lambda", "dtype"},
-    "TwoLayerNet": {"input_size", "hidden_size", "output_size", "weight_init_std", "dtype"},
-    "MultiLayerNet": {
-        "input_size",
-        "hidden_size_list",
-        "output_size",
-        "activation",
-        "weight_init_std",
-        "weight_decay_lambda",
-        "dtype",
-    },
-}
 #: A model file's JSON description is a few hundred bytes; far more is not a description.
 _MAX_DESCRIPTION_BYTES = 1 << 20
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
@@ -157,28 +149,67 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def read_npz(path, what="checkpoint", vet=None, only=None):
-    """Read the arrays of an ``.npz`` file into memory, never unpickling.
+class NpzFile:
+    """An ``.npz`` archive opened for reading: every header checked, no array read yet.
 
-    Every entry's ``.npy`` header is read and checked first; only then is any array data read.
+    Reading is two plain steps: look at :attr:`headers` (each entry's shape and dtype, from
+    its ``.npy`` header alone) and refuse what does not belong, then :meth:`read` the arrays.
+    So an entry larger than the caller expects is refused before its memory is allocated.
+    Nothing is ever unpickled.
+
+    Use :func:`open_npz`, as a context manager.
+
+    Attributes
+    ----------
+    headers : dict of str to (tuple, numpy.dtype)
+        Entry name to ``(shape, dtype)``, in the archive's order.
+    """
+
+    def __init__(self, path, what):
+        self.path, self.what = Path(path), what
+        self._file = open(self.path, "rb")
+        try:
+            if self._file.read(4) not in _ZIP_SIGNATURES:
+                raise _error(
+                    self.path, what, "it is not an .npz archive (no zip signature at its start)"
+                )
+            self._file.seek(0)
+            with _damage_reported(self.path, what):
+                self._npz = np.load(self._file, allow_pickle=False)
+            with _damage_reported(self.path, what):
+                self.headers = {
+                    name: _read_header(self._npz, name, self.path, what) for name in self._npz.files
+                }
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, name):
+        """The array of entry ``name`` (its header was checked when the file was opened)."""
+        with _damage_reported(self.path, self.what):
+            return self._npz[name]
+
+    def close(self):
+        npz = getattr(self, "_npz", None)
+        if npz is not None:
+            npz.close()
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def open_npz(path, what="checkpoint"):
+    """Open an ``.npz`` file and check every entry's header; see :class:`NpzFile`.
 
     Parameters
     ----------
     path : str or Path
     what : str, default "checkpoint"
         What the file is, for error messages ("cannot load checkpoint 'run/ckpt.npz': ...").
-    vet : callable, optional
-        ``vet(headers, read)``, called after every header has been checked and before the
-        arrays are read: ``headers`` maps each entry's name to its ``(shape, dtype)`` and
-        ``read(name)`` reads one entry (e.g. a small description). It raises to refuse the file,
-        so arrays larger than the caller expects are refused before their memory is allocated.
-    only : collection of str, optional
-        Read just these entries (all headers are still checked).
-
-    Returns
-    -------
-    dict of str to ndarray
-        In the archive's order. The file is closed on return.
 
     Raises
     ------
@@ -189,27 +220,19 @@ def read_npz(path, what="checkpoint", vet=None, only=None):
         than ``.npy`` arrays, or holds object arrays (which would be unpickled: refused for
         safety, since unpickling can run arbitrary code).
     """
-    path = Path(path)
-    with open(path, "rb") as f:
-        if f.read(4) not in _ZIP_SIGNATURES:
-            raise _error(path, what, "it is not an .npz archive (no zip signature at its start)")
-        f.seek(0)
-        with _damage_reported(path, what):
-            npz = np.load(f, allow_pickle=False)
-        with npz:
-            with _damage_reported(path, what):
-                headers = {name: _read_header(npz, name, path, what) for name in npz.files}
-            arrays = {}
+    return NpzFile(path, what)
 
-            def read(name):
-                if name not in arrays:
-                    with _damage_reported(path, what):
-                        arrays[name] = npz[name]
-                return arrays[name]
 
-            if vet is not None:
-                vet(headers, read)  # its refusals reach the caller as they are
-            return {name: read(name) for name in headers if only is None or name in only}
+def read_npz(path, what="checkpoint"):
+    """Every array of an ``.npz`` file, read with :func:`open_npz` (so never unpickled).
+
+    Returns
+    -------
+    dict of str to ndarray
+        In the archive's order. The file is closed on return.
+    """
+    with open_npz(path, what) as f:
+        return {name: f.read(name) for name in f.headers}
 
 
 @contextmanager
@@ -275,11 +298,11 @@ def _pickle_error(path, what, where):
 
 
 def save(network, path):
-    """Save a network's architecture and parameters to one ``.npz`` file, atomically.
+    """Save a network's architecture, parameters and buffers to one ``.npz`` file, atomically.
 
     Parameters
     ----------
-    network : Sequential, TwoLayerNet or MultiLayerNet
+    network : Sequential or one of the book's networks (:data:`layerwise.nets.NETWORKS`)
     path : str or Path
         Written exactly as given: no ``.npz`` suffix is added (unlike ``np.savez``).
 
@@ -296,27 +319,40 @@ def save(network, path):
         :func:`load` would refuse.
     """
     path = Path(path)
-    description = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "network": network.get_config(),
-    }
-    arrays = dict(network.state_dict())
 
     def fail(problem):
         return ModelFileError(f"cannot save {type(network).__name__} to '{path}': {problem}")
 
-    _check_arrays(description["network"], {k: (a.shape, a.dtype) for k, a in arrays.items()}, fail)
-    arrays[ARCHITECTURE_KEY] = np.array(json.dumps(description))
+    config = network.get_config()
+    if NETWORKS.get(config.get("class")) is not type(network):
+        raise fail(
+            f"its class is not registered for model files (register it with "
+            f"layerwise.nets.register_network); registered: {', '.join(NETWORKS)}"
+        )
+    for layer in [*network.layers.values(), network.last_layer]:
+        if LAYERS.get(type(layer).__name__) is not type(layer):
+            raise fail(
+                f"its layer type {type(layer).__name__!r} is not registered (register it with "
+                f"layerwise.layers.register_layer); registered: {', '.join(LAYERS)}"
+            )
+    description = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "network": config}
+    try:
+        text = json.dumps(description)
+    except (TypeError, ValueError) as e:
+        raise fail(f"its description is not JSON-serialisable ({e})") from e
+    arrays = dict(network.state_dict())
+    _check_arrays(_expected_arrays(config, fail), _shapes(arrays), fail)
+    arrays[ARCHITECTURE_KEY] = np.array(text)
     return write_npz_atomic(path, arrays)
 
 
 def load(path):
-    """Load a network saved by :func:`save`: same class, architecture and parameters.
+    """Load a network saved by :func:`save`: same class, architecture, parameters and buffers.
 
-    The file is read with ``allow_pickle=False`` and checked completely (description, array
-    names, shapes and dtypes) before any network is built, so a damaged or hostile file can
-    neither run code nor make layerwise allocate more than the arrays it holds.
+    The file is read with ``allow_pickle=False`` and in two steps: its description and every
+    array's header are checked (names, shapes, dtypes) before any array is read, so a damaged
+    or hostile file can neither run code nor make layerwise allocate more than the arrays it
+    really holds.
 
     Parameters
     ----------
@@ -324,7 +360,7 @@ def load(path):
 
     Returns
     -------
-    Sequential, TwoLayerNet or MultiLayerNet
+    Sequential or one of the book's networks
         Its predictions equal the saved network's bit for bit.
 
     Raises
@@ -339,73 +375,80 @@ def load(path):
     def fail(problem):
         return _error(path, "model file", problem)
 
-    described = {}
-
-    def vet(headers, read):
-        # The description comes first: it says what every other entry must be, so an entry
-        # promising more than that is refused before its memory is allocated.
-        entry = headers.get(ARCHITECTURE_KEY)
-        if entry is not None and (
-            entry[1].kind != "U" or entry[0] != () or entry[1].itemsize > _MAX_DESCRIPTION_BYTES
-        ):
-            raise fail(
-                f"{ARCHITECTURE_KEY!r} must be a 0-d unicode array of at most "
-                f"{_MAX_DESCRIPTION_BYTES} bytes, got {entry[1]} {entry[0]}"
-            )
-        config = _read_description(None if entry is None else read(ARCHITECTURE_KEY), fail)
-        _check_arrays(config, {k: v for k, v in headers.items() if k != ARCHITECTURE_KEY}, fail)
-        described["config"] = config
-
-    arrays = read_npz(path, what="model file", vet=vet)
-    del arrays[ARCHITECTURE_KEY]
-    config = described["config"]
-    try:
-        network = _build(config, arrays)
-    except (ValueError, TypeError) as e:
-        raise fail(f"its description of the {config['class']} is invalid: {e}") from e
+    with open_npz(path, "model file") as f:
+        config = _read_description(f, fail)
+        expected = _expected_arrays(config, fail)
+        _check_arrays(expected, {k: v for k, v in f.headers.items() if k != ARCHITECTURE_KEY}, fail)
+        arrays = {name: f.read(name) for name in expected}
+    network = _build(config, fail)
     network.load_state_dict(arrays)
     return network
 
 
-def _read_description(entry, fail):
-    if entry is None:
+def _shapes(arrays):
+    return {k: (tuple(a.shape), a.dtype) for k, a in arrays.items()}
+
+
+def _read_description(f, fail):
+    """The ``'network'`` object of the file's JSON description (header checked first)."""
+    header = f.headers.get(ARCHITECTURE_KEY)
+    if header is None:
         raise fail(
             f"it has no {ARCHITECTURE_KEY!r} entry, so it does not describe a network "
             "(was it written by layerwise.save?)"
         )
-    if entry.dtype.kind != "U" or entry.ndim != 0:
+    shape, dtype = header
+    if dtype.kind != "U" or shape != () or dtype.itemsize > _MAX_DESCRIPTION_BYTES:
         raise fail(
-            f"{ARCHITECTURE_KEY!r} must be a 0-d unicode array, got {entry.dtype} {entry.shape}"
+            f"{ARCHITECTURE_KEY!r} must be a 0-d unicode array of at most "
+            f"{_MAX_DESCRIPTION_BYTES} bytes, got {dtype} {shape}"
         )
     try:
-        description = json.loads(entry.item())
+        description = json.loads(f.read(ARCHITECTURE_KEY).item())
     except (json.JSONDecodeError, RecursionError) as e:
         raise fail(f"its description is not valid JSON ({e})") from e
     if not isinstance(description, dict) or description.get("format") != FORMAT_NAME:
         raise fail(f"its description is not a {FORMAT_NAME!r} description")
     version = description.get("version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if isinstance(version, bool) or version not in _READABLE_VERSIONS:
         raise fail(
-            f"it has format version {version!r}; this layerwise reads version {FORMAT_VERSION} "
-            "(a newer layerwise may have written it)"
+            f"it has format version {version!r}; this layerwise reads versions "
+            f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer layerwise may have written it)"
         )
     config = description.get("network")
     if not isinstance(config, dict):
         raise fail("its description has no 'network' object")
+    if version == 1 and config.get("class") == "Sequential":
+        config = _sequential_from_version_1(config)
     return config
 
 
-def _check_arrays(config, headers, fail):
-    """Check the arrays' ``{name: (shape, dtype)}`` against what ``config`` describes."""
-    expected, dtype = _describe(config, fail)
+def _sequential_from_version_1(config):
+    """A version-1 Sequential description (Affine sizes inline) in today's layer form."""
+    layers = []
+    for spec in config.get("layers") if isinstance(config.get("layers"), list) else []:
+        if isinstance(spec, dict) and spec.get("type") == "Affine":
+            fan_in, fan_out = spec.get("in_features"), spec.get("out_features")
+            spec = {
+                "type": "Affine",
+                "config": {},
+                "arrays": {"W": [fan_in, fan_out], "b": [fan_out]},
+            }
+        elif isinstance(spec, dict) and set(spec) == {"type"}:
+            spec = {"type": spec["type"], "config": {}, "arrays": {}}
+        layers.append(spec)
+    return {**config, "layers": layers}
+
+
+def _check_arrays(expected, headers, fail):
+    """Check the arrays' ``{name: (shape, dtype)}`` against what the description implies."""
     missing = [k for k in expected if k not in headers]
     extra = [k for k in headers if k not in expected]
     if missing or extra:
         raise fail(
-            f"its arrays do not match its {config['class']} description: "
-            f"missing {missing}, unexpected {extra}"
+            f"its arrays do not match its description: missing {missing}, unexpected {extra}"
         )
-    for key, shape in expected.items():
+    for key, (shape, dtype) in expected.items():
         got_shape, got_dtype = headers[key]
         if got_shape != shape:
             raise fail(f"{key!r} has shape {got_shape}; the description needs {shape}")
@@ -416,83 +459,84 @@ def _check_arrays(config, headers, fail):
             )
 
 
-def _describe(config, fail):
-    """The parameter shapes and dtype a description implies, checking its every entry."""
-    cls = config.get("class")
-    if not _known(cls, _NETWORKS):
-        raise fail(f"unknown network class {cls!r}; known: {', '.join(_NETWORKS)}")
-    keys = set(config) - {"class"}
-    if keys != _CONFIG_KEYS[cls]:
-        raise fail(
-            f"its {cls} description has entries {sorted(keys)}; "
-            f"expected {sorted(_CONFIG_KEYS[cls])}"
-        )
-    if config["dtype"] not in ("float32", "float64"):
-        raise fail(f"dtype must be 'float32' or 'float64', got {config['dtype']!r}")
+def _expected_arrays(config, fail):
+    """``{key: (shape, dtype)}`` of the arrays ``config`` describes, without allocating them.
 
-    def size(value, what):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail(f"{what} must be a positive integer, got {value!r}")
-        return value
-
-    if cls == "Sequential":
-        sizes = []  # (in_features, out_features) of each Affine
-        if not isinstance(config["layers"], list) or not config["layers"]:
-            raise fail("its Sequential description needs a non-empty list of layers")
-        for i, spec in enumerate(config["layers"]):
-            kind = spec.get("type") if isinstance(spec, dict) else None
-            if not _known(kind, LAYER_TYPES):
-                raise fail(f"layer {i} has unknown type {kind!r}; known: {', '.join(LAYER_TYPES)}")
-            wanted = {"type", "in_features", "out_features"} if kind == "Affine" else {"type"}
-            # A parameterised layer other than Affine would need its own entries in the format.
-            has_params = kind != "Affine" and getattr(LAYER_TYPES[kind], "param_names", ())
-            if set(spec) != wanted or has_params:
-                raise fail(f"layer {i} ({kind}) cannot be described by {spec!r}")
-            if kind == "Affine":
-                sizes.append(
-                    (
-                        size(spec["in_features"], f"layer {i} in_features"),
-                        size(spec["out_features"], f"layer {i} out_features"),
-                    )
-                )
-        if not _known(config["loss"], LOSS_TYPES):
-            raise fail(f"unknown loss {config['loss']!r}; known: {', '.join(LOSS_TYPES)}")
-    else:
-        hidden = [config["hidden_size"]] if cls == "TwoLayerNet" else config["hidden_size_list"]
-        if not isinstance(hidden, list):
-            raise fail(f"hidden_size_list must be a list, got {hidden!r}")
-        dims = [config["input_size"], *hidden, config["output_size"]]
-        dims = [size(d, f"{cls} layer size") for d in dims]
-        sizes = list(zip(dims[:-1], dims[1:], strict=True))
-    expected = {}
-    for i, (fan_in, fan_out) in enumerate(sizes, start=1):
-        expected[f"W{i}"] = (fan_in, fan_out)
-        expected[f"b{i}"] = (fan_out,)
-    return expected, np.dtype(config["dtype"])
+    The network is built from its description with zero-stride placeholder arrays
+    (:func:`layerwise.nets.shapes_only`), which checks every entry of the description on the
+    way and costs no memory however large the layers it describes.
+    """
+    with shapes_only():
+        skeleton = _build(config, fail)
+    return _shapes(dict([*skeleton.named_parameters(), *skeleton.named_buffers()]))
 
 
-def _known(name, registry):
-    # A name from JSON may be a list or an object, which cannot even be looked up in a dict.
-    return isinstance(name, str) and name in registry
-
-
-def _build(config, arrays):
-    """A network of the described architecture; its parameters are then filled from arrays."""
+def _build(config, fail):
+    """A network of the described architecture (parameters to be filled by the caller)."""
+    name = config.get("class")
+    cls = NETWORKS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise fail(f"unknown network class {name!r}; known: {', '.join(NETWORKS)}")
     args = {k: v for k, v in config.items() if k != "class"}
-    if config["class"] != "Sequential":
-        # The constructor draws weights of the checked shapes; load_state_dict overwrites them.
-        return _NETWORKS[config["class"]](**args, seed=0)
+    try:
+        if name != "Sequential":
+            # The constructor draws weights of the checked shapes; load_state_dict overwrites them.
+            return cls(**args, seed=0)
+        return _build_sequential(args, fail)
+    except (ValueError, TypeError) as e:  # wrong or missing arguments, bad sizes
+        raise fail(f"its description of the {name} is invalid: {e}") from e
+
+
+def _build_sequential(args, fail):
+    expected = {"layers", "loss", "weight_decay_lambda", "dtype"}
+    if set(args) != expected:
+        raise fail(
+            f"its Sequential description has entries {sorted(args)}; expected {sorted(expected)}"
+        )
+    if args["dtype"] not in ("float32", "float64"):
+        raise fail(f"dtype must be 'float32' or 'float64', got {args['dtype']!r}")
+    dtype = np.dtype(args["dtype"])
+    specs = args["layers"]
+    if not isinstance(specs, list) or not specs:
+        raise fail("its Sequential description needs a non-empty list of layers")
     layers = []
-    n_affine = 0
-    for spec in config["layers"]:
-        if spec["type"] == "Affine":
-            n_affine += 1
-            W, b = arrays[f"W{n_affine}"], arrays[f"b{n_affine}"]
-            layers.append(Affine(np.zeros(W.shape, W.dtype), np.zeros(b.shape, b.dtype)))
-        else:
-            layers.append(LAYER_TYPES[spec["type"]]())
-    return Sequential(
-        *layers,
-        loss=LOSS_TYPES[config["loss"]](),
-        weight_decay_lambda=config["weight_decay_lambda"],
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not {"type", "config", "arrays"} <= set(spec):
+            raise fail(
+                f"layer {i} must be an object with 'type', 'config' and 'arrays', got {spec!r}"
+            )
+        cls = _registered(spec["type"], fail, f"layer {i}")
+        arrays, config = spec["arrays"], spec["config"]
+        if not isinstance(arrays, dict) or not isinstance(config, dict):
+            raise fail(f"layer {i} ({spec['type']}) cannot be described by {spec!r}")
+        names = (*cls.param_names, *cls.buffer_names)
+        if set(arrays) != set(names):
+            raise fail(f"layer {i} ({spec['type']}) needs arrays {list(names)}, got {list(arrays)}")
+        placeholders = {a: full(_shape(arrays[a], fail, f"layer {i} {a}"), 0, dtype) for a in names}
+        layers.append((spec.get("name"), cls(**placeholders, **config)))
+    loss = _registered(args["loss"], fail, "loss")()
+    if all(isinstance(name, str) for name, _ in layers):
+        if len({name for name, _ in layers}) != len(layers):
+            raise fail("its layers' names are not unique")
+        return NETWORKS["Sequential"](
+            dict(layers), loss=loss, weight_decay_lambda=args["weight_decay_lambda"]
+        )
+    return NETWORKS["Sequential"](
+        *(layer for _, layer in layers), loss=loss, weight_decay_lambda=args["weight_decay_lambda"]
     )
+
+
+def _registered(name, fail, what):
+    # A name from JSON may be a list or an object, which cannot even be looked up in a dict.
+    cls = LAYERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise fail(f"{what} has unknown type {name!r}; known: {', '.join(LAYERS)}")
+    return cls
+
+
+def _shape(value, fail, what):
+    if not isinstance(value, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value
+    ):
+        raise fail(f"{what} must have a shape given as a list of sizes, got {value!r}")
+    return tuple(value)

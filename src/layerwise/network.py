@@ -1,32 +1,28 @@
-"""Networks: layers composed in order, then a loss layer (the book's chapters 5 and 6).
+"""Networks: layers composed in order, then a loss layer (the book's chapters 5-8).
 
-:class:`Sequential` is the general composition; :class:`TwoLayerNet` (chapter 5) and
-:class:`MultiLayerNet` (chapter 6) are thin constructors on it with the book's signatures and
-attributes: ``params`` (``'W1'``, ``'b1'``, ...), ``layers`` (an ordered dict named ``'Affine1'``,
-``'Relu1'``, ...) and ``lastLayer``.
+:class:`Sequential` composes any layers that follow the protocol of :mod:`layerwise.layers.base`;
+the book's networks (:mod:`layerwise.nets`) are thin constructors on it. A network has the
+book's attributes: ``params`` (``'W1'``, ``'b1'``, ``'gamma1'``, ...), ``layers`` (an ordered
+dict of named layers) and ``last_layer`` (also ``lastLayer``, chapter 5's spelling).
 
 Unlike the book's networks, ``params`` is a live view of the layers' arrays: assigning
 ``net.params['W1'] = new`` is seen by ``Affine1`` (the book's code silently detaches the two, and
 training then updates arrays that no layer reads).
 """
 
-import numbers
+import inspect
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
 from . import functions
-from ._checks import as_float_array, check_labels
-from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-
-#: Layer classes a network can be rebuilt from by name (see :meth:`Sequential.get_config`).
-LAYER_TYPES = {"Affine": Affine, "Relu": Relu, "Sigmoid": Sigmoid}
-LOSS_TYPES = {"SoftmaxWithLoss": SoftmaxWithLoss}
+from ._checks import as_float_array, check_labels, check_number
+from .layers import SoftmaxWithLoss
 
 
 class Parameters(MutableMapping):
-    """The network's parameters as a dict-like live view of its layers' arrays.
+    """The network's parameters (or buffers) as a dict-like live view of its layers' arrays.
 
     ``params['W1']`` is ``layers['Affine1'].W`` itself: updating it in place (as optimizers
     do) or assigning a new array to ``params['W1']`` both change what the layer computes
@@ -78,38 +74,89 @@ class Parameters(MutableMapping):
         return f"Parameters({{{items}}})"
 
 
+def _accepts(method, keyword):
+    """Whether ``method`` takes the keyword argument ``keyword`` (read once, at construction)."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return keyword in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def array_keys(layers):
+    """The book's keys for the layers' parameters and buffers, numbered per name in order.
+
+    An Affine, a BatchNormalization and an Affine give ``W1 b1 gamma1 beta1 W2 b2`` (and the
+    buffers ``running_mean1 running_var1``), as the book's ``multi_layer_net_extend.py`` names
+    them.
+
+    Parameters
+    ----------
+    layers : iterable of (name, layer class or layer)
+
+    Returns
+    -------
+    params, buffers : list of (key, layer name, attribute name)
+    """
+    counts = {}
+    found = {"param_names": [], "buffer_names": []}
+    for name, layer in layers:
+        for kind, keys in found.items():
+            for attr in getattr(layer, kind, ()):
+                counts[attr] = counts.get(attr, 0) + 1
+                keys.append((f"{attr}{counts[attr]}", name, attr))
+    return found["param_names"], found["buffer_names"]
+
+
 class Sequential:
     """Layers applied in order, followed by a loss layer.
 
     Parameters
     ----------
-    *layers : layer objects
-        Each has ``forward(x)`` and ``backward(dout)``; parameters are found through the class
-        attribute ``param_names`` (``('W', 'b')`` for :class:`~layerwise.layers.Affine`).
+    *layers : layer objects, or one dict of named layers
+        Each has ``forward(x)`` (or ``forward(x, train_flg)``) and ``backward(dout)`` and
+        declares its arrays by ``param_names`` / ``buffer_names`` (see
+        :mod:`layerwise.layers.base`). Unnamed layers are named by class and position among
+        their kind: ``'Affine1'``, ``'Relu1'``, ``'Affine2'``.
     loss : layer, default SoftmaxWithLoss()
         ``forward(y, t)`` returns the loss, ``backward(dout=1.0)`` its gradient.
     weight_decay_lambda : float, default 0
-        L2 weight decay on every ``W``: the loss gains ``0.5 * lambda * sum(W**2)`` and each
-        ``dW`` gains ``lambda * W``.
+        L2 weight decay on every parameter named ``W``: the loss gains
+        ``0.5 * lambda * sum(W**2)`` and each ``dW`` gains ``lambda * W``.
 
     Attributes
     ----------
     layers : OrderedDict
-        Named by class and position among its kind: ``'Affine1'``, ``'Relu1'``, ``'Affine2'``.
-    lastLayer : layer
-        The loss layer.
+        The layers by name.
+    last_layer : layer
+        The loss layer (also reachable as ``lastLayer``, the book's chapter-5 spelling).
     params : Parameters
-        ``'W1'``, ``'b1'``, ``'W2'``, ...: a live dict-like view of the layers' arrays.
+        ``'W1'``, ``'b1'``, ``'gamma1'``, ...: a live dict-like view of the layers' parameters,
+        numbered per name in order (:func:`array_keys`).
+    buffers : Parameters
+        The same for state that is not trained (``'running_mean1'``, ...).
     training : bool
-        Set by :meth:`train` / :meth:`eval`.
+        The mode :meth:`predict` and :meth:`loss` use when not told; set by :meth:`train` /
+        :meth:`eval`. New networks start in training mode, as in PyTorch.
     """
 
     def __init__(self, *layers, loss=None, weight_decay_lambda=0.0):
         owner = type(self).__name__
-        if not layers:
+        if len(layers) == 1 and isinstance(layers[0], Mapping):
+            named = list(layers[0].items())
+        else:
+            counts = {}
+            named = []
+            for layer in layers:
+                kind = type(layer).__name__
+                counts[kind] = counts.get(kind, 0) + 1
+                named.append((f"{kind}{counts[kind]}", layer))
+        if not named:
             raise ValueError(f"{owner} needs at least one layer")
         loss = SoftmaxWithLoss() if loss is None else loss
-        for what, layer in [*(("every layer", layer) for layer in layers), ("loss", loss)]:
+        for what, layer in [*(("every layer", layer) for _, layer in named), ("loss", loss)]:
             if not (
                 callable(getattr(layer, "forward", None))
                 and callable(getattr(layer, "backward", None))
@@ -118,70 +165,85 @@ class Sequential:
                     f"{owner}: {what} needs forward and backward methods, got "
                     f"{type(layer).__name__} {layer!r}"
                 )
-        self.layers = OrderedDict()
-        counts = {}
-        slots = {}
-        n_param_layers = 0
-        for layer in layers:
-            kind = type(layer).__name__
-            counts[kind] = counts.get(kind, 0) + 1
-            self.layers[f"{kind}{counts[kind]}"] = layer
-            if getattr(layer, "param_names", ()):
-                n_param_layers += 1
-                for attr in layer.param_names:
-                    slots[f"{attr}{n_param_layers}"] = (layer, attr)
-        self.lastLayer = loss
-        self.weight_decay_lambda = _check_number(owner, "weight_decay_lambda", weight_decay_lambda)
-        self.params = Parameters(slots)
+        self.layers = OrderedDict(named)
+        self.last_layer = loss
+        self.weight_decay_lambda = check_number(
+            weight_decay_lambda, owner, "weight_decay_lambda", low=0
+        )
+        params, buffers = array_keys(self.layers.items())
+        self.params = Parameters({k: (self.layers[n], a) for k, n, a in params})
+        self.buffers = Parameters({k: (self.layers[n], a) for k, n, a in buffers})
+        # Read once what each layer's methods accept, so the passes need no type tests.
+        self._train_flg = [_accepts(layer.forward, "train_flg") for layer in self.layers.values()]
+        first = next(iter(self.layers.values()))
+        self._skip_input_grad = _accepts(first.backward, "input_grad")
         self.training = True
+
+    @property
+    def lastLayer(self):  # noqa: N802 - the book's chapter-5 name
+        """The loss layer: the book's chapter-5 name for :attr:`last_layer`."""
+        return self.last_layer
+
+    @lastLayer.setter
+    def lastLayer(self, layer):  # noqa: N802
+        self.last_layer = layer
 
     # ------------------------------------------------------------------ forward and loss
 
-    def predict(self, x):
+    def predict(self, x, train_flg=None):
         """Scores (logits) before the loss layer.
 
         Parameters
         ----------
         x : array_like, shape (N, ...)
+        train_flg : bool or None, default None
+            The book's flag for layers that behave differently while training (Dropout,
+            BatchNormalization); None uses the network's mode (:attr:`training`).
 
         Returns
         -------
         ndarray, shape (N, C)
         """
-        for layer in self.layers.values():
-            x = layer.forward(x)
+        train_flg = self.training if train_flg is None else bool(train_flg)
+        for layer, takes_flag in zip(self.layers.values(), self._train_flg, strict=True):
+            x = layer.forward(x, train_flg=train_flg) if takes_flag else layer.forward(x)
         return x
 
     def _weight_decay(self):
         if not self.weight_decay_lambda:
             return 0.0
         with np.errstate(over="ignore"):  # huge weights give an infinite penalty, not a warning
-            total = sum(np.sum(np.square(w)) for k, w in self.params.items() if k[0] == "W")
+            total = sum(np.sum(np.square(w)) for w in self._decayed())
             return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, t):
+    def _decayed(self):
+        return [layer.W for layer, attr in self.params._slots.values() if attr == "W"]
+
+    def loss(self, x, t, train_flg=None):
         """Loss of the batch: the loss layer's value plus weight decay.
 
         Parameters
         ----------
         x : array_like, shape (N, ...)
         t : array_like, shape (N,) integer labels or (N, C) one-hot rows
+        train_flg : bool or None, default None
+            As for :meth:`predict`.
 
         Returns
         -------
         scalar of the network's dtype
         """
         x, t = self._check_batch(x, t)
-        loss = self.lastLayer.forward(self.predict(x), t)
+        loss = self.last_layer.forward(self.predict(x, train_flg), t)
         if self.weight_decay_lambda:
             loss = loss + loss.dtype.type(self._weight_decay())
         return loss
 
     def accuracy(self, x, t, batch_size=1000):
-        """Fraction of samples whose highest score is the label.
+        """Fraction of samples whose highest score is the label, always in inference mode.
 
         Evaluated ``batch_size`` samples at a time, so memory stays bounded for any N (the
-        last chunk may be smaller).
+        last chunk may be smaller), and every sample counts.
 
         Parameters
         ----------
@@ -194,19 +256,13 @@ class Sequential:
         float
         """
         x, t = self._check_batch(x, t)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, numbers.Integral)
-            or (batch_size < 1)
-        ):
-            raise ValueError(
-                f"{type(self).__name__}.accuracy: batch_size must be an integer >= 1, "
-                f"got {batch_size!r}"
-            )
+        batch_size = check_number(
+            batch_size, f"{type(self).__name__}.accuracy", "batch_size", low=1, integer=True
+        )
         labels = None
         correct = 0
         for start in range(0, len(t), batch_size):
-            y = self.predict(x[start : start + batch_size])
+            y = self.predict(x[start : start + batch_size], train_flg=False)
             if labels is None:  # the number of classes is known from the first scores
                 labels, onehot = check_labels(
                     t, (len(t), y.shape[-1]), f"{type(self).__name__}.accuracy"
@@ -218,7 +274,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ gradients
 
-    def gradient(self, x, t):
+    def gradient(self, x, t, train_flg=None):
         """Gradients of :meth:`loss` by backpropagation.
 
         Returns
@@ -226,9 +282,9 @@ class Sequential:
         dict
             Keyed like ``params``; each value has its parameter's shape and dtype.
         """
-        return self.loss_and_gradient(x, t)[1]
+        return self.loss_and_gradient(x, t, train_flg)[1]
 
-    def loss_and_gradient(self, x, t):
+    def loss_and_gradient(self, x, t, train_flg=None):
         """:meth:`loss` and :meth:`gradient` from one forward pass (the training step's need).
 
         Returns
@@ -236,17 +292,16 @@ class Sequential:
         loss : scalar of the network's dtype
         grads : dict, keyed like ``params``
         """
-        loss = self.loss(x, t)
-        dout = self.lastLayer.backward(1.0)
+        loss = self.loss(x, t, train_flg)
+        dout = self.last_layer.backward(1.0)
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
-        first = layers[0]
-        if isinstance(first, Affine):
-            # Nothing uses the gradient with respect to the data: skip its matrix product.
-            first.backward(dout, input_grad=False)
+        if self._skip_input_grad:
+            # Nothing uses the gradient with respect to the data: the first layer may skip it.
+            layers[0].backward(dout, input_grad=False)
         else:
-            first.backward(dout)
+            layers[0].backward(dout)
         grads = {}
         for key, (layer, attr) in self.params._slots.items():
             grad = getattr(layer, "d" + attr)
@@ -255,15 +310,29 @@ class Sequential:
             grads[key] = grad
         return loss, grads
 
-    def numerical_gradient(self, x, t, h=1e-4):
+    def numerical_gradient(self, x, t, h=1e-4, train_flg=None):
         """Gradients of :meth:`loss` by central differences (slow; for checking :meth:`gradient`).
+
+        Every loss evaluation sees the same random draws (Dropout's masks): the random layers'
+        generators are rewound before each one and left as they were found. So calling this
+        first and :meth:`gradient` second compares two gradients of one and the same function
+        (the book's check draws a new mask per evaluation, which makes it meaningless).
 
         Meaningful in float64; float32 parameters give only about three correct digits.
         """
-        return {
-            key: functions.numerical_gradient(lambda _: self.loss(x, t), param, h)
-            for key, param in self.params.items()
-        }
+        states = self.get_rng_state()
+
+        def loss(_):
+            self.set_rng_state(states)
+            return self.loss(x, t, train_flg)
+
+        try:
+            return {
+                key: functions.numerical_gradient(loss, param, h)
+                for key, param in self.params.items()
+            }
+        finally:
+            self.set_rng_state(states)
 
     # ------------------------------------------------------------------ PyTorch-style API
 
@@ -275,44 +344,70 @@ class Sequential:
         """``(name, array)`` pairs, in order."""
         return list(self.params.items())
 
+    def named_buffers(self):
+        """``(name, array)`` pairs of the state that is not trained, in order."""
+        return list(self.buffers.items())
+
     def state_dict(self):
-        """Copies of the parameters, keyed like ``params``."""
-        return OrderedDict((key, value.copy()) for key, value in self.params.items())
+        """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``."""
+        arrays = [*self.params.items(), *self.buffers.items()]
+        return OrderedDict((key, value.copy()) for key, value in arrays)
 
     def load_state_dict(self, state):
-        """Copy arrays into the parameters, in place (an optimizer's references stay valid).
+        """Copy arrays into the parameters and buffers, in place (references stay valid).
 
         Raises
         ------
         KeyError
-            If ``state`` lacks a parameter or has one the network does not.
+            If ``state`` lacks an entry or has one the network does not.
         ValueError
             If a shape differs.
         """
-        missing = [k for k in self.params if k not in state]
-        unexpected = [k for k in state if k not in self.params]
+        own = dict([*self.params.items(), *self.buffers.items()])
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
         if missing or unexpected:
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for key, param in self.params.items():
+        for key, array in own.items():
             value = as_float_array(state[key], f"load_state_dict[{key!r}]", name="value")
-            if value.shape != param.shape:
+            if value.shape != array.shape:
                 raise ValueError(
                     f"load_state_dict: {key!r} has shape {value.shape}, the network's is "
-                    f"{param.shape}"
+                    f"{array.shape}"
                 )
             with np.errstate(over="ignore"):
-                np.copyto(param, value, casting="same_kind")
+                np.copyto(array, value, casting="same_kind")
+
+    def random_layers(self):
+        """``{name: layer}`` of the layers that draw random numbers (their ``rng``)."""
+        return {
+            name: layer
+            for name, layer in self.layers.items()
+            if isinstance(getattr(layer, "rng", None), np.random.Generator)
+        }
+
+    def get_rng_state(self):
+        """The random layers' generator states, ``{layer name: bit_generator.state}`` (JSON)."""
+        return {name: layer.rng.bit_generator.state for name, layer in self.random_layers().items()}
+
+    def set_rng_state(self, states):
+        """Restore what :meth:`get_rng_state` returned: the same masks are drawn again."""
+        layers = self.random_layers()
+        if set(states) != set(layers):
+            raise KeyError(
+                f"set_rng_state: states for {sorted(states)}, but the random layers are "
+                f"{sorted(layers)}"
+            )
+        for name, state in states.items():
+            layers[name].rng.bit_generator.state = state
 
     def train(self, mode=True):
-        """Set training mode (kept for layers that behave differently); returns self."""
+        """Set training mode (the default of :meth:`predict` and :meth:`loss`); returns self."""
         self.training = bool(mode)
-        for layer in self.layers.values():
-            if hasattr(layer, "training"):
-                layer.training = self.training
         return self
 
     def eval(self):
-        """Set evaluation mode; returns self."""
+        """Set inference mode; returns self."""
         return self.train(False)
 
     @property
@@ -324,33 +419,55 @@ class Sequential:
     # ------------------------------------------------------------------ description
 
     def get_config(self):
-        """A JSON-serialisable description of the architecture (used by :func:`layerwise.save`)."""
+        """A JSON-serialisable description of the architecture (used by :func:`layerwise.save`).
+
+        Each layer is described by its name, its class name, ``layer.get_config()`` and the
+        shapes of its parameters and buffers; :func:`layerwise.load` rebuilds it from the
+        registry of layer types.
+        """
         layers = []
-        for layer in self.layers.values():
-            spec = {"type": type(layer).__name__}
-            if isinstance(layer, Affine):
-                spec["in_features"], spec["out_features"] = map(int, layer.W.shape)
-            layers.append(spec)
+        for name, layer in self.layers.items():
+            names = (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ()))
+            get_config = getattr(layer, "get_config", None)
+            layers.append(
+                {
+                    "name": name,
+                    "type": type(layer).__name__,
+                    "config": get_config() if callable(get_config) else {},
+                    "arrays": {a: list(getattr(layer, a).shape) for a in names},
+                }
+            )
         return {
             "class": "Sequential",
             "layers": layers,
-            "loss": type(self.lastLayer).__name__,
+            "loss": type(self.last_layer).__name__,
             "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
 
-    def summary(self):
-        """A table of the layers with their output shapes and parameter counts."""
+    def summary(self, input_shape=None):
+        """A table of the layers with their output shapes and parameter counts.
+
+        Parameters
+        ----------
+        input_shape : tuple of int, optional
+            The shape of one sample, e.g. ``(784,)`` or ``(1, 28, 28)``. The output shapes are
+            found by running one zero sample through the network in inference mode; without
+            it (and no ``input_shape`` attribute on the network) they are left out.
+        """
+        input_shape = getattr(self, "input_shape", None) if input_shape is None else input_shape
+        x = None if input_shape is None else np.zeros((1, *input_shape), self.dtype)
         rows = [("layer", "output shape", "params")]
-        shape = None
         total = 0
-        for name, layer in self.layers.items():
-            if isinstance(layer, Affine):
-                shape = layer.W.shape[1]
+        for (name, layer), takes_flag in zip(self.layers.items(), self._train_flg, strict=True):
+            shape = "?"
+            if x is not None:
+                x = layer.forward(x, train_flg=False) if takes_flag else layer.forward(x)
+                shape = str(("N", *x.shape[1:])).replace("'", "")
             count = sum(getattr(layer, a).size for a in getattr(layer, "param_names", ()))
             total += count
-            rows.append((f"{name} ({type(layer).__name__})", f"(N, {shape})", f"{count:,}"))
-        rows.append((f"lastLayer ({type(self.lastLayer).__name__})", "()", "0"))
+            rows.append((f"{name} ({type(layer).__name__})", shape, f"{count:,}"))
+        rows.append((f"last_layer ({type(self.last_layer).__name__})", "()", "0"))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
         rule = "-" * len(lines[0])
@@ -361,7 +478,7 @@ class Sequential:
     def __repr__(self):
         lines = [f"{type(self).__name__}("]
         lines += [f"  ({name}): {layer!r}" for name, layer in self.layers.items()]
-        lines.append(f"  (lastLayer): {self.lastLayer!r}")
+        lines.append(f"  (last_layer): {self.last_layer!r}")
         if self.weight_decay_lambda:
             lines.append(f"  weight_decay_lambda={self.weight_decay_lambda}")
         lines.append(")")
@@ -383,175 +500,3 @@ class Sequential:
                 f"got x of shape {x.shape} and t of shape {t.shape}"
             )
         return x, t
-
-
-def _check_number(owner, name, value, positive=False):
-    """A finite real number >= 0 (> 0 when ``positive``), else a ValueError/TypeError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(
-            f"{owner}: {name} must be a finite number {'>' if positive else '>='} 0, got {value}"
-        )
-    return value
-
-
-def _check_size(owner, name, value):
-    """A layer size: a whole number >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
-def _init_scale(weight_init_std, fan_in, owner="MultiLayerNet"):
-    """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
-    if isinstance(weight_init_std, str):
-        name = weight_init_std.lower()
-        if name in ("relu", "he"):
-            return np.sqrt(2.0 / fan_in)
-        if name in ("sigmoid", "xavier"):
-            return np.sqrt(1.0 / fan_in)
-        raise ValueError(
-            f"{owner}: weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
-            f"got {weight_init_std!r}"
-        )
-    return _check_number(owner, "weight_init_std", weight_init_std)
-
-
-def _check_dtype(dtype, owner):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"{owner}: dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def _affine(rng, fan_in, fan_out, scale, dtype):
-    # Drawn in float64 and then cast, so one seed gives the same network in either dtype.
-    W = (scale * rng.standard_normal((fan_in, fan_out))).astype(dtype)
-    return Affine(W, np.zeros(fan_out, dtype=dtype))
-
-
-class TwoLayerNet(Sequential):
-    """The book's chapter-5 network: Affine1 -> Relu1 -> Affine2 -> SoftmaxWithLoss.
-
-    Parameters
-    ----------
-    input_size, hidden_size, output_size : int
-    weight_init_std : float, default 0.01
-        Weights are drawn from ``N(0, weight_init_std**2)``; biases start at 0.
-    dtype : {np.float64, np.float32}, keyword-only, default float64
-    seed : int or None, keyword-only
-        Seed of the ``numpy.random.Generator`` that draws the weights.
-    """
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        output_size,
-        weight_init_std=0.01,
-        *,
-        dtype=np.float64,
-        seed=None,
-    ):
-        owner = "TwoLayerNet"
-        dtype = _check_dtype(dtype, owner)
-        input_size = _check_size(owner, "input_size", input_size)
-        hidden_size = _check_size(owner, "hidden_size", hidden_size)
-        output_size = _check_size(owner, "output_size", output_size)
-        weight_init_std = _check_number(owner, "weight_init_std", weight_init_std)
-        rng = np.random.default_rng(seed)
-        self._config = {
-            "class": owner,
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "output_size": output_size,
-            "weight_init_std": weight_init_std,
-            "dtype": dtype.name,
-        }
-        super().__init__(
-            _affine(rng, input_size, hidden_size, weight_init_std, dtype),
-            Relu(),
-            _affine(rng, hidden_size, output_size, weight_init_std, dtype),
-        )
-
-    def get_config(self):
-        return dict(self._config)
-
-
-class MultiLayerNet(Sequential):
-    """The book's chapter-6 fully connected network with weight decay.
-
-    ``Affine1 -> act1 -> ... -> Affine{L-1} -> act{L-1} -> Affine{L} -> SoftmaxWithLoss``.
-
-    Parameters
-    ----------
-    input_size : int
-    hidden_size_list : list of int
-        Sizes of the hidden layers, e.g. ``[100, 100, 100]``.
-    output_size : int
-    activation : {'relu', 'sigmoid'}, default 'relu'
-    weight_init_std : {'relu', 'he', 'sigmoid', 'xavier'} or float, default 'relu'
-        ``'relu'``/``'he'``: std ``sqrt(2 / fan_in)``; ``'sigmoid'``/``'xavier'``:
-        ``sqrt(1 / fan_in)``; a number: that std.
-    weight_decay_lambda : float, default 0
-        L2 weight decay (see :class:`Sequential`).
-    dtype : {np.float64, np.float32}, keyword-only, default float64
-    seed : int or None, keyword-only
-    """
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size_list,
-        output_size,
-        activation="relu",
-        weight_init_std="relu",
-        weight_decay_lambda=0,
-        *,
-        dtype=np.float64,
-        seed=None,
-    ):
-        owner = "MultiLayerNet"
-        dtype = _check_dtype(dtype, owner)
-        activations = {"relu": Relu, "sigmoid": Sigmoid}
-        if not isinstance(activation, str) or activation not in activations:
-            raise ValueError(f"{owner}: activation must be 'relu' or 'sigmoid', got {activation!r}")
-        if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
-            raise TypeError(
-                f"{owner}: hidden_size_list must be a list of sizes such as [100, 100], "
-                f"got {hidden_size_list!r}"
-            )
-        sizes = [
-            _check_size(owner, "input_size", input_size),
-            *(_check_size(owner, "hidden_size_list entries", n) for n in hidden_size_list),
-            _check_size(owner, "output_size", output_size),
-        ]
-        weight_decay_lambda = _check_number(owner, "weight_decay_lambda", weight_decay_lambda)
-        rng = np.random.default_rng(seed)
-        layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            scale = _init_scale(weight_init_std, fan_in, owner)
-            layers.append(_affine(rng, fan_in, fan_out, scale, dtype))
-            layers.append(activations[activation]())
-        layers.pop()  # no activation after the last Affine: the loss layer takes the scores
-        self.hidden_size_list = sizes[1:-1]
-        self.hidden_layer_num = len(self.hidden_size_list)
-        self._config = {
-            "class": "MultiLayerNet",
-            "input_size": sizes[0],
-            "hidden_size_list": self.hidden_size_list,
-            "output_size": sizes[-1],
-            "activation": activation,
-            "weight_init_std": weight_init_std,
-            "weight_decay_lambda": weight_decay_lambda,
-            "dtype": dtype.name,
-        }
-        super().__init__(*layers, weight_decay_lambda=weight_decay_lambda)
-
-    def get_config(self):
-        return dict(self._config)

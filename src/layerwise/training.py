@@ -3,7 +3,6 @@
 Data flows one way: dataset -> minibatch -> network (loss and gradients) -> optimizer.
 """
 
-import json
 import math
 import signal
 import sys
@@ -14,11 +13,17 @@ import numpy as np
 
 from ._blas import blas_threads
 from ._checks import quiet
-from .files import read_npz, write_npz_atomic
+from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .optimizers import Optimizer, get_optimizer
 
-CHECKPOINT_FORMAT = "layerwise-checkpoint"
-CHECKPOINT_VERSION = 1
+__all__ = [
+    "NonFiniteLossError",
+    "Trainer",
+    "TrainingInterrupted",
+    "as_batch",
+    "predicted_labels",
+    "read_checkpoint_meta",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -52,7 +57,7 @@ def _as_rows(x):
 
 
 def predicted_labels(network, x, batch_size=1000):
-    """The class the network scores highest for every row of ``x``, ``batch_size`` rows at a time.
+    """The class the network scores highest for every row of ``x``, in inference mode.
 
     Parameters
     ----------
@@ -68,7 +73,10 @@ def predicted_labels(network, x, batch_size=1000):
     """
     dtype = network.dtype
     chunks = [
-        np.argmax(network.predict(as_batch(x[start : start + batch_size], dtype)), axis=1)
+        np.argmax(
+            network.predict(as_batch(x[start : start + batch_size], dtype), train_flg=False),
+            axis=1,
+        )
         for start in range(0, len(x), batch_size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
@@ -223,7 +231,8 @@ class Trainer:
         TrainingInterrupted
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
-        with self._progress() as bar, self._signals_handled(), blas_threads(self.threads):
+        self.network.train()  # Dropout and BatchNorm train; evaluation is in inference mode
+        with _progress(self) as bar, _stop_signals(self), blas_threads(self.threads):
             while self.epoch < self.epochs:
                 if self._perm is None:
                     self._perm = self.rng.permutation(len(self.x_train))
@@ -277,46 +286,6 @@ class Trainer:
         correct = np.count_nonzero(predicted_labels(self.network, x, batch_size) == labels)
         return int(correct) / len(labels)
 
-    @contextmanager
-    def _progress(self):
-        bar = None
-        if self.verbose and sys.stderr.isatty():
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                bar = tqdm(total=self.max_iter, initial=self.iteration, unit="it", leave=True)
-        try:
-            yield bar
-        finally:
-            if bar is not None:
-                bar.close()
-
-    # ------------------------------------------------------------------ signals
-
-    @contextmanager
-    def _signals_handled(self):
-        """Turn SIGINT/SIGTERM into a stop at the next iteration boundary (main thread only)."""
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self._stop_signal is not None:  # a second signal: stop now
-                raise KeyboardInterrupt
-            self._stop_signal = signum
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
-            self._stop_signal = None
-
     def _interrupt(self):
         signum = self._stop_signal
         path = None
@@ -336,13 +305,13 @@ class Trainer:
     def save_checkpoint(self, path):
         """Write everything needed to continue bit for bit, atomically, to ``path`` (.npz).
 
-        The network's parameters and architecture, the optimizer's state, the shuffling RNG's
-        state and this epoch's order, the position in the run, and the history.
+        The network's parameters, buffers, architecture and random layers' generators, the
+        optimizer's state, the shuffling generator's state and this epoch's order, the position
+        in the run, and the history (see :mod:`layerwise.checkpoints`).
         """
         meta = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
             "network": self.network.get_config(),
+            "network_rng": self.network.get_rng_state(),
             "optimizer": type(self.optimizer).__name__,
             "trainer": {
                 "epochs": self.epochs,
@@ -356,15 +325,12 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "extra": self.extra,
         }
-        arrays = {"__checkpoint__": np.array(json.dumps(meta))}
-        arrays.update({f"network/{k}": v for k, v in self.network.params.items()})
-        arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.state_dict().items()})
-        arrays["history/train_loss"] = np.asarray(self.train_loss_list, dtype=np.float64)
-        arrays["history/train_acc"] = np.asarray(self.train_acc_list, dtype=np.float64)
-        arrays["history/test_acc"] = np.asarray(self.test_acc_list, dtype=np.float64)
-        if self._perm is not None:
-            arrays["trainer/perm"] = self._perm
-        return write_npz_atomic(path, arrays)
+        history = {
+            "train_loss": self.train_loss_list,
+            "train_acc": self.train_acc_list,
+            "test_acc": self.test_acc_list,
+        }
+        return write_checkpoint(path, meta, self.network, self.optimizer, history, self._perm)
 
     def _check_compatible(self, meta, path):
         saved = meta["trainer"]
@@ -381,50 +347,22 @@ class Trainer:
                 f"{type(self.optimizer).__name__}"
             )
 
-    def _vet_checkpoint(self, path, found):
-        """A ``read_npz`` vet: every entry sized as this trainer's checkpoint would size it.
-
-        So a damaged or hostile checkpoint cannot make the trainer allocate more than its own
-        network, optimizer state, history and permutation take. The description it reads and
-        checks is left in ``found["meta"]``.
-        """
-        param_shapes = {p.shape for p in self.network.params.values()}
-
-        def vet(headers, read):
-            meta = _checkpoint_meta({k: read(k) for k in _meta_entry(headers, path)}, path)
-            self._check_compatible(meta, path)
-            found["meta"] = meta
-            longest = max(int(meta.get("iteration", 0)), int(meta.get("epoch", 0))) + 1
-            for name, (shape, _) in headers.items():
-                section = name.split("/", 1)[0]
-                if section in ("network", "optimizer"):
-                    ok = shape == () or shape in param_shapes
-                elif section == "history":
-                    ok = len(shape) == 1 and shape[0] <= longest
-                elif name == "trainer/perm":
-                    ok = shape == (len(self.x_train),)
-                else:
-                    ok = name == "__checkpoint__"
-                if not ok:
-                    raise ValueError(
-                        f"{path}: entry {name!r} of shape {shape} does not belong in a "
-                        "checkpoint of this trainer"
-                    )
-
-        return vet
-
     def load_checkpoint(self, path):
         """Restore the state written by :meth:`save_checkpoint` into this trainer.
 
         The trainer must have been built with the same network architecture, optimizer and
         training set size; :func:`read_checkpoint_meta` reads what they were.
         """
-        found = {}
-        arrays = read_npz(path, what="checkpoint", vet=self._vet_checkpoint(path, found))
-        meta = found["meta"]
+        meta, sections = read_checkpoint(
+            path,
+            self.network,
+            len(self.x_train),
+            check=lambda meta: self._check_compatible(meta, path),
+        )
         saved = meta["trainer"]
-        self.network.load_state_dict(_section(arrays, "network/"))
-        self.optimizer.load_state_dict(_section(arrays, "optimizer/"))
+        self.network.load_state_dict(sections["network"])
+        self.network.set_rng_state(meta.get("network_rng", {}))
+        self.optimizer.load_state_dict(sections["optimizer"])
         self.rng.bit_generator.state = meta["rng"]
         self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
         self.epochs = int(saved["epochs"])
@@ -433,58 +371,57 @@ class Trainer:
         self.max_iter = self.epochs * self.iter_per_epoch
         self.seed = saved["seed"]
         self.evaluate_sample_num_per_epoch = saved["evaluate_sample_num_per_epoch"]
-        self._perm = arrays.get("trainer/perm")
-        self.train_loss_list = arrays["history/train_loss"].tolist()
-        self.train_acc_list = arrays["history/train_acc"].tolist()
-        self.test_acc_list = arrays["history/test_acc"].tolist()
+        self._perm = sections["trainer"].get("perm")
+        self.train_loss_list = sections["history"]["train_loss"].tolist()
+        self.train_acc_list = sections["history"]["train_acc"].tolist()
+        self.test_acc_list = sections["history"]["test_acc"].tolist()
         self.extra = meta.get("extra", {})
         return self
 
 
-def _section(arrays, prefix):
-    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+# ---------------------------------------------------------------------- progress and signals
 
 
-#: A checkpoint's JSON description is a few KB (the permutation is a separate array).
-_MAX_META_BYTES = 1 << 22
-
-
-def _meta_entry(headers, path):
-    """``("__checkpoint__",)`` if its header is a plausible description, else a ValueError."""
-    header = headers.get("__checkpoint__")
-    if header is None:
-        raise ValueError(f"{path}: not a layerwise checkpoint (no '__checkpoint__' entry)")
-    shape, dtype = header
-    if dtype.kind != "U" or shape != () or dtype.itemsize > _MAX_META_BYTES:
-        raise ValueError(
-            f"{path}: not a layerwise checkpoint ('__checkpoint__' is {dtype} {shape}, not a "
-            "0-d unicode description)"
-        )
-    return ("__checkpoint__",)
-
-
-def _checkpoint_meta(arrays, path):
+@contextmanager
+def _progress(trainer):
+    """A tqdm bar over the run's iterations on a terminal (None elsewhere or without tqdm)."""
+    bar = None
+    if trainer.verbose and sys.stderr.isatty():
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=trainer.max_iter, initial=trainer.iteration, unit="it", leave=True)
     try:
-        meta = json.loads(str(arrays["__checkpoint__"]))
-    except (KeyError, ValueError) as err:
-        raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a layerwise checkpoint")
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint version {meta.get('version')}, this layerwise reads "
-            f"version {CHECKPOINT_VERSION}"
-        )
-    return meta
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-def read_checkpoint_meta(path):
-    """The description stored in a checkpoint: network config, optimizer, trainer settings,
-    position and the ``extra`` dict (e.g. the command line's options)."""
+@contextmanager
+def _stop_signals(trainer):
+    """Turn SIGINT/SIGTERM into a stop at the next iteration boundary (main thread only).
 
-    def vet(headers, read):
-        _meta_entry(headers, path)
+    The first signal sets ``trainer._stop_signal``; the loop then writes a checkpoint and raises
+    :class:`TrainingInterrupted`. A second signal stops at once.
+    """
+    import threading
 
-    return _checkpoint_meta(
-        read_npz(path, what="checkpoint", vet=vet, only={"__checkpoint__"}), path
-    )
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if trainer._stop_signal is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        trainer._stop_signal = signum
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        trainer._stop_signal = None

@@ -7,6 +7,8 @@ module                 layers                                      the book
 ``activations``        :class:`Relu`, :class:`Sigmoid`             5.5
 ``affine``             :class:`Affine`                             5.6
 ``loss``               :class:`SoftmaxWithLoss`                    5.6.3
+``regularization``     :class:`BatchNormalization`                 6.3
+``regularization``     :class:`Dropout`                            6.4.3
 =====================  ==========================================  ==========================
 
 Every layer follows the protocol of :mod:`layerwise.layers.base`. The public attribute names
@@ -36,12 +38,15 @@ from .affine import Affine
 from .base import LAYERS, BackwardBeforeForwardError, Layer, register_layer
 from .graph import AddLayer, MulLayer
 from .loss import SoftmaxWithLoss
+from .regularization import BatchNormalization, Dropout
 
 __all__ = [
     "LAYERS",
     "AddLayer",
     "Affine",
     "BackwardBeforeForwardError",
+    "BatchNormalization",
+    "Dropout",
     "Layer",
     "MulLayer",
     "Relu",

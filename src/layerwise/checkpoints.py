@@ -1,0 +1,156 @@
+"""The checkpoint file format: everything a :class:`~layerwise.Trainer` needs to continue.
+
+A checkpoint is a plain ``.npz`` archive (never pickled), written atomically:
+
+- ``'__checkpoint__'``: a 0-d unicode array holding JSON: ``format``, ``version``, the network's
+  ``get_config()``, the optimizer's class name, the trainer's settings, the position in the run
+  (``epoch``, ``iteration``), the shuffling generator's state (``rng``), the random layers'
+  generator states (``network_rng``, e.g. Dropout's) and the caller's ``extra`` dict;
+- ``'network/<key>'``: the network's parameters and buffers (``network/W1``,
+  ``network/running_mean1``);
+- ``'optimizer/<key>'``: the optimizer's ``state_dict()``;
+- ``'history/train_loss'``, ``'history/train_acc'``, ``'history/test_acc'``;
+- ``'trainer/perm'``: the current epoch's order, when the run stopped inside an epoch.
+
+Reading is two steps: every entry's header is checked against the network, optimizer and
+training set that will receive it, then the arrays are read. So a damaged or hostile file can
+make the reader allocate no more than its own network, optimizer state, history and permutation.
+"""
+
+import json
+
+import numpy as np
+
+from .files import open_npz, write_npz_atomic
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "read_checkpoint",
+    "read_checkpoint_meta",
+    "write_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "layerwise-checkpoint"
+CHECKPOINT_VERSION = 2
+META_KEY = "__checkpoint__"
+#: A checkpoint's JSON description is a few KB (the permutation is a separate array).
+_MAX_META_BYTES = 1 << 22
+
+
+def write_checkpoint(path, meta, network, optimizer, history, perm=None):
+    """Write a checkpoint to ``path`` atomically; returns the path.
+
+    Parameters
+    ----------
+    path : str or Path
+    meta : dict
+        JSON-serialisable description (format and version are added here).
+    network : Sequential
+        Its ``state_dict()`` is stored under ``network/``.
+    optimizer : Optimizer
+        Its ``state_dict()`` is stored under ``optimizer/``.
+    history : dict of str to list of float
+        ``train_loss``, ``train_acc``, ``test_acc``.
+    perm : ndarray, optional
+        The current epoch's order of the training samples.
+    """
+    meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **meta}
+    arrays = {META_KEY: np.array(json.dumps(meta))}
+    arrays.update({f"network/{k}": v for k, v in network.state_dict().items()})
+    arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
+    arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in history.items()})
+    if perm is not None:
+        arrays["trainer/perm"] = perm
+    return write_npz_atomic(path, arrays)
+
+
+def read_checkpoint_meta(path):
+    """The JSON description stored in a checkpoint (no array other than it is read)."""
+    with open_npz(path, "checkpoint") as f:
+        return _meta(f, path)
+
+
+def read_checkpoint(path, network, train_size, check=None):
+    """Read a checkpoint for ``network`` and a training set of ``train_size`` samples.
+
+    Parameters
+    ----------
+    path : str or Path
+    network : Sequential
+        The network that will receive it: every ``network/`` entry must have the shape of its
+        ``state_dict()`` entry of the same key.
+    train_size : int
+    check : callable, optional
+        ``check(meta)`` raises ValueError when the description does not fit the caller (another
+        network or optimizer); called before any array is read.
+
+    Returns
+    -------
+    meta : dict
+    sections : dict of str to dict of str to ndarray
+        ``'network'``, ``'optimizer'``, ``'history'``, ``'trainer'``, each keyed without its
+        prefix.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a checkpoint this network and training set can continue from
+        (:class:`~layerwise.ModelFileError`, a ValueError, for damaged files).
+    """
+    with open_npz(path, "checkpoint") as f:
+        meta = _meta(f, path)
+        if check is not None:
+            check(meta)
+        own = {k: a.shape for k, a in [*network.named_parameters(), *network.named_buffers()]}
+        longest = max(int(meta.get("iteration", 0)), int(meta.get("epoch", 0))) + 1
+        for name, (shape, _) in f.headers.items():
+            section, _, key = name.partition("/")
+            if section == "network":
+                ok = own.get(key) == shape
+            elif section == "optimizer":
+                ok = shape == () or shape in own.values()
+            elif section == "history":
+                ok = len(shape) == 1 and shape[0] <= longest
+            elif name == "trainer/perm":
+                ok = shape == (train_size,)
+            else:
+                ok = name == META_KEY
+            if not ok:
+                raise ValueError(
+                    f"{path}: entry {name!r} of shape {shape} does not belong in a checkpoint "
+                    "of this trainer"
+                )
+        missing = [k for k in own if f"network/{k}" not in f.headers]
+        if missing:
+            raise ValueError(f"{path}: the checkpoint lacks the network's {missing}")
+        sections = {"network": {}, "optimizer": {}, "history": {}, "trainer": {}}
+        for name in f.headers:
+            section, _, key = name.partition("/")
+            if section in sections:
+                sections[section][key] = f.read(name)
+    return meta, sections
+
+
+def _meta(f, path):
+    header = f.headers.get(META_KEY)
+    if header is None:
+        raise ValueError(f"{path}: not a layerwise checkpoint (no {META_KEY!r} entry)")
+    shape, dtype = header
+    if dtype.kind != "U" or shape != () or dtype.itemsize > _MAX_META_BYTES:
+        raise ValueError(
+            f"{path}: not a layerwise checkpoint ({META_KEY!r} is {dtype} {shape}, not a "
+            "0-d unicode description)"
+        )
+    try:
+        meta = json.loads(str(f.read(META_KEY)))
+    except ValueError as err:
+        raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a layerwise checkpoint")
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint version {meta.get('version')}, this layerwise reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    return meta

@@ -1,0 +1,333 @@
+"""The book's networks, with its signatures, layer names and parameter keys.
+
+========================  =====================================================  ==========
+class                     layers                                                 the book
+========================  =====================================================  ==========
+:class:`TwoLayerNet`      ``Affine1 Relu1 Affine2`` + SoftmaxWithLoss             chapter 5
+:class:`MultiLayerNet`    ``Affine1 Activation_function1 ... Affine{L}``         chapter 6
+:class:`MultiLayerNetExtend`  as MultiLayerNet, with ``BatchNorm{i}`` after each  chapter 6
+                          hidden Affine and ``Dropout{i}`` after each activation
+========================  =====================================================  ==========
+
+Each is a :class:`~layerwise.network.Sequential` built by its constructor, so everything a
+Sequential does (training mode, ``state_dict``, save and load, the Trainer) works the same.
+Weights are drawn from a seeded ``numpy.random.Generator`` in float64 and then cast, so one seed
+gives the same network in float32 and float64.
+"""
+
+import contextlib
+import contextvars
+from collections import OrderedDict
+
+import numpy as np
+
+from ._checks import InvalidParameterError, check_number
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid
+from .network import Sequential
+
+__all__ = ["NETWORKS", "MultiLayerNet", "MultiLayerNetExtend", "TwoLayerNet", "register_network"]
+
+#: Network classes by name, for rebuilding networks from model files.
+NETWORKS = {"Sequential": Sequential}
+
+
+def register_network(cls):
+    """Class decorator: make a network class known to model files under its class name.
+
+    The class's ``get_config()`` must return ``{"class": name, **constructor arguments}``.
+    """
+    NETWORKS[cls.__name__] = cls
+    return cls
+
+
+# ---------------------------------------------------------------------- initial arrays
+
+_shapes_only = contextvars.ContextVar("shapes_only", default=False)
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Build networks whose arrays are zero-stride placeholders: shapes without memory.
+
+    :func:`layerwise.load` builds a network of the described architecture this way to learn
+    the shapes its file must hold, before reading any array: a description that promises
+    huge layers then costs nothing.
+    """
+    token = _shapes_only.set(True)
+    try:
+        yield
+    finally:
+        _shapes_only.reset(token)
+
+
+def full(shape, value, dtype):
+    """An array of ``shape`` filled with ``value`` (a placeholder under :func:`shapes_only`)."""
+    if _shapes_only.get():
+        # One element seen through zero strides: writeable, so that layers which update a
+        # buffer in place take it as it is instead of copying it.
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        one = np.full(1, value, dtype)
+        return np.lib.stride_tricks.as_strided(one, shape, (0,) * len(shape), writeable=True)
+    return np.full(shape, value, dtype)
+
+
+def normal(rng, shape, std, dtype):
+    """``std * N(0, 1)`` draws of ``shape``, drawn in float64 and cast to ``dtype``."""
+    if _shapes_only.get():
+        return full(shape, 0, dtype)
+    return (std * rng.standard_normal(shape)).astype(dtype)
+
+
+# ---------------------------------------------------------------------- argument checks
+
+
+def check_size(value, owner, name):
+    """A layer size: a whole number >= 1."""
+    return check_number(value, owner, name, low=1, integer=True)
+
+
+def check_dtype(dtype, owner):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        raise InvalidParameterError(f"{owner}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def init_scale(weight_init_std, fan_in, owner):
+    """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
+    if isinstance(weight_init_std, str):
+        name = weight_init_std.lower()
+        if name in ("relu", "he"):
+            return np.sqrt(2.0 / fan_in)
+        if name in ("sigmoid", "xavier"):
+            return np.sqrt(1.0 / fan_in)
+        raise InvalidParameterError(
+            f"{owner}: weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
+            f"got {weight_init_std!r}"
+        )
+    return check_number(weight_init_std, owner, "weight_init_std", low=0)
+
+
+def _affine(rng, fan_in, fan_out, scale, dtype):
+    return Affine(normal(rng, (fan_in, fan_out), scale, dtype), full(fan_out, 0, dtype))
+
+
+# ---------------------------------------------------------------------- networks
+
+
+@register_network
+class TwoLayerNet(Sequential):
+    """The book's chapter-5 network: Affine1 -> Relu1 -> Affine2 -> SoftmaxWithLoss.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+    weight_init_std : float, default 0.01
+        Weights are drawn from ``N(0, weight_init_std**2)``; biases start at 0.
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+        Seed of the ``numpy.random.Generator`` that draws the weights.
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        output_size,
+        weight_init_std=0.01,
+        *,
+        dtype=np.float64,
+        seed=None,
+    ):
+        owner = "TwoLayerNet"
+        dtype = check_dtype(dtype, owner)
+        input_size = check_size(input_size, owner, "input_size")
+        hidden_size = check_size(hidden_size, owner, "hidden_size")
+        output_size = check_size(output_size, owner, "output_size")
+        weight_init_std = check_number(weight_init_std, owner, "weight_init_std", low=0)
+        rng = np.random.default_rng(seed)
+        self.input_shape = (input_size,)
+        self._config = {
+            "class": owner,
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+            "weight_init_std": weight_init_std,
+            "dtype": dtype.name,
+        }
+        layers = OrderedDict()
+        layers["Affine1"] = _affine(rng, input_size, hidden_size, weight_init_std, dtype)
+        layers["Relu1"] = Relu()
+        layers["Affine2"] = _affine(rng, hidden_size, output_size, weight_init_std, dtype)
+        super().__init__(layers)
+
+    def get_config(self):
+        return dict(self._config)
+
+
+def _check_hidden(hidden_size_list, owner):
+    if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
+        raise InvalidParameterError(
+            f"{owner}: hidden_size_list must be a list of sizes such as [100, 100], "
+            f"got {hidden_size_list!r}"
+        )
+    return [check_size(n, owner, "hidden_size_list entries") for n in hidden_size_list]
+
+
+@register_network
+class MultiLayerNetExtend(Sequential):
+    """The book's chapter-6 fully connected network with weight decay, Dropout and BatchNorm.
+
+    For each hidden layer ``i``: ``Affine{i}``, then ``BatchNorm{i}`` (when ``use_batchnorm``),
+    ``Activation_function{i}``, ``Dropout{i}`` (when ``use_dropout``); then ``Affine{L}`` and
+    SoftmaxWithLoss. Parameter keys are the book's: ``W1 b1 gamma1 beta1 W2 b2 ...``.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size_list : list of int
+        Sizes of the hidden layers, e.g. ``[100, 100, 100]``.
+    output_size : int
+    activation : {'relu', 'sigmoid'}, default 'relu'
+    weight_init_std : {'relu', 'he', 'sigmoid', 'xavier'} or float, default 'relu'
+        ``'relu'``/``'he'``: std ``sqrt(2 / fan_in)``; ``'sigmoid'``/``'xavier'``:
+        ``sqrt(1 / fan_in)``; a number: that std.
+    weight_decay_lambda : float, default 0
+        L2 weight decay on every ``W`` (see :class:`~layerwise.network.Sequential`).
+    use_dropout : bool, default False
+    dropout_ration : float, default 0.5
+        The dropout ratio (the book's spelling of the argument).
+    use_batchnorm : bool, default False
+        ``gamma`` starts at 1 and ``beta`` at 0, as in the book.
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+        Seeds the weights and, through them, every Dropout layer's generator.
+    """
+
+    _owner = "MultiLayerNetExtend"
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size_list,
+        output_size,
+        activation="relu",
+        weight_init_std="relu",
+        weight_decay_lambda=0,
+        use_dropout=False,
+        dropout_ration=0.5,
+        use_batchnorm=False,
+        *,
+        dtype=np.float64,
+        seed=None,
+    ):
+        owner = self._owner
+        dtype = check_dtype(dtype, owner)
+        activations = {"relu": Relu, "sigmoid": Sigmoid}
+        if not isinstance(activation, str) or activation not in activations:
+            raise InvalidParameterError(
+                f"{owner}: activation must be 'relu' or 'sigmoid', got {activation!r}"
+            )
+        sizes = [
+            check_size(input_size, owner, "input_size"),
+            *_check_hidden(hidden_size_list, owner),
+            check_size(output_size, owner, "output_size"),
+        ]
+        weight_decay_lambda = check_number(weight_decay_lambda, owner, "weight_decay_lambda", low=0)
+        if use_dropout:
+            dropout_ration = check_number(
+                dropout_ration, owner, "dropout_ration", low=0, high=1, high_open=True
+            )
+        rng = np.random.default_rng(seed)
+        affines = [
+            _affine(rng, fan_in, fan_out, init_scale(weight_init_std, fan_in, owner), dtype)
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
+        layers = OrderedDict()
+        for i, affine in enumerate(affines[:-1], 1):
+            layers[f"Affine{i}"] = affine
+            if use_batchnorm:
+                n = affine.W.shape[1]
+                layers[f"BatchNorm{i}"] = BatchNormalization(
+                    full(n, 1, dtype),
+                    full(n, 0, dtype),
+                    running_mean=full(n, 0, dtype),
+                    running_var=full(n, 1, dtype),
+                )
+            layers[f"Activation_function{i}"] = activations[activation]()
+            if use_dropout:  # seeded after all weights: one seed, the same weights either way
+                layers[f"Dropout{i}"] = Dropout(dropout_ration, seed=int(rng.integers(2**63)))
+        layers[f"Affine{len(affines)}"] = affines[-1]
+        self.input_size, self.output_size = sizes[0], sizes[-1]
+        self.input_shape = (sizes[0],)
+        self.hidden_size_list = sizes[1:-1]
+        self.hidden_layer_num = len(self.hidden_size_list)
+        self.use_dropout, self.use_batchnorm = bool(use_dropout), bool(use_batchnorm)
+        self._config = {
+            "class": type(self).__name__,
+            "input_size": sizes[0],
+            "hidden_size_list": self.hidden_size_list,
+            "output_size": sizes[-1],
+            "activation": activation,
+            "weight_init_std": weight_init_std,
+            "weight_decay_lambda": weight_decay_lambda,
+        }
+        if owner == "MultiLayerNetExtend":
+            self._config.update(
+                use_dropout=self.use_dropout,
+                dropout_ration=float(dropout_ration),
+                use_batchnorm=self.use_batchnorm,
+            )
+        self._config["dtype"] = dtype.name
+        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
+
+    def get_config(self):
+        return dict(self._config)
+
+
+@register_network
+class MultiLayerNet(MultiLayerNetExtend):
+    """The book's chapter-6 fully connected network with weight decay.
+
+    ``Affine1 -> Activation_function1 -> ... -> Affine{L} -> SoftmaxWithLoss``: a
+    :class:`MultiLayerNetExtend` without Dropout and BatchNorm, with the book's signature.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size_list : list of int
+    output_size : int
+    activation : {'relu', 'sigmoid'}, default 'relu'
+    weight_init_std : {'relu', 'he', 'sigmoid', 'xavier'} or float, default 'relu'
+    weight_decay_lambda : float, default 0
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+    """
+
+    _owner = "MultiLayerNet"
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size_list,
+        output_size,
+        activation="relu",
+        weight_init_std="relu",
+        weight_decay_lambda=0,
+        *,
+        dtype=np.float64,
+        seed=None,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size_list,
+            output_size,
+            activation,
+            weight_init_std,
+            weight_decay_lambda,
+            dtype=dtype,
+            seed=seed,
+        )
