@@ -82,6 +82,32 @@ def test_train_mlp_with_options(tmp_path):
     assert net.get_config()["hidden_size_list"] == [32, 16]
 
 
+def test_train_mlp_with_batchnorm_and_dropout(tmp_path):
+    out = tmp_path / "run"
+    args = ["--model", "mlp", "--hidden", "40", "30", "--batchnorm", "--dropout", "0.2"]
+    result = run("train", *args, "--epochs", "2", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    net = load(out / "model.npz")
+    assert type(net).__name__ == "MultiLayerNetExtend"
+    assert list(net.layers)[:4] == ["Affine1", "BatchNorm1", "Activation_function1", "Dropout1"]
+    assert net.get_config()["dropout_ration"] == 0.2
+    result = run("evaluate", str(out / "model.npz"))
+    assert result.returncode == 0 and "accuracy" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batchnorm"], "--batchnorm and --dropout need --model mlp"),
+        (["--model", "mlp", "--dropout", "1"], "ratio in [0, 1)"),
+        (["--model", "mlp", "--dropout", "-0.1"], "ratio in [0, 1)"),
+    ],
+)
+def test_batchnorm_and_dropout_options_are_checked(tmp_path, args, message):
+    result = run("train", *args, "--out", str(tmp_path / "x"), "--quiet")
+    assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+
+
 def test_evaluate_prints_accuracy_and_confusion_matrix(tmp_path):
     out = tmp_path / "run"
     assert run("train", "--out", str(out), "--epochs", "2", "--quiet").returncode == 0
@@ -193,7 +219,13 @@ def _kill_during_training(proc, checkpoint, sig, rng, after_mtime=None):
     return proc.returncode, out, err
 
 
-def test_kill_and_resume_is_bit_identical(tmp_path):
+# The chapter-6 network: Dropout's generators and BatchNorm's running statistics must come
+# back from every checkpoint too.
+RUN_EXTEND = [*RUN, "--model", "mlp", "--hidden", "60", "40", "--batchnorm", "--dropout", "0.2"]
+
+
+@pytest.mark.parametrize("RUN", [RUN, RUN_EXTEND], ids=["two-layer", "batchnorm-dropout"])
+def test_kill_and_resume_is_bit_identical(tmp_path, RUN):  # noqa: N803
     """SIGKILL, SIGINT and SIGTERM at random points, resumed each time, equal the clean run."""
     reference = tmp_path / "reference"
     assert run(*RUN, "--out", str(reference)).returncode == 0

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from conftest import max_relative_error
 
-from layerwise import Affine, MultiLayerNet, Relu, Sequential, Sigmoid, TwoLayerNet
+from layerwise import (
+    Affine,
+    BatchNormalization,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Relu,
+    Sequential,
+    Sigmoid,
+    TwoLayerNet,
+)
 
 
 def _batch(rng, n, d, c):
@@ -237,3 +246,162 @@ def test_bad_constructor_arguments():
         MultiLayerNet(5, [4], 3, weight_init_std="kaiming")
     with pytest.raises(ValueError, match="dtype"):
         TwoLayerNet(5, 4, 3, dtype=np.float16)
+
+
+# ---------------------------------------------------------------------- the layer protocol
+
+
+def _extend(**kwargs):
+    kwargs = {"use_batchnorm": True, "use_dropout": True, "dropout_ration": 0.2, **kwargs}
+    return MultiLayerNetExtend(6, [5, 4], 3, weight_decay_lambda=0.1, seed=3, **kwargs)
+
+
+def _scale_relative_errors(grads, numerical):
+    # Relative to the largest gradient entry: a bias followed by BatchNorm has a true gradient
+    # of exactly 0, where an entry-by-entry ratio would compare rounding noise with noise.
+    scale = max(float(np.max(np.abs(g))) for g in grads.values())
+    return {k: float(np.max(np.abs(grads[k] - numerical[k]))) / scale for k in grads}
+
+
+def test_keys_are_numbered_per_name_as_in_the_book():
+    # The book's multi_layer_net_extend.py: W1 b1 gamma1 beta1 W2 b2, not gamma2 beta2 W3.
+    net = Sequential(
+        Affine(np.ones((3, 4)), np.zeros(4)),
+        BatchNormalization(np.ones(4), np.zeros(4)),
+        Relu(),
+        Affine(np.ones((4, 2)), np.zeros(2)),
+    )
+    assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
+    assert list(net.buffers) == ["running_mean1", "running_var1"]
+    assert list(net.state_dict()) == [*net.params, *net.buffers]
+    assert net.buffers["running_var1"] is net.layers["BatchNormalization1"].running_var
+
+
+def test_multi_layer_net_extend_has_the_books_names():
+    net = _extend()
+    assert list(net.layers) == [
+        "Affine1",
+        "BatchNorm1",
+        "Activation_function1",
+        "Dropout1",
+        "Affine2",
+        "BatchNorm2",
+        "Activation_function2",
+        "Dropout2",
+        "Affine3",
+    ]
+    assert list(net.params) == [
+        *("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"),
+    ]
+    assert net.last_layer is net.lastLayer
+    assert net.hidden_size_list == [5, 4] and net.use_dropout and net.use_batchnorm
+    np.testing.assert_array_equal(net.params["gamma1"], np.ones(5))
+    np.testing.assert_array_equal(net.buffers["running_var2"], np.ones(4))
+
+
+def test_multi_layer_net_extend_without_extras_is_a_multi_layer_net():
+    # Same seed, same weights: the Dropout generators are seeded after all weights are drawn.
+    plain = MultiLayerNet(6, [5, 4], 3, seed=3)
+    extended = MultiLayerNetExtend(6, [5, 4], 3, seed=3, use_dropout=True)
+    for key, value in plain.params.items():
+        np.testing.assert_array_equal(extended.params[key], value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"use_dropout": False},
+        {"use_batchnorm": False},
+        {"activation": "sigmoid", "weight_init_std": "xavier"},
+    ],
+    ids=["batchnorm+dropout", "batchnorm", "dropout", "sigmoid"],
+)
+def test_multi_layer_net_extend_gradient_check(kwargs):
+    # Batchnorm, dropout and weight decay together, in training mode, on a batch of 6.
+    net = _extend(**kwargs)
+    x, t = _batch(np.random.default_rng(1), 6, 6, 3)
+    numerical = net.numerical_gradient(x, t, h=1e-5)  # first: it rewinds Dropout's generator
+    grads = net.gradient(x, t)
+    errors = _scale_relative_errors(grads, numerical)
+    print("MultiLayerNetExtend", kwargs, {k: f"{e:.1e}" for k, e in errors.items()})
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_numerical_gradient_sees_one_mask_and_leaves_the_generators_as_found():
+    net = _extend(use_batchnorm=False)
+    x, t = _batch(np.random.default_rng(2), 4, 6, 3)
+    before = net.get_rng_state()
+    net.numerical_gradient(x, t)
+    assert net.get_rng_state() == before
+    first = net.loss(x, t)
+    net.set_rng_state(before)
+    assert net.loss(x, t) == first  # the same masks again
+    assert net.loss(x, t) != first  # and new ones after
+
+
+def test_training_mode_and_the_books_train_flg():
+    net = _extend(dropout_ration=0.5)
+    x, t = _batch(np.random.default_rng(3), 8, 6, 3)
+    inference = net.predict(x, train_flg=False)
+    np.testing.assert_array_equal(net.eval().predict(x), inference)
+    assert net.eval().loss(x, t) == net.loss(x, t, train_flg=False)
+    assert not np.array_equal(net.train().predict(x), inference)  # Dropout drew masks
+    assert not np.array_equal(net.predict(x, train_flg=True), inference)
+    # accuracy always runs in inference mode, whatever the network's mode
+    net.train()
+    expected = np.mean(np.argmax(inference, axis=1) == t)
+    assert net.accuracy(x, t) == expected
+    assert net.training  # and leaves the mode alone
+
+
+def test_batchnorm_running_statistics_follow_training_only():
+    net = _extend(use_dropout=False)
+    x, t = _batch(np.random.default_rng(4), 8, 6, 3)
+    before = {k: v.copy() for k, v in net.buffers.items()}
+    net.predict(x, train_flg=False)
+    net.accuracy(x, t)
+    assert all(np.array_equal(net.buffers[k], v) for k, v in before.items())
+    net.gradient(x, t)
+    assert not np.array_equal(net.buffers["running_mean1"], before["running_mean1"])
+
+
+def test_any_layer_that_follows_the_protocol_composes():
+    # A learner's own layer: no base class, no registration. Sequential reads its
+    # param_names and its forward's train_flg, never its class.
+    class Scale:
+        param_names = ("a",)
+
+        def __init__(self, n):
+            self.a = np.full(n, 2.0)
+            self.da = None
+
+        def forward(self, x, train_flg=True):
+            self.x, self.train_flg = x, train_flg
+            return x * self.a
+
+        def backward(self, dout):
+            self.da = np.sum(dout * self.x, axis=0)
+            return dout * self.a
+
+    rng = np.random.default_rng(6)
+    scale = Scale(4)
+    net = Sequential(
+        Affine(rng.standard_normal((5, 4)), np.zeros(4)),
+        scale,
+        Relu(),
+        Affine(rng.standard_normal((4, 3)), np.zeros(3)),
+    )
+    assert list(net.params) == ["W1", "b1", "a1", "W2", "b2"]
+    x, t = _batch(rng, 4, 5, 3)
+    net.predict(x, train_flg=False)
+    assert scale.train_flg is False
+    _check_network(net, x, t)
+
+
+def test_summary_runs_a_sample_through_any_layers():
+    text = _extend().summary()
+    assert "BatchNorm1 (BatchNormalization)" in text and "(N, 5)" in text and "(N, 3)" in text
+    assert "Dropout2 (Dropout)" in text
+    plain = Sequential(Affine(np.ones((3, 2)), np.zeros(2)))
+    assert "?" in plain.summary() and "(N, 2)" in plain.summary(input_shape=(3,))

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from layerwise import MultiLayerNet, TwoLayerNet
+from layerwise import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from layerwise.datasets import load_sample
 from layerwise.training import NonFiniteLossError, Trainer, as_batch, read_checkpoint_meta
 
@@ -17,9 +17,25 @@ def sample():
     return load_sample(normalize=False)
 
 
-def _trainer(sample, seed=0, epochs=2, **kwargs):
+NETWORKS = {
+    "two-layer": lambda seed: TwoLayerNet(784, 30, 10, dtype=np.float32, seed=seed),
+    # Dropout's generators and BatchNorm's running statistics must survive a checkpoint too.
+    "extend": lambda seed: MultiLayerNetExtend(
+        784,
+        [30, 20],
+        10,
+        use_batchnorm=True,
+        use_dropout=True,
+        dropout_ration=0.2,
+        dtype=np.float32,
+        seed=seed,
+    ),
+}
+
+
+def _trainer(sample, seed=0, epochs=2, network="two-layer", **kwargs):
     (x_train, t_train), (x_test, t_test) = sample
-    net = TwoLayerNet(784, 30, 10, dtype=np.float32, seed=seed)
+    net = NETWORKS[network](seed)
     kwargs.setdefault("optimizer_param", {"lr": 0.1})
     return Trainer(
         net,
@@ -115,20 +131,17 @@ def test_optimizer_by_name_or_instance_and_bad_arguments(sample):
         _trainer(sample, checkpoint_every=5)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
-def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer):
+@pytest.mark.parametrize(
+    "optimizer, network",
+    [("sgd", "two-layer"), ("momentum", "two-layer"), ("adam", "two-layer"), ("adam", "extend")],
+)
+def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer, network):
     params = {"lr": 0.01} if optimizer == "adam" else {"lr": 0.1}
-    reference = _trainer(sample, epochs=3, optimizer=optimizer, optimizer_param=params).train()
+    kwargs = {"optimizer": optimizer, "optimizer_param": params, "network": network}
+    reference = _trainer(sample, epochs=3, **kwargs).train()
 
     path = tmp_path / "ckpt.npz"
-    first = _trainer(
-        sample,
-        epochs=3,
-        optimizer=optimizer,
-        optimizer_param=params,
-        checkpoint_every=13,
-        checkpoint_path=path,
-    )
+    first = _trainer(sample, epochs=3, checkpoint_every=13, checkpoint_path=path, **kwargs)
     # Stop after 13 iterations by cutting the run short: train 1 epoch's worth, then checkpoint.
     first.epochs = 1
     first.max_iter = first.iter_per_epoch
@@ -136,20 +149,25 @@ def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer):
     first.epochs = 3
     first.save_checkpoint(path)
 
-    resumed = _trainer(sample, seed=0, epochs=3, optimizer=optimizer, optimizer_param=params)
+    resumed = _trainer(sample, seed=0, epochs=3, **kwargs)
     resumed.load_checkpoint(path)
     assert resumed.iteration == 10 and resumed.epoch == 1
     resumed.train()
     assert resumed.train_loss_list == reference.train_loss_list
     assert resumed.test_acc_list == reference.test_acc_list
-    for key in reference.network.params:
-        np.testing.assert_array_equal(resumed.network.params[key], reference.network.params[key])
+    expected = reference.network.state_dict()  # parameters and BatchNorm's running statistics
+    for key, value in resumed.network.state_dict().items():
+        np.testing.assert_array_equal(value, expected[key])
+    assert resumed.network.get_rng_state() == reference.network.get_rng_state()
 
 
-def test_checkpoint_mid_epoch_resume_is_bit_identical(sample, tmp_path):
-    reference = _trainer(sample, epochs=2).train()
+@pytest.mark.parametrize("network", ["two-layer", "extend"])
+def test_checkpoint_mid_epoch_resume_is_bit_identical(sample, tmp_path, network):
+    reference = _trainer(sample, epochs=2, network=network).train()
     path = tmp_path / "ckpt.npz"
-    interrupted = _trainer(sample, epochs=2, checkpoint_every=7, checkpoint_path=path)
+    interrupted = _trainer(
+        sample, epochs=2, checkpoint_every=7, checkpoint_path=path, network=network
+    )
 
     class Stop(Exception):
         pass
@@ -164,12 +182,34 @@ def test_checkpoint_mid_epoch_resume_is_bit_identical(sample, tmp_path):
     interrupted.train_step = step
     with pytest.raises(Stop):
         interrupted.train()
-    resumed = _trainer(sample, epochs=2).load_checkpoint(path)
+    resumed = _trainer(sample, epochs=2, network=network).load_checkpoint(path)
     assert resumed.iteration == 14
     resumed.train()
     assert resumed.train_loss_list == reference.train_loss_list
-    for key in reference.network.params:
-        np.testing.assert_array_equal(resumed.network.params[key], reference.network.params[key])
+    expected = reference.network.state_dict()
+    for key, value in resumed.network.state_dict().items():
+        np.testing.assert_array_equal(value, expected[key])
+
+
+def test_trainer_trains_in_training_mode_and_evaluates_in_inference_mode(sample):
+    trainer = _trainer(sample, epochs=1, network="extend")
+    modes = []
+    step = trainer.train_step
+
+    def recording_step(x, t):
+        modes.append(trainer.network.training)
+        return step(x, t)
+
+    trainer.train_step = recording_step
+    trainer.network.eval()  # train() puts it back in training mode
+    trainer.train()
+    assert set(modes) == {True}
+    (_, _), (x_test, t_test) = sample
+    # The epoch's test accuracy is the inference-mode one (Dropout off, running statistics).
+    assert trainer.test_acc_list[-1] == trainer.accuracy(x_test, t_test)
+    assert trainer.test_acc_list[-1] == trainer.network.accuracy(
+        as_batch(x_test, np.dtype(np.float32)), t_test
+    )
 
 
 def test_checkpoint_of_another_network_is_refused(sample, tmp_path):
