@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._checks import as_float_array, check_dout, check_labels, check_scores, quiet
-from ..functions import softmax, softmax_loss
+from ..functions import _mean_negative_log, log_softmax
 from .base import Layer, register_layer
 
 
@@ -12,8 +12,8 @@ class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss, as one layer.
 
     Forward: ``y = softmax(x)``, ``loss = -(1/N) sum_n sum_k t_nk log y_nk``, with ``log y``
-    computed from the logits by log-sum-exp (:func:`~layerwise.functions.softmax_loss`: exact,
-    no ``1e-7``).
+    computed from the logits by log-sum-exp (:func:`~layerwise.functions.log_softmax`: exact,
+    no ``1e-7``), and ``y = exp(log y)``.
     Backward: ``dx = dout * (y - T) / N`` where ``T`` is ``t`` as one-hot rows.
 
     Shapes
@@ -33,10 +33,11 @@ class SoftmaxWithLoss(Layer):
     def forward(self, x, t):
         x = as_float_array(x, "SoftmaxWithLoss.forward")
         check_scores(x, "SoftmaxWithLoss.forward")
-        check_labels(t, x.shape, "SoftmaxWithLoss.forward")
+        labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
         self.t = np.asarray(t)
-        self.y = softmax(x)
-        self.loss = softmax_loss(x, self.t)
+        log_y = log_softmax(x)  # log y from the logits: exact where y underflows to 0
+        self.y = np.exp(log_y)
+        self.loss = _mean_negative_log(log_y, labels, onehot)  # the cross-entropy
         return self.loss
 
     def backward(self, dout=1.0):
