@@ -1,12 +1,20 @@
 """Tests for layerwise._checks: the error-state helper and the fast paths of the input checks."""
 
+import re
 import warnings
 
 import numpy as np
 import pytest
 
 from layerwise import Affine, Relu
-from layerwise._checks import as_float_array, check_dout, check_features, quiet
+from layerwise._checks import (
+    InvalidParameterError,
+    as_float_array,
+    check_dout,
+    check_features,
+    check_number,
+    quiet,
+)
 
 
 def test_quiet_silences_overflow_invalid_and_divide_then_restores():
@@ -68,3 +76,41 @@ def test_layers_convert_a_dout_of_another_dtype():
     affine = Affine(np.ones((2, 1), np.float32), np.zeros(1, np.float32))
     affine.forward(np.ones((1, 2), np.float32))
     assert affine.backward(np.ones((1, 1), np.float64)).dtype == np.float32
+
+
+# --- check_number: the one check of numeric arguments ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, limits, expected",
+    [
+        (3, {"low": 0}, 3.0),
+        (np.float32(0.5), {"low": 0, "high": 1, "high_open": True}, 0.5),
+        (np.array(2), {"integer": True, "low": 1}, 2),
+        (np.int64(7), {"integer": True}, 7),
+        (0.0, {"low": 0}, 0.0),
+    ],
+)
+def test_check_number_accepts_and_converts(value, limits, expected):
+    result = check_number(value, "Owner", "arg", **limits)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "value, limits, message",
+    [
+        (True, {}, "must be a finite number, got True"),
+        ("1", {}, "must be a finite number, got '1'"),
+        (float("nan"), {}, "got nan"),
+        (float("inf"), {"low": 0}, "got inf"),
+        (0.0, {"low": 0, "low_open": True}, "must be a finite number > 0, got 0.0"),
+        (1.0, {"low": 0, "high": 1, "high_open": True}, ">= 0 and < 1, got 1.0"),
+        (2.5, {"integer": True}, "must be a whole number, got 2.5"),
+        (0, {"integer": True, "low": 1}, "must be a whole number >= 1, got 0"),
+    ],
+)
+def test_check_number_refuses_with_one_error_type(value, limits, message):
+    with pytest.raises(InvalidParameterError, match="^Owner: arg .*" + re.escape(message)) as e:
+        check_number(value, "Owner", "arg", **limits)
+    # one type for every such mistake, caught as either of the two the callers expect
+    assert isinstance(e.value, ValueError) and isinstance(e.value, TypeError)

@@ -99,8 +99,8 @@ def test_train_mlp_with_batchnorm_and_dropout(tmp_path):
     "args, message",
     [
         (["--batchnorm"], "--batchnorm and --dropout need --model mlp"),
-        (["--model", "mlp", "--dropout", "1"], "ratio in [0, 1)"),
-        (["--model", "mlp", "--dropout", "-0.1"], "ratio in [0, 1)"),
+        (["--model", "mlp", "--dropout", "1"], ">= 0 and < 1"),
+        (["--model", "mlp", "--dropout", "-0.1"], ">= 0 and < 1"),
     ],
 )
 def test_batchnorm_and_dropout_options_are_checked(tmp_path, args, message):
@@ -132,7 +132,7 @@ def test_gradcheck_reports_every_parameter():
     [
         (["train", "--epochs", "0"], "must be a whole number"),
         (["train", "--optimizer", "lbfgs"], "invalid choice"),
-        (["train", "--lr", "-1"], "must be a number > 0"),
+        (["train", "--lr", "-1"], "must be a finite number > 0"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
     ],

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
+from ._checks import InvalidParameterError, check_number
 from .files import load, save
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import OPTIMIZERS
@@ -420,32 +421,28 @@ def make_parser():
     return parser
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
+def _number(integer=False, **limits):
+    """An argparse type: the option's text as a number that :func:`check_number` accepts."""
+
+    def parse(text):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'a whole number' if integer else 'a number'}, got {text!r}"
+            ) from None
+        try:
+            return check_number(value, "option", "value", integer=integer, **limits)
+        except InvalidParameterError as err:
+            raise argparse.ArgumentTypeError(str(err).split("value ", 1)[1]) from None
+
+    return parse
 
 
-def _positive_float(text):
-    value = float(text)
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
-
-
-def _dropout_ratio(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a ratio in [0, 1), got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+_positive_int = _number(integer=True, low=1)
+_positive_float = _number(low=0, low_open=True)
+_non_negative_float = _number(low=0)
+_dropout_ratio = _number(low=0, high=1, high_open=True)
 
 
 def main(argv=None):

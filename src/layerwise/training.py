@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._blas import blas_threads
-from ._checks import quiet
+from ._checks import check_number, quiet
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .optimizers import Optimizer, get_optimizer
 
@@ -161,13 +161,14 @@ class Trainer:
                     f"Trainer: x_{name} and t_{name} must be non-empty and of the same length, "
                     f"got {len(x)} and {len(t)}"
                 )
-        if int(epochs) < 1 or int(mini_batch_size) < 1:
-            raise ValueError(
-                f"Trainer: epochs and mini_batch_size must be >= 1, got {epochs} and "
-                f"{mini_batch_size}"
-            )
-        if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_path is None):
-            raise ValueError("Trainer: checkpoint_every must be >= 1 and needs checkpoint_path")
+        epochs = check_number(epochs, "Trainer", "epochs", low=1, integer=True)
+        mini_batch_size = check_number(
+            mini_batch_size, "Trainer", "mini_batch_size", low=1, integer=True
+        )
+        if checkpoint_every is not None:
+            check_number(checkpoint_every, "Trainer", "checkpoint_every", low=1, integer=True)
+            if checkpoint_path is None:
+                raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
         # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
         self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
