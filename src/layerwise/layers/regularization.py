@@ -48,7 +48,8 @@ class Dropout(Layer):
     Forward, training: ``mask = rng.random(x.shape) > dropout_ratio``; ``out = x * mask``
     (book), or ``out = x * mask / (1 - dropout_ratio)`` with ``inverted=True`` (PyTorch).
     Forward, inference (``train_flg=False``): ``out = x * (1 - dropout_ratio)`` (book), or
-    ``out = x`` itself, not a copy, with ``inverted=True`` (as ``torch.nn.functional.dropout``).
+    ``out = x`` with ``inverted=True`` (as ``torch.nn.functional.dropout``); where the factor is
+    1, ``out`` is ``x`` itself, not a copy.
     Either way the expected output at training equals the output at inference.
 
     Backward: ``dx = dout * mask`` (``/ (1 - dropout_ratio)`` when inverted). After an inference
