@@ -1,7 +1,8 @@
-"""The helpers of the book's common/util.py: smooth_curve and shuffle_dataset.
+"""The helpers of the book's common/util.py: smooth_curve, shuffle_dataset, im2col, col2im and
+conv_output_size.
 
-``book_smooth_curve`` and ``book_shuffle_dataset`` below are the book's code as it stands in
-``common/util.py``; every departure from them has a ``test_regression_*``.
+``book_smooth_curve``, ``book_shuffle_dataset`` and ``book_im2col`` below are the book's code as
+it stands in ``common/util.py``; every departure from them has a ``test_regression_*``.
 """
 
 import warnings
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from layerwise._checks import InvalidParameterError
-from layerwise.util import shuffle_dataset, smooth_curve
+from layerwise.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
 
 # ---------------------------------------------------------------- the book's code, for comparison
 
@@ -273,3 +274,203 @@ def test_shuffle_dataset_properties(data, x_shape, t_extra, seed):
     # Samples and labels of different lengths are refused, naming the function.
     with pytest.raises(ValueError, match="shuffle_dataset"):
         shuffle_dataset(x, t[:-1] if n else np.zeros(1), seed=seed)
+
+
+# ---------------------------------------------------------------- im2col, col2im, conv_output_size
+
+
+def book_im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """The book's im2col (common/util.py): always float64; floor division for the sizes."""
+    N, C, H, W = input_data.shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
+
+    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    return col
+
+
+def loop_im2col(x, fh, fw, stride, pad):
+    """im2col by its definition, one element at a time."""
+    N, C, H, W = x.shape
+    oh, ow = (H + 2 * pad - fh) // stride + 1, (W + 2 * pad - fw) // stride + 1
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), x.dtype)
+    xp[:, :, pad : pad + H, pad : pad + W] = x
+    col = np.zeros((N * oh * ow, C * fh * fw), x.dtype)
+    for n, y, x_, c, i, j in np.ndindex(N, oh, ow, C, fh, fw):
+        col[(n * oh + y) * ow + x_, (c * fh + i) * fw + j] = xp[
+            n, c, y * stride + i, x_ * stride + j
+        ]
+    return col
+
+
+def loop_col2im(col, shape, fh, fw, stride, pad):
+    """col2im by its definition: each column entry added back where im2col took it from."""
+    N, C, H, W = shape
+    oh, ow = (H + 2 * pad - fh) // stride + 1, (W + 2 * pad - fw) // stride + 1
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), col.dtype)
+    for n, y, x_, c, i, j in np.ndindex(N, oh, ow, C, fh, fw):
+        xp[n, c, y * stride + i, x_ * stride + j] += col[
+            (n * oh + y) * ow + x_, (c * fh + i) * fw + j
+        ]
+    return xp[:, :, pad : pad + H, pad : pad + W]
+
+
+# (N, C, H, W), filter_h, filter_w, stride, pad: every size tiles.
+IM2COL_CASES = [
+    ((2, 3, 5, 5), 3, 3, 1, 0),
+    ((2, 3, 5, 5), 3, 3, 1, 1),
+    ((1, 1, 6, 8), 5, 3, 1, 2),  # batch 1, one channel, rectangular filter, non-square image
+    ((2, 2, 7, 9), 3, 3, 2, 1),
+    ((3, 4, 6, 4), 2, 2, 2, 0),
+    ((1, 2, 8, 5), 4, 3, 2, 2),
+    ((2, 1, 4, 7), 1, 1, 3, 0),
+    ((1, 3, 3, 3), 3, 3, 1, 0),  # one window covers the image
+]
+
+
+@pytest.mark.parametrize("shape, fh, fw, stride, pad", IM2COL_CASES)
+def test_im2col_and_col2im_against_loops_and_the_book(shape, fh, fw, stride, pad):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape)
+    col = im2col(x, fh, fw, stride, pad)
+    np.testing.assert_array_equal(col, loop_im2col(x, fh, fw, stride, pad))
+    np.testing.assert_array_equal(col, book_im2col(x, fh, fw, stride, pad))
+    # The same from channels-last memory, as the layers hand their outputs on.
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(im2col(x_last, fh, fw, stride, pad), col)
+    c = rng.standard_normal(col.shape)
+    img = col2im(c, shape, fh, fw, stride, pad)
+    assert img.shape == shape and img.dtype == np.float64
+    # The same sums in another order: equal to rounding.
+    np.testing.assert_allclose(img, loop_col2im(c, shape, fh, fw, stride, pad), atol=1e-14)
+
+
+@pytest.mark.parametrize("shape, fh, fw, stride, pad", IM2COL_CASES)
+def test_col2im_is_the_adjoint_of_im2col(shape, fh, fw, stride, pad):
+    rng = np.random.default_rng(len(shape) + fh * fw + stride + pad)
+    x = rng.standard_normal(shape)
+    c = rng.standard_normal(im2col(x, fh, fw, stride, pad).shape)
+    lhs = np.sum(im2col(x, fh, fw, stride, pad) * c)
+    rhs = np.sum(x * col2im(c, shape, fh, fw, stride, pad))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_im2col_by_hand():
+    # One 3x3 image, 2x2 windows, stride 1: four windows, read row by row.
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(
+        im2col(x, 2, 2), [[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]]
+    )
+    # col2im adds each entry back where it came from: the centre is in all four windows.
+    np.testing.assert_array_equal(
+        col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2)[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
+    )
+
+
+def test_regression_im2col_and_col2im_keep_the_dtype():
+    """The book's im2col and col2im always allocate float64."""
+    x = np.random.default_rng(0).random((2, 3, 4, 4)).astype(np.float32)
+    assert book_im2col(x, 3, 3, 1, 1).dtype == np.float64
+    for dtype in (np.float16, np.float32, np.float64):
+        col = im2col(x.astype(dtype), 3, 3, 1, 1)
+        assert col.dtype == dtype
+        assert col2im(col, x.shape, 3, 3, 1, 1).dtype == dtype
+    assert im2col(np.ones((1, 1, 2, 2), np.int8), 2, 2).dtype == np.float64
+    assert im2col(np.ones((1, 1, 2, 2), bool), 2, 2).tolist() == [[1.0, 1.0, 1.0, 1.0]]
+
+
+def test_im2col_and_col2im_leave_read_only_inputs_alone():
+    x = np.random.default_rng(1).random((2, 2, 5, 5))
+    x.flags.writeable = False
+    col = run(lambda x: im2col(x, 3, 3, stride=2, pad=1), x)
+    img = run(lambda col: col2im(col, x.shape, 3, 3, stride=2, pad=1), col)
+    assert img.shape == x.shape
+
+
+def test_conv_output_size():
+    assert conv_output_size(28, 5) == 24 and type(conv_output_size(28, 5)) is int
+    assert conv_output_size(28, 3, 1, 1) == 28
+    assert conv_output_size(7, 3, 2, 1) == 4
+    assert conv_output_size(4, 4) == 1
+    assert conv_output_size(np.int64(9), 3, stride=np.int32(3)) == 3
+
+
+def test_regression_conv_output_size_is_an_int_and_refuses_sizes_that_do_not_tile():
+    """The book's conv_output_size returns (28 - 5) / 2 + 1 = 12.5 where windows do not tile."""
+    book = (28 + 2 * 0 - 5) / 2 + 1
+    assert book == 12.5
+    with pytest.raises(
+        ValueError, match=r"conv_output_size: .* 23 is not a multiple of 2.*27 or 29"
+    ):
+        conv_output_size(28, 5, 2)
+    with pytest.raises(ValueError, match=r"conv_output_size: the filter size 7 is larger"):
+        conv_output_size(5, 7)
+    assert conv_output_size(5, 7, pad=1) == 1
+
+
+@pytest.mark.parametrize(
+    "args", [(0, 3), (5, 0), (5, 3, 0), (5, 3, 1, -1), (5.5, 3), (5, 3, True), ("5", 3)]
+)
+def test_conv_output_size_refuses_bad_numbers(args):
+    with pytest.raises(InvalidParameterError, match="conv_output_size"):
+        conv_output_size(*args)
+
+
+def test_im2col_and_col2im_errors_name_them():
+    x = np.zeros((2, 3, 5, 5))
+    with pytest.raises(
+        ValueError, match=r"im2col: expected images of shape \(N, C, H, W\).*x\[None\]"
+    ):
+        im2col(x[0], 3, 3)
+    with pytest.raises(ValueError, match=r"im2col: .*\(0, 3, 5, 5\)"):
+        im2col(x[:0], 3, 3)
+    with pytest.raises(ValueError, match="im2col: the filter width 6 is larger"):
+        im2col(x, 3, 6)
+    with pytest.raises(ValueError, match="im2col: a filter height of 2 with stride 2"):
+        im2col(x, 2, 1, stride=2)
+    with pytest.raises(InvalidParameterError, match="im2col: stride"):
+        im2col(x, 3, 3, stride=0)
+    with pytest.raises(TypeError, match="im2col"):
+        im2col(x.astype(complex), 3, 3)
+    col = im2col(x, 3, 3, pad=1)
+    with pytest.raises(ValueError, match=r"col2im: col must have shape .*\(50, 27\).*\(50, 26\)"):
+        col2im(col[:, :-1], x.shape, 3, 3, pad=1)
+    with pytest.raises(ValueError, match=r"col2im: expected images"):
+        col2im(col, (2, 3, 5), 3, 3, pad=1)
+    with pytest.raises(InvalidParameterError, match="col2im: input_shape"):
+        col2im(col, (2, 3, 5, 5.0), 3, 3, pad=1)
+    with pytest.raises(ValueError, match="col2im: a filter width of 3 with stride 2"):
+        col2im(col, (2, 3, 5, 6), 3, 3, stride=2, pad=1)
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    shape=st.tuples(*(st.integers(1, 3),) * 2, *(st.integers(1, 7),) * 2),
+    fh=st.integers(1, 4),
+    fw=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 2),
+)
+def test_im2col_and_col2im_properties(data, shape, fh, fw, stride, pad):
+    x = data.draw(arrays(shape))
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    spans = [size + 2 * pad - f for size, f in zip(shape[2:], (fh, fw), strict=True)]
+    if min(spans) < 0 or any(span % stride for span in spans):
+        with pytest.raises(ValueError, match="im2col"):
+            im2col(x, fh, fw, stride, pad)
+        return
+    col = run(lambda x: im2col(x, fh, fw, stride, pad), x)
+    assert col.dtype == dtype
+    assert col.tobytes() == loop_im2col(x.astype(dtype), fh, fw, stride, pad).tobytes()
+    img = run(lambda col: col2im(col, shape, fh, fw, stride, pad), col)
+    assert img.shape == shape and img.dtype == dtype

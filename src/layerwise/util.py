@@ -1,16 +1,25 @@
-"""Helpers of the book's ``common/util.py``: smoothing a loss curve and shuffling a dataset.
-
-Chapter 7 will add the rest of that file here: ``im2col``, ``col2im`` and ``conv_output_size``,
-which turn convolution into a matrix product.
+"""Helpers of the book's ``common/util.py``: smoothing a loss curve, shuffling a dataset, and
+``im2col``, ``col2im`` and ``conv_output_size``, which turn convolution into a matrix product
+(chapter 7).
 
 Inputs are never modified (read-only arrays are fine); results are new arrays.
 """
 
+import operator
+
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import InvalidParameterError, as_array, as_dtype, as_float_array, quiet
+from ._checks import (
+    InvalidParameterError,
+    as_array,
+    as_dtype,
+    as_float_array,
+    check_number,
+    quiet,
+)
 
-__all__ = ["shuffle_dataset", "smooth_curve"]
+__all__ = ["col2im", "conv_output_size", "im2col", "shuffle_dataset", "smooth_curve"]
 
 
 def smooth_curve(x):
@@ -117,3 +126,177 @@ def shuffle_dataset(x, t, *, seed=None):
         ) from err
     permutation = rng.permutation(len(x))
     return x[permutation], t[permutation]
+
+
+# ---------------------------------------------------------------- convolution as a matrix product
+
+
+def _output_size(size, filter_size, stride, pad, where, axis):
+    """``(size + 2*pad - filter_size) / stride + 1`` as an int, or a ValueError naming ``where``."""
+    span = size + 2 * pad - filter_size
+    if span < 0:
+        raise ValueError(
+            f"{where}: the filter {axis} {filter_size} is larger than the padded input {axis} "
+            f"{size} + 2*{pad} = {size + 2 * pad}; use a smaller filter, more padding or a "
+            "larger input"
+        )
+    if span % stride:
+        below = size - span % stride
+        sizes = f"{below} or {below + stride}" if below >= 1 else f"{below + stride}"
+        raise ValueError(
+            f"{where}: a filter {axis} of {filter_size} with stride {stride} and pad {pad} does "
+            f"not tile an input {axis} of {size}: {size} + 2*{pad} - {filter_size} = {span} is "
+            f"not a multiple of {stride}; use an input {axis} of {sizes}, or another stride or pad"
+        )
+    return span // stride + 1
+
+
+def _check_window(filter_h, filter_w, stride, pad, where):
+    """The window's sizes as ints: filters >= 1, stride >= 1, pad >= 0."""
+    filter_h = check_number(filter_h, where, "filter_h", low=1, integer=True)
+    filter_w = check_number(filter_w, where, "filter_w", low=1, integer=True)
+    stride = check_number(stride, where, "stride", low=1, integer=True)
+    pad = check_number(pad, where, "pad", low=0, integer=True)
+    return filter_h, filter_w, stride, pad
+
+
+def _output_shape(shape, filter_h, filter_w, stride, pad, where):
+    """(out_h, out_w) for images of ``shape`` (N, C, H, W); a ValueError naming ``where``."""
+    if len(shape) != 4 or 0 in shape:
+        raise ValueError(
+            f"{where}: expected images of shape (N, C, H, W), all sizes >= 1, got shape "
+            f"{tuple(shape)}"
+            + ("; for one image use x[None], for one channel x[:, None]" if len(shape) < 4 else "")
+        )
+    out_h = _output_size(shape[2], filter_h, stride, pad, where, "height")
+    out_w = _output_size(shape[3], filter_w, stride, pad, where, "width")
+    return out_h, out_w
+
+
+def conv_output_size(input_size, filter_size, stride=1, pad=0):
+    """The output size of a convolution or pooling along one axis.
+
+    ``(input_size + 2*pad - filter_size) / stride + 1``, the book's formula (section 7.2.4).
+
+    Returns
+    -------
+    int
+        The book's returns a float; here the division must come out even.
+
+    Raises
+    ------
+    ValueError
+        If the filter does not fit into the padded input, or the windows do not tile it
+        (``input_size + 2*pad - filter_size`` not a multiple of ``stride``): the message
+        names input sizes that would tile.
+    InvalidParameterError
+        If a size is not a whole number, ``input_size``, ``filter_size`` or ``stride`` < 1, or
+        ``pad`` < 0.
+    """
+    where = "conv_output_size"
+    input_size = check_number(input_size, where, "input_size", low=1, integer=True)
+    filter_size = check_number(filter_size, where, "filter_size", low=1, integer=True)
+    stride = check_number(stride, where, "stride", low=1, integer=True)
+    pad = check_number(pad, where, "pad", low=0, integer=True)
+    return _output_size(input_size, filter_size, stride, pad, where, "size")
+
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """Unfold images into a matrix with one filter window per row (the book's section 7.4.3).
+
+    Row ``(n, y, x)`` of the result holds the window of image ``n`` whose top-left corner is at
+    ``(y*stride, x*stride)`` of the zero-padded image, flattened in the order (channel, filter
+    row, filter column). A convolution is then ``im2col(x) @ W.reshape(FN, -1).T``.
+
+    Parameters
+    ----------
+    input_data : array_like, shape (N, C, H, W)
+        Images, in any memory layout (e.g. a transposed view of channels-last memory).
+    filter_h, filter_w : int
+        The window's height and width.
+    stride : int, default 1
+    pad : int, default 0
+        Zeros added on every side of each image.
+
+    Returns
+    -------
+    col : ndarray, shape (N*out_h*out_w, C*filter_h*filter_w)
+        The book's layout: ``col[(n*out_h + y)*out_w + x, (c*filter_h + i)*filter_w + j]`` is
+        the padded ``input_data[n, c, y*stride + i, x*stride + j]``. A new array in the
+        input's float dtype (the book's is always float64; int or bool input gives float64).
+
+    Raises
+    ------
+    ValueError
+        If ``input_data`` is not 4-D or has an empty axis, a window does not fit into the padded
+        image, or the windows do not tile it (see :func:`conv_output_size`).
+    """
+    where = "im2col"
+    x = as_float_array(input_data, where, name="input_data")
+    filter_h, filter_w, stride, pad = _check_window(filter_h, filter_w, stride, pad, where)
+    out_h, out_w = _output_shape(x.shape, filter_h, filter_w, stride, pad, where)
+    N = x.shape[0]
+    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
+    # Every window as a view of img, shape (N, C, out_h, out_w, filter_h, filter_w); the reshape
+    # below is the only copy (the book fills a zeroed array, then copies it again to transpose).
+    windows = sliding_window_view(img, (filter_h, filter_w), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * out_h * out_w, -1)
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """Fold a matrix of windows back into images, adding where windows overlap.
+
+    The adjoint of :func:`im2col` (not its inverse): ``sum(im2col(x) * col) ==
+    sum(x * col2im(col))`` for every ``x`` and ``col``. It turns the gradient with respect to
+    the columns into the gradient with respect to the images.
+
+    Parameters
+    ----------
+    col : array_like, shape (N*out_h*out_w, C*filter_h*filter_w)
+        In :func:`im2col`'s layout.
+    input_shape : tuple of 4 ints
+        (N, C, H, W), the shape of the images the columns came from.
+    filter_h, filter_w, stride, pad : int
+        As given to :func:`im2col`.
+
+    Returns
+    -------
+    ndarray, shape ``input_shape``
+        A new array (perhaps a view of a padded one, as the book's) in ``col``'s float dtype.
+        The padding's share is dropped.
+
+    Raises
+    ------
+    ValueError
+        If ``input_shape`` is not 4 sizes >= 1 that the windows tile, or ``col`` does not have
+        the shape those windows give.
+    """
+    where = "col2im"
+    col = as_float_array(col, where, name="col")
+    filter_h, filter_w, stride, pad = _check_window(filter_h, filter_w, stride, pad, where)
+    try:
+        shape = tuple(operator.index(s) for s in input_shape)
+    except TypeError as err:
+        raise InvalidParameterError(
+            f"{where}: input_shape must be a tuple of whole numbers (N, C, H, W), "
+            f"got {input_shape!r}"
+        ) from err
+    out_h, out_w = _output_shape(shape, filter_h, filter_w, stride, pad, where)
+    N, C, H, W = shape
+    rows, columns = N * out_h * out_w, C * filter_h * filter_w
+    if col.shape != (rows, columns):
+        raise ValueError(
+            f"{where}: col must have shape (N*out_h*out_w, C*filter_h*filter_w) = ({rows}, "
+            f"{columns}) for input_shape {shape} with a {filter_h}x{filter_w} filter, stride "
+            f"{stride} and pad {pad}, got {col.shape}"
+        )
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    with quiet():  # inf + -inf where windows overlap is NaN, without a warning
+        for y in range(filter_h):
+            y_max = y + stride * out_h
+            for x in range(filter_w):
+                x_max = x + stride * out_w
+                img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
+    return img[:, :, pad : H + pad, pad : W + pad]
