@@ -9,6 +9,7 @@ module                 layers                                      the book
 ``loss``               :class:`SoftmaxWithLoss`                    5.6.3
 ``regularization``     :class:`BatchNormalization`                 6.3
 ``regularization``     :class:`Dropout`                            6.4.3
+``conv``               :class:`Convolution`, :class:`Pooling`      7.4
 =====================  ==========================================  ==========================
 
 Every layer follows the protocol of :mod:`layerwise.layers.base`. The public attribute names
@@ -36,6 +37,7 @@ warns: a result beyond the float range is inf.
 from .activations import Relu, Sigmoid
 from .affine import Affine
 from .base import LAYERS, BackwardBeforeForwardError, Layer, register_layer
+from .conv import Convolution, Pooling
 from .graph import AddLayer, MulLayer
 from .loss import SoftmaxWithLoss
 from .regularization import BatchNormalization, Dropout
@@ -46,9 +48,11 @@ __all__ = [
     "Affine",
     "BackwardBeforeForwardError",
     "BatchNormalization",
+    "Convolution",
     "Dropout",
     "Layer",
     "MulLayer",
+    "Pooling",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",

@@ -1,0 +1,318 @@
+"""The convolution and pooling layers of the book's chapter 7 (sections 7.4.3 and 7.4.4).
+
+Activations are (N, C, H, W) arrays, as in the book, but the arrays these layers return are
+transposed views of channels-last (N, H, W, C) memory. The book's own ``Convolution`` already
+returns such a view (``out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)``); here the
+next layer makes use of it: NumPy's elementwise layers (Relu) keep the layout, and a
+convolution or pooling layer reads channels-last input without a copy.
+
+Differences from the book's ``common/layers.py``, each with a ``test_regression_*``:
+
+- Sizes that the windows do not tile raise a ValueError naming sizes that do (see
+  :func:`layerwise.util.conv_output_size`); the book's drops the last rows and columns.
+- ``Pooling`` pads with -inf, so padding never wins; the book's computes the wrong output
+  shape for ``pad > 0`` and fails. Its default stride is 2 (the book's 1; the book's networks
+  always pass ``stride=2``).
+- Where a pooling window holds several equal maxima, the gradient goes to the first in
+  row-major order (as in PyTorch and as the book's ``argmax``).
+- ``Convolution`` with stride 1 and at least half as many input channels as filters computes
+  without im2col (see :class:`Convolution`), so its ``col`` and ``col_W`` are then None.
+- ``backward(dout, input_grad=False)`` skips the gradient with respect to the input.
+"""
+
+import numpy as np
+
+from .._checks import as_dtype, as_float_array, check_dout, check_number, quiet
+from ..util import _output_shape, col2im, im2col
+from .base import Layer, register_layer
+
+
+def _channels_last(x, pad, fill, dtype):
+    """``x`` (N, C, H, W) as (N, H + 2*pad, W + 2*pad, C), padded with ``fill``, in ``dtype``.
+
+    Without padding or a cast this is a transposed view of ``x`` (no copy).
+    """
+    xt = x.transpose(0, 2, 3, 1)
+    if pad == 0 and xt.dtype == dtype:
+        return xt
+    N, H, W, C = xt.shape
+    xp = np.full((N, H + 2 * pad, W + 2 * pad, C), fill, dtype=dtype)
+    xp[:, pad : pad + H, pad : pad + W] = xt  # float64 beyond float32's range becomes inf
+    return xp
+
+
+@register_layer
+class Convolution(Layer):
+    """2-D convolution (the book's cross-correlation, as in PyTorch's ``conv2d``).
+
+    Forward, with ``xp`` the input zero-padded by ``pad`` on every side:
+    ``out[n, f, y, x] = sum_{c, i, j} W[f, c, i, j] * xp[n, c, y*stride + i, x*stride + j]
+    + b[f]``, i.e. the book's ``im2col(x) @ W.reshape(FN, -1).T + b``.
+    Backward: ``db[f] = sum_{n, y, x} dout[n, f, y, x]``;
+    ``dW[f, c, i, j] = sum_{n, y, x} dout[n, f, y, x] * xp[n, c, y*stride + i, x*stride + j]``;
+    ``dx`` = the unpadded part of ``dxp[n, c, y*stride + i, x*stride + j] +=
+    sum_f dout[n, f, y, x] * W[f, c, i, j]`` (the book's ``col2im(dout2 @ W.reshape(FN, -1))``).
+
+    Parameters
+    ----------
+    W : ndarray, shape (FN, C, FH, FW)
+        FN filters of C channels, FH high and FW wide. Kept by reference (no copy).
+    b : ndarray, shape (FN,)
+        One bias per filter.
+    stride : int >= 1, default 1
+    pad : int >= 0, default 0
+        Zeros added on every side of each input image.
+
+    Shapes
+    ------
+    x, dx : (N, C, H, W), with ``(H + 2*pad - FH)`` and ``(W + 2*pad - FW)`` multiples of
+    ``stride``. out, dout : (N, FN, OH, OW), ``OH = (H + 2*pad - FH) // stride + 1``, ``OW``
+    likewise. dW : (FN, C, FH, FW). db : (FN,).
+
+    How it computes. With stride 1 and ``2*C >= FN``: shifted products. The padded input,
+    channels last, is one matrix ``X`` of shape (N*Hp*Wp, C); filter tap (i, j) reads the rows
+    shifted by
+    ``i*Wp + j``, a slice of ``X`` without a copy, so
+    ``out[:M] += X[i*Wp + j : i*Wp + j + M] @ W[:, :, i, j].T`` for each of the FH*FW taps (M
+    the rows all taps can read). Rows whose window straddles an image edge hold garbage and are
+    never read: the output is the (N, OH, OW) corner of the (N, Hp, Wp) result, as a view. dW
+    and dx are the same slices against the zero-padded ``dout``. Otherwise (stride > 1, or few
+    input channels, as in a network's first layer): the book's im2col and col2im.
+
+    Caches ``x`` (in W's dtype); on the im2col path also the book's ``col`` and ``col_W``,
+    otherwise (None there) the padded channels-last input.
+
+    The layer computes in ``W``'s dtype: float32 parameters give a float32 forward and backward.
+    The output is a transposed view of channels-last (N, OH, OW, FN) memory, ``dx`` one of
+    (N, H, W, C) memory on the shifted path.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W, b, stride=1, pad=0):
+        W = as_float_array(W, "Convolution", name="W")
+        b = as_float_array(b, "Convolution", name="b")
+        if W.ndim != 4 or W.size == 0:
+            raise ValueError(
+                "Convolution: W must be 4-D, (FN, C, FH, FW) = (filters, channels, height, "
+                f"width), all >= 1, got shape {W.shape}"
+            )
+        if b.shape != (W.shape[0],):
+            raise ValueError(
+                f"Convolution: b must have shape ({W.shape[0]},), one bias per filter of W "
+                f"{W.shape}, got {b.shape}"
+            )
+        self.W = W
+        self.b = b
+        self.stride = check_number(stride, "Convolution", "stride", low=1, integer=True)
+        self.pad = check_number(pad, "Convolution", "pad", low=0, integer=True)
+        self.x = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+        self._xp = None  # the padded channels-last input of the shifted path
+
+    def get_config(self):
+        return {"stride": self.stride, "pad": self.pad}
+
+    def forward(self, x):
+        where = "Convolution.forward"
+        x = as_float_array(x, where)
+        FN, C, FH, FW = self.W.shape
+        if x.ndim == 4 and x.shape[1] != C:
+            raise ValueError(
+                f"{where}: x must have {C} channels, x of shape (N, {C}, H, W), to match W of "
+                f"shape {self.W.shape} (FN, C, FH, FW), got x of shape {x.shape}"
+            )
+        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where)
+        with quiet():  # beyond the float range is inf, as in Affine
+            # Each tap's product moves N*Hp*Wp x FN numbers, an im2col tap N*OH*OW x C: with
+            # few channels im2col is faster (2x for C = 3, FN = 30, 5x5; measured to 2*C = FN).
+            if self.stride == 1 and 2 * C >= FN:
+                return self._shifted_forward(x, out_h, out_w)
+            self.x = as_dtype(x, self.W.dtype)
+            self.col = im2col(self.x, FH, FW, self.stride, self.pad)
+            self.col_W = self.W.reshape(FN, -1).T
+            self._xp = None
+            out = self.col @ self.col_W
+            out += self.b
+        return out.reshape(x.shape[0], out_h, out_w, FN).transpose(0, 3, 1, 2)
+
+    def _shifted_forward(self, x, out_h, out_w):
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = x.shape
+        p = self.pad
+        xp = np.ascontiguousarray(_channels_last(x, p, 0, self.W.dtype))  # X below is a view
+        Hp, Wp = xp.shape[1:3]
+        X = xp.reshape(N * Hp * Wp, C)
+        M = len(X) - (FH - 1) * Wp - (FW - 1)
+        out = np.empty((len(X), FN), dtype=self.W.dtype)
+        out[:M] = self.b
+        for i in range(FH):
+            for j in range(FW):
+                shift = i * Wp + j
+                out[:M] += X[shift : shift + M] @ self.W[:, :, i, j].T
+        self._xp = xp
+        self.x = xp[:, p : p + H, p : p + W].transpose(0, 3, 1, 2)
+        self.col = self.col_W = None
+        return out.reshape(N, Hp, Wp, FN)[:, :out_h, :out_w].transpose(0, 3, 1, 2)
+
+    def backward(self, dout, input_grad=True):
+        """Fill ``dW`` and ``db``; return ``dx`` (None when ``input_grad`` is False).
+
+        A network passes ``input_grad=False`` to its first layer: nothing uses the gradient with
+        respect to the images.
+        """
+        if self.x is None:
+            raise self._not_ready()
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = self.x.shape
+        out_h, out_w = _output_shape(self.x.shape, FH, FW, self.stride, self.pad, "Convolution")
+        dout = check_dout(dout, (N, FN, out_h, out_w), "Convolution", self.W.dtype)
+        with quiet():
+            if self._xp is not None:
+                return self._shifted_backward(dout, input_grad)
+            dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+            self.db = np.sum(dout2, axis=0)
+            self.dW = (dout2.T @ self.col).reshape(FN, C, FH, FW)
+            if not input_grad:
+                return None
+            dcol = dout2 @ self.col_W.T
+            return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+    def _shifted_backward(self, dout, input_grad):
+        FN, C, FH, FW = self.W.shape
+        N, Hp, Wp, _ = self._xp.shape
+        out_h, out_w = dout.shape[2:]
+        X = self._xp.reshape(N * Hp * Wp, C)
+        M = len(X) - (FH - 1) * Wp - (FW - 1)
+        # dout in the (N, Hp, Wp) corner, zeros where the forward rows were garbage
+        D = np.zeros((N, Hp, Wp, FN), dtype=self.W.dtype)
+        D[:, :out_h, :out_w] = dout.transpose(0, 2, 3, 1)
+        D = D.reshape(N * Hp * Wp, FN)[:M]
+        self.db = np.sum(D, axis=0)
+        self.dW = np.empty_like(self.W)
+        for i in range(FH):
+            for j in range(FW):
+                shift = i * Wp + j
+                self.dW[:, :, i, j] = D.T @ X[shift : shift + M]
+        if not input_grad:
+            return None
+        dxp = np.zeros_like(X)
+        for i in range(FH):
+            for j in range(FW):
+                shift = i * Wp + j
+                dxp[shift : shift + M] += D @ self.W[:, :, i, j]
+        p, (H, W) = self.pad, self.x.shape[2:]
+        return dxp.reshape(N, Hp, Wp, C)[:, p : p + H, p : p + W].transpose(0, 3, 1, 2)
+
+    def __repr__(self):
+        FN, C, FH, FW = self.W.shape
+        return (
+            f"Convolution(in_channels={C}, filters={FN}, filter_size=({FH}, {FW}), "
+            f"stride={self.stride}, pad={self.pad}, dtype={self.W.dtype})"
+        )
+
+
+@register_layer
+class Pooling(Layer):
+    """Max pooling: the largest value of each pool_h x pool_w window, channel by channel.
+
+    Forward, with ``xp`` the input padded by ``pad`` on every side with -inf:
+    ``out[n, c, y, x] = max_{i, j} xp[n, c, y*stride + i, x*stride + j]``.
+    Backward: ``dx`` is ``dout[n, c, y, x]`` at the window's maximum and 0 elsewhere, summed
+    where windows overlap. Where a window holds several equal maxima the gradient goes to the
+    first in row-major order (smallest i, then smallest j), as in PyTorch.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int >= 1
+        The window's height and width.
+    stride : int >= 1, default 2
+        The book's default is 1; its networks pass ``stride=2``, PyTorch's default is the window.
+    pad : int >= 0, default 0
+        Must be smaller than ``pool_h`` and ``pool_w``, so that every window holds input.
+
+    Shapes
+    ------
+    x, dx : (N, C, H, W) with ``(H + 2*pad - pool_h)`` and ``(W + 2*pad - pool_w)`` multiples of
+    ``stride``. out, dout : (N, C, OH, OW), ``OH = (H + 2*pad - pool_h) // stride + 1``, ``OW``
+    likewise.
+
+    Caches ``x`` and the book's ``arg_max``: shape (N*OH*OW*C,), the row-major position
+    ``i*pool_w + j`` of each window's maximum, windows ordered (n, y, x, c).
+
+    How it computes: windows that neither overlap nor leave gaps (``pool_h == pool_w ==
+    stride``, the 2x2 stride-2 pooling of the book's networks) are a reshape of the channels-
+    last image, compared slot by slot; other windows go through the book's im2col and argmax.
+
+    A floating input keeps its dtype; int or bool input is computed in float64. The output is a
+    transposed view of channels-last (N, OH, OW, C) memory. A NaN in a window gives NaN out. A
+    border window whose input is all -inf ties with its padding, which then takes the gradient.
+    """
+
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        self.pool_h = check_number(pool_h, "Pooling", "pool_h", low=1, integer=True)
+        self.pool_w = check_number(pool_w, "Pooling", "pool_w", low=1, integer=True)
+        self.stride = check_number(stride, "Pooling", "stride", low=1, integer=True)
+        self.pad = check_number(pad, "Pooling", "pad", low=0, integer=True)
+        if self.pad >= min(self.pool_h, self.pool_w):
+            raise ValueError(
+                f"Pooling: pad must be smaller than the window ({self.pool_h}x{self.pool_w}), "
+                f"or a window would hold only padding, got pad={self.pad}"
+            )
+        self.x = None
+        self.arg_max = None
+
+    def get_config(self):
+        return {
+            "pool_h": self.pool_h,
+            "pool_w": self.pool_w,
+            "stride": self.stride,
+            "pad": self.pad,
+        }
+
+    def forward(self, x):
+        where = "Pooling.forward"
+        x = as_float_array(x, where)
+        ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
+        out_h, out_w = _output_shape(x.shape, ph, pw, s, p, where)
+        N, C = x.shape[:2]
+        xp = _channels_last(x, p, -np.inf, x.dtype)  # -inf: padding never wins
+        if ph == pw == s:
+            windows = xp.reshape(N, out_h, ph, out_w, pw, C)
+            out = windows[:, :, 0, :, 0].copy()
+            arg_max = np.zeros(out.shape, dtype=np.intp)
+            for k in range(1, ph * pw):
+                value = windows[:, :, k // pw, :, k % pw]
+                np.copyto(arg_max, k, where=value > out)  # strictly greater: the first wins
+                np.maximum(out, value, out=out)
+        else:
+            col = im2col(xp.transpose(0, 3, 1, 2), ph, pw, s).reshape(-1, ph * pw)
+            arg_max = np.argmax(col, axis=1)  # the first maximum
+            out = np.max(col, axis=1).reshape(N, out_h, out_w, C)
+        self.x = x
+        self.arg_max = arg_max.reshape(-1)
+        return out.transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        if self.x is None:
+            raise self._not_ready()
+        ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
+        N, C, H, W = self.x.shape
+        out_h, out_w = _output_shape(self.x.shape, ph, pw, s, p, "Pooling")
+        dout = check_dout(dout, (N, C, out_h, out_w), "Pooling", self.x.dtype)
+        dout = dout.transpose(0, 2, 3, 1)  # (N, OH, OW, C), in arg_max's order
+        if ph == pw == s:
+            dx = np.empty((N, out_h, ph, out_w, pw, C), dtype=self.x.dtype)
+            arg_max = self.arg_max.reshape(dout.shape)
+            for k in range(ph * pw):
+                dx[:, :, k // pw, :, k % pw] = np.where(arg_max == k, dout, 0)
+            dx = dx.reshape(N, out_h * ph, out_w * pw, C)
+            return dx[:, p : p + H, p : p + W].transpose(0, 3, 1, 2)
+        dcol = np.zeros((self.arg_max.size, ph * pw), dtype=self.x.dtype)
+        dcol[np.arange(self.arg_max.size), self.arg_max] = dout.reshape(-1)
+        shape = (N, C, H + 2 * p, W + 2 * p)
+        dxp = col2im(dcol.reshape(N * out_h * out_w, -1), shape, ph, pw, s)
+        return dxp[:, :, p : p + H, p : p + W]

@@ -1,0 +1,577 @@
+"""Convolution and Pooling: gradient checks, the book's layers, dtypes, layouts and errors.
+
+``BookConvolution`` and ``BookPooling`` below are the book's ``common/layers.py`` layers over the
+book's ``im2col``/``col2im`` (``common/util.py``), written out here in the book's style; every
+departure from them has a ``test_regression_*``.
+
+Gradient checks compare ``backward(dout)`` with central differences of ``sum(dout * forward)``
+(a vector-Jacobian product with a fixed random ``dout``), in float64, to 1e-7 relative; the worst
+errors are printed by the last test (run with ``-s``).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import max_relative_error
+
+from layerwise import numerical_gradient
+from layerwise.layers import LAYERS, BackwardBeforeForwardError, Convolution, Pooling, Relu
+from layerwise.util import im2col
+
+TOL = 1e-7
+WORST = {}
+
+# ---------------------------------------------------------------- the book's code, for comparison
+
+
+def book_im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    N, C, H, W = input_data.shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
+
+    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    return col
+
+
+def book_col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    N, C, H, W = input_shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+
+    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1))
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
+
+    return img[:, :, pad : H + pad, pad : W + pad]
+
+
+class BookConvolution:
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+
+        self.x = None
+        self.col = None
+        self.col_W = None
+
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
+        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
+
+        col = book_im2col(x, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+
+        out = np.dot(col, col_W) + self.b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.col = col
+        self.col_W = col_W
+
+        return out
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout)
+        self.dW = self.dW.transpose(1, 0).reshape(FN, C, FH, FW)
+
+        dcol = np.dot(dout, self.col_W.T)
+        dx = book_col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+        return dx
+
+
+class BookPooling:
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        out_h = int(1 + (H - self.pool_h) / self.stride)
+        out_w = int(1 + (W - self.pool_w) / self.stride)
+
+        col = book_im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        col = col.reshape(-1, self.pool_h * self.pool_w)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)
+        out = out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.arg_max = arg_max
+
+        return out
+
+    def backward(self, dout):
+        dout = dout.transpose(0, 2, 3, 1)
+
+        pool_size = self.pool_h * self.pool_w
+        dmax = np.zeros((dout.size, pool_size))
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))
+
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        dx = book_col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+
+        return dx
+
+
+# ---------------------------------------------------------------- cases
+
+# (N, C, H, W), (FN, FH, FW), stride, pad: every size tiles. The comment names the path taken.
+CONV_CASES = [
+    ((2, 3, 5, 7), (4, 3, 3), 1, 0),  # shifted products, non-square
+    ((2, 3, 5, 5), (4, 3, 3), 1, 1),  # shifted
+    ((1, 2, 6, 5), (3, 2, 3), 1, 2),  # shifted, batch 1, rectangular filter, pad 2
+    ((2, 4, 4, 4), (2, 1, 1), 1, 0),  # shifted, 1x1 filter
+    ((2, 3, 7, 9), (2, 3, 3), 2, 1),  # im2col, stride 2
+    ((1, 2, 8, 6), (2, 4, 2), 2, 2),  # im2col, stride 2, pad 2, rectangular
+    ((2, 1, 6, 5), (3, 3, 2), 1, 1),  # im2col, one input channel
+    ((2, 2, 5, 6), (6, 3, 3), 1, 1),  # im2col, few channels for its filters (2*C < FN)
+    ((1, 1, 7, 7), (2, 3, 3), 2, 0),  # im2col, one channel, stride 2
+]
+CONV_IDS = [f"{s}-{f}-s{st}-p{p}" for s, f, st, p in CONV_CASES]
+
+# (N, C, H, W), pool_h, pool_w, stride, pad
+POOL_CASES = [
+    ((2, 3, 4, 6), 2, 2, 2, 0),  # non-overlapping windows: the reshape path
+    ((1, 2, 6, 6), 3, 3, 3, 0),  # reshape path, 3x3
+    ((2, 2, 6, 4), 2, 2, 2, 1),  # reshape path with padding
+    ((2, 3, 7, 9), 3, 3, 2, 0),  # overlapping windows: im2col
+    ((1, 2, 7, 7), 3, 3, 2, 1),  # overlapping, padded
+    ((2, 1, 5, 6), 3, 2, 1, 1),  # rectangular, stride 1, padded
+    ((1, 1, 6, 8), 2, 4, 2, 0),  # rectangular, stride 2 (im2col: not pool_h == pool_w)
+]
+POOL_IDS = [f"{s}-{ph}x{pw}-s{st}-p{p}" for s, ph, pw, st, p in POOL_CASES]
+
+
+def conv_case(shape, filters, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    FN, FH, FW = filters
+    x = rng.standard_normal(shape).astype(dtype)
+    W = (rng.standard_normal((FN, shape[1], FH, FW)) * 0.5).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    return x, W, b
+
+
+def distinct_values(shape, seed=0):
+    """Values 0.01 apart at least, in random order: no ties, and a step of 1e-4 changes no max."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.01 - n * 0.005).reshape(shape)
+
+
+def random_dout(rng, shape):
+    """Upstream gradient, random signs and magnitudes in [0.5, 1.5] (as test_layers_gradcheck)."""
+    return rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def record(name, err):
+    WORST[name] = max(WORST.get(name, 0.0), err)
+    assert err <= TOL, f"{name}: max relative error {err:.3e} > {TOL}"
+
+
+def channels_last(x):
+    """The same values in channels-last memory, as an (N, C, H, W) view: what layers hand on."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+# ---------------------------------------------------------------- gradient checks
+
+
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
+def test_convolution_gradient(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters)
+    layer = Convolution(W, b, stride, pad)
+    out = layer.forward(x)
+    dout = random_dout(np.random.default_rng(1), out.shape)
+    dx = layer.backward(dout)
+    dW, db = layer.dW.copy(), layer.db.copy()
+
+    def loss(_):
+        # W and b are perturbed in place; the layer holds them by reference.
+        return np.sum(dout * layer.forward(x))
+
+    record("Convolution dx", max_relative_error(dx, numerical_gradient(loss, x)))
+    record("Convolution dW", max_relative_error(dW, numerical_gradient(loss, W)))
+    record("Convolution db", max_relative_error(db, numerical_gradient(loss, b)))
+
+
+@pytest.mark.parametrize("shape, ph, pw, stride, pad", POOL_CASES, ids=POOL_IDS)
+def test_pooling_gradient(shape, ph, pw, stride, pad):
+    x = distinct_values(shape)
+    layer = Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    dout = random_dout(np.random.default_rng(2), out.shape)
+    dx = layer.backward(dout)
+    num = numerical_gradient(lambda v: np.sum(dout * Pooling(ph, pw, stride, pad).forward(v)), x)
+    # dx is exactly 0 off the maxima; there the measure compares 0 with about 1e-12.
+    record("Pooling dx", max_relative_error(dx, num))
+
+
+# ---------------------------------------------------------------- the book's layers
+
+
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
+def test_convolution_is_the_books(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters, seed=3)
+    ours, book = Convolution(W, b, stride, pad), BookConvolution(W, b, stride, pad)
+    out = ours.forward(x)
+    np.testing.assert_allclose(out, book.forward(x), rtol=1e-12, atol=1e-12)
+    dout = np.random.default_rng(4).standard_normal(out.shape)
+    np.testing.assert_allclose(ours.backward(dout), book.backward(dout), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.dW, book.dW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.db, book.db, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ours.x, x)
+    if ours.col is not None:  # the im2col path keeps the book's matrices
+        np.testing.assert_array_equal(ours.col, book.col)
+        np.testing.assert_array_equal(ours.col_W, book.col_W)
+
+
+@pytest.mark.parametrize("shape, ph, pw, stride, pad", POOL_CASES, ids=POOL_IDS)
+def test_pooling_is_the_books(shape, ph, pw, stride, pad):
+    x = np.random.default_rng(5).standard_normal(shape)
+    # The book's Pooling fails for pad > 0 (see the regression test): give it the padded input.
+    x_book = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)], constant_values=-np.inf)
+    ours, book = Pooling(ph, pw, stride, pad), BookPooling(ph, pw, stride)
+    out = ours.forward(x)
+    np.testing.assert_array_equal(out, book.forward(x_book))
+    np.testing.assert_array_equal(ours.arg_max, book.arg_max)
+    dout = np.random.default_rng(6).standard_normal(out.shape)
+    dx_book = book.backward(dout)[:, :, pad : pad + shape[2], pad : pad + shape[3]]
+    np.testing.assert_array_equal(ours.backward(dout), dx_book)
+
+
+def test_a_small_network_is_the_books_and_keeps_channels_last():
+    """conv - relu - conv - pool - conv(stride 2), as a network chains them, forward and back."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 10, 10))
+    params = [
+        (rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4), 1, 1),
+        (rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5), 1, 1),
+        (rng.standard_normal((3, 5, 3, 3)), rng.standard_normal(3), 2, 1),
+    ]
+    ours = [Convolution(*params[0]), Relu(), Convolution(*params[1]), Pooling(2, 2, 2)]
+    ours.append(Convolution(*params[2]))
+    book = [BookConvolution(*params[0]), Relu(), BookConvolution(*params[1])]
+    book += [BookPooling(2, 2, 2), BookConvolution(*params[2])]
+    a = b = x
+    for mine, theirs in zip(ours, book, strict=True):
+        a, b = mine.forward(a), theirs.forward(b)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert a.transpose(0, 2, 3, 1).strides[-1] == a.itemsize  # channels-last memory
+    da = db = np.random.default_rng(8).standard_normal(a.shape)
+    for mine, theirs in zip(ours[::-1], book[::-1], strict=True):
+        da, db = mine.backward(da), theirs.backward(db)
+        np.testing.assert_allclose(da, db, rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(ours[::2], book[::2], strict=True):
+        if isinstance(mine, Convolution):
+            np.testing.assert_allclose(mine.dW, theirs.dW, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(mine.db, theirs.db, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- ties: the first maximum
+
+
+@pytest.mark.parametrize(
+    "ph, pw, stride, pad", [(2, 2, 2, 0), (3, 3, 3, 0), (3, 3, 1, 0), (2, 2, 1, 1)]
+)
+def test_pooling_ties_send_the_gradient_to_the_first_maximum(ph, pw, stride, pad):
+    """Equal maxima in a window: the first in row-major order (top row first) gets dout."""
+    x = np.zeros((1, 1, 6, 6))
+    layer = Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    dout = np.arange(1.0, out.size + 1).reshape(out.shape)
+    dx = layer.backward(dout)
+    expected = np.zeros((6 + 2 * pad, 6 + 2 * pad))
+    for y, x_ in np.ndindex(out.shape[2:]):
+        # the first element of each window that is not padding
+        top, left = y * stride, x_ * stride
+        top, left = max(top, pad), max(left, pad)
+        expected[top, left] += dout[0, 0, y, x_]
+    np.testing.assert_array_equal(dx[0, 0], expected[pad : pad + 6, pad : pad + 6])
+
+
+def test_pooling_tie_between_later_elements():
+    # One 2x2 window [[1, 5], [5, 2]]: the maximum 5 is at positions 1 and 2; 1 is first.
+    x = np.array([[[[1.0, 5.0], [5.0, 2.0]]]])
+    for layer in (Pooling(2, 2, 2), Pooling(2, 2, 1)):  # the reshape path and im2col's
+        layer.forward(x)
+        assert layer.arg_max.tolist() == [1]
+        np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 1, 1)))[0, 0], [[0, 1], [0, 0]])
+
+
+# ---------------------------------------------------------------- dtypes, layouts, inputs
+
+
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
+def test_convolution_float32(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters, seed=9)
+    ref = Convolution(W, b, stride, pad)
+    out64 = ref.forward(x)
+    dout = np.random.default_rng(10).standard_normal(out64.shape)
+    dx64 = ref.backward(dout)
+    layer = Convolution(W.astype(np.float32), b.astype(np.float32), stride, pad)
+    for x_in in (x, x.astype(np.float32), channels_last(x.astype(np.float32))):
+        out = layer.forward(x_in)  # a float64 x is computed in the parameters' float32
+        dx = layer.backward(dout)  # as is a float64 dout
+        for ours, ref_ in ((out, out64), (dx, dx64), (layer.dW, ref.dW), (layer.db, ref.db)):
+            assert ours.dtype == np.float32
+            np.testing.assert_allclose(ours, ref_, rtol=1e-4, atol=1e-4)
+    assert layer.forward(x.astype(np.int64)).dtype == np.float32
+
+
+def test_pooling_dtypes():
+    x = distinct_values((2, 3, 4, 4))
+    for dtype in (np.float16, np.float32, np.float64):
+        for layer in (Pooling(2, 2), Pooling(3, 3, 1, 1)):
+            out = layer.forward(x.astype(dtype))
+            assert out.dtype == dtype
+            assert layer.backward(np.ones(out.shape)).dtype == dtype
+    layer = Pooling(2, 2)
+    assert layer.forward(np.arange(16).reshape(1, 1, 4, 4)).dtype == np.float64
+    assert layer.forward(np.ones((1, 1, 2, 2), bool)).tolist() == [[[[1.0]]]]
+
+
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
+def test_convolution_any_memory_layout_and_read_only_inputs(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters, seed=11)
+    ref = Convolution(W.copy(), b.copy(), stride, pad)
+    out = ref.forward(x)
+    dout = np.random.default_rng(12).standard_normal(out.shape)
+    dx = ref.backward(dout)
+    for a in (x, W, b, dout):
+        a.flags.writeable = False
+    before = [a.copy() for a in (x, W, b, dout)]
+    layer = Convolution(W, b, stride, pad)
+    for x_in, d_in in ((x, dout), (channels_last(x), channels_last(dout)), (x[..., ::-1], dout)):
+        out2 = layer.forward(x_in)
+        dx2 = layer.backward(d_in)
+        if x_in.strides[-1] < 0:  # a reversed view: other values, checked against the book's
+            book = BookConvolution(W, b, stride, pad)
+            np.testing.assert_allclose(out2, book.forward(x_in), atol=1e-12)
+            np.testing.assert_allclose(dx2, book.backward(d_in), atol=1e-12)
+            continue
+        np.testing.assert_allclose(out2, out, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(dx2, dx, rtol=1e-13, atol=1e-13)
+    for a, old in zip((x, W, b, dout), before, strict=True):
+        np.testing.assert_array_equal(a, old)
+
+
+@pytest.mark.parametrize("shape, ph, pw, stride, pad", POOL_CASES, ids=POOL_IDS)
+def test_pooling_any_memory_layout_and_read_only_inputs(shape, ph, pw, stride, pad):
+    x = distinct_values(shape, seed=13)
+    layer = Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    dout = np.random.default_rng(14).standard_normal(out.shape)
+    dx = layer.backward(dout)
+    x.flags.writeable = dout.flags.writeable = False
+    before = (x.copy(), dout.copy())
+    for x_in, d_in in ((x, dout), (channels_last(x), channels_last(dout))):
+        np.testing.assert_array_equal(layer.forward(x_in), out)
+        np.testing.assert_array_equal(layer.backward(d_in), dx)
+    np.testing.assert_array_equal(x, before[0])
+    np.testing.assert_array_equal(dout, before[1])
+
+
+def test_outputs_are_views_of_channels_last_memory():
+    x, W, b = conv_case((2, 3, 6, 6), (4, 3, 3))
+    for layer in (Convolution(W, b, pad=1), Convolution(W, b, stride=3), Pooling(2, 2)):
+        out = layer.forward(x)
+        assert out.transpose(0, 2, 3, 1).strides[-1] == out.itemsize
+        assert np.maximum(out, 0).transpose(0, 2, 3, 1).flags.c_contiguous  # as Relu hands on
+
+
+def test_non_finite_values_pass_through_without_warnings():
+    x, W, b = conv_case((2, 3, 6, 6), (2, 3, 3))
+    x[0, 0, 2, 2], x[1, 1, 0, 0], x[1, 2, 3, 3] = np.nan, np.inf, -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for layer in (Convolution(W, b, pad=1), Convolution(W, b, stride=3), Pooling(2, 2)):
+            out = layer.forward(x)
+            assert np.isnan(out).any() and np.isfinite(out).any()
+            layer.backward(np.full(out.shape, np.inf))
+        huge = np.full((1, 3, 3, 3), 1e308)
+        assert np.all(Convolution(np.abs(W), b).forward(huge) == np.inf)
+
+
+# ---------------------------------------------------------------- the layer protocol
+
+
+def test_get_config_round_trip_through_the_registry():
+    x, W, b = conv_case((2, 3, 7, 9), (2, 3, 3))
+    for layer in (Convolution(W, b, stride=2, pad=1), Pooling(3, 3, stride=2, pad=1)):
+        name = type(layer).__name__
+        assert LAYERS[name] is type(layer)
+        arrays = {key: getattr(layer, key) for key in layer.param_names}
+        again = LAYERS[name](**arrays, **layer.get_config())
+        np.testing.assert_array_equal(again.forward(x), layer.forward(x))
+    assert Convolution(W, b, stride=2, pad=1).get_config() == {"stride": 2, "pad": 1}
+    assert Pooling(3, 2).get_config() == {"pool_h": 3, "pool_w": 2, "stride": 2, "pad": 0}
+    assert Convolution.param_names == ("W", "b") and Pooling.param_names == ()
+    assert repr(Pooling(3, 2)) == "Pooling(pool_h=3, pool_w=2, stride=2, pad=0)"
+    assert "Convolution(in_channels=3, filters=2" in repr(Convolution(W, b))
+
+
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
+def test_input_grad_false_returns_none_and_still_fills_dW_and_db(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters, seed=15)
+    layer = Convolution(W, b, stride, pad)
+    dout = np.random.default_rng(16).standard_normal(layer.forward(x).shape)
+    layer.backward(dout)
+    dW, db = layer.dW, layer.db
+    assert layer.backward(dout, input_grad=False) is None
+    np.testing.assert_array_equal(layer.dW, dW)
+    np.testing.assert_array_equal(layer.db, db)
+
+
+def test_backward_before_forward():
+    with pytest.raises(BackwardBeforeForwardError, match="Convolution.backward"):
+        Convolution(np.ones((1, 1, 2, 2)), np.zeros(1)).backward(np.ones((1, 1, 1, 1)))
+    with pytest.raises(BackwardBeforeForwardError, match="Pooling.backward"):
+        Pooling(2, 2).backward(np.ones((1, 1, 1, 1)))
+
+
+# ---------------------------------------------------------------- errors a learner reads
+
+
+def test_convolution_errors_name_the_layer_and_the_shapes():
+    W, b = np.ones((4, 3, 3, 3)), np.zeros(4)
+    layer = Convolution(W, b, stride=2, pad=1)
+    with pytest.raises(ValueError, match=r"Convolution.forward: expected images .*\(3, 7, 7\)"):
+        layer.forward(np.ones((3, 7, 7)))
+    with pytest.raises(
+        ValueError, match=r"Convolution.forward: x must have 3 channels.*\(2, 1, 7, 7\)"
+    ):
+        layer.forward(np.ones((2, 1, 7, 7)))
+    with pytest.raises(ValueError, match="Convolution.forward: the filter height 3 is larger"):
+        Convolution(W, b).forward(np.ones((2, 3, 2, 5)))
+    with pytest.raises(ValueError, match="Convolution.forward: a filter width of 3 with stride 2"):
+        layer.forward(np.ones((2, 3, 7, 8)))
+    with pytest.raises(ValueError, match=r"Convolution.forward: .*\(0, 3, 7, 7\)"):
+        layer.forward(np.ones((0, 3, 7, 7)))
+    with pytest.raises(TypeError, match="Convolution.forward"):
+        layer.forward(np.ones((2, 3, 7, 7), complex))
+    layer.forward(np.ones((2, 3, 7, 7)))
+    with pytest.raises(ValueError, match=r"Convolution.backward: dout must have .*\(2, 4, 4, 4\)"):
+        layer.backward(np.ones((2, 4, 3, 3)))
+    with pytest.raises(ValueError, match=r"Convolution: W must be 4-D.*\(4, 27\)"):
+        Convolution(W.reshape(4, -1), b)
+    with pytest.raises(ValueError, match=r"Convolution: b must have shape \(4,\)"):
+        Convolution(W, np.zeros(3))
+    for bad in ({"stride": 0}, {"stride": 1.5}, {"pad": -1}, {"pad": "1"}):
+        with pytest.raises(ValueError, match="Convolution: (stride|pad) must be a whole number"):
+            Convolution(W, b, **bad)
+
+
+def test_pooling_errors_name_the_layer_and_the_shapes():
+    with pytest.raises(ValueError, match=r"Pooling: pad must be smaller than the window \(3x2\)"):
+        Pooling(3, 2, pad=2)
+    for bad in ({"pool_h": 0}, {"pool_w": 2.5}, {"stride": 0}, {"pad": -1}):
+        with pytest.raises(ValueError, match="Pooling: .* must be a whole number"):
+            Pooling(**{"pool_h": 2, "pool_w": 2, **bad})
+    layer = Pooling(2, 2)
+    with pytest.raises(ValueError, match=r"Pooling.forward: expected images .*\(4, 4\)"):
+        layer.forward(np.ones((4, 4)))
+    with pytest.raises(ValueError, match="Pooling.forward: a filter height of 2 with stride 2"):
+        layer.forward(np.ones((1, 1, 5, 4)))
+    layer.forward(np.ones((1, 2, 4, 4)))
+    with pytest.raises(ValueError, match=r"Pooling.backward: dout must have .*\(1, 2, 2, 2\)"):
+        layer.backward(np.ones((1, 2, 4, 4)))
+
+
+# ---------------------------------------------------------------- differences from the book
+
+
+def test_regression_sizes_that_do_not_tile_raise():
+    """The book's layers drop the last row and column that a window does not reach."""
+    x, W, b = conv_case((1, 3, 8, 8), (2, 3, 3))
+    assert BookConvolution(W, b, stride=2).forward(x).shape == (1, 2, 3, 3)  # row 7 unused
+    with pytest.raises(ValueError, match="Convolution.forward: .* input height of 7 or 9"):
+        Convolution(W, b, stride=2).forward(x)
+    assert BookPooling(3, 3, stride=2).forward(x).shape == (1, 3, 3, 3)
+    with pytest.raises(ValueError, match="Pooling.forward: .* input height of 7 or 9"):
+        Pooling(3, 3, stride=2).forward(x)
+
+
+def test_regression_pooling_with_padding():
+    """The book's Pooling computes the output size without pad, so pad > 0 fails."""
+    x = distinct_values((1, 1, 4, 4))
+    with pytest.raises(ValueError):
+        BookPooling(2, 2, stride=2, pad=1).forward(x)
+    out = Pooling(2, 2, stride=2, pad=1).forward(x)
+    # Windows of the padded 6x6 image: padding (-inf) never wins.
+    v = x[0, 0]
+    expected = [
+        [v[0, 0], v[0, 1:3].max(), v[0, 3]],
+        [v[1:3, 0].max(), v[1:3, 1:3].max(), v[1:3, 3].max()],
+        [v[3, 0], v[3, 1:3].max(), v[3, 3]],
+    ]
+    np.testing.assert_array_equal(out[0, 0], expected)
+    # All-negative input: a zero padding would have won everywhere at the border.
+    assert np.all(Pooling(3, 3, stride=1, pad=1).forward(-np.ones((1, 1, 3, 3))) == -1)
+
+
+def test_regression_pooling_default_stride_is_two():
+    """The book's default stride is 1; its networks always pass stride=2."""
+    x = distinct_values((1, 1, 4, 4))
+    assert Pooling(2, 2).stride == 2 and Pooling(2, 2).forward(x).shape == (1, 1, 2, 2)
+    assert BookPooling(2, 2).forward(x).shape == (1, 1, 3, 3)
+
+
+def test_regression_shifted_path_has_no_col():
+    """With stride 1 and 2*C >= FN no im2col matrix is built: col and col_W are None."""
+    x, W, b = conv_case((2, 3, 5, 5), (6, 3, 3))
+    layer = Convolution(W, b, pad=1)
+    layer.forward(x)
+    assert layer.col is None and layer.col_W is None
+    one_channel = Convolution(W[:, :1], b)
+    one_channel.forward(x[:, :1])
+    np.testing.assert_array_equal(one_channel.col, im2col(x[:, :1], 3, 3))
+    np.testing.assert_array_equal(one_channel.col_W, W[:, :1].reshape(6, -1).T)
+
+
+def test_regression_first_maximum_as_torch():
+    """Ties: the first maximum gets the gradient, as PyTorch's max_pool2d (not split, not last)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[[[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 0.0, 0.0]]]])
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, 2).sum().backward()
+    layer = Pooling(2, 2)
+    layer.forward(x)
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 1, 2))), xt.grad.numpy())
+
+
+def test_zz_report_worst_gradient_errors():
+    for name, err in sorted(WORST.items()):
+        print(f"gradient check {name:<16s} max relative error {err:.2e}")
