@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from layerwise.layers import Convolution, Pooling
 
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
@@ -121,6 +122,73 @@ def test_cross_entropy_extreme_logits_match_torch():
     # torch rounds the first loss, log(1 + e^-50) = 1.93e-22, to 0; ours keeps it (log1p).
     np.testing.assert_allclose(per_sample, theirs, rtol=1e-10, atol=1e-21)
     assert per_sample[0] == pytest.approx(1.9287498479639178e-22, rel=1e-12)
+
+
+# (N, C, H, W), (FN, FH, FW), stride, pad
+CONV_CONFIGS = [
+    ((4, 3, 8, 10), (5, 3, 3), 1, 1),  # shifted products
+    ((2, 8, 7, 7), (6, 3, 3), 1, 0),  # shifted
+    ((1, 4, 9, 6), (3, 2, 3), 1, 2),  # shifted, batch 1, rectangular, pad 2
+    ((3, 3, 9, 11), (4, 3, 3), 2, 1),  # im2col, stride 2
+    ((2, 2, 11, 7), (4, 4, 3), 3, 1),  # im2col, stride 3, rectangular
+    ((2, 1, 12, 12), (6, 5, 5), 1, 0),  # im2col, one channel
+    ((2, 3, 10, 10), (16, 3, 3), 1, 1),  # im2col, few channels for 16 filters
+]
+
+
+@dtypes
+@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CONFIGS)
+def test_conv2d(dtype, shape, filters, stride, pad):
+    rng = np.random.default_rng(sum(shape) + stride + pad)
+    (FN, FH, FW), C = filters, shape[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    W = (rng.standard_normal((FN, C, FH, FW)) * 0.3).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    layer = Convolution(W, b, stride=stride, pad=pad)
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = layer.backward(dout)
+    xt = torch.tensor(x, requires_grad=True)
+    Wt = torch.tensor(W, requires_grad=True)  # torch's weight layout is the book's (FN, C, FH, FW)
+    bt = torch.tensor(b, requires_grad=True)
+    outt = F.conv2d(xt, Wt, bt, stride=stride, padding=pad)
+    outt.backward(torch.tensor(dout))
+    close(out, outt, dtype, "conv2d forward")
+    close(dx, xt.grad, dtype, "conv2d backward dx")
+    close(layer.dW, Wt.grad, dtype, "conv2d backward dW")
+    close(layer.db, bt.grad, dtype, "conv2d backward db")
+
+
+# (N, C, H, W), pool_h, pool_w, stride, pad (torch allows pad up to half the window)
+POOL_CONFIGS = [
+    ((2, 3, 8, 6), 2, 2, 2, 0),
+    ((2, 3, 8, 6), 2, 2, 2, 1),
+    ((2, 2, 9, 9), 3, 3, 3, 0),
+    ((2, 2, 9, 11), 3, 3, 2, 0),  # overlapping windows
+    ((1, 2, 9, 7), 3, 3, 2, 1),  # overlapping, padded, batch 1
+    ((2, 1, 6, 7), 3, 2, 1, 1),  # rectangular, stride 1, padded
+    ((1, 3, 6, 8), 2, 4, 2, 0),  # rectangular
+]
+
+
+@dtypes
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+@pytest.mark.parametrize("shape, ph, pw, stride, pad", POOL_CONFIGS)
+def test_max_pool2d(dtype, values, shape, ph, pw, stride, pad):
+    rng = np.random.default_rng(sum(shape) + ph * pw + stride + pad)
+    if values == "ties":  # three values only: most windows hold equal maxima
+        x = rng.integers(0, 3, shape).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    layer = Pooling(ph, pw, stride=stride, pad=pad)
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = layer.backward(dout)
+    xt = torch.tensor(x, requires_grad=True)
+    outt = F.max_pool2d(xt, (ph, pw), stride=stride, padding=pad)
+    outt.backward(torch.tensor(dout))
+    close(out, outt, dtype, "max_pool2d forward")
+    close(dx, xt.grad, dtype, f"max_pool2d backward, {values}")
 
 
 def test_report_worst_errors():
