@@ -3,8 +3,8 @@
 Activations are (N, C, H, W) arrays, as in the book, but the arrays these layers return are
 transposed views of channels-last (N, H, W, C) memory. The book's own ``Convolution`` already
 returns such a view (``out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)``); here the
-next layer makes use of it: NumPy's elementwise layers (Relu) keep the layout, and a
-convolution or pooling layer reads channels-last input without a copy.
+next layers make use of it: NumPy's elementwise layers (Relu) keep the layout, and convolution
+and pooling read channels-last input without a transposing copy.
 
 Differences from the book's ``common/layers.py``, each with a ``test_regression_*``:
 
@@ -167,9 +167,8 @@ class Convolution(Layer):
         if self.x is None:
             raise self._not_ready()
         FN, C, FH, FW = self.W.shape
-        N, _, H, W = self.x.shape
         out_h, out_w = _output_shape(self.x.shape, FH, FW, self.stride, self.pad, "Convolution")
-        dout = check_dout(dout, (N, FN, out_h, out_w), "Convolution", self.W.dtype)
+        dout = check_dout(dout, (len(self.x), FN, out_h, out_w), "Convolution", self.W.dtype)
         with quiet():
             if self._xp is not None:
                 return self._shifted_backward(dout, input_grad)
