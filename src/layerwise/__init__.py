@@ -22,13 +22,15 @@ from .layers import (
     Affine,
     BackwardBeforeForwardError,
     BatchNormalization,
+    Convolution,
     Dropout,
     MulLayer,
+    Pooling,
     Relu,
     Sigmoid,
     SoftmaxWithLoss,
 )
-from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .network import Parameters, Sequential
 from .training import NonFiniteLossError, Trainer, TrainingInterrupted
 
@@ -43,6 +45,10 @@ __all__ = [
     "Dropout",
     "InvalidParameterError",
     "MultiLayerNetExtend",
+    "Convolution",
+    "DeepConvNet",
+    "Pooling",
+    "SimpleConvNet",
     "blas_threads",
     "AddLayer",
     "BackwardBeforeForwardError",

@@ -7,6 +7,8 @@ class                     layers                                                
 :class:`MultiLayerNet`    ``Affine1 Activation_function1 ... Affine{L}``         chapter 6
 :class:`MultiLayerNetExtend`  as MultiLayerNet, with ``BatchNorm{i}`` after each  chapter 6
                           hidden Affine and ``Dropout{i}`` after each activation
+:class:`SimpleConvNet`    ``Conv1 Relu1 Pool1 Affine1 Relu2 Affine2``            chapter 7
+:class:`DeepConvNet`      six 3x3 convolutions, three pools, two Affine layers   chapter 8
 ========================  =====================================================  ==========
 
 Each is a :class:`~layerwise.network.Sequential` built by its constructor, so everything a
@@ -22,10 +24,19 @@ from collections import OrderedDict
 import numpy as np
 
 from ._checks import InvalidParameterError, check_number
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid
+from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
 from .network import Sequential
+from .util import conv_output_size
 
-__all__ = ["NETWORKS", "MultiLayerNet", "MultiLayerNetExtend", "TwoLayerNet", "register_network"]
+__all__ = [
+    "NETWORKS",
+    "DeepConvNet",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "SimpleConvNet",
+    "TwoLayerNet",
+    "register_network",
+]
 
 #: Network classes by name, for rebuilding networks from model files.
 NETWORKS = {"Sequential": Sequential}
@@ -331,3 +342,237 @@ class MultiLayerNet(MultiLayerNetExtend):
             dtype=dtype,
             seed=seed,
         )
+
+
+# ---------------------------------------------------------------------- chapters 7 and 8
+
+
+def _conv_size(size, filter_size, stride, pad, owner, what):
+    """The output side of a convolution; a clear error when the filter does not tile the input."""
+    try:
+        return conv_output_size(size, filter_size, stride, pad)
+    except ValueError as err:
+        raise InvalidParameterError(f"{owner}: {what}: {err}") from None
+
+
+def _check_conv_param(param, owner, name):
+    if not isinstance(param, dict) or set(param) != {"filter_num", "filter_size", "pad", "stride"}:
+        raise InvalidParameterError(
+            f"{owner}: {name} must be a dict with 'filter_num', 'filter_size', 'pad' and "
+            f"'stride', got {param!r}"
+        )
+    return {
+        "filter_num": check_size(param["filter_num"], owner, f"{name}['filter_num']"),
+        "filter_size": check_size(param["filter_size"], owner, f"{name}['filter_size']"),
+        "pad": check_number(param["pad"], owner, f"{name}['pad']", low=0, integer=True),
+        "stride": check_size(param["stride"], owner, f"{name}['stride']"),
+    }
+
+
+def _check_input_dim(input_dim, owner):
+    if (
+        isinstance(input_dim, (str, bytes))
+        or not hasattr(input_dim, "__len__")
+        or len(input_dim) != 3
+    ):
+        raise InvalidParameterError(
+            f"{owner}: input_dim must be (channels, height, width), got {input_dim!r}"
+        )
+    return tuple(check_size(n, owner, "input_dim entries") for n in input_dim)
+
+
+def _pooled(size, owner, what):
+    """The side after a 2x2 pool with stride 2, as the book's networks use; odd sizes refused.
+
+    The book's Pooling silently drops an odd last row and column; layerwise's refuses them, so
+    a network whose convolution output is odd says so when it is built.
+    """
+    return _conv_size(size, 2, 2, 0, owner, what)
+
+
+@register_network
+class SimpleConvNet(Sequential):
+    """The book's chapter-7 network: ``Conv1 Relu1 Pool1 Affine1 Relu2 Affine2`` + SoftmaxWithLoss.
+
+    Parameters
+    ----------
+    input_dim : (C, H, W), default (1, 28, 28)
+    conv_param : dict, default {'filter_num': 30, 'filter_size': 5, 'pad': 0, 'stride': 1}
+    hidden_size : int, default 100
+    output_size : int, default 10
+    weight_init_std : float, default 0.01
+        Every weight is drawn from ``N(0, weight_init_std**2)``, as in the book.
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+
+    Notes
+    -----
+    Parameter keys ``W1 b1`` (the convolution, W of shape (FN, C, FH, FW)), ``W2 b2``, ``W3 b3``.
+    Any image size and shape whose convolution output a 2x2 pool tiles (even sides) works: the
+    sizes are computed per side, where the book's code assumes square images and silently
+    mis-sizes ``W2`` for an odd convolution output; an odd one is a clear error here.
+    """
+
+    def __init__(
+        self,
+        input_dim=(1, 28, 28),
+        conv_param=None,
+        hidden_size=100,
+        output_size=10,
+        weight_init_std=0.01,
+        *,
+        dtype=np.float64,
+        seed=None,
+    ):
+        owner = "SimpleConvNet"
+        dtype = check_dtype(dtype, owner)
+        input_dim = _check_input_dim(input_dim, owner)
+        if conv_param is None:
+            conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        conv = _check_conv_param(conv_param, owner, "conv_param")
+        hidden_size = check_size(hidden_size, owner, "hidden_size")
+        output_size = check_size(output_size, owner, "output_size")
+        std = check_number(weight_init_std, owner, "weight_init_std", low=0)
+        fn, fs = conv["filter_num"], conv["filter_size"]
+        sides = [
+            _conv_size(side, fs, conv["stride"], conv["pad"], owner, "conv_param")
+            for side in input_dim[1:]
+        ]
+        what = f"the 2x2 pool after the {sides[0]}x{sides[1]} convolution output"
+        pooled = fn * _pooled(sides[0], owner, what) * _pooled(sides[1], owner, what)
+        rng = np.random.default_rng(seed)
+        layers = OrderedDict()
+        layers["Conv1"] = Convolution(
+            normal(rng, (fn, input_dim[0], fs, fs), std, dtype),
+            full(fn, 0, dtype),
+            conv["stride"],
+            conv["pad"],
+        )
+        layers["Relu1"] = Relu()
+        layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        layers["Affine1"] = _affine(rng, pooled, hidden_size, std, dtype)
+        layers["Relu2"] = Relu()
+        layers["Affine2"] = _affine(rng, hidden_size, output_size, std, dtype)
+        self.input_shape = input_dim
+        self._config = {
+            "class": owner,
+            "input_dim": list(input_dim),
+            "conv_param": conv,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+            "weight_init_std": std,
+            "dtype": dtype.name,
+        }
+        super().__init__(layers)
+
+    def get_config(self):
+        return dict(self._config)
+
+
+_DEEP_DEFAULTS = (
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+)
+
+
+@register_network
+class DeepConvNet(Sequential):
+    """The book's chapter-8 network: six 3x3 convolutions, three pools, two Affine layers.
+
+    ``Conv1 Relu1 Conv2 Relu2 Pool1 Conv3 Relu3 Conv4 Relu4 Pool2 Conv5 Relu5 Conv6 Relu6 Pool3
+    Affine1 Relu7 Dropout1 Affine2 Dropout2`` + SoftmaxWithLoss; parameter keys ``W1``..``W8``,
+    ``b1``..``b8``, He initialisation (``std = sqrt(2 / fan_in)``), Dropout ratio 0.5, as in
+    the book's ``deep_convnet.py``.
+
+    Parameters
+    ----------
+    input_dim : (C, H, W), default (1, 28, 28)
+    conv_param_1, ..., conv_param_6 : dict, optional
+        ``{'filter_num', 'filter_size', 'pad', 'stride'}``; the book's defaults: 16, 16, 32, 32,
+        64, 64 filters of 3x3, pad 1 except ``conv_param_4`` (pad 2), stride 1.
+    hidden_size : int, default 50
+    output_size : int, default 10
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+        Seeds the weights and, through them, both Dropout layers' generators.
+
+    Notes
+    -----
+    Where the book's code differs: its ``loss`` always runs Dropout in training mode, even when
+    called to evaluate; here ``loss`` and ``predict`` follow the network's mode (or
+    ``train_flg``) and ``accuracy`` always runs in inference mode. The book's ``accuracy``
+    drops the remainder of the last batch and still divides by N; here every sample counts.
+    """
+
+    def __init__(
+        self,
+        input_dim=(1, 28, 28),
+        conv_param_1=None,
+        conv_param_2=None,
+        conv_param_3=None,
+        conv_param_4=None,
+        conv_param_5=None,
+        conv_param_6=None,
+        hidden_size=50,
+        output_size=10,
+        *,
+        dtype=np.float64,
+        seed=None,
+    ):
+        owner = "DeepConvNet"
+        dtype = check_dtype(dtype, owner)
+        input_dim = _check_input_dim(input_dim, owner)
+        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
+        convs = [
+            _check_conv_param(dict(default) if p is None else p, owner, f"conv_param_{i}")
+            for i, (p, default) in enumerate(zip(given, _DEEP_DEFAULTS, strict=True), 1)
+        ]
+        hidden_size = check_size(hidden_size, owner, "hidden_size")
+        output_size = check_size(output_size, owner, "output_size")
+        rng = np.random.default_rng(seed)
+        layers = OrderedDict()
+        channels, h, w = input_dim
+        for i, conv in enumerate(convs, 1):
+            fn, fs = conv["filter_num"], conv["filter_size"]
+            what = f"conv_param_{i}"
+            h = _conv_size(h, fs, conv["stride"], conv["pad"], owner, what)
+            w = _conv_size(w, fs, conv["stride"], conv["pad"], owner, what)
+            std = np.sqrt(2.0 / (channels * fs * fs))  # He: fan-in of one output unit
+            layers[f"Conv{i}"] = Convolution(
+                normal(rng, (fn, channels, fs, fs), std, dtype),
+                full(fn, 0, dtype),
+                conv["stride"],
+                conv["pad"],
+            )
+            layers[f"Relu{i}"] = Relu()
+            channels = fn
+            if i % 2 == 0:
+                what = f"Pool{i // 2} (2x2, stride 2) on {h}x{w} images"
+                h, w = _pooled(h, owner, what), _pooled(w, owner, what)
+                layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        flat = channels * h * w
+        affine1 = _affine(rng, flat, hidden_size, np.sqrt(2.0 / flat), dtype)
+        affine2 = _affine(rng, hidden_size, output_size, np.sqrt(2.0 / hidden_size), dtype)
+        seeds = rng.integers(2**63, size=2)  # after all weights: one seed fixes the whole run
+        layers["Affine1"] = affine1
+        layers["Relu7"] = Relu()
+        layers["Dropout1"] = Dropout(0.5, seed=int(seeds[0]))
+        layers["Affine2"] = affine2
+        layers["Dropout2"] = Dropout(0.5, seed=int(seeds[1]))
+        self.input_shape = input_dim
+        self._config = {
+            "class": owner,
+            "input_dim": list(input_dim),
+            **{f"conv_param_{i}": conv for i, conv in enumerate(convs, 1)},
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+            "dtype": dtype.name,
+        }
+        super().__init__(layers)
+
+    def get_config(self):
+        return dict(self._config)

@@ -1,0 +1,153 @@
+"""The book's chapter 7-8 networks: structure, keys, gradient checks, files, the book's sizes."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from layerwise import Convolution, DeepConvNet, Pooling, SimpleConvNet
+from layerwise.files import ModelFileError, load, read_npz, save
+
+
+def _scale_relative_errors(grads, numerical):
+    # Relative to the largest gradient entry of the network (see test_network.py).
+    scale = max(float(np.max(np.abs(g))) for g in grads.values())
+    return {k: float(np.max(np.abs(grads[k] - numerical[k]))) / scale for k in grads}
+
+
+def _small_deep(**kwargs):
+    # The book's architecture with few filters, so a numerical gradient takes seconds.
+    params = {
+        f"conv_param_{i}": {
+            "filter_num": n,
+            "filter_size": 3,
+            "pad": 2 if i == 4 else 1,
+            "stride": 1,
+        }
+        for i, n in enumerate([2, 2, 3, 3, 4, 4], 1)
+    }
+    return DeepConvNet(input_dim=(1, 12, 12), **params, hidden_size=6, output_size=3, **kwargs)
+
+
+def _images(rng, n, shape):
+    return rng.uniform(0.1, 1.0, (n, *shape)), rng.integers(0, 3, n)
+
+
+def test_simple_conv_net_has_the_books_structure():
+    net = SimpleConvNet(seed=0)
+    assert list(net.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert net.params["W1"].shape == (30, 1, 5, 5)
+    assert net.params["W2"].shape == (30 * 12 * 12, 100)  # the book's pool_output_size
+    assert net.params["W1"].std() == pytest.approx(0.01, rel=0.05)
+    assert isinstance(net.layers["Conv1"], Convolution) and isinstance(net.layers["Pool1"], Pooling)
+    assert net.last_layer is net.lastLayer
+
+
+def test_deep_conv_net_has_the_books_structure_and_he_initialisation():
+    net = DeepConvNet(seed=0)
+    assert [k for k in net.layers if k.startswith(("Conv", "Pool", "Affine", "Dropout"))] == [
+        *("Conv1", "Conv2", "Pool1", "Conv3", "Conv4", "Pool2", "Conv5", "Conv6", "Pool3"),
+        *("Affine1", "Dropout1", "Affine2", "Dropout2"),
+    ]
+    assert list(net.params) == [f"{p}{i}" for i in range(1, 9) for p in "Wb"]
+    # The book's pre_node_nums: 1*3*3, 16*3*3, 16*3*3, 32*3*3, 32*3*3, 64*3*3, 64*4*4, 50
+    fan_in = [9, 144, 144, 288, 288, 576, 1024, 50]
+    assert net.params["W7"].shape == (64 * 4 * 4, 50)
+    for i, n in enumerate(fan_in, 1):
+        assert net.params[f"W{i}"].std() == pytest.approx(np.sqrt(2 / n), rel=0.25), i
+    assert net.layers["Dropout1"].dropout_ratio == 0.5
+
+
+def test_non_square_images_and_sizes_that_do_not_tile():
+    net = SimpleConvNet(
+        input_dim=(3, 16, 20),
+        conv_param={"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
+        seed=0,
+    )
+    assert net.params["W2"].shape == (4 * 8 * 10, 100)
+    x = np.zeros((2, 3, 16, 20))
+    assert net.predict(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="SimpleConvNet: the 2x2 pool after the 25x25"):
+        SimpleConvNet(input_dim=(1, 29, 29))  # 5x5 filters give 25x25: odd, the pool cannot tile
+    with pytest.raises(ValueError, match="input_dim must be"):
+        SimpleConvNet(input_dim=(28, 28))
+    with pytest.raises(ValueError, match="conv_param must be a dict"):
+        SimpleConvNet(conv_param={"filter_num": 30})
+    with pytest.raises(ValueError, match="DeepConvNet.*Pool"):
+        DeepConvNet(input_dim=(1, 6, 6))
+
+
+def test_simple_conv_net_gradient_check():
+    rng = np.random.default_rng(0)
+    x, t = _images(rng, 3, (2, 8, 10))
+    net = SimpleConvNet(
+        input_dim=(2, 8, 10),
+        conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+        hidden_size=5,
+        output_size=3,
+        weight_init_std=0.3,
+        seed=1,
+    )
+    numerical = net.numerical_gradient(x, t, h=1e-5)
+    errors = _scale_relative_errors(net.gradient(x, t), numerical)
+    print("SimpleConvNet gradient check", {k: f"{e:.1e}" for k, e in errors.items()})
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_deep_conv_net_gradient_check_with_its_dropout():
+    rng = np.random.default_rng(1)
+    net = _small_deep(seed=4)
+    x, t = rng.uniform(-1, 1, (4, 1, 12, 12)), rng.integers(0, 3, 4)
+    numerical = net.numerical_gradient(x, t, h=1e-5)  # first: it rewinds Dropout's generators
+    grads = net.gradient(x, t)
+    assert all(np.abs(g).max() > 1e-3 for g in grads.values())  # no layer is dead: not vacuous
+    errors = _scale_relative_errors(grads, numerical)
+    print("DeepConvNet gradient check", {k: f"{e:.1e}" for k, e in errors.items()})
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SimpleConvNet(input_dim=(1, 12, 12), seed=3, dtype=np.float32), _small_deep]
+)
+def test_save_and_load_give_the_same_network(tmp_path, make):
+    net = make()
+    x, t = _images(np.random.default_rng(2), 4, net.input_shape)
+    for _ in range(2):  # trained parameters, not the constructor's
+        grads = net.gradient(x, t)
+        for key in net.params:
+            net.params[key] -= net.params[key].dtype.type(0.1) * grads[key]
+    loaded = load(save(net, tmp_path / "net.npz"))
+    assert type(loaded) is type(net) and loaded.get_config() == net.get_config()
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)
+    np.testing.assert_array_equal(
+        loaded.predict(x, train_flg=False), net.predict(x, train_flg=False)
+    )
+
+
+def test_a_description_promising_huge_filters_is_refused_without_allocating(tmp_path):
+    import json
+
+    arrays = read_npz(save(_small_deep(seed=0), tmp_path / "net.npz"))
+    description = json.loads(arrays["__architecture__"].item())
+    description["network"]["conv_param_6"]["filter_num"] = 10**9
+    arrays["__architecture__"] = np.array(json.dumps(description))
+    path = tmp_path / "huge.npz"
+    np.savez(path, **arrays)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=r"'W6' has shape .*needs \(1000000000, 4, 3, 3\)"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_accuracy_counts_every_sample_in_inference_mode():
+    # The book's accuracy drops the remainder of the last batch and still divides by N.
+    net = _small_deep(seed=4)
+    x, t = _images(np.random.default_rng(3), 7, (1, 12, 12))
+    expected = np.mean(np.argmax(net.predict(x, train_flg=False), axis=1) == t)
+    assert net.accuracy(x, t, batch_size=3) == expected
