@@ -13,6 +13,7 @@ import pytest
 
 from layerwise.datasets import load_sample
 from layerwise.files import load
+from layerwise.training import read_checkpoint_meta
 
 
 def run(*args, timeout=120):
@@ -106,6 +107,43 @@ def test_train_mlp_with_batchnorm_and_dropout(tmp_path):
 def test_batchnorm_and_dropout_options_are_checked(tmp_path, args, message):
     result = run("train", *args, "--out", str(tmp_path / "x"), "--quiet")
     assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+
+
+def test_train_convnet_with_the_books_settings_and_its_pictures(tmp_path):
+    out = tmp_path / "run"
+    args = ["--model", "convnet", "--epochs", "1", "--eval-samples", "200"]
+    result = run("train", *args, "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    net = load(out / "model.npz")
+    assert type(net).__name__ == "SimpleConvNet" and net.params["W1"].shape == (30, 1, 5, 5)
+    assert "filters.png" in result.stdout and (out / "filters.png").stat().st_size > 10_000
+    evaluated = run("evaluate", str(out / "model.npz"), "--out", str(tmp_path / "pictures"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    for name in ("misclassified.png", "confusion.png"):
+        assert (tmp_path / "pictures" / name).stat().st_size > 10_000
+
+
+def test_conv_models_default_to_the_books_optimizer(tmp_path):
+    out = tmp_path / "run"
+    args = ["--model", "deep-convnet", "--epochs", "1", "--eval-samples", "100"]
+    result = run("train", *args, "--checkpoint-every", "1000", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert type(load(out / "model.npz")).__name__ == "DeepConvNet"
+    options = read_checkpoint_meta(out / "checkpoint.npz")["extra"]["options"]
+    assert options["optimizer"] == "adam" and options["lr"] == 0.001 and options["hidden"] == [50]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "convnet", "--batchnorm"], "--batchnorm does not apply to --model convnet"),
+        (["--model", "deep-convnet", "--weight-init-std", "0.1"], "He init"),
+        (["--model", "convnet", "--hidden", "10", "10"], "takes one --hidden size"),
+    ],
+)
+def test_conv_model_option_mistakes_are_named(tmp_path, args, message):
+    result = run("train", *args, "--out", str(tmp_path / "x"), "--quiet")
+    assert result.returncode == 1 and message in result.stderr, result.stderr
 
 
 def test_evaluate_prints_accuracy_and_confusion_matrix(tmp_path):
@@ -224,7 +262,16 @@ def _kill_during_training(proc, checkpoint, sig, rng, after_mtime=None):
 RUN_EXTEND = [*RUN, "--model", "mlp", "--hidden", "60", "40", "--batchnorm", "--dropout", "0.2"]
 
 
-@pytest.mark.parametrize("RUN", [RUN, RUN_EXTEND], ids=["two-layer", "batchnorm-dropout"])
+# The chapter-7 network: its iterations take ~30 ms, so two short epochs leave time to interrupt.
+RUN_CONV = [
+    *("train", "--model", "convnet", "--epochs", "2", "--hidden", "20", "--eval-samples", "300"),
+    *("--checkpoint-every", "7", "--seed", "5", "--quiet"),
+]
+
+
+@pytest.mark.parametrize(
+    "RUN", [RUN, RUN_EXTEND, RUN_CONV], ids=["two-layer", "batchnorm-dropout", "convnet"]
+)
 def test_kill_and_resume_is_bit_identical(tmp_path, RUN):  # noqa: N803
     """SIGKILL, SIGINT and SIGTERM at random points, resumed each time, equal the clean run."""
     reference = tmp_path / "reference"

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from layerwise import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from layerwise import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from layerwise.datasets import load_sample
 from layerwise.training import NonFiniteLossError, Trainer, as_batch, read_checkpoint_meta
 
@@ -30,12 +30,21 @@ NETWORKS = {
         dtype=np.float32,
         seed=seed,
     ),
+    # Images as (N, 1, 28, 28) views of the uint8 rows.
+    "convnet": lambda seed: SimpleConvNet(
+        conv_param={"filter_num": 6, "filter_size": 5, "pad": 0, "stride": 1},
+        hidden_size=20,
+        dtype=np.float32,
+        seed=seed,
+    ),
 }
 
 
 def _trainer(sample, seed=0, epochs=2, network="two-layer", **kwargs):
     (x_train, t_train), (x_test, t_test) = sample
     net = NETWORKS[network](seed)
+    if network == "convnet":
+        x_train, x_test = x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)
     kwargs.setdefault("optimizer_param", {"lr": 0.1})
     return Trainer(
         net,
@@ -133,7 +142,13 @@ def test_optimizer_by_name_or_instance_and_bad_arguments(sample):
 
 @pytest.mark.parametrize(
     "optimizer, network",
-    [("sgd", "two-layer"), ("momentum", "two-layer"), ("adam", "two-layer"), ("adam", "extend")],
+    [
+        ("sgd", "two-layer"),
+        ("momentum", "two-layer"),
+        ("adam", "two-layer"),
+        ("adam", "extend"),
+        ("adam", "convnet"),
+    ],
 )
 def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer, network):
     params = {"lr": 0.01} if optimizer == "adam" else {"lr": 0.1}
@@ -161,7 +176,7 @@ def test_checkpoint_resume_is_bit_identical(sample, tmp_path, optimizer, network
     assert resumed.network.get_rng_state() == reference.network.get_rng_state()
 
 
-@pytest.mark.parametrize("network", ["two-layer", "extend"])
+@pytest.mark.parametrize("network", ["two-layer", "extend", "convnet"])
 def test_checkpoint_mid_epoch_resume_is_bit_identical(sample, tmp_path, network):
     reference = _trainer(sample, epochs=2, network=network).train()
     path = tmp_path / "ckpt.npz"

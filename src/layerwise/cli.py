@@ -1,5 +1,9 @@
 """The ``layerwise`` command: ``train``, ``evaluate`` and ``gradcheck``.
 
+Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
+with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
+``deep-convnet`` (DeepConvNet, chapter 8). Conv models see the images as (N, 1, 28, 28).
+
 Every failure a user can cause (bad options, missing data, a bad model file, a diverging run)
 ends with a one-line message and a non-zero exit status, never a traceback.
 """
@@ -16,8 +20,9 @@ import numpy as np
 from . import datasets
 from ._checks import InvalidParameterError, check_number
 from .files import load, save
-from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .optimizers import OPTIMIZERS
+from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified
 from .training import (
     NonFiniteLossError,
     Trainer,
@@ -81,8 +86,20 @@ def load_dataset(name):
 # ---------------------------------------------------------------------- train
 
 
+#: Training defaults per model: the book's settings for each chapter's network.
+MODEL_DEFAULTS = {
+    "two-layer": {"optimizer": "sgd", "lr": 0.1, "hidden": [50]},
+    "mlp": {"optimizer": "sgd", "lr": 0.1, "hidden": [100, 100]},
+    "convnet": {"optimizer": "adam", "lr": 0.001, "hidden": [100]},
+    "deep-convnet": {"optimizer": "adam", "lr": 0.001, "hidden": [50]},
+}
+CONV_MODELS = ("convnet", "deep-convnet")
+
+
 def build_network(opts, input_size, output_size):
     dtype = np.dtype(opts["dtype"])
+    if opts["model"] in CONV_MODELS:
+        return _build_conv_network(opts, input_size, output_size, dtype)
     if opts["model"] == "two-layer":
         if len(opts["hidden"]) != 1:
             raise UsageError("--model two-layer takes one --hidden size (use --model mlp)")
@@ -121,6 +138,44 @@ def build_network(opts, input_size, output_size):
     )
 
 
+def _build_conv_network(opts, input_size, output_size, dtype):
+    model = opts["model"]
+    for option, value, default in [
+        ("--activation", opts["activation"], "relu"),
+        ("--weight-decay", opts["weight_decay"], 0.0),
+        ("--batchnorm", opts.get("batchnorm"), False),
+        ("--dropout", opts.get("dropout"), 0.0),
+    ]:
+        if value != default:
+            raise UsageError(f"{option} does not apply to --model {model} (the book's network)")
+    if len(opts["hidden"]) != 1:
+        raise UsageError(f"--model {model} takes one --hidden size (its Affine layer)")
+    side = int(round(np.sqrt(input_size)))
+    if side * side != input_size:
+        raise UsageError(f"--model {model} needs square images; these have {input_size} pixels")
+    common = {
+        "input_dim": (1, side, side),
+        "hidden_size": opts["hidden"][0],
+        "output_size": output_size,
+        "dtype": dtype,
+        "seed": opts["seed"],
+    }
+    if model == "deep-convnet":
+        if opts["weight_init_std"] is not None:
+            raise UsageError("--weight-init-std does not apply to --model deep-convnet (He init)")
+        return DeepConvNet(**common)
+    std = 0.01 if opts["weight_init_std"] is None else float(opts["weight_init_std"])
+    return SimpleConvNet(weight_init_std=std, **common)
+
+
+def as_images(x, network):
+    """Rows of pixels as the network's input shape: (N, 1, 28, 28) views for conv nets."""
+    shape = getattr(network, "input_shape", None)
+    if shape is None or x.shape[1:] == tuple(shape):
+        return x
+    return x.reshape(len(x), *shape)
+
+
 def write_history(trainer, out):
     with open(out / "history.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -135,37 +190,6 @@ def write_history(trainer, out):
         writer = csv.writer(f)
         writer.writerow(["iteration", "loss"])
         writer.writerows((i, repr(loss)) for i, loss in enumerate(trainer.train_loss_list, 1))
-
-
-def plot_history(trainer, path):
-    """Write the loss and accuracy curves as a PNG; returns False if matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
-        return False
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    losses = np.asarray(trainer.train_loss_list)
-    ax_loss.plot(np.arange(1, len(losses) + 1), losses, lw=0.5, alpha=0.4, label="minibatch")
-    window = max(1, min(len(losses) // 20, trainer.iter_per_epoch))
-    if window > 1:
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax_loss.plot(np.arange(window, len(losses) + 1), smooth, lw=1.5, label=f"mean of {window}")
-    ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss")
-    ax_loss.legend()
-    epochs = np.arange(1, len(trainer.train_acc_list) + 1)
-    ax_acc.plot(epochs, trainer.train_acc_list, marker="o", label="train")
-    ax_acc.plot(epochs, trainer.test_acc_list, marker="s", linestyle="--", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    ax_acc.legend(loc="lower right")
-    ax_acc.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def cmd_train(args):
@@ -185,6 +209,8 @@ def cmd_train(args):
             )
     (x_train, t_train), (x_test, t_test) = load_dataset(opts["dataset"])
     network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
+    x_train, x_test = as_images(x_train, network), as_images(x_test, network)
+    first_filters = network.params["W1"].copy()  # as built from the seed: the run's start
     trainer = Trainer(
         network,
         x_train,
@@ -225,14 +251,18 @@ def cmd_train(args):
     seconds = time.perf_counter() - start
     save(network, out / "model.npz")
     write_history(trainer, out)
+    written = [out / "model.npz", out / "history.csv", out / "train_loss.csv"]
     plotted = plot_history(trainer, out / "curves.png")
+    if plotted:
+        written.append(out / "curves.png")
+    if plotted and opts["model"] in CONV_MODELS:
+        panels = {"before training": first_filters, "after training": network.params["W1"]}
+        plot_filters(panels, out / "filters.png")
+        written.append(out / "filters.png")
     print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
-    print(
-        f"wrote {out / 'model.npz'}, {out / 'history.csv'}, {out / 'train_loss.csv'}"
-        + (f", {out / 'curves.png'}" if plotted else "")
-    )
+    print("wrote " + ", ".join(map(str, written)))
     if not plotted:
-        print("matplotlib is not installed, so no curves.png: pip install 'layerwise[plot]'")
+        print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
     return 0
 
 
@@ -242,9 +272,11 @@ def cmd_train(args):
 def cmd_evaluate(args):
     network = load(args.model)
     _, (x_test, t_test) = load_dataset(args.dataset)
-    classes = int(network.predict(as_batch(x_test[:1], network.dtype)).shape[1])
+    x_test = as_images(x_test, network)
+    classes = int(network.predict(as_batch(x_test[:1], network.dtype), train_flg=False).shape[1])
+    predicted = predicted_labels(network, x_test)
     confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (t_test, predicted_labels(network, x_test)), 1)
+    np.add.at(confusion, (t_test, predicted), 1)
     accuracy = np.trace(confusion) / confusion.sum()
     print(
         f"{args.model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {args.dataset}"
@@ -254,8 +286,19 @@ def cmd_evaluate(args):
     print("     " + "".join(f"{j:>{width}}" for j in range(classes)))
     for i, row in enumerate(confusion):
         print(f"{i:>4} " + "".join(f"{v:>{width}}" for v in row))
+    names = None
     if args.dataset in ("sample", "fashion-mnist") and classes == len(datasets.CLASS_NAMES):
-        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(datasets.CLASS_NAMES)))
+        names = datasets.CLASS_NAMES
+        print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(names)))
+    out = Path(args.out) if args.out else Path(args.model).parent
+    out.mkdir(parents=True, exist_ok=True)
+    pictures = [out / "misclassified.png", out / "confusion.png"]
+    if plot_misclassified(x_test, t_test, predicted, pictures[0], names) and plot_confusion(
+        confusion, pictures[1], names
+    ):
+        print("wrote " + ", ".join(map(str, pictures)))
+    else:
+        print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
     return 0
 
 
@@ -322,16 +365,18 @@ def make_parser():
     )
     train.add_argument(
         "--model",
-        choices=["two-layer", "mlp"],
+        choices=list(MODEL_DEFAULTS),
         default="two-layer",
-        help="TwoLayerNet (chapter 5, default) or MultiLayerNet (chapter 6)",
+        help="TwoLayerNet (chapter 5, default), MultiLayerNet (chapter 6), SimpleConvNet "
+        "(chapter 7) or DeepConvNet (chapter 8)",
     )
     train.add_argument(
         "--hidden",
         type=_positive_int,
         nargs="+",
         default=None,
-        help="hidden layer sizes (default: 50 for two-layer, 100 100 for mlp)",
+        help="hidden layer sizes (default: 50 for two-layer, 100 100 for mlp, 100 for convnet, "
+        "50 for deep-convnet)",
     )
     train.add_argument(
         "--activation", choices=["relu", "sigmoid"], default="relu", help="mlp only (default relu)"
@@ -340,11 +385,14 @@ def make_parser():
         "--optimizer",
         type=str.lower,
         choices=list(OPTIMIZERS),
-        default="sgd",
-        help="default sgd",
+        default=None,
+        help="default sgd (adam for the conv models, as the book trains them)",
     )
     train.add_argument(
-        "--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)"
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default 0.1; 0.001 for the conv models)",
     )
     train.add_argument("--epochs", type=_positive_int, default=20, help="default 20")
     train.add_argument("--batch-size", type=_positive_int, default=100, help="default 100")
@@ -413,6 +461,11 @@ def make_parser():
         default="sample",
         help="whose test set: sample (default), fashion-mnist, mnist, DIR",
     )
+    evaluate.add_argument(
+        "--out",
+        default=None,
+        help="where misclassified.png and confusion.png go (default: beside MODEL)",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     gradcheck = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
@@ -448,8 +501,10 @@ _dropout_ratio = _number(low=0, high=1, high_open=True)
 def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
-    if args.command == "train" and args.hidden is None:
-        args.hidden = [50] if args.model == "two-layer" else [100, 100]
+    if args.command == "train":
+        for name, value in MODEL_DEFAULTS[args.model].items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
     try:
         return args.func(args)
     except (UsageError, ValueError, TypeError, OSError) as err:

@@ -237,6 +237,8 @@ class Trainer:
             while self.epoch < self.epochs:
                 if self._perm is None:
                     self._perm = self.rng.permutation(len(self.x_train))
+                if bar is not None:  # an epoch of a conv net takes minutes: say which one
+                    bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
                 start_time = time.perf_counter()
                 while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
                     if self._stop_signal is not None:
