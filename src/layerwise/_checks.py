@@ -18,6 +18,8 @@ factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there wou
 a small Relu backward).
 """
 
+import contextlib
+import contextvars
 import math
 import numbers
 
@@ -25,8 +27,29 @@ import numpy as np
 
 
 def quiet():
-    """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning."""
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning.
+
+    Inside another ``quiet()`` (a training step runs under one) it does nothing: entering
+    ``np.errstate`` costs about 2 µs, eight times per step, 7% of the chapter-5 step.
+    """
+    return _ALREADY_QUIET if _inside_quiet.get() else _Quiet()
+
+
+_inside_quiet = contextvars.ContextVar("layerwise_inside_quiet", default=False)
+_ALREADY_QUIET = contextlib.nullcontext()
+
+
+class _Quiet:
+    """``np.errstate(over, invalid, divide="ignore")`` that marks its extent for nested calls."""
+
+    def __enter__(self):
+        self._errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        self._errstate.__enter__()
+        self._token = _inside_quiet.set(True)
+
+    def __exit__(self, *exc_info):
+        _inside_quiet.reset(self._token)
+        return self._errstate.__exit__(*exc_info)
 
 
 class InvalidParameterError(ValueError, TypeError):
