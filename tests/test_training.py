@@ -1,6 +1,8 @@
 """The Trainer: shuffled epochs, seeded reproducibility, learning, divergence, checkpoints."""
 
+import io
 import math
+import sys
 import tracemalloc
 import zipfile
 
@@ -337,3 +339,23 @@ def test_lists_of_rows_are_accepted_like_arrays():
         epochs=2, mini_batch_size=8, verbose=False, seed=0,
     ).train()  # fmt: skip
     assert as_lists.train_loss_list == as_arrays.train_loss_list
+
+
+def test_progress_bar_counts_each_epochs_iterations(sample, monkeypatch):
+    # An epoch of a conv net takes minutes: on a terminal the bar restarts every epoch and says
+    # which one it is.
+    import tqdm  # noqa: F401 - the test extra installs it; without it there is no bar at all
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    trainer = _trainer(sample, epochs=2)
+    trainer.verbose = True
+    trainer.train()
+    text = terminal.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text
+    assert f"{trainer.iter_per_epoch}/{trainer.iter_per_epoch}" in text
+    assert f"{2 * trainer.iter_per_epoch}/" not in text  # never a bar over the whole run

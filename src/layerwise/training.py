@@ -237,7 +237,9 @@ class Trainer:
             while self.epoch < self.epochs:
                 if self._perm is None:
                     self._perm = self.rng.permutation(len(self.x_train))
-                if bar is not None:  # an epoch of a conv net takes minutes: say which one
+                if bar is not None:  # an epoch of a conv net takes minutes: a bar per epoch
+                    bar.reset(total=self.iter_per_epoch)
+                    bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
                     bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
                 start_time = time.perf_counter()
                 while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
@@ -387,7 +389,7 @@ class Trainer:
 
 @contextmanager
 def _progress(trainer):
-    """A tqdm bar over the run's iterations on a terminal (None elsewhere or without tqdm)."""
+    """A tqdm bar over each epoch's iterations on a terminal (None elsewhere or without tqdm)."""
     bar = None
     if trainer.verbose and sys.stderr.isatty():
         try:
@@ -395,7 +397,7 @@ def _progress(trainer):
         except ImportError:
             tqdm = None
         if tqdm is not None:
-            bar = tqdm(total=trainer.max_iter, initial=trainer.iteration, unit="it", leave=True)
+            bar = tqdm(total=trainer.iter_per_epoch, unit="it", leave=True)
     try:
         yield bar
     finally:
