@@ -405,3 +405,33 @@ def test_summary_runs_a_sample_through_any_layers():
     assert "Dropout2 (Dropout)" in text
     plain = Sequential(Affine(np.ones((3, 2)), np.zeros(2)))
     assert "?" in plain.summary() and "(N, 2)" in plain.summary(input_shape=(3,))
+
+
+# ---------------------------------------------------------------- uint8 images (issue 11, item 6)
+
+
+def test_regression_uint8_images_are_scaled_in_predict_loss_accuracy_and_gradient():
+    """uint8 images mean 0..255 scaled by 1/255 everywhere, not only in the Trainer.
+
+    Before, ``predict`` fed 0..255 straight into the first Affine, so ``network.accuracy`` on
+    ``load_sample(normalize=False)`` disagreed with the Trainer's (0.623 against 0.661).
+    """
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 12), dtype=np.uint8)
+    t = rng.integers(0, 4, 7)
+    for dtype in (np.float32, np.float64):
+        net = TwoLayerNet(12, 8, 4, weight_init_std=0.5, dtype=dtype, seed=1)
+        scaled = images.astype(dtype) * dtype(1 / 255)
+        np.testing.assert_array_equal(net.predict(images), net.predict(scaled))
+        assert net.predict(images).dtype == dtype
+        assert net.loss(images, t) == net.loss(scaled, t)
+        assert net.accuracy(images, t, batch_size=3) == net.accuracy(scaled, t)
+        for key, grad in net.gradient(images, t).items():
+            np.testing.assert_array_equal(grad, net.gradient(scaled, t)[key])
+    assert images.dtype == np.uint8 and images.max() > 1  # the input itself is untouched
+
+
+def test_integer_input_other_than_uint8_is_not_rescaled():
+    net = TwoLayerNet(3, 4, 2, weight_init_std=0.5, dtype=np.float64, seed=0)
+    x = np.array([[0, 255, 51]])
+    np.testing.assert_array_equal(net.predict(x), net.predict(x.astype(np.float64)))

@@ -359,3 +359,26 @@ def test_progress_bar_counts_each_epochs_iterations(sample, monkeypatch):
     assert "epoch 1/2" in text and "epoch 2/2" in text
     assert f"{trainer.iter_per_epoch}/{trainer.iter_per_epoch}" in text
     assert f"{2 * trainer.iter_per_epoch}/" not in text  # never a bar over the whole run
+
+
+def test_regression_network_accuracy_equals_trainers_on_uint8_images(sample):
+    """Issue 11, item 6: after training on ``load_sample(normalize=False)``, the network's own
+    ``accuracy`` and ``predicted_labels`` agree with what the Trainer reported (before, the
+    network read the uint8 images unscaled: 0.623 against the Trainer's 0.661)."""
+    from layerwise.training import predicted_labels
+
+    trainer = _trainer(sample, epochs=1)
+    trainer.train()
+    (x_train, t_train), (x_test, t_test) = sample
+    assert x_test.dtype == np.uint8
+    assert trainer.network.accuracy(x_test, t_test) == trainer.test_acc_list[-1]
+    assert trainer.network.accuracy(x_train[:1000], t_train[:1000]) == trainer.train_acc_list[-1]
+    accuracy = np.mean(predicted_labels(trainer.network, x_test) == t_test)
+    assert accuracy == trainer.test_acc_list[-1]
+
+
+def test_as_batch_is_still_importable_from_training():
+    import layerwise.network
+    import layerwise.training
+
+    assert layerwise.training.as_batch is layerwise.network.as_batch

@@ -21,6 +21,20 @@ from ._checks import as_float_array, check_labels, check_number
 from .layers import SoftmaxWithLoss
 
 
+def as_batch(x, dtype):
+    """Rows of a dataset as a float batch of ``dtype``.
+
+    uint8 rows are images stored compactly: they are scaled by 1/255 here, one batch at a
+    time (as torchvision's ``ToTensor`` does), so a whole dataset never needs a float copy.
+    Other rows are cast to ``dtype`` (not copied when they already have it).
+    """
+    if x.dtype == np.uint8:
+        batch = x.astype(dtype)
+        batch *= dtype.type(1.0 / 255.0)
+        return batch
+    return x.astype(dtype, copy=False)
+
+
 class Parameters(MutableMapping):
     """The network's parameters (or buffers) as a dict-like live view of its layers' arrays.
 
@@ -196,6 +210,9 @@ class Sequential:
         Parameters
         ----------
         x : array_like, shape (N, ...)
+            uint8 images (0..255) are scaled by 1/255 to the network's dtype first
+            (:func:`as_batch`), as the Trainer scales its batches, so ``loss``, ``accuracy``
+            and the gradients read them as ``load_mnist(normalize=True)`` images too.
         train_flg : bool or None, default None
             The book's flag for layers that behave differently while training (Dropout,
             BatchNormalization); None uses the network's mode (:attr:`training`).
@@ -204,6 +221,8 @@ class Sequential:
         -------
         ndarray, shape (N, C)
         """
+        if isinstance(x, np.ndarray) and x.dtype == np.uint8:
+            x = as_batch(x, self.dtype)
         train_flg = self.training if train_flg is None else bool(train_flg)
         for layer, takes_flag in zip(self.layers.values(), self._train_flg, strict=True):
             x = layer.forward(x, train_flg=train_flg) if takes_flag else layer.forward(x)
@@ -248,6 +267,8 @@ class Sequential:
         Parameters
         ----------
         x : array_like, shape (N, ...)
+            uint8 images are scaled by 1/255 one chunk at a time (see :meth:`predict`), so
+            the result equals the Trainer's accuracy on the same images.
         t : array_like, shape (N,) labels or (N, C) one-hot rows
         batch_size : int, default 1000
 

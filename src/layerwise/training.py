@@ -14,6 +14,7 @@ import numpy as np
 from ._blas import blas_threads
 from ._checks import check_number, quiet
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
+from .network import as_batch  # here too, so layerwise.training.as_batch keeps working
 from .optimizers import Optimizer, get_optimizer
 
 __all__ = [
@@ -39,19 +40,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.checkpoint = checkpoint
 
 
-def as_batch(x, dtype):
-    """Rows of a dataset as a float batch of ``dtype``.
-
-    uint8 rows are images stored compactly: they are scaled by 1/255 here, one batch at a
-    time (as torchvision's ``ToTensor`` does), so a whole dataset never needs a float copy.
-    """
-    if x.dtype == np.uint8:
-        batch = x.astype(dtype)
-        batch *= dtype.type(1.0 / 255.0)
-        return batch
-    return x.astype(dtype, copy=False)
-
-
 def _as_rows(x):
     return x if isinstance(x, np.ndarray) else np.asarray(x)
 
@@ -63,20 +51,16 @@ def predicted_labels(network, x, batch_size=1000):
     ----------
     network : Sequential
     x : ndarray, shape (N, ...)
-        float, or uint8 images (scaled by 1/255 one chunk at a time, like training batches, so
-        a whole dataset never needs a float copy).
+        float, or uint8 images (``network.predict`` scales them by 1/255 one chunk at a time,
+        like training batches, so a whole dataset never needs a float copy).
     batch_size : int, default 1000
 
     Returns
     -------
     ndarray of intp, shape (N,)
     """
-    dtype = network.dtype
     chunks = [
-        np.argmax(
-            network.predict(as_batch(x[start : start + batch_size], dtype), train_flg=False),
-            axis=1,
-        )
+        np.argmax(network.predict(x[start : start + batch_size], train_flg=False), axis=1)
         for start in range(0, len(x), batch_size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
