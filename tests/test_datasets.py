@@ -483,3 +483,44 @@ def test_sample_is_rebuilt_byte_for_byte_from_debian_files(tmp_path):
     out = tmp_path / "sample.npz"
     make_sample.main(["--source", str(DEBIAN), "--out", str(out)])
     assert out.read_bytes() == SAMPLE_PATH.read_bytes()
+
+
+# ---------------------------------------------------------------- issue 11: one folder only
+
+
+def test_find_files_looks_in_that_folder_only(isolated, monkeypatch):
+    """The command line's ``--dataset DIR``: nothing else is searched, whatever else holds
+    the files (``load_mnist(data_dir=...)`` falls through to them, as documented)."""
+    monkeypatch.setenv("LAYERWISE_DATA", str(make_dataset(isolated / "env", 2)))
+    make_dataset(isolated / "cache" / "layerwise" / "mnist", 3)
+    empty = isolated / "empty"
+    empty.mkdir()
+    assert datasets.find_files(empty) == ({}, list(datasets.FILES.values()))
+    partial = make_dataset(isolated / "partial", 1, gz=False)
+    (partial / "t10k-images-idx3-ubyte").unlink()
+    found, missing = datasets.find_files(partial)
+    assert missing == ["t10k-images-idx3-ubyte"]
+    assert found["train_img"] == partial / "train-images-idx3-ubyte"
+    assert marker_of(load_mnist(normalize=False, data_dir=empty)) == 2  # the library's fallback
+
+
+def test_locate_then_read_dataset_is_load_mnist(isolated, monkeypatch):
+    make_dataset(isolated / "env" / "mnist", 7)
+    monkeypatch.setenv("LAYERWISE_DATA", str(isolated / "env"))
+    files = datasets.locate("mnist", download=False)
+    assert set(files) == set(datasets.FILES)
+    assert {path.parent for path in files.values()} == {isolated / "env" / "mnist"}
+    (x, t), (x_test, t_test) = datasets.read_dataset(files, normalize=False)
+    expected = load_mnist(normalize=False, download=False)
+    for got, want in zip((x, t, x_test, t_test), (*expected[0], *expected[1]), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_not_found_error_keeps_the_places_looked_in_apart_from_the_advice(isolated):
+    with pytest.raises(DatasetNotFoundError) as info:
+        datasets.locate("fashion-mnist", download=False)
+    looked = info.value.looked
+    assert looked.startswith("Looked in:\n") and "(download=False)" in looked
+    assert str(isolated / "debian") in looked and "data_dir" not in looked
+    assert str(info.value).startswith(f"fashion-mnist not found.\n{looked}\n")
+    assert "data_dir=" in str(info.value)  # the library's advice, for Python callers

@@ -24,6 +24,9 @@ Where the files are looked for, in this order (the first directory holding all f
    of :data:`MIRRORS` in turn and kept only if their MD5 matches :data:`MD5`.
 
 ``<name>`` is ``mnist`` or ``fashion-mnist``. Each file may be gzipped (``.gz``) or raw.
+:func:`locate` is that search on its own, :func:`find_files` looks in one folder and nowhere
+else (the command line's ``--dataset DIR``), and :func:`read_dataset` reads the files either
+found.
 
 The shipped sample ``data/fashion_mnist_sample.npz`` holds 5000 training and 1000 test images
 of Fashion-MNIST (the first 500 of each class from the training file, the first 100 of each
@@ -51,9 +54,12 @@ __all__ = [
     "CLASS_NAMES",
     "DatasetNotFoundError",
     "IDXFormatError",
+    "find_files",
     "load_fashion_mnist",
     "load_mnist",
     "load_sample",
+    "locate",
+    "read_dataset",
     "read_idx",
 ]
 
@@ -140,7 +146,18 @@ class IDXFormatError(ValueError):
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The dataset files were found nowhere and could not be downloaded."""
+    """The dataset files were found nowhere and could not be downloaded.
+
+    Attributes
+    ----------
+    looked : str
+        The places looked in and the mirrors tried, one per line, without the advice that
+        ends the message (a caller such as the command line gives its own).
+    """
+
+    def __init__(self, message, looked=""):
+        super().__init__(message)
+        self.looked = looked
 
 
 # --------------------------------------------------------------------------- IDX files
@@ -244,8 +261,17 @@ def _read_at_most(f, n):
 # ------------------------------------------------------------------------ finding files
 
 
-def _find_files(directory):
-    """Return ``({role: path} of the files present, [names of the files missing])``."""
+def find_files(directory):
+    """Look for the four files in ``directory`` only.
+
+    Returns
+    -------
+    found : dict of str to Path
+        ``{role: path}`` of the files present (``FILES`` names the roles), raw or ``.gz``.
+    missing : list of str
+        The names of the files absent.
+    """
+    directory = Path(directory)
     found, missing = {}, []
     for role, name in FILES.items():
         for candidate in (directory / name, directory / f"{name}.gz"):
@@ -334,11 +360,23 @@ def _download_missing(name, directory):
     return True, notes
 
 
-def _locate(name, data_dir, download):
-    """Return ``{role: path}`` for dataset ``name``, or raise DatasetNotFoundError."""
+def locate(name, data_dir=None, *, download=True):
+    """The four files of dataset ``name`` as ``{role: path}``, found in the search order.
+
+    Parameters
+    ----------
+    name : {'mnist', 'fashion-mnist'}
+    data_dir, download
+        As for :func:`load_mnist`.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        Listing every place looked in and every mirror tried, then how to get the files.
+    """
     looked = []
     for directory in _search_dirs(name, data_dir):
-        found, missing = _find_files(directory)
+        found, missing = find_files(directory)
         if not missing:
             return found
         why = "does not exist" if not directory.is_dir() else "missing " + ", ".join(missing)
@@ -353,7 +391,7 @@ def _locate(name, data_dir, download):
         except OSError as err:  # e.g. the cache directory cannot be created
             ok, tried = False, [f"cannot write to {cache}: {err}"]
         if ok:
-            return _find_files(cache)[0]
+            return find_files(cache)[0]
     how = (
         f"Put the four files ({', '.join(FILES.values())}, each .gz or raw) in a directory "
         "and pass data_dir=... or set LAYERWISE_DATA to it"
@@ -361,11 +399,8 @@ def _locate(name, data_dir, download):
     if name == "fashion-mnist":
         how += ", or install Debian's package: apt-get install dataset-fashion-mnist"
     mirrors = "\n".join(f"  {t}" for t in tried) if download else "  (download=False)"
-    raise DatasetNotFoundError(
-        f"{name} not found.\nLooked in:\n"
-        + "\n".join(looked)
-        + f"\nDownloads into {_cache_dir(name)}:\n{mirrors}\n{how}."
-    )
+    looked = "Looked in:\n" + "\n".join(looked) + f"\nDownloads into {_cache_dir(name)}:\n{mirrors}"
+    raise DatasetNotFoundError(f"{name} not found.\n{looked}\n{how}.", looked)
 
 
 # ------------------------------------------------------------------------------ loaders
@@ -382,8 +417,21 @@ def _to_book_format(x, t, normalize, flatten, one_hot_label):
     return x, t
 
 
-def _load(name, normalize, flatten, one_hot_label, data_dir, download):
-    files = _locate(name, data_dir, download)
+def read_dataset(files, normalize=True, flatten=True, one_hot_label=False):
+    """``((x_train, t_train), (x_test, t_test))`` from the four files of :func:`locate`.
+
+    Parameters
+    ----------
+    files : dict of str to path
+        ``{role: path}`` for the four roles of ``FILES``.
+    normalize, flatten, one_hot_label
+        As for :func:`load_mnist`.
+
+    Raises
+    ------
+    IDXFormatError
+        If a file is not a valid image or label file of 28x28 images and labels 0..9.
+    """
     arrays = {role: read_idx(path) for role, path in files.items()}
     for split in ("train", "test"):
         x, t = arrays[f"{split}_img"], arrays[f"{split}_label"]
@@ -402,6 +450,11 @@ def _load(name, normalize, flatten, one_hot_label, data_dir, download):
         _to_book_format(arrays[f"{s}_img"], arrays[f"{s}_label"], normalize, flatten, one_hot_label)
         for s in ("train", "test")
     )
+
+
+def _load(name, normalize, flatten, one_hot_label, data_dir, download):
+    files = locate(name, data_dir, download=download)
+    return read_dataset(files, normalize, flatten, one_hot_label)
 
 
 def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, data_dir=None, download=True):
