@@ -682,3 +682,39 @@ def test_open_npz_gives_every_header_before_any_data(tmp_path):
         assert f.headers == {"small": ((3,), np.dtype(int)), "big": ((50, 2), np.dtype(float))}
         assert f.read("small").tolist() == [0, 1, 2]
     assert list(read_npz(path)) == ["small", "big"]
+
+
+# ---------------------------------------------------------------- training settings (issue 11)
+
+
+def test_training_settings_are_kept_beside_the_architecture(tmp_path):
+    from layerwise.files import read_training
+
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    settings = {"dataset": "fashion-mnist", "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 20}
+    path = save(net, tmp_path / "net.npz", training=settings)
+    assert read_training(path) == settings
+    loaded = load(path)  # load needs only the architecture
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)
+    with np.load(path, allow_pickle=False) as z:
+        description = json.loads(z["__architecture__"].item())
+    assert description["training"] == settings and description["version"] == 2
+    assert read_training(save(net, tmp_path / "plain.npz")) is None
+
+
+def test_training_settings_must_be_a_json_object(tmp_path):
+    from layerwise.files import read_training
+
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    with pytest.raises(ModelFileError, match="training must be a dict"):
+        save(net, tmp_path / "a.npz", training=["epochs", 3])
+    with pytest.raises(ModelFileError, match="not JSON-serialisable"):
+        save(net, tmp_path / "b.npz", training={"when": object()})
+    arrays = dict(net.state_dict())
+    description = {"format": "layerwise-model", "version": 2, "network": net.get_config()}
+    arrays["__architecture__"] = np.array(json.dumps({**description, "training": 3}))
+    np.savez(tmp_path / "c.npz", **arrays)
+    with pytest.raises(ModelFileError, match="'training' entry is not an object"):
+        read_training(tmp_path / "c.npz")
+    assert type(load(tmp_path / "c.npz")).__name__ == "TwoLayerNet"

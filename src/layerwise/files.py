@@ -5,7 +5,9 @@ A model file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files) holding
 - one array per parameter and buffer, named exactly as in ``network.state_dict()``: ``'W1'``,
   ``'b1'``, ``'gamma1'``, ``'running_mean1'``, ...
 - ``'__architecture__'``: a 0-d unicode array holding the JSON text
-  ``{"format": "layerwise-model", "version": 2, "network": network.get_config()}``.
+  ``{"format": "layerwise-model", "version": 2, "network": network.get_config()}``, and, when
+  the caller gives them, how the network was trained: ``"training": {...}`` (the command line
+  stores its run's settings there; :func:`read_training` reads them back).
 
 Networks are rebuilt from the registries (:data:`layerwise.nets.NETWORKS` and
 :data:`layerwise.layers.LAYERS`), never from a class named in the file by import. Version 1
@@ -52,6 +54,7 @@ __all__ = [
     "load",
     "open_npz",
     "read_npz",
+    "read_training",
     "save",
     "write_npz_atomic",
 ]
@@ -297,7 +300,7 @@ def _pickle_error(path, what, where):
 # ---------------------------------------------------------------------- networks
 
 
-def save(network, path):
+def save(network, path, *, training=None):
     """Save a network's architecture, parameters and buffers to one ``.npz`` file, atomically.
 
     Parameters
@@ -305,6 +308,10 @@ def save(network, path):
     network : Sequential or one of the book's networks (:data:`layerwise.nets.NETWORKS`)
     path : str or Path
         Written exactly as given: no ``.npz`` suffix is added (unlike ``np.savez``).
+    training : dict, optional, keyword-only
+        How the network was trained (dataset, optimizer, epochs, ...): any JSON-serialisable
+        dict, stored beside the architecture and returned by :func:`read_training`.
+        :func:`load` does not need it.
 
     Returns
     -------
@@ -336,6 +343,10 @@ def save(network, path):
                 f"layerwise.layers.register_layer); registered: {', '.join(LAYERS)}"
             )
     description = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "network": config}
+    if training is not None:
+        if not isinstance(training, dict):
+            raise fail(f"training must be a dict, got {type(training).__name__}")
+        description["training"] = training
     try:
         text = json.dumps(description)
     except (TypeError, ValueError) as e:
@@ -385,12 +396,50 @@ def load(path):
     return network
 
 
+def read_training(path):
+    """How the network in a model file was trained: the ``training`` dict given to :func:`save`.
+
+    Only the file's description is read (its header checked first), not its arrays.
+
+    Returns
+    -------
+    dict or None
+        None for a file saved without one (by ``save(network, path)`` or an older layerwise).
+
+    Raises
+    ------
+    FileNotFoundError, ModelFileError
+        As :func:`load`.
+    """
+    path = Path(path)
+
+    def fail(problem):
+        return _error(path, "model file", problem)
+
+    with open_npz(path, "model file") as f:
+        training = _read_description_json(f, fail).get("training")
+    if training is not None and not isinstance(training, dict):
+        raise fail(f"its description's 'training' entry is not an object: {training!r}")
+    return training
+
+
 def _shapes(arrays):
     return {k: (tuple(a.shape), a.dtype) for k, a in arrays.items()}
 
 
 def _read_description(f, fail):
     """The ``'network'`` object of the file's JSON description (header checked first)."""
+    description = _read_description_json(f, fail)
+    config = description.get("network")
+    if not isinstance(config, dict):
+        raise fail("its description has no 'network' object")
+    if description["version"] == 1 and config.get("class") == "Sequential":
+        config = _sequential_from_version_1(config)
+    return config
+
+
+def _read_description_json(f, fail):
+    """The file's JSON description as a dict, its header, format and version checked."""
     header = f.headers.get(ARCHITECTURE_KEY)
     if header is None:
         raise fail(
@@ -415,12 +464,7 @@ def _read_description(f, fail):
             f"it has format version {version!r}; this layerwise reads versions "
             f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer layerwise may have written it)"
         )
-    config = description.get("network")
-    if not isinstance(config, dict):
-        raise fail("its description has no 'network' object")
-    if version == 1 and config.get("class") == "Sequential":
-        config = _sequential_from_version_1(config)
-    return config
+    return description
 
 
 def _sequential_from_version_1(config):
