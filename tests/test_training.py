@@ -382,3 +382,34 @@ def test_as_batch_is_still_importable_from_training():
     import layerwise.training
 
     assert layerwise.training.as_batch is layerwise.network.as_batch
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_extending_a_finished_run_equals_a_longer_run(sample, tmp_path, optimizer):
+    """Issue 11, item 4: ``load_checkpoint(path, epochs=3)`` continues a finished 2-epoch run to
+    3 epochs, bit for bit the run that was started with 3 (constant learning rate, one shuffling
+    generator, the optimizer's state in the checkpoint)."""
+    kwargs = {"optimizer": optimizer, "optimizer_param": {"lr": 0.01}}
+    reference = _trainer(sample, epochs=3, **kwargs).train()
+    path = tmp_path / "ckpt.npz"
+    _trainer(sample, epochs=2, checkpoint_every=1000, checkpoint_path=path, **kwargs).train()
+    extended = _trainer(sample, epochs=2, **kwargs).load_checkpoint(path, epochs=3)
+    assert (extended.epoch, extended.epochs) == (2, 3)
+    assert extended.max_iter == 3 * extended.iter_per_epoch
+    extended.train()
+    assert extended.train_loss_list == reference.train_loss_list
+    assert extended.test_acc_list == reference.test_acc_list
+    for key, value in extended.network.state_dict().items():
+        np.testing.assert_array_equal(value, reference.network.state_dict()[key])
+
+
+def test_a_run_cannot_be_cut_below_the_epoch_it_is_in(sample, tmp_path):
+    path = tmp_path / "ckpt.npz"
+    _trainer(sample, epochs=2, checkpoint_every=1000, checkpoint_path=path).train()
+    trainer = _trainer(sample, epochs=2)
+    before = {k: v.copy() for k, v in trainer.network.params.items()}
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 2, got 1"):
+        trainer.load_checkpoint(path, epochs=1)
+    assert trainer.iteration == 0  # nothing was restored
+    for key, value in trainer.network.params.items():
+        np.testing.assert_array_equal(value, before[key])

@@ -336,11 +336,20 @@ class Trainer:
                 f"{type(self.optimizer).__name__}"
             )
 
-    def load_checkpoint(self, path):
+    def load_checkpoint(self, path, *, epochs=None):
         """Restore the state written by :meth:`save_checkpoint` into this trainer.
 
         The trainer must have been built with the same network architecture, optimizer and
         training set size; :func:`read_checkpoint_meta` reads what they were.
+
+        Parameters
+        ----------
+        path : str or Path
+        epochs : int, optional, keyword-only
+            Train to this many epochs instead of the checkpoint's: a finished or interrupted
+            run is extended (or ends sooner), at least to the epoch it is in. The learning rate
+            is constant and each epoch draws its order from the same generator, so a run of 20
+            epochs extended to 30 equals, bit for bit, a run of 30.
         """
         meta, sections = read_checkpoint(
             path,
@@ -349,14 +358,19 @@ class Trainer:
             check=lambda meta: self._check_compatible(meta, path),
         )
         saved = meta["trainer"]
+        iter_per_epoch = math.ceil(len(self.x_train) / int(saved["mini_batch_size"]))
+        if epochs is not None:  # checked before anything changes
+            begun = math.ceil(int(meta["iteration"]) / iter_per_epoch)
+            where = "Trainer.load_checkpoint"
+            epochs = check_number(epochs, where, "epochs", low=max(1, begun), integer=True)
         self.network.load_state_dict(sections["network"])
         self.network.set_rng_state(meta.get("network_rng", {}))
         self.optimizer.load_state_dict(sections["optimizer"])
         self.rng.bit_generator.state = meta["rng"]
         self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
-        self.epochs = int(saved["epochs"])
         self.batch_size = int(saved["mini_batch_size"])
-        self.iter_per_epoch = math.ceil(len(self.x_train) / self.batch_size)
+        self.iter_per_epoch = iter_per_epoch
+        self.epochs = int(saved["epochs"]) if epochs is None else epochs
         self.max_iter = self.epochs * self.iter_per_epoch
         self.seed = saved["seed"]
         self.evaluate_sample_num_per_epoch = saved["evaluate_sample_num_per_epoch"]
