@@ -1,7 +1,10 @@
 """Book section 5.7.3: check backpropagation against numerical gradients on TwoLayerNet.
 
 Runs on the shipped Fashion-MNIST sample, so it needs no download. The book prints the mean
-absolute difference per parameter; this also prints the largest relative error.
+absolute difference per parameter. This also prints the measure `layerwise gradcheck` uses and
+passes below 1e-7: the largest difference over the parameter divided by the largest gradient entry
+of the whole network. An entry-by-entry relative error would divide by gradients near zero (a W1
+row for pixels that are almost 0 in these images) and report their rounding noise instead.
 """
 
 import numpy as np
@@ -19,8 +22,15 @@ t_batch = t_train[:3]
 grad_numerical = network.numerical_gradient(x_batch, t_batch)
 grad_backprop = network.gradient(x_batch, t_batch)
 
+scale = max(float(np.max(np.abs(g))) for g in grad_backprop.values())
+worst = 0.0
 for key in grad_numerical:
     a, b = grad_backprop[key], grad_numerical[key]
     diff = np.average(np.abs(a - b))
-    rel = np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
-    print(f"{key}: mean |difference| {diff:.3e}, max relative error {rel:.3e}")
+    err = float(np.max(np.abs(a - b))) / scale
+    worst = max(worst, err)
+    measure = "max |backprop - numerical| / largest gradient"
+    print(f"{key}: mean |difference| {diff:.3e}, {measure} {err:.2e}")
+ok = worst <= 1e-7
+verdict = "OK" if ok else "FAILED"
+print(f"worst {worst:.2e}: {verdict} (threshold 1e-7, float64, as layerwise gradcheck)")
