@@ -1,9 +1,11 @@
 """The `layerwise` command, run as a user would: in a subprocess."""
 
 import csv
+import json
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -11,27 +13,54 @@ import time
 import numpy as np
 import pytest
 
+import layerwise
 from layerwise.datasets import load_sample
-from layerwise.files import load
+from layerwise.files import load, read_training
 from layerwise.training import read_checkpoint_meta
 
 
-def run(*args, timeout=120):
+def run(*args, timeout=120, cwd=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "layerwise", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
-def test_train_default_writes_model_history_and_curves(tmp_path):
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A folder of IDX files: 600 training and 200 test images of the sample (fast runs)."""
+    folder = tmp_path_factory.mktemp("data") / "tiny"
+    folder.mkdir()
+    (x_train, t_train), (x_test, t_test) = load_sample(normalize=False, flatten=False)
+    every = slice(None, None, 5000 // 600)  # every class, as the sample is sorted by class
+    for name, array in [
+        ("train-images-idx3-ubyte", x_train[every][:600, 0]),
+        ("train-labels-idx1-ubyte", t_train[every][:600]),
+        ("t10k-images-idx3-ubyte", x_test[::5, 0]),
+        ("t10k-labels-idx1-ubyte", t_test[::5]),
+    ]:
+        _write_idx(folder / name, array)
+    return folder
+
+
+def test_train_default_writes_model_history_curves_and_run_json(tmp_path):
     out = tmp_path / "run"
     result = run("train", "--out", str(out), "--epochs", "3")
     assert result.returncode == 0, result.stderr
     assert "epoch   3/3" in result.stdout and "final test accuracy" in result.stdout
     assert {p.name for p in out.iterdir()} >= {
         "model.npz",
+        "run.json",
+        "checkpoint.npz",
         "history.csv",
         "train_loss.csv",
         "curves.png",
@@ -46,12 +75,41 @@ def test_train_default_writes_model_history_and_curves(tmp_path):
     _, (x_test, t_test) = load_sample()
     assert net.accuracy(x_test, t_test) == pytest.approx(final)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Issue 11, item 3: run.json says what the run was and how it ended.
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["model"] == "two-layer"
+    assert record["network"] == net.get_config() and record["parameters"] == 39760
+    assert record["dataset"]["name"] == "sample"
+    assert record["dataset"]["files"] == ["fashion_mnist_sample.npz"]
+    assert (record["dataset"]["train"], record["dataset"]["test"]) == (5000, 1000)
+    assert record["optimizer"] == {"name": "sgd", "lr": 0.1}
+    assert (record["epochs"], record["epochs_done"], record["batch_size"]) == (3, 3, 100)
+    assert (record["seed"], record["dtype"], record["threads"]) == (0, "float32", 1)
+    assert record["versions"]["layerwise"] == layerwise.__version__
+    assert record["versions"]["numpy"] == np.__version__
+    assert record["started"] <= record["ended"] and record["ended"][:4].isdigit()
+    assert record["test_acc"] == final and record["train_acc"] == float(rows[-1]["train_acc"])
+    assert record["options"]["hidden"] == [50] and record["options"]["epochs"] == 3
+    # ... and so does the model file's description.
+    training = read_training(out / "model.npz")
+    assert training["dataset"] == record["dataset"] and training["test_acc"] == final
+    # Issue 11, item 7: `evaluate` takes the run folder itself.
+    evaluated = run("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"accuracy {final:.4f} on 1000 test images of sample" in evaluated.stdout
+    assert "confusion matrix" in evaluated.stdout
+    rows = [line for line in evaluated.stdout.splitlines() if line[:4].strip().isdigit()]
+    matrix = np.array([[int(v) for v in line.split()[1:]] for line in rows])
+    assert matrix.shape == (10, 10) and matrix.sum() == 1000
+    assert np.trace(matrix) == round(final * 1000)
 
 
-def test_train_mlp_with_options(tmp_path):
+def test_train_mlp_with_options(tmp_path, tiny):
     out = tmp_path / "mlp"
     result = run(
         "train",
+        "--dataset",
+        str(tiny),
         "--model",
         "mlp",
         "--hidden",
@@ -69,6 +127,8 @@ def test_train_mlp_with_options(tmp_path):
         "50",
         "--weight-decay",
         "0.001",
+        "--weight-init-std",
+        "Xavier",
         "--dtype",
         "float64",
         "--seed",
@@ -81,11 +141,15 @@ def test_train_mlp_with_options(tmp_path):
     net = load(out / "model.npz")
     assert type(net).__name__ == "MultiLayerNet" and net.dtype == np.float64
     assert net.get_config()["hidden_size_list"] == [32, 16]
+    assert net.get_config()["weight_init_std"] == "xavier"
+    record = json.loads((out / "run.json").read_text())
+    assert record["optimizer"] == {"name": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999}
 
 
-def test_train_mlp_with_batchnorm_and_dropout(tmp_path):
+def test_train_mlp_with_batchnorm_and_dropout(tmp_path, tiny):
     out = tmp_path / "run"
     args = ["--model", "mlp", "--hidden", "40", "30", "--batchnorm", "--dropout", "0.2"]
+    args += ["--dataset", str(tiny)]
     result = run("train", *args, "--epochs", "2", "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     net = load(out / "model.npz")
@@ -96,65 +160,35 @@ def test_train_mlp_with_batchnorm_and_dropout(tmp_path):
     assert result.returncode == 0 and "accuracy" in result.stdout, result.stderr
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--batchnorm"], "--batchnorm and --dropout need --model mlp"),
-        (["--model", "mlp", "--dropout", "1"], ">= 0 and < 1"),
-        (["--model", "mlp", "--dropout", "-0.1"], ">= 0 and < 1"),
-    ],
-)
-def test_batchnorm_and_dropout_options_are_checked(tmp_path, args, message):
-    result = run("train", *args, "--out", str(tmp_path / "x"), "--quiet")
-    assert result.returncode in (1, 2) and message in result.stderr, result.stderr
-
-
-def test_train_convnet_with_the_books_settings_and_its_pictures(tmp_path):
+def test_train_convnet_with_the_books_settings_and_its_pictures(tmp_path, tiny):
     out = tmp_path / "run"
-    args = ["--model", "convnet", "--epochs", "1", "--eval-samples", "200"]
+    args = ["--model", "convnet", "--epochs", "1", "--dataset", str(tiny)]
     result = run("train", *args, "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     net = load(out / "model.npz")
     assert type(net).__name__ == "SimpleConvNet" and net.params["W1"].shape == (30, 1, 5, 5)
     assert "filters.png" in result.stdout and (out / "filters.png").stat().st_size > 10_000
+    # Issue 11, item 3: evaluate defaults to the dataset the model was trained on.
     evaluated = run("evaluate", str(out / "model.npz"), "--out", str(tmp_path / "pictures"))
     assert evaluated.returncode == 0, evaluated.stderr
+    assert f"on 200 test images of {tiny} (the dataset it was trained on)" in evaluated.stdout
     for name in ("misclassified.png", "confusion.png"):
         assert (tmp_path / "pictures" / name).stat().st_size > 10_000
+    # An explicit --dataset still wins.
+    evaluated = run("evaluate", str(out), "--dataset", "sample", "--out", str(tmp_path / "p"))
+    assert "on 1000 test images of sample" in evaluated.stdout, evaluated.stderr
 
 
-def test_conv_models_default_to_the_books_optimizer(tmp_path):
+def test_conv_models_default_to_the_books_optimizer(tmp_path, tiny):
     out = tmp_path / "run"
-    args = ["--model", "deep-convnet", "--epochs", "1", "--eval-samples", "100"]
+    args = ["--model", "deep-convnet", "--epochs", "1", "--dataset", str(tiny)]
     result = run("train", *args, "--checkpoint-every", "1000", "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     assert type(load(out / "model.npz")).__name__ == "DeepConvNet"
     options = read_checkpoint_meta(out / "checkpoint.npz")["extra"]["options"]
     assert options["optimizer"] == "adam" and options["lr"] == 0.001 and options["hidden"] == [50]
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--model", "convnet", "--batchnorm"], "--batchnorm does not apply to --model convnet"),
-        (["--model", "deep-convnet", "--weight-init-std", "0.1"], "He init"),
-        (["--model", "convnet", "--hidden", "10", "10"], "takes one --hidden size"),
-    ],
-)
-def test_conv_model_option_mistakes_are_named(tmp_path, args, message):
-    result = run("train", *args, "--out", str(tmp_path / "x"), "--quiet")
-    assert result.returncode == 1 and message in result.stderr, result.stderr
-
-
-def test_evaluate_prints_accuracy_and_confusion_matrix(tmp_path):
-    out = tmp_path / "run"
-    assert run("train", "--out", str(out), "--epochs", "2", "--quiet").returncode == 0
-    result = run("evaluate", str(out / "model.npz"), "--dataset", "sample")
-    assert result.returncode == 0, result.stderr
-    assert "accuracy" in result.stdout and "confusion matrix" in result.stdout
-    rows = [line for line in result.stdout.splitlines() if line[:4].strip().isdigit()]
-    matrix = np.array([[int(v) for v in line.split()[1:]] for line in rows])
-    assert matrix.shape == (10, 10) and matrix.sum() == 1000
+    record = json.loads((out / "run.json").read_text())
+    assert record["optimizer"]["name"] == "adam" and record["dataset"]["folder"] == str(tiny)
 
 
 def test_gradcheck_reports_every_parameter():
@@ -168,41 +202,78 @@ def test_gradcheck_reports_every_parameter():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--epochs", "0"], "must be a whole number"),
+        (["train", "--epochs", "0"], "argument --epochs: must be a whole number"),
         (["train", "--optimizer", "lbfgs"], "invalid choice"),
-        (["train", "--lr", "-1"], "must be a finite number > 0"),
+        (["train", "--lr", "-1"], "argument --lr: must be a finite number > 0"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
+        # Issue 11, item 5: these were NumPy's or Python's wording, exit 1, or accepted.
+        (["train", "--seed", "-1"], "argument --seed: must be a whole number >= 0, got -1"),
+        (["train", "--weight-init-std", "-1"], "argument --weight-init-std: must be a number > 0"),
+        (["train", "--weight-init-std", "big"], "or one of relu, he, sigmoid, xavier, got 'big'"),
+        (["train", "--threads", "-1"], "argument --threads: must be a whole number >= 0"),
+        (["train", "--dataset", "no/such/dir"], "argument --dataset: must be sample"),
+        (["evaluate", "m.npz", "--dataset", "no/such/dir"], "argument --dataset: must be"),
+        (["gradcheck", "--seed", "-1"], "argument --seed: must be a whole number >= 0"),
+        # Option combinations are usage errors too, named.
+        (["train", "--batchnorm"], "--batchnorm and --dropout need --model mlp"),
+        (["train", "--model", "mlp", "--dropout", "1"], ">= 0 and < 1"),
+        (["train", "--model", "mlp", "--dropout", "-0.1"], ">= 0 and < 1"),
+        (["train", "--model", "convnet", "--batchnorm"], "--batchnorm does not apply to --model"),
+        (["train", "--model", "deep-convnet", "--weight-init-std", "0.1"], "He init"),
+        (["train", "--model", "convnet", "--hidden", "10", "10"], "takes one --hidden size"),
+        (["train", "--hidden", "5", "5"], "--model mlp"),
+        (["train", "--activation", "sigmoid"], "--model mlp"),
+        (["train", "--weight-init-std", "he"], "--weight-init-std he needs --model mlp"),
+        (["train", "--force"], "--force needs --out"),
     ],
 )
-def test_bad_arguments_give_usage_not_traceback(args, message):
-    result = run(*args)
-    assert result.returncode == 2
-    assert "usage:" in result.stderr and message in result.stderr
+def test_bad_options_give_usage_naming_the_option_exit_2(tmp_path, args, message):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "usage:" in result.stderr and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # a refused run leaves no folder behind
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "--dataset", "no/such/dir", "--out", "{tmp}/x"], "--dataset must be"),
-        (["train", "--dataset", "{tmp}", "--out", "{tmp}/x"], "mnist"),
         (["evaluate", "{tmp}/missing.npz"], "missing.npz"),
-        (["train", "--resume", "{tmp}"], "no checkpoint.npz"),
-        (["train", "--hidden", "5", "5", "--out", "{tmp}/x"], "--model mlp"),
-        (["train", "--activation", "sigmoid", "--out", "{tmp}/x"], "--model mlp"),
+        (["evaluate", "{tmp}/notes.txt"], "not an .npz archive"),
+        (["runs", "{tmp}/nowhere"], "no such folder"),
     ],
 )
 def test_user_errors_are_one_line_not_traceback(tmp_path, args, message):
+    (tmp_path / "notes.txt").write_text("not a model")
     result = run(*[a.format(tmp=tmp_path) for a in args])
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_diverging_run_stops_with_advice(tmp_path):
-    result = run("train", "--lr", "1e30", "--out", str(tmp_path / "x"), "--quiet")
+def test_diverging_run_keeps_what_it_did(tmp_path):
+    """Issue 11, item 7: a diverging run left an empty folder; now run.json says "diverged"
+    and the losses so far are kept (no model.npz: there is no model worth keeping)."""
+    out = tmp_path / "x"
+    result = run("train", "--lr", "1e9", "--out", str(out), "--quiet")
     assert result.returncode == 1
     assert "smaller learning rate" in result.stderr and "Traceback" not in result.stderr
+    assert f"{out / 'run.json'}" in result.stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "diverged" and "loss became" in record["message"]
+    assert record["epochs_done"] == 0 and record["iterations"] >= 1 and record["test_acc"] is None
+    with open(out / "train_loss.csv") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert len(losses) == record["iterations"] and all(np.isfinite(losses))
+    assert (out / "history.csv").exists() and (out / "curves.png").exists()
+    assert not (out / "model.npz").exists()
+    evaluated = run("evaluate", str(out))
+    assert evaluated.returncode == 1 and "run.json says the run diverged" in evaluated.stderr
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"layerwise {layerwise.__version__}\n"
 
 
 # ---------------------------------------------------------------- interrupted training
@@ -305,3 +376,249 @@ def test_kill_and_resume_is_bit_identical(tmp_path, RUN):  # noqa: N803
     assert history == expected[1], outcomes
     for key in expected[0]:
         np.testing.assert_array_equal(state[key], expected[0][key])
+
+
+# ---------------------------------------------------------------- issue 11: data
+
+
+def test_a_dataset_folder_is_the_only_place_looked_in(tmp_path, tiny):
+    """Item 1: with LAYERWISE_DATA (and a cache) holding MNIST, `--dataset emptydir/` trained
+    on that data under the name emptydir/. Now the folder lacks the files, and says which."""
+    (tmp_path / "env" / "mnist").mkdir(parents=True)
+    for path in tiny.iterdir():
+        (tmp_path / "env" / "mnist" / path.name).write_bytes(path.read_bytes())
+    env = {"LAYERWISE_DATA": str(tmp_path / "env"), "XDG_CACHE_HOME": str(tmp_path / "env")}
+    (tmp_path / "empty").mkdir()
+    result = run("train", "--dataset", str(tmp_path / "empty"), "--quiet", cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stdout
+    files = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+    assert f"lacks {files}t10k-labels-idx1-ubyte" in result.stderr
+    assert "only place looked in" in result.stderr and "Traceback" not in result.stderr
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for path in tiny.iterdir():
+        if path.name != "t10k-labels-idx1-ubyte":
+            (partial / path.name).write_bytes(path.read_bytes())
+    result = run("train", "--dataset", str(partial), "--quiet", cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "lacks t10k-labels-idx1-ubyte (each" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_dataset_not_found_advice_is_for_the_command_line(tmp_path, name):
+    """Item 1: the advice was the library's "pass data_dir=..."."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom layerwise import cli, datasets\n"
+        "datasets.MIRRORS.update({'mnist': [], 'fashion-mnist': []})\n"
+        "datasets.DEBIAN_FASHION_MNIST_DIR = Path('/nonexistent')\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("LAYERWISE_DATA", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script, "train", "--dataset", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = result.stderr
+    assert f"--dataset {name}: not found" in message and "data_dir" not in message
+    assert f"DIR/{name}" in message and "LAYERWISE_DATA=DIR" in message
+    assert "--dataset DIR" in message and "t10k-labels-idx1-ubyte" in message
+    assert str(tmp_path / "cache" / "layerwise" / name) in message
+    assert ("apt-get install dataset-fashion-mnist" in message) == (name == "fashion-mnist")
+
+
+# ---------------------------------------------------------------- issue 11: run folders
+
+
+def _folder_of(result):
+    return result.stdout.split(" -> ")[1].splitlines()[0]
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, tiny):
+    """Item 2: two runs started in one second both wrote runs/DATE-TIME."""
+    taken = tmp_path / "runs"
+    now = time.time()
+    stamps = [time.strftime("%Y%m%d-%H%M%S", time.localtime(now + s)) for s in range(-1, 30)]
+    for stamp in stamps:  # a run of the same second is already there, whenever these start
+        (taken / stamp).mkdir(parents=True)
+        (taken / stamp / "notes.txt").write_text(stamp)
+    args = ["-m", "layerwise", "train", "--epochs", "1", "--dataset", str(tiny), "--quiet"]
+    procs = [
+        subprocess.Popen([sys.executable, *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [subprocess.CompletedProcess(p.args, p.wait(60), p.stdout.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+    assert [r.returncode for r in results] == [0, 0]
+    folders = sorted(_folder_of(r) for r in results)
+    assert folders[0] != folders[1]
+    for folder in folders:
+        stamp, suffix = folder.removeprefix("runs/").rsplit("-", 1)
+        assert stamp in stamps and suffix in ("2", "3")
+        assert (tmp_path / folder / "model.npz").exists()
+    for stamp in stamps:  # the folders that were there are untouched
+        assert [p.name for p in (taken / stamp).iterdir()] == ["notes.txt"]
+
+
+def test_an_out_folder_holding_a_run_is_refused_unless_forced(tmp_path, tiny):
+    """Item 2: `--out runs/full` silently replaced a finished run."""
+    out = tmp_path / "full"
+    common = ["--epochs", "1", "--dataset", str(tiny), "--out", str(out), "--quiet"]
+    assert run("train", *common).returncode == 0
+    model = (out / "model.npz").read_bytes()
+    result = run("train", *common, "--seed", "1")
+    assert result.returncode == 2 and "usage:" in result.stderr
+    assert f"--out {out} already holds a run" in result.stderr
+    assert "--force" in result.stderr and f"--resume {out}" in result.stderr
+    assert (out / "model.npz").read_bytes() == model
+    result = run("train", *common, "--seed", "1", "--force")
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.npz").read_bytes() != model
+    assert json.loads((out / "run.json").read_text())["seed"] == 1
+
+
+def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny):
+    """Item 3: `layerwise runs` shows what each run was; `--plot` compares them."""
+    for name, optimizer, lr in [("b-sgd", "sgd", "0.1"), ("a-adam", "adam", "0.001")]:
+        args = ["--optimizer", optimizer, "--lr", lr, "--epochs", "2", "--dataset", str(tiny)]
+        result = run("train", *args, "--out", str(tmp_path / "runs" / name), "--quiet")
+        assert result.returncode == 0, result.stderr
+    (tmp_path / "runs" / "scratch").mkdir()
+    result = run("runs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        *("folder", "model", "dataset", "optimizer", "lr", "epochs", "test", "acc", "time"),
+        "status",
+    ]
+    sgd, adam = lines[1].split(), lines[2].split()  # in the order they were started
+    assert sgd[:6] == ["runs/b-sgd", "two-layer", "tiny/", "sgd", "0.1", "2"]
+    assert adam[:6] == ["runs/a-adam", "two-layer", "tiny/", "adam", "0.001", "2"]
+    record = json.loads((tmp_path / "runs" / "a-adam" / "run.json").read_text())
+    assert adam[6] == f"{record['test_acc']:.4f}" and adam[-1] == "finished"
+    assert (
+        lines[3] == "runs/scratch: no run.json (not a run, or one from before layerwise kept them)"
+    )
+    picture = tmp_path / "compare.png"
+    result = run("runs", "runs/a-adam", "runs/b-sgd", "--plot", "--out", str(picture), cwd=tmp_path)
+    assert result.returncode == 0 and f"wrote {picture}" in result.stdout, result.stderr
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- issue 11: --resume
+
+
+def test_resume_extends_a_finished_run_bit_for_bit(tmp_path, tiny):
+    """Item 4: `--resume DIR --epochs 3` stopped where the run had stopped (and a run without
+    --checkpoint-every had no checkpoint to resume at all). Now 2 + 1 epochs equal 3."""
+    common = ["--optimizer", "adam", "--lr", "0.001", "--dataset", str(tiny), "--quiet"]
+    assert run("train", *common, "--epochs", "3", "--out", str(tmp_path / "three")).returncode == 0
+    short = tmp_path / "short"
+    assert run("train", *common, "--epochs", "2", "--out", str(short)).returncode == 0
+    result = run("train", "--resume", str(short), "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    assert "resuming at iteration 12/18" in result.stdout and "epoch   3/3" in result.stdout
+    state, history, losses = _read_run(short)
+    expected = _read_run(tmp_path / "three")
+    assert (history, losses) == expected[1:]
+    for key, value in expected[0].items():
+        np.testing.assert_array_equal(state[key], value)
+    record = json.loads((short / "run.json").read_text())
+    assert (record["status"], record["epochs"], record["epochs_done"]) == ("finished", 3, 3)
+    assert len(record["resumed"]) == 1 and read_training(short / "model.npz")["epochs"] == 3
+
+
+def test_resume_refuses_options_that_would_change_the_run(tmp_path, tiny):
+    """Item 4: options given with --resume were ignored without a word."""
+    out = tmp_path / "run"
+    args = ["--dataset", str(tiny), "--epochs", "2", "--lr", "0.05", "--out", str(out)]
+    assert run("train", *args, "--quiet").returncode == 0
+    for given, message in [
+        (["--lr", "0.1"], f"--lr 0.1 would change the run in {out}, which has --lr 0.05"),
+        (["--hidden", "20"], "--hidden 20 would change the run"),
+        (["--dataset", "sample"], "--dataset sample would change the run"),
+        (["--epochs", "1"], "has already reached epoch 2"),
+        (["--out", str(tmp_path / "b")], "--out cannot be combined with --resume"),
+    ]:
+        result = run("train", "--resume", str(out), *given)
+        assert result.returncode == 2 and "usage:" in result.stderr, result.stderr
+        assert message in result.stderr
+    # Options that agree with the run, and --threads, are fine.
+    result = run("train", "--resume", str(out), "--lr", "0.05", "--threads", "1", "--quiet")
+    assert result.returncode == 0 and "already complete" in result.stdout, result.stderr
+    result = run("train", "--resume", str(tmp_path))
+    assert result.returncode == 2 and "there is no checkpoint.npz" in result.stderr
+
+
+# ---------------------------------------------------------------- issue 11: threads
+
+
+def test_more_threads_than_cores_warns_and_caps(tmp_path, tiny):
+    """Item 5: `--threads 16` on 2 cores ran ten times slower without a word."""
+    out = tmp_path / "run"
+    args = ["--threads", "10000", "--epochs", "1", "--dataset", str(tiny), "--out", str(out)]
+    result = run("train", *args, "--quiet")
+    assert result.returncode == 0, result.stderr
+    cores = os.cpu_count()
+    assert f"--threads 10000 is more than the {cores} cores of this machine" in result.stderr
+    assert json.loads((out / "run.json").read_text())["threads"] == cores
+
+
+# ---------------------------------------------------------------- issue 11: curves.png
+
+
+class _History:
+    def __init__(self, epochs, iter_per_epoch=50):
+        rng = np.random.default_rng(0)
+        self.iter_per_epoch = iter_per_epoch
+        self.train_loss_list = list(2 * np.exp(-np.arange(epochs * iter_per_epoch) / 200) + 0.3)
+        self.train_loss_list = [v + rng.uniform(0, 0.1) for v in self.train_loss_list]
+        self.train_acc_list = list(np.linspace(0.84, 0.90, epochs))
+        self.test_acc_list = list(np.linspace(0.82, 0.87, epochs))
+
+
+def _drawn(monkeypatch, draw):
+    """The figure `draw()` saves, kept open to be looked at."""
+    import matplotlib.figure
+
+    figures = []
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig)
+    )
+    assert draw()
+    return figures[0]
+
+
+@pytest.mark.parametrize("epochs", [3, 20])
+def test_curves_say_which_run_and_show_the_accuracies_spread(tmp_path, monkeypatch, epochs):
+    """Item 8: no title, a fixed 0-1 accuracy axis, an unexplained window, epoch 1 unlabelled."""
+    from layerwise.pictures import plot_history
+
+    title = "two-layer 784-50-10 on sample · sgd lr 0.1"
+    fig = _drawn(monkeypatch, lambda: plot_history(_History(epochs), tmp_path / "c.png", title))
+    assert fig.get_suptitle() == title
+    ax_loss, ax_acc = fig.axes
+    low, high = ax_acc.get_ylim()
+    assert 0.78 <= low < 0.82 and 0.87 < high <= 0.91  # the data 0.82-0.90 and a margin
+    assert list(ax_acc.get_xticks())[: min(epochs, 3)] == [1, 2, 3][: min(epochs, 3)]
+    assert all(float(t).is_integer() for t in ax_acc.get_xticks())
+    legend = [t.get_text() for t in ax_loss.get_legend().get_texts()]
+    window = min(epochs * 50 // 20, 50)
+    assert f"moving average: mean of {window} iterations" in legend
+
+
+def test_accuracy_axis_and_epoch_ticks():
+    from layerwise.pictures import accuracy_limits, epoch_ticks
+
+    assert accuracy_limits([0.5, 1.0]) == (0.45, 1.0)  # never beyond 1
+    low, high = accuracy_limits([0.9, 0.9])  # one value: still a readable range
+    assert high - low == pytest.approx(0.05)
+    assert epoch_ticks(3) == [1, 2, 3] and epoch_ticks(20) == list(range(1, 21))
+    assert epoch_ticks(40) == [1, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert epoch_ticks(100)[:3] == [1, 10, 20]

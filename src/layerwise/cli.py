@@ -1,90 +1,90 @@
-"""The ``layerwise`` command: ``train``, ``evaluate`` and ``gradcheck``.
+"""The ``layerwise`` command: ``train``, ``evaluate``, ``runs`` and ``gradcheck``.
 
 Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
 with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
 ``deep-convnet`` (DeepConvNet, chapter 8). Conv models see the images as (N, 1, 28, 28).
 
-Every failure a user can cause (bad options, missing data, a bad model file, a diverging run)
-ends with a one-line message and a non-zero exit status, never a traceback.
+Every run gets a folder that no other run writes into: ``runs/DATE-TIME`` (``-2``, ``-3``, ...
+when that name is taken, even by a process started in the same second), or the ``--out`` folder,
+which is refused when it already holds a run unless ``--force`` is given. ``run.json`` there
+records what the run was and how it ended (:func:`new_record`); the model file's description
+carries the same settings, so ``evaluate`` knows which dataset a model was trained on.
+
+Exit status: 0 done; 2 a usage error (a bad option value or combination, named, after the usage
+line); 1 any other failure a user can cause (data not found, a bad model file, a diverging run),
+a short message and never a traceback; 128 + the signal's number when interrupted.
 """
 
 import argparse
 import csv
+import datetime
+import inspect
+import itertools
+import json
+import os
+import platform
+import shlex
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import __version__, datasets
 from ._checks import InvalidParameterError, check_number
-from .files import load, save
+from .files import load, read_training, save
 from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .optimizers import OPTIMIZERS
-from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified
+from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified, plot_runs
 from .training import (
     NonFiniteLossError,
     Trainer,
     TrainingInterrupted,
-    as_batch,
     predicted_labels,
     read_checkpoint_meta,
 )
 
 CHECKPOINT = "checkpoint.npz"
-# Options that describe the run; `--resume` reads them back from the checkpoint.
-RUN_OPTIONS = (
-    "dataset",
-    "model",
-    "hidden",
-    "activation",
-    "optimizer",
-    "lr",
-    "epochs",
-    "batch_size",
-    "weight_decay",
-    "weight_init_std",
-    "batchnorm",
-    "dropout",
-    "dtype",
-    "seed",
-    "checkpoint_every",
-    "eval_samples",
-    "threads",
+RUN_JSON = "run.json"
+#: A folder holding one of these holds a run, which is never replaced without ``--force``.
+RUN_MARKERS = ("model.npz", RUN_JSON, CHECKPOINT)
+#: What ``train`` and ``evaluate`` write into a run folder; ``--force`` removes these first.
+RUN_FILES = (
+    *RUN_MARKERS,
+    "history.csv",
+    "train_loss.csv",
+    "curves.png",
+    "filters.png",
+    "misclassified.png",
+    "confusion.png",
 )
 
-
-class UsageError(Exception):
-    """A problem with what the user asked for: reported as one line, exit status 1."""
-
-
-# ---------------------------------------------------------------------- data
-
-
-def load_dataset(name):
-    """``((x_train, t_train), (x_test, t_test))`` with uint8 images of shape (N, 784).
-
-    The images stay uint8 (a quarter of float32's memory); training converts one batch at a time.
-    """
-    kwargs = {"normalize": False, "flatten": True}
-    if name == "sample":
-        return datasets.load_sample(**kwargs)
-    if name == "fashion-mnist":
-        return datasets.load_fashion_mnist(**kwargs)
-    if name == "mnist":
-        return datasets.load_mnist(**kwargs)
-    directory = Path(name)
-    if not directory.is_dir():
-        raise UsageError(
-            f"--dataset must be sample, fashion-mnist, mnist or a directory of IDX files; "
-            f"{name!r} is none of these"
-        )
-    return datasets.load_mnist(data_dir=directory, download=False, **kwargs)
-
-
-# ---------------------------------------------------------------------- train
-
+#: The options of ``train`` that describe a run, with their defaults. The parser leaves an
+#: option None when the command line does not name it and these are filled in afterwards, so
+#: that ``--resume`` can tell what was asked for from what was left to its default.
+RUN_OPTIONS = {
+    "dataset": "sample",
+    "model": "two-layer",
+    "hidden": None,  # None: the model's (MODEL_DEFAULTS)
+    "activation": "relu",
+    "optimizer": None,
+    "lr": None,
+    "epochs": 20,
+    "batch_size": 100,
+    "weight_decay": 0.0,
+    "weight_init_std": None,  # None: the model's own
+    "batchnorm": False,
+    "dropout": 0.0,
+    "dtype": "float32",
+    "seed": 0,
+    "checkpoint_every": None,
+    "eval_samples": None,
+    "threads": 1,
+}
+#: What ``--resume`` may change, since none of them changes what the run computes.
+RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every")
 
 #: Training defaults per model: the book's settings for each chapter's network.
 MODEL_DEFAULTS = {
@@ -94,6 +94,73 @@ MODEL_DEFAULTS = {
     "deep-convnet": {"optimizer": "adam", "lr": 0.001, "hidden": [50]},
 }
 CONV_MODELS = ("convnet", "deep-convnet")
+DATASETS = ("sample", "fashion-mnist", "mnist")
+INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done: usage line, message, exit 2."""
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+# ---------------------------------------------------------------------- data
+
+
+def load_dataset(name):
+    """The dataset of ``--dataset name``, with uint8 images of shape (N, 784), and its source.
+
+    The images stay uint8 (a quarter of float32's memory); the network scales them by 1/255
+    one batch at a time. A folder given to ``--dataset`` is the only place looked in;
+    ``mnist`` and ``fashion-mnist`` are looked for as :func:`layerwise.datasets.locate` does.
+
+    Returns
+    -------
+    ((x_train, t_train), (x_test, t_test)), source
+        ``source`` is what was read, for run.json: ``{"folder": ..., "files": [...]}``.
+    """
+    if name == "sample":
+        path = datasets.SAMPLE_PATH
+        source = {"folder": str(path.parent), "files": [path.name]}
+        return datasets.load_sample(normalize=False), source
+    if name in ("mnist", "fashion-mnist"):
+        try:
+            files = datasets.locate(name)
+        except datasets.DatasetNotFoundError as err:
+            raise datasets.DatasetNotFoundError(
+                f"--dataset {name}: not found.\n{err.looked}\n{_where_to_put(name)}"
+            ) from None
+    else:
+        if not Path(name).is_dir():
+            raise datasets.DatasetNotFoundError(f"--dataset {name}: there is no such folder")
+        files, missing = datasets.find_files(name)
+        if missing:
+            raise datasets.DatasetNotFoundError(
+                f"--dataset {name}: the folder lacks {', '.join(missing)} (each raw or .gz); "
+                "a folder given to --dataset is the only place looked in"
+            )
+    source = {
+        "folder": str(files["train_img"].parent.resolve()),
+        "files": [path.name for path in files.values()],
+    }
+    return datasets.read_dataset(files, normalize=False), source
+
+
+def _where_to_put(name):
+    """What to do when ``--dataset mnist`` or ``fashion-mnist`` is found nowhere."""
+    advice = (
+        f"To use it, put its four files ({', '.join(datasets.FILES.values())}; each raw or "
+        f".gz) in a folder DIR/{name} and set the environment variable LAYERWISE_DATA=DIR "
+        f"(or put them in the cache folder above), or name their folder: --dataset DIR"
+    )
+    if name == "fashion-mnist":
+        advice += "; or install Debian's package: apt-get install dataset-fashion-mnist"
+    return advice + "."
+
+
+# ---------------------------------------------------------------------- the network
 
 
 def build_network(opts, input_size, output_size):
@@ -103,24 +170,19 @@ def build_network(opts, input_size, output_size):
     if opts["model"] == "two-layer":
         if len(opts["hidden"]) != 1:
             raise UsageError("--model two-layer takes one --hidden size (use --model mlp)")
-        std = 0.01 if opts["weight_init_std"] is None else float(opts["weight_init_std"])
         if opts["weight_decay"]:
             raise UsageError("--weight-decay needs --model mlp (the book's TwoLayerNet has none)")
         if opts["activation"] != "relu":
             raise UsageError("--activation needs --model mlp (the book's TwoLayerNet uses ReLU)")
         if opts.get("batchnorm") or opts.get("dropout"):
             raise UsageError("--batchnorm and --dropout need --model mlp")
+        std = _std_number(opts, default=0.01)
         return TwoLayerNet(
             input_size, opts["hidden"][0], output_size, std, dtype=dtype, seed=opts["seed"]
         )
-    std = opts["weight_init_std"] or opts["activation"]
-    try:
-        std = float(std)
-    except ValueError:
-        pass
     common = dict(
         activation=opts["activation"],
-        weight_init_std=std,
+        weight_init_std=opts["weight_init_std"] or opts["activation"],
         weight_decay_lambda=opts["weight_decay"],
         dtype=dtype,
         seed=opts["seed"],
@@ -136,6 +198,16 @@ def build_network(opts, input_size, output_size):
         use_batchnorm=bool(opts.get("batchnorm")),
         **common,
     )
+
+
+def _std_number(opts, default):
+    std = opts["weight_init_std"]
+    if isinstance(std, str):
+        raise UsageError(
+            f"--weight-init-std {std} needs --model mlp; the book's {opts['model']} network "
+            "takes a number"
+        )
+    return default if std is None else std
 
 
 def _build_conv_network(opts, input_size, output_size, dtype):
@@ -164,8 +236,7 @@ def _build_conv_network(opts, input_size, output_size, dtype):
         if opts["weight_init_std"] is not None:
             raise UsageError("--weight-init-std does not apply to --model deep-convnet (He init)")
         return DeepConvNet(**common)
-    std = 0.01 if opts["weight_init_std"] is None else float(opts["weight_init_std"])
-    return SimpleConvNet(weight_init_std=std, **common)
+    return SimpleConvNet(weight_init_std=_std_number(opts, default=0.01), **common)
 
 
 def as_images(x, network):
@@ -174,6 +245,153 @@ def as_images(x, network):
     if shape is None or x.shape[1:] == tuple(shape):
         return x
     return x.reshape(len(x), *shape)
+
+
+# ---------------------------------------------------------------------- run folders
+
+
+def new_run_folder(parent):
+    """A new, empty folder ``parent/DATE-TIME``, or ``DATE-TIME-2``, ``-3``... if taken.
+
+    ``mkdir`` either creates the folder or fails because it exists, in one step, so of two
+    processes racing for a name only one gets it and the other tries the next.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(1):
+        folder = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
+def check_out_folder(out, force):
+    """``--out``: a folder that holds a run is refused, unless ``--force`` replaces that run."""
+    held = [name for name in RUN_MARKERS if (out / name).exists()]
+    if held and not force:
+        raise UsageError(
+            f"--out {out} already holds a run ({', '.join(held)}); choose another --out, "
+            f"replace that run with --force, or continue it with --resume {out}"
+        )
+
+
+def make_out_folder(out, force):
+    """The ``--out`` folder, created; with ``--force``, without the files of the run it held."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES if force else ():
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically (temporary file, then a rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_run(folder):
+    """The run.json of ``folder`` as a dict, or None when it has none (or one not readable)."""
+    try:
+        with open(Path(folder) / RUN_JSON) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _now():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def new_record(opts, network, optimizer, source, sizes, command):
+    """What run.json says about a run, before it starts (status ``running``).
+
+    The model and its architecture (``network.get_config()``), the dataset and the folder and
+    files it was read from, the optimizer and its hyperparameters, epochs, batch size, seed,
+    dtype, BLAS threads, every option (``options``, which ``--resume`` reads back), the
+    versions of layerwise, NumPy and Python, and the command line. :func:`end_record` adds
+    how it ended.
+    """
+    names = inspect.signature(type(optimizer)).parameters  # the book's: lr, momentum, ...
+    return {
+        "format": "layerwise-run",
+        "version": 1,
+        "status": "running",
+        "model": opts["model"],
+        "network": network.get_config(),
+        "parameters": int(sum(p.size for p in network.parameters())),
+        "dataset": {"name": opts["dataset"], **source, "train": sizes[0], "test": sizes[1]},
+        "optimizer": {"name": opts["optimizer"], **{k: getattr(optimizer, k) for k in names}},
+        "epochs": opts["epochs"],
+        "batch_size": opts["batch_size"],
+        "seed": opts["seed"],
+        "dtype": opts["dtype"],
+        "threads": opts["threads"],
+        "options": opts,
+        "versions": {
+            "layerwise": __version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "command": command,
+        "started": _now(),
+        "ended": None,
+        "seconds": 0.0,
+        "epochs_done": 0,
+        "iterations": 0,
+        "train_acc": None,
+        "test_acc": None,
+    }
+
+
+def end_record(record, trainer, status, seconds, message=None):
+    """``record`` updated with how the run ended: ``finished``, ``interrupted`` or ``diverged``.
+
+    ``train_acc`` and ``test_acc`` are the accuracies at the end of the last finished epoch.
+    """
+    record.update(
+        status=status,
+        ended=_now(),
+        seconds=round(record.get("seconds", 0.0) + seconds, 3),
+        epochs=trainer.epochs,
+        epochs_done=trainer.epoch,
+        iterations=trainer.iteration,
+        train_acc=trainer.train_acc_list[-1] if trainer.train_acc_list else None,
+        test_acc=trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+    )
+    record.pop("message", None)
+    if message:
+        record["message"] = message
+    return record
+
+
+def run_title(record):
+    """``two-layer 784-50-10 on sample · sgd lr 0.1 · 20 epochs, batch 100, float32``."""
+    dataset = record["dataset"]["name"]
+    if dataset not in DATASETS:
+        dataset = Path(dataset).name + "/"
+    network, hidden = record["network"], record["options"]["hidden"]
+    if "input_size" in network:
+        shape = "-".join(map(str, [network["input_size"], *hidden, network["output_size"]]))
+    else:
+        shape = f"(hidden {' '.join(map(str, hidden))})"
+    optimizer = record["optimizer"]
+    title = (
+        f"{record['model']} {shape} on {dataset} · {optimizer['name']} lr {optimizer['lr']:g} · "
+        f"{record['epochs']} epochs, batch {record['batch_size']}, {record['dtype']}"
+    )
+    if record["status"] in ("diverged", "interrupted"):
+        title += f"\n{record['status']} after {record['iterations']} iterations"
+    return title
 
 
 def write_history(trainer, out):
@@ -192,25 +410,99 @@ def write_history(trainer, out):
         writer.writerows((i, repr(loss)) for i, loss in enumerate(trainer.train_loss_list, 1))
 
 
-def cmd_train(args):
-    if args.resume is not None:
-        out = Path(args.resume)
-        checkpoint = out / CHECKPOINT
-        if not checkpoint.is_file():
-            raise UsageError(f"--resume {out}: there is no {CHECKPOINT} in that directory")
-        opts = read_checkpoint_meta(checkpoint)["extra"]["options"]
-    else:
-        opts = {name: getattr(args, name) for name in RUN_OPTIONS}
-        out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-        if (out / CHECKPOINT).exists():
+# ---------------------------------------------------------------------- train
+
+
+def train_options(args):
+    """The run's options: those the command line names, then the defaults."""
+    opts = {name: getattr(args, name) for name in RUN_OPTIONS}
+    for name, default in RUN_OPTIONS.items():
+        if opts[name] is None:
+            opts[name] = default
+    for name, default in MODEL_DEFAULTS[opts["model"]].items():
+        if opts[name] is None:
+            opts[name] = default
+    return opts
+
+
+def resumed_options(args):
+    """The options of the run in ``--resume DIR``, with what ``--resume`` may change.
+
+    Any other option the command line names must agree with the run's: a different value
+    would make the resumed run a different one, and is refused, naming the option.
+    """
+    out = Path(args.resume)
+    if not (out / CHECKPOINT).is_file():
+        raise UsageError(f"--resume {out}: there is no {CHECKPOINT} in that folder")
+    for name in ("out", "force"):
+        if getattr(args, name):
             raise UsageError(
-                f"{out} already holds a run's checkpoint: continue it with "
-                f"`layerwise train --resume {out}` or choose another --out"
+                f"{_flag(name)} cannot be combined with --resume: the run stays in {out}"
             )
-    (x_train, t_train), (x_test, t_test) = load_dataset(opts["dataset"])
+    meta = read_checkpoint_meta(out / CHECKPOINT)
+    saved = meta.get("extra", {}).get("options")
+    if not isinstance(saved, dict):
+        raise UsageError(f"--resume {out}: its {CHECKPOINT} was not written by `layerwise train`")
+    opts = {**RUN_OPTIONS, **saved}
+    for name in RUN_OPTIONS:
+        given = getattr(args, name)
+        if given is None or name in RESUME_MAY_CHANGE or given == opts.get(name):
+            continue
+        raise UsageError(
+            f"{_flag(name)} {_shown(given)} would change the run in {out}, which has "
+            f"{_flag(name)} {_shown(opts.get(name))}; --resume continues a run as it was "
+            f"started and takes only {', '.join(map(_flag, RESUME_MAY_CHANGE))} and --quiet"
+        )
+    for name in RESUME_MAY_CHANGE:
+        if getattr(args, name) is not None:
+            opts[name] = getattr(args, name)
+    ipe = -(-meta["trainer"]["train_size"] // meta["trainer"]["mini_batch_size"])
+    begun = -(-meta["iteration"] // ipe)  # epochs finished or started
+    if opts["epochs"] < begun:
+        raise UsageError(
+            f"--epochs {opts['epochs']}: the run in {out} has already reached epoch {begun}; "
+            f"--resume --epochs N continues it to N >= {begun} epochs"
+        )
+    return out, opts
+
+
+def _shown(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def cap_threads(threads):
+    """More BLAS threads than cores only slows the book's small products down: warn and cap."""
+    cores = os.cpu_count()
+    if cores and threads > cores:
+        print(
+            f"layerwise: warning: --threads {threads} is more than the {cores} cores of this "
+            f"machine; using {cores}",
+            file=sys.stderr,
+        )
+        return cores
+    return threads
+
+
+def cmd_train(args):
+    if args.force and not args.out:
+        raise UsageError("--force needs --out (the folder whose run it replaces)")
+    if args.resume is not None:
+        out, opts = resumed_options(args)
+    else:
+        opts = train_options(args)
+        if args.out is not None:
+            check_out_folder(Path(args.out), args.force)
+    opts["threads"] = cap_threads(opts["threads"])
+    arrays, source = load_dataset(opts["dataset"])
+    (x_train, t_train), (x_test, t_test) = arrays
     network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
     x_train, x_test = as_images(x_train, network), as_images(x_test, network)
     first_filters = network.params["W1"].copy()  # as built from the seed: the run's start
+    # Only now, so that a run refused above leaves nothing behind.
+    if args.resume is None and args.out is None:
+        out = new_run_folder(Path("runs"))
+    elif args.resume is None:
+        out = make_out_folder(Path(args.out), args.force)
     trainer = Trainer(
         network,
         x_train,
@@ -229,36 +521,44 @@ def cmd_train(args):
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
     )
-    out.mkdir(parents=True, exist_ok=True)
+    sizes = (len(x_train), len(x_test))
+    record = read_run(out) if args.resume is not None else None
+    if record is None:
+        record = new_record(opts, network, trainer.optimizer, source, sizes, args.command_line)
     if args.resume is not None:
-        trainer.load_checkpoint(out / CHECKPOINT)
+        trainer.load_checkpoint(out / CHECKPOINT, epochs=opts["epochs"])
+        trainer.extra = {"options": opts}
+        record.update(status="running", epochs=opts["epochs"], threads=opts["threads"])
+        record["options"] = opts
+        record.setdefault("resumed", []).append(_now())
         state = "already complete" if trainer.epoch == trainer.epochs else "resuming"
         print(f"{out}: {state} at iteration {trainer.iteration}/{trainer.max_iter}")
     else:
+        folder = (
+            f" from {source['folder']}" if opts["dataset"] in ("mnist", "fashion-mnist") else ""
+        )
         print(
             f"training {opts['model']} {network.summary().splitlines()[-1].split(': ')[1]} on "
-            f"{opts['dataset']} ({len(x_train)} train / {len(x_test)} test) -> {out}"
+            f"{opts['dataset']}{folder} ({sizes[0]} train / {sizes[1]} test) -> {out}"
         )
+    write_json(out / RUN_JSON, record)
     start = time.perf_counter()
     try:
         trainer.train()
     except TrainingInterrupted as err:
+        end_record(record, trainer, "interrupted", time.perf_counter() - start, str(err))
+        _write_unfinished(trainer, out, record)
         print(f"\n{err}\nresume with: layerwise train --resume {out}", file=sys.stderr)
         return 128 + err.signum
     except NonFiniteLossError as err:
+        end_record(record, trainer, "diverged", time.perf_counter() - start, str(err))
+        written = _write_unfinished(trainer, out, record)
         print(f"layerwise: training stopped: {err}", file=sys.stderr)
+        print(f"what the run did is in {', '.join(map(str, written))}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
-    save(network, out / "model.npz")
-    write_history(trainer, out)
-    written = [out / "model.npz", out / "history.csv", out / "train_loss.csv"]
-    plotted = plot_history(trainer, out / "curves.png")
-    if plotted:
-        written.append(out / "curves.png")
-    if plotted and opts["model"] in CONV_MODELS:
-        panels = {"before training": first_filters, "after training": network.params["W1"]}
-        plot_filters(panels, out / "filters.png")
-        written.append(out / "filters.png")
+    end_record(record, trainer, "finished", seconds)
+    written, plotted = _write_finished(trainer, out, record, first_filters)
     print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
     print("wrote " + ", ".join(map(str, written)))
     if not plotted:
@@ -266,31 +566,72 @@ def cmd_train(args):
     return 0
 
 
+def _write_finished(trainer, out, record, first_filters):
+    """A finished run's files: checkpoint, model, run.json, history and pictures."""
+    if not trainer.checkpoint_every:  # with it, train() wrote the last one
+        trainer.save_checkpoint(out / CHECKPOINT)  # so `--resume --epochs N` can extend the run
+    network = trainer.network
+    training = {k: v for k, v in record.items() if k not in ("format", "version", "network")}
+    save(network, out / "model.npz", training=training)
+    write_history(trainer, out)
+    write_json(out / RUN_JSON, record)
+    written = [out / name for name in ("model.npz", RUN_JSON, "history.csv", "train_loss.csv")]
+    plotted = plot_history(trainer, out / "curves.png", run_title(record))
+    if plotted:
+        written.append(out / "curves.png")
+    if plotted and record["model"] in CONV_MODELS:
+        panels = {"before training": first_filters, "after training": network.params["W1"]}
+        plot_filters(panels, out / "filters.png")
+        written.append(out / "filters.png")
+    return written, plotted
+
+
+def _write_unfinished(trainer, out, record):
+    """What an interrupted or diverged run did so far: its history, curves and run.json."""
+    write_history(trainer, out)
+    written = [out / RUN_JSON, out / "history.csv", out / "train_loss.csv"]
+    if trainer.train_loss_list and plot_history(trainer, out / "curves.png", run_title(record)):
+        written.append(out / "curves.png")
+    write_json(out / RUN_JSON, record)
+    return written
+
+
 # ---------------------------------------------------------------------- evaluate
 
 
 def cmd_evaluate(args):
-    network = load(args.model)
-    _, (x_test, t_test) = load_dataset(args.dataset)
+    model = Path(args.model)
+    if model.is_dir():  # a run folder
+        record = read_run(model) or {}
+        model = model / "model.npz"
+        if not model.is_file():
+            how = f" (its run.json says the run {record['status']})" if "status" in record else ""
+            raise FileNotFoundError(f"{model.parent} holds no model.npz{how}")
+    training = read_training(model) or {}
+    network = load(model)
+    trained_on = training.get("options", {}).get("dataset")
+    dataset = args.dataset or trained_on or "sample"
+    (_, _), (x_test, t_test) = load_dataset(dataset)[0]
     x_test = as_images(x_test, network)
-    classes = int(network.predict(as_batch(x_test[:1], network.dtype), train_flg=False).shape[1])
+    classes = int(network.predict(x_test[:1], train_flg=False).shape[1])
     predicted = predicted_labels(network, x_test)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (t_test, predicted), 1)
     accuracy = np.trace(confusion) / confusion.sum()
-    print(
-        f"{args.model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {args.dataset}"
-    )
+    note = ""
+    if args.dataset is None:
+        note = " (the dataset it was trained on)" if trained_on else " (the default: --dataset)"
+    print(f"{model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {dataset}{note}")
     print("confusion matrix (rows: true label, columns: predicted)")
     width = max(5, len(str(confusion.max())) + 1)
     print("     " + "".join(f"{j:>{width}}" for j in range(classes)))
     for i, row in enumerate(confusion):
         print(f"{i:>4} " + "".join(f"{v:>{width}}" for v in row))
     names = None
-    if args.dataset in ("sample", "fashion-mnist") and classes == len(datasets.CLASS_NAMES):
+    if dataset in ("sample", "fashion-mnist") and classes == len(datasets.CLASS_NAMES):
         names = datasets.CLASS_NAMES
         print("classes: " + ", ".join(f"{i} {n}" for i, n in enumerate(names)))
-    out = Path(args.out) if args.out else Path(args.model).parent
+    out = Path(args.out) if args.out else model.parent
     out.mkdir(parents=True, exist_ok=True)
     pictures = [out / "misclassified.png", out / "confusion.png"]
     if plot_misclassified(x_test, t_test, predicted, pictures[0], names) and plot_confusion(
@@ -300,6 +641,104 @@ def cmd_evaluate(args):
     else:
         print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
     return 0
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def find_runs(folders):
+    """``(runs, others)``: ``(folder, record)`` of every run, oldest first, and the folders
+    without a readable run.json. Each of ``folders`` is a run folder or a folder of them."""
+    runs, others = [], []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: there is no such folder")
+        candidates = [folder] if (folder / RUN_JSON).exists() else sorted(folder.iterdir())
+        for candidate in candidates:
+            if not candidate.is_dir():
+                continue
+            record = read_run(candidate)
+            if record is None:
+                others.append(candidate)
+            else:
+                runs.append((candidate, record))
+
+    def started(run):
+        try:
+            return datetime.datetime.fromisoformat(run[1]["started"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return run[0].stat().st_mtime
+
+    return sorted(runs, key=started), others
+
+
+def run_row(folder, record):
+    """One line of the ``runs`` table."""
+    dataset = str(record.get("dataset", {}).get("name", "?"))
+    optimizer = record.get("optimizer", {})
+    epochs = f"{record.get('epochs_done', '?')}"
+    if record.get("epochs_done") != record.get("epochs"):
+        epochs += f"/{record.get('epochs', '?')}"
+    test_acc = record.get("test_acc")
+    seconds = record.get("seconds")
+    return [
+        str(folder),
+        str(record.get("model", "?")),
+        dataset if dataset in DATASETS else Path(dataset).name + "/",
+        str(optimizer.get("name", "?")),
+        f"{optimizer['lr']:g}" if isinstance(optimizer.get("lr"), (int, float)) else "?",
+        epochs,
+        "-" if test_acc is None else f"{test_acc:.4f}",
+        "-" if not seconds else f"{seconds:.1f} s",
+        str(record.get("status", "?")),
+    ]
+
+
+def cmd_runs(args):
+    runs, others = find_runs(args.dirs)
+    header = ["folder", "model", "dataset", "optimizer", "lr", "epochs", "test acc", "time"]
+    rows = [[*header, "status"], *(run_row(folder, record) for folder, record in runs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) + 1)]
+    right = {4, 5, 6, 7}  # numbers
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+    if not runs:
+        print(f"(no runs in {', '.join(args.dirs)})")
+    for folder in others:
+        print(f"{folder}: no {RUN_JSON} (not a run, or one from before layerwise kept them)")
+    if args.plot:
+        curves = []
+        for folder, record in runs:
+            accuracies = _test_accuracies(folder)
+            if accuracies:
+                optimizer = record.get("optimizer", {})
+                label = (
+                    f"{folder.name}: {record.get('model')}, {optimizer.get('name')} "
+                    f"lr {optimizer.get('lr', 0):g}"
+                )
+                curves.append((label, accuracies))
+        if not curves:
+            raise FileNotFoundError("no run has a finished epoch to plot (history.csv)")
+        out = Path(args.out) if args.out else Path(args.dirs[0]) / "runs.png"
+        names = {str(record.get("dataset", {}).get("name")) for _, record in runs}
+        title = "test accuracy per epoch" + (f" on {names.pop()}" if len(names) == 1 else "")
+        if plot_runs(curves, out, title):
+            print(f"wrote {out}")
+        else:
+            print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
+    return 0
+
+
+def _test_accuracies(folder):
+    try:
+        with open(folder / "history.csv", newline="") as f:
+            return [float(row["test_acc"]) for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError):
+        return []
 
 
 # ---------------------------------------------------------------------- gradcheck
@@ -355,122 +794,142 @@ def make_parser():
         prog="layerwise",
         description="Train and check the networks of 'Deep Learning from Scratch'.",
     )
+    parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train a network and write the model, history and curves")
+    # Every option of `train` defaults to None here and to RUN_OPTIONS afterwards (see there).
+    train = sub.add_parser(
+        "train",
+        usage="%(prog)s [options] (all listed by -h)",
+        help="train a network; write the model, run.json, history and curves",
+    )
     train.add_argument(
         "--dataset",
-        default="sample",
-        help="sample (shipped, default), fashion-mnist, mnist, or a directory of IDX files",
+        type=_dataset,
+        help="sample (shipped, default), fashion-mnist, mnist, or a folder of IDX files "
+        "(the only place looked in)",
     )
     train.add_argument(
         "--model",
         choices=list(MODEL_DEFAULTS),
-        default="two-layer",
-        help="TwoLayerNet (chapter 5, default), MultiLayerNet (chapter 6), SimpleConvNet "
-        "(chapter 7) or DeepConvNet (chapter 8)",
+        help="two-layer: TwoLayerNet (chapter 5, default), mlp: MultiLayerNet (chapter 6), "
+        "convnet: SimpleConvNet (chapter 7), deep-convnet: DeepConvNet (chapter 8)",
     )
     train.add_argument(
         "--hidden",
         type=_positive_int,
         nargs="+",
-        default=None,
         help="hidden layer sizes (default: 50 for two-layer, 100 100 for mlp, 100 for convnet, "
         "50 for deep-convnet)",
     )
-    train.add_argument(
-        "--activation", choices=["relu", "sigmoid"], default="relu", help="mlp only (default relu)"
-    )
+    train.add_argument("--activation", choices=["relu", "sigmoid"], help="mlp only (default relu)")
     train.add_argument(
         "--optimizer",
         type=str.lower,
         choices=list(OPTIMIZERS),
-        default=None,
         help="default sgd (adam for the conv models, as the book trains them)",
     )
     train.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=None,
-        help="learning rate (default 0.1; 0.001 for the conv models)",
+        "--lr", type=_positive_float, help="learning rate (default 0.1; 0.001 for the conv models)"
     )
-    train.add_argument("--epochs", type=_positive_int, default=20, help="default 20")
-    train.add_argument("--batch-size", type=_positive_int, default=100, help="default 100")
+    train.add_argument("--epochs", type=_positive_int, help="default 20")
+    train.add_argument("--batch-size", type=_positive_int, help="default 100")
     train.add_argument(
         "--weight-decay",
         type=_non_negative_float,
-        default=0.0,
         help="L2 weight decay lambda, mlp only (default 0)",
     )
     train.add_argument(
         "--weight-init-std",
-        default=None,
-        help="a number, or relu/he, sigmoid/xavier (default: 0.01 for two-layer, "
-        "the activation's for mlp)",
+        type=_weight_init_std,
+        help="a number > 0, or relu/he, sigmoid/xavier for mlp (default: 0.01 for two-layer "
+        "and convnet, the activation's for mlp)",
     )
     train.add_argument(
         "--batchnorm",
         action="store_true",
+        default=None,
         help="mlp only: BatchNormalization after each hidden Affine (MultiLayerNetExtend)",
     )
     train.add_argument(
         "--dropout",
         type=_dropout_ratio,
-        default=0.0,
         metavar="RATIO",
         help="mlp only: Dropout of this ratio after each hidden activation (default 0: none)",
     )
+    train.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     train.add_argument(
-        "--dtype", choices=["float32", "float64"], default="float32", help="default float32"
+        "--seed", type=_non_negative_int, help="default 0 (a number >= 0): same seed, same run"
     )
-    train.add_argument("--seed", type=int, default=0, help="default 0: same seed, same run")
     train.add_argument(
         "--eval-samples",
         type=_positive_int,
-        default=None,
         help="evaluate on the first N train/test samples each epoch (default all)",
     )
-    train.add_argument("--out", default=None, help="output directory (default runs/DATE-TIME)")
+    train.add_argument(
+        "--out",
+        help="the run's folder (default: a new runs/DATE-TIME); one that holds a run is refused",
+    )
+    train.add_argument(
+        "--force", action="store_true", help="with --out: replace the run that folder holds"
+    )
     train.add_argument(
         "--checkpoint-every",
         type=_positive_int,
-        default=None,
         metavar="N",
-        help="write OUT/checkpoint.npz every N iterations",
+        help="also write OUT/checkpoint.npz every N iterations (it is always written at the end)",
     )
     train.add_argument(
         "--resume",
         metavar="DIR",
-        default=None,
-        help="continue the run in DIR from its checkpoint (its options are read "
-        "from the checkpoint)",
+        help="continue the run in DIR from its checkpoint, with its options; add --epochs N "
+        "to extend it to N epochs",
     )
     train.add_argument(
         "--threads",
-        type=int,
-        default=1,
-        help="BLAS threads (default 1, fastest for these sizes; 0: NumPy's default)",
+        type=_non_negative_int,
+        help="BLAS threads (default 1, fastest for these sizes; 0: NumPy's default; at most "
+        "the number of cores)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, parser=train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
-    evaluate.add_argument("model", help="a model .npz written by `layerwise train`")
+    evaluate.add_argument(
+        "model", help="a model .npz written by `layerwise train`, or the run folder holding it"
+    )
     evaluate.add_argument(
         "--dataset",
-        default="sample",
-        help="whose test set: sample (default), fashion-mnist, mnist, DIR",
+        type=_dataset,
+        help="whose test set: sample, fashion-mnist, mnist, DIR (default: the dataset the "
+        "model was trained on, else sample)",
     )
     evaluate.add_argument(
         "--out",
         default=None,
         help="where misclassified.png and confusion.png go (default: beside MODEL)",
     )
-    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate.set_defaults(func=cmd_evaluate, parser=evaluate)
+
+    runs = sub.add_parser("runs", help="list the runs in runs/ (or DIR) as a table")
+    runs.add_argument(
+        "dirs",
+        nargs="*",
+        default=["runs"],
+        metavar="DIR",
+        help="folders of runs, or run folders (default: runs)",
+    )
+    runs.add_argument(
+        "--plot", action="store_true", help="draw their test accuracy per epoch in one picture"
+    )
+    runs.add_argument(
+        "--out", metavar="FILE", help="with --plot: the picture (default DIR/runs.png)"
+    )
+    runs.set_defaults(func=cmd_runs, parser=runs)
 
     gradcheck = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
-    gradcheck.add_argument("--seed", type=int, default=0)
-    gradcheck.set_defaults(func=cmd_gradcheck)
+    gradcheck.add_argument("--seed", type=_non_negative_int, default=0)
+    gradcheck.set_defaults(func=cmd_gradcheck, parser=gradcheck)
     return parser
 
 
@@ -493,22 +952,46 @@ def _number(integer=False, **limits):
 
 
 _positive_int = _number(integer=True, low=1)
+_non_negative_int = _number(integer=True, low=0)
 _positive_float = _number(low=0, low_open=True)
 _non_negative_float = _number(low=0)
 _dropout_ratio = _number(low=0, high=1, high_open=True)
 
 
+def _weight_init_std(text):
+    """A standard deviation > 0, or the name of an initialisation (MultiLayerNet's)."""
+    if text.lower() in INIT_NAMES:
+        return text.lower()
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 or one of {', '.join(INIT_NAMES)}, got {text!r}"
+        ) from None
+
+
+def _dataset(text):
+    """A dataset's name, or a folder (made absolute, so the run can be resumed from anywhere)."""
+    if text in DATASETS:
+        return text
+    if Path(text).is_dir():
+        return str(Path(text).resolve())
+    raise argparse.ArgumentTypeError(
+        f"must be {', '.join(DATASETS)} or a folder of IDX files; {text!r} is none of these"
+    )
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
     args = parser.parse_args(argv)
-    if args.command == "train":
-        for name, value in MODEL_DEFAULTS[args.model].items():
-            if getattr(args, name) is None:
-                setattr(args, name, value)
+    args.command_line = shlex.join(["layerwise", *argv])
     try:
         return args.func(args)
-    except (UsageError, ValueError, TypeError, OSError) as err:
-        # Data not found, bad model or checkpoint files, bad option combinations.
+    except UsageError as err:
+        args.parser.error(str(err))  # the usage line, the message, exit status 2
+    except (ValueError, TypeError, OSError) as err:
+        # Data not found, bad model or checkpoint files, a folder that cannot be written.
         print(f"layerwise: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,8 +1,11 @@
-"""The pictures the command line writes: learning curves, filters, misclassified images, confusion.
+"""The pictures the command line writes: learning curves, filters, misclassified images, confusion,
+and the test accuracy of several runs side by side.
 
 Each function writes one PNG with matplotlib (the ``plot`` extra) and returns True, or returns
 False when matplotlib is not installed, so the caller can say how to get it.
 """
+
+import itertools
 
 import numpy as np
 
@@ -18,28 +21,117 @@ def _pyplot():
     return plt
 
 
-def plot_history(trainer, path):
-    """The training loss per iteration and the accuracies per epoch, side by side."""
+def plot_history(trainer, path, title=None):
+    """The training loss per iteration and the accuracies per epoch, side by side.
+
+    Parameters
+    ----------
+    trainer : Trainer
+        Its ``train_loss_list``, ``train_acc_list``, ``test_acc_list`` and ``iter_per_epoch``
+        (a run stopped early is drawn as far as it went).
+    path : str or Path
+    title : str, optional
+        Above both panels: which run this is (the command line gives model, dataset,
+        optimizer and learning rate from run.json).
+    """
     plt = _pyplot()
     if plt is None:
         return False
-    import matplotlib.ticker
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4.2))
     losses = np.asarray(trainer.train_loss_list)
-    ax_loss.plot(np.arange(1, len(losses) + 1), losses, lw=0.5, alpha=0.4, label="minibatch")
+    iterations = np.arange(1, len(losses) + 1)
+    few = len(losses) <= 50  # a run stopped early: show each point
+    ax_loss.plot(
+        iterations,
+        losses,
+        lw=1 if few else 0.5,
+        alpha=1 if few else 0.4,
+        marker="o" if few else None,
+        label="loss of each minibatch",
+    )
+    if len(losses) and losses.min() > 0 and losses.max() > 1000 * losses.min():
+        ax_loss.set_yscale("log")  # a diverging run: its start would be a flat line at 0
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # A window of one epoch at most, and at least 20 points across the run.
     window = max(1, min(len(losses) // 20, trainer.iter_per_epoch))
     if window > 1:
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax_loss.plot(np.arange(window, len(losses) + 1), smooth, lw=1.5, label=f"mean of {window}")
+        label = f"moving average: mean of {window} iterations"
+        ax_loss.plot(np.arange(window, len(losses) + 1), smooth, lw=1.5, label=label)
     ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss")
     ax_loss.legend()
-    epochs = np.arange(1, len(trainer.train_acc_list) + 1)
-    ax_acc.plot(epochs, trainer.train_acc_list, marker="o", label="train")
-    ax_acc.plot(epochs, trainer.test_acc_list, marker="s", linestyle="--", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    ax_acc.legend(loc="lower right")
-    ax_acc.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    train_acc, test_acc = trainer.train_acc_list, trainer.test_acc_list
+    epochs = np.arange(1, len(test_acc) + 1)
+    ax_acc.plot(epochs, train_acc, marker="o", label="train")
+    ax_acc.plot(epochs, test_acc, marker="s", linestyle="--", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy at the end of each epoch")
+    if len(epochs):
+        ax_acc.set_ylim(*accuracy_limits([*train_acc, *test_acc]))
+        ax_acc.set_xticks(epoch_ticks(len(epochs)))
+        ax_acc.set_xlim(0.5, len(epochs) + 0.5)
+        ax_acc.legend(loc="lower right")
+    else:
+        ax_acc.text(
+            0.5, 0.5, "no epoch finished", ha="center", va="center", transform=ax_acc.transAxes
+        )
+        ax_acc.set(xticks=[], yticks=[])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def accuracy_limits(values, margin=0.1, least=0.05):
+    """y limits that show the accuracies' spread: their range, widened by ``margin`` of it on
+    each side and to at least ``least`` in all, kept within [0, 1].
+
+    A fixed 0-1 axis hides the train/test gap of a run between 0.82 and 0.90.
+    """
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = max(margin * (high - low), (least - (high - low)) / 2, 0.0)
+    low, high = max(0.0, low - pad), min(1.0, high + pad)
+    return low, high
+
+
+def epoch_ticks(n):
+    """Whole epochs to label on an axis of ``n`` epochs: each one up to 20, else 1 and every
+    k-th epoch for a round k (5, 10, 20, 50, ...) that leaves at most ten more labels."""
+    if n <= 20:
+        return list(range(1, n + 1))
+    step = next(k * 10**e for e in itertools.count() for k in (1, 2, 5) if n / (k * 10**e) <= 10)
+    return [1, *range(step, n + 1, step)]
+
+
+def plot_runs(runs, path, title="test accuracy of each run"):
+    """Several runs' test accuracy per epoch in one picture, as the book's chapter-6 figures
+    compare optimizers and learning rates.
+
+    Parameters
+    ----------
+    runs : list of (str, list of float)
+        A legend label and the test accuracy at the end of each epoch, for each run.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 5))
+    markers = "os^vD<>p*h"
+    for i, (label, accuracies) in enumerate(runs):
+        epochs = np.arange(1, len(accuracies) + 1)
+        ax.plot(epochs, accuracies, marker=markers[i % len(markers)], markersize=4, label=label)
+    values = [a for _, accuracies in runs for a in accuracies]
+    longest = max((len(accuracies) for _, accuracies in runs), default=0)
+    if values:
+        ax.set_ylim(*accuracy_limits(values))
+        ax.set_xticks(epoch_ticks(longest))
+        ax.set_xlim(0.5, longest + 0.5)
+    ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
