@@ -152,3 +152,67 @@ def test_bare_numpy_step_is_the_same_step_as_layerwise():
     for k, (W, b) in enumerate(bare.params, start=1):
         np.testing.assert_allclose(W, net.params[f"W{k}"], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(b, net.params[f"b{k}"], rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------------------------------- accuracy.py
+
+
+def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
+    """accuracy.py's BatchNorm + Dropout network and batch_norm_test.py, on the shipped sample:
+    the tables, the JSON (merged into what is there) and figure 6-19."""
+    (tmp_path / "accuracy.json").write_text(json.dumps({"chapter5": {"test_acc": [0.87]}}))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "accuracy.py"),
+            "--quick",
+            "--dataset",
+            "sample",
+            "--only",
+            "extend_adam",
+            "batchnorm",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = proc.stdout
+    assert "| MultiLayerNetExtend 784-512-512-10, BatchNorm + Dropout 0.2, Adam 0.001" in text
+    assert "| epoch | test acc seed 0 | mean test acc | mean train acc (first 10,000) |" in text
+    assert "| weight_init_std | epoch 1 | epoch 2 | BN faster |" in text
+    assert "| 0.0001 |" in text and "BatchNorm learns faster" in text
+
+    report = json.loads((tmp_path / "accuracy.json").read_text())
+    assert report["chapter5"] == {"test_acc": [0.87]}  # the entries not run are kept
+    extend = report["extend_adam"]
+    assert extend["quick"] is True and extend["dataset"] == "sample"
+    assert extend["epochs"] == 1 and extend["seeds"] == [0] and len(extend["runs"]) == 1
+    run = extend["runs"][0]
+    assert len(run["test_acc"]) == len(run["seconds_per_epoch"]) == 1
+    assert 0.5 < run["test_acc"][0] == extend["final_test_acc_mean"] <= 1.0
+    assert all(s > 0 for s in run["seconds_per_epoch"])
+    bn = report["batchnorm"]
+    assert bn["train_size"] == 1000 and len(bn["scales"]) == 4
+    for name in ("bn_train_acc", "plain_train_acc", "bn_book_train_acc"):
+        assert np.array(bn[name]).shape == (4, 1, 3)  # scales, seeds, epochs 0..2
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "batch_norm_test.png").stat().st_size > 10_000
+
+
+def test_batch_norm_test_trains_three_nets_from_one_start():
+    """The three nets of one weight scale start from the same weights and see the same
+    batches: with BatchNorm left out, "bn" and "plain" would be one net."""
+    accuracy = _bench_module("accuracy")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (200, 784), dtype=np.uint8)
+    t = rng.integers(0, 10, 200)
+    acc = accuracy.batch_norm_test(x, t, 0.05, max_epochs=3, seed=1, hidden=(20, 20))
+    assert set(acc) == {"bn", "bn_book", "plain"}
+    assert all(len(curve) == 4 for curve in acc.values())
+    # Epoch 0 is before training, in inference mode: BatchNorm with running statistics (0, 1)
+    # is x / sqrt(1 + eps), a positive scale that ReLU passes on, so from the same weights the
+    # two nets rank the classes alike.
+    assert acc["bn"][0] == acc["plain"][0]
