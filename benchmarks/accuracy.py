@@ -21,6 +21,10 @@ Runs (``--only`` takes these keys; the default is all of them):
     with replacement, 20 epochs of 10 iterations, for the 16 weight scales
     ``np.logspace(0, -4, 16)``; training accuracy before training and after every epoch, for
     3 seeds. Draws the figure (``batch_norm_test.png``) when matplotlib is installed.
+``convnet``, ``deep_convnet``
+    SimpleConvNet (chapter 7) and DeepConvNet (chapter 8) as the book trains them: Adam lr
+    0.001, batch 100, 20 epochs, float32; test accuracy on the full test set and seconds of
+    every epoch (``accuracy_conv.py``, which also runs them alone).
 ``cli``
     The wall time of the default ``layerwise train`` (the shipped sample), as a subprocess.
 
@@ -44,8 +48,11 @@ from layerwise.datasets import load_fashion_mnist, load_sample
 from layerwise.optimizers import SGD
 from layerwise.training import as_batch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import accuracy_conv  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
-KEYS = ["chapter5", "mlp_adam", "extend_adam", "batchnorm", "cli"]
+KEYS = ["chapter5", "mlp_adam", "extend_adam", "batchnorm", "convnet", "deep_convnet", "cli"]
 TARGET = 0.90  # the extended network's test accuracy goal
 BN_SCALES = np.logspace(0, -4, num=16)  # the book's weight_scale_list
 BN_EPOCHS_SHOWN = (1, 2, 5, 10, 20)
@@ -366,6 +373,21 @@ def draw_batch_norm_figure(scales, mean, path):
     return True
 
 
+def run_conv(key, data, quick):
+    """SimpleConvNet or DeepConvNet the book's way (see accuracy_conv.py): 20 epochs, Adam."""
+    (x_train, t_train), (x_test, t_test) = data
+    images = ((x_train.reshape(-1, 1, 28, 28), t_train), (x_test.reshape(-1, 1, 28, 28), t_test))
+    r = accuracy_conv.run_conv(key, epochs=1 if quick else 20, data=images, log=lambda _: None)
+    at = {e: r["test_acc"][e - 1] for e in (10, 20) if e <= len(r["test_acc"])}
+    label = {"convnet": "SimpleConvNet (ch. 7)", "deep_convnet": "DeepConvNet (ch. 8)"}[key]
+    row = (
+        f"{label}, Adam 0.001, batch 100, {len(r['test_acc'])} epochs",
+        ", ".join(f"{a:.4f} after {e}" for e, a in at.items()) or f"{r['test_acc'][-1]:.4f}",
+        f"{np.mean(r['seconds']):.0f} s per epoch",
+    )
+    return r, [row], []
+
+
 def run_cli(data, quick):
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -383,6 +405,8 @@ RUNS = {
     "mlp_adam": run_mlp_adam,
     "extend_adam": run_extend_adam,
     "batchnorm": run_batchnorm,
+    "convnet": lambda data, quick: run_conv("convnet", data, quick),
+    "deep_convnet": lambda data, quick: run_conv("deep_convnet", data, quick),
     "cli": run_cli,
 }
 JSON_KEYS = {"cli": "default_train_wall_seconds"}  # the name earlier results used
