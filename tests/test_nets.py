@@ -151,3 +151,38 @@ def test_accuracy_counts_every_sample_in_inference_mode():
     x, t = _images(np.random.default_rng(3), 7, (1, 12, 12))
     expected = np.mean(np.argmax(net.predict(x, train_flg=False), axis=1) == t)
     assert net.accuracy(x, t, batch_size=3) == expected
+
+
+@pytest.mark.parametrize("make", ["simple", "deep"])
+def test_batchnorm_after_each_convolution(tmp_path, make):
+    # Not in the book: per-channel BatchNorm between each convolution and its ReLU.
+    rng = np.random.default_rng(5)
+    if make == "simple":
+        net = SimpleConvNet(
+            input_dim=(2, 8, 8),
+            conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+            hidden_size=5,
+            output_size=3,
+            weight_init_std=0.3,
+            use_batchnorm=True,
+            seed=1,
+        )
+        assert list(net.layers)[:3] == ["Conv1", "BatchNorm1", "Relu1"]
+        assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "W3", "b3"]
+        x = rng.uniform(-1, 1, (4, 2, 8, 8))
+    else:
+        net = _small_deep(seed=4, use_batchnorm=True)
+        assert [k for k in net.layers if k.startswith("BatchNorm")] == [
+            f"BatchNorm{i}" for i in range(1, 7)
+        ]
+        x = rng.uniform(-1, 1, (4, 1, 12, 12))
+    assert net.params["gamma1"].shape == (net.params["W1"].shape[0],)  # per channel
+    t = rng.integers(0, 3, len(x))
+    numerical = net.numerical_gradient(x, t, h=1e-5)
+    grads = net.gradient(x, t)
+    errors = _scale_relative_errors(grads, numerical)
+    assert max(errors.values()) <= 1e-7, errors
+    loaded = load(save(net, tmp_path / "bn.npz"))
+    assert loaded.get_config()["use_batchnorm"] is True
+    for key, value in net.state_dict().items():  # running statistics included
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)

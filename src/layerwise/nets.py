@@ -126,6 +126,16 @@ def _affine(rng, fan_in, fan_out, scale, dtype):
     return Affine(normal(rng, (fan_in, fan_out), scale, dtype), full(fan_out, 0, dtype))
 
 
+def _batchnorm(n, dtype):
+    """BatchNormalization over n features or channels: gamma 1, beta 0, running mean 0, var 1."""
+    return BatchNormalization(
+        full(n, 1, dtype),
+        full(n, 0, dtype),
+        running_mean=full(n, 0, dtype),
+        running_var=full(n, 1, dtype),
+    )
+
+
 # ---------------------------------------------------------------------- networks
 
 
@@ -261,13 +271,7 @@ class MultiLayerNetExtend(Sequential):
         for i, affine in enumerate(affines[:-1], 1):
             layers[f"Affine{i}"] = affine
             if use_batchnorm:
-                n = affine.W.shape[1]
-                layers[f"BatchNorm{i}"] = BatchNormalization(
-                    full(n, 1, dtype),
-                    full(n, 0, dtype),
-                    running_mean=full(n, 0, dtype),
-                    running_var=full(n, 1, dtype),
-                )
+                layers[f"BatchNorm{i}"] = _batchnorm(affine.W.shape[1], dtype)
             layers[f"Activation_function{i}"] = activations[activation]()
             if use_dropout:  # seeded after all weights: one seed, the same weights either way
                 layers[f"Dropout{i}"] = Dropout(dropout_ration, seed=int(rng.integers(2**63)))
@@ -402,6 +406,9 @@ class SimpleConvNet(Sequential):
     output_size : int, default 10
     weight_init_std : float, default 0.01
         Every weight is drawn from ``N(0, weight_init_std**2)``, as in the book.
+    use_batchnorm : bool, keyword-only, default False
+        Not in the book: a per-channel BatchNormalization (``BatchNorm1``) between ``Conv1`` and
+        ``Relu1``, with parameters ``gamma1 beta1``.
     dtype : {np.float64, np.float32}, keyword-only, default float64
     seed : int or None, keyword-only
 
@@ -421,6 +428,7 @@ class SimpleConvNet(Sequential):
         output_size=10,
         weight_init_std=0.01,
         *,
+        use_batchnorm=False,
         dtype=np.float64,
         seed=None,
     ):
@@ -448,6 +456,8 @@ class SimpleConvNet(Sequential):
             conv["stride"],
             conv["pad"],
         )
+        if use_batchnorm:
+            layers["BatchNorm1"] = _batchnorm(fn, dtype)
         layers["Relu1"] = Relu()
         layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
         layers["Affine1"] = _affine(rng, pooled, hidden_size, std, dtype)
@@ -461,6 +471,7 @@ class SimpleConvNet(Sequential):
             "hidden_size": hidden_size,
             "output_size": output_size,
             "weight_init_std": std,
+            "use_batchnorm": bool(use_batchnorm),
             "dtype": dtype.name,
         }
         super().__init__(layers)
@@ -496,6 +507,9 @@ class DeepConvNet(Sequential):
         64, 64 filters of 3x3, pad 1 except ``conv_param_4`` (pad 2), stride 1.
     hidden_size : int, default 50
     output_size : int, default 10
+    use_batchnorm : bool, keyword-only, default False
+        Not in the book: a per-channel BatchNormalization (``BatchNorm1``..``BatchNorm6``)
+        between each convolution and its ReLU, with parameters ``gamma1 beta1`` ...
     dtype : {np.float64, np.float32}, keyword-only, default float64
     seed : int or None, keyword-only
         Seeds the weights and, through them, both Dropout layers' generators.
@@ -520,6 +534,7 @@ class DeepConvNet(Sequential):
         hidden_size=50,
         output_size=10,
         *,
+        use_batchnorm=False,
         dtype=np.float64,
         seed=None,
     ):
@@ -548,6 +563,8 @@ class DeepConvNet(Sequential):
                 conv["stride"],
                 conv["pad"],
             )
+            if use_batchnorm:
+                layers[f"BatchNorm{i}"] = _batchnorm(fn, dtype)
             layers[f"Relu{i}"] = Relu()
             channels = fn
             if i % 2 == 0:
@@ -570,6 +587,7 @@ class DeepConvNet(Sequential):
             **{f"conv_param_{i}": conv for i, conv in enumerate(convs, 1)},
             "hidden_size": hidden_size,
             "output_size": output_size,
+            "use_batchnorm": bool(use_batchnorm),
             "dtype": dtype.name,
         }
         super().__init__(layers)
