@@ -483,7 +483,7 @@ def test_an_out_folder_holding_a_run_is_refused_unless_forced(tmp_path, tiny):
     assert json.loads((out / "run.json").read_text())["seed"] == 1
 
 
-def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny):
+def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny, monkeypatch):
     """Item 3: `layerwise runs` shows what each run was; `--plot` compares them."""
     for name, optimizer, lr in [("b-sgd", "sgd", "0.1"), ("a-adam", "adam", "0.001")]:
         args = ["--optimizer", optimizer, "--lr", lr, "--epochs", "2", "--dataset", str(tiny)]
@@ -509,6 +509,14 @@ def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny):
     result = run("runs", "runs/a-adam", "runs/b-sgd", "--plot", "--out", str(picture), cwd=tmp_path)
     assert result.returncode == 0 and f"wrote {picture}" in result.stdout, result.stderr
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Labelled from run.json, as the book's chapter-6 comparisons of optimizers.
+    from layerwise import cli
+
+    runs, _ = cli.find_runs([tmp_path / "runs"])
+    fig = _drawn(monkeypatch, lambda: cli.plot_run_curves(runs, tmp_path / "r.png"))
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["b-sgd: two-layer, sgd lr 0.1", "a-adam: two-layer, adam lr 0.001"]
+    assert fig.axes[0].get_title() == "test accuracy per epoch on tiny/"
 
 
 # ---------------------------------------------------------------- issue 11: --resume
@@ -622,3 +630,16 @@ def test_accuracy_axis_and_epoch_ticks():
     assert epoch_ticks(3) == [1, 2, 3] and epoch_ticks(20) == list(range(1, 21))
     assert epoch_ticks(40) == [1, 5, 10, 15, 20, 25, 30, 35, 40]
     assert epoch_ticks(100)[:3] == [1, 10, 20]
+
+
+def test_a_closed_pipe_is_not_an_error_message():
+    """`layerwise runs | head -3` printed "layerwise: error: [Errno 32] Broken pipe"."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerwise", "gradcheck"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and err == ""

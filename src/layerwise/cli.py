@@ -309,7 +309,7 @@ def read_run(folder):
 
 
 def _now():
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def new_record(opts, network, optimizer, source, sizes, command):
@@ -376,9 +376,7 @@ def end_record(record, trainer, status, seconds, message=None):
 
 def run_title(record):
     """``two-layer 784-50-10 on sample · sgd lr 0.1 · 20 epochs, batch 100, float32``."""
-    dataset = record["dataset"]["name"]
-    if dataset not in DATASETS:
-        dataset = Path(dataset).name + "/"
+    dataset = _dataset_name(record)
     network, hidden = record["network"], record["options"]["hidden"]
     if "input_size" in network:
         shape = "-".join(map(str, [network["input_size"], *hidden, network["output_size"]]))
@@ -611,7 +609,7 @@ def cmd_evaluate(args):
     network = load(model)
     trained_on = training.get("options", {}).get("dataset")
     dataset = args.dataset or trained_on or "sample"
-    (_, _), (x_test, t_test) = load_dataset(dataset)[0]
+    _, (x_test, t_test) = load_dataset(dataset)[0]
     x_test = as_images(x_test, network)
     classes = int(network.predict(x_test[:1], train_flg=False).shape[1])
     predicted = predicted_labels(network, x_test)
@@ -620,7 +618,9 @@ def cmd_evaluate(args):
     accuracy = np.trace(confusion) / confusion.sum()
     note = ""
     if args.dataset is None:
-        note = " (the dataset it was trained on)" if trained_on else " (the default: --dataset)"
+        note = " (the dataset it was trained on)"
+        if not trained_on:
+            note = " (the model file does not say what it was trained on: choose with --dataset)"
     print(f"{model}: accuracy {accuracy:.4f} on {confusion.sum()} test images of {dataset}{note}")
     print("confusion matrix (rows: true label, columns: predicted)")
     width = max(5, len(str(confusion.max())) + 1)
@@ -672,9 +672,14 @@ def find_runs(folders):
     return sorted(runs, key=started), others
 
 
+def _dataset_name(record):
+    """``sample``, ``mnist``, ``fashion-mnist``, or a folder's name as ``tiny/``."""
+    name = str(record.get("dataset", {}).get("name", "?"))
+    return name if name in (*DATASETS, "?") else Path(name).name + "/"
+
+
 def run_row(folder, record):
     """One line of the ``runs`` table."""
-    dataset = str(record.get("dataset", {}).get("name", "?"))
     optimizer = record.get("optimizer", {})
     epochs = f"{record.get('epochs_done', '?')}"
     if record.get("epochs_done") != record.get("epochs"):
@@ -684,7 +689,7 @@ def run_row(folder, record):
     return [
         str(folder),
         str(record.get("model", "?")),
-        dataset if dataset in DATASETS else Path(dataset).name + "/",
+        _dataset_name(record),
         str(optimizer.get("name", "?")),
         f"{optimizer['lr']:g}" if isinstance(optimizer.get("lr"), (int, float)) else "?",
         epochs,
@@ -711,26 +716,31 @@ def cmd_runs(args):
     for folder in others:
         print(f"{folder}: no {RUN_JSON} (not a run, or one from before layerwise kept them)")
     if args.plot:
-        curves = []
-        for folder, record in runs:
-            accuracies = _test_accuracies(folder)
-            if accuracies:
-                optimizer = record.get("optimizer", {})
-                label = (
-                    f"{folder.name}: {record.get('model')}, {optimizer.get('name')} "
-                    f"lr {optimizer.get('lr', 0):g}"
-                )
-                curves.append((label, accuracies))
-        if not curves:
-            raise FileNotFoundError("no run has a finished epoch to plot (history.csv)")
         out = Path(args.out) if args.out else Path(args.dirs[0]) / "runs.png"
-        names = {str(record.get("dataset", {}).get("name")) for _, record in runs}
-        title = "test accuracy per epoch" + (f" on {names.pop()}" if len(names) == 1 else "")
-        if plot_runs(curves, out, title):
+        if plot_run_curves(runs, out):
             print(f"wrote {out}")
         else:
             print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
     return 0
+
+
+def plot_run_curves(runs, out):
+    """The runs' test accuracy per epoch (history.csv) in one picture, labelled from run.json."""
+    datasets_ = {_dataset_name(record) for _, record in runs}
+    curves = []
+    for folder, record in runs:
+        accuracies = _test_accuracies(folder)
+        if accuracies:
+            optimizer = record.get("optimizer", {})
+            label = f"{folder.name}: {record.get('model')}, {optimizer.get('name')} "
+            label += f"lr {optimizer['lr']:g}" if "lr" in optimizer else "lr ?"
+            if len(datasets_) > 1:
+                label += f", {_dataset_name(record)}"
+            curves.append((label, accuracies))
+    if not curves:
+        raise FileNotFoundError("no run has a finished epoch to plot (history.csv)")
+    on = f" on {datasets_.pop()}" if len(datasets_) == 1 else ""
+    return plot_runs(curves, out, f"test accuracy per epoch{on}")
 
 
 def _test_accuracies(folder):
@@ -800,7 +810,7 @@ def make_parser():
     # Every option of `train` defaults to None here and to RUN_OPTIONS afterwards (see there).
     train = sub.add_parser(
         "train",
-        usage="%(prog)s [options] (all listed by -h)",
+        usage="%(prog)s [options]",
         help="train a network; write the model, run.json, history and curves",
     )
     train.add_argument(
@@ -987,9 +997,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["layerwise", *argv])
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is handled below and not at exit
+        return status
     except UsageError as err:
         args.parser.error(str(err))  # the usage line, the message, exit status 2
+    except BrokenPipeError:
+        # Whoever read the output stopped (`layerwise runs | head -3`): nothing to report. Point
+        # stdout at /dev/null so that Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError) as err:
         # Data not found, bad model or checkpoint files, a folder that cannot be written.
         print(f"layerwise: error: {err}", file=sys.stderr)

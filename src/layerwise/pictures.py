@@ -53,7 +53,7 @@ def plot_history(trainer, path, title=None):
     )
     if len(losses) and losses.min() > 0 and losses.max() > 1000 * losses.min():
         ax_loss.set_yscale("log")  # a diverging run: its start would be a flat line at 0
-    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     # A window of one epoch at most, and at least 20 points across the run.
     window = max(1, min(len(losses) // 20, trainer.iter_per_epoch))
     if window > 1:
