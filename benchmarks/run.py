@@ -18,7 +18,8 @@ How it measures:
 - the hardware limit is the time of the bare matrix products the same work needs
   (:func:`workloads.matmul_limit`); "% of limit" is limit time / implementation time;
 - the end-to-end chapter-5 experiment runs in a subprocess per implementation
-  (:mod:`e2e`), which reports its own peak RSS (``VmHWM``) and accuracy.
+  (:mod:`e2e`), which reports its own peak RSS (``VmHWM``) and accuracy; so do the
+  DeepConvNet training steps of :mod:`e2e_conv` (peak RSS and time per step).
 
 Prints markdown tables, writes ``benchmarks/results/latest.md`` and a JSON file
 ``benchmarks/results/<timestamp>.json`` (also ``latest.json``).
@@ -58,6 +59,10 @@ def _step(sizes, batch, lr):
     return lambda data: wl.step_workload(data, sizes, batch, lr=lr)
 
 
+def _conv_step(name):
+    return lambda data: wl.conv_step_workload(data, name, batch=100, lr=0.001)
+
+
 # (key, label, factory); a factory takes the Data and returns {implementation: callable}
 LAYER_WORKLOADS = [
     ("relu_100x784", "Relu fwd+bwd 100x784", _act("Relu", (100, 784))),
@@ -74,9 +79,24 @@ STEP_WORKLOADS = [
     (SMALL, "step 784-50-10 b100", _step([784, 50, 10], 100, lr=0.1)),
     (BIG, "step 784-1000-1000-10 b256", _step([784, 1000, 1000, 10], 256, lr=0.01)),
 ]
-WORKLOADS = LAYER_WORKLOADS + STEP_WORKLOADS
+SCN, DCN = "step_simpleconvnet_b100", "step_deepconvnet_b100"
+CONV_WORKLOADS = [
+    (
+        "conv3x3_16-16_b100",
+        "Convolution 16->16 3x3 pad 1 fwd+bwd 100x16x28x28",
+        lambda data: wl.conv_workload(100, 16, 16, 28, pad=1),
+    ),
+    (SCN, "step SimpleConvNet b100 (Adam)", _conv_step("SimpleConvNet")),
+    (DCN, "step DeepConvNet b100 (Adam)", _conv_step("DeepConvNet")),
+]
+WORKLOADS = LAYER_WORKLOADS + STEP_WORKLOADS + CONV_WORKLOADS
+# --quick measures these in 2 rounds and with one thread only: a few seconds each there, but
+# half a minute or more with the default threads on a busy two-core machine.
+SLOW_WORKLOADS = {key for key, _, _ in CONV_WORKLOADS}
 
-# (label, workload key, kind, target); kind picks how the measured value is computed
+# (label, workload key, kind, target); kind picks how the measured value is computed: a speed-up
+# or a share of the limit must reach the target, "time_vs_torch" (layerwise's time / PyTorch's)
+# must stay at or below it; a target of None is reported only.
 TARGETS = [
     ("step 784-50-10 b100: speed-up vs textbook", SMALL, "vs_textbook", 2.8),
     ("step 784-50-10 b100: speed-up vs PyTorch", SMALL, "vs_torch", 1.6),
@@ -85,6 +105,11 @@ TARGETS = [
     ("step 784-1000-1000-10 b256: speed-up vs PyTorch", BIG, "vs_torch", 1.15),
     ("step 784-1000-1000-10 b256: % of matmul limit", BIG, "of_limit", 0.88),
     ("Relu fwd+bwd 100x784: speed-up vs textbook", "relu_100x784", "vs_textbook", 15.0),
+    ("step SimpleConvNet b100: speed-up vs textbook", SCN, "vs_textbook", 4.0),
+    ("step SimpleConvNet b100: time / PyTorch's time", SCN, "time_vs_torch", 1.3),
+    ("step DeepConvNet b100: speed-up vs textbook", DCN, "vs_textbook", 6.0),
+    ("step DeepConvNet b100: time / PyTorch's time", DCN, "time_vs_torch", 2.5),
+    ("step DeepConvNet b100: % of matmul limit", DCN, "of_limit", None),
 ]
 
 
@@ -93,7 +118,10 @@ TARGETS = [
 
 def _calibrate(fn, min_time):
     """Number of calls that take at least ``min_time`` seconds (after one warm-up call)."""
+    t0 = time.perf_counter()
     fn()
+    if time.perf_counter() - t0 >= min_time:  # a slow call (a conv-net step): one per sample
+        return 1
     loops = 1
     while True:
         t0 = time.perf_counter()
@@ -164,15 +192,18 @@ class ThreadSetting:
             wl.torch.set_num_threads(self._torch_default)
 
 
-def run_micro(data, threads, rounds, min_time, only=None, log=print):
+def run_micro(data, threads, rounds, min_time, only=None, quick=False, log=print):
+    """Time every workload (or those in ``only``); ``quick`` thins out the slow ones."""
     results = {}
     with ThreadSetting(threads):
         for key, label, factory in WORKLOADS:
-            if only and key not in only:
+            slow = quick and key in SLOW_WORKLOADS
+            if (only and key not in only) or (slow and not threads):
                 continue
             funcs = factory(data)
             t0 = time.perf_counter()
-            results[key] = {"label": label, "times": measure_interleaved(funcs, rounds, min_time)}
+            times = measure_interleaved(funcs, min(rounds, 2) if slow else rounds, min_time)
+            results[key] = {"label": label, "times": times}
             notes = {name: fn.flavour for name, fn in funcs.items() if hasattr(fn, "flavour")}
             if notes:
                 results[key]["how"] = notes
@@ -189,6 +220,18 @@ def run_e2e(impl, threads, quick, data_dir, timeout):
     cmd += ["--data-dir", data_dir]
     if quick:
         cmd += ["--iters", "200", "--train-size", "5000", "--test-size", "1000"]
+    return _json_subprocess(cmd, impl, threads, timeout)
+
+
+def run_e2e_conv(impl, steps, data_dir, timeout):
+    """Run ``e2e_conv.py IMPL --steps STEPS`` (one BLAS thread) in a fresh process."""
+    cmd = [sys.executable, str(HERE / "e2e_conv.py"), impl, "--steps", str(steps)]
+    cmd += ["--threads", "1", "--data-dir", data_dir]
+    return _json_subprocess(cmd, impl, 1, timeout)
+
+
+def _json_subprocess(cmd, impl, threads, timeout):
+    """The JSON line a benchmark script prints last, plus its wall time (or an error)."""
     env = dict(os.environ)
     if threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -226,11 +269,13 @@ def derived(times):
     out = {
         "vs_textbook": _ratio(med.get(wl.TEXTBOOK), lw),
         "vs_torch": _ratio(med.get(wl.TORCH), lw),
+        "time_vs_torch": _ratio(lw, med.get(wl.TORCH)),
         "of_limit": _ratio(med.get(wl.LIMIT32), lw),
         # The same measures for straight-line NumPy, and for a step costing only its products.
         "bare": {
             "vs_textbook": _ratio(med.get(wl.TEXTBOOK), bare),
             "vs_torch": _ratio(med.get(wl.TORCH), bare),
+            "time_vs_torch": _ratio(bare, med.get(wl.TORCH)),
             "of_limit": _ratio(med.get(wl.LIMIT32), bare),
         },
         "products_only_vs_torch": _ratio(med.get(wl.TORCH), med.get(wl.LIMIT32)),
@@ -315,6 +360,42 @@ def e2e_table(e2e):
     return "\n".join(lines)
 
 
+E2E_CONV_MARKS = (1, 10, 50, 200, 600)  # the steps after which e2e_conv.py reads the peak
+
+
+def e2e_conv_table(runs):
+    head = [
+        "implementation",
+        "steps",
+        "load s",
+        "first step ms",
+        "ms / step after",
+        "RSS after loading MiB",
+        "peak RSS MiB",
+        "peak - loaded MiB",
+        "peak after step " + " / ".join(map(str, E2E_CONV_MARKS)),
+        "peak vs textbook",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base = runs.get("textbook", {}).get("peak_rss_mib")
+    for impl, r in runs.items():
+        if "error" in r:
+            lines.append(f"| {impl} | {r['error']} |" + " |" * (len(head) - 2))
+            continue
+        marks = r["peak_rss_after_step_mib"]
+        after = " / ".join(
+            f"{marks[str(k)]:.0f}" if str(k) in marks else "—" for k in E2E_CONV_MARKS
+        )
+        per_step = "—" if r["ms_per_step"] is None else f"{r['ms_per_step']:,.0f}"
+        lines.append(
+            f"| {impl} | {r['steps']} | {r['load_s']:.2f} | {r['first_step_ms']:,.0f} | "
+            f"{per_step} | {r['rss_loaded_mib']:.0f} | {r['peak_rss_mib']:.0f} | "
+            f"{r['peak_rss_mib'] - r['rss_loaded_mib']:.0f} | {after} | "
+            f"{_fmt_x(_ratio(r['peak_rss_mib'], base))} |"
+        )
+    return "\n".join(lines)
+
+
 def targets(micro1, e2e1, acc_tolerance):
     rows = []
     for label, key, kind, target in TARGETS:
@@ -323,11 +404,22 @@ def targets(micro1, e2e1, acc_tolerance):
         d = derived(micro1[key]["times"])
         value = d[kind]
         shown = _fmt_pct if kind == "of_limit" else _fmt_x
-        met = None if value is None else value >= target
+        at_most = kind == "time_vs_torch"
+        if value is None or target is None:
+            met = None
+        else:
+            met = value <= target if at_most else value >= target
         floor = d["bare"][kind] if key.startswith("step") else None
         floor_str = "—" if floor is None else shown(floor)
-        if kind == "vs_torch" and d["products_only_vs_torch"] is not None:
-            floor_str += f"; products alone {_fmt_x(d['products_only_vs_torch'])}"
+        products_only = d["products_only_vs_torch"]
+        if kind == "vs_torch" and products_only is not None:
+            floor_str += f"; products alone {_fmt_x(products_only)}"
+        if at_most and products_only:
+            floor_str += f"; products alone {_fmt_x(1 / products_only)}"
+        if target is None:
+            goal_str = "(reported)"
+        else:
+            goal_str = ("<= " if at_most else ">= ") + shown(target)
         rows.append(
             {
                 "target": label,
@@ -336,7 +428,7 @@ def targets(micro1, e2e1, acc_tolerance):
                 "met": met,
                 "bare_numpy": floor,
                 "measured_str": shown(value),
-                "goal_str": ">= " + shown(target),
+                "goal_str": goal_str,
                 "bare_str": floor_str,
             }
         )
@@ -447,7 +539,8 @@ def main(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="few repeats, a 200-iteration end-to-end on a subset (< 1 min)",
+        help="few repeats, a 200-iteration end-to-end on a subset, the conv nets with one "
+        "thread only and 2 DeepConvNet steps for the peak memory (about 1 min)",
     )
     parser.add_argument(
         "--threads",
@@ -467,6 +560,12 @@ def main(argv=None):
     )
     parser.add_argument(
         "--e2e-timeout", type=float, default=1200, help="seconds per end-to-end run"
+    )
+    parser.add_argument(
+        "--conv-steps",
+        type=int,
+        help="DeepConvNet training steps of the peak-memory run (default 50, quick 2; 600 is an "
+        "epoch of Fashion-MNIST at batch 100)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--only", nargs="*", help="workload keys to run (default: all)")
@@ -502,11 +601,12 @@ def main(argv=None):
         "step_data": data.source,
         "micro": {},
         "e2e": {},
+        "e2e_conv": {},
     }
     for threads in settings:
         name = "1" if threads else "default"
         print(f"micro-benchmarks, threads={name}", file=sys.stderr)
-        report["micro"][name] = run_micro(data, threads, rounds, min_time, args.only)
+        report["micro"][name] = run_micro(data, threads, rounds, min_time, args.only, args.quick)
         want_e2e = threads or args.e2e_default_threads or settings == [0]
         if have_data and not args.no_e2e and want_e2e:
             report["e2e"][name] = {}
@@ -514,6 +614,14 @@ def main(argv=None):
                 print(f"end to end {impl}, threads={name}", file=sys.stderr)
                 report["e2e"][name][impl] = run_e2e(
                     impl, threads, args.quick, args.data_dir, args.e2e_timeout
+                )
+        if have_data and not args.no_e2e and threads == 1:
+            conv_steps = args.conv_steps or (2 if args.quick else 50)
+            report["e2e_conv"] = {}
+            for impl in ("textbook", "layerwise"):
+                print(f"DeepConvNet steps {impl}, threads=1", file=sys.stderr)
+                report["e2e_conv"][impl] = run_e2e_conv(
+                    impl, conv_steps, args.data_dir, args.e2e_timeout
                 )
 
     md = [f"# layerwise benchmark ({report['date']}{', quick' if args.quick else ''})", ""]
@@ -523,7 +631,9 @@ def main(argv=None):
         f"{env['cpu_count']} cores, BLAS kernel (threadpoolctl architecture): "
         f"{', '.join(map(str, env['blas_architecture']))}; OPENBLAS_CORETYPE="
         f"{env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}. "
-        f"Median of {rounds} interleaved rounds, per call, µs. Step data: {data.source}."
+        f"Median of {rounds} interleaved rounds, per call, µs"
+        + (" (the convolutional workloads: 2 rounds, one thread only)" if args.quick else "")
+        + f". Step data: {data.source}."
     )
     for name, micro in report["micro"].items():
         title = "BLAS pinned to 1 thread" if name == "1" else "default threads (no limit)"
@@ -546,6 +656,15 @@ def main(argv=None):
                 "",
                 e2e_table(report["e2e"][name]),
             ]
+    if report["e2e_conv"]:
+        steps = next(iter(report["e2e_conv"].values())).get("steps", "?")
+        md += [
+            "",
+            f"## DeepConvNet training in a fresh process, 1 BLAS thread ({steps} steps, batch "
+            "100, Adam, 60,000 Fashion-MNIST images held as each implementation loads them)",
+            "",
+            e2e_conv_table(report["e2e_conv"]),
+        ]
     if "1" in report["micro"]:
         acc_tol = 0.03 if args.quick else 0.01
         rows, table = targets(report["micro"]["1"], report["e2e"].get("1"), acc_tol)

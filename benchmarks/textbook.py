@@ -17,6 +17,21 @@ reader of the book would write:
   for the record, and once per epoch the accuracy of the full training and test sets, each in
   one big ``predict``.
 
+Chapters 7 and 8 (``common/util.py``, ``common/layers.py``, ``ch07/simple_convnet.py``,
+``ch08/deep_convnet.py``, ``common/optimizer.py``, ``common/trainer.py``):
+
+- ``im2col`` fills a zeroed float64 (N, C, FH, FW, OH, OW) array tap by tap, then copies it
+  again to transpose; ``col2im`` adds the taps back into a zeroed float64 image;
+- ``Convolution`` is ``im2col(x) @ W.reshape(FN, -1).T + b`` and computes every ``dx``, the
+  first layer's included; ``Pooling`` is ``im2col``, ``argmax`` and ``max``, and its backward
+  scatters ``dout`` into a zeroed (N*OH*OW*C, pool_h*pool_w) array and runs ``col2im``;
+- ``Dropout`` draws ``np.random.rand(*x.shape) > ratio`` and scales at inference;
+- ``Adam`` folds the bias correction into the rate and adds ``1e-7`` to ``sqrt(v)``;
+- the networks start from ``weight_init_std * np.random.randn`` (SimpleConvNet) or He scales
+  from the book's hard-coded fan-ins (DeepConvNet, so 28x28 inputs only);
+- ``Trainer.train_step``: ``np.random.choice``, a fancy-indexed gather, gradient, update, and the
+  loss computed again for the record.
+
 Only the public behaviour of the book's code is reproduced here; the text is our own.
 """
 
@@ -287,6 +302,345 @@ class SGD:
             params[key] -= self.lr * grads[key]
 
 
+class Adam:
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.iter = 0
+        self.m = None
+        self.v = None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m, self.v = {}, {}
+            for key, val in params.items():
+                self.m[key] = np.zeros_like(val)
+                self.v[key] = np.zeros_like(val)
+
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+
+        for key in params.keys():
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
+
+
+# --- convolution (common/util.py, common/layers.py; chapter 7) -------------------------------
+
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    N, C, H, W = input_data.shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
+
+    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    return col
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    N, C, H, W = input_shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+
+    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1))
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
+
+    return img[:, :, pad : H + pad, pad : W + pad]
+
+
+class Convolution:
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+
+        # kept for backward
+        self.x = None
+        self.col = None
+        self.col_W = None
+
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
+        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
+
+        col = im2col(x, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+
+        out = np.dot(col, col_W) + self.b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.col = col
+        self.col_W = col_W
+
+        return out
+
+    def backward(self, dout):
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout)
+        self.dW = self.dW.transpose(1, 0).reshape(FN, C, FH, FW)
+
+        dcol = np.dot(dout, self.col_W.T)
+        dx = col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+        return dx
+
+
+class Pooling:
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        out_h = int(1 + (H - self.pool_h) / self.stride)
+        out_w = int(1 + (W - self.pool_w) / self.stride)
+
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        col = col.reshape(-1, self.pool_h * self.pool_w)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)
+        out = out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.arg_max = arg_max
+
+        return out
+
+    def backward(self, dout):
+        dout = dout.transpose(0, 2, 3, 1)
+
+        pool_size = self.pool_h * self.pool_w
+        dmax = np.zeros((dout.size, pool_size))
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))
+
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        dx = col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+
+        return dx
+
+
+class Dropout:
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+# --- convolutional networks (ch07/simple_convnet.py, ch08/deep_convnet.py) -------------------
+
+
+class SimpleConvNet:
+    def __init__(
+        self,
+        input_dim=(1, 28, 28),
+        conv_param=None,
+        hidden_size=100,
+        output_size=10,
+        weight_init_std=0.01,
+    ):
+        if conv_param is None:  # the book writes the dict as the default value
+            conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        filter_num = conv_param["filter_num"]
+        filter_size = conv_param["filter_size"]
+        filter_pad = conv_param["pad"]
+        filter_stride = conv_param["stride"]
+        input_size = input_dim[1]
+        conv_output_size = (input_size - filter_size + 2 * filter_pad) / filter_stride + 1
+        pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
+
+        self.params = {}
+        self.params["W1"] = weight_init_std * np.random.randn(
+            filter_num, input_dim[0], filter_size, filter_size
+        )
+        self.params["b1"] = np.zeros(filter_num)
+        self.params["W2"] = weight_init_std * np.random.randn(pool_output_size, hidden_size)
+        self.params["b2"] = np.zeros(hidden_size)
+        self.params["W3"] = weight_init_std * np.random.randn(hidden_size, output_size)
+        self.params["b3"] = np.zeros(output_size)
+
+        self.layers = OrderedDict()
+        self.layers["Conv1"] = Convolution(
+            self.params["W1"], self.params["b1"], conv_param["stride"], conv_param["pad"]
+        )
+        self.layers["Relu1"] = Relu()
+        self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = Affine(self.params["W2"], self.params["b2"])
+        self.layers["Relu2"] = Relu()
+        self.layers["Affine2"] = Affine(self.params["W3"], self.params["b3"])
+
+        self.last_layer = SoftmaxWithLoss()
+
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        y = self.predict(x)
+        return self.last_layer.forward(y, t)
+
+    def gradient(self, x, t):
+        # forward
+        self.loss(x, t)
+
+        # backward
+        dout = 1
+        dout = self.last_layer.backward(dout)
+
+        layers = list(self.layers.values())
+        layers.reverse()
+        for layer in layers:
+            dout = layer.backward(dout)
+
+        grads = {}
+        grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
+        grads["W2"], grads["b2"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
+        grads["W3"], grads["b3"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
+        return grads
+
+
+class DeepConvNet:
+    """conv - relu - conv - relu - pool (three times), affine - relu - dropout - affine - dropout."""
+
+    def __init__(
+        self,
+        input_dim=(1, 28, 28),
+        conv_param_1=None,
+        conv_param_2=None,
+        conv_param_3=None,
+        conv_param_4=None,
+        conv_param_5=None,
+        conv_param_6=None,
+        hidden_size=50,
+        output_size=10,
+    ):
+        # the book writes these dicts as the default values
+        conv_param_1 = conv_param_1 or {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1}
+        conv_param_2 = conv_param_2 or {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1}
+        conv_param_3 = conv_param_3 or {"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1}
+        conv_param_4 = conv_param_4 or {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1}
+        conv_param_5 = conv_param_5 or {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1}
+        conv_param_6 = conv_param_6 or {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1}
+        # how many units of the previous layer each unit sees (the book's fixed numbers)
+        pre_node_nums = np.array(
+            [1 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3, 32 * 3 * 3, 32 * 3 * 3, 64 * 3 * 3, 64 * 4 * 4,
+             hidden_size]
+        )  # fmt: skip
+        weight_init_scales = np.sqrt(2.0 / pre_node_nums)  # He, for ReLU
+
+        self.params = {}
+        pre_channel_num = input_dim[0]
+        conv_params = [
+            conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6
+        ]  # fmt: skip
+        for idx, conv_param in enumerate(conv_params):
+            self.params["W" + str(idx + 1)] = weight_init_scales[idx] * np.random.randn(
+                conv_param["filter_num"],
+                pre_channel_num,
+                conv_param["filter_size"],
+                conv_param["filter_size"],
+            )
+            self.params["b" + str(idx + 1)] = np.zeros(conv_param["filter_num"])
+            pre_channel_num = conv_param["filter_num"]
+        self.params["W7"] = weight_init_scales[6] * np.random.randn(64 * 4 * 4, hidden_size)
+        self.params["b7"] = np.zeros(hidden_size)
+        self.params["W8"] = weight_init_scales[7] * np.random.randn(hidden_size, output_size)
+        self.params["b8"] = np.zeros(output_size)
+
+        self.layers = []
+        for idx, conv_param in enumerate(conv_params):
+            self.layers.append(
+                Convolution(
+                    self.params["W" + str(idx + 1)],
+                    self.params["b" + str(idx + 1)],
+                    conv_param["stride"],
+                    conv_param["pad"],
+                )
+            )
+            self.layers.append(Relu())
+            if idx % 2 == 1:
+                self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
+        self.layers.append(Affine(self.params["W7"], self.params["b7"]))
+        self.layers.append(Relu())
+        self.layers.append(Dropout(0.5))
+        self.layers.append(Affine(self.params["W8"], self.params["b8"]))
+        self.layers.append(Dropout(0.5))
+
+        self.last_layer = SoftmaxWithLoss()
+
+    def predict(self, x, train_flg=False):
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        y = self.predict(x, train_flg=True)
+        return self.last_layer.forward(y, t)
+
+    def gradient(self, x, t):
+        # forward
+        self.loss(x, t)
+
+        # backward
+        dout = 1
+        dout = self.last_layer.backward(dout)
+
+        tmp_layers = self.layers.copy()
+        tmp_layers.reverse()
+        for layer in tmp_layers:
+            dout = layer.backward(dout)
+
+        grads = {}
+        for i, layer_idx in enumerate((0, 2, 5, 7, 10, 12, 15, 18)):
+            grads["W" + str(i + 1)] = self.layers[layer_idx].dW
+            grads["b" + str(i + 1)] = self.layers[layer_idx].db
+        return grads
+
+
 # --- data and the training loop (dataset/mnist.py, ch05/train_neuralnet.py) ------------------
 
 
@@ -347,7 +701,20 @@ def train_neuralnet(
     return network, train_loss_list, train_acc_list, test_acc_list
 
 
-def load_mnist(dataset_dir, normalize=True, one_hot_label=True):
+def train_step(network, optimizer, x_train, t_train, batch_size=100):
+    """One iteration of the book's ``Trainer.train_step`` (``common/trainer.py``); the loss."""
+    batch_mask = np.random.choice(x_train.shape[0], batch_size)
+    x_batch = x_train[batch_mask]
+    t_batch = t_train[batch_mask]
+
+    grads = network.gradient(x_batch, t_batch)
+    optimizer.update(network.params, grads)
+
+    loss = network.loss(x_batch, t_batch)
+    return loss
+
+
+def load_mnist(dataset_dir, normalize=True, one_hot_label=True, flatten=True):
     """Read the four IDX files the way the book's ``dataset/mnist.py`` does."""
     import gzip
     import os
@@ -375,6 +742,9 @@ def load_mnist(dataset_dir, normalize=True, one_hot_label=True):
             for idx, row in enumerate(T):
                 row[dataset[key][idx]] = 1
             dataset[key] = T
+    if not flatten:
+        for key in ("train_img", "test_img"):
+            dataset[key] = dataset[key].reshape(-1, 1, 28, 28)
     return (dataset["train_img"], dataset["train_label"]), (
         dataset["test_img"],
         dataset["test_label"],

@@ -23,15 +23,29 @@ Implementations:
 ``torch limit f32`` (training steps only)
     The same matrix products as ``limit f32`` through ``torch.mm`` (PyTorch's BLAS, one
     thread): a step's products alone, done by PyTorch.
+
+The convolutional workloads (chapters 7 and 8): one Convolution layer's forward and backward,
+and the training step (Adam) of SimpleConvNet and DeepConvNet on 28x28 images, every
+implementation cycling through the same few minibatches of Fashion-MNIST. Their limit is the
+convolutions written as the book's im2col products, ``(N*OH*OW, C*FH*FW) @ (C*FH*FW, FN)`` and
+its two backward products (no ``dx`` for a network's first layer), plus the Affine products:
+the multiply-adds of any direct convolution, each layer's as one large BLAS product, without
+the copying im2col needs. It is a yardstick, not a bound: PyTorch's oneDNN convolutions
+(blocked direct kernels) can beat it.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+from types import SimpleNamespace
+
 import numpy as np
 import textbook as tb
+from numpy.lib.stride_tricks import sliding_window_view
 
 import layerwise
-from layerwise.optimizers import SGD
+from layerwise.optimizers import SGD, Adam
 from layerwise.training import Trainer
 
 try:  # torch is optional: its columns are left out when it does not import
@@ -65,16 +79,30 @@ def matmul_limit(sizes, batch, dtype, first_dx=False, seed=0):
     a lone Affine layer's forward and backward needs). Operands are views with the same
     transposes a layer uses; outputs are preallocated, so nothing but BLAS is timed.
     """
+    return products_limit(_mlp_products(sizes, batch, first_dx), dtype, seed)
+
+
+def _mlp_products(sizes, batch, first_dx=False):
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)
+    return [(batch, d_in, d_out, i > 0 or first_dx) for i, (d_in, d_out) in enumerate(pairs)]
+
+
+def products_limit(layers, dtype, seed=0):
+    """The bare products of ``layers``, each ``(rows, d_in, d_out, dx)``, as one callable.
+
+    Each layer is ``x (rows, d_in) @ W (d_in, d_out)`` forward, ``x.T @ dout`` for dW and, when
+    ``dx``, ``dout @ W.T`` (see :func:`matmul_limit`). ``run.products`` holds the operands.
+    """
     rng = np.random.default_rng(seed)
     products = []
-    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        x = rng.standard_normal((batch, d_in)).astype(dtype)
-        W = rng.standard_normal((d_in, d_out)).astype(dtype)
-        dout = rng.standard_normal((batch, d_out)).astype(dtype)
-        products.append((x, W, np.empty((batch, d_out), dtype)))
+    for rows, d_in, d_out, dx in layers:
+        x = rng.random((rows, d_in), dtype=dtype)  # any values: BLAS time does not depend on them
+        W = rng.random((d_in, d_out), dtype=dtype)
+        dout = rng.random((rows, d_out), dtype=dtype)
+        products.append((x, W, np.empty((rows, d_out), dtype)))
         products.append((x.T, dout, np.empty((d_in, d_out), dtype)))
-        if i > 0 or first_dx:
-            products.append((dout, W.T, np.empty((batch, d_in), dtype)))
+        if dx:
+            products.append((dout, W.T, np.empty((rows, d_in), dtype)))
 
     def run():
         for a, b, out in products:
@@ -86,9 +114,14 @@ def matmul_limit(sizes, batch, dtype, first_dx=False, seed=0):
 
 def torch_matmul_limit(sizes, batch, seed=0):
     """The float32 products of :func:`matmul_limit` through ``torch.mm`` (same operands)."""
+    return torch_products_limit(_mlp_products(sizes, batch), seed)
+
+
+def torch_products_limit(layers, seed=0):
+    """The float32 products of :func:`products_limit` through ``torch.mm`` (same operands)."""
     products = [
         tuple(torch.from_numpy(a) for a in triple)
-        for triple in matmul_limit(sizes, batch, np.float32, seed=seed).products
+        for triple in products_limit(layers, np.float32, seed=seed).products
     ]
 
     def run():
@@ -96,6 +129,30 @@ def torch_matmul_limit(sizes, batch, seed=0):
             torch.mm(a, b, out=out)
 
     return run
+
+
+def network_products(net, batch):
+    """``(rows, d_in, d_out, dx)`` of every product of a training step of ``net`` at ``batch``.
+
+    A Convolution counts as its im2col product: rows ``batch*OH*OW``, ``d_in = C*FH*FW``,
+    ``d_out = FN``. The first layer has no ``dx`` (nothing uses the gradient of the images).
+    """
+    net.predict(np.zeros((1, *net.input_shape), net.dtype), train_flg=False)  # fills each x
+    layers = []
+    for layer in net.layers.values():
+        W = getattr(layer, "W", None)
+        if W is None:
+            continue
+        first = not layers
+        if W.ndim == 4:  # a convolution: (FN, C, FH, FW), its input (1, C, H, W)
+            FN, C, FH, FW = W.shape
+            H, W_ = layer.x.shape[2:]
+            out_h = (H + 2 * layer.pad - FH) // layer.stride + 1
+            out_w = (W_ + 2 * layer.pad - FW) // layer.stride + 1
+            layers.append((batch * out_h * out_w, C * FH * FW, FN, not first))
+        else:
+            layers.append((batch, W.shape[0], W.shape[1], not first))
+    return layers
 
 
 # --- one layer, forward and backward ---------------------------------------------------------
@@ -346,17 +403,7 @@ def _bare_step(sizes, batch, lr, data, seed, two_layer):
             if i < last:
                 keeps.append(h > 0)
                 h = np.maximum(h, 0)
-        top = h.argmax(axis=1)
-        shifted = h - h[rows, top][:, np.newaxis]
-        e = np.exp(shifted)
-        e[rows, top] = 0
-        rest = e.sum(axis=1)
-        e[rows, top] = 1
-        e /= (1 + rest)[:, np.newaxis]
-        run.loss = (np.log1p(rest) - shifted[rows, t]).sum() / batch
-        d = e
-        d[rows, t] -= 1
-        d *= 1 / batch
+        run.loss, d = _bare_softmax_loss(h, t, rows)
         for i in range(last, -1, -1):
             W, b = params[i]
             dW, db = inputs[i].T @ d, d.sum(axis=0)
@@ -371,7 +418,22 @@ def _bare_step(sizes, batch, lr, data, seed, two_layer):
     return run
 
 
-def _layerwise_step(net, optimizer, data, batch, seed):
+def _bare_softmax_loss(h, t, rows):
+    """Mean cross-entropy of softmax(h) against labels t, and its gradient (layerwise's way)."""
+    top = h.argmax(axis=1)
+    shifted = h - h[rows, top][:, np.newaxis]
+    e = np.exp(shifted)
+    e[rows, top] = 0
+    rest = e.sum(axis=1)
+    e[rows, top] = 1
+    e /= (1 + rest)[:, np.newaxis]
+    loss = (np.log1p(rest) - shifted[rows, t]).sum() / len(h)
+    e[rows, t] -= 1
+    e *= 1 / len(h)
+    return loss, e
+
+
+def _layerwise_step(net, optimizer, data, batch, seed, batches=None):
     """The step as :class:`layerwise.training.Trainer` runs it.
 
     The Trainer keeps the images as uint8 (scaled by 1/255 one batch at a time), walks a fresh
@@ -383,12 +445,15 @@ def _layerwise_step(net, optimizer, data, batch, seed):
         net, x_train, t_train, x_train[:1], t_train[:1], mini_batch_size=batch,
         optimizer=optimizer, verbose=False, seed=seed,
     )  # fmt: skip
-    batches = _batches(len(x_train), batch, seed)
+    flavour = "Trainer.train_step, uint8 images, " + ("permutation" if batches is None else
+                                                        "fixed minibatches")  # fmt: skip
+    if batches is None:
+        batches = _batches(len(x_train), batch, seed)
 
     def run():
         trainer.train_step(*trainer.get_batch(next(batches)))
 
-    run.flavour = "Trainer.train_step, uint8 images, permutation"
+    run.flavour = flavour
     return run
 
 
@@ -419,4 +484,321 @@ def _torch_step(sizes, batch, lr, data, seed, two_layer):
         F.cross_entropy(model(x_batch), t_batch).backward()
         optimizer.step()
 
+    return torch_f32
+
+
+# --- convolutional networks (chapters 7 and 8) -----------------------------------------------
+
+
+def conv_workload(batch=100, channels=16, filters=16, size=28, pad=1, seed=0):
+    """Convolution forward then backward (dW, db and dx), 3x3, stride 1, at (batch, C, size, size).
+
+    Each implementation gets the input in the memory layout its own network hands the layer:
+    the book's Relu copies to C-contiguous (N, C, H, W), as PyTorch's default layout is, and
+    layerwise's layers pass transposed views of channels-last (N, H, W, C) memory.
+    """
+    rng = np.random.default_rng(seed)
+    x64 = rng.standard_normal((batch, channels, size, size))
+    W64 = np.sqrt(2.0 / (channels * 9)) * rng.standard_normal((filters, channels, 3, 3))
+    dout64 = rng.standard_normal((batch, filters, size + 2 * pad - 2, size + 2 * pad - 2))
+    impls = {}
+
+    book_layer = tb.Convolution(W64.copy(), np.zeros(filters), stride=1, pad=pad)
+
+    def textbook():
+        book_layer.forward(x64)
+        book_layer.backward(dout64)
+
+    impls[TEXTBOOK] = textbook
+
+    layer = layerwise.Convolution(W64.astype(F32), np.zeros(filters, F32), stride=1, pad=pad)
+
+    def channels_last(a):
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1), F32).transpose(0, 3, 1, 2)
+
+    impls[LW32] = _layer_fwd_bwd(layer, channels_last(x64), channels_last(dout64))
+
+    if _have_torch():
+        conv = nn.Conv2d(channels, filters, 3, padding=pad)
+        xt = torch.from_numpy(x64.astype(F32)).requires_grad_(True)
+        dt = torch.from_numpy(dout64.astype(F32))
+
+        def torch_f32():
+            xt.grad = None
+            conv.weight.grad = None
+            conv.bias.grad = None
+            conv(xt).backward(dt)
+
+        impls[TORCH] = torch_f32
+
+    products = [(batch * (size + 2 * pad - 2) ** 2, channels * 9, filters, True)]
+    impls[LIMIT64] = products_limit(products, np.float64)
+    impls[LIMIT32] = products_limit(products, np.float32)
+    if _have_torch():
+        impls[TORCH_LIMIT] = torch_products_limit(products)
+    return impls
+
+
+def _images(data):
+    """``data``'s images as (N, 1, 28, 28) views: uint8, and float32 / 255 (the book's loader)."""
+    return SimpleNamespace(
+        x_u8=data.x_u8.reshape(-1, 1, 28, 28),
+        x_f32=data.x_f32.reshape(-1, 1, 28, 28),
+        t_u8=data.t_u8,
+    )
+
+
+def fixed_batches(n, batch, count=8, seed=0):
+    """``count`` index arrays of ``batch`` distinct rows of ``n``: the minibatches every
+    implementation of a conv-net step cycles through, so all see the same images."""
+    perm = np.random.default_rng(seed).permutation(n)
+    return [perm[i * batch : (i + 1) * batch] for i in range(count)]
+
+
+# The book's networks as (kind, parameter number, pad) rows, for the straight-line step.
+SIMPLE_OPS = [("conv", 1, 0), ("relu",), ("pool",), ("affine", 2), ("relu",), ("affine", 3)]
+DEEP_OPS = [
+    ("conv", 1, 1), ("relu",), ("conv", 2, 1), ("relu",), ("pool",),
+    ("conv", 3, 1), ("relu",), ("conv", 4, 2), ("relu",), ("pool",),
+    ("conv", 5, 1), ("relu",), ("conv", 6, 1), ("relu",), ("pool",),
+    ("affine", 7), ("relu",), ("dropout",), ("affine", 8), ("dropout",),
+]  # fmt: skip
+
+
+def conv_step_workload(data, name, batch=100, lr=0.001, seed=0):
+    """One training step (forward, backward, Adam) of the book's ``SimpleConvNet`` or
+    ``DeepConvNet`` at ``batch``, every implementation starting from the same weights and
+    cycling through the same minibatches (:func:`fixed_batches`) of 28x28 images."""
+    images = _images(data)
+    index = fixed_batches(len(images.x_u8), batch, seed=seed)
+    cls, book_cls, ops = {
+        "SimpleConvNet": (layerwise.SimpleConvNet, tb.SimpleConvNet, SIMPLE_OPS),
+        "DeepConvNet": (layerwise.DeepConvNet, tb.DeepConvNet, DEEP_OPS),
+    }[name]
+    impls = {}
+
+    # The book: float64 weights, float32 images gathered by fancy indexing, its Adam. Its
+    # Trainer also computes the loss a second time after the update; that is not timed here
+    # (nor in the chapter-5 steps above): a step is forward, backward and update.
+    np.random.seed(seed)  # noqa: NPY002 - the book's Dropout draws from the global generator
+    book_net = book_cls()
+    for key, value in cls(dtype=np.float64, seed=seed).params.items():
+        book_net.params[key][...] = value
+    book_opt = tb.Adam(lr=lr)
+    book_batches = itertools.cycle(index)
+
+    def textbook():
+        batch_mask = next(book_batches)
+        x_batch = images.x_f32[batch_mask]
+        t_batch = images.t_u8[batch_mask]
+        grads = book_net.gradient(x_batch, t_batch)
+        book_opt.update(book_net.params, grads)
+
+    impls[TEXTBOOK] = textbook
+
+    net = cls(dtype=F32, seed=seed)
+    impls[LW32] = _layerwise_step(
+        net, Adam(lr=lr), images, batch, seed, batches=itertools.cycle(index)
+    )
+    params = {key: value.copy() for key, value in net.params.items()}
+    impls[BARE] = _bare_conv_step(ops, params, lr, images, itertools.cycle(index), seed)
+    if _have_torch():
+        impls[TORCH] = _torch_conv_step(name, net.params, lr, data, index, seed)
+
+    products = network_products(net, batch)
+    impls[LIMIT64] = products_limit(products, np.float64)
+    impls[LIMIT32] = products_limit(products, np.float32)
+    if _have_torch():
+        impls[TORCH_LIMIT] = torch_products_limit(products)
+    return impls
+
+
+def _bare_conv_step(ops, params, lr, data, batches, seed):
+    """layerwise's float32 conv-net step as straight-line NumPy, for ``ops`` (SIMPLE/DEEP_OPS).
+
+    The same algorithm as the library: uint8 images scaled per batch; the first convolution
+    (one input channel) by im2col without dx, the others by shifted products over the flat
+    padded channels-last image; a bool Relu mask; 2x2 pooling by a reshape, the first maximum
+    taking the gradient; the book's Dropout (``rng.random > 0.5``, unscaled) from a Generator;
+    fused softmax cross-entropy; Adam in the book's form. ``run.loss`` and ``run.grads`` hold
+    the last step's loss and gradients (before the update).
+    """
+    drop_rng = np.random.default_rng(seed)
+    m = {key: np.zeros_like(p) for key, p in params.items()}
+    v = {key: np.zeros_like(p) for key, p in params.items()}
+    step = [0]
+
+    def run():
+        idx = next(batches)
+        h = data.x_u8.take(idx, axis=0).astype(F32)
+        h *= F32(1 / 255)
+        t = data.t_u8.take(idx)
+        caches = []
+        for op in ops:
+            if op[0] == "conv":
+                conv = _bare_conv_first if op[1] == 1 else _bare_conv_shifted
+                h, cache = conv(h, params[f"W{op[1]}"], params[f"b{op[1]}"], op[2])
+            elif op[0] == "relu":
+                cache = h > 0
+                h = np.maximum(h, 0)
+            elif op[0] == "pool":
+                h, cache = _bare_pool(h)
+            elif op[0] == "affine":
+                cache = (h.reshape(len(h), -1), h.shape)
+                h = cache[0] @ params[f"W{op[1]}"]
+                h += params[f"b{op[1]}"]
+            else:  # the book's dropout
+                cache = drop_rng.random(h.shape) > 0.5
+                h = h * cache
+            caches.append(cache)
+        loss, d = _bare_softmax_loss(h, t, np.arange(len(h)))
+        grads = {}
+        for op, cache in zip(reversed(ops), reversed(caches), strict=True):
+            if op[0] == "conv":
+                W, first = params[f"W{op[1]}"], op[1] == 1
+                back = _bare_conv_first_backward if first else _bare_conv_shifted_backward
+                d, grads[f"W{op[1]}"], grads[f"b{op[1]}"] = back(d, cache, W, op[2])
+            elif op[0] in ("relu", "dropout"):
+                d = d * cache
+            elif op[0] == "pool":
+                d = _bare_pool_backward(d, cache)
+            else:
+                x2, shape = cache
+                grads[f"W{op[1]}"], grads[f"b{op[1]}"] = x2.T @ d, d.sum(axis=0)
+                d = (d @ params[f"W{op[1]}"].T).reshape(shape)
+        step[0] += 1
+        lr_t = lr * math.sqrt(1.0 - 0.999 ** step[0]) / (1.0 - 0.9 ** step[0])
+        for key, p in params.items():
+            g = grads[key]
+            m[key] += (1 - 0.9) * (g - m[key])
+            v[key] += (1 - 0.999) * (g * g - v[key])
+            denom = np.sqrt(v[key])
+            denom += 1e-7
+            p -= np.divide(lr_t * m[key], denom, out=denom)
+        run.loss, run.grads = loss, grads
+
+    run.flavour = "straight-line NumPy, uint8 images, fixed minibatches"
+    run.params = params
+    return run
+
+
+def _bare_conv_first(x, W, b, pad):
+    """im2col convolution (layerwise's path for few input channels); caches the columns."""
+    FN, _, FH, FW = W.shape
+    N, _, H, W_ = x.shape
+    out_h, out_w = H + 2 * pad - FH + 1, W_ + 2 * pad - FW + 1
+    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
+    windows = sliding_window_view(img, (FH, FW), axis=(2, 3))
+    col = windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * out_h * out_w, -1)
+    out = col @ W.reshape(FN, -1).T
+    out += b
+    return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2), col
+
+
+def _bare_conv_first_backward(dout, col, W, pad):
+    """dW and db of :func:`_bare_conv_first`; no dx (the images need none)."""
+    dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, W.shape[0])
+    return None, (dout2.T @ col).reshape(W.shape), dout2.sum(axis=0)
+
+
+def _taps(W, Wp):
+    """(i, j, row shift) of each filter tap over a flat padded image Wp columns wide."""
+    return [(i, j, i * Wp + j) for i in range(W.shape[2]) for j in range(W.shape[3])]
+
+
+def _bare_conv_shifted(x, W, b, pad):
+    """Stride-1 convolution as one product per filter tap over the flat padded channels-last
+    image (see layerwise.layers.conv.Convolution); caches the padded image."""
+    FN, C, FH, FW = W.shape
+    N, _, H, W_ = x.shape
+    xp = np.zeros((N, H + 2 * pad, W_ + 2 * pad, C), F32)
+    xp[:, pad : pad + H, pad : pad + W_] = x.transpose(0, 2, 3, 1)
+    X = xp.reshape(-1, C)
+    M = len(X) - (FH - 1) * xp.shape[2] - (FW - 1)
+    out = np.empty((len(X), FN), F32)
+    out[:M] = b
+    for i, j, s in _taps(W, xp.shape[2]):
+        out[:M] += X[s : s + M] @ W[:, :, i, j].T
+    out_h, out_w = H + 2 * pad - FH + 1, W_ + 2 * pad - FW + 1
+    return out.reshape(*xp.shape[:3], FN)[:, :out_h, :out_w].transpose(0, 3, 1, 2), xp
+
+
+def _bare_conv_shifted_backward(dout, xp, W, pad):
+    """dx, dW and db of :func:`_bare_conv_shifted`: the same slices against the padded dout."""
+    FN, C, FH, FW = W.shape
+    N, Hp, Wp, _ = xp.shape
+    X = xp.reshape(-1, C)
+    M = len(X) - (FH - 1) * Wp - (FW - 1)
+    D = np.zeros((N, Hp, Wp, FN), F32)
+    D[:, : dout.shape[2], : dout.shape[3]] = dout.transpose(0, 2, 3, 1)
+    D = D.reshape(-1, FN)[:M]
+    dW = np.empty_like(W)
+    dxp = np.zeros_like(X)
+    for i, j, s in _taps(W, Wp):
+        dW[:, :, i, j] = D.T @ X[s : s + M]
+    for i, j, s in _taps(W, Wp):
+        dxp[s : s + M] += D @ W[:, :, i, j]
+    dx = dxp.reshape(N, Hp, Wp, C)[:, pad : Hp - pad, pad : Wp - pad].transpose(0, 3, 1, 2)
+    return dx, dW, D.sum(axis=0)
+
+
+def _bare_pool(x):
+    """2x2 max pooling, stride 2, as a reshape of the channels-last image; caches the argmax."""
+    N, C, H, W = x.shape
+    windows = x.transpose(0, 2, 3, 1).reshape(N, H // 2, 2, W // 2, 2, C)
+    out = windows[:, :, 0, :, 0].copy()
+    arg_max = np.zeros(out.shape, np.intp)
+    for k in range(1, 4):
+        value = windows[:, :, k // 2, :, k % 2]
+        np.copyto(arg_max, k, where=value > out)  # strictly greater: the first maximum wins
+        np.maximum(out, value, out=out)
+    return out.transpose(0, 3, 1, 2), arg_max
+
+
+def _bare_pool_backward(dout, arg_max):
+    N, out_h, out_w, C = arg_max.shape
+    dout = dout.transpose(0, 2, 3, 1)
+    dx = np.empty((N, out_h, 2, out_w, 2, C), F32)
+    for k in range(4):
+        dx[:, :, k // 2, :, k % 2] = np.where(arg_max == k, dout, 0)
+    return dx.reshape(N, 2 * out_h, 2 * out_w, C).transpose(0, 3, 1, 2)
+
+
+def _torch_conv_step(name, params, lr, data, index, seed):
+    """The same network in PyTorch (one thread, autograd, torch.optim.Adam), from ``params``."""
+    torch.manual_seed(seed)
+    if name == "SimpleConvNet":
+        modules = [nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten()]
+        modules += [nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10)]
+    else:
+        modules, c_in = [], 1
+        for k, (c_out, pad) in enumerate(((16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1))):
+            modules += [nn.Conv2d(c_in, c_out, 3, padding=pad), nn.ReLU()]
+            if k % 2 == 1:
+                modules.append(nn.MaxPool2d(2, 2))
+            c_in = c_out
+        modules += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5)]
+        modules += [nn.Linear(50, 10), nn.Dropout(0.5)]
+    model = nn.Sequential(*modules)
+    with torch.no_grad():  # layerwise's initial weights; a Linear stores W transposed
+        learnable = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+        for k, module in enumerate(learnable, start=1):
+            W = params[f"W{k}"]
+            module.weight.copy_(torch.from_numpy(W if W.ndim == 4 else W.T.copy()))
+            module.bias.copy_(torch.from_numpy(params[f"b{k}"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    x_all, t_all = data.torch_tensors()
+    x_train = x_all.view(-1, 1, 28, 28)
+    batches = itertools.cycle([torch.from_numpy(idx) for idx in index])
+
+    def torch_f32():
+        idx = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x_train[idx]), t_all[idx])
+        loss.backward()
+        optimizer.step()
+        torch_f32.loss = loss.detach()
+
+    torch_f32.model = model
     return torch_f32

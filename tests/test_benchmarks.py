@@ -55,7 +55,8 @@ def test_quick_run_writes_markdown_and_json(quick_run):
     assert set(report["micro"]) == {"1", "default"}
     for threads in ("1", "default"):
         micro = report["micro"][threads]
-        assert list(micro) == LAYER_KEYS + STEP_KEYS
+        # --quick times the conv nets with one thread only
+        assert list(micro) == LAYER_KEYS + STEP_KEYS + (CONV_KEYS if threads == "1" else [])
         for key in LAYER_KEYS + STEP_KEYS:
             times = micro[key]["times"]
             assert {"textbook", "layerwise f64", "layerwise f32"} <= set(times)
@@ -216,3 +217,177 @@ def test_batch_norm_test_trains_three_nets_from_one_start():
     # is x / sqrt(1 + eps), a positive scale that ReLU passes on, so from the same weights the
     # two nets rank the classes alike.
     assert acc["bn"][0] == acc["plain"][0]
+
+
+# ---------------------------------------- convolutional workloads (run.py, workloads, textbook)
+
+CONV_KEYS = ["conv3x3_16-16_b100", "step_simpleconvnet_b100", "step_deepconvnet_b100"]
+
+
+def test_quick_run_conv_workloads_and_targets(quick_run):
+    proc, out = quick_run
+    report = json.loads((out / "latest.json").read_text())
+    micro = report["micro"]["1"]
+    for key in CONV_KEYS:
+        times = micro[key]["times"]
+        assert {"textbook", "layerwise f32", "limit f32", "limit f64"} <= set(times)
+        assert all(t["median"] > 0 for t in times.values())
+    for key in CONV_KEYS[1:]:
+        assert {"bare NumPy f32", "torch f32", "torch limit f32"} <= set(micro[key]["times"])
+    rows = {row["target"]: row for row in report["targets"]}
+    at_most = rows["step DeepConvNet b100: time / PyTorch's time"]
+    assert at_most["goal_str"] == "<= 2.50x"
+    assert at_most["met"] == (at_most["measured"] <= 2.5)
+    assert rows["step SimpleConvNet b100: speed-up vs textbook"]["goal_str"] == ">= 4.00x"
+    assert rows["step DeepConvNet b100: % of matmul limit"]["met"] is None  # reported only
+    for row in (
+        "| Convolution 16->16 3x3 pad 1 fwd+bwd 100x16x28x28 |",
+        "| step SimpleConvNet b100 (Adam) |",
+        "| step DeepConvNet b100 (Adam) |",
+        "| step SimpleConvNet b100: time / PyTorch's time |",
+        "| step DeepConvNet b100: speed-up vs textbook |",
+    ):
+        assert row in proc.stdout, row
+
+
+@pytest.mark.skipif(not DATA_DIR.exists(), reason="Fashion-MNIST is not installed")
+def test_quick_run_deepconvnet_peak_memory_rows(quick_run):
+    proc, out = quick_run
+    runs = json.loads((out / "latest.json").read_text())["e2e_conv"]
+    assert set(runs) == {"textbook", "layerwise"}
+    for r in runs.values():
+        assert r["steps"] == 2 and r["threads"] == 1
+        assert r["peak_rss_mib"] >= r["peak_rss_after_step_mib"]["1"] > r["rss_loaded_mib"] > 0
+        assert r["ms_per_step"] > 0
+    assert "## DeepConvNet training in a fresh process" in proc.stdout
+
+
+def test_textbook_im2col_and_col2im_are_the_books():
+    """The yardstick's im2col/col2im give what layerwise.util's (checked against the book's
+    definition in test_util) give: the book's column layout, the padding's share dropped."""
+    textbook = _bench_module("textbook")
+    from layerwise.util import col2im, im2col
+
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    col = textbook.im2col(x, 3, 3, 1, 1)
+    np.testing.assert_array_equal(col, im2col(x, 3, 3, 1, 1))
+    back = textbook.col2im(col, x.shape, 3, 3, 1, 1)
+    np.testing.assert_allclose(back, col2im(col, x.shape, 3, 3, 1, 1))
+
+
+def _share_the_books_dropout_masks(net, seed):
+    """Give every Dropout layer of ``net`` one Generator on the stream ``np.random.rand`` draws
+    from after ``np.random.seed(seed)``: the book's masks, drawn in the same order."""
+    np.random.seed(seed)  # noqa: NPY002 - the book's Dropout draws from the global generator
+    bits = np.random.MT19937()
+    state = np.random.get_state(legacy=False)["state"]  # noqa: NPY002
+    bits.state = {"bit_generator": "MT19937", "state": state}
+    shared = np.random.Generator(bits)
+    for layer in net.layers.values():
+        if hasattr(layer, "dropout_ratio"):
+            layer.rng = shared
+
+
+@pytest.mark.parametrize("name", ["SimpleConvNet", "DeepConvNet"])
+def test_textbook_convnet_gradient_matches_layerwise(name):
+    """The book's conv nets, as the yardstick writes them, compute layerwise's loss and
+    gradients (float64, the same weights and Dropout masks): slow, not wrong."""
+    textbook = _bench_module("textbook")
+    import layerwise
+
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 1, 28, 28))
+    t = rng.integers(0, 10, 4)
+    net = getattr(layerwise, name)(seed=1)
+    book = getattr(textbook, name)()
+    for key in net.params:
+        book.params[key][...] = net.params[key]
+    _share_the_books_dropout_masks(net, seed=7)
+    loss, ours = net.loss_and_gradient(x, t)
+    np.random.seed(7)  # noqa: NPY002
+    theirs = book.gradient(x, t)
+    np.testing.assert_allclose(book.last_layer.loss, loss, rtol=1e-5)  # the book's log(y + 1e-7)
+    assert set(theirs) == set(ours)
+    for key in ours:
+        scale = np.abs(ours[key]).max()
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-6, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("name", ["SimpleConvNet", "DeepConvNet"])
+def test_bare_conv_step_is_the_same_step_as_layerwise(name):
+    """The straight-line conv-net step computes layerwise's loss and gradients from the same
+    weights, images and Dropout masks, and updates the weights as layerwise's Adam does.
+
+    The weights are synchronised before every step: float32 rounding in one step moves a few
+    near-zero pre-activations across ReLU's kink in the next, so free-running trajectories part.
+    """
+    wl = _bench_module("workloads")
+    import layerwise
+    from layerwise.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    data = wl.Data(rng.integers(0, 256, (300, 784), dtype=np.uint8), rng.integers(0, 10, 300))
+    images = wl._images(data)
+    ops = {"SimpleConvNet": wl.SIMPLE_OPS, "DeepConvNet": wl.DEEP_OPS}[name]
+    net = getattr(layerwise, name)(dtype=np.float32, seed=2)
+    index = wl.fixed_batches(len(images.x_u8), 20, count=3, seed=1)
+    params = {key: value.copy() for key, value in net.params.items()}
+    bare = wl._bare_conv_step(ops, params, 0.001, images, iter(index), seed=5)
+    shared = np.random.default_rng(5)  # the bare step's Dropout generator, seeded alike
+    for layer in net.layers.values():
+        if hasattr(layer, "dropout_ratio"):
+            layer.rng = shared
+    trainer = layerwise.training.Trainer(
+        net, images.x_u8, images.t_u8, images.x_u8[:1], images.t_u8[:1], verbose=False
+    )
+    optimizer = Adam(lr=0.001)
+    for idx in index:
+        before = {key: value.copy() for key, value in bare.params.items()}
+        for key, value in before.items():
+            net.params[key] = value.copy()
+        loss, grads = net.loss_and_gradient(*trainer.get_batch(idx))
+        bare()
+        np.testing.assert_allclose(bare.loss, loss, rtol=1e-5)
+        for key in grads:
+            scale = np.abs(grads[key]).max()
+            np.testing.assert_allclose(bare.grads[key], grads[key], rtol=1e-4, atol=1e-5 * scale)
+        optimizer.update(before, bare.grads)  # the same gradients through layerwise's Adam
+        for key in before:
+            np.testing.assert_allclose(bare.params[key], before[key], rtol=1e-6, atol=1e-8)
+
+
+def test_torch_conv_step_starts_from_layerwise_weights():
+    """PyTorch's SimpleConvNet step is layerwise's network: same weights, same first loss."""
+    wl = _bench_module("workloads")
+    if wl.torch is None:
+        pytest.skip("torch is not installed")
+    import layerwise
+
+    rng = np.random.default_rng(0)
+    data = wl.Data(rng.integers(0, 256, (200, 784), dtype=np.uint8), rng.integers(0, 10, 200))
+    images = wl._images(data)
+    net = layerwise.SimpleConvNet(dtype=np.float32, seed=3)
+    index = wl.fixed_batches(200, 20, count=1)
+    step = wl._torch_conv_step("SimpleConvNet", net.params, 0.001, data, index, seed=0)
+    step()
+    x = images.x_u8[index[0]].astype(np.float32) / np.float32(255)
+    np.testing.assert_allclose(float(step.loss), net.loss(x, images.t_u8[index[0]]), rtol=1e-5)
+
+
+def test_network_products_are_the_im2col_products_of_deepconvnet():
+    """The DeepConvNet limit: one im2col product per convolution and direction, worked out by
+    hand: 28x28 (pad 1) -> 28x28, pool 14x14, pad 2 -> 16x16, pool 8x8, pool 4x4."""
+    wl = _bench_module("workloads")
+    import layerwise
+
+    net = layerwise.DeepConvNet(dtype=np.float32, seed=0)
+    assert wl.network_products(net, 100) == [
+        (100 * 28 * 28, 1 * 9, 16, False),  # the first layer: no dx
+        (100 * 28 * 28, 16 * 9, 16, True),
+        (100 * 14 * 14, 16 * 9, 32, True),
+        (100 * 16 * 16, 32 * 9, 32, True),
+        (100 * 8 * 8, 32 * 9, 64, True),
+        (100 * 8 * 8, 64 * 9, 64, True),
+        (100, 64 * 4 * 4, 50, True),
+        (100, 50, 10, True),
+    ]
