@@ -240,7 +240,8 @@ class Pooling(Layer):
     likewise.
 
     Caches ``x`` and the book's ``arg_max``: shape (N*OH*OW*C,), the row-major position
-    ``i*pool_w + j`` of each window's maximum, windows ordered (n, y, x, c).
+    ``i*pool_w + j`` of each window's maximum, windows ordered (n, y, x, c) (the smallest
+    unsigned integer dtype that holds it on the reshape path, the book's intp otherwise).
 
     How it computes: windows that neither overlap nor leave gaps (``pool_h == pool_w ==
     stride``, the 2x2 stride-2 pooling of the book's networks) are a reshape of the channels-
@@ -249,6 +250,8 @@ class Pooling(Layer):
     A floating input keeps its dtype; int or bool input is computed in float64. The output is a
     transposed view of channels-last (N, OH, OW, C) memory. A NaN in a window gives NaN out. A
     border window whose input is all -inf ties with its padding, which then takes the gradient.
+    On the reshape path an infinite ``dout`` gives NaN (``inf * 0``) in the window's other
+    slots, as in :class:`~layerwise.layers.Relu`.
     """
 
     def __init__(self, pool_h, pool_w, stride=2, pad=0):
@@ -282,10 +285,13 @@ class Pooling(Layer):
         if ph == pw == s:
             windows = xp.reshape(N, out_h, ph, out_w, pw, C)
             out = windows[:, :, 0, :, 0].copy()
-            arg_max = np.zeros(out.shape, dtype=np.intp)
+            arg_max = np.zeros(out.shape, dtype=np.min_scalar_type(ph * pw))
             for k in range(1, ph * pw):
                 value = windows[:, :, k // pw, :, k % pw]
-                np.copyto(arg_max, k, where=value > out)  # strictly greater: the first wins
+                greater = value > out  # strictly greater: the first maximum wins
+                # arg_max = k where greater: arithmetic, 3x faster than a masked copyto
+                arg_max *= ~greater
+                arg_max += greater * arg_max.dtype.type(k)
                 np.maximum(out, value, out=out)
         else:
             col = im2col(xp.transpose(0, 3, 1, 2), ph, pw, s).reshape(-1, ph * pw)
@@ -306,8 +312,10 @@ class Pooling(Layer):
         if ph == pw == s:
             dx = np.empty((N, out_h, ph, out_w, pw, C), dtype=self.x.dtype)
             arg_max = self.arg_max.reshape(dout.shape)
-            for k in range(ph * pw):
-                dx[:, :, k // pw, :, k % pw] = np.where(arg_max == k, dout, 0)
+            with quiet():  # an infinite dout gives NaN (inf * 0) in the other slots, quietly
+                for k in range(ph * pw):  # dout where slot k held the maximum: multiplying
+                    # by the bool mask is 4x faster than np.where
+                    np.multiply(dout, arg_max == k, out=dx[:, :, k // pw, :, k % pw])
             dx = dx.reshape(N, out_h * ph, out_w * pw, C)
             return dx[:, p : p + H, p : p + W].transpose(0, 3, 1, 2)
         dcol = np.zeros((self.arg_max.size, ph * pw), dtype=self.x.dtype)
