@@ -172,6 +172,7 @@ def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
             "--only",
             "extend_adam",
             "batchnorm",
+            "convnet",
             "--out",
             str(tmp_path),
         ],
@@ -185,6 +186,7 @@ def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
     assert "| epoch | test acc seed 0 | mean test acc | mean train acc (first 10,000) |" in text
     assert "| weight_init_std | epoch 1 | epoch 2 | BN faster |" in text
     assert "| 0.0001 |" in text and "BatchNorm learns faster" in text
+    assert "| SimpleConvNet (ch. 7), Adam 0.001, batch 100, 1 epochs |" in text
 
     report = json.loads((tmp_path / "accuracy.json").read_text())
     assert report["chapter5"] == {"test_acc": [0.87]}  # the entries not run are kept
@@ -195,6 +197,9 @@ def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
     assert len(run["test_acc"]) == len(run["seconds_per_epoch"]) == 1
     assert 0.5 < run["test_acc"][0] == extend["final_test_acc_mean"] <= 1.0
     assert all(s > 0 for s in run["seconds_per_epoch"])
+    conv = report["convnet"]
+    assert conv["network"]["class"] == "SimpleConvNet" and len(conv["test_acc"]) == 1
+    assert 0.3 < conv["test_acc"][0] <= 1.0 and conv["seconds"][0] > 0
     bn = report["batchnorm"]
     assert bn["train_size"] == 1000 and len(bn["scales"]) == 4
     for name in ("bn_train_acc", "plain_train_acc", "bn_book_train_acc"):
