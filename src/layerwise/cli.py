@@ -26,7 +26,6 @@ import platform
 import shlex
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import numpy as np
 
 from . import __version__, datasets
 from ._checks import InvalidParameterError, check_number
-from .files import load, read_training, save
+from .files import load, read_training, save, write_atomic
 from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .optimizers import OPTIMIZERS
 from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified, plot_runs
@@ -286,16 +285,9 @@ def make_out_folder(out, force):
 
 
 def write_json(path, data):
-    """Write ``data`` as JSON to ``path`` atomically (temporary file, then a rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (see :func:`layerwise.files.write_atomic`)."""
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def read_run(folder):

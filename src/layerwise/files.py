@@ -56,6 +56,7 @@ __all__ = [
     "read_npz",
     "read_training",
     "save",
+    "write_atomic",
     "write_npz_atomic",
 ]
 
@@ -102,6 +103,28 @@ def write_npz_atomic(path, arrays):
     ValueError
         If an array has dtype object (it would need pickling).
     """
+    return write_atomic(path, lambda f: _write_npz(f, arrays))
+
+
+def write_atomic(path, write):
+    """Write a file atomically: ``write(f)`` fills a temporary file, which then replaces ``path``.
+
+    The temporary file lies in the same directory; it is flushed and fsync'ed, given the
+    permissions of the file it replaces, and renamed over ``path`` (``os.replace`` is atomic),
+    and the directory is fsync'ed where the system allows. A failure at any point leaves a
+    previous ``path`` untouched and removes the temporary file.
+
+    Parameters
+    ----------
+    path : str or Path
+    write : callable
+        ``write(f)`` with ``f`` a binary file open for writing.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # overwriting keeps the file's permissions
@@ -110,7 +133,7 @@ def write_npz_atomic(path, arrays):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
