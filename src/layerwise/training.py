@@ -265,15 +265,12 @@ class Trainer:
             print(line, flush=True)
 
     def accuracy(self, x, t, batch_size=1000):
-        """Accuracy of the network on ``(x, t)``, ``batch_size`` rows at a time.
+        """Accuracy of the network on ``(x, t)``: ``network.accuracy``, as the book's Trainer.
 
-        Rows are converted like training batches (uint8 scaled by 1/255), so evaluating the
-        full training set needs no float copy of it.
+        It runs ``batch_size`` rows at a time in inference mode and scales uint8 images by
+        1/255 chunk by chunk, so evaluating the full training set needs no float copy of it.
         """
-        t = np.asarray(t)
-        labels = np.argmax(t, axis=1) if t.ndim == 2 else t
-        correct = np.count_nonzero(predicted_labels(self.network, x, batch_size) == labels)
-        return int(correct) / len(labels)
+        return self.network.accuracy(x, t, batch_size)
 
     def _interrupt(self):
         signum = self._stop_signal
