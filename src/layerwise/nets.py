@@ -126,6 +126,13 @@ def _affine(rng, fan_in, fan_out, scale, dtype):
     return Affine(normal(rng, (fan_in, fan_out), scale, dtype), full(fan_out, 0, dtype))
 
 
+def _convolution(rng, channels, conv, scale, dtype):
+    """A Convolution of ``conv`` (a checked conv_param) over ``channels``: N(0, scale**2), b 0."""
+    fn, fs = conv["filter_num"], conv["filter_size"]
+    W = normal(rng, (fn, channels, fs, fs), scale, dtype)
+    return Convolution(W, full(fn, 0, dtype), conv["stride"], conv["pad"])
+
+
 def _batchnorm(n, dtype):
     """BatchNormalization over n features or channels: gamma 1, beta 0, running mean 0, var 1."""
     return BatchNormalization(
@@ -139,8 +146,19 @@ def _batchnorm(n, dtype):
 # ---------------------------------------------------------------------- networks
 
 
+class _BookNet(Sequential):
+    """A network built by a constructor with the book's signature.
+
+    The constructor records its checked arguments in ``self._config``: that is the network's
+    description, from which ``type(net)(**args)`` rebuilds it (see :func:`register_network`).
+    """
+
+    def get_config(self):
+        return dict(self._config)
+
+
 @register_network
-class TwoLayerNet(Sequential):
+class TwoLayerNet(_BookNet):
     """The book's chapter-5 network: Affine1 -> Relu1 -> Affine2 -> SoftmaxWithLoss.
 
     Parameters
@@ -185,9 +203,6 @@ class TwoLayerNet(Sequential):
         layers["Affine2"] = _affine(rng, hidden_size, output_size, weight_init_std, dtype)
         super().__init__(layers)
 
-    def get_config(self):
-        return dict(self._config)
-
 
 def _check_hidden(hidden_size_list, owner):
     if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
@@ -199,7 +214,7 @@ def _check_hidden(hidden_size_list, owner):
 
 
 @register_network
-class MultiLayerNetExtend(Sequential):
+class MultiLayerNetExtend(_BookNet):
     """The book's chapter-6 fully connected network with weight decay, Dropout and BatchNorm.
 
     For each hidden layer ``i``: ``Affine{i}``, then ``BatchNorm{i}`` (when ``use_batchnorm``),
@@ -299,9 +314,6 @@ class MultiLayerNetExtend(Sequential):
         self._config["dtype"] = dtype.name
         super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
 
-    def get_config(self):
-        return dict(self._config)
-
 
 @register_network
 class MultiLayerNet(MultiLayerNetExtend):
@@ -395,7 +407,7 @@ def _pooled(size, owner, what):
 
 
 @register_network
-class SimpleConvNet(Sequential):
+class SimpleConvNet(_BookNet):
     """The book's chapter-7 network: ``Conv1 Relu1 Pool1 Affine1 Relu2 Affine2`` + SoftmaxWithLoss.
 
     Parameters
@@ -450,12 +462,7 @@ class SimpleConvNet(Sequential):
         pooled = fn * _pooled(sides[0], owner, what) * _pooled(sides[1], owner, what)
         rng = np.random.default_rng(seed)
         layers = OrderedDict()
-        layers["Conv1"] = Convolution(
-            normal(rng, (fn, input_dim[0], fs, fs), std, dtype),
-            full(fn, 0, dtype),
-            conv["stride"],
-            conv["pad"],
-        )
+        layers["Conv1"] = _convolution(rng, input_dim[0], conv, std, dtype)
         if use_batchnorm:
             layers["BatchNorm1"] = _batchnorm(fn, dtype)
         layers["Relu1"] = Relu()
@@ -476,9 +483,6 @@ class SimpleConvNet(Sequential):
         }
         super().__init__(layers)
 
-    def get_config(self):
-        return dict(self._config)
-
 
 _DEEP_DEFAULTS = (
     {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
@@ -491,7 +495,7 @@ _DEEP_DEFAULTS = (
 
 
 @register_network
-class DeepConvNet(Sequential):
+class DeepConvNet(_BookNet):
     """The book's chapter-8 network: six 3x3 convolutions, three pools, two Affine layers.
 
     ``Conv1 Relu1 Conv2 Relu2 Pool1 Conv3 Relu3 Conv4 Relu4 Pool2 Conv5 Relu5 Conv6 Relu6 Pool3
@@ -556,13 +560,8 @@ class DeepConvNet(Sequential):
             what = f"conv_param_{i}"
             h = _conv_size(h, fs, conv["stride"], conv["pad"], owner, what)
             w = _conv_size(w, fs, conv["stride"], conv["pad"], owner, what)
-            std = np.sqrt(2.0 / (channels * fs * fs))  # He: fan-in of one output unit
-            layers[f"Conv{i}"] = Convolution(
-                normal(rng, (fn, channels, fs, fs), std, dtype),
-                full(fn, 0, dtype),
-                conv["stride"],
-                conv["pad"],
-            )
+            he = np.sqrt(2.0 / (channels * fs * fs))  # He: fan-in of one output unit
+            layers[f"Conv{i}"] = _convolution(rng, channels, conv, he, dtype)
             if use_batchnorm:
                 layers[f"BatchNorm{i}"] = _batchnorm(fn, dtype)
             layers[f"Relu{i}"] = Relu()
@@ -591,6 +590,3 @@ class DeepConvNet(Sequential):
             "dtype": dtype.name,
         }
         super().__init__(layers)
-
-    def get_config(self):
-        return dict(self._config)
