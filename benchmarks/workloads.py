@@ -617,8 +617,8 @@ def _bare_conv_step(ops, params, lr, data, batches, seed):
     """layerwise's float32 conv-net step as straight-line NumPy, for ``ops`` (SIMPLE/DEEP_OPS).
 
     The same algorithm as the library: uint8 images scaled per batch; the first convolution
-    (one input channel) by im2col without dx, the others by shifted products over the flat
-    padded channels-last image; a bool Relu mask; 2x2 pooling by a reshape, the first maximum
+    (one input channel) by im2col without dx, the others by a product per filter row over the
+    framed channels-last images; a bool Relu mask; 2x2 pooling by a reshape, the first maximum
     taking the gradient; the book's Dropout (``rng.random > 0.5``, unscaled) from a Generator;
     fused softmax cross-entropy; Adam in the book's form. ``run.loss`` and ``run.grads`` hold
     the last step's loss and gradients (before the update).
@@ -701,45 +701,54 @@ def _bare_conv_first_backward(dout, col, W, pad):
     return None, (dout2.T @ col).reshape(W.shape), dout2.sum(axis=0)
 
 
-def _taps(W, Wp):
-    """(i, j, row shift) of each filter tap over a flat padded image Wp columns wide."""
-    return [(i, j, i * Wp + j) for i in range(W.shape[2]) for j in range(W.shape[3])]
+def _bare_frame(a, N, Hf, Wf, FH, FW, top, left):
+    """(N, h, w, K) channels-last images in one zero frame of flat pixel rows, Wf a row, Hf rows
+    an image, (top, left) zeros before each image's rows and columns; rows for the last window."""
+    flat = np.zeros((N * Hf * Wf + (FH - 1) * Wf + FW - 1, a.shape[-1]), F32)
+    flat[: N * Hf * Wf].reshape(N, Hf, Wf, -1)[:, top:, left:] = a
+    return flat
+
+
+def _bare_row_products(flat, Wr, Wf):
+    """sum over filter rows i of (the FW taps of each pixel side by side, shifted i*Wf) @ Wr[i]."""
+    FH, K, _ = Wr.shape
+    C = flat.shape[1]
+    X3 = np.ascontiguousarray(sliding_window_view(flat.reshape(-1), K)[::C])
+    M = len(X3) - (FH - 1) * Wf
+    out = X3[:M] @ Wr[0]
+    for i in range(1, FH):
+        out += X3[i * Wf : i * Wf + M] @ Wr[i]
+    return out, X3
 
 
 def _bare_conv_shifted(x, W, b, pad):
-    """Stride-1 convolution as one product per filter tap over the flat padded channels-last
-    image (see layerwise.layers.conv.Convolution); caches the padded image."""
+    """Stride-1 convolution as one product per filter row over the framed channels-last images
+    (see layerwise.layers.conv.Convolution); caches the rows of taps."""
     FN, C, FH, FW = W.shape
     N, _, H, W_ = x.shape
-    xp = np.zeros((N, H + 2 * pad, W_ + 2 * pad, C), F32)
-    xp[:, pad : pad + H, pad : pad + W_] = x.transpose(0, 2, 3, 1)
-    X = xp.reshape(-1, C)
-    M = len(X) - (FH - 1) * xp.shape[2] - (FW - 1)
-    out = np.empty((len(X), FN), F32)
-    out[:M] = b
-    for i, j, s in _taps(W, xp.shape[2]):
-        out[:M] += X[s : s + M] @ W[:, :, i, j].T
+    Hf, Wf = H + pad, W_ + pad
+    xp = _bare_frame(x.transpose(0, 2, 3, 1), N, Hf, Wf, FH, FW, pad, pad)
+    out, X3 = _bare_row_products(xp, W.transpose(2, 3, 1, 0).reshape(FH, FW * C, FN), Wf)
+    out += b
     out_h, out_w = H + 2 * pad - FH + 1, W_ + 2 * pad - FW + 1
-    return out.reshape(*xp.shape[:3], FN)[:, :out_h, :out_w].transpose(0, 3, 1, 2), xp
+    return out.reshape(N, Hf, Wf, FN)[:, :out_h, :out_w].transpose(0, 3, 1, 2), (X3, x.shape)
 
 
-def _bare_conv_shifted_backward(dout, xp, W, pad):
-    """dx, dW and db of :func:`_bare_conv_shifted`: the same slices against the padded dout."""
-    FN, C, FH, FW = W.shape
-    N, Hp, Wp, _ = xp.shape
-    X = xp.reshape(-1, C)
-    M = len(X) - (FH - 1) * Wp - (FW - 1)
-    D = np.zeros((N, Hp, Wp, FN), F32)
-    D[:, : dout.shape[2], : dout.shape[3]] = dout.transpose(0, 2, 3, 1)
-    D = D.reshape(-1, FN)[:M]
-    dW = np.empty_like(W)
-    dxp = np.zeros_like(X)
-    for i, j, s in _taps(W, Wp):
-        dW[:, :, i, j] = D.T @ X[s : s + M]
-    for i, j, s in _taps(W, Wp):
-        dxp[s : s + M] += D @ W[:, :, i, j]
-    dx = dxp.reshape(N, Hp, Wp, C)[:, pad : Hp - pad, pad : Wp - pad].transpose(0, 3, 1, 2)
-    return dx, dW, D.sum(axis=0)
+def _bare_conv_shifted_backward(dout, cache, W, pad):
+    """dx, dW and db of :func:`_bare_conv_shifted`: dW from the cached rows of taps, dx as the
+    full convolution of the framed dout with the filters turned by 180 degrees."""
+    (X3, (N, _, H, W_)), (FN, C, FH, FW) = cache, W.shape
+    Hf, Wf = H + pad, W_ + pad
+    qh, qw = FH - 1 - pad, FW - 1 - pad
+    Dp = _bare_frame(dout.transpose(0, 2, 3, 1), N, Hf, Wf, FH, FW, qh, qw)
+    M = N * Hf * Wf
+    D = Dp[qh * Wf + qw : qh * Wf + qw + M]
+    dW = np.stack([X3[i * Wf : i * Wf + M].T @ D for i in range(FH)])
+    dW = dW.reshape(FH, FW, C, FN).transpose(3, 2, 0, 1)
+    Wflip = W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(FH, FW * FN, C)
+    dx, _ = _bare_row_products(Dp, Wflip, Wf)
+    dx = dx.reshape(N, Hf, Wf, C)[:, :H, :W_].transpose(0, 3, 1, 2)
+    return dx, dW, np.einsum("mf->f", D)
 
 
 def _bare_pool(x):

@@ -152,8 +152,12 @@ class BookPooling:
 CONV_CASES = [
     ((2, 3, 5, 7), (4, 3, 3), 1, 0),  # shifted products, non-square
     ((2, 3, 5, 5), (4, 3, 3), 1, 1),  # shifted
-    ((1, 2, 6, 5), (3, 2, 3), 1, 2),  # shifted, batch 1, rectangular filter, pad 2
+    ((1, 2, 6, 5), (3, 3, 2), 1, 1),  # shifted, batch 1, rectangular filter, pad = FW - 1
+    ((2, 3, 1, 4), (3, 5, 3), 1, 2),  # shifted, one row per image, the frame at its smallest
+    ((2, 2, 4, 4), (2, 5, 5), 1, 1),  # shifted, dout padded by 3 > pad in the backward frame
     ((2, 4, 4, 4), (2, 1, 1), 1, 0),  # shifted, 1x1 filter
+    ((1, 2, 6, 5), (3, 2, 3), 1, 2),  # im2col, pad as large as the filter (rectangular)
+    ((2, 4, 4, 4), (2, 1, 1), 1, 1),  # im2col, 1x1 filter with pad 1
     ((2, 3, 7, 9), (2, 3, 3), 2, 1),  # im2col, stride 2
     ((1, 2, 8, 6), (2, 4, 2), 2, 2),  # im2col, stride 2, pad 2, rectangular
     ((2, 1, 6, 5), (3, 3, 2), 1, 1),  # im2col, one input channel
@@ -550,7 +554,7 @@ def test_regression_pooling_default_stride_is_two():
 
 
 def test_regression_shifted_path_has_no_col():
-    """With stride 1 and 2*C >= FN no im2col matrix is built: col and col_W are None."""
+    """With stride 1, 2*C >= FN and pad < filter no im2col matrix is built: col, col_W None."""
     x, W, b = conv_case((2, 3, 5, 5), (6, 3, 3))
     layer = Convolution(W, b, pad=1)
     layer.forward(x)
