@@ -394,14 +394,16 @@ class Graph:
             self._names[key] = [f"{kind}{self._counts[kind]}", 0]
         self._names[key][1] += 1
         name, calls = self._names[key]
-        node = Node(layer, name if calls == 1 else f"{name}#{calls}", len(self.calls), slots, output)
+        name = name if calls == 1 else f"{name}#{calls}"
+        node = Node(layer, name, len(self.calls), slots, output)
         for slot in slots:
             if slot.source is not None:
                 slot.source.consumers += 1
         self.nodes.append(node)
         inputs = {slot.name: slot.value for slot in slots}
-        self.calls.append(Call(len(self.calls), "forward", node, type(layer).__name__, inputs,
-                               (output,), {}))
+        self.calls.append(
+            Call(len(self.calls), "forward", node, type(layer).__name__, inputs, (output,), {})
+        )
         return node
 
     def _add_backward(self, layer, node, inputs, outputs, grads):
@@ -409,8 +411,9 @@ class Graph:
             node.dout = inputs.get("dout")
             node.dinputs = list(outputs[: len(node.inputs)])
             node.grads = grads
-        self.calls.append(Call(len(self.calls), "backward", node, type(layer).__name__, inputs,
-                               outputs, grads))
+        self.calls.append(
+            Call(len(self.calls), "backward", node, type(layer).__name__, inputs, outputs, grads)
+        )
 
     # ------------------------------------------------------------------ names
 
@@ -494,7 +497,8 @@ class Graph:
         ids = {id(node): f"n{i}" for i, node in enumerate(self.nodes)}
         lines = [
             "digraph layerwise {",
-            "  rankdir=LR; ordering=in; ranksep=0.3; nodesep=0.25;",  # inputs top to bottom in order
+            # ordering=in: a node's inputs top to bottom in their order (apple above its count)
+            "  rankdir=LR; ordering=in; ranksep=0.3; nodesep=0.25;",
             '  graph [fontname="Helvetica"' + (f", dpi={int(dpi)}" if dpi else "") + "];",
             '  node [fontname="Helvetica", fontsize=14];',
             "  edge [arrowsize=0.7];",
@@ -614,8 +618,10 @@ def _quote(text):
 
 def _arrow_label(edge):
     """Forward value, the arrow's line (the port ``m`` the two halves attach to), backward value."""
-    backward = "" if edge.backward is None else (
-        f'<font color="red">{html.escape(edge.backward.text)}</font>'
+    backward = (
+        ""
+        if edge.backward is None
+        else (f'<font color="red">{html.escape(edge.backward.text)}</font>')
     )
     return (
         '<<table border="0" cellspacing="0" cellpadding="1">'
@@ -629,9 +635,7 @@ def _node_attributes(node):
     symbol = getattr(node.layer, "symbol", None)
     tooltip = f"tooltip={_quote(node.name)}"
     if symbol:  # the book's × and + nodes
-        return (
-            f"[shape=circle, fixedsize=true, width=0.45, label={_quote(symbol)}, {tooltip}]"
-        )
+        return f"[shape=circle, fixedsize=true, width=0.45, label={_quote(symbol)}, {tooltip}]"
     rows = [f"<tr><td>{html.escape(node.name)}</td></tr>"]
     for name, value in node.grads.items():
         rows.append(
