@@ -200,8 +200,9 @@ class Node:
 class Call:
     """One noted call, in the order the calls happened.
 
-    ``inputs`` maps parameter names to :class:`Value` (for backward: ``dout``); ``outputs``
-    holds the returned values (backward's ``dx`` or ``(dx, dy)``); ``grads`` the parameter
+    ``inputs`` maps the layer's parameter names to :class:`Value` (for backward: ``dout``);
+    ``outputs`` the returned values, ``out`` for forward and ``dx`` (``dx``, ``dy``) for backward,
+    named after the forward inputs (None where nothing was returned); ``grads`` the parameter
     gradients a backward call filled.
     """
 
@@ -210,7 +211,7 @@ class Call:
     node: Node | None
     layer_class: str
     inputs: dict
-    outputs: tuple
+    outputs: dict
     grads: dict
 
     @property
@@ -402,14 +403,19 @@ class Graph:
         self.nodes.append(node)
         inputs = {slot.name: slot.value for slot in slots}
         self.calls.append(
-            Call(len(self.calls), "forward", node, type(layer).__name__, inputs, (output,), {})
+            Call(
+                len(self.calls), "forward", node, type(layer).__name__, inputs, {"out": output}, {}
+            )
         )
         return node
 
-    def _add_backward(self, layer, node, inputs, outputs, grads):
+    def _add_backward(self, layer, node, inputs, returned, grads):
+        names = [f"d{slot.name}" for slot in node.inputs] if node is not None else []
+        names += [f"d{k}" for k in range(len(names), len(returned))]  # more than the inputs
+        outputs = dict(zip(names, returned, strict=False))
         if node is not None:
             node.dout = inputs.get("dout")
-            node.dinputs = list(outputs[: len(node.inputs)])
+            node.dinputs = list(returned[: len(node.inputs)])
             node.grads = grads
         self.calls.append(
             Call(len(self.calls), "backward", node, type(layer).__name__, inputs, outputs, grads)
@@ -591,9 +597,8 @@ class Graph:
             lines.append(f"{call.index + 1:>3}  {call.direction:<8}  {call.name}")
             for name, value in call.inputs.items():
                 lines.append(f"       in   {name:<6} {value}")
-            for k, value in enumerate(call.outputs):
-                slot = "out" if call.direction == "forward" else f"d{_input_name(call, k)}"
-                lines.append(f"       out  {slot:<6} {'None' if value is None else value}")
+            for name, value in call.outputs.items():
+                lines.append(f"       out  {name:<6} {'None' if value is None else value}")
             for name, value in call.grads.items():
                 lines.append(f"       grad {name:<6} {value}")
         return "\n".join(lines)
@@ -604,11 +609,6 @@ class Graph:
             f"<Graph: {forward} forward and {len(self.calls) - forward} backward calls; "
             "print() lists them, .save('graph.svg') draws them>"
         )
-
-
-def _input_name(call, k):
-    names = [slot.name for slot in call.node.inputs] if call.node is not None else []
-    return names[k] if k < len(names) else f"x{k}"
 
 
 def _quote(text):
