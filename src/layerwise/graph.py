@@ -171,10 +171,14 @@ class Node:
         ``Affine1``, ``MulLayer2``, ...: the class name numbered in order of first call (as
         :class:`~layerwise.network.Sequential` names layers), or the name given by
         :meth:`Graph.label`; a second call of one layer is ``Affine1#2``.
+    call : int
+        The index of its forward call in :attr:`Graph.calls`.
     inputs : list of Slot
     output : Value
     output_name : str
         The name of the final arrow when no recorded layer read the output.
+    consumers : int
+        How many recorded forward calls read the output (0: it gets a final arrow).
     dout : Value or None
         What the layer's ``backward`` was given (None: no backward was recorded).
     dinputs : list of (Value or None)
