@@ -42,3 +42,23 @@ def test_train_neuralnet_on_the_sample():
     out = run("train_neuralnet.py", "--sample", "--iters", "300")
     accuracy = float(out.strip().splitlines()[-1].split()[-1])
     assert accuracy > 0.6
+
+
+def test_graph_two_layer_net(tmp_path):
+    out = run("graph_two_layer_net.py", str(tmp_path / "net.svg"))
+    # The calls in the book's order: four forward, then four backward from the loss back.
+    calls = [line.split()[1:] for line in out.splitlines() if line[:3].strip().isdigit()]
+    assert calls == [
+        ["forward", "Affine1"],
+        ["forward", "Relu1"],
+        ["forward", "Affine2"],
+        ["forward", "SoftmaxWithLoss"],
+        ["backward", "SoftmaxWithLoss"],
+        ["backward", "Affine2"],
+        ["backward", "Relu1"],
+        ["backward", "Affine1"],
+    ]
+    assert "grad dW     (784, 50) float64" in out
+    svg = (tmp_path / "net.svg").read_text()
+    assert svg.startswith("<?xml") and "(100, 784)" in svg and "dW (784, 50)" in svg
+    assert out.splitlines()[-1] == f"wrote {tmp_path / 'net.svg'}"

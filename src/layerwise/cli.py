@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: ``train``, ``evaluate``, ``runs`` and ``gradcheck``.
+"""The ``layerwise`` command: ``train``, ``evaluate``, ``runs``, ``gradcheck`` and ``graph``.
 
 Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
 with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
@@ -34,6 +34,7 @@ import numpy as np
 from . import __version__, datasets
 from ._checks import InvalidParameterError, check_number
 from .files import load, read_training, save, write_atomic
+from .graph import apple_graph, record_step
 from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .optimizers import OPTIMIZERS
 from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified, plot_runs
@@ -589,8 +590,9 @@ def _write_unfinished(trainer, out, record):
 # ---------------------------------------------------------------------- evaluate
 
 
-def cmd_evaluate(args):
-    model = Path(args.model)
+def open_model(path):
+    """``(model file, network, its training options)`` of a model .npz or a run folder."""
+    model = Path(path)
     if model.is_dir():  # a run folder
         record = read_run(model) or {}
         model = model / "model.npz"
@@ -598,8 +600,12 @@ def cmd_evaluate(args):
             how = f" (its run.json says the run {record['status']})" if "status" in record else ""
             raise FileNotFoundError(f"{model.parent} holds no model.npz{how}")
     training = read_training(model) or {}
-    network = load(model)
-    trained_on = training.get("options", {}).get("dataset")
+    return model, load(model), training.get("options", {})
+
+
+def cmd_evaluate(args):
+    model, network, options = open_model(args.model)
+    trained_on = options.get("dataset")
     dataset = args.dataset or trained_on or "sample"
     _, (x_test, t_test) = load_dataset(dataset)[0]
     x_test = as_images(x_test, network)
@@ -788,6 +794,30 @@ def cmd_gradcheck(args):
     return 0 if ok else 1
 
 
+# ---------------------------------------------------------------------- graph
+
+
+def cmd_graph(args):
+    if args.what in ("apple", "apple-orange"):
+        figure = apple_graph(oranges=args.what == "apple-orange")
+    else:
+        model, network, options = open_model(args.what)
+        dataset = args.dataset or options.get("dataset") or "sample"
+        batch_size = args.batch_size or options.get("batch_size") or 100
+        (x_train, t_train), _ = load_dataset(dataset)[0]
+        x = as_images(x_train[:batch_size], network)
+        title = (
+            f"{type(network).__name__} ({model}): one step on {len(x)} training images of "
+            f"{Path(dataset).name}"
+        )
+        figure = record_step(network.train(), x, t_train[:batch_size], title=title)
+    if args.out is None:
+        sys.stdout.write(figure.to_dot())
+    else:
+        print(f"wrote {figure.save(args.out)}")
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -932,6 +962,28 @@ def make_parser():
     gradcheck = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
     gradcheck.add_argument("--seed", type=_non_negative_int, default=0)
     gradcheck.set_defaults(func=cmd_gradcheck, parser=gradcheck)
+
+    graph = sub.add_parser(
+        "graph", help="draw a computational graph: the book's apple figures or a model's step"
+    )
+    graph.add_argument(
+        "what",
+        metavar="WHAT",
+        help="apple, apple-orange (the book's figures), or a model .npz / run folder (one "
+        "training step on a batch of its dataset)",
+    )
+    graph.add_argument(
+        "--out",
+        metavar="FILE",
+        help="FILE.dot/.gv (DOT text), .svg or .png (need Graphviz); default: DOT on stdout",
+    )
+    graph.add_argument(
+        "--dataset", type=_dataset, help="for a model: default the one it was trained on"
+    )
+    graph.add_argument(
+        "--batch-size", type=_positive_int, help="for a model: default its training batch size"
+    )
+    graph.set_defaults(func=cmd_graph, parser=graph)
     return parser
 
 

@@ -13,7 +13,8 @@ A layer is a plain class, as in the book's ``common/layers.py``:
 - the constructor takes every parameter and buffer by that attribute name, and
   ``get_config()`` returns its other arguments as a JSON-serialisable dict, so that
   ``type(layer)(**arrays, **layer.get_config())`` rebuilds the layer;
-- a layer that draws random numbers keeps its ``numpy.random.Generator`` as ``rng``.
+- a layer that draws random numbers keeps its ``numpy.random.Generator`` as ``rng``;
+- a layer may name a ``symbol``, the glyph :mod:`layerwise.graph` draws it as (``×``, ``+``).
 
 Networks, model files and checkpoints work from these declarations alone: they never ask
 what concrete class a layer is. :func:`register_layer` adds a class to :data:`LAYERS`, the

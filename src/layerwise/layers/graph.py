@@ -17,6 +17,8 @@ class MulLayer(Layer):
     shape too. Computes in float (int/bool inputs in float64).
     """
 
+    symbol = "×"  # how the book draws this node (see layerwise.graph)
+
     def __init__(self):
         self.x = None
         self.y = None
@@ -45,6 +47,8 @@ class AddLayer(Layer):
     Works on Python numbers and on arrays of one shape (no broadcasting). Caches only the
     output's shape and dtype, to check ``dout`` against (the book's AddLayer keeps nothing).
     """
+
+    symbol = "+"
 
     def __init__(self):
         self._out = None  # (shape, dtype) of the forward output
