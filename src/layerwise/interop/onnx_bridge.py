@@ -73,7 +73,9 @@ def _nodes(helper, numpy_helper, step, x):
         return [node], inits
     if step.op == "unflatten":
         # 0 copies the batch size from the input.
-        shape = numpy_helper.from_array(np.array([0, *attrs["shape"]], np.int64), f"{step.name}.shape")
+        shape = numpy_helper.from_array(
+            np.array([0, *attrs["shape"]], np.int64), f"{step.name}.shape"
+        )
         node = helper.make_node("Reshape", [x, shape.name], [step.name], name=step.name)
         return [node], [shape]
     if step.op == "flatten":
@@ -210,6 +212,11 @@ class OnnxModel:
         if train_flg:
             raise ValueError("an ONNX model runs at inference only: train_flg must be False")
         x = np.asarray(x)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"ONNX model '{self.path}' takes input of shape (N, "
+                f"{', '.join(map(str, self.input_shape))}), got {x.shape}"
+            )
         batch = as_batch(x, np.dtype(np.float32))
         return self.session.run(None, {self._input: batch})[0]
 

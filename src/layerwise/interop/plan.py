@@ -242,8 +242,7 @@ def plan(network, input_shape=None, *, target):
                 x = layer.forward(x)
         except ValueError as err:
             raise ConversionError(
-                f"the network does not take input of shape (N, {', '.join(map(str, shape))}): "
-                f"{err}"
+                f"the network does not take input of shape (N, {', '.join(map(str, shape))}): {err}"
             ) from err
     _name_added(steps, network.layers)
     return fold_dropout(steps, target), shape, x.shape[1:]

@@ -293,7 +293,9 @@ def from_torch(module, *, input_shape=None, seed=None):
         nn.Sigmoid: lambda *args: Sigmoid(),
     }
     dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
-    dtypes |= {str(b.dtype).removeprefix("torch.") for b in module.buffers() if b.is_floating_point()}
+    dtypes |= {
+        str(b.dtype).removeprefix("torch.") for b in module.buffers() if b.is_floating_point()
+    }
     if len(dtypes) > 1 or not dtypes <= set(_TORCH_DTYPES):
         raise ConversionError(
             f"from_torch: the module's parameters must all be float32 or all float64, got "
