@@ -307,8 +307,8 @@ def from_torch(module, *, input_shape=None, seed=None):
     layers = []
     flattened = None  # the shape a Flatten took, while layerwise's layers still see it
     children = list(module.named_children())
-    for i, (name, child) in enumerate(children):
-        kind = type(child)
+    for i, (key, child) in enumerate(children):
+        name, kind = f"module {key!r}", type(child)
         if kind is nn.Flatten:
             if (child.start_dim, child.end_dim) != (1, -1):
                 raise ConversionError(f"{name} ({child}): only Flatten() (from dim 1) converts")
