@@ -90,30 +90,20 @@ def conv_sequential(dtype, seed):
     return net
 
 
+def extend(dtype, **options):
+    """MultiLayerNetExtend with BatchNorm and the book's (non-inverted) Dropout."""
+    return MultiLayerNetExtend(
+        784, [100, 100], 10, use_dropout=True, use_batchnorm=True, dtype=dtype, seed=0, **options
+    )
+
+
 NETWORKS = {
     "TwoLayerNet": lambda dtype: TwoLayerNet(784, 50, 10, dtype=dtype, seed=0),
     "MultiLayerNet": lambda dtype: MultiLayerNet(784, [100, 100], 10, dtype=dtype, seed=0),
-    "MultiLayerNetExtend": lambda dtype: MultiLayerNetExtend(
-        784,
-        [100, 100],
-        10,
-        use_dropout=True,
-        dropout_ration=0.2,
-        use_batchnorm=True,
-        dtype=dtype,
-        seed=0,
-    ),  # fmt: skip
-    "MultiLayerNetExtend-sigmoid": lambda dtype: MultiLayerNetExtend(
-        784,
-        [100, 100],
-        10,
-        activation="sigmoid",
-        use_dropout=True,
-        dropout_ration=0.3,
-        use_batchnorm=True,
-        dtype=dtype,
-        seed=0,
-    ),  # fmt: skip
+    "MultiLayerNetExtend": lambda dtype: extend(dtype, dropout_ration=0.2),
+    "MultiLayerNetExtend-sigmoid": lambda dtype: extend(
+        dtype, activation="sigmoid", dropout_ration=0.3
+    ),
     "SimpleConvNet": lambda dtype: SimpleConvNet(dtype=dtype, seed=0),
     "SimpleConvNet-batchnorm": lambda dtype: SimpleConvNet(use_batchnorm=True, dtype=dtype, seed=0),
     "DeepConvNet": lambda dtype: DeepConvNet(dtype=dtype, seed=0),
