@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: ``train``, ``evaluate``, ``runs``, ``gradcheck`` and ``graph``.
+"""The ``layerwise`` command: train, evaluate, runs, gradcheck, graph and export.
 
 Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
 with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, datasets
+from . import __version__, datasets, interop
 from ._checks import InvalidParameterError, check_number
 from .files import load, read_training, save, write_atomic
 from .graph import apple_graph, record_step
@@ -590,22 +590,34 @@ def _write_unfinished(trainer, out, record):
 # ---------------------------------------------------------------------- evaluate
 
 
-def open_model(path):
-    """``(model file, network, its training options)`` of a model .npz or a run folder."""
-    model = Path(path)
+def model_file(name):
+    """MODEL of ``evaluate``, ``export`` and ``graph``: a model file, or the run folder holding
+    model.npz."""
+    model = Path(name)
     if model.is_dir():  # a run folder
         record = read_run(model) or {}
         model = model / "model.npz"
         if not model.is_file():
             how = f" (its run.json says the run {record['status']})" if "status" in record else ""
             raise FileNotFoundError(f"{model.parent} holds no model.npz{how}")
+    return model
+
+
+def open_model(path):
+    """``(model file, network, its training options)`` of a model .npz or a run folder."""
+    model = model_file(path)
     training = read_training(model) or {}
     return model, load(model), training.get("options", {})
 
 
 def cmd_evaluate(args):
-    model, network, options = open_model(args.model)
-    trained_on = options.get("dataset")
+    model = model_file(args.model)
+    if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
+        network = interop.load_onnx(model)
+        trained_on = network.metadata.get(ONNX_DATASET_KEY)
+    else:
+        model, network, options = open_model(model)
+        trained_on = options.get("dataset")
     dataset = args.dataset or trained_on or "sample"
     _, (x_test, t_test) = load_dataset(dataset)[0]
     x_test = as_images(x_test, network)
@@ -638,6 +650,41 @@ def cmd_evaluate(args):
         print("wrote " + ", ".join(map(str, pictures)))
     else:
         print("matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'")
+    return 0
+
+
+# ---------------------------------------------------------------------- export
+
+#: The ONNX metadata entry where ``export`` records the dataset the model was trained on.
+ONNX_DATASET_KEY = "layerwise.dataset"
+
+
+def cmd_export(args):
+    if args.torch is None and args.onnx is None:
+        raise UsageError("say what to write: --torch OUT.pt, --onnx OUT.onnx, or both")
+    if args.softmax and args.onnx is None:
+        raise UsageError("--softmax applies to --onnx (a torch state_dict holds weights only)")
+    model = model_file(args.model)
+    network = load(model)
+    if args.torch is not None:
+        module = interop.save_torch(network, args.torch)
+        print(f"wrote {args.torch}: the state_dict of this module (to_torch of the model)")
+        print(module)
+        print(
+            f"load it with: module = layerwise.interop.to_torch(layerwise.load({str(model)!r})); "
+            f"module.load_state_dict(torch.load({str(args.torch)!r}, weights_only=True))"
+        )
+    if args.onnx is not None:
+        dataset = (read_training(model) or {}).get("options", {}).get("dataset")
+        metadata = {ONNX_DATASET_KEY: dataset} if dataset else {}
+        interop.to_onnx(network, args.onnx, softmax=args.softmax, metadata=metadata)
+        shape = ", ".join(map(str, interop.OnnxModel(args.onnx).input_shape))
+        what = "probabilities" if args.softmax else "logits"
+        print(f"wrote {args.onnx}: float32 input (N, {shape}) -> {what} (N, classes)")
+        print(
+            f"check it with: layerwise evaluate {args.onnx}"
+            + (f" --dataset {dataset}" if dataset else "")
+        )
     return 0
 
 
@@ -928,7 +975,9 @@ def make_parser():
 
     evaluate = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
     evaluate.add_argument(
-        "model", help="a model .npz written by `layerwise train`, or the run folder holding it"
+        "model",
+        help="a model .npz written by `layerwise train`, or the run folder holding it, or an "
+        ".onnx model written by `layerwise export` (run by onnxruntime)",
     )
     evaluate.add_argument(
         "--dataset",
@@ -942,6 +991,17 @@ def make_parser():
         help="where misclassified.png and confusion.png go (default: beside MODEL)",
     )
     evaluate.set_defaults(func=cmd_evaluate, parser=evaluate)
+
+    export = sub.add_parser(
+        "export", help="write a saved model as a PyTorch state_dict and/or an ONNX model"
+    )
+    export.add_argument("model", help="a model .npz, or the run folder holding it")
+    export.add_argument("--torch", metavar="OUT.pt", help="the state_dict of to_torch's module")
+    export.add_argument("--onnx", metavar="OUT.onnx", help="an ONNX model (float32, logits)")
+    export.add_argument(
+        "--softmax", action="store_true", help="with --onnx: output probabilities, not logits"
+    )
+    export.set_defaults(func=cmd_export, parser=export)
 
     runs = sub.add_parser("runs", help="list the runs in runs/ (or DIR) as a table")
     runs.add_argument(
@@ -1051,8 +1111,9 @@ def main(argv=None):
         # stdout at /dev/null so that Python's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, OSError) as err:
-        # Data not found, bad model or checkpoint files, a folder that cannot be written.
+    except (ValueError, TypeError, OSError, interop.MissingExtraError) as err:
+        # Data not found, bad model or checkpoint files, a folder that cannot be written, an
+        # optional package (torch, onnx) that export or evaluate needs.
         print(f"layerwise: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,261 @@
+"""A layerwise network as a list of framework-neutral steps: what both bridges translate.
+
+Each layer becomes one or more :class:`Step` objects (``linear``, ``conv``, ``maxpool``,
+``relu``, ``sigmoid``, ``batchnorm``, ``dropout``, ``flatten``, ``unflatten``), found from what
+the layer declares: its registered class name (:data:`layerwise.layers.LAYERS`), its arrays
+(``param_names`` and ``buffer_names``) and ``get_config()``. A layer type without an entry in
+:data:`STEPS` is refused by name. The torch bridge turns steps into ``torch.nn`` modules, the ONNX
+bridge into graph nodes, so both agree on every choice made here:
+
+- an ``Affine`` whose input is not flat rows gets a ``flatten`` before it (torch's ``Linear``
+  works on the last axis only; the book's Affine reshapes to (N, -1));
+- a ``BatchNormalization`` is per feature (2-D input), per channel (4-D input, C entries) or,
+  the book's layout, per position (C*H*W entries): ``flatten``, a per-feature step, and
+  ``unflatten`` back to (C, H, W);
+- the book's non-inverted Dropout is made inverted, as torch's is, by moving its factor
+  ``1 - p`` into a neighbouring layer (see :func:`fold_dropout`).
+
+Arrays in steps are copies in the network's dtype and layerwise's layout (``W`` of an Affine is
+(in, out)); converting never changes the network.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..layers import LAYERS
+from ..network import _accepts
+
+
+class ConversionError(ValueError):
+    """A network or module has no exact counterpart in the other framework; the message says why."""
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency of a bridge is not installed; the message says what to install."""
+
+
+def import_extra(module, extra, what):
+    """``importlib.import_module(module)``, or a MissingExtraError naming ``layerwise[extra]``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(
+            f"{what} needs the package {module!r}, which is not installed: "
+            f'pip install "layerwise[{extra}]"'
+        ) from err
+
+
+@dataclass
+class Step:
+    """One operation of a converted network.
+
+    Attributes
+    ----------
+    op : str
+        ``linear`` (``W`` (D, M), ``b``), ``conv`` (``W`` (FN, C, FH, FW), ``b``; ``stride``,
+        ``pad``), ``maxpool`` (``kernel`` (h, w), ``stride``, ``pad``), ``relu``, ``sigmoid``,
+        ``batchnorm`` (``gamma``, ``beta``, ``running_mean``, ``running_var``; ``eps`` and the
+        book's ``momentum``), ``dropout`` (``p``, inverted: identity at inference),
+        ``flatten`` (to (N, -1)) or ``unflatten`` (``shape``: back to (N, C, H, W)).
+    name : str
+        The layer's name in the network (``Affine1``), or a new one for an added flatten.
+    shape : tuple of int
+        The shape of one input sample.
+    arrays : dict of str to ndarray
+    attrs : dict
+    """
+
+    op: str
+    name: str
+    shape: tuple
+    arrays: dict = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+
+def _arrays(layer):
+    """Copies of the layer's declared parameters and buffers, by attribute name."""
+    names = (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ()))
+    return {name: np.array(getattr(layer, name)) for name in names}
+
+
+def _affine(layer, name, shape):
+    flat = [] if len(shape) == 1 else [Step("flatten", None, shape)]
+    return [*flat, Step("linear", name, (int(np.prod(shape)),), _arrays(layer))]
+
+
+def _convolution(layer, name, shape):
+    return [Step("conv", name, shape, _arrays(layer), layer.get_config())]
+
+
+def _pooling(layer, name, shape):
+    config = layer.get_config()
+    kernel = (config["pool_h"], config["pool_w"])
+    return [Step("maxpool", name, shape, {}, {**config, "kernel": kernel})]
+
+
+def _batchnorm(layer, name, shape):
+    arrays, config = _arrays(layer), layer.get_config()
+    features = arrays["gamma"].shape[0]
+    if len(shape) == 1 or shape[0] == features:  # per feature, or per channel of (C, H, W)
+        return [Step("batchnorm", name, shape, arrays, config)]
+    # The book's per-position statistics: each of the C*H*W values is a feature of its own.
+    flat = (features,)
+    return [
+        Step("flatten", None, shape),
+        Step("batchnorm", name, flat, arrays, config),
+        Step("unflatten", None, flat, {}, {"shape": shape}),
+    ]
+
+
+def _dropout(layer, name, shape):
+    config = layer.get_config()
+    p = config["dropout_ratio"]
+    # Inverted (PyTorch's): identity at inference. The book's multiplies by 1 - p there.
+    factor = 1.0 if config["inverted"] else 1.0 - p
+    return [Step("dropout", name, shape, {}, {"p": p, "factor": factor})]
+
+
+def _elementwise(op):
+    return lambda layer, name, shape: [Step(op, name, shape)]
+
+
+#: How each registered layer type becomes steps: ``STEPS[class name](layer, name, shape)``.
+STEPS = {
+    "Affine": _affine,
+    "Convolution": _convolution,
+    "Pooling": _pooling,
+    "Relu": _elementwise("relu"),
+    "Sigmoid": _elementwise("sigmoid"),
+    "BatchNormalization": _batchnorm,
+    "Dropout": _dropout,
+}
+
+# Steps through which a positive factor passes unchanged: relu(c x) = c relu(x) for c > 0, and
+# the same for max pooling, reshapes and (inverted) dropout, which is linear.
+_COMMUTE = {"relu", "maxpool", "flatten", "unflatten", "dropout"}
+# Steps whose output is linear in these arrays: scaling them scales the output.
+_SCALE_OUTPUT = {"linear": ("W", "b"), "conv": ("W", "b"), "batchnorm": ("gamma", "beta")}
+
+
+def fold_dropout(steps, target):
+    """Make every Dropout step inverted by moving the book's factor ``1 - p`` elsewhere, exactly.
+
+    The book's Dropout computes ``x * mask`` when training and ``x * (1 - p)`` at inference;
+    PyTorch's (inverted) ``x * mask / (1 - p)`` and ``x``. Both agree once the input is
+    multiplied by ``1 - p``: then torch's training output is ``(1 - p) x * mask / (1 - p) =
+    x * mask`` and its inference output ``(1 - p) x``, the book's two. The factor is applied:
+
+    1. to the output of the nearest Affine, Convolution or BatchNormalization before the
+       Dropout (its ``W`` and ``b``, or ``gamma`` and ``beta``), when only ReLU, pooling,
+       reshapes or other Dropouts lie between (they commute with a positive factor); so
+       DeepConvNet's last Dropout, which no Affine follows, is folded into ``Affine2``;
+    2. otherwise to the input of the nearest Affine or Convolution after it (its ``W`` only),
+       again across only such steps (``MultiLayerNetExtend`` with sigmoid and dropout);
+    3. otherwise refused with a :class:`ConversionError` that says why: a sigmoid between the
+       Dropout and every such layer does not commute with the factor.
+
+    ``steps`` is changed in place (arrays are the steps' own copies); ``target`` names the
+    bridge for messages.
+    """
+    for i, step in enumerate(steps):
+        factor = step.attrs.get("factor", 1.0) if step.op == "dropout" else 1.0
+        if factor == 1.0:
+            continue
+        before = _reach(steps[i - 1 :: -1] if i else [], _SCALE_OUTPUT)
+        after = None if before else _reach(steps[i + 1 :], {"linear": ("W",), "conv": ("W",)})
+        found = before or after
+        if found is None:
+            raise ConversionError(
+                f"{step.name} (the book's Dropout, ratio {step.attrs['p']}) multiplies by "
+                f"{factor} at inference, {target}'s Dropout does not; layerwise moves that factor "
+                "into the nearest Affine, Convolution or BatchNormalization before it, or the "
+                "nearest Affine or Convolution after it, but a Sigmoid (or the network's end) "
+                "lies between, and a sigmoid does not commute with a factor. Train with "
+                "Dropout(..., inverted=True), which needs no factor at inference."
+            )
+        other, names = found
+        dtype = other.arrays[names[0]].dtype
+        for name in names:
+            other.arrays[name] = other.arrays[name] * dtype.type(factor)
+        step.attrs["factor"] = 1.0
+    return steps
+
+
+def _reach(steps, scalable):
+    """The first step of ``steps`` in ``scalable``, with its arrays, if only commuting ones
+    come before it; else None."""
+    for step in steps:
+        if step.op in scalable:
+            return step, scalable[step.op]
+        if step.op not in _COMMUTE:
+            return None
+    return None
+
+
+def input_shape_of(network, input_shape=None):
+    """The shape of one input sample: ``input_shape``, the network's, or a first Affine's rows."""
+    if input_shape is None:
+        input_shape = getattr(network, "input_shape", None)
+    if input_shape is None:
+        name, first = next(iter(network.layers.items()))
+        if type(first).__name__ == "Affine":
+            input_shape = (first.W.shape[0],)
+        else:
+            raise ConversionError(
+                f"the network does not say what input it takes (its first layer is {name}): "
+                "pass input_shape, e.g. input_shape=(1, 28, 28) for (N, 1, 28, 28) images"
+            )
+    return tuple(int(n) for n in input_shape)
+
+
+def plan(network, input_shape=None, *, target):
+    """The network as a list of :class:`Step` (Dropout factors folded), and its input shape.
+
+    The shape each layer receives is found by running one zero sample through the network's
+    own layers in inference mode, as ``Sequential.summary`` does, so the sizes are exactly the
+    ones the layers check.
+
+    Raises
+    ------
+    ConversionError
+        For a layer type with no conversion (named), an input shape the network refuses, or a
+        book Dropout with no exact counterpart (see :func:`fold_dropout`).
+    """
+    for name, layer in network.layers.items():
+        kind = type(layer).__name__
+        if kind not in STEPS or LAYERS.get(kind) is not type(layer):
+            raise ConversionError(
+                f"layer {name!r} ({kind}) has no conversion to {target}; layerwise converts "
+                f"{', '.join(STEPS)}"
+            )
+    shape = input_shape_of(network, input_shape)
+    x = np.zeros((1, *shape), network.dtype)
+    steps = []
+    for name, layer in network.layers.items():
+        steps += STEPS[type(layer).__name__](layer, name, x.shape[1:])
+        try:
+            if _accepts(layer.forward, "train_flg"):
+                x = layer.forward(x, train_flg=False)
+            else:
+                x = layer.forward(x)
+        except ValueError as err:
+            raise ConversionError(
+                f"the network does not take input of shape (N, {', '.join(map(str, shape))}): {err}"
+            ) from err
+    _name_added(steps, network.layers)
+    return fold_dropout(steps, target), shape, x.shape[1:]
+
+
+def _name_added(steps, taken):
+    """Name the added flatten and unflatten steps ``Flatten1``, ``Unflatten1``, ... (unused)."""
+    counts = {}
+    used = set(taken)
+    for step in steps:
+        if step.name is None:
+            stem = step.op.capitalize()
+            while step.name is None or step.name in used:
+                counts[stem] = counts.get(stem, 0) + 1
+                step.name = f"{stem}{counts[stem]}"
+            used.add(step.name)
