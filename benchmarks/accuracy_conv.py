@@ -78,18 +78,20 @@ def main(argv=None):
         "--only", nargs="*", choices=list(NETWORKS), default=["convnet", "deep_convnet"]
     )
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0, help="the network's and the batches' seed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "accuracy_conv.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for key in args.only:
-        results[key] = run_conv(key, args.epochs)
-        results[key]["date"] = time.strftime("%Y-%m-%d %H:%M")
+        name = key if args.seed == 0 else f"{key}_seed{args.seed}"
+        results[name] = run_conv(key, args.epochs, seed=args.seed)
+        results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
         path.write_text(json.dumps(results, indent=1))
-        r = results[key]
+        r = results[name]
         print(
-            f"| {key} | {r['test_acc'][-1]:.4f} (best {max(r['test_acc']):.4f}) | "
+            f"| {name} | {r['test_acc'][-1]:.4f} (best {max(r['test_acc']):.4f}) | "
             f"{np.mean(r['seconds']):.0f} s per epoch |",
             flush=True,
         )
