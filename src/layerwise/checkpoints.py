@@ -2,7 +2,8 @@
 
 A checkpoint is a plain ``.npz`` archive (never pickled), written atomically:
 
-- ``'__checkpoint__'``: a 0-d unicode array holding JSON: ``format``, ``version``, the network's
+- ``'__checkpoint__'``: a 0-d unicode array holding JSON: ``format``, ``version``, ``layerwise``
+  (the version of layerwise that wrote it), the network's
   ``get_config()``, the optimizer's class name, the trainer's settings, the position in the run
   (``epoch``, ``iteration``), the shuffling generator's state (``rng``), the random layers'
   generator states (``network_rng``, e.g. Dropout's) and the caller's ``extra`` dict;
@@ -21,7 +22,8 @@ import json
 
 import numpy as np
 
-from .files import open_npz, write_npz_atomic
+from ._version import __version__
+from .files import open_npz, unreadable_version, write_npz_atomic
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -45,7 +47,8 @@ def write_checkpoint(path, meta, network, optimizer, history, perm=None):
     ----------
     path : str or Path
     meta : dict
-        JSON-serialisable description (format and version are added here).
+        JSON-serialisable description (format, version and the writing layerwise's version
+        are added here).
     network : Sequential
         Its ``state_dict()`` is stored under ``network/``.
     optimizer : Optimizer
@@ -55,7 +58,12 @@ def write_checkpoint(path, meta, network, optimizer, history, perm=None):
     perm : ndarray, optional
         The current epoch's order of the training samples.
     """
-    meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **meta}
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "layerwise": __version__,
+        **meta,
+    }
     arrays = {META_KEY: np.array(json.dumps(meta))}
     arrays.update({f"network/{k}": v for k, v in network.state_dict().items()})
     arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
@@ -148,9 +156,9 @@ def _meta(f, path):
         raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a layerwise checkpoint")
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint version {meta.get('version')}, this layerwise reads "
-            f"version {CHECKPOINT_VERSION}"
-        )
+    version = meta.get("version")
+    if isinstance(version, bool) or version != CHECKPOINT_VERSION:
+        writer = meta.get("layerwise")
+        why = unreadable_version("checkpoint", version, (CHECKPOINT_VERSION,), writer)
+        raise ValueError(f"{path}: {why}")
     return meta

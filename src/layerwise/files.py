@@ -5,7 +5,8 @@ A model file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files) holding
 - one array per parameter and buffer, named exactly as in ``network.state_dict()``: ``'W1'``,
   ``'b1'``, ``'gamma1'``, ``'running_mean1'``, ...
 - ``'__architecture__'``: a 0-d unicode array holding the JSON text
-  ``{"format": "layerwise-model", "version": 2, "network": network.get_config()}``, and, when
+  ``{"format": "layerwise-model", "version": 2, "layerwise": layerwise.__version__,
+  "network": network.get_config()}`` (the version of layerwise that wrote it), and, when
   the caller gives them, how the network was trained: ``"training": {...}`` (the command line
   stores its run's settings there; :func:`read_training` reads them back).
 
@@ -44,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
 from .layers import LAYERS
 from .nets import NETWORKS, full, shapes_only
 
@@ -365,7 +367,12 @@ def save(network, path, *, training=None):
                 f"its layer type {type(layer).__name__!r} is not registered (register it with "
                 f"layerwise.layers.register_layer); registered: {', '.join(LAYERS)}"
             )
-    description = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "network": config}
+    description = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "layerwise": __version__,
+        "network": config,
+    }
     if training is not None:
         if not isinstance(training, dict):
             raise fail(f"training must be a dict, got {type(training).__name__}")
@@ -483,11 +490,27 @@ def _read_description_json(f, fail):
         raise fail(f"its description is not a {FORMAT_NAME!r} description")
     version = description.get("version")
     if isinstance(version, bool) or version not in _READABLE_VERSIONS:
-        raise fail(
-            f"it has format version {version!r}; this layerwise reads versions "
-            f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer layerwise may have written it)"
-        )
+        writer = description.get("layerwise")
+        raise fail(unreadable_version("format", version, _READABLE_VERSIONS, writer))
     return description
+
+
+def unreadable_version(what, version, readable, writer):
+    """Why a file of ``what`` version ``version`` cannot be read, and what helps.
+
+    ``readable`` are the versions this layerwise reads; ``writer`` is the layerwise version
+    recorded in the file (None in files written before layerwise recorded it). A format newer
+    than this layerwise knows is the common case, and upgrading is the cure.
+    """
+    problem = (
+        f"it has {what} version {version!r}; layerwise {__version__} reads versions "
+        f"{', '.join(map(str, readable))}"
+    )
+    if writer is not None:
+        problem += f"; it was written by layerwise {writer}"
+    if isinstance(version, int) and not isinstance(version, bool) and version > max(readable):
+        problem += " (upgrade layerwise to read it: pip install --upgrade layerwise)"
+    return problem
 
 
 def _sequential_from_version_1(config):
