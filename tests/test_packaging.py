@@ -1,7 +1,9 @@
 """The package as users install it: one version everywhere, files that name their writer,
 type hints on the public API, and the wheel checker that CI runs (``.ci/check_wheel.py``)."""
 
+import importlib
 import importlib.metadata
+import inspect
 import json
 import subprocess
 import sys
@@ -80,6 +82,7 @@ def test_newer_model_file_names_its_writer_and_says_to_upgrade(tmp_path):
 
 def test_unknown_older_or_odd_versions_do_not_suggest_upgrading(tmp_path):
     path = save(TwoLayerNet(4, 3, 2, seed=0), tmp_path / "net.npz")
+
     # A file from before layerwise recorded itself, with an odd version: no writer, no upgrade.
     def odd_and_unsigned(d):
         d.update(version=0)
@@ -122,6 +125,69 @@ def test_newer_checkpoint_names_its_writer_and_says_to_upgrade(tmp_path):
     with pytest.raises(ValueError, match="checkpoint version 1;") as err:
         read_checkpoint_meta(older)
     assert "upgrade" not in str(err.value)
+
+
+# ---------------------------------------------------------------------- type hints
+
+# The modules a user imports from. The command line (cli.py) is a command, not an API.
+PUBLIC_MODULES = [
+    "layerwise",
+    "layerwise.functions",
+    "layerwise.layers",
+    "layerwise.network",
+    "layerwise.nets",
+    "layerwise.optimizers",
+    "layerwise.training",
+    "layerwise.files",
+    "layerwise.checkpoints",
+    "layerwise.datasets",
+    "layerwise.util",
+    "layerwise.pictures",
+]
+
+
+def _public_callables():
+    """Every public function, method and property of the public modules, once each."""
+    seen = {}
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        names = getattr(module, "__all__", None) or [
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_") and getattr(v, "__module__", None) == module_name
+        ]
+        for name in names:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                seen.setdefault(obj, f"{obj.__module__}.{obj.__qualname__}")
+            if not inspect.isclass(obj):
+                continue
+            for klass in obj.__mro__:
+                if not klass.__module__.startswith("layerwise"):
+                    continue
+                for attr, value in vars(klass).items():
+                    if attr.startswith("_") and attr != "__init__":
+                        continue
+                    function = value.fget if isinstance(value, property) else value
+                    if inspect.isfunction(function):
+                        seen.setdefault(function, f"{klass.__module__}.{function.__qualname__}")
+    return seen
+
+
+def test_public_api_is_annotated_and_the_package_says_so():
+    callables = _public_callables()
+    assert len(callables) > 130  # the layers, networks, optimizers, files, datasets, ...
+    unannotated = []
+    for function, name in callables.items():
+        signature = inspect.signature(function)
+        arguments = [p for p in signature.parameters.values() if p.name not in ("self", "cls")]
+        if signature.return_annotation is signature.empty or any(
+            p.annotation is p.empty for p in arguments
+        ):
+            unannotated.append(name)
+    assert unannotated == []
+    # py.typed tells type checkers and editors to read these annotations (PEP 561).
+    assert (Path(layerwise.__file__).parent / "py.typed").is_file()
 
 
 # ---------------------------------------------------------------------- the wheel checker

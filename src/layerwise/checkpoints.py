@@ -19,11 +19,17 @@ make the reader allocate no more than its own network, optimizer state, history 
 """
 
 import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._version import __version__
+from .datasets import StrPath
 from .files import open_npz, unreadable_version, write_npz_atomic
+from .network import Sequential
+from .optimizers import Optimizer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -40,7 +46,14 @@ META_KEY = "__checkpoint__"
 _MAX_META_BYTES = 1 << 22
 
 
-def write_checkpoint(path, meta, network, optimizer, history, perm=None):
+def write_checkpoint(
+    path: StrPath,
+    meta: dict[str, Any],
+    network: Sequential,
+    optimizer: Optimizer,
+    history: Mapping[str, Sequence[float]],
+    perm: np.ndarray | None = None,
+) -> Path:
     """Write a checkpoint to ``path`` atomically; returns the path.
 
     Parameters
@@ -73,13 +86,18 @@ def write_checkpoint(path, meta, network, optimizer, history, perm=None):
     return write_npz_atomic(path, arrays)
 
 
-def read_checkpoint_meta(path):
+def read_checkpoint_meta(path: StrPath) -> dict[str, Any]:
     """The JSON description stored in a checkpoint (no array other than it is read)."""
     with open_npz(path, "checkpoint") as f:
         return _meta(f, path)
 
 
-def read_checkpoint(path, network, train_size, check=None):
+def read_checkpoint(
+    path: StrPath,
+    network: Sequential,
+    train_size: int,
+    check: Callable[[dict[str, Any]], object] | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """Read a checkpoint for ``network`` and a training set of ``train_size`` samples.
 
     Parameters
@@ -132,7 +150,12 @@ def read_checkpoint(path, network, train_size, check=None):
         missing = [k for k in own if f"network/{k}" not in f.headers]
         if missing:
             raise ValueError(f"{path}: the checkpoint lacks the network's {missing}")
-        sections = {"network": {}, "optimizer": {}, "history": {}, "trainer": {}}
+        sections: dict[str, dict[str, np.ndarray]] = {
+            "network": {},
+            "optimizer": {},
+            "history": {},
+            "trainer": {},
+        }
         for name in f.headers:
             section, _, key = name.partition("/")
             if section in sections:

@@ -40,14 +40,19 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from ._version import __version__
+from .datasets import StrPath
 from .layers import LAYERS
 from .nets import NETWORKS, full, shapes_only
+from .network import Sequential
 
 __all__ = [
     "ARCHITECTURE_KEY",
@@ -80,7 +85,7 @@ class ModelFileError(ValueError):
 # ---------------------------------------------------------------------- npz files
 
 
-def write_npz_atomic(path, arrays):
+def write_npz_atomic(path: StrPath, arrays: Mapping[str, npt.ArrayLike]) -> Path:
     """Write ``arrays`` to ``path`` as an ``.npz`` archive, atomically.
 
     The archive goes to a temporary file in the same directory, is flushed and fsync'ed, and is
@@ -108,7 +113,7 @@ def write_npz_atomic(path, arrays):
     return write_atomic(path, lambda f: _write_npz(f, arrays))
 
 
-def write_atomic(path, write):
+def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
     """Write a file atomically: ``write(f)`` fills a temporary file, which then replaces ``path``.
 
     The temporary file lies in the same directory; it is flushed and fsync'ed, given the
@@ -230,7 +235,7 @@ class NpzFile:
         self.close()
 
 
-def open_npz(path, what="checkpoint"):
+def open_npz(path: StrPath, what: str = "checkpoint") -> NpzFile:
     """Open an ``.npz`` file and check every entry's header; see :class:`NpzFile`.
 
     Parameters
@@ -251,7 +256,7 @@ def open_npz(path, what="checkpoint"):
     return NpzFile(path, what)
 
 
-def read_npz(path, what="checkpoint"):
+def read_npz(path: StrPath, what: str = "checkpoint") -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read with :func:`open_npz` (so never unpickled).
 
     Returns
@@ -325,7 +330,7 @@ def _pickle_error(path, what, where):
 # ---------------------------------------------------------------------- networks
 
 
-def save(network, path, *, training=None):
+def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None = None) -> Path:
     """Save a network's architecture, parameters and buffers to one ``.npz`` file, atomically.
 
     Parameters
@@ -356,7 +361,7 @@ def save(network, path, *, training=None):
         return ModelFileError(f"cannot save {type(network).__name__} to '{path}': {problem}")
 
     config = network.get_config()
-    if NETWORKS.get(config.get("class")) is not type(network):
+    if NETWORKS.get(config.get("class", "")) is not type(network):
         raise fail(
             f"its class is not registered for model files (register it with "
             f"layerwise.nets.register_network); registered: {', '.join(NETWORKS)}"
@@ -387,7 +392,7 @@ def save(network, path, *, training=None):
     return write_npz_atomic(path, arrays)
 
 
-def load(path):
+def load(path: StrPath) -> Sequential:
     """Load a network saved by :func:`save`: same class, architecture, parameters and buffers.
 
     The file is read with ``allow_pickle=False`` and in two steps: its description and every
@@ -426,7 +431,7 @@ def load(path):
     return network
 
 
-def read_training(path):
+def read_training(path: StrPath) -> dict[str, Any] | None:
     """How the network in a model file was trained: the ``training`` dict given to :func:`save`.
 
     Only the file's description is read (its header checked first), not its arrays.
@@ -495,7 +500,9 @@ def _read_description_json(f, fail):
     return description
 
 
-def unreadable_version(what, version, readable, writer):
+def unreadable_version(
+    what: str, version: object, readable: tuple[int, ...], writer: object
+) -> str:
     """Why a file of ``what`` version ``version`` cannot be read, and what helps.
 
     ``readable`` are the versions this layerwise reads; ``writer`` is the layerwise version

@@ -165,9 +165,7 @@ class Sequential:
         :meth:`eval`. New networks start in training mode, as in PyTorch.
     """
 
-    def __init__(
-        self, *layers: Any, loss: Any = None, weight_decay_lambda: float = 0.0
-    ) -> None:
+    def __init__(self, *layers: Any, loss: Any = None, weight_decay_lambda: float = 0.0) -> None:
         owner = type(self).__name__
         if len(layers) == 1 and isinstance(layers[0], Mapping):
             named = list(layers[0].items())
