@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ._types import StrPath
 from ._version import __version__
-from .datasets import StrPath
 from .files import open_npz, unreadable_version, write_npz_atomic
 from .network import Sequential
 from .optimizers import Optimizer

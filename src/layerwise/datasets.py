@@ -51,8 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: A path as the functions here take it.
-StrPath = str | os.PathLike[str]
+from ._types import StrPath
+
 #: ``((x_train, t_train), (x_test, t_test))``, as the book's ``load_mnist`` returns.
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 

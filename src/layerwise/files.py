@@ -48,8 +48,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from ._types import StrPath
 from ._version import __version__
-from .datasets import StrPath
 from .layers import LAYERS
 from .nets import NETWORKS, full, shapes_only
 from .network import Sequential

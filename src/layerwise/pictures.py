@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .datasets import StrPath
+from ._types import StrPath
 
 if TYPE_CHECKING:  # only for the annotations: the command line imports both
     from .training import Trainer

@@ -19,8 +19,8 @@ import numpy.typing as npt
 
 from ._blas import blas_threads
 from ._checks import check_number, quiet
+from ._types import StrPath
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
-from .datasets import StrPath
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
 
