@@ -92,7 +92,17 @@ def test_unknown_older_or_odd_versions_do_not_suggest_upgrading(tmp_path):
     with pytest.raises(ModelFileError) as err:
         load(odd)
     assert "written by" not in str(err.value) and "upgrade" not in str(err.value)
-    # A version-2 file without the "layerwise" entry (written before 0.1.0 recorded it) loads.
+
+    # What a file claims as its writer is quoted only when it looks like a version.
+    def long_writer(d):
+        d.update(version=FORMAT_VERSION + 1, layerwise="x" * 10_000)
+
+    odd = _rewrite(path, tmp_path / "long.npz", ARCHITECTURE_KEY, long_writer)
+    with pytest.raises(ModelFileError, match="upgrade layerwise") as err:
+        load(odd)
+    assert "written by" not in str(err.value) and len(str(err.value)) < 300
+
+    # A version-2 file without the "layerwise" entry (from before files recorded it) loads.
     old = _rewrite(path, tmp_path / "old.npz", ARCHITECTURE_KEY, lambda d: d.pop("layerwise"))
     np.testing.assert_array_equal(load(old).params["W1"], load(path).params["W1"])
 
@@ -116,7 +126,7 @@ def test_newer_checkpoint_names_its_writer_and_says_to_upgrade(tmp_path):
     newer = _rewrite(_checkpoint(tmp_path), tmp_path / "n.npz", "__checkpoint__", from_the_future)
     message = (
         f"checkpoint version {CHECKPOINT_VERSION + 1}; layerwise {layerwise.__version__} reads "
-        f"versions {CHECKPOINT_VERSION}; it was written by layerwise 9\\.4\\.0 \\(upgrade"
+        f"version {CHECKPOINT_VERSION}; it was written by layerwise 9\\.4\\.0 \\(upgrade"
     )
     with pytest.raises(ValueError, match=message):
         read_checkpoint_meta(newer)

@@ -509,11 +509,12 @@ def unreadable_version(
     recorded in the file (None in files written before layerwise recorded it). A format newer
     than this layerwise knows is the common case, and upgrading is the cure.
     """
+    plural = "s" if len(readable) > 1 else ""
     problem = (
-        f"it has {what} version {version!r}; layerwise {__version__} reads versions "
+        f"it has {what} version {version!r}; layerwise {__version__} reads version{plural} "
         f"{', '.join(map(str, readable))}"
     )
-    if writer is not None:
+    if isinstance(writer, str) and len(writer) <= 40:  # a version, not whatever a file holds
         problem += f"; it was written by layerwise {writer}"
     if isinstance(version, int) and not isinstance(version, bool) and version > max(readable):
         problem += " (upgrade layerwise to read it: pip install --upgrade layerwise)"
