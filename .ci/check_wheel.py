@@ -3,10 +3,12 @@
 Every file under ``src/layerwise`` (modules, the shipped Fashion-MNIST sample and its README,
 the ``py.typed`` marker) must be in the wheel under ``layerwise/``, and the wheel must hold
 nothing else but its ``.dist-info`` (with the license text in ``licenses/``). The sdist must
-hold the same package files, ``LICENSE`` and ``pyproject.toml``. Prints what the wheel
-contains; exits 1 naming every missing or unexpected file.
+hold every file git tracks (the package, ``LICENSE``, ``pyproject.toml``, the tests, examples,
+benchmarks and CI scripts). Prints what the wheel contains; exits 1 naming every missing or
+unexpected file.
 """
 
+import subprocess
 import sys
 import tarfile
 import zipfile
@@ -39,11 +41,18 @@ def wheel_problems(names, expected):
     return problems
 
 
-def sdist_problems(names, expected):
+def tracked_files(root=ROOT):
+    """The files git tracks, as paths relative to ``root`` (``.gitignore`` left out)."""
+    listing = subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    return [name for name in listing.splitlines() if name != ".gitignore"]
+
+
+def sdist_problems(names, wanted):
     """What is wrong with an sdist holding ``names`` (each under one top folder)."""
     inside = {n.partition("/")[2] for n in names}
-    wanted = {f"src/{n}" for n in expected} | {"LICENSE", "pyproject.toml", "README.md"}
-    return [f"missing from the sdist: {n}" for n in sorted(wanted - inside)]
+    return [f"missing from the sdist: {n}" for n in sorted(set(wanted) - inside)]
 
 
 def main(dist):
@@ -55,7 +64,7 @@ def main(dist):
         names = [n for n in zf.namelist() if not n.endswith("/")]
     with tarfile.open(sdist) as tf:
         sdist_names = [m.name for m in tf.getmembers() if m.isfile()]
-    problems = wheel_problems(names, expected) + sdist_problems(sdist_names, expected)
+    problems = wheel_problems(names, expected) + sdist_problems(sdist_names, tracked_files())
     print(f"{wheel.name}: {len(names)} files")
     for name in sorted(names):
         print(f"  {name}")

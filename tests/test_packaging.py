@@ -221,8 +221,9 @@ def test_wheel_checker_names_missing_and_stray_files():
         "missing from the wheel: the license, *.dist-info/licenses/LICENSE",
         "not part of the package: tests/x.py",
     ]
-    sdist = ["layerwise-0.1.0/src/" + n for n in expected] + ["layerwise-0.1.0/README.md"]
-    assert check_wheel.sdist_problems(sdist, expected) == [
+    wanted = ["LICENSE", "pyproject.toml", "tests/conftest.py", *("src/" + n for n in expected)]
+    sdist = ["layerwise-0.1.0/" + n for n in wanted if n not in ("LICENSE", "tests/conftest.py")]
+    assert check_wheel.sdist_problems(sdist, wanted) == [
         "missing from the sdist: LICENSE",
-        "missing from the sdist: pyproject.toml",
+        "missing from the sdist: tests/conftest.py",
     ]
