@@ -47,10 +47,10 @@ class Affine(Layer):
             )
         self.W = W
         self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
+        self.x: np.ndarray | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
 
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "Affine.forward")
