@@ -12,6 +12,7 @@ import numpy as np
 import psutil
 import pytest
 
+import layerwise
 from layerwise import (
     Affine,
     BatchNormalization,
@@ -139,7 +140,12 @@ def test_file_format_is_plain_npz_with_json_description(tmp_path):
         assert entry.dtype.kind == "U" and entry.ndim == 0
         description = json.loads(entry.item())
         assert np.array_equal(npz["W1"], net.params["W1"])
-    assert description == {"format": "layerwise-model", "version": 2, "network": net.get_config()}
+    assert description == {
+        "format": "layerwise-model",
+        "version": 2,
+        "layerwise": layerwise.__version__,
+        "network": net.get_config(),
+    }
 
 
 def test_version_1_files_are_still_read(tmp_path):
@@ -276,7 +282,7 @@ def _edit_network(**changes):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d.update(version=3), "format version 3; this layerwise reads versions 1, 2"),
+        (lambda d: d.update(version=3), r"format version 3; layerwise \S+ reads versions 1, 2"),
         (lambda d: d.update(version="1"), "format version '1'"),
         (lambda d: d.update(version=True), "format version True"),
         (lambda d: d.pop("version"), "format version None"),

@@ -7,6 +7,7 @@
 from . import datasets, optimizers, util
 from ._blas import blas_threads
 from ._checks import InvalidParameterError
+from ._version import __version__ as __version__
 from .files import ModelFileError, load, save
 from .functions import (
     cross_entropy_error,
@@ -33,8 +34,6 @@ from .layers import (
 from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .network import Parameters, Sequential
 from .training import NonFiniteLossError, Trainer, TrainingInterrupted
-
-__version__ = "0.1.0"
 
 __all__ = [
     "datasets",

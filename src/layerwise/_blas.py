@@ -12,6 +12,7 @@ neither works the limit is silently not applied: it changes speed only, never re
 
 import ctypes
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
@@ -48,7 +49,7 @@ def _openblas_handles():
 
 
 @contextmanager
-def blas_threads(n):
+def blas_threads(n: int | None) -> Iterator[None]:
     """Run the body with at most ``n`` BLAS threads; ``None`` leaves the setting alone."""
     if n is None:
         yield

@@ -2,7 +2,8 @@
 
 A checkpoint is a plain ``.npz`` archive (never pickled), written atomically:
 
-- ``'__checkpoint__'``: a 0-d unicode array holding JSON: ``format``, ``version``, the network's
+- ``'__checkpoint__'``: a 0-d unicode array holding JSON: ``format``, ``version``, ``layerwise``
+  (the version of layerwise that wrote it), the network's
   ``get_config()``, the optimizer's class name, the trainer's settings, the position in the run
   (``epoch``, ``iteration``), the shuffling generator's state (``rng``), the random layers'
   generator states (``network_rng``, e.g. Dropout's) and the caller's ``extra`` dict;
@@ -18,10 +19,17 @@ make the reader allocate no more than its own network, optimizer state, history 
 """
 
 import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .files import open_npz, write_npz_atomic
+from ._types import StrPath
+from ._version import __version__
+from .files import open_npz, unreadable_version, write_npz_atomic
+from .network import Sequential
+from .optimizers import Optimizer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -38,14 +46,22 @@ META_KEY = "__checkpoint__"
 _MAX_META_BYTES = 1 << 22
 
 
-def write_checkpoint(path, meta, network, optimizer, history, perm=None):
+def write_checkpoint(
+    path: StrPath,
+    meta: dict[str, Any],
+    network: Sequential,
+    optimizer: Optimizer,
+    history: Mapping[str, Sequence[float]],
+    perm: np.ndarray | None = None,
+) -> Path:
     """Write a checkpoint to ``path`` atomically; returns the path.
 
     Parameters
     ----------
     path : str or Path
     meta : dict
-        JSON-serialisable description (format and version are added here).
+        JSON-serialisable description (format, version and the writing layerwise's version
+        are added here).
     network : Sequential
         Its ``state_dict()`` is stored under ``network/``.
     optimizer : Optimizer
@@ -55,7 +71,12 @@ def write_checkpoint(path, meta, network, optimizer, history, perm=None):
     perm : ndarray, optional
         The current epoch's order of the training samples.
     """
-    meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **meta}
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "layerwise": __version__,
+        **meta,
+    }
     arrays = {META_KEY: np.array(json.dumps(meta))}
     arrays.update({f"network/{k}": v for k, v in network.state_dict().items()})
     arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
@@ -65,13 +86,18 @@ def write_checkpoint(path, meta, network, optimizer, history, perm=None):
     return write_npz_atomic(path, arrays)
 
 
-def read_checkpoint_meta(path):
+def read_checkpoint_meta(path: StrPath) -> dict[str, Any]:
     """The JSON description stored in a checkpoint (no array other than it is read)."""
     with open_npz(path, "checkpoint") as f:
         return _meta(f, path)
 
 
-def read_checkpoint(path, network, train_size, check=None):
+def read_checkpoint(
+    path: StrPath,
+    network: Sequential,
+    train_size: int,
+    check: Callable[[dict[str, Any]], object] | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """Read a checkpoint for ``network`` and a training set of ``train_size`` samples.
 
     Parameters
@@ -124,7 +150,12 @@ def read_checkpoint(path, network, train_size, check=None):
         missing = [k for k in own if f"network/{k}" not in f.headers]
         if missing:
             raise ValueError(f"{path}: the checkpoint lacks the network's {missing}")
-        sections = {"network": {}, "optimizer": {}, "history": {}, "trainer": {}}
+        sections: dict[str, dict[str, np.ndarray]] = {
+            "network": {},
+            "optimizer": {},
+            "history": {},
+            "trainer": {},
+        }
         for name in f.headers:
             section, _, key = name.partition("/")
             if section in sections:
@@ -148,9 +179,9 @@ def _meta(f, path):
         raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a layerwise checkpoint")
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint version {meta.get('version')}, this layerwise reads "
-            f"version {CHECKPOINT_VERSION}"
-        )
+    version = meta.get("version")
+    if isinstance(version, bool) or version != CHECKPOINT_VERSION:
+        writer = meta.get("layerwise")
+        why = unreadable_version("checkpoint", version, (CHECKPOINT_VERSION,), writer)
+        raise ValueError(f"{path}: {why}")
     return meta

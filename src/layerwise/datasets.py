@@ -46,9 +46,15 @@ import struct
 import tempfile
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ._types import StrPath
+
+#: ``((x_train, t_train), (x_test, t_test))``, as the book's ``load_mnist`` returns.
+Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 __all__ = [
     "CLASS_NAMES",
@@ -155,7 +161,7 @@ class DatasetNotFoundError(FileNotFoundError):
         ends the message (a caller such as the command line gives its own).
     """
 
-    def __init__(self, message, looked=""):
+    def __init__(self, message: str, looked: str = "") -> None:
         super().__init__(message)
         self.looked = looked
 
@@ -163,7 +169,7 @@ class DatasetNotFoundError(FileNotFoundError):
 # --------------------------------------------------------------------------- IDX files
 
 
-def read_idx(path):
+def read_idx(path: StrPath) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a NumPy array.
 
     An IDX file is a 4-byte magic number ``00 00 <type> <ndim>``, then ``ndim`` big-endian
@@ -261,7 +267,7 @@ def _read_at_most(f, n):
 # ------------------------------------------------------------------------ finding files
 
 
-def find_files(directory):
+def find_files(directory: StrPath) -> tuple[dict[str, Path], list[str]]:
     """Look for the four files in ``directory`` only.
 
     Returns
@@ -360,7 +366,7 @@ def _download_missing(name, directory):
     return True, notes
 
 
-def locate(name, data_dir=None, *, download=True):
+def locate(name: str, data_dir: StrPath | None = None, *, download: bool = True) -> dict[str, Path]:
     """The four files of dataset ``name`` as ``{role: path}``, found in the search order.
 
     Parameters
@@ -417,7 +423,12 @@ def _to_book_format(x, t, normalize, flatten, one_hot_label):
     return x, t
 
 
-def read_dataset(files, normalize=True, flatten=True, one_hot_label=False):
+def read_dataset(
+    files: Mapping[str, StrPath],
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+) -> Dataset:
     """``((x_train, t_train), (x_test, t_test))`` from the four files of :func:`locate`.
 
     Parameters
@@ -457,7 +468,14 @@ def _load(name, normalize, flatten, one_hot_label, data_dir, download):
     return read_dataset(files, normalize, flatten, one_hot_label)
 
 
-def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, data_dir=None, download=True):
+def load_mnist(
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    *,
+    data_dir: StrPath | None = None,
+    download: bool = True,
+) -> Dataset:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, like the book.
 
     Parameters
@@ -498,8 +516,13 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, data_dir=No
 
 
 def load_fashion_mnist(
-    normalize=True, flatten=True, one_hot_label=False, *, data_dir=None, download=True
-):
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    *,
+    data_dir: StrPath | None = None,
+    download: bool = True,
+) -> Dataset:
     """Load Fashion-MNIST as ``((x_train, t_train), (x_test, t_test))``, like the book.
 
     Same parameters, shapes, dtypes and errors as :func:`load_mnist`; label ``i`` names
@@ -513,7 +536,9 @@ def load_fashion_mnist(
     return _load("fashion-mnist", normalize, flatten, one_hot_label, data_dir, download)
 
 
-def load_sample(normalize=True, flatten=True, one_hot_label=False):
+def load_sample(
+    normalize: bool = True, flatten: bool = True, one_hot_label: bool = False
+) -> Dataset:
     """Load the small Fashion-MNIST sample shipped with layerwise; no files or network needed.
 
     5000 training images (500 per class) and 1000 test images (100 per class), in the

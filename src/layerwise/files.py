@@ -5,7 +5,8 @@ A model file is a plain NumPy ``.npz`` archive (a zip of ``.npy`` files) holding
 - one array per parameter and buffer, named exactly as in ``network.state_dict()``: ``'W1'``,
   ``'b1'``, ``'gamma1'``, ``'running_mean1'``, ...
 - ``'__architecture__'``: a 0-d unicode array holding the JSON text
-  ``{"format": "layerwise-model", "version": 2, "network": network.get_config()}``, and, when
+  ``{"format": "layerwise-model", "version": 2, "layerwise": layerwise.__version__,
+  "network": network.get_config()}`` (the version of layerwise that wrote it), and, when
   the caller gives them, how the network was trained: ``"training": {...}`` (the command line
   stores its run's settings there; :func:`read_training` reads them back).
 
@@ -39,13 +40,19 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
+from ._types import StrPath
+from ._version import __version__
 from .layers import LAYERS
 from .nets import NETWORKS, full, shapes_only
+from .network import Sequential
 
 __all__ = [
     "ARCHITECTURE_KEY",
@@ -78,7 +85,7 @@ class ModelFileError(ValueError):
 # ---------------------------------------------------------------------- npz files
 
 
-def write_npz_atomic(path, arrays):
+def write_npz_atomic(path: StrPath, arrays: Mapping[str, npt.ArrayLike]) -> Path:
     """Write ``arrays`` to ``path`` as an ``.npz`` archive, atomically.
 
     The archive goes to a temporary file in the same directory, is flushed and fsync'ed, and is
@@ -106,7 +113,7 @@ def write_npz_atomic(path, arrays):
     return write_atomic(path, lambda f: _write_npz(f, arrays))
 
 
-def write_atomic(path, write):
+def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
     """Write a file atomically: ``write(f)`` fills a temporary file, which then replaces ``path``.
 
     The temporary file lies in the same directory; it is flushed and fsync'ed, given the
@@ -228,7 +235,7 @@ class NpzFile:
         self.close()
 
 
-def open_npz(path, what="checkpoint"):
+def open_npz(path: StrPath, what: str = "checkpoint") -> NpzFile:
     """Open an ``.npz`` file and check every entry's header; see :class:`NpzFile`.
 
     Parameters
@@ -249,7 +256,7 @@ def open_npz(path, what="checkpoint"):
     return NpzFile(path, what)
 
 
-def read_npz(path, what="checkpoint"):
+def read_npz(path: StrPath, what: str = "checkpoint") -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read with :func:`open_npz` (so never unpickled).
 
     Returns
@@ -323,7 +330,7 @@ def _pickle_error(path, what, where):
 # ---------------------------------------------------------------------- networks
 
 
-def save(network, path, *, training=None):
+def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None = None) -> Path:
     """Save a network's architecture, parameters and buffers to one ``.npz`` file, atomically.
 
     Parameters
@@ -354,7 +361,7 @@ def save(network, path, *, training=None):
         return ModelFileError(f"cannot save {type(network).__name__} to '{path}': {problem}")
 
     config = network.get_config()
-    if NETWORKS.get(config.get("class")) is not type(network):
+    if NETWORKS.get(config.get("class", "")) is not type(network):
         raise fail(
             f"its class is not registered for model files (register it with "
             f"layerwise.nets.register_network); registered: {', '.join(NETWORKS)}"
@@ -365,7 +372,12 @@ def save(network, path, *, training=None):
                 f"its layer type {type(layer).__name__!r} is not registered (register it with "
                 f"layerwise.layers.register_layer); registered: {', '.join(LAYERS)}"
             )
-    description = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "network": config}
+    description = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "layerwise": __version__,
+        "network": config,
+    }
     if training is not None:
         if not isinstance(training, dict):
             raise fail(f"training must be a dict, got {type(training).__name__}")
@@ -380,7 +392,7 @@ def save(network, path, *, training=None):
     return write_npz_atomic(path, arrays)
 
 
-def load(path):
+def load(path: StrPath) -> Sequential:
     """Load a network saved by :func:`save`: same class, architecture, parameters and buffers.
 
     The file is read with ``allow_pickle=False`` and in two steps: its description and every
@@ -419,7 +431,7 @@ def load(path):
     return network
 
 
-def read_training(path):
+def read_training(path: StrPath) -> dict[str, Any] | None:
     """How the network in a model file was trained: the ``training`` dict given to :func:`save`.
 
     Only the file's description is read (its header checked first), not its arrays.
@@ -483,11 +495,30 @@ def _read_description_json(f, fail):
         raise fail(f"its description is not a {FORMAT_NAME!r} description")
     version = description.get("version")
     if isinstance(version, bool) or version not in _READABLE_VERSIONS:
-        raise fail(
-            f"it has format version {version!r}; this layerwise reads versions "
-            f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer layerwise may have written it)"
-        )
+        writer = description.get("layerwise")
+        raise fail(unreadable_version("format", version, _READABLE_VERSIONS, writer))
     return description
+
+
+def unreadable_version(
+    what: str, version: object, readable: tuple[int, ...], writer: object
+) -> str:
+    """Why a file of ``what`` version ``version`` cannot be read, and what helps.
+
+    ``readable`` are the versions this layerwise reads; ``writer`` is the layerwise version
+    recorded in the file (None in files written before layerwise recorded it). A format newer
+    than this layerwise knows is the common case, and upgrading is the cure.
+    """
+    plural = "s" if len(readable) > 1 else ""
+    problem = (
+        f"it has {what} version {version!r}; layerwise {__version__} reads version{plural} "
+        f"{', '.join(map(str, readable))}"
+    )
+    if isinstance(writer, str) and len(writer) <= 40:  # a version, not whatever a file holds
+        problem += f"; it was written by layerwise {writer}"
+    if isinstance(version, int) and not isinstance(version, bool) and version > max(readable):
+        problem += " (upgrade layerwise to read it: pip install --upgrade layerwise)"
+    return problem
 
 
 def _sequential_from_version_1(config):

@@ -19,8 +19,10 @@ range is inf, without NumPy's RuntimeWarning; NaN and inf inputs propagate (see
 """
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from ._checks import as_dtype, as_float_array, check_labels, check_last_axis, check_scores, quiet
 
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-def identity_function(x):
+def identity_function(x: npt.ArrayLike) -> np.ndarray:
     """The identity, ``y = x``: the output activation for regression (the book's sections 3.4-3.5).
 
     Parameters
@@ -57,7 +59,7 @@ def identity_function(x):
     return as_float_array(x, "identity_function")
 
 
-def step_function(x):
+def step_function(x: npt.ArrayLike) -> np.ndarray:
     """Step function of the perceptron (the book's section 3.2): 1 where ``x > 0``, else 0.
 
     Parameters
@@ -75,7 +77,7 @@ def step_function(x):
     return np.array(x > 0, dtype=int)
 
 
-def sigmoid(x):
+def sigmoid(x: npt.ArrayLike) -> np.ndarray:
     """Logistic sigmoid, ``1 / (1 + exp(-x))``, without overflow for any finite ``x``.
 
     Parameters
@@ -105,7 +107,7 @@ def sigmoid(x):
     return np.maximum(e, x >= 0) / (1.0 + e)
 
 
-def sigmoid_grad(x):
+def sigmoid_grad(x: npt.ArrayLike) -> np.ndarray:
     """Derivative of :func:`sigmoid` at ``x``: ``(1 - sigmoid(x)) * sigmoid(x)``.
 
     Parameters
@@ -131,7 +133,7 @@ def sigmoid_grad(x):
     return e / (1 + e) ** 2
 
 
-def relu(x):
+def relu(x: npt.ArrayLike) -> np.ndarray:
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
     Parameters
@@ -146,7 +148,7 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-def relu_grad(x):
+def relu_grad(x: npt.ArrayLike) -> np.ndarray:
     """Derivative of :func:`relu` as the book defines it: 1 where ``x >= 0``, else 0.
 
     Parameters
@@ -170,7 +172,7 @@ def relu_grad(x):
     return (x >= 0).astype(x.dtype)
 
 
-def log_softmax(x):
+def log_softmax(x: npt.ArrayLike) -> np.ndarray:
     """Logarithm of :func:`softmax` over the last axis, computed by log-sum-exp.
 
     ``log_softmax(x)_k = (x_k - m) - log(1 + sum_{j != argmax} exp(x_j - m))``,
@@ -215,7 +217,7 @@ def _shifted_exp(x2, rows):
     return shifted, e, rest
 
 
-def softmax(x):
+def softmax(x: npt.ArrayLike) -> np.ndarray:
     """Softmax over the last axis: ``exp(x_k) / sum_j exp(x_j)``.
 
     Parameters
@@ -240,7 +242,7 @@ def softmax(x):
         return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def sum_squared_error(y, t):
+def sum_squared_error(y: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
     """Sum of squared errors, ``0.5 * sum((y - t)**2)`` over every element (the book's 4.2.1).
 
     Parameters
@@ -288,7 +290,7 @@ def sum_squared_error(y, t):
 mean_squared_error = sum_squared_error
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
     """Cross-entropy ``-sum_k t_k log y_k``, averaged over the batch.
 
     Parameters
@@ -319,7 +321,7 @@ def cross_entropy_error(y, t):
     return _mean_negative_log(log_y, labels, onehot)
 
 
-def softmax_loss(x, t):
+def softmax_loss(x: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
     """Cross-entropy of ``softmax(x)`` against ``t``, computed from the logits ``x``.
 
     ``-mean_n sum_k t_nk log_softmax(x)_nk``: the book's ``cross_entropy_error(softmax(x), t)``,
@@ -357,7 +359,9 @@ def _mean_negative_log(log_y, labels, onehot):
         return dtype.type(-total / n)
 
 
-def numerical_gradient(f, x, h=1e-4):
+def numerical_gradient(
+    f: Callable[[np.ndarray], npt.ArrayLike], x: np.ndarray, h: float = 1e-4
+) -> np.ndarray:
     """Gradient of a scalar function by central differences, for an array of any shape.
 
     ``df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)`` for every element ``i``.

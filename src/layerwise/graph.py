@@ -53,11 +53,15 @@ import functools
 import html
 import inspect
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ._types import StrPath
 from .files import write_atomic
 from .layers import LAYERS, AddLayer, MulLayer
 
@@ -138,7 +142,7 @@ class Value:
         return cls(a.shape, a.dtype.name, None, f"mean {mean}, min {low}, max {high}")
 
     @property
-    def text(self):
+    def text(self) -> str:
         """What a drawing writes on an arrow: the number, or the array's shape."""
         if self.value is not None:
             return _number(self.value)
@@ -219,7 +223,7 @@ class Call:
     grads: dict
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.node.name if self.node is not None else self.layer_class
 
 
@@ -240,7 +244,7 @@ _active_lock = threading.Lock()
 _active = None  # the Recorder recording now: one at a time
 
 
-def record(classes=None):
+def record(classes: Iterable[type] | None = None) -> "Recorder":
     """A :class:`Recorder`: ``with record() as graph:`` notes every layer call in the block."""
     return Recorder(classes)
 
@@ -259,15 +263,17 @@ class Recorder:
     recorder records once; a second active recorder raises RuntimeError.
     """
 
-    def __init__(self, classes=None):
+    def __init__(self, classes: Iterable[type] | None = None) -> None:
         self.classes = list(LAYERS.values() if classes is None else classes)
         self.graph = Graph()
-        self._saved = []  # (class, method name, original function)
+        self._saved: list[tuple[type, str, Any]] = []  # (class, method name, original)
         self._used = False
         self._thread = None
         self._depth = 0  # > 0 while a noted call runs: calls inside it are part of it
-        self._producers = {}  # id(output) -> (node, output); the output kept so ids stay unique
-        self._pending = {}  # id(layer) -> its nodes still waiting for a backward call
+        # id(output) -> (node, output); the output kept so ids stay unique
+        self._producers: dict[int, Any] = {}
+        # id(layer) -> its nodes still waiting for a backward call
+        self._pending: dict[int, list[Node]] = {}
 
     def __enter__(self):
         global _active
@@ -384,12 +390,13 @@ class Graph:
         Written above the drawing.
     """
 
-    def __init__(self, title=None):
-        self.calls = []
-        self.nodes = []
+    def __init__(self, title: str | None = None) -> None:
+        self.calls: list[Call] = []
+        self.nodes: list[Node] = []
         self.title = title
-        self._counts = {}  # class name -> how many layers of it have been named
-        self._names = {}  # id(layer) -> (its name, how many calls so far)
+        self._counts: dict[str, int] = {}  # class name -> how many layers of it have been named
+        # id(layer) -> (its name, how many calls so far)
+        self._names: dict[int, tuple[str, int]] = {}
 
     def _add_node(self, layer, slots, output):
         key = id(layer)
@@ -427,7 +434,13 @@ class Graph:
 
     # ------------------------------------------------------------------ names
 
-    def label(self, layer, name=None, inputs=None, output=None):
+    def label(
+        self,
+        layer: Any,
+        name: str | None = None,
+        inputs: Sequence[str] | None = None,
+        output: str | None = None,
+    ) -> "Graph":
         """Name what the drawing shows of ``layer``'s calls.
 
         Parameters
@@ -473,7 +486,7 @@ class Graph:
 
     # ------------------------------------------------------------------ edges
 
-    def edges(self):
+    def edges(self) -> list["Edge"]:
         """The arrows of the drawing, in forward order (each node's inputs, then its output).
 
         Returns
@@ -491,7 +504,7 @@ class Graph:
 
     # ------------------------------------------------------------------ drawing
 
-    def to_dot(self, dpi=None):
+    def to_dot(self, dpi: float | None = None) -> str:
         """The drawing as Graphviz DOT text (no dependency).
 
         Nodes run left to right in forward order: ``×`` and ``+`` as circles, other layers as
@@ -539,7 +552,7 @@ class Graph:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    def pipe(self, format):
+    def pipe(self, format: str) -> bytes:
         """The drawing rendered by Graphviz, as bytes (``format``: ``svg``, ``png``).
 
         Raises
@@ -562,7 +575,7 @@ class Graph:
                 f"Graphviz's `dot` program was not found on PATH; {INSTALL_GRAPHVIZ}"
             ) from None
 
-    def save(self, path):
+    def save(self, path: StrPath) -> Path:
         """Write the drawing to ``path``, in the format its extension names.
 
         ``.dot`` / ``.gv``: DOT text (no dependency); ``.svg``, ``.png``: rendered by Graphviz.
@@ -653,7 +666,7 @@ def _node_attributes(node):
 # ---------------------------------------------------------------------- the book's figures
 
 
-def apple_graph(oranges=False):
+def apple_graph(oranges: bool = False) -> "Graph":
     """The book's apple figures (section 5.4), recorded from real MulLayer/AddLayer calls.
 
     2 apples at 100 yen with 10% tax: price 220, dapple 2.2, dapple_num 110, dtax 200. With
@@ -684,7 +697,9 @@ def apple_graph(oranges=False):
     return graph
 
 
-def record_step(network, x, t, title=None):
+def record_step(
+    network: Any, x: npt.ArrayLike, t: npt.ArrayLike, title: str | None = None
+) -> "Graph":
     """Record one step of backpropagation of ``network`` on a batch, drawn as the book's layers.
 
     The nodes take the network's layer names (``Affine1``, ``Relu1``, ...); the loss's arrow is

@@ -20,13 +20,18 @@ gives the same network in float32 and float64.
 import contextlib
 import contextvars
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from ._checks import InvalidParameterError, check_number
 from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
 from .network import Sequential
 from .util import conv_output_size
+
+T = TypeVar("T", bound=type)
 
 __all__ = [
     "NETWORKS",
@@ -39,10 +44,10 @@ __all__ = [
 ]
 
 #: Network classes by name, for rebuilding networks from model files.
-NETWORKS = {"Sequential": Sequential}
+NETWORKS: dict[str, type] = {"Sequential": Sequential}
 
 
-def register_network(cls):
+def register_network(cls: T) -> T:
     """Class decorator: make a network class known to model files under its class name.
 
     The class's ``get_config()`` must return ``{"class": name, **constructor arguments}``.
@@ -153,7 +158,9 @@ class _BookNet(Sequential):
     description, from which ``type(net)(**args)`` rebuilds it (see :func:`register_network`).
     """
 
-    def get_config(self):
+    _config: dict[str, Any]
+
+    def get_config(self) -> dict[str, Any]:
         return dict(self._config)
 
 
@@ -173,14 +180,14 @@ class TwoLayerNet(_BookNet):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        output_size,
-        weight_init_std=0.01,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
         *,
-        dtype=np.float64,
-        seed=None,
-    ):
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
         owner = "TwoLayerNet"
         dtype = check_dtype(dtype, owner)
         input_size = check_size(input_size, owner, "input_size")
@@ -247,19 +254,19 @@ class MultiLayerNetExtend(_BookNet):
 
     def __init__(
         self,
-        input_size,
-        hidden_size_list,
-        output_size,
-        activation="relu",
-        weight_init_std="relu",
-        weight_decay_lambda=0,
-        use_dropout=False,
-        dropout_ration=0.5,
-        use_batchnorm=False,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0,
+        use_dropout: bool = False,
+        dropout_ration: float = 0.5,
+        use_batchnorm: bool = False,
         *,
-        dtype=np.float64,
-        seed=None,
-    ):
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
         owner = self._owner
         dtype = check_dtype(dtype, owner)
         activations = {"relu": Relu, "sigmoid": Sigmoid}
@@ -338,16 +345,16 @@ class MultiLayerNet(MultiLayerNetExtend):
 
     def __init__(
         self,
-        input_size,
-        hidden_size_list,
-        output_size,
-        activation="relu",
-        weight_init_std="relu",
-        weight_decay_lambda=0,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0,
         *,
-        dtype=np.float64,
-        seed=None,
-    ):
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(
             input_size,
             hidden_size_list,
@@ -434,16 +441,16 @@ class SimpleConvNet(_BookNet):
 
     def __init__(
         self,
-        input_dim=(1, 28, 28),
-        conv_param=None,
-        hidden_size=100,
-        output_size=10,
-        weight_init_std=0.01,
+        input_dim: tuple[int, int, int] = (1, 28, 28),
+        conv_param: dict[str, int] | None = None,
+        hidden_size: int = 100,
+        output_size: int = 10,
+        weight_init_std: float = 0.01,
         *,
-        use_batchnorm=False,
-        dtype=np.float64,
-        seed=None,
-    ):
+        use_batchnorm: bool = False,
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
         owner = "SimpleConvNet"
         dtype = check_dtype(dtype, owner)
         input_dim = _check_input_dim(input_dim, owner)
@@ -528,20 +535,20 @@ class DeepConvNet(_BookNet):
 
     def __init__(
         self,
-        input_dim=(1, 28, 28),
-        conv_param_1=None,
-        conv_param_2=None,
-        conv_param_3=None,
-        conv_param_4=None,
-        conv_param_5=None,
-        conv_param_6=None,
-        hidden_size=50,
-        output_size=10,
+        input_dim: tuple[int, int, int] = (1, 28, 28),
+        conv_param_1: dict[str, int] | None = None,
+        conv_param_2: dict[str, int] | None = None,
+        conv_param_3: dict[str, int] | None = None,
+        conv_param_4: dict[str, int] | None = None,
+        conv_param_5: dict[str, int] | None = None,
+        conv_param_6: dict[str, int] | None = None,
+        hidden_size: int = 50,
+        output_size: int = 10,
         *,
-        use_batchnorm=False,
-        dtype=np.float64,
-        seed=None,
-    ):
+        use_batchnorm: bool = False,
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
         owner = "DeepConvNet"
         dtype = check_dtype(dtype, owner)
         input_dim = _check_input_dim(input_dim, owner)

@@ -10,18 +10,25 @@ Unlike the book's networks, ``params`` is a live view of the layers' arrays: ass
 training then updates arrays that no layer reads).
 """
 
+from __future__ import annotations
+
 import inspect
 from collections import OrderedDict
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 3.10 too
+    from typing_extensions import Self
 
 from . import functions
 from ._checks import as_float_array, check_labels, check_number
 from .layers import SoftmaxWithLoss
 
 
-def as_batch(x, dtype):
+def as_batch(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Rows of a dataset as a float batch of ``dtype``.
 
     uint8 rows are images stored compactly: they are scaled by 1/255 here, one batch at a
@@ -44,7 +51,7 @@ class Parameters(MutableMapping):
     to the network's dtype.
     """
 
-    def __init__(self, slots):
+    def __init__(self, slots: dict[str, tuple[Any, str]]) -> None:
         self._slots = slots  # key -> (layer, attribute name)
 
     def __getitem__(self, key):
@@ -99,7 +106,9 @@ def _accepts(method, keyword):
     )
 
 
-def array_keys(layers):
+def array_keys(
+    layers: Iterable[tuple[str, Any]],
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     """The book's keys for the layers' parameters and buffers, numbered per name in order.
 
     An Affine, a BatchNormalization and an Affine give ``W1 b1 gamma1 beta1 W2 b2`` (and the
@@ -114,8 +123,8 @@ def array_keys(layers):
     -------
     params, buffers : list of (key, layer name, attribute name)
     """
-    counts = {}
-    found = {"param_names": [], "buffer_names": []}
+    counts: dict[str, int] = {}
+    found: dict[str, list[tuple[str, str, str]]] = {"param_names": [], "buffer_names": []}
     for name, layer in layers:
         for kind, keys in found.items():
             for attr in getattr(layer, kind, ()):
@@ -154,14 +163,19 @@ class Sequential:
     training : bool
         The mode :meth:`predict` and :meth:`loss` use when not told; set by :meth:`train` /
         :meth:`eval`. New networks start in training mode, as in PyTorch.
+    input_shape : tuple of int or None
+        The shape of one input sample, when known (the book's networks set it): read by
+        :meth:`summary` and by the exporters of :mod:`layerwise.interop`.
     """
 
-    def __init__(self, *layers, loss=None, weight_decay_lambda=0.0):
+    input_shape: tuple[int, ...] | None = None
+
+    def __init__(self, *layers: Any, loss: Any = None, weight_decay_lambda: float = 0.0) -> None:
         owner = type(self).__name__
         if len(layers) == 1 and isinstance(layers[0], Mapping):
             named = list(layers[0].items())
         else:
-            counts = {}
+            counts: dict[str, int] = {}
             named = []
             for layer in layers:
                 kind = type(layer).__name__
@@ -194,17 +208,17 @@ class Sequential:
         self.training = True
 
     @property
-    def lastLayer(self):  # noqa: N802 - the book's chapter-5 name
+    def lastLayer(self) -> Any:  # noqa: N802 - the book's chapter-5 name
         """The loss layer: the book's chapter-5 name for :attr:`last_layer`."""
         return self.last_layer
 
     @lastLayer.setter
-    def lastLayer(self, layer):  # noqa: N802
+    def lastLayer(self, layer: Any) -> None:  # noqa: N802
         self.last_layer = layer
 
     # ------------------------------------------------------------------ forward and loss
 
-    def predict(self, x, train_flg=None):
+    def predict(self, x: npt.ArrayLike, train_flg: bool | None = None) -> np.ndarray:
         """Scores (logits) before the loss layer.
 
         Parameters
@@ -226,7 +240,7 @@ class Sequential:
         train_flg = self.training if train_flg is None else bool(train_flg)
         for layer, takes_flag in zip(self.layers.values(), self._train_flg, strict=True):
             x = layer.forward(x, train_flg=train_flg) if takes_flag else layer.forward(x)
-        return x
+        return x  # type: ignore[return-value]  # what the last layer returned: an ndarray
 
     def _weight_decay(self):
         if not self.weight_decay_lambda:
@@ -238,7 +252,9 @@ class Sequential:
     def _decayed(self):
         return [layer.W for layer, attr in self.params._slots.values() if attr == "W"]
 
-    def loss(self, x, t, train_flg=None):
+    def loss(
+        self, x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool | None = None
+    ) -> np.floating:
         """Loss of the batch: the loss layer's value plus weight decay.
 
         Parameters
@@ -258,7 +274,7 @@ class Sequential:
             loss = loss + loss.dtype.type(self._weight_decay())
         return loss
 
-    def accuracy(self, x, t, batch_size=1000):
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = 1000) -> float:
         """Fraction of samples whose highest score is the label, always in inference mode.
 
         Evaluated ``batch_size`` samples at a time, so memory stays bounded for any N (the
@@ -295,7 +311,9 @@ class Sequential:
 
     # ------------------------------------------------------------------ gradients
 
-    def gradient(self, x, t, train_flg=None):
+    def gradient(
+        self, x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool | None = None
+    ) -> dict[str, np.ndarray]:
         """Gradients of :meth:`loss` by backpropagation.
 
         Returns
@@ -305,7 +323,9 @@ class Sequential:
         """
         return self.loss_and_gradient(x, t, train_flg)[1]
 
-    def loss_and_gradient(self, x, t, train_flg=None):
+    def loss_and_gradient(
+        self, x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool | None = None
+    ) -> tuple[np.floating, dict[str, np.ndarray]]:
         """:meth:`loss` and :meth:`gradient` from one forward pass (the training step's need).
 
         Returns
@@ -331,7 +351,9 @@ class Sequential:
             grads[key] = grad
         return loss, grads
 
-    def numerical_gradient(self, x, t, h=1e-4, train_flg=None):
+    def numerical_gradient(
+        self, x: npt.ArrayLike, t: npt.ArrayLike, h: float = 1e-4, train_flg: bool | None = None
+    ) -> dict[str, np.ndarray]:
         """Gradients of :meth:`loss` by central differences (slow; for checking :meth:`gradient`).
 
         Every loss evaluation sees the same random draws (Dropout's masks): the random layers'
@@ -357,24 +379,24 @@ class Sequential:
 
     # ------------------------------------------------------------------ PyTorch-style API
 
-    def parameters(self):
+    def parameters(self) -> list[np.ndarray]:
         """The parameter arrays, in order (``W1, b1, W2, ...``)."""
         return list(self.params.values())
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
         """``(name, array)`` pairs, in order."""
         return list(self.params.items())
 
-    def named_buffers(self):
+    def named_buffers(self) -> list[tuple[str, np.ndarray]]:
         """``(name, array)`` pairs of the state that is not trained, in order."""
         return list(self.buffers.items())
 
-    def state_dict(self):
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``."""
         arrays = [*self.params.items(), *self.buffers.items()]
         return OrderedDict((key, value.copy()) for key, value in arrays)
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Copy arrays into the parameters and buffers, in place (references stay valid).
 
         Raises
@@ -399,7 +421,7 @@ class Sequential:
             with np.errstate(over="ignore"):
                 np.copyto(array, value, casting="same_kind")
 
-    def random_layers(self):
+    def random_layers(self) -> dict[str, Any]:
         """``{name: layer}`` of the layers that draw random numbers (their ``rng``)."""
         return {
             name: layer
@@ -407,11 +429,11 @@ class Sequential:
             if isinstance(getattr(layer, "rng", None), np.random.Generator)
         }
 
-    def get_rng_state(self):
+    def get_rng_state(self) -> dict[str, dict[str, Any]]:
         """The random layers' generator states, ``{layer name: bit_generator.state}`` (JSON)."""
         return {name: layer.rng.bit_generator.state for name, layer in self.random_layers().items()}
 
-    def set_rng_state(self, states):
+    def set_rng_state(self, states: Mapping[str, dict[str, Any]]) -> None:
         """Restore what :meth:`get_rng_state` returned: the same masks are drawn again."""
         layers = self.random_layers()
         if set(states) != set(layers):
@@ -422,24 +444,24 @@ class Sequential:
         for name, state in states.items():
             layers[name].rng.bit_generator.state = state
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Self:
         """Set training mode (the default of :meth:`predict` and :meth:`loss`); returns self."""
         self.training = bool(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         """Set inference mode; returns self."""
         return self.train(False)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The parameters' dtype (float64 when the network has no parameters)."""
         first = next(iter(self.params.values()), None)
         return np.dtype(np.float64) if first is None else first.dtype
 
     # ------------------------------------------------------------------ description
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serialisable description of the architecture (used by :func:`layerwise.save`).
 
         Each layer is described by its name, its class name, ``layer.get_config()`` and the
@@ -466,7 +488,7 @@ class Sequential:
             "dtype": self.dtype.name,
         }
 
-    def summary(self, input_shape=None):
+    def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
         """A table of the layers with their output shapes and parameter counts.
 
         Parameters

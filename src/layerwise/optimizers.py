@@ -70,7 +70,9 @@ class Optimizer:
     _slots: tuple[str, ...] = ()
     _counters: tuple[str, ...] = ()
 
-    def update(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         """Take one step: change every array of ``params`` in place using ``grads``."""
         raise NotImplementedError
 
@@ -231,7 +233,9 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = check_number(lr, "SGD", "lr", low=0, low_open=True)
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         for _, p, g in self._pairs(params, grads):
             p -= self.lr * g
 
@@ -272,7 +276,9 @@ class Momentum(Optimizer):
         )
         self.v = None
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         pairs = self._pairs(params, grads)
         vs = self._state("v", params)
         for key, p, g in pairs:
@@ -333,7 +339,9 @@ class Nesterov(Optimizer):
         )
         self.v = None
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         pairs = self._pairs(params, grads)
         vs = self._state("v", params)
         for key, p, g in pairs:
@@ -374,7 +382,9 @@ class AdaGrad(Optimizer):
         self.lr = check_number(lr, "AdaGrad", "lr", low=0, low_open=True)
         self.h = None
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         pairs = self._pairs(params, grads)
         hs = self._state("h", params)
         for key, p, g in pairs:
@@ -421,7 +431,9 @@ class RMSprop(Optimizer):
         )
         self.h = None
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         pairs = self._pairs(params, grads)
         hs = self._state("h", params)
         for key, p, g in pairs:
@@ -485,7 +497,9 @@ class Adam(Optimizer):
         self.m = None
         self.v = None
 
-    def update(self, params, grads):
+    def update(
+        self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+    ) -> None:
         pairs = self._pairs(params, grads)
         ms, vs = self._state("m", params), self._state("v", params)
         self.iter += 1

@@ -5,9 +5,18 @@ Each function writes one PNG with matplotlib (the ``plot`` extra) and returns Tr
 False when matplotlib is not installed, so the caller can say how to get it.
 """
 
+from __future__ import annotations
+
 import itertools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ._types import StrPath
+
+if TYPE_CHECKING:  # only for the annotations: the command line imports both
+    from .training import Trainer
 
 
 def _pyplot():
@@ -21,7 +30,7 @@ def _pyplot():
     return plt
 
 
-def plot_history(trainer, path, title=None):
+def plot_history(trainer: Trainer, path: StrPath, title: str | None = None) -> bool:
     """The training loss per iteration and the accuracies per epoch, side by side.
 
     Parameters
@@ -85,7 +94,9 @@ def plot_history(trainer, path, title=None):
     return True
 
 
-def accuracy_limits(values, margin=0.1, least=0.05):
+def accuracy_limits(
+    values: Sequence[float], margin: float = 0.1, least: float = 0.05
+) -> tuple[float, float]:
     """y limits that show the accuracies' spread: their range, widened by ``margin`` of it on
     each side and to at least ``least`` in all, kept within [0, 1].
 
@@ -97,7 +108,7 @@ def accuracy_limits(values, margin=0.1, least=0.05):
     return low, high
 
 
-def epoch_ticks(n):
+def epoch_ticks(n: int) -> list[int]:
     """Whole epochs to label on an axis of ``n`` epochs: each one up to 20, else 1 and every
     k-th epoch for a round k (5, 10, 20, 50, ...) that leaves at most ten more labels."""
     if n <= 20:
@@ -106,7 +117,11 @@ def epoch_ticks(n):
     return [1, *range(step, n + 1, step)]
 
 
-def plot_runs(runs, path, title="test accuracy of each run"):
+def plot_runs(
+    runs: Sequence[tuple[str, Sequence[float]]],
+    path: StrPath,
+    title: str = "test accuracy of each run",
+) -> bool:
     """Several runs' test accuracy per epoch in one picture, as the book's chapter-6 figures
     compare optimizers and learning rates.
 
@@ -138,7 +153,7 @@ def plot_runs(runs, path, title="test accuracy of each run"):
     return True
 
 
-def plot_filters(panels, path, columns=10):
+def plot_filters(panels: Mapping[str, np.ndarray], path: StrPath, columns: int = 10) -> bool:
     """The first convolution's filters as grey images, one panel per stage (the book's fig. 7-24).
 
     Parameters
@@ -168,7 +183,14 @@ def plot_filters(panels, path, columns=10):
     return True
 
 
-def plot_misclassified(images, labels, predicted, path, class_names=None, count=20):
+def plot_misclassified(
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    path: StrPath,
+    class_names: Sequence[str] | None = None,
+    count: int = 20,
+) -> bool:
     """The first ``count`` misclassified images with their true and predicted labels (fig. 8-6).
 
     Parameters
@@ -202,7 +224,9 @@ def plot_misclassified(images, labels, predicted, path, class_names=None, count=
     return True
 
 
-def plot_confusion(confusion, path, class_names=None):
+def plot_confusion(
+    confusion: np.ndarray, path: StrPath, class_names: Sequence[str] | None = None
+) -> bool:
     """The confusion matrix as a heat map with its counts (rows: true label, columns: predicted)."""
     plt = _pyplot()
     if plt is None:

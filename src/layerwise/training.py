@@ -3,19 +3,32 @@
 Data flows one way: dataset -> minibatch -> network (loss and gradients) -> optimizer.
 """
 
+from __future__ import annotations
+
 import math
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._blas import blas_threads
 from ._checks import check_number, quiet
+from ._types import StrPath
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
-from .network import as_batch  # here too, so layerwise.training.as_batch keeps working
+from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
+
+#: Samples or labels, one per row: an ndarray (memory-mapped ones too) or a list of rows.
+Rows = np.ndarray | Sequence[Any]
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 3.10 too
+    from typing_extensions import Self
 
 __all__ = [
     "NonFiniteLossError",
@@ -34,7 +47,7 @@ class NonFiniteLossError(FloatingPointError):
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped training at an iteration boundary (after a final checkpoint)."""
 
-    def __init__(self, message, signum, checkpoint=None):
+    def __init__(self, message: str, signum: int, checkpoint: Path | None = None) -> None:
         super().__init__(message)
         self.signum = signum
         self.checkpoint = checkpoint
@@ -44,7 +57,7 @@ def _as_rows(x):
     return x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
-def predicted_labels(network, x, batch_size=1000):
+def predicted_labels(network: Sequential, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The class the network scores highest for every row of ``x``, in inference mode.
 
     Parameters
@@ -121,24 +134,24 @@ class Trainer:
 
     def __init__(
         self,
-        network,
-        x_train,
-        t_train,
-        x_test,
-        t_test,
-        epochs=20,
-        mini_batch_size=100,
-        optimizer="SGD",
-        optimizer_param=None,
-        evaluate_sample_num_per_epoch=None,
-        verbose=True,
+        network: Sequential,
+        x_train: Rows,
+        t_train: Rows,
+        x_test: Rows,
+        t_test: Rows,
+        epochs: int = 20,
+        mini_batch_size: int = 100,
+        optimizer: str | Optimizer = "SGD",
+        optimizer_param: dict[str, float] | None = None,
+        evaluate_sample_num_per_epoch: int | None = None,
+        verbose: bool = True,
         *,
-        seed=None,
-        checkpoint_every=None,
-        checkpoint_path=None,
-        extra=None,
-        threads=1,
-    ):
+        seed: int | None = None,
+        checkpoint_every: int | None = None,
+        checkpoint_path: StrPath | None = None,
+        extra: dict[str, Any] | None = None,
+        threads: int | None = 1,
+    ) -> None:
         for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
             if len(x) == 0 or len(x) != len(t):
                 raise ValueError(
@@ -176,15 +189,15 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.epoch = 0
         self.iteration = 0
-        self._perm = None  # this epoch's order; None between epochs
-        self.train_loss_list = []
-        self.train_acc_list = []
-        self.test_acc_list = []
+        self._perm: np.ndarray | None = None  # this epoch's order; None between epochs
+        self.train_loss_list: list[float] = []
+        self.train_acc_list: list[float] = []
+        self.test_acc_list: list[float] = []
         self._stop_signal = None
 
     # ------------------------------------------------------------------ the loop
 
-    def get_batch(self, idx):
+    def get_batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The training rows ``idx`` as ``(x_batch, t_batch)``, images scaled by :func:`as_batch`.
 
         ``take`` gathers rows about twice as fast as fancy indexing ``x[idx]`` (same result).
@@ -192,7 +205,7 @@ class Trainer:
         x = as_batch(self.x_train.take(idx, axis=0), self.network.dtype)
         return x, self.t_train.take(idx, axis=0)
 
-    def train_step(self, x_batch, t_batch):
+    def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
         with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
             loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
@@ -206,7 +219,7 @@ class Trainer:
         self.optimizer.update(self.network.params, grads)
         return loss
 
-    def train(self):
+    def train(self) -> Self:
         """Run the remaining epochs; returns ``self`` (the history is in the ``*_list`` attributes).
 
         Raises
@@ -239,12 +252,13 @@ class Trainer:
                         if self.iteration % 20 == 0:
                             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                     if self.checkpoint_every and self.iteration % self.checkpoint_every == 0:
-                        self.save_checkpoint(self.checkpoint_path)
+                        self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
                 self._perm = None
                 self.epoch += 1
                 self._end_of_epoch(bar, time.perf_counter() - start_time)
         if self.checkpoint_every:
-            self.save_checkpoint(self.checkpoint_path)  # a finished run resumes as finished
+            # A finished run resumes as finished (checkpoint_every needs checkpoint_path).
+            self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
         return self
 
     def _end_of_epoch(self, bar, seconds):
@@ -264,7 +278,7 @@ class Trainer:
         elif self.verbose:
             print(line, flush=True)
 
-    def accuracy(self, x, t, batch_size=1000):
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = 1000) -> float:
         """Accuracy of the network on ``(x, t)``: ``network.accuracy``, as the book's Trainer.
 
         It runs ``batch_size`` rows at a time in inference mode and scales uint8 images by
@@ -288,7 +302,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path: StrPath) -> Path:
         """Write everything needed to continue bit for bit, atomically, to ``path`` (.npz).
 
         The network's parameters, buffers, architecture and random layers' generators, the
@@ -333,7 +347,7 @@ class Trainer:
                 f"{type(self.optimizer).__name__}"
             )
 
-    def load_checkpoint(self, path, *, epochs=None):
+    def load_checkpoint(self, path: StrPath, *, epochs: int | None = None) -> Self:
         """Restore the state written by :meth:`save_checkpoint` into this trainer.
 
         The trainer must have been built with the same network architecture, optimizer and

@@ -8,6 +8,7 @@ Inputs are never modified (read-only arrays are fine); results are new arrays.
 import operator
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import (
@@ -22,7 +23,7 @@ from ._checks import (
 __all__ = ["col2im", "conv_output_size", "im2col", "shuffle_dataset", "smooth_curve"]
 
 
-def smooth_curve(x):
+def smooth_curve(x: npt.ArrayLike) -> np.ndarray:
     """Smooth a curve (e.g. the loss per iteration) by a moving Kaiser-window average.
 
     The book's ``smooth_curve``: each point becomes the weighted mean of the 11 points centred
@@ -75,7 +76,9 @@ def smooth_curve(x):
     return as_dtype(y[half : len(y) - half], x.dtype)
 
 
-def shuffle_dataset(x, t, *, seed=None):
+def shuffle_dataset(
+    x: npt.ArrayLike, t: npt.ArrayLike, *, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle samples and their labels with one random permutation.
 
     Parameters
@@ -173,7 +176,7 @@ def _output_shape(shape, filter_h, filter_w, stride, pad, where):
     return out_h, out_w
 
 
-def conv_output_size(input_size, filter_size, stride=1, pad=0):
+def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """The output size of a convolution or pooling along one axis.
 
     ``(input_size + 2*pad - filter_size) / stride + 1``, the book's formula (section 7.2.4).
@@ -201,7 +204,9 @@ def conv_output_size(input_size, filter_size, stride=1, pad=0):
     return _output_size(input_size, filter_size, stride, pad, where, "size")
 
 
-def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+def im2col(
+    input_data: npt.ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0
+) -> np.ndarray:
     """Unfold images into a matrix with one filter window per row (the book's section 7.4.3).
 
     Row ``(n, y, x)`` of the result holds the window of image ``n`` whose top-left corner is at
@@ -244,7 +249,14 @@ def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * out_h * out_w, -1)
 
 
-def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+def col2im(
+    col: npt.ArrayLike,
+    input_shape: tuple[int, int, int, int],
+    filter_h: int,
+    filter_w: int,
+    stride: int = 1,
+    pad: int = 0,
+) -> np.ndarray:
     """Fold a matrix of windows back into images, adding where windows overlap.
 
     The adjoint of :func:`im2col` (not its inverse): ``sum(im2col(x) * col) ==

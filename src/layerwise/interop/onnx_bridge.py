@@ -19,13 +19,16 @@ layerwise                              ONNX operators
 """
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import __version__
+from .._types import StrPath
 from ..files import write_atomic
-from ..network import as_batch
+from ..network import Sequential, as_batch
 from .plan import ConversionError, import_extra, plan
 
 #: The oldest opset the graph is valid in: Softmax over one axis and today's Gemm are opset 13's.
@@ -85,7 +88,15 @@ def _nodes(helper, numpy_helper, step, x):
     raise AssertionError(f"no ONNX nodes for step {step.op!r}")  # plan() makes no other
 
 
-def to_onnx(network, path, *, softmax=False, input_shape=None, opset=None, metadata=None):
+def to_onnx(
+    network: Sequential,
+    path: StrPath,
+    *,
+    softmax: bool = False,
+    input_shape: Sequence[int] | None = None,
+    opset: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
     """Write ``network`` as an ONNX model: float32 input, class scores (or probabilities) out.
 
     Parameters
@@ -178,7 +189,7 @@ class OnnxModel:
     session : onnxruntime.InferenceSession
     """
 
-    def __init__(self, path):
+    def __init__(self, path: StrPath) -> None:
         ort = import_extra("onnxruntime", "onnx", "load_onnx")
         self.path = Path(path)
         data = self.path.read_bytes()  # FileNotFoundError, as for a model .npz
@@ -204,7 +215,7 @@ class OnnxModel:
         self._input = inputs[0].name
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
-    def predict(self, x, train_flg=False):
+    def predict(self, x: npt.ArrayLike, train_flg: bool | None = False) -> np.ndarray:
         """The model's output for ``x`` (N, *input_shape); uint8 images are scaled by 1/255.
 
         ``train_flg`` is accepted for the network interface; an ONNX graph is inference only.
@@ -224,6 +235,6 @@ class OnnxModel:
         return f"OnnxModel('{self.path}', input_shape={self.input_shape})"
 
 
-def load_onnx(path):
+def load_onnx(path: StrPath) -> "OnnxModel":
     """An :class:`OnnxModel` for ``path``: ``load_onnx(p).predict(x)`` runs it in onnxruntime."""
     return OnnxModel(path)

@@ -22,9 +22,12 @@ they raise :class:`~.plan.MissingExtraError` naming ``pip install "layerwise[tor
 """
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any  # torch's types: torch is an optional extra
 
 import numpy as np
 
+from .._types import StrPath
 from ..files import write_atomic
 from ..layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
 from ..network import Sequential
@@ -97,7 +100,7 @@ _MODULES = {
 }
 
 
-def to_torch(network, *, input_shape=None):
+def to_torch(network: Sequential, *, input_shape: Sequence[int] | None = None) -> Any:
     """A ``torch.nn.Sequential`` computing what ``network.predict`` computes, in its dtype.
 
     Parameters
@@ -150,7 +153,9 @@ def to_torch(network, *, input_shape=None):
     return torch.nn.Sequential(modules).train(network.training)
 
 
-def save_torch(network, path, *, input_shape=None):
+def save_torch(
+    network: Sequential, path: StrPath, *, input_shape: Sequence[int] | None = None
+) -> Any:
     """Write ``to_torch(network).state_dict()`` to ``path`` (atomically), for ``torch.load``.
 
     The file holds tensors only, so ``torch.load(path, weights_only=True)`` reads it; load it
@@ -247,7 +252,9 @@ def _from_dropout(m, name, dtype, rng):
     return Dropout(m.p, inverted=True, seed=int(rng.integers(2**63)))
 
 
-def from_torch(module, *, input_shape=None, seed=None):
+def from_torch(
+    module: Any, *, input_shape: Sequence[int] | None = None, seed: int | None = None
+) -> Sequential:
     """A layerwise ``Sequential`` computing what a ``torch.nn.Sequential`` computes.
 
     Parameters

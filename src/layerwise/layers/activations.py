@@ -1,6 +1,7 @@
 """Activation layers of the book's section 5.5: ReLU and sigmoid."""
 
 import numpy as np
+import numpy.typing as npt
 
 from .._checks import as_dtype, as_float_array, check_dout
 from ..functions import sigmoid
@@ -24,15 +25,15 @@ class Relu(Layer):
     what makes backward fast.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._keep = None
 
     @property
-    def mask(self):
+    def mask(self) -> np.ndarray | None:
         """bool ndarray, True where the forward input was ``<= 0`` (None before forward)."""
         return None if self._keep is None else ~self._keep
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "Relu.forward")
         # dx = dout * (x > 0): one multiplication, 10-15x faster than the book's `dout[mask] = 0`
         # (fancy indexing) and 7x faster than np.where, measured at 100x784.
@@ -40,7 +41,7 @@ class Relu(Layer):
         self._dtype = x.dtype
         return np.maximum(x, 0)
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> np.ndarray:
         if self._keep is None:
             raise self._not_ready()
         dout = check_dout(dout, self._keep.shape, "Relu")
@@ -62,14 +63,14 @@ class Sigmoid(Layer):
     warning, as in :class:`Relu`.
     """
 
-    def __init__(self):
-        self.out = None
+    def __init__(self) -> None:
+        self.out: np.ndarray | None = None
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         self.out = sigmoid(as_float_array(x, "Sigmoid.forward"))
         return self.out
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> np.ndarray:
         if self.out is None:
             raise self._not_ready()
         dout = check_dout(dout, self.out.shape, "Sigmoid")

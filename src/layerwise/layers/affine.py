@@ -1,6 +1,7 @@
 """The fully connected layer of the book's section 5.6."""
 
 import numpy as np
+import numpy.typing as npt
 
 from .._checks import as_float_array, check_dout, check_features, quiet
 from .base import Layer, register_layer
@@ -35,7 +36,7 @@ class Affine(Layer):
 
     param_names = ("W", "b")
 
-    def __init__(self, W, b):
+    def __init__(self, W: npt.ArrayLike, b: npt.ArrayLike) -> None:
         W = as_float_array(W, "Affine", name="W")
         b = as_float_array(b, "Affine", name="b")
         if W.ndim != 2:
@@ -46,12 +47,12 @@ class Affine(Layer):
             )
         self.W = W
         self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
+        self.x: np.ndarray | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "Affine.forward")
         x2 = check_features(x, self.W.shape[0], "Affine.forward")
         self.original_x_shape = x.shape
@@ -61,7 +62,7 @@ class Affine(Layer):
             out += self.b  # in place: the output keeps W's dtype whatever b's is
         return out
 
-    def backward(self, dout, input_grad=True):
+    def backward(self, dout: npt.ArrayLike, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``dW`` and ``db``; return ``dx`` (None when ``input_grad`` is False).
 
         A network passes ``input_grad=False`` to its first layer: nothing uses the gradient with

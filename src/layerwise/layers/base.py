@@ -21,13 +21,17 @@ what concrete class a layer is. :func:`register_layer` adds a class to :data:`LA
 registry that model files are rebuilt from.
 """
 
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound=type)
+
 __all__ = ["LAYERS", "BackwardBeforeForwardError", "Layer", "register_layer"]
 
 #: Layer classes by name, for rebuilding networks from model files.
-LAYERS = {}
+LAYERS: dict[str, type] = {}
 
 
-def register_layer(cls):
+def register_layer(cls: T) -> T:
     """Class decorator: make ``cls`` known to model files under its class name."""
     name = cls.__name__
     if LAYERS.get(name, cls) is not cls:
@@ -47,10 +51,10 @@ class Layer:
     their constructor takes arguments other than arrays.
     """
 
-    param_names = ()
-    buffer_names = ()
+    param_names: tuple[str, ...] = ()
+    buffer_names: tuple[str, ...] = ()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments other than parameters and buffers (JSON-serialisable)."""
         return {}
 

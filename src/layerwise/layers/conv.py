@@ -21,7 +21,10 @@ Differences from the book's ``common/layers.py``, each with a ``test_regression_
 - ``backward(dout, input_grad=False)`` skips the gradient with respect to the input.
 """
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import as_dtype, as_float_array, check_dout, check_number, quiet
@@ -142,7 +145,7 @@ class Convolution(Layer):
 
     param_names = ("W", "b")
 
-    def __init__(self, W, b, stride=1, pad=0):
+    def __init__(self, W: npt.ArrayLike, b: npt.ArrayLike, stride: int = 1, pad: int = 0) -> None:
         W = as_float_array(W, "Convolution", name="W")
         b = as_float_array(b, "Convolution", name="b")
         if W.ndim != 4 or W.size == 0:
@@ -159,17 +162,18 @@ class Convolution(Layer):
         self.b = b
         self.stride = check_number(stride, "Convolution", "stride", low=1, integer=True)
         self.pad = check_number(pad, "Convolution", "pad", low=0, integer=True)
-        self.x = None
-        self.col = None
-        self.col_W = None
-        self.dW = None
-        self.db = None
-        self._X3 = None  # the shifted path's input, a row of taps per row (_taps_in_rows)
+        self.x: np.ndarray | None = None
+        self.col: np.ndarray | None = None
+        self.col_W: np.ndarray | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+        # the shifted path's input, a row of taps per pixel (_taps_in_rows)
+        self._X3: np.ndarray | None = None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"stride": self.stride, "pad": self.pad}
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         where = "Convolution.forward"
         x = as_float_array(x, where)
         FN, C, FH, FW = self.W.shape
@@ -207,7 +211,7 @@ class Convolution(Layer):
         out += self.b
         return out.reshape(N, Hf, Wf, FN)[:, :out_h, :out_w].transpose(0, 3, 1, 2)
 
-    def backward(self, dout, input_grad=True):
+    def backward(self, dout: npt.ArrayLike, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``dW`` and ``db``; return ``dx`` (None when ``input_grad`` is False).
 
         A network passes ``input_grad=False`` to its first layer: nothing uses the gradient with
@@ -221,6 +225,7 @@ class Convolution(Layer):
         with quiet():
             if self._X3 is not None:
                 return self._shifted_backward(dout, input_grad)
+            assert self.col is not None and self.col_W is not None  # the im2col forward's cache
             dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
             self.db = _column_sums(dout2)
             self.dW = (dout2.T @ self.col).reshape(FN, C, FH, FW)
@@ -297,7 +302,7 @@ class Pooling(Layer):
     slots, as in :class:`~layerwise.layers.Relu`.
     """
 
-    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
         self.pool_h = check_number(pool_h, "Pooling", "pool_h", low=1, integer=True)
         self.pool_w = check_number(pool_w, "Pooling", "pool_w", low=1, integer=True)
         self.stride = check_number(stride, "Pooling", "stride", low=1, integer=True)
@@ -307,10 +312,10 @@ class Pooling(Layer):
                 f"Pooling: pad must be smaller than the window ({self.pool_h}x{self.pool_w}), "
                 f"or a window would hold only padding, got pad={self.pad}"
             )
-        self.x = None
-        self.arg_max = None
+        self.x: np.ndarray | None = None
+        self.arg_max: np.ndarray | None = None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "pool_h": self.pool_h,
             "pool_w": self.pool_w,
@@ -318,7 +323,7 @@ class Pooling(Layer):
             "pad": self.pad,
         }
 
-    def forward(self, x):
+    def forward(self, x: npt.ArrayLike) -> np.ndarray:
         where = "Pooling.forward"
         x = as_float_array(x, where)
         ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
@@ -344,8 +349,8 @@ class Pooling(Layer):
         self.arg_max = arg_max.reshape(-1)
         return out.transpose(0, 3, 1, 2)
 
-    def backward(self, dout):
-        if self.x is None:
+    def backward(self, dout: npt.ArrayLike) -> np.ndarray:
+        if self.x is None or self.arg_max is None:
             raise self._not_ready()
         ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
         N, C, H, W = self.x.shape

@@ -1,6 +1,7 @@
 """The computational-graph nodes of the book's section 5.4: multiplication and addition."""
 
 import numpy as np
+import numpy.typing as npt
 
 from .._checks import as_float_pair, check_dout, quiet
 from .base import Layer, register_layer
@@ -19,16 +20,16 @@ class MulLayer(Layer):
 
     symbol = "×"  # how the book draws this node (see layerwise.graph)
 
-    def __init__(self):
-        self.x = None
-        self.y = None
+    def __init__(self) -> None:
+        self.x: np.ndarray | None = None
+        self.y: np.ndarray | None = None
 
-    def forward(self, x, y):
+    def forward(self, x: npt.ArrayLike, y: npt.ArrayLike) -> np.ndarray:
         self.x, self.y = as_float_pair(x, y, "MulLayer.forward")
         with quiet():
             return self.x * self.y
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         if self.x is None:
             raise self._not_ready()
         dout = check_dout(dout, self.x.shape, "MulLayer", np.result_type(self.x, self.y))
@@ -50,16 +51,17 @@ class AddLayer(Layer):
 
     symbol = "+"
 
-    def __init__(self):
-        self._out = None  # (shape, dtype) of the forward output
+    def __init__(self) -> None:
+        # (shape, dtype) of the forward output
+        self._out: tuple[tuple[int, ...], np.dtype] | None = None
 
-    def forward(self, x, y):
+    def forward(self, x: npt.ArrayLike, y: npt.ArrayLike) -> np.ndarray:
         x, y = as_float_pair(x, y, "AddLayer.forward")
         self._out = (x.shape, np.result_type(x, y))
         with quiet():
             return x + y
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         if self._out is None:
             raise self._not_ready()
         dout = check_dout(dout, self._out[0], "AddLayer", self._out[1])

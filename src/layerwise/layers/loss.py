@@ -1,6 +1,7 @@
 """The output layer of the book's section 5.6.3: softmax and cross-entropy as one layer."""
 
 import numpy as np
+import numpy.typing as npt
 
 from .._checks import as_float_array, check_dout, check_labels, check_scores, quiet
 from ..functions import _mean_negative_log, log_softmax
@@ -25,23 +26,23 @@ class SoftmaxWithLoss(Layer):
     Caches ``y``, ``t`` and ``loss``.
     """
 
-    def __init__(self):
-        self.loss = None
-        self.y = None
-        self.t = None
+    def __init__(self) -> None:
+        self.loss: np.floating | None = None
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
 
-    def forward(self, x, t):
+    def forward(self, x: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
         x = as_float_array(x, "SoftmaxWithLoss.forward")
         check_scores(x, "SoftmaxWithLoss.forward")
         labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
         self.t = np.asarray(t)
         log_y = log_softmax(x)  # log y from the logits: exact where y underflows to 0
         self.y = np.exp(log_y)
-        self.loss = _mean_negative_log(log_y, labels, onehot)  # the cross-entropy
-        return self.loss
+        self.loss = loss = _mean_negative_log(log_y, labels, onehot)  # the cross-entropy
+        return loss
 
-    def backward(self, dout=1.0):
-        if self.y is None:
+    def backward(self, dout: npt.ArrayLike = 1.0) -> np.ndarray:
+        if self.y is None or self.t is None:
             raise self._not_ready()
         # dout is the gradient of the final loss with respect to this loss: a scalar, usually 1
         dout = float(check_dout(dout, (), "SoftmaxWithLoss"))

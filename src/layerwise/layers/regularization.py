@@ -21,8 +21,10 @@ Differences from the book's ``common/layers.py``, each with a ``test_regression_
 """
 
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .._checks import (
     InvalidParameterError,
@@ -74,7 +76,9 @@ class Dropout(Layer):
     without a warning.
     """
 
-    def __init__(self, dropout_ratio=0.5, *, inverted=False, seed=None):
+    def __init__(
+        self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed: int | None = None
+    ) -> None:
         self.dropout_ratio = check_number(
             dropout_ratio, "Dropout", "dropout_ratio", low=0.0, high=1.0, high_open=True
         )
@@ -86,14 +90,14 @@ class Dropout(Layer):
                 "Dropout: seed must be None, a non-negative int or a numpy.random.Generator, "
                 f"got {seed!r}"
             ) from err
-        self.mask = None
-        self._cache = None  # (shape, dtype, scale) of the last forward
+        self.mask: np.ndarray | None = None
+        self._cache: tuple[Any, ...] | None = None  # (shape, dtype, scale) of the last forward
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         # Not the seed: the generator's state moves on, and is saved from rng itself.
         return {"dropout_ratio": self.dropout_ratio, "inverted": self.inverted}
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "Dropout.forward")
         p = self.dropout_ratio
         if train_flg:
@@ -111,7 +115,7 @@ class Dropout(Layer):
             out = x if self.mask is None else x * self.mask
             return out if scale == 1.0 else out * scale
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> np.ndarray:
         if self._cache is None:
             raise self._not_ready()
         shape, dtype, scale = self._cache
@@ -180,15 +184,15 @@ class BatchNormalization(Layer):
 
     def __init__(
         self,
-        gamma,
-        beta,
-        momentum=0.9,
-        running_mean=None,
-        running_var=None,
+        gamma: npt.ArrayLike,
+        beta: npt.ArrayLike,
+        momentum: float = 0.9,
+        running_mean: npt.ArrayLike | None = None,
+        running_var: npt.ArrayLike | None = None,
         *,
-        eps=1e-6,
-        unbiased_running_var=False,
-    ):
+        eps: float = 1e-6,
+        unbiased_running_var: bool = False,
+    ) -> None:
         where = "BatchNormalization"
         self.gamma = as_float_array(gamma, where, name="gamma")
         if self.gamma.ndim != 1:
@@ -202,14 +206,17 @@ class BatchNormalization(Layer):
         self.unbiased_running_var = _check_flag(unbiased_running_var, where, "unbiased_running_var")
         self.running_mean = self._buffer(running_mean, 0.0, "running_mean")
         self.running_var = self._buffer(running_var, 1.0, "running_var")
-        self.input_shape = None
-        self.batch_size = None
-        self.xc = None
-        self.xn = None
-        self.std = None
-        self.dgamma = None
-        self.dbeta = None
-        self._axes = self._n = self._train = None  # the last forward's layout and mode
+        self.input_shape: tuple[int, ...] | None = None
+        self.batch_size: int | None = None
+        self.xc: np.ndarray | None = None
+        self.xn: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+        # The last forward's layout and mode.
+        self._axes: tuple[int, ...] | None = None
+        self._n: int | None = None
+        self._train: bool | None = None
 
     def _check_shape(self, a, name):
         if a.shape != self.gamma.shape:
@@ -228,7 +235,7 @@ class BatchNormalization(Layer):
                 a = a.astype(self.gamma.dtype)
         return a
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "momentum": self.momentum,
             "eps": self.eps,
@@ -251,7 +258,7 @@ class BatchNormalization(Layer):
             f"got {x.shape}" + ("; for one sample use x[None]" if x.ndim in (1, 3) else "")
         )
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "BatchNormalization.forward")
         x2, axes, shape = self._layout(x)
         n = math.prod(x2.shape[axis] for axis in axes)  # values per feature
@@ -283,9 +290,10 @@ class BatchNormalization(Layer):
         self.xc, self.xn, self.std, self._axes, self._train = xc, xn, std, axes, bool(train_flg)
         return out.reshape(x.shape)
 
-    def backward(self, dout):
+    def backward(self, dout: npt.ArrayLike) -> np.ndarray:
         if self.xn is None:
             raise self._not_ready()
+        assert self.xc is not None and self.std is not None and self._n is not None  # set with xn
         dout = check_dout(dout, self.input_shape, "BatchNormalization", self.gamma.dtype)
         dout = dout.reshape(self.xn.shape)
         axes, n, std = self._axes, self._n, self.std

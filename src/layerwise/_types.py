@@ -1,0 +1,6 @@
+"""Type aliases shared by the annotations of several modules."""
+
+import os
+
+#: A file or folder as layerwise's functions take it: a ``str`` or a ``pathlib.Path``.
+StrPath = str | os.PathLike[str]
