@@ -85,7 +85,7 @@ def _row_products(X3, Wr, Wf):
     X3 (rows, FW*C) from :func:`_taps_in_rows` over a frame Wf pixels wide; Wr (FH, FW*C, K).
     Filter row i reads the rows i*Wf further on: a slice, no copy.
     """
-    FH, _, K = Wr.shape
+    FH = len(Wr)
     M = len(X3) - (FH - 1) * Wf
     out = np.matmul(X3[:M], Wr[0])
     for i in range(1, FH):
