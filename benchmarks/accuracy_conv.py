@@ -1,6 +1,7 @@
 """The book's conv nets on the full Fashion-MNIST with its own training settings (issue 10).
 
-    python benchmarks/accuracy_conv.py [--only convnet deep_convnet] [--epochs N] [--out DIR]
+    python benchmarks/accuracy_conv.py [--only convnet deep_convnet] [--epochs N] [--seed S]
+                                       [--torch] [--out DIR]
 
 ``convnet``: SimpleConvNet (30 filters 5x5, hidden 100), ``deep_convnet``: DeepConvNet (the
 book's defaults), and ``convnet_bn`` / ``deep_convnet_bn``, the same with per-channel
@@ -9,6 +10,12 @@ BatchNormalization after each convolution (not in the book); all as the book's
 float32 here, seed 0, one BLAS thread. After every epoch the test accuracy on the full test set
 (and the training accuracy on the first 10,000 training images) is recorded with the epoch's
 wall time. ``benchmarks/accuracy.py`` runs the first two too.
+
+``--torch`` trains the same network in PyTorch instead (one thread; ``nn.Conv2d``, ``nn.MaxPool2d``,
+``nn.Linear``, torch's inverted Dropout; ``torch.optim.Adam`` with the book's lr 0.001 and eps
+1e-7), from layerwise's initial weights of the same seed, over the same kind of batches (a fresh
+permutation of the training set each epoch, batch 100): a yardstick for how much of a result is the
+seed. Results go under ``torch_KEY`` (``_seedS``).
 """
 
 import argparse
@@ -72,6 +79,39 @@ def run_conv(key, epochs=20, seed=0, data=None, log=print):
     }
 
 
+def run_torch(key, epochs=20, seed=0, data=None, log=print):
+    """Train ``key`` the same way in PyTorch; returns what :func:`run_conv` returns."""
+    import torch
+    from workloads import torch_conv_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    (x_train, t_train), (x_test, t_test) = data or load_fashion_mnist(flatten=False)
+    name = {"convnet": "SimpleConvNet", "deep_convnet": "DeepConvNet"}[key]
+    model = torch_conv_model(name, NETWORKS[key](seed).params)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x_train, x_test = torch.from_numpy(x_train), torch.from_numpy(x_test)
+    t_train, t_test = torch.from_numpy(t_train.astype(np.int64)), torch.from_numpy(t_test)
+    rng = np.random.default_rng(seed)
+    test_acc, seconds = [], []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        for idx in np.array_split(rng.permutation(len(x_train)), len(x_train) // 100):
+            idx = torch.from_numpy(idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x_train[idx]), t_train[idx]).backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+        model.eval()
+        with torch.no_grad():
+            predicted = torch.cat([model(x).argmax(1) for x in x_test.split(1000)])
+        test_acc.append(float((predicted == t_test).double().mean()))
+        log(f"torch_{key} epoch {epoch:>2}: test {test_acc[-1]:.4f} ({seconds[-1]:.1f} s)")
+    return {"test_acc": test_acc, "seconds": seconds}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -79,14 +119,17 @@ def main(argv=None):
     )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0, help="the network's and the batches' seed")
+    parser.add_argument("--torch", action="store_true", help="train in PyTorch (see above)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "accuracy_conv.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for key in args.only:
-        name = key if args.seed == 0 else f"{key}_seed{args.seed}"
-        results[name] = run_conv(key, args.epochs, seed=args.seed)
+        name = ("torch_" if args.torch else "") + key
+        name += "" if args.seed == 0 else f"_seed{args.seed}"
+        run = run_torch if args.torch else run_conv
+        results[name] = run(key, args.epochs, seed=args.seed)
         results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
         path.write_text(json.dumps(results, indent=1))
         r = results[name]

@@ -773,9 +773,9 @@ def _bare_pool_backward(dout, arg_max):
     return dx.reshape(N, 2 * out_h, 2 * out_w, C).transpose(0, 3, 1, 2)
 
 
-def _torch_conv_step(name, params, lr, data, index, seed):
-    """The same network in PyTorch (one thread, autograd, torch.optim.Adam), from ``params``."""
-    torch.manual_seed(seed)
+def torch_conv_model(name, params):
+    """The book's ``name`` (SimpleConvNet or DeepConvNet) as a ``torch.nn.Sequential`` holding
+    layerwise's weights ``params`` (its Dropout is torch's inverted one)."""
     if name == "SimpleConvNet":
         modules = [nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten()]
         modules += [nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10)]
@@ -795,6 +795,13 @@ def _torch_conv_step(name, params, lr, data, index, seed):
             W = params[f"W{k}"]
             module.weight.copy_(torch.from_numpy(W if W.ndim == 4 else W.T.copy()))
             module.bias.copy_(torch.from_numpy(params[f"b{k}"]))
+    return model
+
+
+def _torch_conv_step(name, params, lr, data, index, seed):
+    """The same network in PyTorch (one thread, autograd, torch.optim.Adam), from ``params``."""
+    torch.manual_seed(seed)
+    model = torch_conv_model(name, params)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     x_all, t_all = data.torch_tensors()

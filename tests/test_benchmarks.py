@@ -396,3 +396,38 @@ def test_network_products_are_the_im2col_products_of_deepconvnet():
         (100, 64 * 4 * 4, 50, True),
         (100, 50, 10, True),
     ]
+
+
+@pytest.mark.parametrize("key", ["convnet", "deep_convnet"])
+def test_torch_conv_yardstick_starts_from_layerwise_and_learns(key):
+    """``accuracy_conv.py --torch`` trains the book's network in PyTorch from layerwise's weights:
+    at the start both give the same class scores (inference mode), and a short run learns."""
+    torch = pytest.importorskip("torch")
+    acc = _bench_module("accuracy_conv")
+    sys.path.insert(0, str(BENCH))
+    try:
+        from workloads import torch_conv_model
+    finally:
+        sys.path.remove(str(BENCH))
+    network = acc.NETWORKS[key](3).eval()
+    x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
+    model = torch_conv_model(type(network).__name__, network.params).eval()
+    # up to the first Dropout: the book's scales by 1 - p at inference, torch's (inverted) not
+    stop = list(network.layers).index("Dropout1") if key == "deep_convnet" else None
+    expected = x
+    for layer in list(network.layers.values())[:stop]:
+        expected = layer.forward(expected)
+    torch_stop = None if stop is None else -3  # before torch's Dropout, Linear, Dropout
+    with torch.no_grad():
+        scores = model[:torch_stop](torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    rng = np.random.default_rng(1)
+    data = (
+        (rng.random((1000, 1, 28, 28), dtype=np.float32), np.repeat(np.arange(10), 100)),
+        (rng.random((100, 1, 28, 28), dtype=np.float32), np.repeat(np.arange(10), 10)),
+    )
+    data[0][0][np.arange(1000), 0, data[0][1], :] += 2.0  # the label is a bright row: learnable
+    data[1][0][np.arange(100), 0, data[1][1], :] += 2.0
+    result = acc.run_torch(key, epochs=3, seed=0, data=data, log=lambda *a: None)
+    assert len(result["test_acc"]) == len(result["seconds"]) == 3
+    assert result["test_acc"][-1] > 0.5  # chance: 0.1
