@@ -1,5 +1,20 @@
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 from hypothesis import settings
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def bench_module(name):
+    """Import ``benchmarks/<name>.py`` (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
 
 
 def max_relative_error(a, b):

@@ -3,7 +3,6 @@
 Times are not asserted (they depend on the machine and its load); the structure is.
 """
 
-import importlib
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bench_module
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -100,18 +100,9 @@ def test_quick_run_end_to_end_rows(quick_run):
     assert "| textbook |" in proc.stdout and "| layerwise |" in proc.stdout
 
 
-def _bench_module(name):
-    """Import ``benchmarks/<name>.py`` (benchmarks/ is not a package)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCH))
-
-
 def test_textbook_gradient_matches_layerwise():
     """The yardstick computes the same gradients as the library (it is slow, not wrong)."""
-    textbook = _bench_module("textbook")
+    textbook = bench_module("textbook")
     import layerwise
 
     rng = np.random.default_rng(0)
@@ -129,7 +120,7 @@ def test_textbook_gradient_matches_layerwise():
 
 def test_bare_numpy_step_is_the_same_step_as_layerwise():
     """The straight-line floor does what layerwise's Trainer step does, so the two compare."""
-    wl = _bench_module("workloads")
+    wl = bench_module("workloads")
     import layerwise
     from layerwise.optimizers import SGD
 
@@ -211,7 +202,7 @@ def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
 def test_batch_norm_test_trains_three_nets_from_one_start():
     """The three nets of one weight scale start from the same weights and see the same
     batches: with BatchNorm left out, "bn" and "plain" would be one net."""
-    accuracy = _bench_module("accuracy")
+    accuracy = bench_module("accuracy")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (200, 784), dtype=np.uint8)
     t = rng.integers(0, 10, 200)
@@ -270,7 +261,7 @@ def test_quick_run_deepconvnet_peak_memory_rows(quick_run):
 def test_textbook_im2col_and_col2im_are_the_books():
     """The yardstick's im2col/col2im give what layerwise.util's (checked against the book's
     definition in test_util) give: the book's column layout, the padding's share dropped."""
-    textbook = _bench_module("textbook")
+    textbook = bench_module("textbook")
     from layerwise.util import col2im, im2col
 
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
@@ -297,7 +288,7 @@ def _share_the_books_dropout_masks(net, seed):
 def test_textbook_convnet_gradient_matches_layerwise(name):
     """The book's conv nets, as the yardstick writes them, compute layerwise's loss and
     gradients (float64, the same weights and Dropout masks): slow, not wrong."""
-    textbook = _bench_module("textbook")
+    textbook = bench_module("textbook")
     import layerwise
 
     rng = np.random.default_rng(0)
@@ -326,7 +317,7 @@ def test_bare_conv_step_is_the_same_step_as_layerwise(name):
     The weights are synchronised before every step: float32 rounding in one step moves a few
     near-zero pre-activations across ReLU's kink in the next, so free-running trajectories part.
     """
-    wl = _bench_module("workloads")
+    wl = bench_module("workloads")
     import layerwise
     from layerwise.optimizers import Adam
 
@@ -363,7 +354,7 @@ def test_bare_conv_step_is_the_same_step_as_layerwise(name):
 
 def test_torch_conv_step_starts_from_layerwise_weights():
     """PyTorch's SimpleConvNet step is layerwise's network: same weights, same first loss."""
-    wl = _bench_module("workloads")
+    wl = bench_module("workloads")
     if wl.torch is None:
         pytest.skip("torch is not installed")
     import layerwise
@@ -382,7 +373,7 @@ def test_torch_conv_step_starts_from_layerwise_weights():
 def test_network_products_are_the_im2col_products_of_deepconvnet():
     """The DeepConvNet limit: one im2col product per convolution and direction, worked out by
     hand: 28x28 (pad 1) -> 28x28, pool 14x14, pad 2 -> 16x16, pool 8x8, pool 4x4."""
-    wl = _bench_module("workloads")
+    wl = bench_module("workloads")
     import layerwise
 
     net = layerwise.DeepConvNet(dtype=np.float32, seed=0)
@@ -401,14 +392,11 @@ def test_network_products_are_the_im2col_products_of_deepconvnet():
 @pytest.mark.parametrize("key", ["convnet", "deep_convnet"])
 def test_torch_conv_yardstick_starts_from_layerwise_and_learns(key):
     """``accuracy_conv.py --torch`` trains the book's network in PyTorch from layerwise's weights:
-    at the start both give the same class scores (inference mode), and a short run learns."""
+    at the start both compute the same (inference mode: SimpleConvNet's class scores, DeepConvNet's
+    hidden layer before the Dropouts, whose inference scaling differs), and a short run learns."""
     torch = pytest.importorskip("torch")
-    acc = _bench_module("accuracy_conv")
-    sys.path.insert(0, str(BENCH))
-    try:
-        from workloads import torch_conv_model
-    finally:
-        sys.path.remove(str(BENCH))
+    acc = bench_module("accuracy_conv")
+    torch_conv_model = bench_module("workloads").torch_conv_model
     network = acc.NETWORKS[key](3).eval()
     x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
     model = torch_conv_model(type(network).__name__, network.params).eval()

@@ -1,14 +1,16 @@
 """The helpers of the book's common/util.py: smooth_curve, shuffle_dataset, im2col, col2im and
 conv_output_size.
 
-``book_smooth_curve``, ``book_shuffle_dataset`` and ``book_im2col`` below are the book's code as
-it stands in ``common/util.py``; every departure from them has a ``test_regression_*``.
+``book_smooth_curve`` and ``book_shuffle_dataset`` below, and ``book_im2col`` (from
+``benchmarks/textbook.py``), are the book's code as it stands in ``common/util.py``; every
+departure from them has a ``test_regression_*``.
 """
 
 import warnings
 
 import numpy as np
 import pytest
+from conftest import bench_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -279,23 +281,9 @@ def test_shuffle_dataset_properties(data, x_shape, t_extra, seed):
 # ---------------------------------------------------------------- im2col, col2im, conv_output_size
 
 
-def book_im2col(input_data, filter_h, filter_w, stride=1, pad=0):
-    """The book's im2col (common/util.py): always float64; floor division for the sizes."""
-    N, C, H, W = input_data.shape
-    out_h = (H + 2 * pad - filter_h) // stride + 1
-    out_w = (W + 2 * pad - filter_w) // stride + 1
-
-    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
-    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
-
-    for y in range(filter_h):
-        y_max = y + stride * out_h
-        for x in range(filter_w):
-            x_max = x + stride * out_w
-            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
-
-    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
-    return col
+# The book's im2col (common/util.py) as benchmarks/textbook.py writes it out: always float64,
+# floor division for the sizes.
+book_im2col = bench_module("textbook").im2col
 
 
 def loop_im2col(x, fh, fw, stride, pad):
