@@ -77,21 +77,6 @@ def train(network, data, epochs, optimizer, lr, seed):
     return trainer.test_acc_list[-1], max(trainer.test_acc_list), time.perf_counter() - start
 
 
-def train_by_epoch(trainer):
-    """Run ``trainer`` one epoch at a time; return the wall seconds of each epoch.
-
-    The Trainer keeps accuracies but not times: raising ``epochs`` by one before each
-    ``train()`` (which runs the remaining epochs) times every epoch, its evaluation included.
-    """
-    total, seconds = trainer.epochs, []
-    for epoch in range(1, total + 1):
-        trainer.epochs = epoch
-        start = time.perf_counter()
-        trainer.train()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 # ---------------------------------------------------------------------------- the runs
 
 
@@ -171,7 +156,7 @@ def run_extend_adam(data, quick, epochs=25, hidden=(512, 512), seeds=None):
             verbose=False,
             seed=seed,
         )
-        seconds = train_by_epoch(trainer)
+        seconds = accuracy_conv.train_by_epoch(trainer)
         test_acc = trainer.test_acc_list
         runs.append(
             {
