@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, datasets, interop
-from ._checks import InvalidParameterError, check_number
-from .files import load, read_training, save, write_atomic
-from .graph import apple_graph, record_step
-from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
-from .optimizers import OPTIMIZERS
-from .pictures import plot_confusion, plot_filters, plot_history, plot_misclassified, plot_runs
-from .training import (
+from .. import __version__, datasets, interop
+from .._checks import InvalidParameterError, check_number
+from ..files import load, read_training, save, write_atomic
+from ..graph import apple_graph, record_step
+from ..nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from ..optimizers import OPTIMIZERS
+from ..pictures import plot_confusion, plot_filters, plot_history, plot_misclassified, plot_runs
+from ..training import (
     NonFiniteLossError,
     Trainer,
     TrainingInterrupted,
