@@ -510,10 +510,11 @@ def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny, monkeyp
     assert result.returncode == 0 and f"wrote {picture}" in result.stdout, result.stderr
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Labelled from run.json, as the book's chapter-6 comparisons of optimizers.
-    from layerwise import cli
+    from layerwise.cli.runs import plot_run_curves
+    from layerwise.runs import find_runs
 
-    runs, _ = cli.find_runs([tmp_path / "runs"])
-    fig = _drawn(monkeypatch, lambda: cli.plot_run_curves(runs, tmp_path / "r.png"))
+    runs, _ = find_runs([tmp_path / "runs"])
+    fig = _drawn(monkeypatch, lambda: plot_run_curves(runs, tmp_path / "r.png"))
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["b-sgd: two-layer, sgd lr 0.1", "a-adam: two-layer, adam lr 0.001"]
     assert fig.axes[0].get_title() == "test accuracy per epoch on tiny/"

@@ -1,0 +1,133 @@
+"""What several commands share: usage errors, option types, the datasets and the model files."""
+
+import argparse
+from pathlib import Path
+
+from .. import datasets
+from .._checks import InvalidParameterError, check_number
+from ..files import load, read_training
+from ..runs import NAMED_DATASETS, model_file
+
+#: Printed where a picture would have been written.
+NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done: usage line, message, exit 2."""
+
+
+def flag(name):
+    """The option of a ``dest`` name: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+# ---------------------------------------------------------------------- option types
+
+
+def number(integer=False, **limits):
+    """An argparse type: the option's text as a number that :func:`check_number` accepts."""
+
+    def parse(text):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'a whole number' if integer else 'a number'}, got {text!r}"
+            ) from None
+        try:
+            return check_number(value, "option", "value", integer=integer, **limits)
+        except InvalidParameterError as err:
+            raise argparse.ArgumentTypeError(str(err).split("value ", 1)[1]) from None
+
+    return parse
+
+
+positive_int = number(integer=True, low=1)
+non_negative_int = number(integer=True, low=0)
+positive_float = number(low=0, low_open=True)
+non_negative_float = number(low=0)
+ratio = number(low=0, high=1, high_open=True)
+
+
+# ---------------------------------------------------------------------- data
+
+
+def dataset(text):
+    """A dataset's name, or a folder (made absolute, so the run can be resumed from anywhere)."""
+    if text in NAMED_DATASETS:
+        return text
+    if Path(text).is_dir():
+        return str(Path(text).resolve())
+    raise argparse.ArgumentTypeError(
+        f"must be {', '.join(NAMED_DATASETS)} or a folder of IDX files; {text!r} is none of these"
+    )
+
+
+def load_dataset(name):
+    """The dataset of ``--dataset name``, with uint8 images of shape (N, 784), and its source.
+
+    The images stay uint8 (a quarter of float32's memory); the network scales them by 1/255
+    one batch at a time. A folder given to ``--dataset`` is the only place looked in;
+    ``mnist`` and ``fashion-mnist`` are looked for as :func:`layerwise.datasets.locate` does.
+    Every message about a dataset not found is here, for every command.
+
+    Returns
+    -------
+    ((x_train, t_train), (x_test, t_test)), source
+        ``source`` is what was read, for run.json: ``{"folder": ..., "files": [...]}``.
+    """
+    if name == "sample":
+        path = datasets.SAMPLE_PATH
+        source = {"folder": str(path.parent), "files": [path.name]}
+        return datasets.load_sample(normalize=False), source
+    if name in ("mnist", "fashion-mnist"):
+        try:
+            files = datasets.locate(name)
+        except datasets.DatasetNotFoundError as err:
+            raise datasets.DatasetNotFoundError(
+                f"--dataset {name}: not found.\n{err.looked}\n{_where_to_put(name)}"
+            ) from None
+    else:
+        if not Path(name).is_dir():
+            raise datasets.DatasetNotFoundError(f"--dataset {name}: there is no such folder")
+        files, missing = datasets.find_files(name)
+        if missing:
+            raise datasets.DatasetNotFoundError(
+                f"--dataset {name}: the folder lacks {', '.join(missing)} (each raw or .gz); "
+                "a folder given to --dataset is the only place looked in"
+            )
+    source = {
+        "folder": str(files["train_img"].parent.resolve()),
+        "files": [path.name for path in files.values()],
+    }
+    return datasets.read_dataset(files, normalize=False), source
+
+
+def _where_to_put(name):
+    """What to do when ``--dataset mnist`` or ``fashion-mnist`` is found nowhere."""
+    advice = (
+        f"To use it, put its four files ({', '.join(datasets.FILES.values())}; each raw or "
+        f".gz) in a folder DIR/{name} and set the environment variable LAYERWISE_DATA=DIR "
+        f"(or put them in the cache folder above), or name their folder: --dataset DIR"
+    )
+    if name == "fashion-mnist":
+        advice += "; or install Debian's package: apt-get install dataset-fashion-mnist"
+    return advice + "."
+
+
+def as_images(x, network):
+    """Rows of pixels as the network's input shape: (N, 1, 28, 28) views for conv nets."""
+    shape = getattr(network, "input_shape", None)
+    if shape is None or x.shape[1:] == tuple(shape):
+        return x
+    return x.reshape(len(x), *shape)
+
+
+# ---------------------------------------------------------------------- models
+
+
+def open_model(path):
+    """``(model file, network, its training options)`` of a model .npz or a run folder."""
+    model = model_file(path)
+    training = read_training(model) or {}
+    return model, load(model), training.get("options", {})

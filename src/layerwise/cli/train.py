@@ -1,0 +1,357 @@
+"""``layerwise train``: train a network; write the model, run.json, history and curves."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .. import layers, runs
+from ..files import save
+from ..nets import SimpleConvNet, TwoLayerNet
+from ..optimizers import OPTIMIZERS
+from ..pictures import plot_filters, plot_history
+from ..training import NonFiniteLossError, Trainer, TrainingInterrupted
+from ._common import (
+    NO_PICTURES,
+    UsageError,
+    as_images,
+    dataset,
+    flag,
+    load_dataset,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    ratio,
+)
+from .models import CONV_MODELS, MODEL_DEFAULTS, build_network, own_std, weight_init_std
+
+#: The options of ``train`` that describe a run, with their defaults: the one place they are
+#: written. The parser leaves an option None when the command line does not name it and these
+#: are filled in afterwards, so that ``--resume`` can tell what was asked for from what was
+#: left to its default.
+RUN_OPTIONS = {
+    "dataset": "sample",
+    "model": "two-layer",
+    "hidden": None,  # None: the model's (MODEL_DEFAULTS)
+    "activation": "relu",
+    "optimizer": None,
+    "lr": None,
+    "epochs": 20,
+    "batch_size": 100,
+    "weight_decay": 0.0,
+    "weight_init_std": None,  # None: the model's own
+    "batchnorm": False,
+    "dropout": 0.0,
+    "dtype": "float32",
+    "seed": 0,
+    "checkpoint_every": None,
+    "eval_samples": None,
+    "threads": 1,
+}
+#: What ``--resume`` may change, since none of them changes what the run computes.
+RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every")
+
+
+def _per_model(key, conv=False):
+    """``MODEL_DEFAULTS[...][key]`` of the book's first network, or of its conv networks."""
+    return MODEL_DEFAULTS[CONV_MODELS[0] if conv else RUN_OPTIONS["model"]][key]
+
+
+def add_parser(sub):
+    """The ``train`` command and its options; each default is read from RUN_OPTIONS."""
+    default = RUN_OPTIONS
+    hidden = ", ".join(
+        f"{' '.join(map(str, d['hidden']))} for {model}" for model, d in MODEL_DEFAULTS.items()
+    )
+    p = sub.add_parser(
+        "train",
+        usage="%(prog)s [options]",
+        help="train a network; write the model, run.json, history and curves",
+    )
+    p.add_argument(
+        "--dataset",
+        type=dataset,
+        help=f"sample (shipped), fashion-mnist, mnist, or a folder of IDX files (the only place "
+        f"looked in); default {default['dataset']}",
+    )
+    p.add_argument(
+        "--model",
+        choices=list(MODEL_DEFAULTS),
+        help="two-layer: TwoLayerNet (chapter 5), mlp: MultiLayerNet (chapter 6), convnet: "
+        f"SimpleConvNet (chapter 7), deep-convnet: DeepConvNet (chapter 8); default "
+        f"{default['model']}",
+    )
+    p.add_argument(
+        "--hidden", type=positive_int, nargs="+", help=f"hidden layer sizes (default: {hidden})"
+    )
+    # Every activation the layers declare (ACTIVATIONS), or the book's two where none do.
+    activations = sorted(getattr(layers, "ACTIVATIONS", {"relu": None, "sigmoid": None}))
+    p.add_argument(
+        "--activation", choices=activations, help=f"mlp only (default {default['activation']})"
+    )
+    p.add_argument(
+        "--optimizer",
+        type=str.lower,
+        choices=list(OPTIMIZERS),
+        help=f"default {_per_model('optimizer')} ({_per_model('optimizer', conv=True)} for the "
+        "conv models, as the book trains them)",
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        help=f"learning rate (default {_per_model('lr')}; {_per_model('lr', conv=True)} for the "
+        "conv models)",
+    )
+    p.add_argument("--epochs", type=positive_int, help=f"default {default['epochs']}")
+    p.add_argument("--batch-size", type=positive_int, help=f"default {default['batch_size']}")
+    p.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        help=f"L2 weight decay lambda, mlp only (default {default['weight_decay']:g})",
+    )
+    p.add_argument(
+        "--weight-init-std",
+        type=weight_init_std,
+        help=f"a number > 0, or relu/he, sigmoid/xavier for mlp (default: {own_std(TwoLayerNet)} "
+        f"for two-layer, {own_std(SimpleConvNet)} for convnet, the activation's for mlp)",
+    )
+    p.add_argument(
+        "--batchnorm",
+        action="store_true",
+        default=None,
+        help="mlp only: BatchNormalization after each hidden Affine (MultiLayerNetExtend)",
+    )
+    p.add_argument(
+        "--dropout",
+        type=ratio,
+        metavar="RATIO",
+        help="mlp only: Dropout of this ratio after each hidden activation "
+        f"(default {default['dropout']:g}: none)",
+    )
+    p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {default['dtype']}")
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help=f"default {default['seed']} (a number >= 0): same seed, same run",
+    )
+    p.add_argument(
+        "--eval-samples",
+        type=positive_int,
+        help="evaluate on the first N train/test samples each epoch (default all)",
+    )
+    p.add_argument(
+        "--out",
+        help=f"the run's folder (default: a new {runs.RUNS_DIR}/DATE-TIME); one that holds a run "
+        "is refused",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="with --out: replace the run that folder holds"
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        metavar="N",
+        help=f"also write OUT/{runs.CHECKPOINT} every N iterations (it is always written at "
+        "the end)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR from its checkpoint, with its options; add --epochs N "
+        "to extend it to N epochs",
+    )
+    p.add_argument(
+        "--threads",
+        type=non_negative_int,
+        help=f"BLAS threads (default {default['threads']}, fastest for these sizes; 0: NumPy's "
+        "default; at most the number of cores)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    p.set_defaults(func=run, parser=p)
+
+
+# ---------------------------------------------------------------------- options
+
+
+def new_options(args):
+    """The run's options: those the command line names, then the defaults."""
+    opts = {name: getattr(args, name) for name in RUN_OPTIONS}
+    for name, default in RUN_OPTIONS.items():
+        if opts[name] is None:
+            opts[name] = default
+    for name, default in MODEL_DEFAULTS[opts["model"]].items():
+        if opts[name] is None:
+            opts[name] = default
+    return opts
+
+
+def resumed_options(args):
+    """The options of the run in ``--resume DIR``, with what ``--resume`` may change.
+
+    Any other option the command line names must agree with the run's: a different value
+    would make the resumed run a different one, and is refused, naming the option.
+    """
+    out = Path(args.resume)
+    for name in ("out", "force"):
+        if getattr(args, name):
+            raise UsageError(
+                f"{flag(name)} cannot be combined with --resume: the run stays in {out}"
+            )
+    try:
+        saved, begun = runs.resume_point(out)
+    except runs.ResumeError as err:
+        raise UsageError(f"--resume {out}: {err}") from None
+    opts = {**RUN_OPTIONS, **saved}
+    for name in RUN_OPTIONS:
+        given = getattr(args, name)
+        if given is None or name in RESUME_MAY_CHANGE or given == opts.get(name):
+            continue
+        raise UsageError(
+            f"{flag(name)} {_shown(given)} would change the run in {out}, which has "
+            f"{flag(name)} {_shown(opts.get(name))}; --resume continues a run as it was "
+            f"started and takes only {', '.join(map(flag, RESUME_MAY_CHANGE))} and --quiet"
+        )
+    for name in RESUME_MAY_CHANGE:
+        if getattr(args, name) is not None:
+            opts[name] = getattr(args, name)
+    if opts["epochs"] < begun:
+        raise UsageError(
+            f"--epochs {opts['epochs']}: the run in {out} has already reached epoch {begun}; "
+            f"--resume --epochs N continues it to N >= {begun} epochs"
+        )
+    return out, opts
+
+
+def _shown(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def cap_threads(threads):
+    """More BLAS threads than cores only slows the book's small products down: warn and cap."""
+    cores = os.cpu_count()
+    if cores and threads > cores:
+        print(
+            f"layerwise: warning: --threads {threads} is more than the {cores} cores of this "
+            f"machine; using {cores}",
+            file=sys.stderr,
+        )
+        return cores
+    return threads
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def run(args):
+    if args.force and not args.out:
+        raise UsageError("--force needs --out (the folder whose run it replaces)")
+    resuming = args.resume is not None
+    if resuming:
+        out, opts = resumed_options(args)
+    else:
+        opts = new_options(args)
+        out = None if args.out is None else Path(args.out)
+        held = [] if out is None else runs.runs_held(out)
+        if held and not args.force:
+            raise UsageError(
+                f"--out {out} already holds a run ({', '.join(held)}); choose another --out, "
+                f"replace that run with --force, or continue it with --resume {out}"
+            )
+    opts["threads"] = cap_threads(opts["threads"])
+    ((x_train, t_train), (x_test, t_test)), source = load_dataset(opts["dataset"])
+    network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
+    x_train, x_test = as_images(x_train, network), as_images(x_test, network)
+    first_filters = network.params["W1"].copy()  # as built from the seed: the run's start
+    # Only now, so that a run refused above leaves nothing behind.
+    if out is None:
+        out = runs.new_run_folder(Path(runs.RUNS_DIR))
+    elif not resuming:
+        out = runs.prepare_folder(out, replace=args.force)
+    trainer = Trainer(
+        network,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        epochs=opts["epochs"],
+        mini_batch_size=opts["batch_size"],
+        optimizer=opts["optimizer"],
+        optimizer_param={"lr": opts["lr"]},
+        evaluate_sample_num_per_epoch=opts["eval_samples"],
+        verbose=not args.quiet,
+        seed=opts["seed"],
+        checkpoint_every=opts["checkpoint_every"],
+        checkpoint_path=out / runs.CHECKPOINT,
+        extra={"options": opts},
+        threads=None if opts["threads"] == 0 else opts["threads"],
+    )
+    sizes = (len(x_train), len(x_test))
+    record = runs.read_run(out) if resuming else None
+    if record is None:
+        record = runs.new_record(opts, network, trainer.optimizer, source, sizes, args.command_line)
+    if resuming:
+        trainer.load_checkpoint(out / runs.CHECKPOINT, epochs=opts["epochs"])
+        trainer.extra = {"options": opts}
+        runs.resume_record(record, opts)
+        state = "already complete" if trainer.epoch == trainer.epochs else "resuming"
+        print(f"{out}: {state} at iteration {trainer.iteration}/{trainer.max_iter}")
+    else:
+        named = opts["dataset"] in ("mnist", "fashion-mnist")
+        folder = f" from {source['folder']}" if named else ""
+        print(
+            f"training {opts['model']} {network.summary().splitlines()[-1].split(': ')[1]} on "
+            f"{opts['dataset']}{folder} ({sizes[0]} train / {sizes[1]} test) -> {out}"
+        )
+    runs.write_run(out, record)
+    start = time.perf_counter()
+    try:
+        trainer.train()
+    except TrainingInterrupted as err:
+        runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, str(err))
+        _write_unfinished(trainer, out, record)
+        print(f"\n{err}\nresume with: layerwise train --resume {out}", file=sys.stderr)
+        return 128 + err.signum
+    except NonFiniteLossError as err:
+        runs.end_record(record, trainer, "diverged", time.perf_counter() - start, str(err))
+        written = _write_unfinished(trainer, out, record)
+        print(f"layerwise: training stopped: {err}", file=sys.stderr)
+        print(f"what the run did is in {', '.join(map(str, written))}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    runs.end_record(record, trainer, "finished", seconds)
+    written, plotted = _write_finished(trainer, out, record, first_filters)
+    print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
+    print("wrote " + ", ".join(map(str, written)))
+    if not plotted:
+        print(NO_PICTURES)
+    return 0
+
+
+def _write_finished(trainer, out, record, first_filters):
+    """A finished run's files: checkpoint, model, run.json, history and pictures."""
+    if not trainer.checkpoint_every:  # with it, train() wrote the last one
+        trainer.save_checkpoint(out / runs.CHECKPOINT)  # so `--resume --epochs N` can extend it
+    network = trainer.network
+    training = {k: v for k, v in record.items() if k not in ("format", "version", "network")}
+    save(network, out / runs.MODEL, training=training)
+    history = runs.write_history(trainer, out)
+    written = [out / runs.MODEL, runs.write_run(out, record), *history]
+    plotted = plot_history(trainer, out / "curves.png", runs.run_title(record))
+    if plotted:
+        written.append(out / "curves.png")
+    if plotted and record["model"] in CONV_MODELS:
+        panels = {"before training": first_filters, "after training": network.params["W1"]}
+        plot_filters(panels, out / "filters.png")
+        written.append(out / "filters.png")
+    return written, plotted
+
+
+def _write_unfinished(trainer, out, record):
+    """What an interrupted or diverged run did so far: its history, curves and run.json."""
+    written = [out / runs.RUN_JSON, *runs.write_history(trainer, out)]
+    title = runs.run_title(record)
+    if trainer.train_loss_list and plot_history(trainer, out / "curves.png", title):
+        written.append(out / "curves.png")
+    runs.write_run(out, record)
+    return written

@@ -1,0 +1,521 @@
+"""Run folders: where one training run keeps its model, run.json, history and checkpoint.
+
+A run folder holds what ``layerwise train`` wrote for one run, and nothing of any other run:
+
+``model.npz``
+    the trained network (:func:`layerwise.save`), written when the run finishes;
+``checkpoint.npz``
+    the Trainer's checkpoint, from which the run can be resumed or extended;
+``run.json``
+    what the run was and how it ended (:func:`new_record`, :func:`end_record`);
+``history.csv``, ``train_loss.csv``
+    the accuracies per epoch and the loss per iteration (:func:`write_history`);
+``curves.png``, ``filters.png``, ``misclassified.png``, ``confusion.png``
+    the pictures of :mod:`layerwise.pictures`.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as parent:
+...     folder = new_run_folder(Path(parent))
+...     write_run(folder, {"status": "running"})
+...     read_run(folder)["status"], runs_held(folder)
+('running', ['run.json'])
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import inspect
+import json
+import platform
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._types import StrPath
+from ._version import __version__
+from .files import write_atomic
+from .training import read_checkpoint_meta
+
+if TYPE_CHECKING:
+    from .network import Sequential
+    from .optimizers import Optimizer
+    from .training import Trainer
+
+#: The folder of runs the command line makes a new run folder in.
+RUNS_DIR = "runs"
+MODEL = "model.npz"
+CHECKPOINT = "checkpoint.npz"
+RUN_JSON = "run.json"
+#: A folder holding one of these holds a run, which is never replaced without being asked to.
+RUN_MARKERS = (MODEL, RUN_JSON, CHECKPOINT)
+#: What a run writes into its folder; :func:`prepare_folder` removes these when replacing a run.
+RUN_FILES = (
+    *RUN_MARKERS,
+    "history.csv",
+    "train_loss.csv",
+    "curves.png",
+    "filters.png",
+    "misclassified.png",
+    "confusion.png",
+)
+#: The datasets known by name; any other dataset is a folder, shown by its name.
+NAMED_DATASETS = ("sample", "fashion-mnist", "mnist")
+
+
+class ResumeError(ValueError):
+    """A folder holds no run that can be resumed: no checkpoint, or not one of a run."""
+
+
+# ---------------------------------------------------------------------- folders
+
+
+def new_run_folder(parent: Path) -> Path:
+    """A new, empty folder ``parent/DATE-TIME``, or ``DATE-TIME-2``, ``-3``... if taken.
+
+    ``mkdir`` either creates the folder or fails because it exists, in one step, so of two
+    processes racing for a name only one gets it and the other tries the next.
+
+    Parameters
+    ----------
+    parent : Path
+        The folder of runs (created if missing), ``runs`` for the command line.
+
+    Returns
+    -------
+    Path
+        The new folder, which no other run writes into.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("%Y%m%d-%H%M%S")
+    folder, n = parent / stem, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = parent / f"{stem}-{n}"
+
+
+def runs_held(folder: Path) -> list[str]:
+    """The names of :data:`RUN_MARKERS` in ``folder``: empty unless it holds a run.
+
+    Parameters
+    ----------
+    folder : Path
+
+    Returns
+    -------
+    list of str
+    """
+    return [name for name in RUN_MARKERS if (folder / name).exists()]
+
+
+def prepare_folder(folder: Path, replace: bool) -> Path:
+    """``folder``, created; with ``replace``, without the files of the run it held.
+
+    Parameters
+    ----------
+    folder : Path
+    replace : bool
+        Remove the :data:`RUN_FILES` found there first (other files stay).
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES if replace else ():
+        (folder / name).unlink(missing_ok=True)
+    return folder
+
+
+def model_file(path: StrPath) -> Path:
+    """The model file a user names: ``path`` itself, or the model.npz of the run folder ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A model file (.npz, or .onnx from an export), or a run folder.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is a run folder without model.npz, saying how its run.json says it ended.
+    """
+    model = Path(path)
+    if model.is_dir():
+        record = read_run(model) or {}
+        model = model / MODEL
+        if not model.is_file():
+            how = f" (its run.json says the run {record['status']})" if "status" in record else ""
+            raise FileNotFoundError(f"{model.parent} holds no {MODEL}{how}")
+    return model
+
+
+# ---------------------------------------------------------------------- run.json
+
+
+def write_run(folder: Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as ``folder/run.json``, atomically (a reader never sees half of it).
+
+    Parameters
+    ----------
+    folder : Path
+    record : dict
+        JSON-serialisable, as :func:`new_record` makes it.
+
+    Returns
+    -------
+    Path
+        The run.json written.
+    """
+    text = json.dumps(record, indent=2) + "\n"
+    return write_atomic(folder / RUN_JSON, lambda f: f.write(text.encode()))
+
+
+def read_run(folder: StrPath) -> dict[str, Any] | None:
+    """The run.json of ``folder`` as a dict, or None when it has none (or one not readable).
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    dict or None
+    """
+    try:
+        with open(Path(folder) / RUN_JSON) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def new_record(
+    options: dict[str, Any],
+    network: Sequential,
+    optimizer: Optimizer,
+    source: dict[str, Any],
+    sizes: tuple[int, int],
+    command: str,
+) -> dict[str, Any]:
+    """What run.json says about a run before it starts (status ``running``).
+
+    Parameters
+    ----------
+    options : dict
+        Every option of the run (``model``, ``dataset``, ``optimizer``, ``epochs``,
+        ``batch_size``, ``seed``, ``dtype``, ``threads``, ...), kept whole as ``options``.
+    network : Sequential
+        Its architecture is recorded (``network.get_config()``) and its parameters counted.
+    optimizer : Optimizer
+        Its hyperparameters are recorded under the book's names (lr, momentum, ...).
+    source : dict
+        The folder and files the dataset was read from.
+    sizes : (int, int)
+        The numbers of training and test samples.
+    command : str
+        The command line, as a shell would read it.
+
+    Returns
+    -------
+    dict
+        With the versions of layerwise, NumPy and Python, the start time, and the fields
+        :func:`end_record` fills in (``ended``, ``seconds``, ``epochs_done``, ``iterations``,
+        ``train_acc``, ``test_acc``) still empty.
+    """
+    names = inspect.signature(type(optimizer)).parameters  # the book's: lr, momentum, ...
+    return {
+        "format": "layerwise-run",
+        "version": 1,
+        "status": "running",
+        "model": options["model"],
+        "network": network.get_config(),
+        "parameters": int(sum(p.size for p in network.parameters())),
+        "dataset": {"name": options["dataset"], **source, "train": sizes[0], "test": sizes[1]},
+        "optimizer": {"name": options["optimizer"], **{k: getattr(optimizer, k) for k in names}},
+        "epochs": options["epochs"],
+        "batch_size": options["batch_size"],
+        "seed": options["seed"],
+        "dtype": options["dtype"],
+        "threads": options["threads"],
+        "options": options,
+        "versions": {
+            "layerwise": __version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "command": command,
+        "started": _now(),
+        "ended": None,
+        "seconds": 0.0,
+        "epochs_done": 0,
+        "iterations": 0,
+        "train_acc": None,
+        "test_acc": None,
+    }
+
+
+def end_record(
+    record: dict[str, Any],
+    trainer: Trainer,
+    status: str,
+    seconds: float,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """``record`` updated with how the run ended.
+
+    Parameters
+    ----------
+    record : dict
+        As :func:`new_record` made it (or a resumed run's); updated in place.
+    trainer : Trainer
+        ``train_acc`` and ``test_acc`` are its accuracies at the end of the last finished epoch.
+    status : {'finished', 'interrupted', 'diverged'}
+    seconds : float
+        How long this part of the run trained; added to the seconds of earlier parts.
+    message : str, optional
+        Why it stopped, for an unfinished run.
+
+    Returns
+    -------
+    dict
+        ``record``.
+    """
+    record.update(
+        status=status,
+        ended=_now(),
+        seconds=round(record.get("seconds", 0.0) + seconds, 3),
+        epochs=trainer.epochs,
+        epochs_done=trainer.epoch,
+        iterations=trainer.iteration,
+        train_acc=trainer.train_acc_list[-1] if trainer.train_acc_list else None,
+        test_acc=trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+    )
+    record.pop("message", None)
+    if message:
+        record["message"] = message
+    return record
+
+
+def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``record`` of a run being resumed with ``options``: running again, the time noted.
+
+    Parameters
+    ----------
+    record : dict
+        The run's run.json; updated in place.
+    options : dict
+        The run's options, with what resuming may change (epochs, threads, ...).
+
+    Returns
+    -------
+    dict
+        ``record``, its ``resumed`` list one time longer.
+    """
+    record.update(status="running", epochs=options["epochs"], threads=options["threads"])
+    record["options"] = options
+    record.setdefault("resumed", []).append(_now())
+    return record
+
+
+def dataset_name(record: dict[str, Any]) -> str:
+    """``sample``, ``mnist``, ``fashion-mnist``, or a dataset folder's name as ``tiny/``.
+
+    Parameters
+    ----------
+    record : dict
+        A run.json.
+
+    Returns
+    -------
+    str
+        ``?`` when the record does not say.
+    """
+    name = str(record.get("dataset", {}).get("name", "?"))
+    return name if name in (*NAMED_DATASETS, "?") else Path(name).name + "/"
+
+
+def run_title(record: dict[str, Any]) -> str:
+    """The run in one line, as the title of its curves.
+
+    Parameters
+    ----------
+    record : dict
+        A run.json.
+
+    Returns
+    -------
+    str
+        ``two-layer 784-50-10 on sample · sgd lr 0.1 · 20 epochs, batch 100, float32``, and
+        a second line saying when an unfinished run stopped.
+    """
+    network, hidden = record["network"], record["options"]["hidden"]
+    if "input_size" in network:
+        shape = "-".join(map(str, [network["input_size"], *hidden, network["output_size"]]))
+    else:
+        shape = f"(hidden {' '.join(map(str, hidden))})"
+    optimizer = record["optimizer"]
+    title = (
+        f"{record['model']} {shape} on {dataset_name(record)} · {optimizer['name']} "
+        f"lr {optimizer['lr']:g} · {record['epochs']} epochs, batch {record['batch_size']}, "
+        f"{record['dtype']}"
+    )
+    if record["status"] in ("diverged", "interrupted"):
+        title += f"\n{record['status']} after {record['iterations']} iterations"
+    return title
+
+
+# ---------------------------------------------------------------------- history
+
+
+def write_history(trainer: Trainer, folder: Path) -> list[Path]:
+    """Write the Trainer's history as ``history.csv`` and ``train_loss.csv`` in ``folder``.
+
+    ``history.csv`` has one row per finished epoch: the iterations so far, the mean training
+    loss of that epoch's iterations, and the training and test accuracies. ``train_loss.csv``
+    has the loss of every iteration. Losses are written with ``repr``, so they read back equal.
+
+    Parameters
+    ----------
+    trainer : Trainer
+    folder : Path
+
+    Returns
+    -------
+    list of Path
+        The two files written.
+    """
+    history, losses = folder / "history.csv", folder / "train_loss.csv"
+    with open(history, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "iterations", "mean_train_loss", "train_acc", "test_acc"])
+        ipe = trainer.iter_per_epoch
+        for epoch, (train_acc, test_acc) in enumerate(
+            zip(trainer.train_acc_list, trainer.test_acc_list, strict=True), start=1
+        ):
+            mean = float(np.mean(trainer.train_loss_list[(epoch - 1) * ipe : epoch * ipe]))
+            writer.writerow([epoch, epoch * ipe, repr(mean), train_acc, test_acc])
+    with open(losses, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["iteration", "loss"])
+        writer.writerows((i, repr(loss)) for i, loss in enumerate(trainer.train_loss_list, 1))
+    return [history, losses]
+
+
+def read_test_accuracies(folder: Path) -> list[float]:
+    """The test accuracy after each epoch, from ``folder/history.csv``; empty if unreadable.
+
+    Parameters
+    ----------
+    folder : Path
+
+    Returns
+    -------
+    list of float
+    """
+    try:
+        with open(folder / "history.csv", newline="") as f:
+            return [float(row["test_acc"]) for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError):
+        return []
+
+
+# ---------------------------------------------------------------------- resume
+
+
+def resume_point(folder: Path) -> tuple[dict[str, Any], int]:
+    """What the run in ``folder`` was started with, and how far it got, from its checkpoint.
+
+    Parameters
+    ----------
+    folder : Path
+        A run folder holding checkpoint.npz, written by ``layerwise train``.
+
+    Returns
+    -------
+    options : dict
+        The options the run was started with (``extra["options"]`` of the checkpoint).
+    begun : int
+        The epochs finished or started: a resumed run needs at least this many epochs.
+
+    Raises
+    ------
+    ResumeError
+        There is no checkpoint.npz, or it does not hold a run's options.
+    ValueError
+        The checkpoint cannot be read (see :func:`layerwise.training.read_checkpoint_meta`).
+    """
+    if not (folder / CHECKPOINT).is_file():
+        raise ResumeError(f"there is no {CHECKPOINT} in that folder")
+    meta = read_checkpoint_meta(folder / CHECKPOINT)
+    options = meta.get("extra", {}).get("options")
+    if not isinstance(options, dict):
+        raise ResumeError(f"its {CHECKPOINT} was not written by `layerwise train`")
+    trainer = meta["trainer"]
+    iter_per_epoch = -(-trainer["train_size"] // trainer["mini_batch_size"])  # ceil
+    return options, -(-meta["iteration"] // iter_per_epoch)
+
+
+# ---------------------------------------------------------------------- listing
+
+
+def find_runs(
+    folders: Iterable[StrPath],
+) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
+    """Every run in ``folders``, oldest first, and the folders there that hold none.
+
+    Parameters
+    ----------
+    folders : iterable of str or Path
+        Each a run folder or a folder of run folders.
+
+    Returns
+    -------
+    runs : list of (Path, dict)
+        ``(folder, run.json)`` of every run, in the order they were started.
+    others : list of Path
+        The folders without a readable run.json.
+
+    Raises
+    ------
+    FileNotFoundError
+        One of ``folders`` is not a folder.
+    """
+    runs, others = [], []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: there is no such folder")
+        candidates = [folder] if (folder / RUN_JSON).exists() else sorted(folder.iterdir())
+        for candidate in candidates:
+            if not candidate.is_dir():
+                continue
+            record = read_run(candidate)
+            if record is None:
+                others.append(candidate)
+            else:
+                runs.append((candidate, record))
+
+    def started(run: tuple[Path, dict[str, Any]]) -> float:
+        try:
+            return datetime.datetime.fromisoformat(run[1]["started"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return run[0].stat().st_mtime
+
+    return sorted(runs, key=started), others
