@@ -17,7 +17,7 @@ A run folder holds what ``layerwise train`` wrote for one run, and nothing of an
 >>> from pathlib import Path
 >>> with tempfile.TemporaryDirectory() as parent:
 ...     folder = new_run_folder(Path(parent))
-...     write_run(folder, {"status": "running"})
+...     path = write_run(folder, {"status": "running"})
 ...     read_run(folder)["status"], runs_held(folder)
 ('running', ['run.json'])
 """
