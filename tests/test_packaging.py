@@ -139,7 +139,7 @@ def test_newer_checkpoint_names_its_writer_and_says_to_upgrade(tmp_path):
 
 # ---------------------------------------------------------------------- type hints
 
-# The modules a user imports from. The command line (cli.py) is a command, not an API.
+# The modules a user imports from. The command line (cli/) is a command, not an API.
 PUBLIC_MODULES = [
     "layerwise",
     "layerwise.functions",
@@ -150,6 +150,7 @@ PUBLIC_MODULES = [
     "layerwise.training",
     "layerwise.files",
     "layerwise.checkpoints",
+    "layerwise.runs",
     "layerwise.datasets",
     "layerwise.util",
     "layerwise.pictures",
