@@ -243,11 +243,11 @@ def cap_threads(threads):
 # ---------------------------------------------------------------------- the run
 
 
-def run(args):
+def options(args):
+    """``(folder, options)`` of the run: resumed, or new (folder None: a new one in runs/)."""
     if args.force and not args.out:
         raise UsageError("--force needs --out (the folder whose run it replaces)")
-    resuming = args.resume is not None
-    if resuming:
+    if args.resume is not None:
         out, opts = resumed_options(args)
     else:
         opts = new_options(args)
@@ -259,6 +259,12 @@ def run(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    return out, opts
+
+
+def run(args):
+    resuming = args.resume is not None
+    out, opts = options(args)
     ((x_train, t_train), (x_test, t_test)), source = load_dataset(opts["dataset"])
     network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
     x_train, x_test = as_images(x_train, network), as_images(x_test, network)
