@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import layerwise
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -62,3 +66,18 @@ def test_graph_two_layer_net(tmp_path):
     svg = (tmp_path / "net.svg").read_text()
     assert svg.startswith("<?xml") and "(100, 784)" in svg and "dW (784, 50)" in svg
     assert out.splitlines()[-1] == f"wrote {tmp_path / 'net.svg'}"
+
+
+def test_ddp_torch_equals_one_process(tmp_path):
+    """Issue 19, item 5: DistributedDataParallel on 2 gloo processes takes the steps one process
+    takes on the whole minibatches (the mean of the two half-batch gradients is the full one)."""
+    pytest.importorskip("torch")
+    model = tmp_path / "ddp.npz"
+    settings = "--train-size 400 --epochs 2 --dtype float64 --check".split()
+    out = run("ddp_torch.py", *settings, "--out", str(model))
+    assert "test accuracy" in out
+    last = out.splitlines()[-1]
+    assert "(OK, tolerance 1e-10)" in last, out
+    assert float(last.split("difference ")[1].split()[0]) <= 1e-10
+    network = layerwise.load(model)
+    assert network.params["W1"].shape == (784, 50) and network.dtype == "float64"
