@@ -44,9 +44,10 @@ import copy
 import os
 import signal
 import sys
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from multiprocessing import connection, get_context
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
@@ -84,8 +85,12 @@ def resolve_workers(workers: int | str, owner: str = "workers") -> int:
 
 
 def _shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
-    """Split ``rows`` into ``shards`` nearly equal ranges (empty ones if rows < shards)."""
-    edges = [rows * k // shards for k in range(shards + 1)]
+    """Split ``rows`` into ``shards`` contiguous ranges whose sizes differ by at most one.
+
+    The larger ranges come first, so the first (this process's) is empty only if ``rows`` is 0.
+    """
+    sizes = [rows // shards + (k < rows % shards) for k in range(shards)]
+    edges = np.concatenate([[0], np.cumsum(sizes)]).tolist()
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
@@ -236,19 +241,9 @@ class DataParallel:
                 self.network.params[key] = weights[a:b].reshape(array.shape)
             self._publish_buffers()
             ctx = get_context(self.start_method)
-            for k in range(1, self.workers):
-                parent_end, child_end = ctx.Pipe()
-                proc = ctx.Process(
-                    target=_worker_main,
-                    args=(k, child_end, shm.name, self._layout, self.network, os.getpid()),
-                    name=f"layerwise-worker-{k}",
-                    daemon=True,
-                )
-                proc.start()
-                child_end.close()
-                self._procs.append(proc)
-                self._conns.append(parent_end)
-            self._collect()
+            with _sigint_ignored():  # inherited: a child started by spawn ignores Ctrl-C at once
+                self._start_children(ctx, shm.name)
+            self._collect(what="while starting")
         except BaseException:
             self.close()
             raise
@@ -256,6 +251,20 @@ class DataParallel:
         # whatever happens to this process from now on.
         shm.unlink()
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="layerwise-update")
+
+    def _start_children(self, ctx: Any, shm_name: str) -> None:
+        for k in range(1, self.workers):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(
+                target=_worker_main,
+                args=(k, child_end, shm_name, self._layout, self.network, os.getpid()),
+                name=f"layerwise-worker-{k}",
+                daemon=True,
+            )
+            proc.start()
+            child_end.close()
+            self._procs.append(proc)
+            self._conns.append(parent_end)
 
     def close(self) -> None:
         """Stop the children and put the parameters back into the network's own arrays."""
@@ -320,12 +329,8 @@ class DataParallel:
         self._views["x"][:rows] = x
         self._views["t"][:rows] = t
         bounds = _shard_bounds(rows, self.workers)
-        busy = [k for k in range(1, self.workers) if bounds[k][1] > bounds[k][0]]
-        for k in busy:
-            self._conns[k - 1].send(("step", rows, *bounds[k], train_flg))
-        idle = [k for k in range(1, self.workers) if k not in busy]
-        self._views["grads"][idle] = 0  # idle rows add nothing to the sums
-        self._views["losses"][idle] = 0
+        busy = list(range(1, self.workers))  # all: an empty shard still draws Dropout's masks
+        self._send({k: ("step", rows, *bounds[k], train_flg) for k in busy})
         try:
             _shard_step(
                 self.network, 0, (rows, *bounds[0]), train_flg, x, t, self._views, self._slots
@@ -428,8 +433,7 @@ class DataParallel:
             self._views["x"][:rows] = chunk
             bounds = _shard_bounds(rows, self.workers)
             busy = [k for k in range(1, self.workers) if bounds[k][1] > bounds[k][0]]
-            for k in busy:
-                self._conns[k - 1].send(("predict", rows, *bounds[k], False))
+            self._send({k: ("predict", rows, *bounds[k], False) for k in busy}, "while predicting")
             try:
                 lo, hi = bounds[0]
                 if hi > lo:
@@ -438,7 +442,7 @@ class DataParallel:
                 with suppress(WorkerError):
                     self._collect(busy)
                 raise
-            self._collect(busy)
+            self._collect(busy, "while predicting")
             out[start : start + rows] = labels[:rows]
         return out
 
@@ -457,7 +461,21 @@ class DataParallel:
             a, b = self._slots[1][key]
             shared[a - self._n_params : b - self._n_params] = array.reshape(-1)
 
-    def _collect(self, ks: list[int] | None = None) -> None:
+    def _send(self, messages: dict[int, tuple], what: str = "during a step") -> None:
+        """Send each child ``k`` its message; one that is gone raises (after the others answer)."""
+        failure, sent = None, []
+        for k, message in messages.items():
+            try:
+                self._conns[k - 1].send(message)
+                sent.append(k)
+            except OSError:
+                failure = failure or self._failure(k, None, what)
+        if failure is not None:
+            with suppress(WorkerError):
+                self._collect(sent, what)
+            raise failure
+
+    def _collect(self, ks: list[int] | None = None, what: str = "during a step") -> None:
         """Wait for an answer from children ``ks`` (all by default); a dead or failed one raises.
 
         Every child asked is waited for, so none is left mid-message; then the first failure is
@@ -482,18 +500,18 @@ class DataParallel:
                     except (EOFError, OSError):
                         answer = None
                     if answer is None or answer[0] == "error":
-                        failure = failure or self._failure(k, answer)
+                        failure = failure or self._failure(k, answer, what)
                 else:
                     del waiting[k]
-                    failure = failure or self._failure(k, None)
+                    failure = failure or self._failure(k, None, what)
         if failure is not None:
             self._broken = True
             raise failure
 
-    def _failure(self, k: int, answer: Any) -> WorkerError:
+    def _failure(self, k: int, answer: Any, what: str) -> WorkerError:
         proc = self._procs[k - 1]
         if answer is not None:
-            return WorkerError(f"worker {k} (pid {proc.pid}) raised an error:\n{answer[1]}")
+            return WorkerError(f"worker {k} (pid {proc.pid}) raised an error {what}:\n{answer[1]}")
         proc.join(timeout=1)
         code = proc.exitcode
         if code is not None and code < 0:
@@ -502,7 +520,7 @@ class DataParallel:
                 why += " (out of memory, or killed by a user)"
         else:
             why = f"exited with code {code}"
-        return WorkerError(f"worker {k} (pid {proc.pid}) {why}; the step was not applied")
+        return WorkerError(f"worker {k} (pid {proc.pid}) {why} {what}")
 
 
 def _shard_step(network, k, shard, train_flg, x, t, views, slots):
@@ -513,16 +531,18 @@ def _shard_step(network, k, shard, train_flg, x, t, views, slots):
     the workers' running statistics).
     """
     rows, lo, hi = shard
+    weight = (hi - lo) / rows
+    if hi == lo:  # fewer rows than workers: compute row 0 with weight 0, so that Dropout's
+        lo, hi = 0, 1  # generator moves on as in every other replica
     random_layers = network.random_layers().values()
     for layer in random_layers:
-        layer.shard = shard
+        layer.shard = (rows, lo, hi)
     try:
         with quiet():
             loss, grads = network.loss_and_gradient(x[lo:hi], t[lo:hi], train_flg)
     finally:
         for layer in random_layers:
             layer.shard = None
-    weight = (hi - lo) / rows
     row = views["grads"][k]
     param_slots, buffer_slots = slots
     for key, grad in grads.items():
@@ -532,6 +552,19 @@ def _shard_step(network, k, shard, train_flg, x, t, views, slots):
         a, b = buffer_slots[key]
         np.multiply(array.reshape(-1), weight, out=row[a:b], casting="unsafe")
     views["losses"][k] = float(loss) * weight
+
+
+@contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT in the body (main thread only; elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _die_with_parent() -> None:

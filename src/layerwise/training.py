@@ -336,6 +336,8 @@ class Trainer:
 
     def _worker_failed(self, error):
         """A worker died or raised: the parameters are those of the last finished step."""
+        if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
+            return self._interrupted()
         if self.checkpoint_path is None:
             return WorkerError(f"{error} (no checkpoint_path was set)")
         path = self.save_checkpoint(self.checkpoint_path)
@@ -370,13 +372,16 @@ class Trainer:
         return self.network.accuracy(x, t, batch_size)
 
     def _interrupt(self):
+        raise self._interrupted()
+
+    def _interrupted(self):
         signum = self._stop_signal
         path = None
         if self.checkpoint_path is not None:
             path = self.save_checkpoint(self.checkpoint_path)
         name = signal.Signals(signum).name
         where = f"; checkpoint written to {path}" if path else " (no checkpoint_path was set)"
-        raise TrainingInterrupted(
+        return TrainingInterrupted(
             f"training stopped by {name} at iteration {self.iteration} (epoch {self.epoch + 1})"
             + where,
             signum,
