@@ -1,6 +1,6 @@
 """Peak memory and wall time of DeepConvNet training steps, one implementation per process.
 
-``python benchmarks/e2e_conv.py IMPL [--steps 50 | --epoch] [--batch 100] [--threads 1] [--workers N]``
+``python benchmarks/e2e_conv.py IMPL [--steps 50 | --epoch] [--batch 100] [--workers 2]``
 
 Loads the 60,000 Fashion-MNIST training images the way IMPL does, builds the book's DeepConvNet
 and runs ``--steps`` training steps with Adam (lr 0.001), then prints one JSON line: load and
