@@ -1,6 +1,6 @@
 """Peak memory and wall time of DeepConvNet training steps, one implementation per process.
 
-``python benchmarks/e2e_conv.py IMPL [--steps 50 | --epoch] [--batch 100] [--threads 1]``
+``python benchmarks/e2e_conv.py IMPL [--steps 50 | --epoch] [--batch 100] [--workers 2]``
 
 Loads the 60,000 Fashion-MNIST training images the way IMPL does, builds the book's DeepConvNet
 and runs ``--steps`` training steps with Adam (lr 0.001), then prints one JSON line: load and
@@ -85,12 +85,24 @@ def run_layerwise(args, on_step):
         optimizer="Adam", optimizer_param={"lr": 0.001}, verbose=False, seed=args.seed,
     )  # fmt: skip
     per_epoch = len(x_train) // args.batch
-    for i in range(args.steps):
-        if i % per_epoch == 0:
-            perm = trainer.rng.permutation(len(x_train))
-        k = i % per_epoch
-        trainer.train_step(*trainer.get_batch(perm[k * args.batch : (k + 1) * args.batch]))
-        on_step(i + 1)
+    pool = None
+    if args.workers > 1:  # the Trainer's own pool, as `Trainer(workers=N).train()` opens it
+        from layerwise.parallel import DataParallel
+
+        pool = DataParallel(network, args.workers, x_train.shape[1:], (), t_train.dtype, args.batch)
+        pool.start()
+        trainer._pool = pool
+    try:
+        for i in range(args.steps):
+            if i % per_epoch == 0:
+                perm = trainer.rng.permutation(len(x_train))
+            k = i % per_epoch
+            trainer.train_step(*trainer.get_batch(perm[k * args.batch : (k + 1) * args.batch]))
+            on_step(i + 1)
+    finally:
+        if pool is not None:
+            trainer._pool = None
+            pool.close()
 
 
 RUNNERS = {"textbook": run_textbook, "layerwise": run_layerwise}
@@ -104,6 +116,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (0: default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="layerwise: processes per step (layerwise.parallel)"
+    )
     parser.add_argument("--data-dir", default=DEBIAN_DIR)
     args = parser.parse_args(argv)
     if args.epoch:
@@ -139,7 +154,15 @@ def main(argv=None):
         **memory,
         "peak_rss_mib": status_mib("VmHWM"),
         "peak_rss_after_step_mib": peaks,
+        "workers": args.workers,
     }
+    if args.workers > 1:
+        import resource
+
+        # The largest child's peak (Linux reports KiB); their sum is at most workers - 1 times it.
+        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        result["peak_rss_child_mib"] = child
+        result["peak_rss_all_mib_at_most"] = result["peak_rss_mib"] + (args.workers - 1) * child
     print(json.dumps(result))
 
 

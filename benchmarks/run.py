@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run.py            # full run, 1-thread and default-thread tables
     python benchmarks/run.py --quick    # under a minute: fewer repeats, a short end-to-end
     python benchmarks/run.py --threads 1
+    python benchmarks/run.py --workers 1,2,4,8,16 --only step_deepconvnet_b100   # many cores
 
 How it measures:
 
@@ -571,6 +572,12 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="workload keys to run (default: all)")
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument(
+        "--workers",
+        help="comma-separated worker counts (e.g. 1,2,4,8,16): add the data-parallel table "
+        "(benchmarks/workers.py: SimpleConvNet and DeepConvNet steps on N processes against "
+        "PyTorch on N threads); with --only, the conv-step keys pick the networks",
+    )
     args = parser.parse_args(argv)
 
     if args.no_torch:
@@ -674,6 +681,18 @@ def main(argv=None):
         rows, table = threads_table(report["micro"]["1"], report["micro"]["default"])
         report["threads"] = rows
         md += ["", "## Default threads vs 1 thread (> 1: the default is slower)", "", table]
+    if args.workers:
+        from workers import workers_table
+
+        counts = [int(n) for n in args.workers.split(",")]
+        names = [n for key, n in ((SCN, "SimpleConvNet"), (DCN, "DeepConvNet"))
+                 if not args.only or key in args.only]  # fmt: skip
+        print(f"workers {counts}: {', '.join(names)}", file=sys.stderr)
+        rows, table = workers_table(counts, names, rounds=max(3, min(rounds, 11)),
+                                    log=lambda s: print(s, file=sys.stderr))  # fmt: skip
+        report["workers"] = rows
+        md += ["", "## Data-parallel steps: N worker processes vs PyTorch on N threads", "",
+               table]  # fmt: skip
     report["total_s"] = time.perf_counter() - t_start
     report["load_average_at_end"] = os.getloadavg()
     md += [

@@ -23,6 +23,9 @@ from ._types import StrPath
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
+from .parallel import DataParallel, WorkerError, resolve_workers
+
+_EVAL_ROWS = 1000  # rows per chunk when evaluating accuracy
 
 #: Samples or labels, one per row: an ndarray (memory-mapped ones too) or a list of rows.
 Rows = np.ndarray | Sequence[Any]
@@ -57,7 +60,14 @@ def _as_rows(x):
     return x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
-def predicted_labels(network: Sequential, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def predicted_labels(
+    network: Sequential,
+    x: np.ndarray,
+    batch_size: int = _EVAL_ROWS,
+    *,
+    workers: int | str = 1,
+    start_method: str | None = None,
+) -> np.ndarray:
     """The class the network scores highest for every row of ``x``, in inference mode.
 
     Parameters
@@ -67,11 +77,23 @@ def predicted_labels(network: Sequential, x: np.ndarray, batch_size: int = 1000)
         float, or uint8 images (``network.predict`` scales them by 1/255 one chunk at a time,
         like training batches, so a whole dataset never needs a float copy).
     batch_size : int, default 1000
+    workers : int or 'auto', keyword-only, default 1
+        Split every chunk over this many processes (:class:`layerwise.parallel.DataParallel`);
+        worth it for tens of thousands of rows, since starting the workers costs a moment.
+    start_method : str, optional, keyword-only
+        multiprocessing's start method for the workers.
 
     Returns
     -------
     ndarray of intp, shape (N,)
     """
+    workers = resolve_workers(workers, "predicted_labels")
+    if workers > 1 and len(x) > 0:
+        x = _as_rows(x)
+        with DataParallel(
+            network, workers, x.shape[1:], (), np.intp, batch_size, start_method=start_method
+        ) as pool:
+            return pool.predicted_labels(x, batch_size)
     chunks = [
         np.argmax(network.predict(x[start : start + batch_size], train_flg=False), axis=1)
         for start in range(0, len(x), batch_size)
@@ -114,6 +136,15 @@ class Trainer:
         BLAS threads while training. One is fastest for the book's small matrix products and
         does not collapse when another process loads the other cores; None keeps NumPy's
         setting (worth trying for hidden layers of a thousand units and large batches).
+    workers : int or 'auto', keyword-only, default 1
+        Processes computing each step, this one included: every minibatch is split into
+        ``workers`` shards whose gradients are summed (:mod:`layerwise.parallel`), and the
+        end-of-epoch evaluation is split the same way. ``'auto'`` uses every core this process
+        may run on. The step is the gradient of the whole minibatch whatever the number;
+        only BatchNormalization's batch statistics become per-shard (see
+        :mod:`layerwise.parallel`).
+    start_method : {'fork', 'spawn', 'forkserver'}, optional, keyword-only
+        How worker processes start (multiprocessing's platform default when None).
 
     Attributes
     ----------
@@ -151,6 +182,8 @@ class Trainer:
         checkpoint_path: StrPath | None = None,
         extra: dict[str, Any] | None = None,
         threads: int | None = 1,
+        workers: int | str = 1,
+        start_method: str | None = None,
     ) -> None:
         for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
             if len(x) == 0 or len(x) != len(t):
@@ -183,6 +216,9 @@ class Trainer:
         self.checkpoint_path = checkpoint_path
         self.extra = dict(extra or {})
         self.threads = threads
+        self.workers = resolve_workers(workers, "Trainer")
+        self.start_method = start_method
+        self._pool: DataParallel | None = None
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -207,16 +243,23 @@ class Trainer:
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
-        with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
-            loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
-        loss = float(loss)
+        pool = self._pool
+        if pool is not None:
+            loss = pool.step(x_batch, t_batch)
+        else:
+            with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
+                loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+            loss = float(loss)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"the loss became {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); the parameters were not updated. Try a smaller learning "
                 f"rate than {getattr(self.optimizer, 'lr', '?')}."
             )
-        self.optimizer.update(self.network.params, grads)
+        if pool is not None:
+            pool.update(self.optimizer)
+        else:
+            self.optimizer.update(self.network.params, grads)
         return loss
 
     def train(self) -> Self:
@@ -230,7 +273,12 @@ class Trainer:
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
         self.network.train()  # Dropout and BatchNorm train; evaluation is in inference mode
-        with _progress(self) as bar, _stop_signals(self), blas_threads(self.threads):
+        with (
+            _progress(self) as bar,
+            _stop_signals(self),
+            blas_threads(self.threads),
+            self._workers(),
+        ):
             while self.epoch < self.epochs:
                 if self._perm is None:
                     self._perm = self.rng.permutation(len(self.x_train))
@@ -244,7 +292,10 @@ class Trainer:
                         self._interrupt()
                     i = self.iteration - self.epoch * self.iter_per_epoch
                     idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-                    loss = self.train_step(*self.get_batch(idx))
+                    try:
+                        loss = self.train_step(*self.get_batch(idx))
+                    except WorkerError as error:
+                        raise self._worker_failed(error) from None
                     self.train_loss_list.append(loss)
                     self.iteration += 1
                     if bar is not None:
@@ -260,6 +311,37 @@ class Trainer:
             # A finished run resumes as finished (checkpoint_every needs checkpoint_path).
             self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
         return self
+
+    @contextmanager
+    def _workers(self):
+        """The worker processes of this run, while it trains (none when ``workers`` is 1)."""
+        if self.workers == 1:
+            yield
+            return
+        t = self.t_train
+        with DataParallel(
+            self.network,
+            self.workers,
+            self.x_train.shape[1:],
+            t.shape[1:],
+            t.dtype,
+            max_rows=max(self.batch_size, _EVAL_ROWS),
+            start_method=self.start_method,
+        ) as pool:
+            self._pool = pool
+            try:
+                yield
+            finally:
+                self._pool = None
+
+    def _worker_failed(self, error):
+        """A worker died or raised: the parameters are those of the last finished step."""
+        if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
+            return self._interrupted()
+        if self.checkpoint_path is None:
+            return WorkerError(f"{error} (no checkpoint_path was set)")
+        path = self.save_checkpoint(self.checkpoint_path)
+        return WorkerError(f"{error}; checkpoint of iteration {self.iteration} written to {path}")
 
     def _end_of_epoch(self, bar, seconds):
         n = self.evaluate_sample_num_per_epoch
@@ -278,22 +360,28 @@ class Trainer:
         elif self.verbose:
             print(line, flush=True)
 
-    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = 1000) -> float:
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = _EVAL_ROWS) -> float:
         """Accuracy of the network on ``(x, t)``: ``network.accuracy``, as the book's Trainer.
 
         It runs ``batch_size`` rows at a time in inference mode and scales uint8 images by
         1/255 chunk by chunk, so evaluating the full training set needs no float copy of it.
+        While training on several workers, the chunks are split over them.
         """
+        if self._pool is not None:
+            return self._pool.accuracy(np.asarray(x), np.asarray(t), batch_size)
         return self.network.accuracy(x, t, batch_size)
 
     def _interrupt(self):
+        raise self._interrupted()
+
+    def _interrupted(self):
         signum = self._stop_signal
         path = None
         if self.checkpoint_path is not None:
             path = self.save_checkpoint(self.checkpoint_path)
         name = signal.Signals(signum).name
         where = f"; checkpoint written to {path}" if path else " (no checkpoint_path was set)"
-        raise TrainingInterrupted(
+        return TrainingInterrupted(
             f"training stopped by {name} at iteration {self.iteration} (epoch {self.epoch + 1})"
             + where,
             signum,

@@ -70,6 +70,13 @@ class Dropout(Layer):
 
     Shapes: ``x``, ``out``, ``dout``, ``dx`` and ``mask`` all have the same shape (any).
 
+    Attributes
+    ----------
+    shard : (rows, start, stop) or None
+        Set by data-parallel training (:mod:`layerwise.parallel`): draw the mask of a whole
+        minibatch of ``rows`` rows and keep rows ``start:stop``, so that every worker uses the
+        masks one process would and a run does not depend on the number of workers.
+
     Caches ``mask`` (bool, True where the unit was kept; None after an inference forward) and
     the input's shape and dtype. A floating input keeps its dtype (float32 stays float32);
     int or bool input is computed in float64. ``inf * 0`` where a unit is dropped gives NaN,
@@ -91,6 +98,7 @@ class Dropout(Layer):
                 f"got {seed!r}"
             ) from err
         self.mask: np.ndarray | None = None
+        self.shard: tuple[int, int, int] | None = None
         self._cache: tuple[Any, ...] | None = None  # (shape, dtype, scale) of the last forward
 
     def get_config(self) -> dict[str, Any]:
@@ -103,7 +111,11 @@ class Dropout(Layer):
         if train_flg:
             # The book draws with np.random.rand; a generator of our own leaves the global
             # state alone and lets a network replay the same masks for a gradient check.
-            self.mask = self.rng.random(x.shape) > p
+            if self.shard is None:
+                self.mask = self.rng.random(x.shape) > p
+            else:  # one worker's rows of the whole minibatch's mask (layerwise.parallel)
+                rows, start, stop = self.shard
+                self.mask = self.rng.random((rows, *x.shape[1:]))[start:stop] > p
             scale = 1.0 / (1.0 - p) if self.inverted else 1.0
         else:
             self.mask = None

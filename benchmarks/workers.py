@@ -1,0 +1,157 @@
+"""Training steps on N worker processes (layerwise.parallel) against PyTorch on N threads.
+
+Usage::
+
+    python benchmarks/workers.py                      # workers 1, 2 (and all cores if more)
+    python benchmarks/workers.py --workers 1,2,4,8,16 --only DeepConvNet
+    python benchmarks/workers.py --rounds 5 --batch 100
+
+For each network (the book's SimpleConvNet and DeepConvNet, float32, Adam lr 0.001, batch 100
+of 28x28 Fashion-MNIST images, uint8 scaled per batch as the Trainer does) and each N it times
+one training step of layerwise with ``workers=N`` (every pool open side by side, BLAS pinned
+to one thread per process) and of PyTorch with ``torch.set_num_threads(N)``, from the same
+initial weights and the same minibatches. Rounds are interleaved: each round times every
+configuration once, so drift hits all alike; the figure is the median over rounds.
+
+Prints a markdown table: ms per step, layerwise's speed-up over its 1-worker step, and
+layerwise's time over PyTorch's at the same N (<= 1: layerwise is faster). ``run.py --workers``
+calls :func:`workers_table`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import workloads as wl  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import layerwise  # noqa: E402
+from layerwise.optimizers import Adam  # noqa: E402
+from layerwise.parallel import DataParallel, available_cores  # noqa: E402
+
+
+def _layerwise(name, workers, images, index, seed):
+    """A step function of layerwise with ``workers`` processes; returns (run, close)."""
+    net = getattr(layerwise, name)(dtype=np.float32, seed=seed)
+    optimizer = Adam(lr=0.001)
+    batches = itertools.cycle(index)
+    if workers == 1:
+
+        def run():
+            idx = next(batches)
+            x = layerwise.training.as_batch(images.x_u8[idx], net.dtype)
+            _, grads = net.loss_and_gradient(x, images.t_u8[idx])
+            optimizer.update(net.params, grads)
+
+        return run, lambda: None
+    pool = DataParallel(net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]))
+    pool.start()
+
+    def run_parallel():
+        idx = next(batches)
+        pool.step(images.x_u8[idx], images.t_u8[idx])
+        pool.update(optimizer)
+
+    return run_parallel, pool.close
+
+
+def _torch(name, threads, data, index, seed):
+    torch = wl.torch
+    params = getattr(layerwise, name)(dtype=np.float32, seed=seed).params
+    step = wl._torch_conv_step(name, params, 0.001, data, index, seed)
+
+    def run():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            step()
+        finally:
+            torch.set_num_threads(previous)
+
+    return run
+
+
+def workers_table(workers_list, names=("SimpleConvNet", "DeepConvNet"), rounds=7, batch=100,
+                  seed=0, log=print):  # fmt: skip
+    """Time every (network, N) configuration, interleaved; returns (rows, markdown)."""
+    data = wl.Data.load()
+    images = wl._images(data)
+    index = wl.fixed_batches(len(images.x_u8), batch, seed=seed)
+    rows = []
+    with threadpool_limits(1, user_api="blas"):
+        for name in names:
+            funcs, closers = {}, []
+            for n in workers_list:
+                run, close = _layerwise(name, n, images, index, seed)
+                funcs[("layerwise", n)] = run
+                closers.append(close)
+                if wl._have_torch():
+                    funcs[("torch", n)] = _torch(name, n, data, index, seed)
+            try:
+                for f in funcs.values():  # warm up: first allocations, thread pools
+                    f()
+                    f()
+                times = {key: [] for key in funcs}
+                keys = list(funcs)
+                for r in range(rounds):
+                    for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+                        start = time.perf_counter()
+                        funcs[key]()
+                        times[key].append(time.perf_counter() - start)
+            finally:
+                for close in closers:
+                    close()
+            med = {key: 1e3 * statistics.median(v) for key, v in times.items()}
+            for n in workers_list:
+                ours, theirs = med[("layerwise", n)], med.get(("torch", n))
+                rows.append({
+                    "network": name, "workers": n, "layerwise_ms": ours, "torch_ms": theirs,
+                    "speedup_vs_1": med[("layerwise", workers_list[0])] / ours,
+                    "time_vs_torch": ours / theirs if theirs else None,
+                })  # fmt: skip
+                log(f"{name} N={n}: layerwise {ours:.1f} ms, torch {theirs or float('nan'):.1f} ms")
+    lines = [
+        f"| step, batch {batch}, Adam | N | layerwise ms | speed-up vs N={workers_list[0]} "
+        "| PyTorch N threads ms | layerwise / PyTorch |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        torch_ms = f"{row['torch_ms']:.1f}" if row["torch_ms"] else "-"
+        ratio = f"{row['time_vs_torch']:.2f}" if row["time_vs_torch"] else "-"
+        lines.append(
+            f"| {row['network']} | {row['workers']} | {row['layerwise_ms']:.1f} | "
+            f"{row['speedup_vs_1']:.2f}x | {torch_ms} | {ratio} |"
+        )
+    return rows, "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = sorted({1, 2, available_cores()})
+    parser.add_argument(
+        "--workers",
+        default=",".join(map(str, default)),
+        help="comma-separated N (default: %(default)s)",
+    )
+    parser.add_argument("--only", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args(argv)
+    workers_list = [int(n) for n in args.workers.split(",")]
+    _, table = workers_table(workers_list, args.only, args.rounds, args.batch,
+                             log=lambda s: print(s, file=sys.stderr))  # fmt: skip
+    print(f"{available_cores()} cores, load average {os.getloadavg()}\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
