@@ -340,8 +340,14 @@ RUN_CONV = [
 ]
 
 
+# Two worker processes (layerwise.parallel): the parent's SIGKILL takes its worker with it.
+RUN_WORKERS = [*RUN_EXTEND, "--workers", "2"]
+
+
 @pytest.mark.parametrize(
-    "RUN", [RUN, RUN_EXTEND, RUN_CONV], ids=["two-layer", "batchnorm-dropout", "convnet"]
+    "RUN",
+    [RUN, RUN_EXTEND, RUN_CONV, RUN_WORKERS],
+    ids=["two-layer", "batchnorm-dropout", "convnet", "workers"],
 )
 def test_kill_and_resume_is_bit_identical(tmp_path, RUN):  # noqa: N803
     """SIGKILL, SIGINT and SIGTERM at random points, resumed each time, equal the clean run."""
@@ -644,3 +650,26 @@ def test_a_closed_pipe_is_not_an_error_message():
     proc.stdout.close()  # the reader is gone before anything is written
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and err == ""
+
+
+def test_workers_train_the_model_of_one_worker(tmp_path):
+    """--workers N: the gradient of the whole minibatch, so the model of --workers 1."""
+    args = ["train", "--epochs", "2", "--dtype", "float64", "--model", "mlp", "--dropout", "0.2"]
+    models = {}
+    for n in ("1", "2", "auto"):
+        result = run(*args, "--workers", n, "--out", str(tmp_path / n), "--quiet")
+        assert result.returncode == 0, result.stderr
+        models[n] = load(tmp_path / n / "model.npz").state_dict()
+    for n in ("2", "auto"):
+        for key, value in models["1"].items():
+            np.testing.assert_allclose(models[n][key], value, rtol=1e-9, atol=1e-12)
+    evaluated = {n: run("evaluate", str(tmp_path / "1"), "--workers", n) for n in ("1", "2")}
+    assert evaluated["1"].returncode == 0, evaluated["1"].stderr
+    assert evaluated["1"].stdout == evaluated["2"].stdout
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two"])
+def test_bad_workers_are_a_usage_error(tmp_path, bad):
+    result = run("train", "--workers", bad, cwd=tmp_path)
+    assert result.returncode == 2 and "--workers" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -52,6 +52,13 @@ ratio = number(low=0, high=1, high_open=True)
 # ---------------------------------------------------------------------- data
 
 
+def workers(text):
+    """``--workers``: a whole number >= 1, or ``auto`` (one per core this process may use)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    return positive_int(text)
+
+
 def dataset(text):
     """A dataset's name, or a folder (made absolute, so the run can be resumed from anywhere)."""
     if text in NAMED_DATASETS:

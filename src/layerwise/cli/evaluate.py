@@ -8,7 +8,7 @@ from .. import datasets, interop
 from ..pictures import plot_confusion, plot_misclassified
 from ..runs import model_file
 from ..training import predicted_labels
-from ._common import NO_PICTURES, as_images, dataset, load_dataset, open_model
+from ._common import NO_PICTURES, as_images, dataset, load_dataset, open_model, workers
 from .export import ONNX_DATASET_KEY
 from .train import RUN_OPTIONS
 
@@ -29,6 +29,14 @@ def add_parser(sub):
     p.add_argument(
         "--out", help="where misclassified.png and confusion.png go (default: beside MODEL)"
     )
+    p.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N|auto",
+        help="processes sharing the predictions of a layerwise model (default 1; auto: one per "
+        "core)",
+    )
     p.set_defaults(func=run, parser=p)
 
 
@@ -44,7 +52,10 @@ def run(args):
     _, (x_test, t_test) = load_dataset(name)[0]
     x_test = as_images(x_test, network)
     classes = int(network.predict(x_test[:1], train_flg=False).shape[1])
-    predicted = predicted_labels(network, x_test)
+    if model.suffix == ".onnx":  # onnxruntime uses the cores itself
+        predicted = predicted_labels(network, x_test)
+    else:
+        predicted = predicted_labels(network, x_test, workers=args.workers)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (t_test, predicted), 1)
     accuracy = np.trace(confusion) / confusion.sum()

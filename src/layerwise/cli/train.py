@@ -9,6 +9,7 @@ from .. import layers, runs
 from ..files import save
 from ..nets import SimpleConvNet, TwoLayerNet
 from ..optimizers import OPTIMIZERS
+from ..parallel import WorkerError
 from ..pictures import plot_filters, plot_history
 from ..training import NonFiniteLossError, Trainer, TrainingInterrupted
 from ._common import (
@@ -23,6 +24,7 @@ from ._common import (
     positive_float,
     positive_int,
     ratio,
+    workers,
 )
 from .models import CONV_MODELS, MODEL_DEFAULTS, build_network, own_std, weight_init_std
 
@@ -48,9 +50,11 @@ RUN_OPTIONS = {
     "checkpoint_every": None,
     "eval_samples": None,
     "threads": 1,
+    "workers": 1,
 }
-#: What ``--resume`` may change, since none of them changes what the run computes.
-RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every")
+#: What ``--resume`` may change, since none of them changes what the run computes (workers
+#: change only the order of floating-point additions; see layerwise.parallel).
+RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every", "workers")
 
 
 def _per_model(key, conv=False):
@@ -166,6 +170,14 @@ def add_parser(sub):
         type=non_negative_int,
         help=f"BLAS threads (default {default['threads']}, fastest for these sizes; 0: NumPy's "
         "default; at most the number of cores)",
+    )
+    p.add_argument(
+        "--workers",
+        type=workers,
+        metavar="N|auto",
+        help=f"processes computing each step, each on a share of the minibatch (default "
+        f"{default['workers']}; auto: one per core this process may use); the same "
+        "gradient whatever N, see README's 'Many cores'",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
@@ -291,6 +303,7 @@ def run(args):
         checkpoint_path=out / runs.CHECKPOINT,
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
+        workers=opts["workers"],
     )
     sizes = (len(x_train), len(x_test))
     record = runs.read_run(out) if resuming else None
@@ -318,6 +331,13 @@ def run(args):
         _write_unfinished(trainer, out, record)
         print(f"\n{err}\nresume with: layerwise train --resume {out}", file=sys.stderr)
         return 128 + err.signum
+    except WorkerError as err:
+        runs.end_record(record, trainer, "failed", time.perf_counter() - start, str(err))
+        _write_unfinished(trainer, out, record)
+        print(f"layerwise: training stopped: {err}", file=sys.stderr)
+        if trainer.iteration:
+            print(f"resume with: layerwise train --resume {out}", file=sys.stderr)
+        return 1
     except NonFiniteLossError as err:
         runs.end_record(record, trainer, "diverged", time.perf_counter() - start, str(err))
         written = _write_unfinished(trainer, out, record)
