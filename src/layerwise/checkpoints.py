@@ -145,9 +145,11 @@ def read_checkpoint(
 
     Raises
     ------
+    ModelFileError
+        A ValueError: if the file is damaged or not a layerwise checkpoint, or an entry does
+        not fit this network and training set.
     ValueError
-        If the file is not a checkpoint this network and training set can continue from
-        (:class:`~layerwise.ModelFileError`, a ValueError, for damaged files).
+        Whatever ``check`` raises.
     """
     with open_npz(path, "checkpoint") as f:
         meta = _meta(f)
