@@ -16,17 +16,20 @@ import layerwise
 from layerwise import (
     Affine,
     BatchNormalization,
+    DeepConvNet,
     Dropout,
     MultiLayerNet,
     MultiLayerNetExtend,
     Relu,
     Sequential,
     Sigmoid,
+    SimpleConvNet,
     TwoLayerNet,
 )
 from layerwise.files import (
     ARCHITECTURE_KEY,
     ModelFileError,
+    _expected_arrays,
     load,
     open_npz,
     read_npz,
@@ -148,31 +151,6 @@ def test_file_format_is_plain_npz_with_json_description(tmp_path):
     }
 
 
-def test_version_1_files_are_still_read(tmp_path):
-    # layerwise 0.1 wrote version 1: the book's networks as today, a Sequential's Affine sizes
-    # inline in its layer list.
-    net = TwoLayerNet(4, 3, 2, seed=0)
-    arrays = read_npz(save(net, tmp_path / "net.npz"))
-    description = _describe(arrays)
-    description["version"] = 1
-    loaded = load(_write(tmp_path / "v1.npz", _with_description(arrays, description)))
-    assert np.array_equal(loaded.predict(np.ones((1, 4))), net.predict(np.ones((1, 4))))
-    description["network"] = {
-        "class": "Sequential",
-        "layers": [
-            {"type": "Affine", "in_features": 4, "out_features": 3},
-            {"type": "Relu"},
-            {"type": "Affine", "in_features": 3, "out_features": 2},
-        ],
-        "loss": "SoftmaxWithLoss",
-        "weight_decay_lambda": 0.0,
-        "dtype": "float64",
-    }
-    loaded = load(_write(tmp_path / "v1seq.npz", _with_description(arrays, description)))
-    assert type(loaded) is Sequential and list(loaded.layers) == ["Affine1", "Relu1", "Affine2"]
-    assert np.array_equal(loaded.predict(np.ones((1, 4))), net.predict(np.ones((1, 4))))
-
-
 def test_save_writes_exactly_the_path_given(tmp_path):
     path = save(TwoLayerNet(4, 3, 2, seed=0), tmp_path / "model")
     assert path == tmp_path / "model"
@@ -282,7 +260,8 @@ def _edit_network(**changes):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d.update(version=3), r"format version 3; layerwise \S+ reads versions 1, 2"),
+        (lambda d: d.update(version=3), r"format version 3; layerwise \S+ reads version 2"),
+        (lambda d: d.update(version=1), r"format version 1; layerwise \S+ reads version 2"),
         (lambda d: d.update(version="1"), "format version '1'"),
         (lambda d: d.update(version=True), "format version True"),
         (lambda d: d.pop("version"), "format version None"),
@@ -346,7 +325,7 @@ def _layer(i, part, **changes):
             r"'W1' has shape \(4, 3\).*needs \(1000000000000, 3\)",
         ),
         (_layer(2, "arrays", b=[-2]), "layer 2 b must have a shape given as a list of sizes"),
-        (_layer(2, "arrays", b=[5]), r"invalid: Affine: b must have shape \(2,\)"),
+        (_layer(2, "arrays", b=[5]), r"'b2' has shape \(2,\); the description needs \(5,\)"),
         (lambda c: c["layers"][2].update(name="Affine1"), "names are not unique"),
         (lambda c: c.update(layers=[]), "non-empty list of layers"),
         (lambda c: c.update(loss="MSE"), "loss has unknown type 'MSE'"),
@@ -368,9 +347,55 @@ def test_bad_sequential_descriptions_are_refused(tmp_path, good, change, message
             load(path)
 
 
+def test_a_sequential_description_at_odds_with_itself_is_refused(tmp_path, good):
+    # Shapes that match the file's arrays but not each other: the layer itself says why.
+    config = _sequential_description()
+    config["layers"][2]["arrays"]["b"] = [5]
+    description = {"format": "layerwise-model", "version": 2, "network": config}
+    arrays = {**good, "b2": np.zeros(5)}
+    path = _write(tmp_path / "seq.npz", _with_description(arrays, description))
+    with pytest.raises(ModelFileError, match=r"invalid: Affine: b must have shape \(2,\)"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SimpleConvNet(
+            input_dim=(2, 9, 13),
+            conv_param={"filter_num": 3, "filter_size": 3, "pad": 2, "stride": 2},
+            hidden_size=4,
+            output_size=3,
+            use_batchnorm=True,
+        ),
+        lambda: DeepConvNet(
+            input_dim=(3, 8, 16),
+            conv_param_2={"filter_num": 5, "filter_size": 1, "pad": 0, "stride": 1},
+            conv_param_4={"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
+            hidden_size=6,
+            output_size=2,
+            use_batchnorm=True,
+            dtype="float32",
+        ),
+        lambda: MultiLayerNetExtend(3, [4, 5, 2], 2, use_batchnorm=True, use_dropout=True),
+        lambda: MultiLayerNet(3, [], 2),
+    ],
+    ids=["simple-conv", "deep-conv", "extend", "no-hidden"],
+)
+def test_the_shapes_computed_from_a_description_are_the_networks(tmp_path, make):
+    # load compares the headers with shapes computed from the description's sizes, not with a
+    # network built from it: those must be the shapes the constructor gives, key for key.
+    net = make()
+    description = _describe(read_npz(save(net, tmp_path / "net.npz")))
+    assert _expected_arrays(description["network"], ModelFileError) == {
+        k: (a.shape, a.dtype) for k, a in net.state_dict().items()
+    }
+
+
 def test_a_description_promising_huge_layers_is_refused_without_allocating(tmp_path):
     # The description says hidden layers of 10**11 units; the arrays are small. The shapes the
-    # description implies are learnt from zero-stride placeholders, so nothing is allocated.
+    # description implies are computed from its sizes and compared with the headers before any
+    # network is built, so nothing is allocated.
     net = MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, use_dropout=True, seed=0)
     arrays = read_npz(save(net, tmp_path / "net.npz"))
     description = _describe(arrays)

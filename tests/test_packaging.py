@@ -73,8 +73,8 @@ def test_newer_model_file_names_its_writer_and_says_to_upgrade(tmp_path):
 
     newer = _rewrite(path, tmp_path / "newer.npz", ARCHITECTURE_KEY, from_the_future)
     message = (
-        f"format version {FORMAT_VERSION + 1}; layerwise {layerwise.__version__} reads versions "
-        r"1, 2; it was written by layerwise 9\.4\.0 \(upgrade layerwise to read it"
+        f"model file format version {FORMAT_VERSION + 1}; layerwise {layerwise.__version__} "
+        r"reads version 2; it was written by layerwise 9\.4\.0 \(upgrade layerwise to read it"
     )
     with pytest.raises(ModelFileError, match=message):
         load(newer)
@@ -125,14 +125,14 @@ def test_newer_checkpoint_names_its_writer_and_says_to_upgrade(tmp_path):
 
     newer = _rewrite(_checkpoint(tmp_path), tmp_path / "n.npz", "__checkpoint__", from_the_future)
     message = (
-        f"checkpoint version {CHECKPOINT_VERSION + 1}; layerwise {layerwise.__version__} reads "
-        f"version {CHECKPOINT_VERSION}; it was written by layerwise 9\\.4\\.0 \\(upgrade"
+        f"checkpoint format version {CHECKPOINT_VERSION + 1}; layerwise {layerwise.__version__} "
+        f"reads version {CHECKPOINT_VERSION}; it was written by layerwise 9\\.4\\.0 \\(upgrade"
     )
     with pytest.raises(ValueError, match=message):
         read_checkpoint_meta(newer)
     # An older checkpoint format is not cured by upgrading.
     older = _rewrite(newer, tmp_path / "o.npz", "__checkpoint__", lambda d: d.update(version=1))
-    with pytest.raises(ValueError, match="checkpoint version 1;") as err:
+    with pytest.raises(ValueError, match="checkpoint format version 1;") as err:
         read_checkpoint_meta(older)
     assert "upgrade" not in str(err.value)
 
@@ -148,6 +148,7 @@ PUBLIC_MODULES = [
     "layerwise.nets",
     "layerwise.optimizers",
     "layerwise.training",
+    "layerwise.container",
     "layerwise.files",
     "layerwise.checkpoints",
     "layerwise.runs",

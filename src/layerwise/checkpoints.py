@@ -16,6 +16,23 @@ A checkpoint is a plain ``.npz`` archive (never pickled), written atomically:
 Reading is two steps: every entry's header is checked against the network, optimizer and
 training set that will receive it, then the arrays are read. So a damaged or hostile file can
 make the reader allocate no more than its own network, optimizer state, history and permutation.
+The container (atomic writing, safe reading, the JSON entry) is :mod:`layerwise.container`'s,
+shared with model files.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from layerwise import TwoLayerNet
+>>> from layerwise.optimizers import SGD
+>>> net = TwoLayerNet(4, 5, 3, seed=0)
+>>> history = {"train_loss": [2.3], "train_acc": [0.1], "test_acc": [0.1]}
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "ckpt.npz"
+>>> path = write_checkpoint(path, {"epoch": 1, "iteration": 5}, net, SGD(lr=0.1), history)
+>>> read_checkpoint_meta(path)["iteration"]
+5
+>>> meta, sections = read_checkpoint(path, TwoLayerNet(4, 5, 3, seed=1), train_size=100)
+>>> sorted(sections["network"])
+['W1', 'W2', 'b1', 'b2']
 """
 
 import json
@@ -27,7 +44,7 @@ import numpy as np
 
 from ._types import StrPath
 from ._version import __version__
-from .files import open_npz, unreadable_version, write_npz_atomic
+from .container import open_npz, read_json_entry, write_npz_atomic
 from .network import Sequential
 from .optimizers import Optimizer
 
@@ -87,9 +104,17 @@ def write_checkpoint(
 
 
 def read_checkpoint_meta(path: StrPath) -> dict[str, Any]:
-    """The JSON description stored in a checkpoint (no array other than it is read)."""
+    """The JSON description stored in a checkpoint (no array other than it is read).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError
+        If the file is not a layerwise checkpoint this layerwise reads.
+    """
     with open_npz(path, "checkpoint") as f:
-        return _meta(f, path)
+        return _meta(f)
 
 
 def read_checkpoint(
@@ -120,12 +145,14 @@ def read_checkpoint(
 
     Raises
     ------
+    ModelFileError
+        A ValueError: if the file is damaged or not a layerwise checkpoint, or an entry does
+        not fit this network and training set.
     ValueError
-        If the file is not a checkpoint this network and training set can continue from
-        (:class:`~layerwise.ModelFileError`, a ValueError, for damaged files).
+        Whatever ``check`` raises.
     """
     with open_npz(path, "checkpoint") as f:
-        meta = _meta(f, path)
+        meta = _meta(f)
         if check is not None:
             check(meta)
         own = {k: a.shape for k, a in [*network.named_parameters(), *network.named_buffers()]}
@@ -143,13 +170,13 @@ def read_checkpoint(
             else:
                 ok = name == META_KEY
             if not ok:
-                raise ValueError(
-                    f"{path}: entry {name!r} of shape {shape} does not belong in a checkpoint "
-                    "of this trainer"
+                raise f.error(
+                    f"entry {name!r} of shape {shape} does not belong in a checkpoint of this "
+                    "trainer"
                 )
         missing = [k for k in own if f"network/{k}" not in f.headers]
         if missing:
-            raise ValueError(f"{path}: the checkpoint lacks the network's {missing}")
+            raise f.error(f"it lacks the network's {missing}")
         sections: dict[str, dict[str, np.ndarray]] = {
             "network": {},
             "optimizer": {},
@@ -163,25 +190,7 @@ def read_checkpoint(
     return meta, sections
 
 
-def _meta(f, path):
-    header = f.headers.get(META_KEY)
-    if header is None:
-        raise ValueError(f"{path}: not a layerwise checkpoint (no {META_KEY!r} entry)")
-    shape, dtype = header
-    if dtype.kind != "U" or shape != () or dtype.itemsize > _MAX_META_BYTES:
-        raise ValueError(
-            f"{path}: not a layerwise checkpoint ({META_KEY!r} is {dtype} {shape}, not a "
-            "0-d unicode description)"
-        )
-    try:
-        meta = json.loads(str(f.read(META_KEY)))
-    except ValueError as err:
-        raise ValueError(f"{path}: not a layerwise checkpoint ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a layerwise checkpoint")
-    version = meta.get("version")
-    if isinstance(version, bool) or version != CHECKPOINT_VERSION:
-        writer = meta.get("layerwise")
-        why = unreadable_version("checkpoint", version, (CHECKPOINT_VERSION,), writer)
-        raise ValueError(f"{path}: {why}")
-    return meta
+def _meta(f):
+    return read_json_entry(
+        f, META_KEY, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), max_bytes=_MAX_META_BYTES
+    )

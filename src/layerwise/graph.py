@@ -62,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._types import StrPath
-from .files import write_atomic
+from .container import write_atomic
 from .layers import LAYERS, AddLayer, MulLayer
 
 __all__ = [

@@ -17,8 +17,6 @@ Weights are drawn from a seeded ``numpy.random.Generator`` in float64 and then c
 gives the same network in float32 and float64.
 """
 
-import contextlib
-import contextvars
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -58,39 +56,9 @@ def register_network(cls: T) -> T:
 
 # ---------------------------------------------------------------------- initial arrays
 
-_shapes_only = contextvars.ContextVar("shapes_only", default=False)
-
-
-@contextlib.contextmanager
-def shapes_only():
-    """Build networks whose arrays are zero-stride placeholders: shapes without memory.
-
-    :func:`layerwise.load` builds a network of the described architecture this way to learn
-    the shapes its file must hold, before reading any array: a description that promises
-    huge layers then costs nothing.
-    """
-    token = _shapes_only.set(True)
-    try:
-        yield
-    finally:
-        _shapes_only.reset(token)
-
-
-def full(shape, value, dtype):
-    """An array of ``shape`` filled with ``value`` (a placeholder under :func:`shapes_only`)."""
-    if _shapes_only.get():
-        # One element seen through zero strides: writeable, so that layers which update a
-        # buffer in place take it as it is instead of copying it.
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        one = np.full(1, value, dtype)
-        return np.lib.stride_tricks.as_strided(one, shape, (0,) * len(shape), writeable=True)
-    return np.full(shape, value, dtype)
-
 
 def normal(rng, shape, std, dtype):
     """``std * N(0, 1)`` draws of ``shape``, drawn in float64 and cast to ``dtype``."""
-    if _shapes_only.get():
-        return full(shape, 0, dtype)
     return (std * rng.standard_normal(shape)).astype(dtype)
 
 
@@ -128,23 +96,23 @@ def init_scale(weight_init_std, fan_in, owner):
 
 
 def _affine(rng, fan_in, fan_out, scale, dtype):
-    return Affine(normal(rng, (fan_in, fan_out), scale, dtype), full(fan_out, 0, dtype))
+    return Affine(normal(rng, (fan_in, fan_out), scale, dtype), np.zeros(fan_out, dtype))
 
 
 def _convolution(rng, channels, conv, scale, dtype):
     """A Convolution of ``conv`` (a checked conv_param) over ``channels``: N(0, scale**2), b 0."""
     fn, fs = conv["filter_num"], conv["filter_size"]
     W = normal(rng, (fn, channels, fs, fs), scale, dtype)
-    return Convolution(W, full(fn, 0, dtype), conv["stride"], conv["pad"])
+    return Convolution(W, np.zeros(fn, dtype), conv["stride"], conv["pad"])
 
 
 def _batchnorm(n, dtype):
     """BatchNormalization over n features or channels: gamma 1, beta 0, running mean 0, var 1."""
     return BatchNormalization(
-        full(n, 1, dtype),
-        full(n, 0, dtype),
-        running_mean=full(n, 0, dtype),
-        running_var=full(n, 1, dtype),
+        np.ones(n, dtype),
+        np.zeros(n, dtype),
+        running_mean=np.zeros(n, dtype),
+        running_var=np.ones(n, dtype),
     )
 
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from .. import __version__
 from .._types import StrPath
-from ..files import write_atomic
+from ..container import write_atomic
 from ..network import Sequential, as_batch
 from .plan import ConversionError, import_extra, plan
 

@@ -28,7 +28,7 @@ from typing import Any  # torch's types: torch is an optional extra
 import numpy as np
 
 from .._types import StrPath
-from ..files import write_atomic
+from ..container import write_atomic
 from ..layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
 from ..network import Sequential
 from .plan import ConversionError, import_extra, plan
