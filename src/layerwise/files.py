@@ -48,7 +48,6 @@ from .container import (
     open_npz,
     read_json_entry,
     read_npz,
-    write_atomic,
     write_npz_atomic,
 )
 from .layers import LAYERS, Affine, BatchNormalization, Convolution
@@ -79,7 +78,6 @@ __all__ = [
     "read_npz",
     "read_training",
     "save",
-    "write_atomic",  # re-exported for the command line until it imports layerwise.container
     "write_npz_atomic",
 ]
 

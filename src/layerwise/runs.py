@@ -38,7 +38,7 @@ import numpy as np
 
 from ._types import StrPath
 from ._version import __version__
-from .files import write_atomic
+from .container import write_atomic
 from .training import read_checkpoint_meta
 
 if TYPE_CHECKING:
