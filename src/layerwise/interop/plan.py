@@ -155,7 +155,7 @@ def _converter(layer):
     return STEPS.get(cls.__name__)
 
 
-def convertible():
+def _convertible():
     """The names of the layer types that convert, for messages."""
     activations = [c.__name__ for c in LAYERS.values() if getattr(c, "activation_name", None)]
     return [*STEPS, *activations]
@@ -271,7 +271,7 @@ def plan(network, input_shape=None, *, target):
         if _converter(layer) is None:
             raise ConversionError(
                 f"layer {name!r} ({type(layer).__name__}) has no conversion to {target}; "
-                f"layerwise converts {', '.join(convertible())}"
+                f"layerwise converts {', '.join(_convertible())}"
             )
     shape = input_shape_of(network, input_shape)
     try:

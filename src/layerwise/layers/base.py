@@ -4,7 +4,8 @@ A layer is a plain class, as in the book's ``common/layers.py``:
 
 - ``forward(x, ...)`` computes the output and caches what the backward pass needs; a layer
   that behaves differently while training takes the book's ``train_flg=True`` keyword
-  (:class:`~layerwise.layers.Dropout`, :class:`~layerwise.layers.BatchNormalization`);
+  (:class:`~layerwise.layers.Dropout`, :class:`~layerwise.layers.BatchNormalization`) and says
+  so with ``takes_train_flg = True``;
 - ``backward(dout)`` takes the gradient of the loss with respect to the output and returns the
   gradient with respect to the input, filling each parameter's gradient on the way;
 - ``param_names`` lists the trained arrays by their book attribute names (``('W', 'b')``); the
