@@ -367,10 +367,11 @@ def test_batchnorm_running_statistics_follow_training_only():
 
 
 def test_any_layer_that_follows_the_protocol_composes():
-    # A learner's own layer: no base class, no registration. Sequential reads its
-    # param_names and its forward's train_flg, never its class.
+    # A learner's own layer: no base class, no registration. Sequential reads what it
+    # declares (param_names, takes_train_flg), never its class.
     class Scale:
         param_names = ("a",)
+        takes_train_flg = True
 
         def __init__(self, n):
             self.a = np.full(n, 2.0)

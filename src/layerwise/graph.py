@@ -320,7 +320,8 @@ class Recorder:
         before = self._before_forward if direction == "forward" else self._before_backward
         after = self._after_forward if direction == "forward" else self._after_backward
 
-        # functools.wraps keeps the signature visible: Sequential reads `train_flg` from it.
+        # functools.wraps keeps the name, the docstring and `__wrapped__` (the original), so
+        # help() and the restore check still see the layer's own method while recording.
         @functools.wraps(original)
         def noted(layer, *args, **kwargs):
             if self._depth or threading.get_ident() != self._thread:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._checks import InvalidParameterError, check_number
-from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
+from .layers import ACTIVATIONS, Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu
 from .network import Sequential
 from .util import conv_output_size
 
@@ -80,18 +80,31 @@ def check_dtype(dtype, owner):
     return dtype
 
 
+# The book's names for the two rules, beside each activation's own name.
+_INIT_GAINS = {"he": 2.0, "xavier": 1.0}
+
+
+def init_gains() -> dict[str, float]:
+    """``{name: gain}`` of the weight-init names: 'he', 'xavier' and each activation's name.
+
+    The std of a weight is ``sqrt(gain / fan_in)``: He (gain 2) keeps the variance of ReLU
+    outputs, Xavier (gain 1) that of sigmoid outputs; an activation declares its ``init_gain``.
+    """
+    gains = {name: getattr(cls, "init_gain", None) for name, cls in ACTIVATIONS.items()}
+    return {**{k: float(g) for k, g in gains.items() if g is not None}, **_INIT_GAINS}
+
+
 def init_scale(weight_init_std, fan_in, owner):
     """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
     if isinstance(weight_init_std, str):
-        name = weight_init_std.lower()
-        if name in ("relu", "he"):
-            return np.sqrt(2.0 / fan_in)
-        if name in ("sigmoid", "xavier"):
-            return np.sqrt(1.0 / fan_in)
-        raise InvalidParameterError(
-            f"{owner}: weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
-            f"got {weight_init_std!r}"
-        )
+        gains = init_gains()
+        gain = gains.get(weight_init_std.lower())
+        if gain is None:
+            raise InvalidParameterError(
+                f"{owner}: weight_init_std must be one of {', '.join(map(repr, sorted(gains)))} "
+                f"or a number, got {weight_init_std!r}"
+            )
+        return np.sqrt(gain / fan_in)
     return check_number(weight_init_std, owner, "weight_init_std", low=0)
 
 
@@ -188,13 +201,22 @@ def _check_hidden(hidden_size_list, owner):
     return [check_size(n, owner, "hidden_size_list entries") for n in hidden_size_list]
 
 
-@register_network
-class MultiLayerNetExtend(_BookNet):
-    """The book's chapter-6 fully connected network with weight decay, Dropout and BatchNorm.
+def _check_activation(activation, owner):
+    """The activation class registered under ``activation`` (see :data:`layers.ACTIVATIONS`)."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise InvalidParameterError(
+            f"{owner}: activation must be one of {', '.join(map(repr, sorted(ACTIVATIONS)))}, "
+            f"got {activation!r}"
+        )
+    return ACTIVATIONS[activation]
 
-    For each hidden layer ``i``: ``Affine{i}``, then ``BatchNorm{i}`` (when ``use_batchnorm``),
-    ``Activation_function{i}``, ``Dropout{i}`` (when ``use_dropout``); then ``Affine{L}`` and
-    SoftmaxWithLoss. Parameter keys are the book's: ``W1 b1 gamma1 beta1 W2 b2 ...``.
+
+@register_network
+class MultiLayerNet(_BookNet):
+    """The book's chapter-6 fully connected network with weight decay.
+
+    ``Affine1 -> Activation_function1 -> ... -> Affine{L} -> SoftmaxWithLoss``, parameter keys
+    ``W1 b1 W2 b2 ...``, as in the book's ``multi_layer_net.py``.
 
     Parameters
     ----------
@@ -202,12 +224,89 @@ class MultiLayerNetExtend(_BookNet):
     hidden_size_list : list of int
         Sizes of the hidden layers, e.g. ``[100, 100, 100]``.
     output_size : int
-    activation : {'relu', 'sigmoid'}, default 'relu'
-    weight_init_std : {'relu', 'he', 'sigmoid', 'xavier'} or float, default 'relu'
+    activation : str, default 'relu'
+        A name in :data:`layerwise.layers.ACTIVATIONS`: ``'relu'``, ``'sigmoid'`` or that of an
+        activation registered with :func:`~layerwise.layers.register_layer`.
+    weight_init_std : str or float, default 'relu'
         ``'relu'``/``'he'``: std ``sqrt(2 / fan_in)``; ``'sigmoid'``/``'xavier'``:
-        ``sqrt(1 / fan_in)``; a number: that std.
+        ``sqrt(1 / fan_in)``; another activation's name: ``sqrt(init_gain / fan_in)`` with the
+        gain its class declares; a number: that std.
     weight_decay_lambda : float, default 0
         L2 weight decay on every ``W`` (see :class:`~layerwise.network.Sequential`).
+    dtype : {np.float64, np.float32}, keyword-only, default float64
+    seed : int or None, keyword-only
+        Seeds the weights (and, in :class:`MultiLayerNetExtend`, every Dropout's generator).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+        seed: int | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        dtype = check_dtype(dtype, owner)
+        activation_class = _check_activation(activation, owner)
+        sizes = [
+            check_size(input_size, owner, "input_size"),
+            *_check_hidden(hidden_size_list, owner),
+            check_size(output_size, owner, "output_size"),
+        ]
+        weight_decay_lambda = check_number(weight_decay_lambda, owner, "weight_decay_lambda", low=0)
+        rng = np.random.default_rng(seed)
+        affines = [
+            _affine(rng, fan_in, fan_out, init_scale(weight_init_std, fan_in, owner), dtype)
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
+        layers = OrderedDict()
+        for i, affine in enumerate(affines[:-1], 1):
+            layers.update(self._hidden_block(i, affine, activation_class(), rng))
+        layers[f"Affine{len(affines)}"] = affines[-1]
+        self.input_size, self.output_size = sizes[0], sizes[-1]
+        self.input_shape = (sizes[0],)
+        self.hidden_size_list = sizes[1:-1]
+        self.hidden_layer_num = len(self.hidden_size_list)
+        self._config = {
+            "class": owner,
+            "input_size": sizes[0],
+            "hidden_size_list": self.hidden_size_list,
+            "output_size": sizes[-1],
+            "activation": activation,
+            "weight_init_std": weight_init_std,
+            "weight_decay_lambda": weight_decay_lambda,
+            **self._options(),
+            "dtype": dtype.name,
+        }
+        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
+
+    def _options(self) -> dict[str, Any]:
+        """The description's entries for the arguments a subclass adds (none here)."""
+        return {}
+
+    def _hidden_block(self, i: int, affine: Affine, activation: Any, rng: Any) -> dict[str, Any]:
+        """The layers of hidden block ``i``: ``Affine{i}``, ``Activation_function{i}``."""
+        return {f"Affine{i}": affine, f"Activation_function{i}": activation}
+
+
+@register_network
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's chapter-6 fully connected network with weight decay, Dropout and BatchNorm.
+
+    A :class:`MultiLayerNet` whose hidden block ``i`` is ``Affine{i}``, then ``BatchNorm{i}``
+    (when ``use_batchnorm``), ``Activation_function{i}``, ``Dropout{i}`` (when ``use_dropout``);
+    then ``Affine{L}`` and SoftmaxWithLoss. Parameter keys are the book's
+    (``multi_layer_net_extend.py``): ``W1 b1 gamma1 beta1 W2 b2 ...``.
+
+    Parameters
+    ----------
+    input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda
+        As for :class:`MultiLayerNet`.
     use_dropout : bool, default False
     dropout_ration : float, default 0.5
         The dropout ratio (the book's spelling of the argument).
@@ -217,8 +316,6 @@ class MultiLayerNetExtend(_BookNet):
     seed : int or None, keyword-only
         Seeds the weights and, through them, every Dropout layer's generator.
     """
-
-    _owner = "MultiLayerNetExtend"
 
     def __init__(
         self,
@@ -235,94 +332,12 @@ class MultiLayerNetExtend(_BookNet):
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        owner = self._owner
-        dtype = check_dtype(dtype, owner)
-        activations = {"relu": Relu, "sigmoid": Sigmoid}
-        if not isinstance(activation, str) or activation not in activations:
-            raise InvalidParameterError(
-                f"{owner}: activation must be 'relu' or 'sigmoid', got {activation!r}"
-            )
-        sizes = [
-            check_size(input_size, owner, "input_size"),
-            *_check_hidden(hidden_size_list, owner),
-            check_size(output_size, owner, "output_size"),
-        ]
-        weight_decay_lambda = check_number(weight_decay_lambda, owner, "weight_decay_lambda", low=0)
         if use_dropout:
             dropout_ration = check_number(
-                dropout_ration, owner, "dropout_ration", low=0, high=1, high_open=True
+                dropout_ration, type(self).__name__, "dropout_ration", low=0, high=1, high_open=True
             )
-        rng = np.random.default_rng(seed)
-        affines = [
-            _affine(rng, fan_in, fan_out, init_scale(weight_init_std, fan_in, owner), dtype)
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
-        ]
-        layers = OrderedDict()
-        for i, affine in enumerate(affines[:-1], 1):
-            layers[f"Affine{i}"] = affine
-            if use_batchnorm:
-                layers[f"BatchNorm{i}"] = _batchnorm(affine.W.shape[1], dtype)
-            layers[f"Activation_function{i}"] = activations[activation]()
-            if use_dropout:  # seeded after all weights: one seed, the same weights either way
-                layers[f"Dropout{i}"] = Dropout(dropout_ration, seed=int(rng.integers(2**63)))
-        layers[f"Affine{len(affines)}"] = affines[-1]
-        self.input_size, self.output_size = sizes[0], sizes[-1]
-        self.input_shape = (sizes[0],)
-        self.hidden_size_list = sizes[1:-1]
-        self.hidden_layer_num = len(self.hidden_size_list)
         self.use_dropout, self.use_batchnorm = bool(use_dropout), bool(use_batchnorm)
-        self._config = {
-            "class": type(self).__name__,
-            "input_size": sizes[0],
-            "hidden_size_list": self.hidden_size_list,
-            "output_size": sizes[-1],
-            "activation": activation,
-            "weight_init_std": weight_init_std,
-            "weight_decay_lambda": weight_decay_lambda,
-        }
-        if owner == "MultiLayerNetExtend":
-            self._config.update(
-                use_dropout=self.use_dropout,
-                dropout_ration=float(dropout_ration),
-                use_batchnorm=self.use_batchnorm,
-            )
-        self._config["dtype"] = dtype.name
-        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
-
-
-@register_network
-class MultiLayerNet(MultiLayerNetExtend):
-    """The book's chapter-6 fully connected network with weight decay.
-
-    ``Affine1 -> Activation_function1 -> ... -> Affine{L} -> SoftmaxWithLoss``: a
-    :class:`MultiLayerNetExtend` without Dropout and BatchNorm, with the book's signature.
-
-    Parameters
-    ----------
-    input_size : int
-    hidden_size_list : list of int
-    output_size : int
-    activation : {'relu', 'sigmoid'}, default 'relu'
-    weight_init_std : {'relu', 'he', 'sigmoid', 'xavier'} or float, default 'relu'
-    weight_decay_lambda : float, default 0
-    dtype : {np.float64, np.float32}, keyword-only, default float64
-    seed : int or None, keyword-only
-    """
-
-    _owner = "MultiLayerNet"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size_list: Sequence[int],
-        output_size: int,
-        activation: str = "relu",
-        weight_init_std: float | str = "relu",
-        weight_decay_lambda: float = 0,
-        *,
-        dtype: npt.DTypeLike = np.float64,
-        seed: int | None = None,
-    ) -> None:
+        self._dropout_ration = dropout_ration
         super().__init__(
             input_size,
             hidden_size_list,
@@ -333,6 +348,22 @@ class MultiLayerNet(MultiLayerNetExtend):
             dtype=dtype,
             seed=seed,
         )
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "use_dropout": self.use_dropout,
+            "dropout_ration": float(self._dropout_ration),
+            "use_batchnorm": self.use_batchnorm,
+        }
+
+    def _hidden_block(self, i: int, affine: Affine, activation: Any, rng: Any) -> dict[str, Any]:
+        block: dict[str, Any] = {f"Affine{i}": affine}
+        if self.use_batchnorm:
+            block[f"BatchNorm{i}"] = _batchnorm(affine.W.shape[1], affine.W.dtype)
+        block[f"Activation_function{i}"] = activation
+        if self.use_dropout:  # seeded after all weights: one seed, the same weights either way
+            block[f"Dropout{i}"] = Dropout(self._dropout_ration, seed=int(rng.integers(2**63)))
+        return block
 
 
 # ---------------------------------------------------------------------- chapters 7 and 8

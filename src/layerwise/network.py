@@ -12,9 +12,8 @@ training then updates arrays that no layer reads).
 
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,15 +94,34 @@ class Parameters(MutableMapping):
         return f"Parameters({{{items}}})"
 
 
-def _accepts(method, keyword):
-    """Whether ``method`` takes the keyword argument ``keyword`` (read once, at construction)."""
-    try:
-        parameters = inspect.signature(method).parameters
-    except (TypeError, ValueError):  # a builtin without a signature
-        return False
-    return keyword in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )
+def layer_forward(layer: Any, x: Any, train_flg: bool) -> Any:
+    """``layer.forward(x)``, passing the book's ``train_flg`` to a layer that declares
+    ``takes_train_flg`` (Dropout, BatchNormalization; see :mod:`layerwise.layers.base`)."""
+    if getattr(layer, "takes_train_flg", False):
+        return layer.forward(x, train_flg=train_flg)
+    return layer.forward(x)
+
+
+def sample_shapes(
+    layers: Iterable[Any], input_shape: Sequence[int], dtype: npt.DTypeLike
+) -> list[tuple[int, ...]]:
+    """The shape of one sample entering each layer, then the shape leaving the last.
+
+    Found by running one zero sample of ``input_shape`` through the layers in inference mode,
+    so the shapes are exactly the ones the layers check and compute; a layer that refuses the
+    input raises its own ValueError, which names it and the shapes.
+
+    Returns
+    -------
+    list of tuple of int
+        ``len(layers) + 1`` shapes, without the batch axis.
+    """
+    x = np.zeros((1, *input_shape), dtype)
+    shapes = [x.shape[1:]]
+    for layer in layers:
+        x = layer_forward(layer, x, train_flg=False)
+        shapes.append(x.shape[1:])
+    return shapes
 
 
 def array_keys(
@@ -139,10 +157,10 @@ class Sequential:
     Parameters
     ----------
     *layers : layer objects, or one dict of named layers
-        Each has ``forward(x)`` (or ``forward(x, train_flg)``) and ``backward(dout)`` and
-        declares its arrays by ``param_names`` / ``buffer_names`` (see
-        :mod:`layerwise.layers.base`). Unnamed layers are named by class and position among
-        their kind: ``'Affine1'``, ``'Relu1'``, ``'Affine2'``.
+        Each has ``forward(x)`` and ``backward(dout)`` and declares its arrays by
+        ``param_names`` / ``buffer_names``, and ``takes_train_flg`` when its forward takes the
+        book's ``train_flg`` (see :mod:`layerwise.layers.base`). Unnamed layers are named by
+        class and position among their kind: ``'Affine1'``, ``'Relu1'``, ``'Affine2'``.
     loss : layer, default SoftmaxWithLoss()
         ``forward(y, t)`` returns the loss, ``backward(dout=1.0)`` its gradient.
     weight_decay_lambda : float, default 0
@@ -201,10 +219,6 @@ class Sequential:
         params, buffers = array_keys(self.layers.items())
         self.params = Parameters({k: (self.layers[n], a) for k, n, a in params})
         self.buffers = Parameters({k: (self.layers[n], a) for k, n, a in buffers})
-        # Read once what each layer's methods accept, so the passes need no type tests.
-        self._train_flg = [_accepts(layer.forward, "train_flg") for layer in self.layers.values()]
-        first = next(iter(self.layers.values()))
-        self._skip_input_grad = _accepts(first.backward, "input_grad")
         self.training = True
 
     @property
@@ -238,8 +252,8 @@ class Sequential:
         if isinstance(x, np.ndarray) and x.dtype == np.uint8:
             x = as_batch(x, self.dtype)
         train_flg = self.training if train_flg is None else bool(train_flg)
-        for layer, takes_flag in zip(self.layers.values(), self._train_flg, strict=True):
-            x = layer.forward(x, train_flg=train_flg) if takes_flag else layer.forward(x)
+        for layer in self.layers.values():
+            x = layer_forward(layer, x, train_flg)
         return x  # type: ignore[return-value]  # what the last layer returned: an ndarray
 
     def _weight_decay(self):
@@ -338,7 +352,7 @@ class Sequential:
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
-        if self._skip_input_grad:
+        if getattr(layers[0], "skips_input_grad", False):
             # Nothing uses the gradient with respect to the data: the first layer may skip it.
             layers[0].backward(dout, input_grad=False)
         else:
@@ -499,14 +513,13 @@ class Sequential:
             it (and no ``input_shape`` attribute on the network) they are left out.
         """
         input_shape = getattr(self, "input_shape", None) if input_shape is None else input_shape
-        x = None if input_shape is None else np.zeros((1, *input_shape), self.dtype)
+        shapes = None
+        if input_shape is not None:
+            shapes = sample_shapes(self.layers.values(), input_shape, self.dtype)[1:]
         rows = [("layer", "output shape", "params")]
         total = 0
-        for (name, layer), takes_flag in zip(self.layers.items(), self._train_flg, strict=True):
-            shape = "?"
-            if x is not None:
-                x = layer.forward(x, train_flg=False) if takes_flag else layer.forward(x)
-                shape = str(("N", *x.shape[1:])).replace("'", "")
+        for i, (name, layer) in enumerate(self.layers.items()):
+            shape = "?" if shapes is None else str(("N", *shapes[i])).replace("'", "")
             count = sum(getattr(layer, a).size for a in getattr(layer, "param_names", ()))
             total += count
             rows.append((f"{name} ({type(layer).__name__})", shape, f"{count:,}"))

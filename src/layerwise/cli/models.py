@@ -5,7 +5,14 @@ import inspect
 
 import numpy as np
 
-from ..nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from ..nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    SimpleConvNet,
+    TwoLayerNet,
+    init_gains,
+)
 from ._common import UsageError, positive_float
 
 #: Training defaults per model: the book's settings for each chapter's network.
@@ -16,8 +23,11 @@ MODEL_DEFAULTS = {
     "deep-convnet": {"optimizer": "adam", "lr": 0.001, "hidden": [50]},
 }
 CONV_MODELS = ("convnet", "deep-convnet")
-#: The initialisations MultiLayerNet knows by name (``weight_init_std="he"``, ...).
-INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
+
+
+def init_names():
+    """The initialisations MultiLayerNet knows by name: he, xavier and each activation's."""
+    return sorted(init_gains())
 
 
 def own_std(net_class):
@@ -27,13 +37,13 @@ def own_std(net_class):
 
 def weight_init_std(text):
     """An argparse type: a standard deviation > 0, or the name of MultiLayerNet's init."""
-    if text.lower() in INIT_NAMES:
+    if text.lower() in init_names():
         return text.lower()
     try:
         return positive_float(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"must be a number > 0 or one of {', '.join(INIT_NAMES)}, got {text!r}"
+            f"must be a number > 0 or one of {', '.join(init_names())}, got {text!r}"
         ) from None
 
 

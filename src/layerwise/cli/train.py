@@ -5,8 +5,9 @@ import sys
 import time
 from pathlib import Path
 
-from .. import layers, runs
+from .. import runs
 from ..files import save
+from ..layers import ACTIVATIONS
 from ..nets import SimpleConvNet, TwoLayerNet
 from ..optimizers import OPTIMIZERS
 from ..parallel import WorkerError
@@ -26,7 +27,14 @@ from ._common import (
     ratio,
     workers,
 )
-from .models import CONV_MODELS, MODEL_DEFAULTS, build_network, own_std, weight_init_std
+from .models import (
+    CONV_MODELS,
+    MODEL_DEFAULTS,
+    build_network,
+    init_names,
+    own_std,
+    weight_init_std,
+)
 
 #: The options of ``train`` that describe a run, with their defaults: the one place they are
 #: written. The parser leaves an option None when the command line does not name it and these
@@ -89,10 +97,10 @@ def add_parser(sub):
     p.add_argument(
         "--hidden", type=positive_int, nargs="+", help=f"hidden layer sizes (default: {hidden})"
     )
-    # Every activation the layers declare (ACTIVATIONS), or the book's two where none do.
-    activations = sorted(getattr(layers, "ACTIVATIONS", {"relu": None, "sigmoid": None}))
     p.add_argument(
-        "--activation", choices=activations, help=f"mlp only (default {default['activation']})"
+        "--activation",
+        choices=sorted(ACTIVATIONS),  # every activation registered when the parser is built
+        help=f"mlp only (default {default['activation']})",
     )
     p.add_argument(
         "--optimizer",
@@ -117,7 +125,8 @@ def add_parser(sub):
     p.add_argument(
         "--weight-init-std",
         type=weight_init_std,
-        help=f"a number > 0, or relu/he, sigmoid/xavier for mlp (default: {own_std(TwoLayerNet)} "
+        help=f"a number > 0, or for mlp one of {', '.join(init_names())} (default: "
+        f"{own_std(TwoLayerNet)} "
         f"for two-layer, {own_std(SimpleConvNet)} for convnet, the activation's for mlp)",
     )
     p.add_argument(

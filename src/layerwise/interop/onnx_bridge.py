@@ -10,7 +10,8 @@ layerwise                              ONNX operators
                                        where the input is not flat rows
 ``Convolution``                        ``Conv`` (``pads``, ``strides``)
 ``Pooling``                            ``MaxPool`` (its padding never wins, as layerwise's -inf)
-``Relu``, ``Sigmoid``                  ``Relu``, ``Sigmoid``
+an activation (``Relu``, ``Sigmoid``)  the operator its class's ``onnx_op`` names
+                                       (``Relu``, ``Sigmoid``)
 ``BatchNormalization``                 ``BatchNormalization`` with the running statistics;
                                        per position: ``Flatten``, it, ``Reshape``
 ``Dropout``                            nothing: at inference it is the identity once the
@@ -83,8 +84,13 @@ def _nodes(helper, numpy_helper, step, x):
         return [node], [shape]
     if step.op == "flatten":
         return [helper.make_node("Flatten", [x], [step.name], name=step.name, axis=1)], []
-    if step.op in ("relu", "sigmoid"):
-        return [helper.make_node(step.op.capitalize(), [x], [step.name], name=step.name)], []
+    if step.op == "activation":
+        if step.attrs["onnx_op"] is None:
+            raise ConversionError(
+                f"{step.name} ({step.attrs['kind']}) has no ONNX operator: its class declares "
+                "no onnx_op (the name of an ONNX operator of one input, such as 'Relu')"
+            )
+        return [helper.make_node(step.attrs["onnx_op"], [x], [step.name], name=step.name)], []
     raise AssertionError(f"no ONNX nodes for step {step.op!r}")  # plan() makes no other
 
 

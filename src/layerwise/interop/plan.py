@@ -1,11 +1,14 @@
 """A layerwise network as a list of framework-neutral steps: what both bridges translate.
 
 Each layer becomes one or more :class:`Step` objects (``linear``, ``conv``, ``maxpool``,
-``relu``, ``sigmoid``, ``batchnorm``, ``dropout``, ``flatten``, ``unflatten``), found from what
-the layer declares: its registered class name (:data:`layerwise.layers.LAYERS`), its arrays
-(``param_names`` and ``buffer_names``) and ``get_config()``. A layer type without an entry in
-:data:`STEPS` is refused by name. The torch bridge turns steps into ``torch.nn`` modules, the ONNX
-bridge into graph nodes, so both agree on every choice made here:
+``activation``, ``batchnorm``, ``dropout``, ``flatten``, ``unflatten``), found from what the
+layer declares: its registered class name (:data:`layerwise.layers.LAYERS`), its arrays
+(``param_names`` and ``buffer_names``), ``get_config()`` and, for an element-wise activation
+(a class with an ``activation_name``), its ``torch_module``, ``onnx_op`` and
+``commutes_with_positive_scale`` (see :mod:`layerwise.layers.base`). A layer type that is
+neither in :data:`STEPS` nor an activation is refused by name. The torch bridge turns steps
+into ``torch.nn`` modules, the ONNX bridge into graph nodes, so both agree on every choice made
+here:
 
 - an ``Affine`` whose input is not flat rows gets a ``flatten`` before it (torch's ``Linear``
   works on the last axis only; the book's Affine reshapes to (N, -1));
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..layers import LAYERS
-from ..network import _accepts
+from ..network import sample_shapes
 
 
 class ConversionError(ValueError):
@@ -55,9 +58,11 @@ class Step:
     ----------
     op : str
         ``linear`` (``W`` (D, M), ``b``), ``conv`` (``W`` (FN, C, FH, FW), ``b``; ``stride``,
-        ``pad``), ``maxpool`` (``kernel`` (h, w), ``stride``, ``pad``), ``relu``, ``sigmoid``,
-        ``batchnorm`` (``gamma``, ``beta``, ``running_mean``, ``running_var``; ``eps`` and the
-        book's ``momentum``), ``dropout`` (``p``, inverted: identity at inference),
+        ``pad``), ``maxpool`` (``kernel`` (h, w), ``stride``, ``pad``), ``activation`` (the
+        layer's ``kind`` (class name), ``torch_module``, ``onnx_op`` and
+        ``commutes_with_positive_scale``, as the class declares them), ``batchnorm``
+        (``gamma``, ``beta``, ``running_mean``, ``running_var``; ``eps`` and the book's
+        ``momentum``), ``dropout`` (``p``, inverted: identity at inference),
         ``flatten`` (to (N, -1)) or ``unflatten`` (``shape``: back to (N, C, H, W)).
     name : str
         The layer's name in the network (``Affine1``), or a new one for an added flatten.
@@ -117,24 +122,48 @@ def _dropout(layer, name, shape):
     return [Step("dropout", name, shape, {}, {"p": p, "factor": factor})]
 
 
-def _elementwise(op):
-    return lambda layer, name, shape: [Step(op, name, shape)]
+def _activation(layer, name, shape):
+    """An element-wise activation: what its class declares for the bridges."""
+    cls = type(layer)
+    attrs = {
+        "kind": cls.__name__,
+        "torch_module": getattr(cls, "torch_module", None),
+        "onnx_op": getattr(cls, "onnx_op", None),
+        "commutes_with_positive_scale": getattr(cls, "commutes_with_positive_scale", False),
+    }
+    return [Step("activation", name, shape, {}, attrs)]
 
 
-#: How each registered layer type becomes steps: ``STEPS[class name](layer, name, shape)``.
+#: How each registered layer type other than an activation becomes steps:
+#: ``STEPS[class name](layer, name, shape)``.
 STEPS = {
     "Affine": _affine,
     "Convolution": _convolution,
     "Pooling": _pooling,
-    "Relu": _elementwise("relu"),
-    "Sigmoid": _elementwise("sigmoid"),
     "BatchNormalization": _batchnorm,
     "Dropout": _dropout,
 }
 
-# Steps through which a positive factor passes unchanged: relu(c x) = c relu(x) for c > 0, and
-# the same for max pooling, reshapes and (inverted) dropout, which is linear.
-_COMMUTE = {"relu", "maxpool", "flatten", "unflatten", "dropout"}
+
+def _converter(layer):
+    """The function making ``layer``'s steps, or None for a type with no conversion."""
+    cls = type(layer)
+    if LAYERS.get(cls.__name__) is not cls:
+        return None
+    if getattr(cls, "activation_name", None) is not None:
+        return _activation
+    return STEPS.get(cls.__name__)
+
+
+def _convertible():
+    """The names of the layer types that convert, for messages."""
+    activations = [c.__name__ for c in LAYERS.values() if getattr(c, "activation_name", None)]
+    return [*STEPS, *activations]
+
+
+# Steps through which a positive factor passes unchanged: max pooling, reshapes, (inverted)
+# dropout, which is linear, and activations declaring it (relu(c x) = c relu(x) for c > 0).
+_COMMUTE = {"maxpool", "flatten", "unflatten", "dropout"}
 # Steps whose output is linear in these arrays: scaling them scales the output.
 _SCALE_OUTPUT = {"linear": ("W", "b"), "conv": ("W", "b"), "batchnorm": ("gamma", "beta")}
 
@@ -148,13 +177,14 @@ def fold_dropout(steps, target):
     x * mask`` and its inference output ``(1 - p) x``, the book's two. The factor is applied:
 
     1. to the output of the nearest Affine, Convolution or BatchNormalization before the
-       Dropout (its ``W`` and ``b``, or ``gamma`` and ``beta``), when only ReLU, pooling,
-       reshapes or other Dropouts lie between (they commute with a positive factor); so
-       DeepConvNet's last Dropout, which no Affine follows, is folded into ``Affine2``;
+       Dropout (its ``W`` and ``b``, or ``gamma`` and ``beta``), when only steps that commute
+       with a positive factor lie between (pooling, reshapes, other Dropouts, an activation
+       declaring ``commutes_with_positive_scale`` such as ReLU); so DeepConvNet's last Dropout,
+       which no Affine follows, is folded into ``Affine2``;
     2. otherwise to the input of the nearest Affine or Convolution after it (its ``W`` only),
        again across only such steps (``MultiLayerNetExtend`` with sigmoid and dropout);
-    3. otherwise refused with a :class:`ConversionError` that says why: a sigmoid between the
-       Dropout and every such layer does not commute with the factor.
+    3. otherwise refused with a :class:`ConversionError` that names the step on each side that
+       does not commute with the factor (a Sigmoid, say), or the network's end.
 
     ``steps`` is changed in place (arrays are the steps' own copies); ``target`` names the
     bridge for messages.
@@ -163,17 +193,21 @@ def fold_dropout(steps, target):
         factor = step.attrs.get("factor", 1.0) if step.op == "dropout" else 1.0
         if factor == 1.0:
             continue
-        before = _reach(steps[i - 1 :: -1] if i else [], _SCALE_OUTPUT)
-        after = None if before else _reach(steps[i + 1 :], {"linear": ("W",), "conv": ("W",)})
+        before, blocked_before = _reach(steps[i - 1 :: -1] if i else [], _SCALE_OUTPUT)
+        after, blocked_after = (
+            (None, None) if before else _reach(steps[i + 1 :], {"linear": ("W",), "conv": ("W",)})
+        )
         found = before or after
         if found is None:
             raise ConversionError(
                 f"{step.name} (the book's Dropout, ratio {step.attrs['p']}) multiplies by "
                 f"{factor} at inference, {target}'s Dropout does not; layerwise moves that factor "
                 "into the nearest Affine, Convolution or BatchNormalization before it, or the "
-                "nearest Affine or Convolution after it, but a Sigmoid (or the network's end) "
-                "lies between, and a sigmoid does not commute with a factor. Train with "
-                "Dropout(..., inverted=True), which needs no factor at inference."
+                "nearest Affine or Convolution after it, but "
+                f"{_describe(blocked_before, 'start')} lies before it and "
+                f"{_describe(blocked_after, 'end')} after it, and a factor does not pass "
+                "through them unchanged. Train with Dropout(..., inverted=True), which needs "
+                "no factor at inference."
             )
         other, names = found
         dtype = other.arrays[names[0]].dtype
@@ -184,14 +218,24 @@ def fold_dropout(steps, target):
 
 
 def _reach(steps, scalable):
-    """The first step of ``steps`` in ``scalable``, with its arrays, if only commuting ones
-    come before it; else None."""
+    """``((step, its arrays), None)`` for the first step of ``steps`` in ``scalable`` if only
+    commuting ones come before it; else ``(None, the step that does not commute)``, or
+    ``(None, None)`` at the end of ``steps``."""
     for step in steps:
         if step.op in scalable:
-            return step, scalable[step.op]
-        if step.op not in _COMMUTE:
-            return None
-    return None
+            return (step, scalable[step.op]), None
+        commutes = step.op in _COMMUTE or step.attrs.get("commutes_with_positive_scale", False)
+        if not commutes:
+            return None, step
+    return None, None
+
+
+def _describe(step, end):
+    """``'Sigmoid1 (Sigmoid)'``, ``'BatchNorm1'``, or the network's ``end`` for None."""
+    if step is None:
+        return f"the network's {end}"
+    kind = step.attrs.get("kind")
+    return step.name if kind in (None, step.name) else f"{step.name} ({kind})"
 
 
 def input_shape_of(network, input_shape=None):
@@ -214,8 +258,8 @@ def plan(network, input_shape=None, *, target):
     """The network as a list of :class:`Step` (Dropout factors folded), and its input shape.
 
     The shape each layer receives is found by running one zero sample through the network's
-    own layers in inference mode, as ``Sequential.summary`` does, so the sizes are exactly the
-    ones the layers check.
+    own layers in inference mode (:func:`layerwise.network.sample_shapes`), so the sizes are
+    exactly the ones the layers check.
 
     Raises
     ------
@@ -224,28 +268,23 @@ def plan(network, input_shape=None, *, target):
         book Dropout with no exact counterpart (see :func:`fold_dropout`).
     """
     for name, layer in network.layers.items():
-        kind = type(layer).__name__
-        if kind not in STEPS or LAYERS.get(kind) is not type(layer):
+        if _converter(layer) is None:
             raise ConversionError(
-                f"layer {name!r} ({kind}) has no conversion to {target}; layerwise converts "
-                f"{', '.join(STEPS)}"
+                f"layer {name!r} ({type(layer).__name__}) has no conversion to {target}; "
+                f"layerwise converts {', '.join(_convertible())}"
             )
     shape = input_shape_of(network, input_shape)
-    x = np.zeros((1, *shape), network.dtype)
+    try:
+        shapes = sample_shapes(network.layers.values(), shape, network.dtype)
+    except ValueError as err:
+        raise ConversionError(
+            f"the network does not take input of shape (N, {', '.join(map(str, shape))}): {err}"
+        ) from err
     steps = []
-    for name, layer in network.layers.items():
-        steps += STEPS[type(layer).__name__](layer, name, x.shape[1:])
-        try:
-            if _accepts(layer.forward, "train_flg"):
-                x = layer.forward(x, train_flg=False)
-            else:
-                x = layer.forward(x)
-        except ValueError as err:
-            raise ConversionError(
-                f"the network does not take input of shape (N, {', '.join(map(str, shape))}): {err}"
-            ) from err
+    for (name, layer), layer_input in zip(network.layers.items(), shapes[:-1], strict=True):
+        steps += _converter(layer)(layer, name, layer_input)
     _name_added(steps, network.layers)
-    return fold_dropout(steps, target), shape, x.shape[1:]
+    return fold_dropout(steps, target), shape, shapes[-1]
 
 
 def _name_added(steps, taken):

@@ -7,7 +7,9 @@ layerwise                              ``torch.nn``
                                        where the input is not flat rows
 ``Convolution(W, b, stride, pad)``     ``Conv2d`` (the same ``weight``)
 ``Pooling(h, w, stride, pad)``         ``MaxPool2d((h, w), stride, pad)``
-``Relu``, ``Sigmoid``                  ``ReLU``, ``Sigmoid``
+an activation (``Relu``, ``Sigmoid``)  the module its class's ``torch_module`` names
+                                       (``ReLU``, ``Sigmoid``); back again where it is
+                                       given by name
 ``BatchNormalization``                 ``BatchNorm1d`` (2-D input), ``BatchNorm2d`` (per
                                        channel), ``Flatten`` + ``BatchNorm1d`` +
                                        ``Unflatten`` (the book's per position); torch's
@@ -29,7 +31,7 @@ import numpy as np
 
 from .._types import StrPath
 from ..container import write_atomic
-from ..layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid
+from ..layers import LAYERS, Affine, BatchNormalization, Convolution, Dropout, Pooling
 from ..network import Sequential
 from .plan import ConversionError, import_extra, plan
 
@@ -83,6 +85,17 @@ def _batchnorm(nn, step, dtype):
     return module, arrays
 
 
+def _activation(nn, step, dtype):
+    """The module the activation's class declares: ``torch.nn.<name>()`` or ``make(torch.nn)``."""
+    make = step.attrs["torch_module"]
+    if make is None:
+        raise ConversionError(
+            f"{step.name} ({step.attrs['kind']}) has no torch module: its class declares no "
+            "torch_module (a torch.nn name such as 'ReLU', or a callable building the module)"
+        )
+    return (getattr(nn, make)() if isinstance(make, str) else make(nn)), {}
+
+
 def _plain(make):
     return lambda nn, step, dtype: (make(nn, step), {})
 
@@ -92,8 +105,7 @@ _MODULES = {
     "conv": _conv,
     "maxpool": _maxpool,
     "batchnorm": _batchnorm,
-    "relu": _plain(lambda nn, step: nn.ReLU()),
-    "sigmoid": _plain(lambda nn, step: nn.Sigmoid()),
+    "activation": _activation,
     "dropout": _plain(lambda nn, step: nn.Dropout(step.attrs["p"])),
     "flatten": _plain(lambda nn, step: nn.Flatten()),
     "unflatten": _plain(lambda nn, step: nn.Unflatten(1, step.attrs["shape"])),
@@ -106,8 +118,9 @@ def to_torch(network: Sequential, *, input_shape: Sequence[int] | None = None) -
     Parameters
     ----------
     network : Sequential or one of the book's networks
-        Made of Affine, Convolution, Pooling, Relu, Sigmoid, BatchNormalization and Dropout
-        layers; any other layer type is refused by name. The loss layer is not converted:
+        Made of Affine, Convolution, Pooling, BatchNormalization and Dropout layers and
+        registered activations that declare a ``torch_module`` (Relu, Sigmoid); any other
+        layer type is refused by name. The loss layer is not converted:
         the module returns the scores (logits), as ``predict`` does.
     input_shape : tuple of int, optional
         The shape of one sample, ``(784,)`` or ``(1, 28, 28)``. Only needed for a Sequential
@@ -252,6 +265,32 @@ def _from_dropout(m, name, dtype, rng):
     return Dropout(m.p, inverted=True, seed=int(rng.integers(2**63)))
 
 
+def _from_activation(layer_class):
+    return lambda m, name, dtype, rng: layer_class()
+
+
+def _conversions(nn):
+    """torch module class -> the function converting a module of it, read from the registry.
+
+    A registered activation whose ``torch_module`` is a name of ``torch.nn`` converts back from
+    that module class (a callable ``torch_module`` may set arguments, so it is not reversed).
+    """
+    convert = {
+        nn.Linear: _from_linear,
+        nn.Conv2d: _from_conv,
+        nn.MaxPool2d: _from_maxpool,
+        nn.BatchNorm1d: _from_batchnorm,
+        nn.BatchNorm2d: _from_batchnorm,
+        nn.Dropout: _from_dropout,
+    }
+    for cls in LAYERS.values():
+        module = getattr(cls, "torch_module", None)
+        if getattr(cls, "activation_name", None) and isinstance(module, str):
+            if isinstance(getattr(nn, module, None), type):
+                convert[getattr(nn, module)] = _from_activation(cls)
+    return convert
+
+
 def from_torch(
     module: Any, *, input_shape: Sequence[int] | None = None, seed: int | None = None
 ) -> Sequential:
@@ -260,8 +299,9 @@ def from_torch(
     Parameters
     ----------
     module : torch.nn.Sequential
-        Of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``ReLU``, ``Sigmoid``, ``BatchNorm1d``,
-        ``BatchNorm2d``, ``Dropout``, ``Flatten`` (before a ``Linear``, which layerwise's
+        Of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``BatchNorm1d``, ``BatchNorm2d``, ``Dropout``,
+        the modules registered activations name as their ``torch_module`` (``ReLU``,
+        ``Sigmoid``), ``Flatten`` (before a ``Linear``, which layerwise's
         Affine does itself) and ``Unflatten`` (undoing a ``Flatten``, as :func:`to_torch`
         writes the book's per-position BatchNorm). Parameters all float32 or all float64.
     input_shape : tuple of int, optional
@@ -289,16 +329,7 @@ def from_torch(
         raise ConversionError(
             f"from_torch takes a torch.nn.Sequential, got {type(module).__name__}"
         )
-    convert = {
-        nn.Linear: _from_linear,
-        nn.Conv2d: _from_conv,
-        nn.MaxPool2d: _from_maxpool,
-        nn.BatchNorm1d: _from_batchnorm,
-        nn.BatchNorm2d: _from_batchnorm,
-        nn.Dropout: _from_dropout,
-        nn.ReLU: lambda *args: Relu(),
-        nn.Sigmoid: lambda *args: Sigmoid(),
-    }
+    convert = _conversions(nn)
     dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
     dtypes |= {
         str(b.dtype).removeprefix("torch.") for b in module.buffers() if b.is_floating_point()
@@ -329,8 +360,7 @@ def from_torch(
         if kind not in convert:
             raise ConversionError(
                 f"{name} ({kind.__name__}) has no layerwise counterpart; from_torch converts "
-                "Linear, Conv2d, MaxPool2d, ReLU, Sigmoid, BatchNorm1d, BatchNorm2d, Dropout, "
-                "Flatten and Unflatten"
+                f"{', '.join(k.__name__ for k in convert)}, Flatten and Unflatten"
             )
         if flattened is not None and kind in (nn.Conv2d, nn.MaxPool2d, nn.BatchNorm2d):
             raise ConversionError(f"{name} ({kind.__name__}) cannot follow a Flatten")

@@ -36,13 +36,14 @@ warns: a result beyond the float range is inf.
 
 from .activations import Relu, Sigmoid
 from .affine import Affine
-from .base import LAYERS, BackwardBeforeForwardError, Layer, register_layer
+from .base import ACTIVATIONS, LAYERS, BackwardBeforeForwardError, Layer, register_layer
 from .conv import Convolution, Pooling
 from .graph import AddLayer, MulLayer
 from .loss import SoftmaxWithLoss
 from .regularization import BatchNormalization, Dropout
 
 __all__ = [
+    "ACTIVATIONS",
     "LAYERS",
     "AddLayer",
     "Affine",

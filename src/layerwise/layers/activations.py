@@ -25,6 +25,12 @@ class Relu(Layer):
     what makes backward fast.
     """
 
+    activation_name = "relu"
+    init_gain = 2.0  # He: std sqrt(2 / fan_in) keeps the variance of ReLU outputs
+    torch_module = "ReLU"
+    onnx_op = "Relu"
+    commutes_with_positive_scale = True  # max(0, c x) = c max(0, x) for c > 0
+
     def __init__(self) -> None:
         self._keep = None
 
@@ -62,6 +68,12 @@ class Sigmoid(Layer):
     An infinite ``dout`` where ``out`` is exactly 0 or 1 gives NaN (``inf * 0``) with NumPy's
     warning, as in :class:`Relu`.
     """
+
+    activation_name = "sigmoid"
+    init_gain = 1.0  # Xavier: std sqrt(1 / fan_in)
+    torch_module = "Sigmoid"
+    onnx_op = "Sigmoid"
+    commutes_with_positive_scale = False
 
     def __init__(self) -> None:
         self.out: np.ndarray | None = None

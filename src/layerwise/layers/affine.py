@@ -35,6 +35,7 @@ class Affine(Layer):
     """
 
     param_names = ("W", "b")
+    skips_input_grad = True
 
     def __init__(self, W: npt.ArrayLike, b: npt.ArrayLike) -> None:
         W = as_float_array(W, "Affine", name="W")

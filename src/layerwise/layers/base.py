@@ -4,7 +4,8 @@ A layer is a plain class, as in the book's ``common/layers.py``:
 
 - ``forward(x, ...)`` computes the output and caches what the backward pass needs; a layer
   that behaves differently while training takes the book's ``train_flg=True`` keyword
-  (:class:`~layerwise.layers.Dropout`, :class:`~layerwise.layers.BatchNormalization`);
+  (:class:`~layerwise.layers.Dropout`, :class:`~layerwise.layers.BatchNormalization`) and says
+  so with ``takes_train_flg = True``;
 - ``backward(dout)`` takes the gradient of the loss with respect to the output and returns the
   gradient with respect to the input, filling each parameter's gradient on the way;
 - ``param_names`` lists the trained arrays by their book attribute names (``('W', 'b')``); the
@@ -16,27 +17,61 @@ A layer is a plain class, as in the book's ``common/layers.py``:
 - a layer that draws random numbers keeps its ``numpy.random.Generator`` as ``rng``;
 - a layer may name a ``symbol``, the glyph :mod:`layerwise.graph` draws it as (``×``, ``+``).
 
-Networks, model files and checkpoints work from these declarations alone: they never ask
-what concrete class a layer is. :func:`register_layer` adds a class to :data:`LAYERS`, the
-registry that model files are rebuilt from.
+What the edges need is declared by class attributes, each with a default on :class:`Layer` (a
+class that does not derive from it is read with the same defaults):
+
+=================================  ==========================================================
+``takes_train_flg``                ``forward(x, train_flg=...)`` is accepted (Dropout,
+                                   BatchNormalization); networks then pass their mode
+``skips_input_grad``               ``backward(dout, input_grad=False)`` is accepted (Affine,
+                                   Convolution): a network's first layer skips ``dx``
+``activation_name``                an element-wise activation's name for
+                                   ``MultiLayerNet(activation=...)`` and ``--activation``
+``init_gain``                      its weight initialisation: std ``sqrt(init_gain / fan_in)``
+                                   (He 2 for ReLU, Xavier 1 for sigmoid)
+``torch_module``                   its ``torch.nn`` module: a name (``"ReLU"``) or a callable
+                                   ``f(torch.nn)`` returning the module
+``onnx_op``                        its ONNX operator (``"Relu"``), one input and one output
+``commutes_with_positive_scale``   ``f(c x) = c f(x)`` for every ``c > 0`` (ReLU, not sigmoid)
+=================================  ==========================================================
+
+Networks, model files, checkpoints and the exporters work from these declarations alone: they
+never ask what concrete class a layer is. :func:`register_layer` adds a class to :data:`LAYERS`,
+the registry that model files are rebuilt from, and an activation also to :data:`ACTIVATIONS`.
 """
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
 
-__all__ = ["LAYERS", "BackwardBeforeForwardError", "Layer", "register_layer"]
+__all__ = ["ACTIVATIONS", "LAYERS", "BackwardBeforeForwardError", "Layer", "register_layer"]
 
 #: Layer classes by name, for rebuilding networks from model files.
 LAYERS: dict[str, type] = {}
 
+#: Element-wise activation classes by their ``activation_name`` (``'relu'``, ``'sigmoid'``).
+ACTIVATIONS: dict[str, type] = {}
+
 
 def register_layer(cls: T) -> T:
-    """Class decorator: make ``cls`` known to model files under its class name."""
+    """Class decorator: make ``cls`` known to model files under its class name.
+
+    A class that declares an ``activation_name`` is also entered in :data:`ACTIVATIONS`, so the
+    networks' ``activation=`` argument and the command line's ``--activation`` accept it.
+    """
     name = cls.__name__
     if LAYERS.get(name, cls) is not cls:
         raise ValueError(f"register_layer: another layer class is registered as {name!r}")
+    activation = getattr(cls, "activation_name", None)
+    if activation is not None and ACTIVATIONS.get(activation, cls) is not cls:
+        raise ValueError(
+            f"register_layer: another activation is registered as {activation!r} "
+            f"({ACTIVATIONS[activation].__name__})"
+        )
     LAYERS[name] = cls
+    if activation is not None:
+        ACTIVATIONS[activation] = cls
     return cls
 
 
@@ -53,6 +88,14 @@ class Layer:
 
     param_names: tuple[str, ...] = ()
     buffer_names: tuple[str, ...] = ()
+    takes_train_flg: bool = False
+    skips_input_grad: bool = False
+    # Element-wise activations only (see the module's table).
+    activation_name: str | None = None
+    init_gain: float | None = None
+    torch_module: str | Callable[[Any], Any] | None = None
+    onnx_op: str | None = None
+    commutes_with_positive_scale: bool = False
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments other than parameters and buffers (JSON-serialisable)."""

@@ -144,6 +144,7 @@ class Convolution(Layer):
     """
 
     param_names = ("W", "b")
+    skips_input_grad = True
 
     def __init__(self, W: npt.ArrayLike, b: npt.ArrayLike, stride: int = 1, pad: int = 0) -> None:
         W = as_float_array(W, "Convolution", name="W")

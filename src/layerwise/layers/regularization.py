@@ -83,6 +83,8 @@ class Dropout(Layer):
     without a warning.
     """
 
+    takes_train_flg = True
+
     def __init__(
         self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed: int | None = None
     ) -> None:
@@ -193,6 +195,7 @@ class BatchNormalization(Layer):
 
     param_names = ("gamma", "beta")
     buffer_names = ("running_mean", "running_var")
+    takes_train_flg = True
 
     def __init__(
         self,
