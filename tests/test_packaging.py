@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import check_wheel  # CI's script, importable through pytest's pythonpath (pyproject.toml)
 import numpy as np
 import pytest
 
@@ -19,8 +20,6 @@ from layerwise.files import ARCHITECTURE_KEY, FORMAT_VERSION, ModelFileError, re
 from layerwise.optimizers import SGD
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / ".ci"))
-import check_wheel  # noqa: E402  (a script of CI's, imported from .ci/)
 
 # ---------------------------------------------------------------------- one version
 
