@@ -131,14 +131,21 @@ def check_gradients(name, example, seed=0):
 # ---------------------------------------------------------------- the table: fixed examples
 
 
-def conv_example(shape, filters, stride, pad, seed=0):
+def conv_case(shape, filters, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     FN, FH, FW = filters
-    W = rng.standard_normal((FN, shape[1], FH, FW)) * 0.5
+    x = rng.standard_normal(shape).astype(dtype)
+    W = (rng.standard_normal((FN, shape[1], FH, FW)) * 0.5).astype(dtype)
+    b = rng.standard_normal(FN).astype(dtype)
+    return x, W, b
+
+
+def conv_example(shape, filters, stride, pad):
+    x, W, b = conv_case(shape, filters)
     return Example(
         case=f"{shape}-{filters}-s{stride}-p{pad}",
-        inputs=(rng.standard_normal(shape),),
-        arrays={"W": W, "b": rng.standard_normal(FN)},
+        inputs=(x,),
+        arrays={"W": W, "b": b},
         config={"stride": stride, "pad": pad},
     )
 
