@@ -6,6 +6,7 @@
 """
 
 import numpy as np
+import pytest
 from hypothesis import settings
 
 
@@ -15,6 +16,12 @@ def max_relative_error(a, b):
     b = np.asarray(b, dtype=np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, for the tests that compare with it; they are skipped where it is not installed."""
+    return pytest.importorskip("torch")
 
 
 # ---------------------------------------------------------------- figures measured

@@ -45,6 +45,17 @@ def test_installed_metadata_and_command_line_report_the_same_version():
     assert result.stdout == f"layerwise {layerwise.__version__}\n"
 
 
+def test_import_layerwise_needs_neither_torch_nor_onnx():
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'onnx', 'onnxruntime'): sys.modules[name] = None\n"
+        "import layerwise, layerwise.interop, layerwise.cli\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
 # ---------------------------------------------------------------------- files name their writer
 
 

@@ -18,11 +18,6 @@ from layerwise.layers import LAYERS, BatchNormalization, Dropout
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 
 
-@pytest.fixture
-def torch():
-    return pytest.importorskip("torch")
-
-
 def close(ours, theirs, dtype, name):
     """Norm-wise relative error of ``ours`` against a torch tensor, recorded under ``name``."""
     theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else theirs
