@@ -34,6 +34,9 @@ LAYER_KEYS = [
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    # run.py pins BLAS threads by threadpoolctl, and its tables hold PyTorch's floors.
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("torch")
     out = tmp_path_factory.mktemp("bench")
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")

@@ -593,12 +593,9 @@ class _History:
 
 def _drawn(monkeypatch, draw):
     """The figure `draw()` saves, kept open to be looked at."""
-    import matplotlib.figure
-
+    figure = pytest.importorskip("matplotlib.figure")
     figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig)
-    )
+    monkeypatch.setattr(figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
     assert draw()
     return figures[0]
 
