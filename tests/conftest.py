@@ -5,6 +5,8 @@
 ``check_wheel`` as those scripts import each other.
 """
 
+import shutil
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -18,10 +20,34 @@ def max_relative_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
 
 
+# Optional packages and tools: a test that needs one takes it as a fixture, and is skipped
+# (with the reason) where it is missing, so the suite runs with NumPy, pytest and hypothesis alone.
+
+
 @pytest.fixture
 def torch():
-    """PyTorch, for the tests that compare with it; they are skipped where it is not installed."""
+    """PyTorch, for the tests that compare with it."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def matplotlib():
+    """matplotlib, for the tests of the pictures."""
+    return pytest.importorskip("matplotlib")
+
+
+@pytest.fixture
+def graphviz():
+    """The Python binding of Graphviz, for the tests of the graph drawing."""
+    return pytest.importorskip("graphviz")
+
+
+@pytest.fixture
+def dot(graphviz):
+    """The binding and Graphviz's `dot` program, for the tests that render SVG or PNG."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's `dot` program is not installed")
+    return graphviz
 
 
 # ---------------------------------------------------------------- figures measured
