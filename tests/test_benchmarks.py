@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import accuracy
+import accuracy_conv
 import numpy as np
 import pytest
-from conftest import bench_module
+import textbook
+import workloads as wl
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -31,6 +34,9 @@ LAYER_KEYS = [
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    # run.py pins BLAS threads by threadpoolctl, and its tables hold PyTorch's floors.
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("torch")
     out = tmp_path_factory.mktemp("bench")
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -102,7 +108,6 @@ def test_quick_run_end_to_end_rows(quick_run):
 
 def test_textbook_gradient_matches_layerwise():
     """The yardstick computes the same gradients as the library (it is slow, not wrong)."""
-    textbook = bench_module("textbook")
     import layerwise
 
     rng = np.random.default_rng(0)
@@ -120,7 +125,6 @@ def test_textbook_gradient_matches_layerwise():
 
 def test_bare_numpy_step_is_the_same_step_as_layerwise():
     """The straight-line floor does what layerwise's Trainer step does, so the two compare."""
-    wl = bench_module("workloads")
     import layerwise
     from layerwise.optimizers import SGD
 
@@ -202,7 +206,6 @@ def test_accuracy_quick_run_of_the_chapter6_entries(tmp_path):
 def test_batch_norm_test_trains_three_nets_from_one_start():
     """The three nets of one weight scale start from the same weights and see the same
     batches: with BatchNorm left out, "bn" and "plain" would be one net."""
-    accuracy = bench_module("accuracy")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (200, 784), dtype=np.uint8)
     t = rng.integers(0, 10, 200)
@@ -261,7 +264,6 @@ def test_quick_run_deepconvnet_peak_memory_rows(quick_run):
 def test_textbook_im2col_and_col2im_are_the_books():
     """The yardstick's im2col/col2im give what layerwise.util's (checked against the book's
     definition in test_util) give: the book's column layout, the padding's share dropped."""
-    textbook = bench_module("textbook")
     from layerwise.util import col2im, im2col
 
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
@@ -288,7 +290,6 @@ def _share_the_books_dropout_masks(net, seed):
 def test_textbook_convnet_gradient_matches_layerwise(name):
     """The book's conv nets, as the yardstick writes them, compute layerwise's loss and
     gradients (float64, the same weights and Dropout masks): slow, not wrong."""
-    textbook = bench_module("textbook")
     import layerwise
 
     rng = np.random.default_rng(0)
@@ -317,7 +318,6 @@ def test_bare_conv_step_is_the_same_step_as_layerwise(name):
     The weights are synchronised before every step: float32 rounding in one step moves a few
     near-zero pre-activations across ReLU's kink in the next, so free-running trajectories part.
     """
-    wl = bench_module("workloads")
     import layerwise
     from layerwise.optimizers import Adam
 
@@ -354,7 +354,6 @@ def test_bare_conv_step_is_the_same_step_as_layerwise(name):
 
 def test_torch_conv_step_starts_from_layerwise_weights():
     """PyTorch's SimpleConvNet step is layerwise's network: same weights, same first loss."""
-    wl = bench_module("workloads")
     if wl.torch is None:
         pytest.skip("torch is not installed")
     import layerwise
@@ -373,7 +372,6 @@ def test_torch_conv_step_starts_from_layerwise_weights():
 def test_network_products_are_the_im2col_products_of_deepconvnet():
     """The DeepConvNet limit: one im2col product per convolution and direction, worked out by
     hand: 28x28 (pad 1) -> 28x28, pool 14x14, pad 2 -> 16x16, pool 8x8, pool 4x4."""
-    wl = bench_module("workloads")
     import layerwise
 
     net = layerwise.DeepConvNet(dtype=np.float32, seed=0)
@@ -395,11 +393,9 @@ def test_torch_conv_yardstick_starts_from_layerwise_and_learns(key):
     at the start both compute the same (inference mode: SimpleConvNet's class scores, DeepConvNet's
     hidden layer before the Dropouts, whose inference scaling differs), and a short run learns."""
     torch = pytest.importorskip("torch")
-    acc = bench_module("accuracy_conv")
-    torch_conv_model = bench_module("workloads").torch_conv_model
-    network = acc.NETWORKS[key](3).eval()
+    network = accuracy_conv.NETWORKS[key](3).eval()
     x = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
-    model = torch_conv_model(type(network).__name__, network.params).eval()
+    model = wl.torch_conv_model(type(network).__name__, network.params).eval()
     # up to the first Dropout: the book's scales by 1 - p at inference, torch's (inverted) not
     stop = list(network.layers).index("Dropout1") if key == "deep_convnet" else None
     expected = x
@@ -416,6 +412,6 @@ def test_torch_conv_yardstick_starts_from_layerwise_and_learns(key):
     )
     data[0][0][np.arange(1000), 0, data[0][1], :] += 2.0  # the label is a bright row: learnable
     data[1][0][np.arange(100), 0, data[1][1], :] += 2.0
-    result = acc.run_torch(key, epochs=3, seed=0, data=data, log=lambda *a: None)
+    result = accuracy_conv.run_torch(key, epochs=3, seed=0, data=data, log=lambda *a: None)
     assert len(result["test_acc"]) == len(result["seconds"]) == 3
     assert result["test_acc"][-1] > 0.5  # chance: 0.1

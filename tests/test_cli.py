@@ -52,7 +52,7 @@ def tiny(tmp_path_factory):
     return folder
 
 
-def test_train_default_writes_model_history_curves_and_run_json(tmp_path):
+def test_train_default_writes_model_history_curves_and_run_json(matplotlib, tmp_path):
     out = tmp_path / "run"
     result = run("train", "--out", str(out), "--epochs", "3")
     assert result.returncode == 0, result.stderr
@@ -160,7 +160,7 @@ def test_train_mlp_with_batchnorm_and_dropout(tmp_path, tiny):
     assert result.returncode == 0 and "accuracy" in result.stdout, result.stderr
 
 
-def test_train_convnet_with_the_books_settings_and_its_pictures(tmp_path, tiny):
+def test_train_convnet_with_the_books_settings_and_its_pictures(matplotlib, tmp_path, tiny):
     out = tmp_path / "run"
     args = ["--model", "convnet", "--epochs", "1", "--dataset", str(tiny)]
     result = run("train", *args, "--out", str(out), "--quiet")
@@ -251,7 +251,7 @@ def test_user_errors_are_one_line_not_traceback(tmp_path, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_diverging_run_keeps_what_it_did(tmp_path):
+def test_diverging_run_keeps_what_it_did(matplotlib, tmp_path):
     """Issue 11, item 7: a diverging run left an empty folder; now run.json says "diverged"
     and the losses so far are kept (no model.npz: there is no model worth keeping)."""
     out = tmp_path / "x"
@@ -489,7 +489,7 @@ def test_an_out_folder_holding_a_run_is_refused_unless_forced(tmp_path, tiny):
     assert json.loads((out / "run.json").read_text())["seed"] == 1
 
 
-def test_runs_lists_the_runs_oldest_first_and_plots_them(tmp_path, tiny, monkeypatch):
+def test_runs_lists_the_runs_oldest_first_and_plots_them(matplotlib, tmp_path, tiny, monkeypatch):
     """Item 3: `layerwise runs` shows what each run was; `--plot` compares them."""
     for name, optimizer, lr in [("b-sgd", "sgd", "0.1"), ("a-adam", "adam", "0.001")]:
         args = ["--optimizer", optimizer, "--lr", lr, "--epochs", "2", "--dataset", str(tiny)]
@@ -600,12 +600,9 @@ class _History:
 
 def _drawn(monkeypatch, draw):
     """The figure `draw()` saves, kept open to be looked at."""
-    import matplotlib.figure
-
+    figure = pytest.importorskip("matplotlib.figure")
     figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig)
-    )
+    monkeypatch.setattr(figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
     assert draw()
     return figures[0]
 

@@ -1,131 +1,40 @@
-"""Convolution and Pooling: gradient checks, the book's layers, dtypes, layouts and errors.
+"""Convolution and Pooling: the book's layers, dtypes, layouts and errors.
 
 ``BookConvolution`` and ``BookPooling`` are the book's ``common/layers.py`` layers over the
 book's ``im2col``/``col2im`` (``common/util.py``), as ``benchmarks/textbook.py`` writes them out in
 the book's style; every departure from them has a ``test_regression_*``.
 
-Gradient checks compare ``backward(dout)`` with central differences of ``sum(dout * forward)``
-(a vector-Jacobian product with a fixed random ``dout``), in float64, to 1e-7 relative; the worst
-errors are printed by the last test (run with ``-s``).
+The gradient checks, over the same sizes, are test_layers_gradcheck's.
 """
 
 import warnings
 
 import numpy as np
 import pytest
-from conftest import bench_module, max_relative_error
+import textbook
+from test_layers_gradcheck import CONV_CASES, POOL_CASES, conv_case, distinct_values
 
-from layerwise import numerical_gradient
 from layerwise.layers import LAYERS, BackwardBeforeForwardError, Convolution, Pooling, Relu
 from layerwise.util import im2col
-
-TOL = 1e-7
-WORST = {}
 
 # ---------------------------------------------------------------- the book's code, for comparison
 
 # benchmarks/textbook.py writes out the book's common/ code; the benchmark's yardstick is the
 # reference here, so a test failing on it would also flag a yardstick that is not the book's.
-textbook = bench_module("textbook")
 book_im2col, book_col2im = textbook.im2col, textbook.col2im
 BookConvolution, BookPooling = textbook.Convolution, textbook.Pooling
 
 
 # ---------------------------------------------------------------- cases
 
-# (N, C, H, W), (FN, FH, FW), stride, pad: every size tiles. The comment names the path taken.
-CONV_CASES = [
-    ((2, 3, 5, 7), (4, 3, 3), 1, 0),  # shifted products, non-square
-    ((2, 3, 5, 5), (4, 3, 3), 1, 1),  # shifted
-    ((1, 2, 6, 5), (3, 3, 2), 1, 1),  # shifted, batch 1, rectangular filter, pad = FW - 1
-    ((2, 3, 1, 4), (3, 5, 3), 1, 2),  # shifted, one row per image, the frame at its smallest
-    ((2, 2, 4, 4), (2, 5, 5), 1, 1),  # shifted, dout padded by 3 > pad in the backward frame
-    ((2, 4, 4, 4), (2, 1, 1), 1, 0),  # shifted, 1x1 filter
-    ((1, 2, 6, 5), (3, 2, 3), 1, 2),  # im2col, pad as large as the filter (rectangular)
-    ((2, 4, 4, 4), (2, 1, 1), 1, 1),  # im2col, 1x1 filter with pad 1
-    ((2, 3, 7, 9), (2, 3, 3), 2, 1),  # im2col, stride 2
-    ((1, 2, 8, 6), (2, 4, 2), 2, 2),  # im2col, stride 2, pad 2, rectangular
-    ((2, 1, 6, 5), (3, 3, 2), 1, 1),  # im2col, one input channel
-    ((2, 2, 5, 6), (6, 3, 3), 1, 1),  # im2col, few channels for its filters (2*C < FN)
-    ((1, 1, 7, 7), (2, 3, 3), 2, 0),  # im2col, one channel, stride 2
-]
+# The sizes that choose each path (CONV_CASES, POOL_CASES) are the gradient check's.
 CONV_IDS = [f"{s}-{f}-s{st}-p{p}" for s, f, st, p in CONV_CASES]
-
-# (N, C, H, W), pool_h, pool_w, stride, pad
-POOL_CASES = [
-    ((2, 3, 4, 6), 2, 2, 2, 0),  # non-overlapping windows: the reshape path
-    ((1, 2, 6, 6), 3, 3, 3, 0),  # reshape path, 3x3
-    ((2, 2, 6, 4), 2, 2, 2, 1),  # reshape path with padding
-    ((2, 3, 7, 9), 3, 3, 2, 0),  # overlapping windows: im2col
-    ((1, 2, 7, 7), 3, 3, 2, 1),  # overlapping, padded
-    ((2, 1, 5, 6), 3, 2, 1, 1),  # rectangular, stride 1, padded
-    ((1, 1, 6, 8), 2, 4, 2, 0),  # rectangular, stride 2 (im2col: not pool_h == pool_w)
-]
 POOL_IDS = [f"{s}-{ph}x{pw}-s{st}-p{p}" for s, ph, pw, st, p in POOL_CASES]
-
-
-def conv_case(shape, filters, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    FN, FH, FW = filters
-    x = rng.standard_normal(shape).astype(dtype)
-    W = (rng.standard_normal((FN, shape[1], FH, FW)) * 0.5).astype(dtype)
-    b = rng.standard_normal(FN).astype(dtype)
-    return x, W, b
-
-
-def distinct_values(shape, seed=0):
-    """Values 0.01 apart at least, in random order: no ties, and a step of 1e-4 changes no max."""
-    rng = np.random.default_rng(seed)
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * 0.01 - n * 0.005).reshape(shape)
-
-
-def random_dout(rng, shape):
-    """Upstream gradient, random signs and magnitudes in [0.5, 1.5] (as test_layers_gradcheck)."""
-    return rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
-
-
-def record(name, err):
-    WORST[name] = max(WORST.get(name, 0.0), err)
-    assert err <= TOL, f"{name}: max relative error {err:.3e} > {TOL}"
 
 
 def channels_last(x):
     """The same values in channels-last memory, as an (N, C, H, W) view: what layers hand on."""
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-
-
-# ---------------------------------------------------------------- gradient checks
-
-
-@pytest.mark.parametrize("shape, filters, stride, pad", CONV_CASES, ids=CONV_IDS)
-def test_convolution_gradient(shape, filters, stride, pad):
-    x, W, b = conv_case(shape, filters)
-    layer = Convolution(W, b, stride, pad)
-    out = layer.forward(x)
-    dout = random_dout(np.random.default_rng(1), out.shape)
-    dx = layer.backward(dout)
-    dW, db = layer.dW.copy(), layer.db.copy()
-
-    def loss(_):
-        # W and b are perturbed in place; the layer holds them by reference.
-        return np.sum(dout * layer.forward(x))
-
-    record("Convolution dx", max_relative_error(dx, numerical_gradient(loss, x)))
-    record("Convolution dW", max_relative_error(dW, numerical_gradient(loss, W)))
-    record("Convolution db", max_relative_error(db, numerical_gradient(loss, b)))
-
-
-@pytest.mark.parametrize("shape, ph, pw, stride, pad", POOL_CASES, ids=POOL_IDS)
-def test_pooling_gradient(shape, ph, pw, stride, pad):
-    x = distinct_values(shape)
-    layer = Pooling(ph, pw, stride, pad)
-    out = layer.forward(x)
-    dout = random_dout(np.random.default_rng(2), out.shape)
-    dx = layer.backward(dout)
-    num = numerical_gradient(lambda v: np.sum(dout * Pooling(ph, pw, stride, pad).forward(v)), x)
-    # dx is exactly 0 off the maxima; there the measure compares 0 with about 1e-12.
-    record("Pooling dx", max_relative_error(dx, num))
 
 
 # ---------------------------------------------------------------- the book's layers
@@ -459,8 +368,3 @@ def test_regression_first_maximum_as_torch():
     layer = Pooling(2, 2)
     layer.forward(x)
     np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 1, 2))), xt.grad.numpy())
-
-
-def test_zz_report_worst_gradient_errors():
-    for name, err in sorted(WORST.items()):
-        print(f"gradient check {name:<16s} max relative error {err:.2e}")

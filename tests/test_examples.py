@@ -48,7 +48,7 @@ def test_train_neuralnet_on_the_sample():
     assert accuracy > 0.6
 
 
-def test_graph_two_layer_net(tmp_path):
+def test_graph_two_layer_net(dot, tmp_path):
     out = run("graph_two_layer_net.py", str(tmp_path / "net.svg"))
     # The calls in the book's order: four forward, then four backward from the loss back.
     calls = [line.split()[1:] for line in out.splitlines() if line[:3].strip().isdigit()]

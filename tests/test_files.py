@@ -9,7 +9,6 @@ import tracemalloc
 import zipfile
 
 import numpy as np
-import psutil
 import pytest
 
 import layerwise
@@ -629,6 +628,7 @@ def test_write_and_read_npz_round_trip(tmp_path):
 
 
 def test_read_npz_closes_the_file(tmp_path):
+    psutil = pytest.importorskip("psutil")
     path = write_npz_atomic(tmp_path / "ckpt.npz", {"a": np.zeros(3)})
     read_npz(path)
     assert str(path) not in [f.path for f in psutil.Process().open_files()]

@@ -135,7 +135,7 @@ def _x(group):
 
 
 @pytest.mark.parametrize(("oranges", "book", "glyphs"), FIGURES)
-def test_apple_figures_svg_forward_above_backward_below_in_red(oranges, book, glyphs):
+def test_apple_figures_svg_forward_above_backward_below_in_red(dot, oranges, book, glyphs):
     nodes, edges = _svg_groups(apple_graph(oranges).pipe("svg").decode())
     figure = {}
     for k in range(len(book)):
@@ -430,7 +430,7 @@ def test_record_step_draws_the_network_as_layers_with_shapes_and_the_loss():
 # ---------------------------------------------------------------------- files and Graphviz
 
 
-def test_save_by_extension(tmp_path):
+def test_save_by_extension(dot, tmp_path):
     graph = apple_graph()
     assert graph.save(tmp_path / "a.gv").read_text() == graph.to_dot()
     assert graph.save(tmp_path / "a.dot").read_text() == graph.to_dot()
@@ -441,7 +441,7 @@ def test_save_by_extension(tmp_path):
         graph.save(tmp_path / "a.pdf")
 
 
-def test_jupyter_displays_the_picture():
+def test_jupyter_displays_the_picture(dot):
     graph = apple_graph()
     assert ET.fromstring(graph._repr_svg_()).tag == "{http://www.w3.org/2000/svg}svg"
     assert graph._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -460,7 +460,7 @@ def test_missing_python_binding_says_how_to_get_graphviz(monkeypatch, tmp_path):
     graph.save(tmp_path / "a.dot")  # DOT text needs nothing
 
 
-def test_missing_dot_program_says_how_to_get_graphviz(monkeypatch, tmp_path):
+def test_missing_dot_program_says_how_to_get_graphviz(graphviz, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without `dot`
     with pytest.raises(GraphvizNotFoundError, match="`dot` program was not found.*apt-get"):
         apple_graph().pipe("png")
@@ -479,7 +479,7 @@ def layerwise_cli(*args, env=None):
     )
 
 
-def test_cli_apple_prints_dot_and_apple_orange_writes_svg(tmp_path):
+def test_cli_apple_prints_dot_and_apple_orange_writes_svg(dot, tmp_path):
     result = layerwise_cli("apple")
     assert result.returncode == 0, result.stderr
     assert _dot_figure(result.stdout)[0] == APPLE
@@ -492,7 +492,7 @@ def test_cli_apple_prints_dot_and_apple_orange_writes_svg(tmp_path):
     assert texts >= {"715", "650", "3.3", "165", "orange count", "price"}
 
 
-def test_cli_model_draws_one_batch_of_its_dataset(tmp_path):
+def test_cli_model_draws_one_batch_of_its_dataset(dot, tmp_path):
     net = TwoLayerNet(784, 30, 10, seed=2, dtype=np.float32)
     layerwise.save(net, tmp_path / "model.npz")
     (x, t), _ = load_sample()
@@ -513,7 +513,7 @@ def test_cli_model_draws_one_batch_of_its_dataset(tmp_path):
     assert result.returncode == 1 and "holds no model.npz" in result.stderr
 
 
-def test_cli_without_graphviz_says_how_to_get_it(tmp_path):
+def test_cli_without_graphviz_says_how_to_get_it(graphviz, tmp_path):
     env = {"PATH": str(tmp_path), "PYTHONPATH": ":".join(sys.path)}
     result = layerwise_cli("apple", "--out", str(tmp_path / "a.svg"), env=env)
     assert result.returncode == 1

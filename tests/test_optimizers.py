@@ -7,7 +7,6 @@ from collections.abc import MutableMapping
 
 import numpy as np
 import pytest
-import torch
 
 from layerwise._checks import InvalidParameterError
 from layerwise.optimizers import (
@@ -56,10 +55,11 @@ def run_ours(opt, params, grads):
     return params
 
 
-def run_torch(make_opt, params, grads, before_step=None):
-    """Feed the same gradients to a torch.optim optimizer; ``before_step(opt, t)`` may retune it."""
+def run_torch(torch, make_opt, params, grads, before_step=None):
+    """Feed the same gradients to ``make_opt(torch.optim, tensors)``, an optimizer of torch.optim;
+    ``before_step(opt, t)`` may retune it."""
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    opt = make_opt(list(tensors.values()))
+    opt = make_opt(torch.optim, list(tensors.values()))
     for t, g in enumerate(grads, start=1):
         for k, p in tensors.items():
             p.grad = torch.tensor(g[k])
@@ -82,40 +82,40 @@ def max_diff(a, b):
 PARITY = {
     "sgd": (
         lambda: SGD(lr=0.1),
-        lambda ps: torch.optim.SGD(ps, lr=0.1),
+        lambda optim, ps: optim.SGD(ps, lr=0.1),
     ),
     "momentum": (  # book v = m v - lr g; p += v   <=>   torch b = m b + g; p -= lr b (v = -lr b)
         lambda: Momentum(lr=0.1, momentum=0.8),
-        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.8),
+        lambda optim, ps: optim.SGD(ps, lr=0.1, momentum=0.8),
     ),
     "nesterov": (  # p += m m v - (1 + m) lr g; v = m v - lr g  <=>  b = m b + g; p -= lr (g + m b)
         lambda: Nesterov(lr=0.1, momentum=0.8),
-        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
+        lambda optim, ps: optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
     ),
     "adagrad": (  # h += g g; p -= lr g / (sqrt(h) + 1e-7)
         lambda: AdaGrad(lr=0.1),
-        lambda ps: torch.optim.Adagrad(ps, lr=0.1, eps=1e-7, initial_accumulator_value=0),
+        lambda optim, ps: optim.Adagrad(ps, lr=0.1, eps=1e-7, initial_accumulator_value=0),
     ),
     "rmsprop": (  # h = rho h + (1 - rho) g g; p -= lr g / (sqrt(h) + 1e-7)
         lambda: RMSprop(lr=0.01, decay_rate=0.9),
-        lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-7),
+        lambda optim, ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-7),
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(PARITY))
-def test_parity_with_torch(name):
+def test_parity_with_torch(torch, name):
     make_ours, make_torch = PARITY[name]
     params, grads = make_problem()
     ours = run_ours(make_ours(), params, grads)
-    theirs = run_torch(make_torch, params, grads)
+    theirs = run_torch(torch, make_torch, params, grads)
     abs_diff, rel_diff = max_diff(ours, theirs)
     assert abs_diff <= TOL and rel_diff <= TOL, (abs_diff, rel_diff)
     # The comparison has teeth: the parameters did move a long way from where they started.
     assert max_diff(ours, params)[0] > 0.05
 
 
-def test_adam_equals_torch_with_step_dependent_eps():
+def test_adam_equals_torch_with_step_dependent_eps(torch):
     # The book's step  lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)  is torch's
     # lr m_hat / (sqrt(v_hat) + eps_t)  with  eps_t = eps / sqrt(1 - b2^t).
     params, grads = make_problem()
@@ -125,17 +125,21 @@ def test_adam_equals_torch_with_step_dependent_eps():
         opt.param_groups[0]["eps"] = EPS / math.sqrt(1 - 0.99**t)
 
     theirs = run_torch(
-        lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=EPS), params, grads, retune
+        torch,
+        lambda optim, ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=EPS),
+        params,
+        grads,
+        retune,
     )
     abs_diff, rel_diff = max_diff(ours, theirs)
     assert abs_diff <= TOL and rel_diff <= TOL, (abs_diff, rel_diff)
 
 
-def test_adam_close_to_plain_torch_adam_but_not_equal():
+def test_adam_close_to_plain_torch_adam_but_not_equal(torch):
     # With a fixed eps the two differ only by the eps placement: tiny against sqrt(v_hat) ~ 1.
     params, grads = make_problem()
     ours = run_ours(Adam(lr=0.01), params, grads)
-    theirs = run_torch(lambda ps: torch.optim.Adam(ps, lr=0.01, eps=EPS), params, grads)
+    theirs = run_torch(torch, lambda optim, ps: optim.Adam(ps, lr=0.01, eps=EPS), params, grads)
     np.testing.assert_allclose(ours["W1"], theirs["W1"], rtol=1e-6, atol=1e-6)
     assert max_diff(ours, theirs)[0] > 1e-9  # ... and the documented difference is real
 
@@ -149,7 +153,7 @@ def quadratic(seed=0, n=6):
     return (lambda w: a @ w - b), a, b, rng.standard_normal(n)
 
 
-def test_nesterov_trajectory_equals_torch_nesterov_with_gradients_at_each_own_point():
+def test_nesterov_trajectory_equals_torch_nesterov_with_gradients_at_each_own_point(torch):
     # Each side takes its gradient where its own parameters are, so a step that went astray
     # would change every later gradient. Torch keeps b = m b + g and steps p -= lr (g + m b);
     # with v = -lr b that is our p += m m v_old - (1 + m) lr g, so p_torch == ours at each step.

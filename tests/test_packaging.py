@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import check_wheel  # CI's script, importable through pytest's pythonpath (pyproject.toml)
 import numpy as np
 import pytest
 
@@ -19,8 +20,6 @@ from layerwise.files import ARCHITECTURE_KEY, FORMAT_VERSION, ModelFileError, re
 from layerwise.optimizers import SGD
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / ".ci"))
-import check_wheel  # noqa: E402  (a script of CI's, imported from .ci/)
 
 # ---------------------------------------------------------------------- one version
 
@@ -44,6 +43,17 @@ def test_installed_metadata_and_command_line_report_the_same_version():
         [sys.executable, "-m", "layerwise", "--version"], capture_output=True, text=True
     )
     assert result.stdout == f"layerwise {layerwise.__version__}\n"
+
+
+def test_import_layerwise_needs_neither_torch_nor_onnx():
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'onnx', 'onnxruntime'): sys.modules[name] = None\n"
+        "import layerwise, layerwise.interop, layerwise.cli\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 # ---------------------------------------------------------------------- files name their writer

@@ -8,15 +8,15 @@ names the function, layer or network. Never another exception, never a warning (
 never warns; see ``layerwise._checks`` for the one documented exception with infinite ``dout``),
 never a modified input; read-only inputs must work everywhere.
 
-The number of generated cases is counted per test and printed by the last test
-(run with ``-s`` or ``-rP`` to see it).
+The number of generated calls is counted per kind of call and printed after the run (with ``-s``
+or ``-v``).
 """
 
-import collections
 import warnings
 
 import numpy as np
 import pytest
+from conftest import record_count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -42,7 +42,6 @@ from layerwise import (
 )
 from layerwise.layers import BatchNormalization, Convolution, Dropout, Pooling
 
-CASES = collections.Counter()
 FEW = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 
@@ -126,7 +125,8 @@ def call(fn, *args, names, inputs=None, inf_dout=False, counter):
     ``0 * inf`` when ``inf_dout``: the documented Relu/Sigmoid backward case), and when an
     input (``inputs``, default every array in ``args``) is modified.
     """
-    CASES[counter] += 1
+    record_count("generated calls (test_properties)", counter)
+    record_count("generated calls (test_properties)", "(all)")
     inputs = [a for a in args if isinstance(a, np.ndarray)] if inputs is None else inputs
     before = [snapshot(a) for a in inputs]
     with warnings.catch_warnings():
@@ -1100,8 +1100,3 @@ def test_python_numbers_and_lists_work():
     assert relu([-1, 2]).tolist() == [0.0, 2.0]
     assert MulLayer().forward(100, 2) == 200.0
     assert SoftmaxWithLoss().forward([[0.0, 0.0]], [1]) == pytest.approx(np.log(2))
-
-
-def test_zz_report_number_of_generated_cases():
-    total = sum(CASES.values())
-    print(f"\ntest_properties: {total} generated calls", dict(sorted(CASES.items())))

@@ -1,49 +1,31 @@
-"""Dropout and BatchNormalization: gradient checks, PyTorch parity, the book's semantics.
+"""Dropout and BatchNormalization: PyTorch parity, the book's semantics.
 
-Gradient checks compare ``backward`` with central differences of ``L = sum(R * forward(x))`` for
-a fixed random ``R``, in float64. Their error measure is norm-wise:
-``max_i |a_i - n_i| / max_i (|a_i| + |n_i|)`` (analytic ``a``, numerical ``n``); per-element
-relative errors are meaningless for BatchNormalization, whose ``dx`` has entries near 0 that
-central differences resolve only to about 1e-10 absolute.
+The gradient checks (both layers, the three BatchNormalization layouts) are
+test_layers_gradcheck's. PyTorch parity writes the torch computation line for line beside ours
+and measures ``max |ours - torch| / max |torch|``: at most 1e-10 in float64 and 1e-5 in float32.
+PyTorch is optional: those tests are skipped without it.
 
-PyTorch parity writes the torch computation line for line beside ours and measures
-``max |ours - torch| / max |torch|``: at most 1e-10 in float64 and 1e-5 in float32.
-
-Run with ``-s`` to see the worst errors measured (the last test prints them).
+Run with ``-s`` or ``-v`` to see the worst errors measured (printed after the run).
 """
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+from conftest import record_worst
 
-from layerwise import BackwardBeforeForwardError, numerical_gradient
+from layerwise import BackwardBeforeForwardError
 from layerwise.layers import LAYERS, BatchNormalization, Dropout
 
-GRAD_TOL = 1e-7
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
-WORST = {}
-
-
-def _record(name, err, tol):
-    WORST[name] = max(WORST.get(name, 0.0), err)
-    assert err <= tol, f"{name}: error {err:.3e} > {tol}"
-
-
-def grad_error(analytic, numerical):
-    a = np.asarray(analytic, np.float64)
-    n = np.asarray(numerical, np.float64)
-    assert a.shape == n.shape
-    return float(np.max(np.abs(a - n)) / max(float(np.max(np.abs(a) + np.abs(n))), 1e-300))
 
 
 def close(ours, theirs, dtype, name):
     """Norm-wise relative error of ``ours`` against a torch tensor, recorded under ``name``."""
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else theirs
     assert ours.dtype == dtype and ours.shape == theirs.shape, (ours.dtype, ours.shape)
     diff = np.max(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)))
     err = float(diff / max(float(np.max(np.abs(theirs))), 1e-300))
-    _record(f"torch {name} {np.dtype(dtype).name}", err, RTOL[dtype])
+    where = f"{name} {np.dtype(dtype).name}"
+    record_worst("largest difference from PyTorch (BatchNorm, Dropout)", where, err, RTOL[dtype])
 
 
 def bn_params(rng, d, dtype=np.float64):
@@ -64,80 +46,6 @@ def torch_view(xt, layout):
     return xt.reshape(xt.shape[0], -1) if layout == "per-position" else xt
 
 
-# ---------------------------------------------------------------- gradient checks
-
-
-@pytest.mark.parametrize("inverted", [False, True])
-@pytest.mark.parametrize("train_flg", [True, False])
-@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 4, 4), (9,)])
-def test_dropout_gradient(inverted, train_flg, shape):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape)
-    R = rng.standard_normal(shape)
-    layer = Dropout(0.3, inverted=inverted, seed=1)
-    state = layer.rng.bit_generator.state
-
-    def loss(v):
-        layer.rng.bit_generator.state = state  # the same mask at every evaluation
-        return np.sum(R * layer.forward(v, train_flg))
-
-    loss(x)
-    dx = layer.backward(R)
-    num = numerical_gradient(loss, x.copy(), h=1e-5)
-    mode = ("inverted " if inverted else "book ") + ("train" if train_flg else "inference")
-    _record(f"grad Dropout {mode} dx", grad_error(dx, num), GRAD_TOL)
-    if train_flg:
-        assert 0 < layer.mask.sum() < layer.mask.size or shape == (9,)
-
-
-BN_GRAD_CASES = [
-    # (shape of x, D, eps, unbiased_running_var)
-    ((3, 4), 4, 1e-6, False),
-    ((8, 5), 5, 1e-6, True),
-    ((5, 1), 1, 1e-6, False),
-    ((2, 3), 3, 0.5, False),  # a batch of 2 with a large eps: xn is not +-1, dx not ~0
-    ((2, 3, 2, 3), 3, 1e-6, False),  # per channel: 12 values per statistic
-    ((3, 2, 1, 4), 2, 1e-6, True),
-    ((4, 2, 2, 3), 12, 1e-6, False),  # the book's per-position layout
-    ((3, 3, 1, 1), 3, 1e-6, False),  # H*W = 1: per channel and per position coincide
-]
-
-
-@pytest.mark.parametrize("train_flg", [True, False])
-@pytest.mark.parametrize("shape, d, eps, unbiased", BN_GRAD_CASES)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_batchnorm_gradient(shape, d, eps, unbiased, train_flg, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape) * 2 + 1
-    R = rng.standard_normal(shape)
-    gamma, beta = bn_params(rng, d)
-    mean, var = rng.standard_normal(d), rng.uniform(0.5, 2.0, d)
-    opts = {"eps": eps, "unbiased_running_var": unbiased}
-
-    def fresh():
-        # gamma and beta by reference: numerical_gradient perturbs them in place
-        return BatchNormalization(gamma, beta, 0.9, mean.copy(), var.copy(), **opts)
-
-    layer = fresh()
-    layer.forward(x, train_flg)
-    dx = layer.backward(R)
-
-    def loss_x(v):
-        return np.sum(R * fresh().forward(v, train_flg))
-
-    def loss_params(_):
-        return np.sum(R * fresh().forward(x, train_flg))
-
-    layout = "2-D" if len(shape) == 2 else "per-channel" if shape[1] == d else "per-position"
-    mode = f"{layout} {'train' if train_flg else 'inference'}"
-    h = 1e-5
-    _record(f"grad BN {mode} dx", grad_error(dx, numerical_gradient(loss_x, x.copy(), h)), GRAD_TOL)
-    num_gamma = numerical_gradient(loss_params, gamma, h)
-    num_beta = numerical_gradient(loss_params, beta, h)
-    _record(f"grad BN {mode} dgamma", grad_error(layer.dgamma, num_gamma), GRAD_TOL)
-    _record(f"grad BN {mode} dbeta", grad_error(layer.dbeta, num_beta), GRAD_TOL)
-
-
 # ---------------------------------------------------------------- PyTorch parity
 
 dtypes = pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -146,8 +54,9 @@ dtypes = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @dtypes
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("unbiased", [True, False])
-def test_torch_batchnorm_training_steps(dtype, layout, unbiased):
+def test_torch_batchnorm_training_steps(torch, dtype, layout, unbiased):
     """Three training steps, then inference: outputs, gradients and running statistics."""
+    F = torch.nn.functional
     rng = np.random.default_rng(3)
     shape, d, axes = LAYOUTS[layout]
     gamma, beta = bn_params(rng, d, dtype)
@@ -200,7 +109,7 @@ def test_torch_batchnorm_training_steps(dtype, layout, unbiased):
 
 
 @dtypes
-def test_torch_batchnorm2d_module_per_channel(dtype):
+def test_torch_batchnorm2d_module_per_channel(torch, dtype):
     """Our per-channel layout is nn.BatchNorm2d with momentum 1 - ours and our eps."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((4, 3, 5, 5)).astype(dtype)
@@ -217,7 +126,8 @@ def test_torch_batchnorm2d_module_per_channel(dtype):
 
 @dtypes
 @pytest.mark.parametrize("p", [0.5, 0.2, 0.0])
-def test_torch_dropout_inverted(dtype, p):
+def test_torch_dropout_inverted(torch, dtype, p):
+    F = torch.nn.functional
     rng = np.random.default_rng(5)
     x = rng.standard_normal((8, 10)).astype(dtype)
     dout = rng.standard_normal((8, 10)).astype(dtype)
@@ -557,9 +467,3 @@ def test_wrong_dout_shape_names_the_layer():
         layer.forward(np.ones((2, 3)))
         with pytest.raises(ValueError, match=f"{type(layer).__name__}.backward: dout must have"):
             layer.backward(np.ones((3, 2)))
-
-
-def test_report_worst_errors():
-    """Runs last in this file: prints the worst errors measured (pytest -s shows them)."""
-    for name, err in sorted(WORST.items()):
-        print(f"{name:<48s} {err:.2e}")

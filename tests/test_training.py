@@ -344,7 +344,7 @@ def test_lists_of_rows_are_accepted_like_arrays():
 def test_progress_bar_counts_each_epochs_iterations(sample, monkeypatch):
     # An epoch of a conv net takes minutes: on a terminal the bar restarts every epoch and says
     # which one it is.
-    import tqdm  # noqa: F401 - the test extra installs it; without it there is no bar at all
+    pytest.importorskip("tqdm")  # without it there is no bar at all
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import bench_module
+import textbook
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -283,7 +283,7 @@ def test_shuffle_dataset_properties(data, x_shape, t_extra, seed):
 
 # The book's im2col (common/util.py) as benchmarks/textbook.py writes it out: always float64,
 # floor division for the sizes.
-book_im2col = bench_module("textbook").im2col
+book_im2col = textbook.im2col
 
 
 def loop_im2col(x, fh, fw, stride, pad):

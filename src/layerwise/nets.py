@@ -157,6 +157,19 @@ class TwoLayerNet(_BookNet):
     dtype : {np.float64, np.float32}, keyword-only, default float64
     seed : int or None, keyword-only
         Seed of the ``numpy.random.Generator`` that draws the weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = TwoLayerNet(input_size=784, hidden_size=50, output_size=10, seed=0)
+    >>> {key: a.shape for key, a in net.params.items()}
+    {'W1': (784, 50), 'b1': (50,), 'W2': (50, 10), 'b2': (10,)}
+    >>> x = np.random.default_rng(0).random((3, 784))
+    >>> net.predict(x).shape
+    (3, 10)
+    >>> grads = net.gradient(x, np.array([3, 1, 4]))
+    >>> list(grads) == list(net.params)
+    True
     """
 
     def __init__(

@@ -184,6 +184,22 @@ class Sequential:
     input_shape : tuple of int or None
         The shape of one input sample, when known (the book's networks set it): read by
         :meth:`summary` and by the exporters of :mod:`layerwise.interop`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerwise import Affine, Relu
+    >>> rng = np.random.default_rng(0)
+    >>> W1, W2 = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    >>> net = Sequential(Affine(W1, np.zeros(3)), Relu(), Affine(W2, np.zeros(2)))
+    >>> list(net.layers)
+    ['Affine1', 'Relu1', 'Affine2']
+    >>> list(net.params)
+    ['W1', 'b1', 'W2', 'b2']
+    >>> x, t = rng.standard_normal((5, 4)), np.array([0, 1, 1, 0, 1])
+    >>> grads = net.gradient(x, t)
+    >>> grads["W1"].shape
+    (4, 3)
     """
 
     input_shape: tuple[int, ...] | None = None

@@ -161,6 +161,20 @@ class Trainer:
     training set (sampling without replacement; the last batch of an epoch may be smaller),
     every epoch ends with an evaluation, the loss is the one of the step itself (no second
     forward pass), and a NaN or infinite loss stops training before the parameters are updated.
+
+    Examples
+    --------
+    >>> from layerwise import TwoLayerNet
+    >>> from layerwise.datasets import load_sample
+    >>> (x_train, t_train), (x_test, t_test) = load_sample()
+    >>> net = TwoLayerNet(784, 50, 10, seed=0)
+    >>> trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=2, optimizer="adam",
+    ...                   optimizer_param={"lr": 0.001}, verbose=False, seed=0)
+    >>> _ = trainer.train()
+    >>> trainer.epoch, len(trainer.test_acc_list)
+    (2, 2)
+    >>> trainer.test_acc_list[-1] > 0.5
+    True
     """
 
     def __init__(

@@ -23,6 +23,17 @@ class Relu(Layer):
     A NaN ``x`` gives NaN out and a zero gradient. An infinite ``dout`` where ``x <= 0`` gives NaN
     (``inf * 0``) with NumPy's warning, where the book's masking gives 0: the multiplication is
     what makes backward fast.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relu = Relu()
+    >>> relu.forward(np.array([[1.0, -0.5], [-2.0, 3.0]]))
+    array([[1., 0.],
+           [0., 3.]])
+    >>> relu.backward(np.array([[5.0, 5.0], [5.0, 5.0]]))  # dout where x > 0
+    array([[5., 0.],
+           [0., 5.]])
     """
 
     activation_name = "relu"
@@ -67,6 +78,15 @@ class Sigmoid(Layer):
 
     An infinite ``dout`` where ``out`` is exactly 0 or 1 gives NaN (``inf * 0``) with NumPy's
     warning, as in :class:`Relu`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid = Sigmoid()
+    >>> sigmoid.forward(np.array([0.0, 2.0])).round(4)
+    array([0.5   , 0.8808])
+    >>> sigmoid.backward(np.ones(2)).round(4)  # out * (1 - out)
+    array([0.25 , 0.105])
     """
 
     activation_name = "sigmoid"

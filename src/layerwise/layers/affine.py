@@ -32,6 +32,21 @@ class Affine(Layer):
     The layer computes in ``W``'s dtype: an input of another dtype is converted, so float32
     parameters give a float32 forward and backward. A product beyond the float range is inf,
     without a warning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Affine(np.ones((3, 2)), np.array([0.0, 1.0]))
+    >>> layer.forward(np.array([[1.0, 2.0, 3.0]]))
+    array([[6., 7.]])
+    >>> layer.backward(np.array([[1.0, 2.0]]))  # dx = dout @ W.T
+    array([[3., 3., 3.]])
+    >>> layer.dW  # x.T @ dout
+    array([[1., 2.],
+           [2., 4.],
+           [3., 6.]])
+    >>> layer.db
+    array([1., 2.])
     """
 
     param_names = ("W", "b")

@@ -141,6 +141,19 @@ class Convolution(Layer):
     The layer computes in ``W``'s dtype: float32 parameters give a float32 forward and backward.
     The output is a transposed view of channels-last (N, OH, OW, FN) memory, ``dx`` one of
     (N, H, W, C) memory on the shifted path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv = Convolution(np.ones((1, 1, 2, 2)), np.zeros(1))  # one 2x2 filter, one channel
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> conv.forward(x)  # the sum of each 2x2 window
+    array([[[[ 8., 12.],
+             [20., 24.]]]])
+    >>> conv.backward(np.ones((1, 1, 2, 2)))  # how many windows hold each pixel
+    array([[[[1., 2., 1.],
+             [2., 4., 2.],
+             [1., 2., 1.]]]])
     """
 
     param_names = ("W", "b")
@@ -301,6 +314,17 @@ class Pooling(Layer):
     border window whose input is all -inf ties with its padding, which then takes the gradient.
     On the reshape path an infinite ``dout`` gives NaN (``inf * 0``) in the window's other
     slots, as in :class:`~layerwise.layers.Relu`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pool = Pooling(2, 2)  # stride 2
+    >>> x = np.array([[[[1.0, 2.0, 5.0, 0.0], [3.0, 4.0, 1.0, 1.0]]]])
+    >>> pool.forward(x)
+    array([[[[4., 5.]]]])
+    >>> pool.backward(np.array([[[[10.0, 20.0]]]]))  # dout goes to each window's maximum
+    array([[[[ 0.,  0., 20.,  0.],
+             [ 0., 10.,  0.,  0.]]]])
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:

@@ -81,6 +81,16 @@ class Dropout(Layer):
     the input's shape and dtype. A floating input keeps its dtype (float32 stays float32);
     int or bool input is computed in float64. ``inf * 0`` where a unit is dropped gives NaN,
     without a warning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> drop = Dropout(0.5, seed=0)
+    >>> out = drop.forward(np.full((2, 4), 3.0))
+    >>> bool(np.all(out == np.where(drop.mask, 3.0, 0.0)))  # each unit kept or dropped
+    True
+    >>> drop.forward(np.full((1, 4), 3.0), train_flg=False)  # the book's inference: x (1 - ratio)
+    array([[1.5, 1.5, 1.5, 1.5]])
     """
 
     takes_train_flg = True
@@ -191,6 +201,17 @@ class BatchNormalization(Layer):
     A batch of one is allowed in training, as the book's gradient check uses it, but every
     value is then its own mean: ``out`` is exactly ``beta`` and ``dx`` exactly 0, so such a
     check proves nothing about ``dx``. Two samples are nearly as bad (``xn = +-1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bn = BatchNormalization(np.ones(2), np.zeros(2))
+    >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> bn.forward(x).round(4)  # each feature: mean 0, variance 1 over the batch
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    >>> bn.running_mean  # momentum 0.9: 0.9 * 0 + 0.1 * the batch mean
+    array([0.2, 2. ])
     """
 
     param_names = ("gamma", "beta")
