@@ -210,7 +210,7 @@ def test_gradcheck_reports_every_parameter():
         # Issue 11, item 5: these were NumPy's or Python's wording, exit 1, or accepted.
         (["train", "--seed", "-1"], "argument --seed: must be a whole number >= 0, got -1"),
         (["train", "--weight-init-std", "-1"], "argument --weight-init-std: must be a number > 0"),
-        (["train", "--weight-init-std", "big"], "or one of relu, he, sigmoid, xavier, got 'big'"),
+        (["train", "--weight-init-std", "big"], "or one of he, relu, sigmoid, xavier, got 'big'"),
         (["train", "--threads", "-1"], "argument --threads: must be a whole number >= 0"),
         (["train", "--dataset", "no/such/dir"], "argument --dataset: must be sample"),
         (["evaluate", "m.npz", "--dataset", "no/such/dir"], "argument --dataset: must be"),

@@ -13,10 +13,6 @@ import pytest
 
 import layerwise
 
-# Modules whose examples are being rewritten in a parallel branch (files.py's raises ImportError
-# today): skipped until that branch is merged, then this set is emptied.
-NOT_YET = {"layerwise.files", "layerwise.checkpoints", "layerwise.container"}
-
 MODULES = ["layerwise"] + sorted(
     name
     for _, name, _ in pkgutil.walk_packages(layerwise.__path__, "layerwise.")
@@ -30,10 +26,6 @@ def examples():
     finder = doctest.DocTestFinder(exclude_empty=True)
     params = []
     for name in MODULES:
-        if name in NOT_YET:
-            reason = "its examples are rewritten in a parallel branch"
-            params.append(pytest.param(None, id=name, marks=pytest.mark.skip(reason=reason)))
-            continue
         # Only the docstrings of objects defined in the module, not of those it imports.
         for test in finder.find(importlib.import_module(name)):
             if test.examples:
