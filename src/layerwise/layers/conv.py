@@ -120,8 +120,8 @@ class Convolution(Layer):
                 f"shape {self.W.shape} (FN, C, FH, FW), got x of shape {x.shape}"
             )
         out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where)
-        self.x = as_dtype(x, self.W.dtype)
         with quiet():  # beyond the float range is inf, as in Affine
+            self.x = as_dtype(x, self.W.dtype)
             if fast.conv_fast_path(self.W.shape, self.stride, self.pad):
                 self.col = self.col_W = None
                 out, self._X3 = fast.conv_forward(self.x, self.W, self.b, self.pad)
