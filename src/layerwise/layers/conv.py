@@ -53,7 +53,7 @@ class Convolution(Layer):
     ``dout`` as rows (N*OH*OW, FN)::
 
         db = sum(dout, axis=0)
-        dW = (col.T @ dout).T.reshape(FN, C, FH, FW)
+        dW = (dout.T @ col).reshape(FN, C, FH, FW)
         dx = col2im(dout @ col_W.T)
 
     Parameters
