@@ -33,8 +33,9 @@ by side, making each filter row a single product with K = FW*C::
 The frame is ``Hf = H + pad`` rows by ``Wf = W + pad`` columns per image: ``pad`` zero rows and
 columns before each image's, and the band after one image pads the next one's start. Output rows
 whose window reaches past an image's edge hold a mixture of neighbours and are never read: the
-output is the ``(OH, OW)`` corner of each image's ``(Hf, Wf)`` block. With ``pad < FH, FW`` the
-windows of the kept corner read only the image and its own zero band.
+output is the ``(OH, OW)`` corner of each image's ``(Hf, Wf)`` block. That corner fits when
+``pad < FH`` (then ``OH = H + 2*pad - FH + 1 <= Hf``), and likewise for the width; what a kept
+window reads past its image's last row or column is the next image's band of zeros.
 
 The backward pass uses the same frame. ``db[f] = sum_r dout[r, f]`` and
 ``dW[f, c, i, j] = sum_r dout[r, f] * frame[r + i*Wf + j, c]``, i.e. ``X3[r + i*Wf].T @ dout``
@@ -44,10 +45,11 @@ read; pixel ``p`` receives ``sum_{i, j} dout[p - i*Wf - j] @ W[:, :, i, j]``, th
 convolution of ``dout`` (padded by ``FH-1-pad``) with the filters turned by 180 degrees: the
 forward's products again, over the framed ``dout``.
 
-The rule (:func:`conv_fast_path`): stride 1 (a shift by ``i*Wf + j`` is a slice only then), a pad
-smaller than the filter (so the one band of zeros pads both neighbours), and ``2*C >= FN``: each
-tap's product moves about ``N*Hf*Wf x FN`` numbers, an im2col tap ``N*OH*OW x C``, so with few
-input channels (a network's first layer) im2col is faster.
+The rule (:func:`conv_fast_path`): stride 1 (with a larger stride the products would compute every
+position and keep one in ``stride**2``), a pad smaller than the filter (so that the output fits
+each image's block), and ``2*C >= FN``: each tap's product moves about ``N*Hf*Wf x FN`` numbers,
+an im2col tap ``N*OH*OW x C``, so with few input channels (a network's first layer) im2col is
+faster.
 
 Why the pooling is the same function
 ------------------------------------
