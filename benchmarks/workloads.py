@@ -723,7 +723,7 @@ def _bare_row_products(flat, Wr, Wf):
 
 def _bare_conv_shifted(x, W, b, pad):
     """Stride-1 convolution as one product per filter row over the framed channels-last images
-    (see layerwise.layers.conv.Convolution); caches the rows of taps."""
+    (see layerwise.layers._conv_fast); caches the rows of taps."""
     FN, C, FH, FW = W.shape
     N, _, H, W_ = x.shape
     Hf, Wf = H + pad, W_ + pad

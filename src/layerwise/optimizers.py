@@ -9,8 +9,8 @@ without any copying back.
 What layerwise adds to the book: checks that speak to a learner, dtype preservation
 (float32 parameters and state stay float32), ``state_dict``/``load_state_dict`` for
 bit-identical checkpoints, a ``__repr__``, and the registry ``OPTIMIZERS`` with
-``get_optimizer(name, **kwargs)``. One departure: ``Nesterov`` steps in the order of the book's
-repository after its fix, not of the 2016 printing (see its docstring).
+``get_optimizer(name, **kwargs)``. One departure: ``Nesterov`` steps in the corrected order of
+the book's repository, not the printed book's (see its docstring).
 
 Notation in the docstrings: :math:`W` is one parameter array, :math:`g = \\partial L/\\partial W`
 its gradient, :math:`\\eta` the learning rate ``lr``; every operation is elementwise.
@@ -310,11 +310,10 @@ class Nesterov(Optimizer):
     b)`: with :math:`v = -\\eta b` that is the first line above, so torch's parameters equal
     ours at every step (for a constant learning rate).
 
-    Difference from the book: its code as published in 2016 (``common/optimizer.py``) updated
-    :math:`v` first and then added :math:`\\alpha^2 v` with the *new* :math:`v`. That is not
-    Nesterov's method: fed the same gradients, each of its steps is :math:`\\alpha` times the step
-    above minus :math:`\\eta g`. The book's repository fixed the order in 2021; layerwise follows
-    the fix.
+    Difference from the printed book: its ``common/optimizer.py`` updates :math:`v` first and
+    then adds :math:`\\alpha^2 v` with the *new* :math:`v`. That is not Nesterov's method: fed the
+    same gradients, each of its steps is :math:`\\alpha` times the step above minus
+    :math:`\\eta g`. The book's repository has the corrected order, which layerwise follows.
 
     Parameters
     ----------
@@ -346,7 +345,7 @@ class Nesterov(Optimizer):
         vs = self._state("v", params)
         for key, p, g in pairs:
             v = vs[key]
-            # W moves first, with the previous v (the book's 2016 code updated v first).
+            # W moves first, with the previous v (the printed book's code updates v first).
             p += self.momentum * self.momentum * v
             p -= (1 + self.momentum) * self.lr * g
             v *= self.momentum

@@ -52,8 +52,8 @@ class Relu(Layer):
 
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "Relu.forward")
-        # dx = dout * (x > 0): one multiplication, 10-15x faster than the book's `dout[mask] = 0`
-        # (fancy indexing) and 7x faster than np.where, measured at 100x784.
+        # Cache x > 0, so that dx = dout * (x > 0) is one multiplication: the book's
+        # `dout[mask] = 0` is a boolean-index scatter and np.where a branch per element.
         self._keep = x > 0
         self._dtype = x.dtype
         return np.maximum(x, 0)
