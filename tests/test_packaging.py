@@ -155,7 +155,7 @@ PUBLIC_MODULES = [
     "layerwise.functions",
     "layerwise.layers",
     "layerwise.network",
-    "layerwise.nets",
+    "layerwise.book_nets",
     "layerwise.optimizers",
     "layerwise.training",
     "layerwise.container",
@@ -164,8 +164,10 @@ PUBLIC_MODULES = [
     "layerwise.runs",
     "layerwise.datasets",
     "layerwise.util",
-    "layerwise.pictures",
-    "layerwise.graph",
+    "layerwise.viz",
+    "layerwise.viz.graph",
+    "layerwise.viz.recorder",
+    "layerwise.viz.plots",
     "layerwise.interop",
 ]
 

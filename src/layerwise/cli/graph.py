@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ..graph import apple_graph, record_step
+from ..viz import apple_graph, record_step
 from ._common import as_images, dataset, load_dataset, open_model, positive_int
 from .train import RUN_OPTIONS
 

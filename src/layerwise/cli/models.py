@@ -5,7 +5,7 @@ import inspect
 
 import numpy as np
 
-from ..nets import (
+from ..book_nets import (
     DeepConvNet,
     MultiLayerNet,
     MultiLayerNetExtend,

@@ -3,7 +3,7 @@
 =====================  ==========================================  ==========================
 module                 layers                                      the book
 =====================  ==========================================  ==========================
-``graph``              :class:`MulLayer`, :class:`AddLayer`        5.4 computational graphs
+``nodes``              :class:`MulLayer`, :class:`AddLayer`        5.4 computational graphs
 ``activations``        :class:`Relu`, :class:`Sigmoid`             5.5
 ``affine``             :class:`Affine`                             5.6
 ``loss``               :class:`SoftmaxWithLoss`                    5.6.3
@@ -38,8 +38,8 @@ from .activations import Relu, Sigmoid
 from .affine import Affine
 from .base import ACTIVATIONS, LAYERS, BackwardBeforeForwardError, Layer, register_layer
 from .conv import Convolution, Pooling
-from .graph import AddLayer, MulLayer
 from .loss import SoftmaxWithLoss
+from .nodes import AddLayer, MulLayer
 from .regularization import BatchNormalization, Dropout
 
 __all__ = [
