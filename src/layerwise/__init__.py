@@ -4,6 +4,8 @@
 >>> from layerwise import Affine, Relu, SoftmaxWithLoss
 """
 
+from __future__ import annotations
+
 from . import datasets, optimizers, util, viz
 from ._blas import blas_threads
 from ._checks import InvalidParameterError

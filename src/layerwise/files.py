@@ -33,6 +33,8 @@ Examples
 'TwoLayerNet'
 """
 
+from __future__ import annotations
+
 import inspect
 import json
 import math

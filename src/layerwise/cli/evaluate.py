@@ -1,5 +1,7 @@
 """``layerwise evaluate``: the accuracy and confusion matrix of a saved model on a test set."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np

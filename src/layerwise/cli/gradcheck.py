@@ -1,5 +1,7 @@
 """``layerwise gradcheck``: backpropagation against numerical gradients, for the book's nets."""
 
+from __future__ import annotations
+
 import numpy as np
 
 from ..book_nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet

@@ -1,5 +1,7 @@
 """``layerwise graph``: a computational graph, the book's apple figures or a model's one step."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 

@@ -1,5 +1,7 @@
 """The networks of ``--model``: the book's network of each chapter, built from the options."""
 
+from __future__ import annotations
+
 import argparse
 import inspect
 

@@ -1,5 +1,7 @@
 """``layerwise runs``: the runs in runs/ (or DIR) as a table, and their curves in one picture."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 from ..runs import RUN_JSON, RUNS_DIR, dataset_name, find_runs, read_test_accuracies

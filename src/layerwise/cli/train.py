@@ -1,5 +1,7 @@
 """``layerwise train``: train a network; write the model, run.json, history and curves."""
 
+from __future__ import annotations
+
 import os
 import sys
 import time

@@ -34,6 +34,8 @@ dtype. float16 is supported but slow in NumPy and good to about 3 digits. Finite
 warns: a result beyond the float range is inf.
 """
 
+from __future__ import annotations
+
 from .activations import Relu, Sigmoid
 from .affine import Affine
 from .base import ACTIVATIONS, LAYERS, BackwardBeforeForwardError, Layer, register_layer

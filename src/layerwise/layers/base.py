@@ -40,6 +40,8 @@ never ask what concrete class a layer is. :func:`register_layer` adds a class to
 the registry that model files are rebuilt from, and an activation also to :data:`ACTIVATIONS`.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import Any, TypeVar
 

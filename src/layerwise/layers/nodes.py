@@ -2,6 +2,8 @@
 
 :mod:`layerwise.viz` records them, and every other layer, and draws the book's figures."""
 
+from __future__ import annotations
+
 import numpy as np
 import numpy.typing as npt
 

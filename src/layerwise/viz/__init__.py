@@ -27,6 +27,8 @@ The nodes the book draws, :class:`~layerwise.layers.MulLayer` and
 this package only watches layers and draws what it saw.
 """
 
+from __future__ import annotations
+
 from .graph import Call, Edge, Graph, GraphvizNotFoundError, Node, Slot, Value
 from .plots import (
     plot_confusion,

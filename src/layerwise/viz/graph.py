@@ -22,6 +22,8 @@ the Python binding and ``apt-get install graphviz`` for the ``dot`` program). In
 shows itself as the picture.
 """
 
+from __future__ import annotations
+
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,7 +118,7 @@ class Slot:
     """One input of a forward call: its parameter name, where it came from, what it was."""
 
     name: str
-    source: "Node | None"  # the node whose output this is; None for an input from outside
+    source: Node | None  # the node whose output this is; None for an input from outside
     value: Value
 
 
@@ -189,8 +191,8 @@ class Edge:
     """An arrow of the drawing: ``tail`` and ``head`` are Nodes, or names of outside inputs
     and outputs; ``forward`` flows along it, ``backward`` (None: none was computed) against it."""
 
-    tail: "Node | str"
-    head: "Node | str"
+    tail: Node | str
+    head: Node | str
     forward: Value
     backward: Value | None
 
@@ -258,7 +260,7 @@ class Graph:
         name: str | None = None,
         inputs: Sequence[str] | None = None,
         output: str | None = None,
-    ) -> "Graph":
+    ) -> Graph:
         """Name what the drawing shows of ``layer``'s calls.
 
         Parameters
@@ -304,7 +306,7 @@ class Graph:
 
     # ------------------------------------------------------------------ edges
 
-    def edges(self) -> list["Edge"]:
+    def edges(self) -> list[Edge]:
         """The arrows of the drawing, in forward order (each node's inputs, then its output).
 
         Returns

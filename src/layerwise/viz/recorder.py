@@ -27,6 +27,8 @@ a bound method taken before recording began (``f = layer.forward``) is not seen.
 and one step of a network's backpropagation.
 """
 
+from __future__ import annotations
+
 import functools
 import inspect
 import threading
@@ -47,7 +49,7 @@ _active_lock = threading.Lock()
 _active = None  # the Recorder recording now: one at a time
 
 
-def record(classes: Iterable[type] | None = None) -> "Recorder":
+def record(classes: Iterable[type] | None = None) -> Recorder:
     """A :class:`Recorder`: ``with record() as graph:`` notes every layer call in the block."""
     return Recorder(classes)
 
@@ -181,7 +183,7 @@ class Recorder:
 # ---------------------------------------------------------------------- the book's figures
 
 
-def apple_graph(oranges: bool = False) -> "Graph":
+def apple_graph(oranges: bool = False) -> Graph:
     """The book's apple figures (section 5.4), recorded from real MulLayer/AddLayer calls.
 
     2 apples at 100 yen with 10% tax: price 220, dapple 2.2, dapple_num 110, dtax 200. With
@@ -214,7 +216,7 @@ def apple_graph(oranges: bool = False) -> "Graph":
 
 def record_step(
     network: Any, x: npt.ArrayLike, t: npt.ArrayLike, title: str | None = None
-) -> "Graph":
+) -> Graph:
     """Record one step of backpropagation of ``network`` on a batch, drawn as the book's layers.
 
     The nodes take the network's layer names (``Affine1``, ``Relu1``, ...); the loss's arrow is
