@@ -7,7 +7,7 @@ import sys
 
 from layerwise import TwoLayerNet
 from layerwise.datasets import load_sample
-from layerwise.graph import record
+from layerwise.viz import record
 
 out = sys.argv[1] if len(sys.argv) > 1 else "two_layer_net.png"
 

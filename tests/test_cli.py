@@ -610,7 +610,7 @@ def _drawn(monkeypatch, draw):
 @pytest.mark.parametrize("epochs", [3, 20])
 def test_curves_say_which_run_and_show_the_accuracies_spread(tmp_path, monkeypatch, epochs):
     """Item 8: no title, a fixed 0-1 accuracy axis, an unexplained window, epoch 1 unlabelled."""
-    from layerwise.pictures import plot_history
+    from layerwise.viz.plots import plot_history
 
     title = "two-layer 784-50-10 on sample · sgd lr 0.1"
     fig = _drawn(monkeypatch, lambda: plot_history(_History(epochs), tmp_path / "c.png", title))
@@ -626,7 +626,7 @@ def test_curves_say_which_run_and_show_the_accuracies_spread(tmp_path, monkeypat
 
 
 def test_accuracy_axis_and_epoch_ticks():
-    from layerwise.pictures import accuracy_limits, epoch_ticks
+    from layerwise.viz.plots import accuracy_limits, epoch_ticks
 
     assert accuracy_limits([0.5, 1.0]) == (0.45, 1.0)  # never beyond 1
     low, high = accuracy_limits([0.9, 0.9])  # one value: still a readable range

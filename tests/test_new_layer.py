@@ -12,9 +12,9 @@ import pytest
 
 import layerwise
 from layerwise import Affine, Dropout, MultiLayerNetExtend, Sequential, Trainer
-from layerwise.graph import record
 from layerwise.interop import ConversionError
 from layerwise.layers import ACTIVATIONS, LAYERS, Layer, register_layer
+from layerwise.viz import record
 
 
 class Tanh(Layer):

@@ -46,7 +46,12 @@ def _networks():
         ),
         "MultiLayerNetExtend+Dropout": lambda: (
             MultiLayerNetExtend(
-                36, [12, 8], 4, use_dropout=True, dropout_ration=0.3, weight_decay_lambda=0.01,
+                36,
+                [12, 8],
+                4,
+                use_dropout=True,
+                dropout_ration=0.3,
+                weight_decay_lambda=0.01,
                 seed=0,
             ),  # fmt: skip
             (36,),
@@ -128,6 +133,7 @@ def test_the_network_keeps_its_own_arrays_with_the_trained_values():
 
 def test_batchnorm_uses_shard_statistics_and_averages_the_running_ones():
     """Per-shard batch statistics (as DistributedDataParallel), the running ones averaged."""
+
     def make():
         return MultiLayerNetExtend(6, [5], 3, use_batchnorm=True, seed=0)
 

@@ -4,10 +4,13 @@
 >>> from layerwise import Affine, Relu, SoftmaxWithLoss
 """
 
-from . import datasets, optimizers, util
+from __future__ import annotations
+
+from . import datasets, optimizers, util, viz
 from ._blas import blas_threads
 from ._checks import InvalidParameterError
 from ._version import __version__ as __version__
+from .book_nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .files import ModelFileError, load, save
 from .functions import (
     cross_entropy_error,
@@ -31,7 +34,6 @@ from .layers import (
     Sigmoid,
     SoftmaxWithLoss,
 )
-from .nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from .network import Parameters, Sequential
 from .training import NonFiniteLossError, Trainer, TrainingInterrupted
 
@@ -39,6 +41,7 @@ __all__ = [
     "datasets",
     "optimizers",
     "util",
+    "viz",
     "Affine",
     "BatchNormalization",
     "Dropout",

@@ -10,6 +10,8 @@ NumPy's wheels ship, is found among the loaded libraries and called through ctyp
 neither works the limit is silently not applied: it changes speed only, never results.
 """
 
+from __future__ import annotations
+
 import ctypes
 import sys
 from collections.abc import Iterator

@@ -18,6 +18,8 @@ factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there wou
 a small Relu backward).
 """
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import math

@@ -4,4 +4,6 @@
 ``layerwise --version`` show it, and model files and checkpoints record it.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"

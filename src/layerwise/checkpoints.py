@@ -35,6 +35,8 @@ Examples
 ['W1', 'W2', 'b1', 'b2']
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path

@@ -27,6 +27,8 @@ Examples
 7
 """
 
+from __future__ import annotations
+
 import json
 import math
 import os
@@ -218,7 +220,7 @@ class NpzFile:
             npz.close()
         self._file.close()
 
-    def __enter__(self) -> "NpzFile":
+    def __enter__(self) -> NpzFile:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,7 +11,7 @@ holding
   the caller gives them, how the network was trained: ``"training": {...}`` (the command line
   stores its run's settings there; :func:`read_training` reads them back).
 
-Networks are rebuilt from the registries (:data:`layerwise.nets.NETWORKS` and
+Networks are rebuilt from the registries (:data:`layerwise.book_nets.NETWORKS` and
 :data:`layerwise.layers.LAYERS`), never from a class named in the file by import.
 
 Nothing in it is pickled, so any NumPy can read it with ``np.load(path, allow_pickle=False)``,
@@ -33,6 +33,8 @@ Examples
 'TwoLayerNet'
 """
 
+from __future__ import annotations
+
 import inspect
 import json
 import math
@@ -43,15 +45,7 @@ import numpy as np
 
 from ._types import StrPath
 from ._version import __version__
-from .container import (
-    ModelFileError,
-    open_npz,
-    read_json_entry,
-    read_npz,
-    write_npz_atomic,
-)
-from .layers import LAYERS, Affine, BatchNormalization, Convolution
-from .nets import (
+from .book_nets import (
     _DEEP_DEFAULTS,
     NETWORKS,
     DeepConvNet,
@@ -67,6 +61,14 @@ from .nets import (
     check_dtype,
     check_size,
 )
+from .container import (
+    ModelFileError,
+    open_npz,
+    read_json_entry,
+    read_npz,
+    write_npz_atomic,
+)
+from .layers import LAYERS, Affine, BatchNormalization, Convolution
 from .network import Sequential, array_keys
 
 __all__ = [
@@ -95,7 +97,7 @@ def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None 
 
     Parameters
     ----------
-    network : Sequential or one of the book's networks (:data:`layerwise.nets.NETWORKS`)
+    network : Sequential or one of the book's networks (:data:`layerwise.book_nets.NETWORKS`)
     path : str or Path
         Written exactly as given: no ``.npz`` suffix is added (unlike ``np.savez``).
     training : dict, optional, keyword-only
@@ -134,7 +136,7 @@ def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None 
     if NETWORKS.get(config.get("class", "")) is not type(network):
         raise fail(
             f"its class is not registered for model files (register it with "
-            f"layerwise.nets.register_network); registered: {', '.join(NETWORKS)}"
+            f"layerwise.book_nets.register_network); registered: {', '.join(NETWORKS)}"
         )
     for layer in [*network.layers.values(), network.last_layer]:
         if LAYERS.get(type(layer).__name__) is not type(layer):

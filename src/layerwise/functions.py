@@ -18,6 +18,8 @@ range is inf, without NumPy's RuntimeWarning; NaN and inf inputs propagate (see
 :mod:`layerwise._checks`).
 """
 
+from __future__ import annotations
+
 import numbers
 from collections.abc import Callable
 

@@ -1,7 +1,7 @@
 """Networks: layers composed in order, then a loss layer (the book's chapters 5-8).
 
 :class:`Sequential` composes any layers that follow the protocol of :mod:`layerwise.layers.base`;
-the book's networks (:mod:`layerwise.nets`) are thin constructors on it. A network has the
+the book's networks (:mod:`layerwise.book_nets`) are thin constructors on it. A network has the
 book's attributes: ``params`` (``'W1'``, ``'b1'``, ``'gamma1'``, ...), ``layers`` (an ordered
 dict of named layers) and ``last_layer`` (also ``lastLayer``, chapter 5's spelling).
 

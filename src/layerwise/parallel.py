@@ -53,6 +53,7 @@ from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._blas import blas_threads
 from ._checks import check_number, quiet
@@ -101,7 +102,7 @@ class _Layout:
         self.size = 0
         self.entries: dict[str, tuple[int, tuple[int, ...], str]] = {}
 
-    def add(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def add(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
         self.size = -(-self.size // _ALIGN) * _ALIGN
         self.entries[name] = (self.size, tuple(shape), np.dtype(dtype).str)
         self.size += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize

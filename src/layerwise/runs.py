@@ -11,7 +11,7 @@ A run folder holds what ``layerwise train`` wrote for one run, and nothing of an
 ``history.csv``, ``train_loss.csv``
     the accuracies per epoch and the loss per iteration (:func:`write_history`);
 ``curves.png``, ``filters.png``, ``misclassified.png``, ``confusion.png``
-    the pictures of :mod:`layerwise.pictures`.
+    the pictures of :mod:`layerwise.viz.plots`.
 
 >>> import tempfile
 >>> from pathlib import Path

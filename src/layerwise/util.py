@@ -5,6 +5,8 @@
 Inputs are never modified (read-only arrays are fine); results are new arrays.
 """
 
+from __future__ import annotations
+
 import operator
 
 import numpy as np

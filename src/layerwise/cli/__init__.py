@@ -18,6 +18,8 @@ line); 1 any other failure a user can cause (data not found, a bad model file, a
 a short message and never a traceback; 128 + the signal's number when interrupted.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import shlex

@@ -1,5 +1,7 @@
 """What several commands share: usage errors, option types, the datasets and the model files."""
 
+from __future__ import annotations
+
 import argparse
 from pathlib import Path
 

@@ -1,13 +1,15 @@
 """``layerwise evaluate``: the accuracy and confusion matrix of a saved model on a test set."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np
 
 from .. import datasets, interop
-from ..pictures import plot_confusion, plot_misclassified
 from ..runs import model_file
 from ..training import predicted_labels
+from ..viz.plots import plot_confusion, plot_misclassified
 from ._common import NO_PICTURES, as_images, dataset, load_dataset, open_model, workers
 from .export import ONNX_DATASET_KEY
 from .train import RUN_OPTIONS

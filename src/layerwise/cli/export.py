@@ -1,5 +1,7 @@
 """``layerwise export``: a saved model as a PyTorch state_dict and/or an ONNX model."""
 
+from __future__ import annotations
+
 from .. import interop
 from ..files import load, read_training
 from ..runs import model_file

@@ -1,8 +1,10 @@
 """``layerwise gradcheck``: backpropagation against numerical gradients, for the book's nets."""
 
+from __future__ import annotations
+
 import numpy as np
 
-from ..nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from ..book_nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from ._common import non_negative_int
 
 #: Largest difference accepted, relative to the network's largest gradient entry (float64);

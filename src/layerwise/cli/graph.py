@@ -1,9 +1,11 @@
 """``layerwise graph``: a computational graph, the book's apple figures or a model's one step."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
-from ..graph import apple_graph, record_step
+from ..viz import apple_graph, record_step
 from ._common import as_images, dataset, load_dataset, open_model, positive_int
 from .train import RUN_OPTIONS
 

@@ -1,11 +1,13 @@
 """The networks of ``--model``: the book's network of each chapter, built from the options."""
 
+from __future__ import annotations
+
 import argparse
 import inspect
 
 import numpy as np
 
-from ..nets import (
+from ..book_nets import (
     DeepConvNet,
     MultiLayerNet,
     MultiLayerNetExtend,

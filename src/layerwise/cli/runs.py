@@ -1,9 +1,11 @@
 """``layerwise runs``: the runs in runs/ (or DIR) as a table, and their curves in one picture."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
-from ..pictures import plot_runs
 from ..runs import RUN_JSON, RUNS_DIR, dataset_name, find_runs, read_test_accuracies
+from ..viz.plots import plot_runs
 from ._common import NO_PICTURES
 
 HEADER = ["folder", "model", "dataset", "optimizer", "lr", "epochs", "test acc", "time", "status"]

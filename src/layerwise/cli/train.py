@@ -1,18 +1,20 @@
 """``layerwise train``: train a network; write the model, run.json, history and curves."""
 
+from __future__ import annotations
+
 import os
 import sys
 import time
 from pathlib import Path
 
 from .. import runs
+from ..book_nets import SimpleConvNet, TwoLayerNet
 from ..files import save
 from ..layers import ACTIVATIONS
-from ..nets import SimpleConvNet, TwoLayerNet
 from ..optimizers import OPTIMIZERS
 from ..parallel import WorkerError
-from ..pictures import plot_filters, plot_history
 from ..training import NonFiniteLossError, Trainer, TrainingInterrupted
+from ..viz.plots import plot_filters, plot_history
 from ._common import (
     NO_PICTURES,
     UsageError,

@@ -16,6 +16,8 @@ optional packages are imported inside the functions, so ``import layerwise`` nee
 a missing one raises :class:`MissingExtraError` with the ``pip install`` to run.
 """
 
+from __future__ import annotations
+
 from .onnx_bridge import OnnxModel, load_onnx, to_onnx
 from .plan import ConversionError, MissingExtraError
 from .torch_bridge import from_torch, save_torch, to_torch

@@ -19,6 +19,8 @@ an activation (``Relu``, ``Sigmoid``)  the operator its class's ``onnx_op`` name
 =====================================  =================================================
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -241,6 +243,6 @@ class OnnxModel:
         return f"OnnxModel('{self.path}', input_shape={self.input_shape})"
 
 
-def load_onnx(path: StrPath) -> "OnnxModel":
+def load_onnx(path: StrPath) -> OnnxModel:
     """An :class:`OnnxModel` for ``path``: ``load_onnx(p).predict(x)`` runs it in onnxruntime."""
     return OnnxModel(path)

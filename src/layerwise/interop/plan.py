@@ -22,6 +22,8 @@ Arrays in steps are copies in the network's dtype and layerwise's layout (``W`` 
 (in, out)); converting never changes the network.
 """
 
+from __future__ import annotations
+
 import importlib
 from dataclasses import dataclass, field
 

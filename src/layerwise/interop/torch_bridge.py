@@ -23,6 +23,8 @@ torch is imported inside the functions, so ``import layerwise`` never needs it; 
 they raise :class:`~.plan.MissingExtraError` naming ``pip install "layerwise[torch]"``.
 """
 
+from __future__ import annotations
+
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any  # torch's types: torch is an optional extra

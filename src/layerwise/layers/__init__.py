@@ -3,7 +3,7 @@
 =====================  ==========================================  ==========================
 module                 layers                                      the book
 =====================  ==========================================  ==========================
-``graph``              :class:`MulLayer`, :class:`AddLayer`        5.4 computational graphs
+``nodes``              :class:`MulLayer`, :class:`AddLayer`        5.4 computational graphs
 ``activations``        :class:`Relu`, :class:`Sigmoid`             5.5
 ``affine``             :class:`Affine`                             5.6
 ``loss``               :class:`SoftmaxWithLoss`                    5.6.3
@@ -34,12 +34,14 @@ dtype. float16 is supported but slow in NumPy and good to about 3 digits. Finite
 warns: a result beyond the float range is inf.
 """
 
+from __future__ import annotations
+
 from .activations import Relu, Sigmoid
 from .affine import Affine
 from .base import ACTIVATIONS, LAYERS, BackwardBeforeForwardError, Layer, register_layer
 from .conv import Convolution, Pooling
-from .graph import AddLayer, MulLayer
 from .loss import SoftmaxWithLoss
+from .nodes import AddLayer, MulLayer
 from .regularization import BatchNormalization, Dropout
 
 __all__ = [

@@ -62,6 +62,8 @@ columns. The backward pass puts ``dout`` in the slot that held the maximum and 0
 no two windows share a pixel, so nothing is added up (col2im's sums are single terms).
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 

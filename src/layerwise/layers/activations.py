@@ -1,5 +1,7 @@
 """Activation layers of the book's section 5.5: ReLU and sigmoid."""
 
+from __future__ import annotations
+
 import numpy as np
 import numpy.typing as npt
 

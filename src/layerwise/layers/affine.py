@@ -1,5 +1,7 @@
 """The fully connected layer of the book's section 5.6."""
 
+from __future__ import annotations
+
 import numpy as np
 import numpy.typing as npt
 

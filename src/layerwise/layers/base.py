@@ -15,7 +15,7 @@ A layer is a plain class, as in the book's ``common/layers.py``:
   ``get_config()`` returns its other arguments as a JSON-serialisable dict, so that
   ``type(layer)(**arrays, **layer.get_config())`` rebuilds the layer;
 - a layer that draws random numbers keeps its ``numpy.random.Generator`` as ``rng``;
-- a layer may name a ``symbol``, the glyph :mod:`layerwise.graph` draws it as (``×``, ``+``).
+- a layer may name a ``symbol``, the glyph :mod:`layerwise.viz` draws it as (``×``, ``+``).
 
 What the edges need is declared by class attributes, each with a default on :class:`Layer` (a
 class that does not derive from it is read with the same defaults):
@@ -39,6 +39,8 @@ Networks, model files, checkpoints and the exporters work from these declaration
 never ask what concrete class a layer is. :func:`register_layer` adds a class to :data:`LAYERS`,
 the registry that model files are rebuilt from, and an activation also to :data:`ACTIVATIONS`.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar

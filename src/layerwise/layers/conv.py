@@ -28,6 +28,8 @@ Differences from the book's ``common/layers.py``, each with a ``test_regression_
 - ``backward(dout, input_grad=False)`` skips the gradient with respect to the input.
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 import numpy as np

@@ -1,5 +1,7 @@
 """The output layer of the book's section 5.6.3: softmax and cross-entropy as one layer."""
 
+from __future__ import annotations
+
 import numpy as np
 import numpy.typing as npt
 

@@ -20,6 +20,8 @@ Differences from the book's ``common/layers.py``, each with a ``test_regression_
   the book's reuses the mask or statistics of the last training step.
 """
 
+from __future__ import annotations
+
 import math
 from typing import Any
 

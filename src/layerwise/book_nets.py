@@ -17,6 +17,8 @@ Weights are drawn from a seeded ``numpy.random.Generator`` in float64 and then c
 gives the same network in float32 and float64.
 """
 
+from __future__ import annotations
+
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, TypeVar

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._types import StrPath
+from .._types import StrPath
 
 if TYPE_CHECKING:  # only for the annotations: the command line imports both
-    from .training import Trainer
+    from ..training import Trainer
 
 
 def _pyplot():

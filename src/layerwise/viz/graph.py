@@ -1,30 +1,8 @@
-"""Record the forward and backward calls of layers, and draw them as the book's chapter-5 figures.
+"""The graph a recording gives, and its drawing as the book's chapter-5 figures.
 
 The book teaches backpropagation with pictures: nodes (``×``, ``+``, then whole layers) joined by
 arrows, each forward value written above its arrow and each backward derivative below it in red.
-This module draws those pictures from a real forward and backward pass:
-
->>> from layerwise import MulLayer
->>> from layerwise.graph import record
->>> mul_apple, mul_tax = MulLayer(), MulLayer()
->>> with record() as graph:
-...     price = mul_tax.forward(mul_apple.forward(100, 2), 1.1)
-...     dapple_price, dtax = mul_tax.backward(1)
-...     dapple, dapple_num = mul_apple.backward(dapple_price)
->>> _ = graph.label(mul_apple, inputs=["apple", "apple count"])
->>> _ = graph.label(mul_tax, inputs=["tax"], output="price")
->>> graph.save("apple.svg")  # doctest: +SKIP
-
-The nodes themselves, :class:`~layerwise.layers.MulLayer` and :class:`~layerwise.layers.AddLayer`,
-live in :mod:`layerwise.layers.graph` (the book's section 5.4); this module only watches layers,
-those and every other one, and draws what it saw.
-
-How recording works, and why it costs nothing when off: while a :class:`Recorder` is active it
-replaces the ``forward`` and ``backward`` of every layer class in :data:`layerwise.layers.LAYERS`
-by a wrapper that calls the original and notes what went in and came out; on exit, even on an
-exception, it puts the very same function objects back. Outside a ``with record()`` block nothing
-of this module is in any call path. The wrappers return the original's result untouched, so
-recording never changes a result.
+A :class:`Graph` holds what :func:`layerwise.viz.record` noted and draws those pictures.
 
 What is noted, call by call in the order they happen (:attr:`Graph.calls`): for a forward call its
 inputs and its output, for a backward call ``dout``, the gradients it returned and the parameter
@@ -38,45 +16,26 @@ arrow to a named output. A backward call belongs to the latest forward call of t
 that has no backward yet. The backward value below an arrow is what the receiving node's
 ``backward`` returned for that input; below the final arrow, the ``dout`` the last node was given.
 
-Limits, said plainly: one recorder at a time (a second one raises); only calls made by the thread
-that entered the recorder are noted; a call made from inside another noted call (a layer calling
-``super().forward`` or a layer built of layers) is part of the outer node, not a node of its own;
-a bound method taken before recording began (``f = layer.forward``) is not seen.
-
 Drawing: :meth:`Graph.to_dot` gives Graphviz DOT text with no dependency; :meth:`Graph.save` and
 :meth:`Graph.pipe` render SVG and PNG through Graphviz (``pip install 'layerwise[graphviz]'`` for
 the Python binding and ``apt-get install graphviz`` for the ``dot`` program). In Jupyter a graph
 shows itself as the picture.
 """
 
-import functools
+from __future__ import annotations
+
 import html
-import inspect
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from ._types import StrPath
-from .container import write_atomic
-from .layers import LAYERS, AddLayer, MulLayer
+from .._types import StrPath
+from ..container import write_atomic
 
-__all__ = [
-    "Call",
-    "Edge",
-    "Graph",
-    "GraphvizNotFoundError",
-    "Node",
-    "Recorder",
-    "Value",
-    "apple_graph",
-    "record",
-    "record_step",
-]
+__all__ = ["Call", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
 
 #: How to get Graphviz, said whenever it is missing.
 INSTALL_GRAPHVIZ = (
@@ -159,7 +118,7 @@ class Slot:
     """One input of a forward call: its parameter name, where it came from, what it was."""
 
     name: str
-    source: "Node | None"  # the node whose output this is; None for an input from outside
+    source: Node | None  # the node whose output this is; None for an input from outside
     value: Value
 
 
@@ -232,154 +191,14 @@ class Edge:
     """An arrow of the drawing: ``tail`` and ``head`` are Nodes, or names of outside inputs
     and outputs; ``forward`` flows along it, ``backward`` (None: none was computed) against it."""
 
-    tail: "Node | str"
-    head: "Node | str"
+    tail: Node | str
+    head: Node | str
     forward: Value
     backward: Value | None
 
 
-# ---------------------------------------------------------------------- the recorder
-
-_active_lock = threading.Lock()
-_active = None  # the Recorder recording now: one at a time
-
-
-def record(classes: Iterable[type] | None = None) -> "Recorder":
-    """A :class:`Recorder`: ``with record() as graph:`` notes every layer call in the block."""
-    return Recorder(classes)
-
-
-class Recorder:
-    """Context manager that notes every ``forward`` and ``backward`` call of layers.
-
-    Parameters
-    ----------
-    classes : iterable of classes, optional
-        The layer classes to watch; default every class in :data:`layerwise.layers.LAYERS`
-        (the book's layers and any registered with
-        :func:`~layerwise.layers.register_layer`).
-
-    ``with Recorder() as graph:`` gives the :class:`Graph` that fills up in the block. A
-    recorder records once; a second active recorder raises RuntimeError.
-    """
-
-    def __init__(self, classes: Iterable[type] | None = None) -> None:
-        self.classes = list(LAYERS.values() if classes is None else classes)
-        self.graph = Graph()
-        self._saved: list[tuple[type, str, Any]] = []  # (class, method name, original)
-        self._used = False
-        self._thread = None
-        self._depth = 0  # > 0 while a noted call runs: calls inside it are part of it
-        # id(output) -> (node, output); the output kept so ids stay unique
-        self._producers: dict[int, Any] = {}
-        # id(layer) -> its nodes still waiting for a backward call
-        self._pending: dict[int, list[Node]] = {}
-
-    def __enter__(self):
-        global _active
-        if self._used:
-            raise RuntimeError("a Recorder records once: use a new record() for a new graph")
-        with _active_lock:
-            if _active is not None:
-                raise RuntimeError(
-                    "another record() is active: one recorder at a time (end the first "
-                    "`with record()` block before starting the next)"
-                )
-            _active = self
-        self._used = True
-        self._thread = threading.get_ident()
-        try:
-            for cls in self.classes:
-                for direction in ("forward", "backward"):
-                    # Only a class's own methods: an inherited one is wrapped on its class.
-                    original = cls.__dict__.get(direction)
-                    if inspect.isfunction(original):
-                        self._saved.append((cls, direction, original))
-                        setattr(cls, direction, self._wrap(original, direction))
-        except BaseException:
-            self._restore()
-            raise
-        return self.graph
-
-    def __exit__(self, *exc_info):
-        self._restore()
-        return False
-
-    def _restore(self):
-        global _active
-        for cls, direction, original in reversed(self._saved):
-            setattr(cls, direction, original)
-        self._saved.clear()
-        self._producers.clear()  # let go of the arrays
-        self._pending.clear()
-        with _active_lock:
-            _active = None
-
-    def _wrap(self, original, direction):
-        signature = inspect.signature(original)
-        before = self._before_forward if direction == "forward" else self._before_backward
-        after = self._after_forward if direction == "forward" else self._after_backward
-
-        # functools.wraps keeps the name, the docstring and `__wrapped__` (the original), so
-        # help() and the restore check still see the layer's own method while recording.
-        @functools.wraps(original)
-        def noted(layer, *args, **kwargs):
-            if self._depth or threading.get_ident() != self._thread:
-                return original(layer, *args, **kwargs)
-            try:
-                bound = signature.bind(layer, *args, **kwargs)
-            except TypeError:  # a wrong call: let the layer itself say what is wrong
-                return original(layer, *args, **kwargs)
-            bound.apply_defaults()  # `backward()` means dout=1.0: note the 1
-            arguments = list(bound.arguments.items())[1:]  # without self
-            # Noted before the call: a layer may change its input in place (the book's Relu).
-            noted_in = before(arguments)
-            self._depth += 1
-            try:
-                result = original(layer, *args, **kwargs)
-            finally:
-                self._depth -= 1
-            after(layer, noted_in, result)
-            return result
-
-        return noted
-
-    def _before_forward(self, arguments):
-        slots = []
-        for name, value in arguments:
-            if value is None or isinstance(value, (bool, np.bool_, str)):
-                continue  # flags (train_flg), not data
-            producer = self._producers.get(id(value))
-            source = producer[0] if producer is not None and producer[1] is value else None
-            slots.append(Slot(name, source, Value.of(value)))
-        return slots
-
-    def _after_forward(self, layer, slots, out):
-        node = self.graph._add_node(layer, slots, Value.of(out))
-        self._producers[id(out)] = (node, out)
-        self._pending.setdefault(id(layer), []).append(node)
-
-    def _before_backward(self, arguments):
-        return {"dout": Value.of(arguments[0][1])} if arguments else {}
-
-    def _after_backward(self, layer, inputs, result):
-        waiting = self._pending.get(id(layer))
-        node = waiting.pop() if waiting else None
-        returned = result if isinstance(result, tuple) else (result,)
-        outputs = tuple(None if r is None else Value.of(r) for r in returned)
-        grads = {}
-        for name in getattr(layer, "param_names", ()):
-            grad = getattr(layer, "d" + name, None)
-            if grad is not None:
-                grads["d" + name] = Value.of(grad)
-        self.graph._add_backward(layer, node, inputs, outputs, grads)
-
-
-# ---------------------------------------------------------------------- the graph
-
-
 class Graph:
-    """What a :class:`Recorder` noted, and its drawing.
+    """What a :class:`~layerwise.viz.recorder.Recorder` noted, and its drawing.
 
     Attributes
     ----------
@@ -441,7 +260,7 @@ class Graph:
         name: str | None = None,
         inputs: Sequence[str] | None = None,
         output: str | None = None,
-    ) -> "Graph":
+    ) -> Graph:
         """Name what the drawing shows of ``layer``'s calls.
 
         Parameters
@@ -487,7 +306,7 @@ class Graph:
 
     # ------------------------------------------------------------------ edges
 
-    def edges(self) -> list["Edge"]:
+    def edges(self) -> list[Edge]:
         """The arrows of the drawing, in forward order (each node's inputs, then its output).
 
         Returns
@@ -662,67 +481,3 @@ def _node_attributes(node):
         )
     label = f'<<table border="0" cellspacing="0" cellpadding="1">{"".join(rows)}</table>>'
     return f"[shape=box, style=rounded, margin=0.1, label={label}, {tooltip}]"
-
-
-# ---------------------------------------------------------------------- the book's figures
-
-
-def apple_graph(oranges: bool = False) -> "Graph":
-    """The book's apple figures (section 5.4), recorded from real MulLayer/AddLayer calls.
-
-    2 apples at 100 yen with 10% tax: price 220, dapple 2.2, dapple_num 110, dtax 200. With
-    ``oranges``, also 3 oranges at 150 yen: price 715, dapple 2.2, dorange 3.3, dtax 650.
-
-    Returns
-    -------
-    Graph
-    """
-    mul_apple, mul_tax = MulLayer(), MulLayer()
-    mul_orange, add_apple_orange = MulLayer(), AddLayer()
-    with record() as graph:
-        apple_price = mul_apple.forward(100, 2)
-        if oranges:
-            orange_price = mul_orange.forward(150, 3)
-            all_price = add_apple_orange.forward(apple_price, orange_price)
-        mul_tax.forward(all_price if oranges else apple_price, 1.1)
-
-        dall_price, _ = mul_tax.backward(1)
-        if oranges:
-            dapple_price, dorange_price = add_apple_orange.backward(dall_price)
-            mul_orange.backward(dorange_price)
-        mul_apple.backward(dapple_price if oranges else dall_price)
-    graph.label(mul_apple, inputs=["apple", "apple count"])
-    if oranges:
-        graph.label(mul_orange, inputs=["orange", "orange count"])
-    graph.label(mul_tax, inputs=["tax"], output="price")
-    return graph
-
-
-def record_step(
-    network: Any, x: npt.ArrayLike, t: npt.ArrayLike, title: str | None = None
-) -> "Graph":
-    """Record one step of backpropagation of ``network`` on a batch, drawn as the book's layers.
-
-    The nodes take the network's layer names (``Affine1``, ``Relu1``, ...); the loss's arrow is
-    ``L``. Arrows carry the shapes forward and the gradients' shapes backward, the last one the
-    loss's value and ``1``.
-
-    Parameters
-    ----------
-    network : Sequential
-        Its ``loss_and_gradient(x, t)`` is called once, in the network's mode.
-    x, t : array_like
-        A batch and its labels.
-    title : str, optional
-
-    Returns
-    -------
-    Graph
-    """
-    with record() as graph:
-        network.loss_and_gradient(x, t)
-    for name, layer in network.layers.items():
-        graph.label(layer, name=name)
-    graph.label(network.last_layer, name=type(network.last_layer).__name__, output="L")
-    graph.title = title
-    return graph

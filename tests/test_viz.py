@@ -1,4 +1,4 @@
-"""layerwise.graph: the recorder, and the drawing of the book's chapter-5 figures.
+"""layerwise.viz: the recorder, and the drawing of the book's chapter-5 figures.
 
 The apple figures are checked number by number against the book (section 5.4), in the DOT text
 and in the SVG Graphviz draws from it: each number on the right arrow, the forward value above the
@@ -24,7 +24,8 @@ from layerwise import (
     TwoLayerNet,
 )
 from layerwise.datasets import load_sample
-from layerwise.graph import (
+from layerwise.layers import LAYERS
+from layerwise.viz import (
     GraphvizNotFoundError,
     Recorder,
     Value,
@@ -32,7 +33,6 @@ from layerwise.graph import (
     record,
     record_step,
 )
-from layerwise.layers import LAYERS
 
 # The book's figures, section 5.4: (from, to): (forward value, backward value). Nodes are
 # numbered in forward order: the apples' ×, [the oranges' ×, the +,] the tax's ×.

@@ -1,4 +1,8 @@
-"""The computational-graph nodes of the book's section 5.4: multiplication and addition."""
+"""The nodes of the book's computational graphs (section 5.4): multiplication and addition.
+
+:mod:`layerwise.viz` records them, and every other layer, and draws the book's figures."""
+
+from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +22,7 @@ class MulLayer(Layer):
     shape too. Computes in float (int/bool inputs in float64).
     """
 
-    symbol = "×"  # how the book draws this node (see layerwise.graph)
+    symbol = "×"  # how the book draws this node (see layerwise.viz)
 
     def __init__(self) -> None:
         self.x: np.ndarray | None = None
