@@ -89,7 +89,10 @@ def run_layerwise(args, on_step):
     if args.workers > 1:  # the Trainer's own pool, as `Trainer(workers=N).train()` opens it
         from layerwise.parallel import DataParallel
 
-        pool = DataParallel(network, args.workers, x_train.shape[1:], (), t_train.dtype, args.batch)
+        pool = DataParallel(
+            network, args.workers, x_train.shape[1:], (), t_train.dtype, args.batch,
+            optimizer=trainer.optimizer,
+        )  # fmt: skip
         pool.start()
         trainer._pool = pool
     try:

@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# PyTorch's OpenMP threads spin for a while after each of its steps; interleaved with the worker
+# processes they would steal the cores the next layerwise step needs. Passive waiting (set before
+# torch is imported) lets each configuration have the machine to itself.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import workloads as wl  # noqa: E402
@@ -53,13 +57,15 @@ def _layerwise(name, workers, images, index, seed):
             optimizer.update(net.params, grads)
 
         return run, lambda: None
-    pool = DataParallel(net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]))
+    pool = DataParallel(
+        net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]), optimizer=optimizer
+    )
     pool.start()
 
     def run_parallel():
         idx = next(batches)
         pool.step(images.x_u8[idx], images.t_u8[idx])
-        pool.update(optimizer)
+        pool.update()
 
     return run_parallel, pool.close
 

@@ -64,11 +64,17 @@ class Optimizer:
       is ``None`` until the first ``update``, as in the book, then a dict ``name -> ndarray``
       shaped and typed like the parameter;
     - ``_counters``: integer state, ``("iter",)`` for Adam.
+
+    ``elementwise`` (True for every rule of the book) says that ``update`` treats each entry of
+    each array on its own, so that data-parallel training (:mod:`layerwise.parallel`) may run it
+    on slices of the parameters in different processes; a subclass whose rule mixes entries
+    (a norm over a whole array, say) sets it False.
     """
 
     _hyperparameters: tuple[str, ...] = ("lr",)
     _slots: tuple[str, ...] = ()
     _counters: tuple[str, ...] = ()
+    elementwise: bool = True
 
     def update(
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]

@@ -17,10 +17,10 @@ How the work is laid out:
 - every parameter lives in one shared-memory block, viewed by each worker's copy of the
   network, so the children always compute with the current weights and nothing is sent per step
   but the shard's bounds; the minibatch itself is written once into shared memory;
-- each worker writes ``(n_k / B) * grad`` into its own row of a shared gradient block; the
-  calling process then sums the rows and runs the optimizer slice by slice on ``N`` threads
-  (NumPy releases the GIL inside its loops), so no single core sums ``N`` gradients of a large
-  layer alone (a reduce-scatter);
+- each worker writes ``(n_k / B) * grad`` into its own row of a shared gradient block; then
+  every worker sums the rows over its own slice of the flat parameter vector and applies the
+  optimizer's element-wise rule to that slice, whose state also lives in shared memory (a
+  reduce-scatter), so no process sums or updates more than ``1 / N`` of a large layer;
 - Dropout draws the mask of the whole minibatch in every worker and keeps its shard's rows
   (every replica's generator stays in step), so masks, and so a run, do not depend on ``N``;
 - BatchNormalization normalises each shard with the shard's own statistics, as PyTorch's
@@ -46,7 +46,6 @@ import signal
 import sys
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from multiprocessing import connection, get_context
 from multiprocessing.shared_memory import SharedMemory
@@ -66,7 +65,13 @@ _POLL_SECONDS = 1.0  # how often an idle child checks that its parent is alive
 
 
 class WorkerError(RuntimeError):
-    """A worker process died or raised; the message names it and says why."""
+    """A worker process died or raised; the message names it and says why.
+
+    ``partial`` is True when it happened while the workers were updating their slices of the
+    parameters: the state is then half old, half new, and not worth saving.
+    """
+
+    partial = False
 
 
 def available_cores() -> int:
@@ -160,6 +165,11 @@ class DataParallel:
     label_dtype : dtype
     max_rows : int
         The largest batch that :meth:`step` or :meth:`predicted_labels` will be given at once.
+    optimizer : Optimizer, optional
+        The optimizer :meth:`update` will be given. An element-wise one (every layerwise
+        optimizer: ``elementwise = True``) keeps its state in shared memory while the pool is
+        open, and each worker updates its slice of the parameters; any other object with
+        ``update(params, grads)`` is applied here to the summed gradients.
     start_method : {'fork', 'spawn', 'forkserver'}, optional
         multiprocessing's start method; the platform's default when None.
 
@@ -169,9 +179,10 @@ class DataParallel:
     >>> from layerwise import TwoLayerNet, optimizers
     >>> net = TwoLayerNet(4, 8, 3, seed=0)
     >>> x, t = np.random.default_rng(0).random((10, 4)), np.arange(10) % 3
-    >>> with DataParallel(net, 2, (4,), (), t.dtype, max_rows=10) as pool:
+    >>> sgd = optimizers.SGD(lr=0.1)
+    >>> with DataParallel(net, 2, (4,), (), t.dtype, max_rows=10, optimizer=sgd) as pool:
     ...     loss = pool.step(x, t)
-    ...     pool.update(optimizers.SGD(lr=0.1))
+    ...     pool.update(sgd)
     >>> bool(np.isfinite(loss))
     True
     """
@@ -185,6 +196,7 @@ class DataParallel:
         label_dtype: Any,
         max_rows: int,
         *,
+        optimizer: Any = None,
         start_method: str | None = None,
     ) -> None:
         self.network = network
@@ -208,17 +220,20 @@ class DataParallel:
         layout.add("x", (self.max_rows, *sample_shape), dtype)
         layout.add("t", (self.max_rows, *label_shape), label_dtype)
         layout.add("labels", (self.max_rows,), np.intp)
+        self.optimizer = optimizer
+        self._state_slots: tuple[str, ...] = ()
+        if getattr(optimizer, "elementwise", False):
+            self._state_slots = tuple(optimizer._slots)
+        for slot in self._state_slots:
+            layout.add(f"state/{slot}", (self._n_params,), dtype)
         self._layout = layout
         self._shm: SharedMemory | None = None
         self._views: dict[str, np.ndarray] = {}
         self._procs: list[Any] = []
         self._conns: list[Any] = []
-        self._threads: ThreadPoolExecutor | None = None
-        self._slices: list[tuple[Any, dict[str, np.ndarray], dict[str, tuple[int, int]]]] = []
-        self._optimizer: Any = None
+        self._own_state: dict[str, dict[str, np.ndarray]] = {}  # restored on close
+        self._slice: tuple[Any, dict[str, np.ndarray], dict[str, tuple[int, int]]] | None = None
         self._ready = False  # step() has left gradients for update()
-        self._broken = False  # a worker failed: the pool can only be closed
-        self._scratch: np.ndarray | None = None
 
     # ------------------------------------------------------------------ lifetime
 
@@ -241,6 +256,7 @@ class DataParallel:
                 weights[a:b] = array.reshape(-1)
                 self.network.params[key] = weights[a:b].reshape(array.shape)
             self._publish_buffers()
+            self._share_optimizer_state()
             ctx = get_context(self.start_method)
             with _sigint_ignored():  # inherited: a child started by spawn ignores Ctrl-C at once
                 self._start_children(ctx, shm.name)
@@ -251,14 +267,22 @@ class DataParallel:
         # Every child has mapped the block: its name can go, so nothing is left in /dev/shm
         # whatever happens to this process from now on.
         shm.unlink()
-        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="layerwise-update")
 
     def _start_children(self, ctx: Any, shm_name: str) -> None:
         for k in range(1, self.workers):
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main,
-                args=(k, child_end, shm_name, self._layout, self.network, os.getpid()),
+                args=(
+                    k,
+                    child_end,
+                    shm_name,
+                    self._layout,
+                    self.network,
+                    self._template(),
+                    self.workers,
+                    os.getpid(),
+                ),  # fmt: skip
                 name=f"layerwise-worker-{k}",
                 daemon=True,
             )
@@ -285,14 +309,16 @@ class DataParallel:
         for conn in self._conns:
             conn.close()
         self._procs, self._conns = [], []
-        if self._threads is not None:
-            self._threads.shutdown()
-            self._threads = None
         if self._views:
             for key, array in self._params.items():
                 np.copyto(array, self.network.params[key])
                 self.network.params[key] = array
-        self._views, self._slices, self._optimizer, self._scratch = {}, [], None, None
+            for slot, arrays in self._own_state.items():
+                state = getattr(self.optimizer, slot)
+                for key, array in arrays.items():
+                    np.copyto(array, state[key])
+                    state[key] = array
+        self._views, self._own_state, self._slice = {}, {}, None
         for layer in self.network.random_layers().values():
             layer.shard = None
         if self._shm is not None:
@@ -344,43 +370,45 @@ class DataParallel:
         self._ready = True
         return float(np.sum(self._views["losses"]))
 
-    def update(self, optimizer: Any) -> None:
-        """Sum the workers' gradients and apply ``optimizer``'s step, one slice per thread.
+    def update(self, optimizer: Any = None) -> None:
+        """Sum the workers' gradients and apply the optimizer's step.
 
-        An optimizer derived from :class:`~layerwise.optimizers.Optimizer` (whose rules are
-        element-wise) updates a slice of the flat parameter vector on each thread; any other
-        object with ``update(params, grads)`` gets the summed gradients in one call.
+        With the element-wise optimizer the pool was built with, every worker sums the
+        gradient rows over its slice of the flat parameter vector and updates that slice (a
+        reduce-scatter: no process sums or updates more than its share). Any other optimizer
+        gets the summed gradients here, in one call.
+
+        Raises
+        ------
+        WorkerError
+            A worker died or raised while updating its slice; ``error.partial`` is True: some
+            slices are updated and others not, so this state should not be saved.
         """
         if not self._ready:
             raise RuntimeError("DataParallel.update: call step() first")
         self._ready = False
+        optimizer = self.optimizer if optimizer is None else optimizer
         grads = self._views["grads"]
-        if optimizer is not self._optimizer:
-            self._prepare(optimizer)
-        scratch = self._scratch
-        assert scratch is not None and self._threads is not None
-        if not self._slices:  # not an element-wise layerwise optimizer: one call, whole arrays
-            np.sum(grads[:, : self._n_params], axis=0, out=scratch)
+        if self._state_slots and optimizer is self.optimizer:
+            counters = {name: getattr(optimizer, name) for name in optimizer._counters}
+            children = list(range(1, self.workers))
+            self._send({k: ("update", counters) for k in children}, "while updating")
+            try:
+                _update_slice(self._own_slice(), counters, grads)
+            except BaseException:
+                with suppress(WorkerError):
+                    self._collect(children, "while updating")
+                raise
+            self._collect(children, "while updating")
+            for name in counters:  # Adam's step count moves on as in one process
+                setattr(optimizer, name, getattr(self._own_slice()[0], name))
+        else:
+            summed = np.sum(grads[:, : self._n_params], axis=0)
             whole = {
-                key: scratch[a:b].reshape(self._params[key].shape)
+                key: summed[a:b].reshape(self._params[key].shape)
                 for key, (a, b) in self._slots[0].items()
             }
             optimizer.update(self.network.params, whole)
-        else:
-            counters = {name: getattr(optimizer, name) for name in optimizer._counters}
-
-            def run(piece):
-                slice_opt, params, ranges = piece
-                for name, value in counters.items():
-                    setattr(slice_opt, name, value)
-                summed = {}
-                for key, (a, b) in ranges.items():
-                    summed[key] = np.sum(grads[:, a:b], axis=0, out=scratch[a:b])
-                slice_opt.update(params, summed)
-
-            list(self._threads.map(run, self._slices))
-            for name in counters:
-                setattr(optimizer, name, getattr(self._slices[0][0], name))
         if self._buffers:
             n = self._n_params
             mean = self._views["buffers"]
@@ -389,32 +417,34 @@ class DataParallel:
                 a, b = self._slots[1][key]
                 np.copyto(array, mean[a - n : b - n].reshape(array.shape))
 
-    def _prepare(self, optimizer: Any) -> None:
-        """Per-thread copies of ``optimizer`` whose state is slices of its own state arrays."""
-        self._scratch = np.empty(self._n_params, self.network.dtype)
-        self._slices = []
-        self._optimizer = optimizer
-        if not (hasattr(optimizer, "_slots") and hasattr(optimizer, "_counters")):
+    def _share_optimizer_state(self) -> None:
+        """Move the optimizer's per-parameter state into shared memory (its arrays kept aside)."""
+        if not self._state_slots:
             return
         params = dict(self.network.params.items())
-        for slot in optimizer._slots:
-            optimizer._state(slot, params)  # zeros where it has none yet, as its first step would
-        weights = self._views["weights"]
-        for lo, hi in _shard_bounds(self._n_params, self.workers):
-            ranges, views = {}, {}
-            state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in optimizer._slots}
+        for slot in self._state_slots:
+            state = self.optimizer._state(slot, params)  # zeros where it has none, as step 1 would
+            shared = self._views[f"state/{slot}"]
+            self._own_state[slot] = dict(state)
             for key, (a, b) in self._slots[0].items():
-                s, e = max(a, lo), min(b, hi)
-                if s >= e:
-                    continue
-                ranges[key] = (s, e)
-                views[key] = weights[s:e]
-                for slot in optimizer._slots:
-                    state[slot][key] = getattr(optimizer, slot)[key].reshape(-1)[s - a : e - a]
-            slice_opt = copy.copy(optimizer)
-            for slot, arrays in state.items():
-                setattr(slice_opt, slot, arrays)
-            self._slices.append((slice_opt, views, ranges))
+                shared[a:b] = state[key].reshape(-1)
+                state[key] = shared[a:b].reshape(params[key].shape)
+
+    def _template(self) -> Any:
+        """A state-less copy of the optimizer for the children (their state is the shared one)."""
+        if not self._state_slots:
+            return None
+        template = copy.copy(self.optimizer)
+        for slot in self._state_slots:
+            setattr(template, slot, None)
+        return template
+
+    def _own_slice(self) -> tuple[Any, dict[str, np.ndarray], dict[str, tuple[int, int]]]:
+        if self._slice is None:
+            self._slice = _slice_optimizer(
+                self._template(), self._views, self._slots[0], 0, self.workers
+            )
+        return self._slice
 
     # ------------------------------------------------------------------ inference
 
@@ -506,7 +536,7 @@ class DataParallel:
                     del waiting[k]
                     failure = failure or self._failure(k, None, what)
         if failure is not None:
-            self._broken = True
+            failure.partial = what == "while updating"
             raise failure
 
     def _failure(self, k: int, answer: Any, what: str) -> WorkerError:
@@ -555,6 +585,40 @@ def _shard_step(network, k, shard, train_flg, x, t, views, slots):
     views["losses"][k] = float(loss) * weight
 
 
+def _slice_optimizer(template, views, param_slots, k, workers):
+    """Worker ``k``'s share of the update: ``(optimizer, params, ranges)`` over its slice.
+
+    The slice is the ``k``-th of ``workers`` nearly equal ranges of the flat parameter vector;
+    ``params`` holds the pieces of each parameter inside it (1-D views of the shared weights),
+    the optimizer's state is the same pieces of the shared state, and ``ranges`` gives each
+    piece's place in a gradient row. An element-wise rule updates the pieces exactly as it
+    would the whole arrays.
+    """
+    lo, hi = _shard_bounds(views["weights"].size, workers)[k]
+    optimizer = copy.copy(template)
+    params, ranges = {}, {}
+    state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in template._slots}
+    for key, (a, b) in param_slots.items():
+        start, stop = max(a, lo), min(b, hi)
+        if start < stop:
+            ranges[key] = (start, stop)
+            params[key] = views["weights"][start:stop]
+            for slot in state:
+                state[slot][key] = views[f"state/{slot}"][start:stop]
+    for slot, arrays in state.items():
+        setattr(optimizer, slot, arrays)
+    return optimizer, params, ranges
+
+
+def _update_slice(piece, counters, grads):
+    """Sum the gradient rows over one slice and apply the optimizer's rule to it."""
+    optimizer, params, ranges = piece
+    for name, value in counters.items():
+        setattr(optimizer, name, value)
+    summed = {key: np.sum(grads[:, a:b], axis=0) for key, (a, b) in ranges.items()}
+    optimizer.update(params, summed)  # an empty slice still moves the counters on
+
+
 @contextmanager
 def _sigint_ignored():
     """Ignore SIGINT in the body (main thread only; elsewhere signals cannot be set)."""
@@ -581,7 +645,7 @@ def _die_with_parent() -> None:
             pass
 
 
-def _worker_main(k, conn, shm_name, layout, network, parent_pid):
+def _worker_main(k, conn, shm_name, layout, network, template, workers, parent_pid):
     """A child's loop: wait for a message, compute its shard, answer; exit with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     _die_with_parent()
@@ -596,6 +660,7 @@ def _worker_main(k, conn, shm_name, layout, network, parent_pid):
     for key, (a, b) in param_slots.items():
         network.params[key] = weights[a:b].reshape(network.params[key].shape)
     buffers = dict(network.buffers.items())
+    piece = None if template is None else _slice_optimizer(template, views, param_slots, k, workers)
     try:
         conn.send(("ok",))
         with blas_threads(1):
@@ -609,8 +674,12 @@ def _worker_main(k, conn, shm_name, layout, network, parent_pid):
                     return
                 if message is None:
                     return
-                kind, rows, lo, hi, train_flg = message
                 try:
+                    if message[0] == "update":
+                        _update_slice(piece, message[1], views["grads"])
+                        conn.send(("ok",))
+                        continue
+                    kind, rows, lo, hi, train_flg = message
                     for key, array in buffers.items():
                         a, b = buffer_slots[key]
                         array.reshape(-1)[:] = shared_buffers[a - n_params : b - n_params]
@@ -624,7 +693,7 @@ def _worker_main(k, conn, shm_name, layout, network, parent_pid):
                 except Exception:
                     conn.send(("error", traceback.format_exc()))
     finally:
-        del views, weights, shared_buffers
+        del views, weights, shared_buffers, piece
         try:
             shm.close()
         except BufferError:

@@ -271,7 +271,7 @@ class Trainer:
                 f"rate than {getattr(self.optimizer, 'lr', '?')}."
             )
         if pool is not None:
-            pool.update(self.optimizer)
+            pool.update()
         else:
             self.optimizer.update(self.network.params, grads)
         return loss
@@ -340,6 +340,7 @@ class Trainer:
             t.shape[1:],
             t.dtype,
             max_rows=max(self.batch_size, _EVAL_ROWS),
+            optimizer=self.optimizer,
             start_method=self.start_method,
         ) as pool:
             self._pool = pool
@@ -350,6 +351,9 @@ class Trainer:
 
     def _worker_failed(self, error):
         """A worker died or raised: the parameters are those of the last finished step."""
+        if error.partial:  # some slices of the parameters are updated, others not
+            return WorkerError(f"{error}; the parameters were half updated, so no checkpoint "
+                               "was written (the last one written is intact)")  # fmt: skip
         if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
             return self._interrupted()
         if self.checkpoint_path is None:
