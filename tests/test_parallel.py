@@ -413,3 +413,51 @@ def test_ctrl_c_stops_once_with_a_checkpoint_and_ends_the_workers(tmp_path, star
 
 def test_training_interrupted_is_a_keyboard_interrupt():
     assert issubclass(TrainingInterrupted, KeyboardInterrupt)
+
+
+class _AdamFailingInWorkers(optimizers.Adam):
+    """Adam whose update raises in a worker process (the parent's slice goes through)."""
+
+    home = os.getpid()
+
+    def update(self, params, grads):
+        if os.getpid() != self.home:
+            raise ArithmeticError("deliberate failure while updating")
+        super().update(params, grads)
+
+
+def test_a_failure_while_updating_writes_no_half_updated_checkpoint(tmp_path):
+    net, shape = _networks()["TwoLayerNet"]()
+    x, t = _data(shape)
+    path = tmp_path / "ck.npz"
+    trainer = Trainer(
+        net, x, t, x[:20], t[:20], epochs=1, mini_batch_size=16, optimizer=_AdamFailingInWorkers(),
+        verbose=False, workers=2, start_method="fork", checkpoint_path=path,
+    )  # fmt: skip
+    with pytest.raises(WorkerError, match="raised an error while updating(?s:.*)no checkpoint"):
+        trainer.train()
+    assert not path.exists()
+
+
+class _WholeArraySGD(optimizers.SGD):
+    """SGD declared not element-wise: the pool must hand it whole arrays, in this process."""
+
+    elementwise = False
+
+    def update(self, params, grads):
+        assert all(params[key].shape == grads[key].shape for key in params)
+        assert os.getpid() == _AdamFailingInWorkers.home
+        super().update(params, grads)
+
+
+def test_an_optimizer_that_is_not_elementwise_gets_whole_arrays():
+    make = _networks()["MultiLayerNet"]
+    results = []
+    for workers in (1, 2):
+        net, shape = make()
+        x, t = _data(shape)
+        Trainer(net, x, t, x[:20], t[:20], epochs=1, mini_batch_size=16, verbose=False, seed=3,
+                optimizer=_WholeArraySGD(lr=0.1), workers=workers).train()  # fmt: skip
+        results.append(net)
+    for key in results[0].params:
+        assert _relative(results[1].params[key], results[0].params[key]) <= 1e-9
