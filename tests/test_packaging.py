@@ -170,6 +170,7 @@ PUBLIC_MODULES = [
     "layerwise.viz.recorder",
     "layerwise.viz.plots",
     "layerwise.interop",
+    "layerwise.parallel",
 ]
 
 

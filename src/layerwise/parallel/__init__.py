@@ -43,25 +43,27 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import sys
 import threading
-import traceback
 from contextlib import contextmanager, suppress
 from multiprocessing import connection, get_context
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from ._blas import blas_threads
-from ._checks import check_number, quiet
-from .network import as_batch
+from .._checks import check_number
+from ..network import as_batch
+from .shards import (
+    SharedLayout,
+    network_slots,
+    shard_bounds,
+    shard_step,
+    slice_optimizer,
+    update_slice,
+)
+from .worker import worker_main
 
 __all__ = ["DataParallel", "WorkerError", "available_cores", "resolve_workers"]
-
-_ALIGN = 64  # bytes: every array in the shared block starts on a cache line
-_POLL_SECONDS = 1.0  # how often an idle child checks that its parent is alive
 
 
 class WorkerError(RuntimeError):
@@ -88,51 +90,6 @@ def resolve_workers(workers: int | str, owner: str = "workers") -> int:
             return available_cores()
         raise ValueError(f"{owner}: workers must be a positive int or 'auto', got {workers!r}")
     return int(check_number(workers, owner, "workers", low=1, integer=True))
-
-
-def _shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
-    """Split ``rows`` into ``shards`` contiguous ranges whose sizes differ by at most one.
-
-    The larger ranges come first, so the first (this process's) is empty only if ``rows`` is 0.
-    """
-    sizes = [rows // shards + (k < rows % shards) for k in range(shards)]
-    edges = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-    return list(zip(edges[:-1], edges[1:], strict=True))
-
-
-class _Layout:
-    """Offsets of the arrays in the one shared-memory block (picklable, for spawn)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.entries: dict[str, tuple[int, tuple[int, ...], str]] = {}
-
-    def add(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
-        self.size = -(-self.size // _ALIGN) * _ALIGN
-        self.entries[name] = (self.size, tuple(shape), np.dtype(dtype).str)
-        self.size += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-
-    def views(self, buffer: Any) -> dict[str, np.ndarray]:
-        return {
-            name: np.ndarray(shape, dtype=np.dtype(dtype), buffer=buffer, offset=offset)
-            for name, (offset, shape, dtype) in self.entries.items()
-        }
-
-
-def _flat_slots(arrays: dict[str, np.ndarray]) -> tuple[dict[str, tuple[int, int]], int]:
-    """``{key: (start, stop)}`` of each array in one flat vector, and the vector's length."""
-    slots, start = {}, 0
-    for key, array in arrays.items():
-        slots[key] = (start, start + array.size)
-        start += array.size
-    return slots, start
-
-
-def _network_slots(network: Any) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
-    """Each parameter's ``(start, stop)`` in the flat gradient row, then each buffer."""
-    params, n = _flat_slots(dict(network.params.items()))
-    buffers, _ = _flat_slots(dict(network.buffers.items()))
-    return params, {key: (a + n, b + n) for key, (a, b) in buffers.items()}
 
 
 def _check_random_layers(network: Any) -> None:
@@ -208,11 +165,11 @@ class DataParallel:
         self.start_method = start_method
         self._params = dict(network.params.items())
         self._buffers = dict(network.buffers.items())
-        self._slots = _network_slots(network)
+        self._slots = network_slots(network)
         self._n_params = sum(array.size for array in self._params.values())
         n_buffers = sum(array.size for array in self._buffers.values())
         dtype = network.dtype
-        layout = _Layout()
+        layout = SharedLayout()
         layout.add("weights", (self._n_params,), dtype)
         layout.add("buffers", (n_buffers,), dtype)
         layout.add("grads", (self.workers, self._n_params + n_buffers), dtype)
@@ -272,7 +229,7 @@ class DataParallel:
         for k in range(1, self.workers):
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(
-                target=_worker_main,
+                target=worker_main,
                 args=(
                     k,
                     child_end,
@@ -355,11 +312,11 @@ class DataParallel:
         x = as_batch(np.asarray(x), self.network.dtype)
         self._views["x"][:rows] = x
         self._views["t"][:rows] = t
-        bounds = _shard_bounds(rows, self.workers)
+        bounds = shard_bounds(rows, self.workers)
         busy = list(range(1, self.workers))  # all: an empty shard still draws Dropout's masks
         self._send({k: ("step", rows, *bounds[k], train_flg) for k in busy})
         try:
-            _shard_step(
+            shard_step(
                 self.network, 0, (rows, *bounds[0]), train_flg, x, t, self._views, self._slots
             )
         except BaseException:
@@ -394,7 +351,7 @@ class DataParallel:
             children = list(range(1, self.workers))
             self._send({k: ("update", counters) for k in children}, "while updating")
             try:
-                _update_slice(self._own_slice(), counters, grads)
+                update_slice(self._own_slice(), counters, grads)
             except BaseException:
                 with suppress(WorkerError):
                     self._collect(children, "while updating")
@@ -441,7 +398,7 @@ class DataParallel:
 
     def _own_slice(self) -> tuple[Any, dict[str, np.ndarray], dict[str, tuple[int, int]]]:
         if self._slice is None:
-            self._slice = _slice_optimizer(
+            self._slice = slice_optimizer(
                 self._template(), self._views, self._slots[0], 0, self.workers
             )
         return self._slice
@@ -462,7 +419,7 @@ class DataParallel:
             chunk = as_batch(np.asarray(x[start : start + batch_size]), self.network.dtype)
             rows = len(chunk)
             self._views["x"][:rows] = chunk
-            bounds = _shard_bounds(rows, self.workers)
+            bounds = shard_bounds(rows, self.workers)
             busy = [k for k in range(1, self.workers) if bounds[k][1] > bounds[k][0]]
             self._send({k: ("predict", rows, *bounds[k], False) for k in busy}, "while predicting")
             try:
@@ -554,71 +511,6 @@ class DataParallel:
         return WorkerError(f"worker {k} (pid {proc.pid}) {why} {what}")
 
 
-def _shard_step(network, k, shard, train_flg, x, t, views, slots):
-    """Worker ``k``'s share of a step: ``n_k / B`` times its loss and gradients into shared rows.
-
-    ``shard`` is ``(B, start, stop)``; ``slots`` gives each parameter's and buffer's range in
-    the flat gradient row (buffers follow the parameters: their weighted sum is the average of
-    the workers' running statistics).
-    """
-    rows, lo, hi = shard
-    weight = (hi - lo) / rows
-    if hi == lo:  # fewer rows than workers: compute row 0 with weight 0, so that Dropout's
-        lo, hi = 0, 1  # generator moves on as in every other replica
-    random_layers = network.random_layers().values()
-    for layer in random_layers:
-        layer.shard = (rows, lo, hi)
-    try:
-        with quiet():
-            loss, grads = network.loss_and_gradient(x[lo:hi], t[lo:hi], train_flg)
-    finally:
-        for layer in random_layers:
-            layer.shard = None
-    row = views["grads"][k]
-    param_slots, buffer_slots = slots
-    for key, grad in grads.items():
-        a, b = param_slots[key]
-        np.multiply(grad.reshape(-1), weight, out=row[a:b], casting="unsafe")
-    for key, array in network.buffers.items():
-        a, b = buffer_slots[key]
-        np.multiply(array.reshape(-1), weight, out=row[a:b], casting="unsafe")
-    views["losses"][k] = float(loss) * weight
-
-
-def _slice_optimizer(template, views, param_slots, k, workers):
-    """Worker ``k``'s share of the update: ``(optimizer, params, ranges)`` over its slice.
-
-    The slice is the ``k``-th of ``workers`` nearly equal ranges of the flat parameter vector;
-    ``params`` holds the pieces of each parameter inside it (1-D views of the shared weights),
-    the optimizer's state is the same pieces of the shared state, and ``ranges`` gives each
-    piece's place in a gradient row. An element-wise rule updates the pieces exactly as it
-    would the whole arrays.
-    """
-    lo, hi = _shard_bounds(views["weights"].size, workers)[k]
-    optimizer = copy.copy(template)
-    params, ranges = {}, {}
-    state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in template._slots}
-    for key, (a, b) in param_slots.items():
-        start, stop = max(a, lo), min(b, hi)
-        if start < stop:
-            ranges[key] = (start, stop)
-            params[key] = views["weights"][start:stop]
-            for slot in state:
-                state[slot][key] = views[f"state/{slot}"][start:stop]
-    for slot, arrays in state.items():
-        setattr(optimizer, slot, arrays)
-    return optimizer, params, ranges
-
-
-def _update_slice(piece, counters, grads):
-    """Sum the gradient rows over one slice and apply the optimizer's rule to it."""
-    optimizer, params, ranges = piece
-    for name, value in counters.items():
-        setattr(optimizer, name, value)
-    summed = {key: np.sum(grads[:, a:b], axis=0) for key, (a, b) in ranges.items()}
-    optimizer.update(params, summed)  # an empty slice still moves the counters on
-
-
 @contextmanager
 def _sigint_ignored():
     """Ignore SIGINT in the body (main thread only; elsewhere signals cannot be set)."""
@@ -630,71 +522,3 @@ def _sigint_ignored():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a no-op elsewhere)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-
-
-def _worker_main(k, conn, shm_name, layout, network, template, workers, parent_pid):
-    """A child's loop: wait for a message, compute its shard, answer; exit with the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
-    _die_with_parent()
-    if os.getppid() != parent_pid:
-        return
-    shm = SharedMemory(name=shm_name)
-    views = layout.views(shm.buf)
-    weights, shared_buffers = views["weights"], views["buffers"]
-    slots = _network_slots(network)
-    param_slots, buffer_slots = slots
-    n_params = weights.size
-    for key, (a, b) in param_slots.items():
-        network.params[key] = weights[a:b].reshape(network.params[key].shape)
-    buffers = dict(network.buffers.items())
-    piece = None if template is None else _slice_optimizer(template, views, param_slots, k, workers)
-    try:
-        conn.send(("ok",))
-        with blas_threads(1):
-            while True:
-                while not conn.poll(_POLL_SECONDS):
-                    if os.getppid() != parent_pid:
-                        return
-                try:
-                    message = conn.recv()
-                except EOFError:
-                    return
-                if message is None:
-                    return
-                try:
-                    if message[0] == "update":
-                        _update_slice(piece, message[1], views["grads"])
-                        conn.send(("ok",))
-                        continue
-                    kind, rows, lo, hi, train_flg = message
-                    for key, array in buffers.items():
-                        a, b = buffer_slots[key]
-                        array.reshape(-1)[:] = shared_buffers[a - n_params : b - n_params]
-                    x, t = views["x"][:rows], views["t"][:rows]
-                    if kind == "step":
-                        _shard_step(network, k, (rows, lo, hi), train_flg, x, t, views, slots)
-                    else:
-                        scores = network.predict(x[lo:hi], False)
-                        views["labels"][lo:hi] = np.argmax(scores, axis=1)
-                    conn.send(("ok",))
-                except Exception:
-                    conn.send(("error", traceback.format_exc()))
-    finally:
-        del views, weights, shared_buffers, piece
-        try:
-            shm.close()
-        except BufferError:
-            pass
