@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._checks import InvalidParameterError, check_number
+from .book_weights import BookParams
 from .layers import ACTIVATIONS, Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu
 from .network import Sequential
 from .util import conv_output_size
@@ -134,8 +135,9 @@ def _batchnorm(n, dtype):
 # ---------------------------------------------------------------------- networks
 
 
-class _BookNet(Sequential):
-    """A network built by a constructor with the book's signature.
+class _BookNet(BookParams, Sequential):
+    """A network built by a constructor with the book's signature, with its ``save_params`` and
+    ``load_params`` (:class:`~layerwise.book_weights.BookParams`).
 
     The constructor records its checked arguments in ``self._config``: that is the network's
     description, from which ``type(net)(**args)`` rebuilds it (see :func:`register_network`).

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 __all__ = [
+    "BookStyleNetwork",
     "NonFiniteLossError",
     "Trainer",
     "TrainingInterrupted",
@@ -101,13 +102,87 @@ def predicted_labels(
     return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
 
 
+class BookStyleNetwork:
+    """A network written as the book's, seen through what the Trainer asks of a network.
+
+    The book's networks (its chapter-5 ``TwoLayerNet``, chapter-7 ``SimpleConvNet``, ...) have
+    ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``, and no training mode:
+    their Dropout takes ``train_flg`` from the call. This gives them ``loss_and_gradient``,
+    ``dtype``, ``train`` (calling the network's own ``train`` only where it has one) and a
+    chunked ``accuracy``. Integer labels given as an (N, 1) column (the book's
+    ``ch07/gradient_check.py`` passes one) are passed on as (N,).
+
+    Parameters
+    ----------
+    network : object
+        With ``params`` (a dict of name -> ndarray), ``gradient``, ``loss`` and ``accuracy``.
+    """
+
+    def __init__(self, network: Any) -> None:
+        missing = [a for a in ("params", "gradient", "loss", "accuracy") if not hasattr(network, a)]
+        if missing:
+            raise TypeError(
+                f"Trainer: the network ({type(network).__name__}) has no {', '.join(missing)}; a "
+                "network needs params, gradient(x, t), loss(x, t) and accuracy(x, t), as the "
+                "book's networks have"
+            )
+        self.network = network
+
+    @property
+    def params(self) -> Any:
+        return self.network.params
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The first parameter's dtype (the book's networks are float64)."""
+        first = next(iter(self.params.values()), None)
+        return np.dtype(np.float64) if first is None else first.dtype
+
+    def train(self, mode: bool = True) -> BookStyleNetwork:
+        switch = getattr(self.network, "train", None)
+        if callable(switch):
+            switch(mode)
+        return self
+
+    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Any, dict[str, Any]]:
+        """``(loss, grads)`` before any update; the book's ``gradient`` keeps its loss to itself,
+        so the loss takes a second forward pass, as in the book's own Trainer."""
+        t = _label_column_as_rows(t)
+        grads = self.network.gradient(x, t)
+        return self.network.loss(x, t), grads
+
+    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = _EVAL_ROWS) -> float:
+        """The book's ``accuracy``, ``batch_size`` rows at a time, uint8 images scaled by 1/255."""
+        x, t = _as_rows(x), _label_column_as_rows(np.asarray(t))
+        correct = 0.0
+        for start in range(0, len(x), batch_size):
+            rows = slice(start, start + batch_size)
+            x_chunk = as_batch(x[rows], self.dtype)
+            correct += float(self.network.accuracy(x_chunk, t[rows])) * len(x_chunk)
+        return correct / len(x)
+
+
+def _label_column_as_rows(t: np.ndarray) -> np.ndarray:
+    """Integer labels of shape (N, 1) as (N,); anything else unchanged."""
+    if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
+        return t.reshape(-1)
+    return t
+
+
+def _trainable(network: Any) -> Any:
+    """``network`` itself when it is layerwise's, else a :class:`BookStyleNetwork` over it."""
+    return network if hasattr(network, "loss_and_gradient") else BookStyleNetwork(network)
+
+
 class Trainer:
     """Train a network with minibatch gradient descent, as the book's ``common/trainer.py``.
 
     Parameters
     ----------
-    network : Sequential
-        Has ``loss_and_gradient(x, t)``, ``predict(x)`` and ``params``.
+    network : Sequential, or any object with the book's network methods
+        A layerwise network, or a network written as the book's (its ``params`` dict,
+        ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``; see :class:`BookStyleNetwork`),
+        which trains without checkpoints or workers.
     x_train : ndarray, shape (N, ...)
         float (used as is) or uint8 (scaled by 1/255 one batch at a time).
     t_train : ndarray, shape (N,) labels or (N, C) one-hot
@@ -214,6 +289,13 @@ class Trainer:
             if checkpoint_path is None:
                 raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
+        self._model = _trainable(network)
+        if self._model is not network and (checkpoint_path is not None or workers != 1):
+            raise TypeError(
+                f"Trainer: checkpoints and workers need a layerwise network (Sequential or "
+                f"layerwise.book_nets); {type(network).__name__} has the book's params, "
+                "gradient, loss and accuracy only"
+            )
         # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
         self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
         self.x_test, self.t_test = _as_rows(x_test), np.asarray(t_test)
@@ -252,7 +334,7 @@ class Trainer:
 
         ``take`` gathers rows about twice as fast as fancy indexing ``x[idx]`` (same result).
         """
-        x = as_batch(self.x_train.take(idx, axis=0), self.network.dtype)
+        x = as_batch(self.x_train.take(idx, axis=0), self._model.dtype)
         return x, self.t_train.take(idx, axis=0)
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
@@ -262,7 +344,7 @@ class Trainer:
             loss = pool.step(x_batch, t_batch)
         else:
             with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
-                loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+                loss, grads = self._model.loss_and_gradient(x_batch, t_batch)
             loss = float(loss)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
@@ -273,7 +355,7 @@ class Trainer:
         if pool is not None:
             pool.update()
         else:
-            self.optimizer.update(self.network.params, grads)
+            self.optimizer.update(self._model.params, grads)
         return loss
 
     def train(self) -> Self:
@@ -286,7 +368,7 @@ class Trainer:
         TrainingInterrupted
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
-        self.network.train()  # Dropout and BatchNorm train; evaluation is in inference mode
+        self._model.train()  # Dropout and BatchNorm train; evaluation is in inference mode
         with (
             _progress(self) as bar,
             _stop_signals(self),
@@ -387,7 +469,7 @@ class Trainer:
         """
         if self._pool is not None:
             return self._pool.accuracy(np.asarray(x), np.asarray(t), batch_size)
-        return self.network.accuracy(x, t, batch_size)
+        return self._model.accuracy(x, t, batch_size)
 
     def _interrupt(self):
         raise self._interrupted()

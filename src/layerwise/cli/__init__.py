@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: train, evaluate, runs, gradcheck, graph and export.
+"""The ``layerwise`` command: train, evaluate, runs, gradcheck, graph, export and book.
 
 Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
 with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
@@ -27,11 +27,11 @@ import signal
 import sys
 
 from .. import __version__, interop
-from . import evaluate, export, gradcheck, graph, runs, train
+from . import book, evaluate, export, gradcheck, graph, runs, train
 from ._common import UsageError
 
 #: The commands in the order ``layerwise --help`` lists them.
-COMMANDS = (train, evaluate, export, runs, gradcheck, graph)
+COMMANDS = (train, evaluate, export, runs, gradcheck, graph, book)
 
 
 def build_parser():

@@ -1,0 +1,3 @@
+"""The book's ``common`` package, answered by layerwise (see :mod:`layerwise.book`)."""
+
+from __future__ import annotations

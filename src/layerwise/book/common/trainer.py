@@ -1,0 +1,40 @@
+"""The book's ``common/trainer.py``: layerwise's Trainer, ending as the book's does.
+
+``Trainer(network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
+optimizer='SGD', optimizer_param={'lr': 0.01}, evaluate_sample_num_per_epoch=None,
+verbose=True)``, with ``train()`` and the lists ``train_loss_list``, ``train_acc_list`` and
+``test_acc_list``. The network may be layerwise's or one written as the book's (its own
+``simple_convnet.py``): see :class:`layerwise.training.BookStyleNetwork`.
+
+Each epoch is one pass over a shuffled training set and prints one line (layerwise's
+:class:`~layerwise.training.Trainer`); the book's per-iteration "train loss" lines are not
+printed. At the end, the whole test set's accuracy is printed under the book's banner.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from layerwise import training
+
+from .optimizer import *  # noqa: F403 - the book's trainer star-imports its optimizers
+from .optimizer import __all__ as _optimizers
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["Trainer", "np", *_optimizers]
+
+
+class Trainer(training.Trainer):
+    """:class:`layerwise.training.Trainer` whose :meth:`train` ends with the book's report."""
+
+    def train(self) -> Self:
+        super().train()
+        if self.verbose:
+            test_acc = self.accuracy(self.x_test, self.t_test)
+            print("=============== Final Test Accuracy ===============")
+            print("test acc:" + str(test_acc), flush=True)
+        return self
