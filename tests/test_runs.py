@@ -126,7 +126,7 @@ def test_find_runs_oldest_first_and_the_folders_without_one(tmp_path):
     (tmp_path / "notes.txt").write_text("")
     found, others = runs.find_runs([tmp_path])
     assert [folder.name for folder, _ in found] == ["c", "b", "a"]
-    assert others == [tmp_path / "scratch"]
+    assert others == [(tmp_path / "scratch", f"{tmp_path / 'scratch'}: no run.json (not a run)")]
     assert runs.find_runs([tmp_path / "a"])[0] == [(tmp_path / "a", found[2][1])]
     with pytest.raises(FileNotFoundError, match="there is no such folder"):
         runs.find_runs([tmp_path / "nowhere"])
