@@ -419,9 +419,10 @@ def _last_checkpoint(out, trainer):
     if iteration == trainer.iteration:
         return f"checkpoint of iteration {iteration} written to {path}"
     return (
-        f"the checkpoint being written was cut short; the last good one is {path}, of "
-        f"iteration {iteration} (epoch {int(meta['epoch']) + 1}), so resuming does iterations "
-        f"{iteration + 1}-{trainer.iteration} again"
+        f"no checkpoint of iteration {trainer.iteration} was kept (a write the interrupt cut "
+        f"short leaves none); the last good checkpoint is {path}, of iteration {iteration} "
+        f"(epoch {int(meta['epoch']) + 1}), so resuming does iterations {iteration + 1}-"
+        f"{trainer.iteration} again"
     )
 
 
