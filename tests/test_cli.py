@@ -194,7 +194,9 @@ def test_conv_models_default_to_the_books_optimizer(tmp_path, tiny):
 def test_gradcheck_reports_every_parameter():
     result = run("gradcheck")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("max |backprop - numerical| / largest gradient") == 4 + 6 + 10
+    assert (
+        result.stdout.count("max |backprop - numerical| / largest gradient") == 4 + 6 + 10 + 8 + 16
+    )
     assert "gamma1" in result.stdout and "beta2" in result.stdout
     assert "OK" in result.stdout
 
@@ -203,7 +205,7 @@ def test_gradcheck_reports_every_parameter():
     "args, message",
     [
         (["train", "--epochs", "0"], "argument --epochs: must be a whole number"),
-        (["train", "--optimizer", "lbfgs"], "invalid choice"),
+        (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
         (["train", "--lr", "-1"], "argument --lr: must be a finite number > 0"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
@@ -216,10 +218,10 @@ def test_gradcheck_reports_every_parameter():
         (["evaluate", "m.npz", "--dataset", "no/such/dir"], "argument --dataset: must be"),
         (["gradcheck", "--seed", "-1"], "argument --seed: must be a whole number >= 0"),
         # Option combinations are usage errors too, named.
-        (["train", "--batchnorm"], "--batchnorm and --dropout need --model mlp"),
+        (["train", "--batchnorm"], "--batchnorm needs --model mlp, convnet or deep-convnet"),
         (["train", "--model", "mlp", "--dropout", "1"], ">= 0 and < 1"),
         (["train", "--model", "mlp", "--dropout", "-0.1"], ">= 0 and < 1"),
-        (["train", "--model", "convnet", "--batchnorm"], "--batchnorm does not apply to --model"),
+        (["train", "--model", "convnet", "--dropout", "0.1"], "--dropout does not apply to"),
         (["train", "--model", "deep-convnet", "--weight-init-std", "0.1"], "He init"),
         (["train", "--model", "convnet", "--hidden", "10", "10"], "takes one --hidden size"),
         (["train", "--hidden", "5", "5"], "--model mlp"),
@@ -508,9 +510,7 @@ def test_runs_lists_the_runs_oldest_first_and_plots_them(matplotlib, tmp_path, t
     assert adam[:6] == ["runs/a-adam", "two-layer", "tiny/", "adam", "0.001", "2"]
     record = json.loads((tmp_path / "runs" / "a-adam" / "run.json").read_text())
     assert adam[6] == f"{record['test_acc']:.4f}" and adam[-1] == "finished"
-    assert (
-        lines[3] == "runs/scratch: no run.json (not a run, or one from before layerwise kept them)"
-    )
+    assert lines[3] == "runs/scratch: no run.json (not a run)"
     picture = tmp_path / "compare.png"
     result = run("runs", "runs/a-adam", "runs/b-sgd", "--plot", "--out", str(picture), cwd=tmp_path)
     assert result.returncode == 0 and f"wrote {picture}" in result.stdout, result.stderr
@@ -670,3 +670,225 @@ def test_bad_workers_are_a_usage_error(tmp_path, bad):
     result = run("train", "--workers", bad, cwd=tmp_path)
     assert result.returncode == 2 and "--workers" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- issue 21: runs never misreport
+
+
+def test_regression_a_run_whose_loss_explodes_is_recorded_diverged_exit_1(tmp_path):
+    """Item 1: --lr 1e6 reached losses of 1e25 (finite) and ended "finished", exit 0."""
+    out = tmp_path / "x"
+    result = run("train", "--lr", "1e6", "--epochs", "3", "--out", str(out), "--quiet")
+    assert result.returncode == 1, result.stdout
+    assert "the run diverged: at the end of epoch 1" in result.stderr
+    assert "Traceback" not in result.stderr and "final test accuracy" not in result.stdout
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "diverged" and "more than 10 times" in record["message"]
+    assert record["epochs_done"] == 1 and (out / "history.csv").exists()
+    assert not (out / "model.npz").exists() and not (out / "checkpoint.npz").exists()
+
+
+def _wait_for(condition, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_regression_a_killed_run_keeps_its_epochs_and_runs_says_killed(tmp_path, tiny):
+    """Items 2, 3 and 6: a SIGKILL after two epochs left only run.json, which said "running"
+    forever; now each epoch ends with a checkpoint and run.json's progress, `runs` sees the
+    process is gone, the run resumes from its last epoch and can be evaluated meanwhile."""
+    out = tmp_path / "killed"
+    args = ["train", "--dataset", str(tiny), "--epochs", "3000", "--out", str(out), "--quiet"]
+    proc = _start(*args)
+    try:
+        progressed = _wait_for(
+            lambda: (_load_json(out / "run.json") or {}).get("epochs_done", 0) >= 2, proc
+        )
+        assert progressed, proc.stderr.read() if proc.poll() is not None else "no progress"
+        record = json.loads((out / "run.json").read_text())
+        assert record["pid"] == proc.pid and record["host"] and record["heartbeat"]
+        listed = run("runs", str(out))
+        assert listed.stdout.splitlines()[1].split()[-1] == "running"
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    record = json.loads((out / "run.json").read_text())
+    done = record["epochs_done"]
+    assert record["status"] == "running" and done >= 2
+    meta = read_checkpoint_meta(out / "checkpoint.npz")
+    assert meta["epoch"] >= done  # a checkpoint at least as far as run.json says
+    listed = run("runs", str(out))
+    assert listed.stdout.splitlines()[1].endswith(f"killed after epoch {done}"), listed.stdout
+    evaluated = run("evaluate", str(out), "--out", str(tmp_path / "pictures"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "using the network of its checkpoint.npz" in evaluated.stderr
+    assert "the run was killed" in evaluated.stderr
+    resumed = run("train", "--resume", str(out), "--epochs", str(meta["epoch"] + 1), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    ipe = 6  # 600 training images in batches of 100
+    assert f"resuming at iteration {meta['epoch'] * ipe}/" in resumed.stdout
+
+
+def _load_json(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _train_in_process(monkeypatch, tiny, out, *, cut_checkpoint):
+    """`layerwise train` in this process, Ctrl-C'd twice during epoch 2 (6 iterations each):
+    at once during a step, or (cut_checkpoint) the second one while the interrupt's checkpoint
+    is being written."""
+    from layerwise import training
+    from layerwise.cli import main
+
+    interrupted = []
+    step, write = training.Trainer.train_step, training.write_checkpoint
+
+    def train_step(self, x, t):
+        if self.iteration == 8 and not interrupted:
+            interrupted.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # the first: stop at the next boundary
+            if not cut_checkpoint:
+                os.kill(os.getpid(), signal.SIGINT)  # the second: stop at once
+        return step(self, x, t)
+
+    def write_checkpoint(*args, **kwargs):
+        if interrupted and cut_checkpoint:
+            os.kill(os.getpid(), signal.SIGINT)  # lands before the file is replaced
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(training.Trainer, "train_step", train_step)
+    monkeypatch.setattr(training, "write_checkpoint", write_checkpoint)
+    return main(["train", "--dataset", str(tiny), "--epochs", "3", "--out", str(out), "--quiet"])
+
+
+@pytest.mark.parametrize("cut_checkpoint", [False, True], ids=["during-a-step", "during-the-write"])
+def test_regression_a_double_ctrl_c_is_recorded_and_says_how_to_resume(
+    monkeypatch, capsys, tmp_path, tiny, cut_checkpoint
+):
+    """Item 4: a second Ctrl-C printed only "layerwise: interrupted" and left run.json
+    "running"; now the record says interrupted, which checkpoint is the last good one, and
+    how to resume."""
+    out = tmp_path / "run"
+    status = _train_in_process(monkeypatch, tiny, out, cut_checkpoint=cut_checkpoint)
+    err = capsys.readouterr().err
+    assert status == 128 + signal.SIGINT
+    assert f"resume with: layerwise train --resume {out}" in err
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "interrupted", record
+    assert "second interrupt" in record["message"]
+    assert "the last good checkpoint is" in err and "of iteration 6 (epoch 2)" in err
+    assert read_checkpoint_meta(out / "checkpoint.npz")["iteration"] == 6
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # the cut write left none
+    monkeypatch.undo()
+    resumed = run("train", "--resume", str(out), "--quiet")
+    assert resumed.returncode == 0 and "resuming at iteration 6/18" in resumed.stdout
+
+
+def test_messages_name_the_users_things(tmp_path, tiny):
+    """Item 5: a corrupt run.json read as "no run.json"; "the run interrupted"."""
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "run.json").write_text('{"status": "finished",')
+    listed = run("runs", str(tmp_path))
+    assert f"{tmp_path / 'broken' / 'run.json'} is unreadable: it is not JSON" in listed.stdout
+    (tmp_path / "stopped").mkdir()
+    (tmp_path / "stopped" / "run.json").write_text('{"status": "interrupted"}')
+    evaluated = run("evaluate", str(tmp_path / "stopped"))
+    assert "its run.json says the run was interrupted" in evaluated.stderr
+
+
+@pytest.mark.parametrize(
+    "args, suggestion",
+    [
+        (["train", "--dataset", "fashion_mnist"], "did you mean 'fashion-mnist'?"),
+        (["train", "--model", "convnett"], "did you mean 'convnet'?"),
+        (["train", "--optimizer", "adma"], "did you mean 'adam'?"),
+        (["train", "--model", "mlp", "--activation", "reLu6"], "did you mean 'relu'?"),
+        (["train", "--dtype", "float46"], "did you mean 'float64'?"),
+        (["trian"], "did you mean 'train'?"),
+        (["evaluate", "m.npz", "--dataset", "MNIST_"], "did you mean 'mnist'?"),
+    ],
+)
+def test_regression_every_choice_suggests_the_name_meant(tmp_path, args, suggestion):
+    """Item 6: `--dataset fashion_mnist` was refused without pointing at fashion-mnist."""
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "usage:" in result.stderr
+    assert suggestion in result.stderr, result.stderr
+
+
+def test_choices_still_take_any_case_and_show_in_help():
+    from layerwise.cli._common import choice
+
+    assert choice(["sgd", "adam"])("ADAM") == "adam"
+    assert "{two-layer,mlp,convnet,deep-convnet}" in run("train", "--help").stdout
+
+
+def test_regression_the_conv_nets_take_batchnorm(tmp_path, tiny):
+    """Item 6: `--model convnet --batchnorm` was refused though the classes take it."""
+    out = tmp_path / "bn"
+    result = run(
+        *("train", "--model", "convnet", "--batchnorm", "--hidden", "10", "--epochs", "1"),
+        *("--dataset", str(tiny), "--out", str(out), "--quiet"),
+    )
+    assert result.returncode == 0, result.stderr
+    net = load(out / "model.npz")
+    assert net.get_config()["use_batchnorm"] and {"gamma1", "beta1"} <= set(net.params)
+    from layerwise.cli.models import build_network
+    from layerwise.cli.train import new_options
+
+    opts = new_options(
+        layerwise.cli.build_parser().parse_args(["train", "--model", "deep-convnet", "--batchnorm"])
+    )
+    deep = build_network(opts, 784, 10)
+    assert all(f"gamma{i}" in deep.params for i in range(1, 7))
+
+
+def test_regression_gradcheck_covers_the_conv_nets_and_a_saved_model(tmp_path, tiny):
+    """Item 6: gradcheck knew only the chapter 5-6 networks, and no saved model."""
+    result = run("gradcheck")
+    assert result.returncode == 0, result.stderr
+    assert "SimpleConvNet(" in result.stdout and "DeepConvNet(" in result.stdout
+    assert result.stdout.count("largest gradient") == 4 + 6 + 10 + 8 + 16
+    out = tmp_path / "run"
+    trained = run("train", "--dataset", str(tiny), "--epochs", "1", "--out", str(out), "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    checked = run("gradcheck", str(out), "--entries", "5")
+    assert checked.returncode == 0, checked.stderr
+    assert f"{out / 'model.npz'}: TwoLayerNet, 5 entries" in checked.stdout
+    assert checked.stdout.count("largest gradient") == 4 and "OK" in checked.stdout
+
+
+def test_gradcheck_of_a_model_finds_a_wrong_backward(monkeypatch, capsys, tmp_path):
+    """The sampled check is a real check: a backward pass off by 1% fails it."""
+    from layerwise.cli import main
+    from layerwise.layers import Affine
+
+    layerwise.save(layerwise.TwoLayerNet(784, 8, 10, seed=0), tmp_path / "m.npz")
+    backward = Affine.backward
+
+    def wrong(self, dout, **kwargs):
+        dx = backward(self, dout, **kwargs)
+        self.dW *= 1.01
+        return dx
+
+    monkeypatch.setattr(Affine, "backward", wrong)
+    assert main(["gradcheck", str(tmp_path / "m.npz")]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_readme_command_table_lists_every_command():
+    from pathlib import Path
+
+    from layerwise.cli import COMMANDS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `layerwise ")]
+    for command in COMMANDS:
+        name = command.__name__.rsplit(".", 1)[1]
+        assert any(line.startswith(f"| `layerwise {name}") for line in table), name

@@ -126,7 +126,84 @@ def test_find_runs_oldest_first_and_the_folders_without_one(tmp_path):
     (tmp_path / "notes.txt").write_text("")
     found, others = runs.find_runs([tmp_path])
     assert [folder.name for folder, _ in found] == ["c", "b", "a"]
-    assert others == [tmp_path / "scratch"]
+    assert others == [(tmp_path / "scratch", f"{tmp_path / 'scratch'}: no run.json (not a run)")]
     assert runs.find_runs([tmp_path / "a"])[0] == [(tmp_path / "a", found[2][1])]
     with pytest.raises(FileNotFoundError, match="there is no such folder"):
         runs.find_runs([tmp_path / "nowhere"])
+
+
+# ---------------------------------------------------------------- issue 21
+
+
+def test_regression_a_dead_run_is_killed_here_and_stopped_elsewhere_when_its_heartbeat_is_old():
+    """Item 3: a run killed without a word read "running" forever."""
+    import datetime
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    here = {"status": "running", "pid": int(gone.stdout), "host": socket.gethostname()}
+    assert runs.shown_status(here) == "killed"
+    assert runs.status_phrase(here) == "was killed"
+    assert runs.shown_status({**here, "pid": os.getpid()}) == "running"
+    beat = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    elsewhere = {**here, "host": "another-machine", "heartbeat": beat.isoformat()}
+    hour = beat.timestamp() + runs.STALE_SECONDS
+    assert runs.shown_status(elsewhere, now=hour - 1) == "running"
+    assert runs.shown_status(elsewhere, now=hour + 1) == "stopped"
+    # Epochs of two hours each: three of them may pass without a heartbeat.
+    slow = {**elsewhere, "epochs_done": 2, "seconds": 4 * 3600.0}
+    assert runs.shown_status(slow, now=hour + 1) == "running"
+    assert runs.shown_status({**here, "status": "finished"}) == "finished"
+    assert runs.shown_status({"status": "running"}) == "running"  # an older run.json
+
+
+def test_regression_an_unreadable_run_json_says_why(tmp_path):
+    """Item 5: a corrupt run.json was reported as missing."""
+    with pytest.raises(runs.RunFileError, match="no run.json"):
+        runs.load_run(tmp_path)
+    (tmp_path / "run.json").write_text("{oops")
+    with pytest.raises(runs.RunFileError, match=r"run.json is unreadable: it is not JSON \("):
+        runs.load_run(tmp_path)
+    (tmp_path / "run.json").write_text("[]")
+    with pytest.raises(runs.RunFileError, match="it holds a list, not an object"):
+        runs.load_run(tmp_path)
+    _, others = runs.find_runs([tmp_path])
+    assert others == [
+        (tmp_path, f"{tmp_path / 'run.json'} is unreadable: it holds a list, not an object")
+    ]
+
+
+def test_regression_save_into_a_missing_folder_names_the_folder(tmp_path):
+    """Item 5: the error named a temporary file, `.m.npz.6va35icm.tmp`."""
+    from layerwise import save
+
+    with pytest.raises(FileNotFoundError) as caught:
+        save(TwoLayerNet(4, 5, 3, seed=0), tmp_path / "no" / "such" / "m.npz")
+    assert f"there is no folder '{tmp_path / 'no' / 'such'}'" in str(caught.value)
+    assert ".tmp" not in str(caught.value)
+
+
+def test_regression_load_accepts_a_run_folder(tmp_path):
+    """Item 5: `layerwise.load(run_folder)` raised IsADirectoryError."""
+    from layerwise import load, save
+    from layerwise.files import read_training
+
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    with pytest.raises(FileNotFoundError, match="is a folder without model.npz"):
+        load(tmp_path)
+    save(net, tmp_path / "model.npz", training={"epochs": 1})
+    assert load(tmp_path).get_config() == net.get_config()
+    assert read_training(tmp_path) == {"epochs": 1}
+
+
+def test_the_network_of_a_checkpoint_is_the_trainers(trainer, tmp_path):
+    from layerwise.checkpoints import checkpoint_network
+
+    trainer.train()
+    path = trainer.save_checkpoint(tmp_path / "c.npz")
+    network = checkpoint_network(path)
+    for key, value in trainer.network.state_dict().items():
+        np.testing.assert_array_equal(network.state_dict()[key], value)

@@ -11,7 +11,13 @@ import pytest
 
 from layerwise import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from layerwise.datasets import load_sample
-from layerwise.training import NonFiniteLossError, Trainer, as_batch, read_checkpoint_meta
+from layerwise.training import (
+    DivergedError,
+    NonFiniteLossError,
+    Trainer,
+    as_batch,
+    read_checkpoint_meta,
+)
 
 
 @pytest.fixture(scope="module")
@@ -413,3 +419,75 @@ def test_a_run_cannot_be_cut_below_the_epoch_it_is_in(sample, tmp_path):
     assert trainer.iteration == 0  # nothing was restored
     for key, value in trainer.network.params.items():
         np.testing.assert_array_equal(value, before[key])
+
+
+# ---------------------------------------------------------------- issue 21: divergence
+
+
+def test_regression_a_run_whose_loss_explodes_diverges_at_the_epochs_end(sample):
+    """Issue 21, item 1: lr 1e6 reached losses of 1e25, finite, and ended "finished"."""
+    trainer = _trainer(sample, epochs=3, optimizer_param={"lr": 1e6})
+    with pytest.raises(DivergedError, match="end of epoch 1 the mean training loss") as caught:
+        trainer.train()
+    assert not isinstance(caught.value, NonFiniteLossError)
+    assert trainer.epoch == 1 and len(trainer.test_acc_list) == 1  # what was done is kept
+    mean = np.mean(trainer.train_loss_list)
+    assert np.isfinite(mean) and mean > 10 * trainer.train_loss_list[0] > 10 * np.log(10) / 2
+
+
+def test_divergence_rule_loss_and_accuracy_at_chance(sample):
+    """The rule of Trainer.check_divergence, on hand-made histories of 10 classes."""
+    trainer = _trainer(sample, epochs=3)
+    trainer.iter_per_epoch = 2
+
+    def verdict(losses, accuracies):
+        trainer.train_loss_list, trainer.test_acc_list = list(losses), list(accuracies)
+        trainer.epoch = len(accuracies)
+        try:
+            trainer.check_divergence()
+        except DivergedError as err:
+            return str(err)
+        return None
+
+    ln10 = np.log(10)
+    assert verdict([2.3, 2.0], [0.5]) is None  # learning
+    assert verdict([2.3, 2.0, 26.0, 24.0], [0.5, 0.4]) is not None  # 25 > 10 x 2.3, > 3 ln 10
+    assert verdict([2.3, 2.0, 20.0, 21.0], [0.5, 0.4]) is None  # 20.5 < 23: a bad epoch only
+    # A start far below ln(C) (a run started from a trained model): 10x the start is not enough.
+    assert verdict([0.1, 0.1, 2.0, 2.0], [0.9, 0.9]) is None and 2.0 < 3 * ln10
+    # Accuracy back at chance (<= 1.5 / 10) after reaching >= 3 / 10.
+    assert "fell to 0.1000" in verdict([2.3, 2.0, 2.0, 2.1], [0.31, 0.10])
+    assert verdict([2.3, 2.0, 2.0, 2.1], [0.29, 0.10]) is None  # it had not learned
+    assert verdict([2.3, 2.0, 2.0, 2.1], [0.31, 0.16]) is None  # worse, not chance
+
+
+def test_regression_a_checkpoint_is_written_at_every_epochs_end(sample, tmp_path):
+    """Issue 21, item 2: with checkpoint_path and no checkpoint_every, nothing was written
+    until an interrupt, so a SIGKILL lost every finished epoch."""
+    path = tmp_path / "ckpt.npz"
+    seen = []
+
+    def at_epoch_end(trainer):
+        seen.append((trainer.epoch, read_checkpoint_meta(path)["iteration"]))
+
+    trainer = _trainer(sample, epochs=3, checkpoint_path=path, on_epoch_end=at_epoch_end)
+    trainer.train()
+    ipe = trainer.iter_per_epoch
+    assert seen == [(1, ipe), (2, 2 * ipe), (3, 3 * ipe)]
+    # Resumed from the second epoch's checkpoint, the third epoch is the same.
+    second = _trainer(sample, epochs=2, checkpoint_path=tmp_path / "b.npz")
+    second.train()
+    resumed = _trainer(sample, epochs=3).load_checkpoint(tmp_path / "b.npz", epochs=3).train()
+    assert resumed.train_loss_list == trainer.train_loss_list
+
+
+def test_a_diverged_epoch_is_not_checkpointed(sample, tmp_path):
+    path = tmp_path / "ckpt.npz"
+    trainer = _trainer(sample, epochs=3, checkpoint_path=path, optimizer_param={"lr": 0.1})
+    trainer.train()
+    before = read_checkpoint_meta(path)["iteration"]
+    trainer.load_checkpoint(path, epochs=4)
+    trainer.optimizer.lr = 1e6
+    with pytest.raises(DivergedError):
+        trainer.train()
+    assert read_checkpoint_meta(path)["iteration"] == before  # the last sound epoch's

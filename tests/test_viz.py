@@ -521,3 +521,24 @@ def test_cli_without_graphviz_says_how_to_get_it(graphviz, tmp_path):
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_regression_a_long_network_is_drawn_top_to_bottom_and_readable(dot, tmp_path):
+    """Issue 21, item 7: a DeepConvNet step was one row, a 7598x207 PNG unreadable at normal
+    size; past LONG_CHAIN nodes the drawing runs top to bottom (the apple figures stay left to
+    right, as the book draws them)."""
+    import struct
+
+    from layerwise import DeepConvNet
+    from layerwise.viz import record_step
+    from layerwise.viz.graph import LONG_CHAIN
+
+    assert "rankdir=LR" in apple_graph(True).to_dot()
+    (x, t), _ = load_sample(flatten=False)
+    net = DeepConvNet(seed=0, dtype=np.float32).train()
+    figure = record_step(net, x[:2], t[:2], title="DeepConvNet")
+    assert len(figure.nodes) > LONG_CHAIN and "rankdir=TB" in figure.to_dot()
+    assert "rankdir=LR" in figure.to_dot(rankdir="LR")
+    png = figure.save(tmp_path / "deep.png").read_bytes()
+    width, height = struct.unpack(">II", png[16:24])
+    assert width <= 1000 and height > 3 * width, (width, height)

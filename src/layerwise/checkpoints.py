@@ -47,12 +47,14 @@ import numpy as np
 from ._types import StrPath
 from ._version import __version__
 from .container import open_npz, read_json_entry, write_npz_atomic
+from .files import network_from_entries
 from .network import Sequential
 from .optimizers import Optimizer
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
+    "checkpoint_network",
     "read_checkpoint",
     "read_checkpoint_meta",
     "write_checkpoint",
@@ -117,6 +119,26 @@ def read_checkpoint_meta(path: StrPath) -> dict[str, Any]:
     """
     with open_npz(path, "checkpoint") as f:
         return _meta(f)
+
+
+def checkpoint_network(path: StrPath) -> Sequential:
+    """The network of a checkpoint, as it was when the checkpoint was written.
+
+    So a run that stopped before writing its model file can still be evaluated or drawn.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError
+        If the file is not a layerwise checkpoint, or its network entries do not fit its
+        description.
+    """
+    with open_npz(path, "checkpoint") as f:
+        config = _meta(f).get("network")
+        prefix = "network/"
+        headers = {k[len(prefix) :]: v for k, v in f.headers.items() if k.startswith(prefix)}
+        return network_from_entries(config, headers, lambda k: f.read(prefix + k), f.error)
 
 
 def read_checkpoint(

@@ -95,6 +95,10 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
     'hello'
     """
     path = Path(path)
+    if not path.parent.is_dir():  # else mkstemp's error would name the temporary file
+        raise FileNotFoundError(
+            f"cannot write '{path}': there is no folder '{path.parent}' (create it first)"
+        )
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # overwriting keeps the file's permissions
     except FileNotFoundError:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ModelFileError",
     "load",
+    "network_from_entries",
     "open_npz",
     "read_npz",
     "read_training",
@@ -175,6 +177,7 @@ def load(path: StrPath) -> Sequential:
     Parameters
     ----------
     path : str or Path
+        A model file, or a run folder of ``layerwise train`` (its ``model.npz`` is read).
 
     Returns
     -------
@@ -184,21 +187,15 @@ def load(path: StrPath) -> Sequential:
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` does not exist, or is a folder without model.npz.
     ModelFileError
         If the file is not a valid layerwise model file; the message says what is wrong.
     """
+    path = _in_run_folder(path)
     with open_npz(path, "model file") as f:
-        fail = f.error
         config = _read_description(f).get("network")
-        if not isinstance(config, dict):
-            raise fail("its description has no 'network' object")
-        expected = _expected_arrays(config, fail)
-        _check_arrays(expected, {k: v for k, v in f.headers.items() if k != ARCHITECTURE_KEY}, fail)
-        arrays = {name: f.read(name) for name in expected}
-    network = _build(config, arrays, fail)
-    network.load_state_dict(arrays)
-    return network
+        headers = {k: v for k, v in f.headers.items() if k != ARCHITECTURE_KEY}
+        return network_from_entries(config, headers, f.read, f.error)
 
 
 def read_training(path: StrPath) -> dict[str, Any] | None:
@@ -216,11 +213,61 @@ def read_training(path: StrPath) -> dict[str, Any] | None:
     FileNotFoundError, ModelFileError
         As :func:`load`.
     """
+    path = _in_run_folder(path)
     with open_npz(path, "model file") as f:
         training = _read_description(f).get("training")
         if training is not None and not isinstance(training, dict):
             raise f.error(f"its description's 'training' entry is not an object: {training!r}")
     return training
+
+
+def _in_run_folder(path):
+    """``path``, or the model.npz of the run folder ``path`` (``layerwise train`` writes one)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if not (path / "model.npz").is_file():
+        raise FileNotFoundError(
+            f"'{path}' is a folder without model.npz: a run folder holds one once its run "
+            "finished (`layerwise runs` shows how it stands)"
+        )
+    return path / "model.npz"
+
+
+def network_from_entries(
+    config: Any,
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]],
+    read: Callable[[str], np.ndarray],
+    fail: Callable[[str], Exception],
+) -> Sequential:
+    """The network ``config`` describes, its arrays read with ``read`` once their headers fit.
+
+    What :func:`load` does with a model file's entries, for other files that hold a network
+    (checkpoints: :func:`layerwise.checkpoints.checkpoint_network`).
+
+    Parameters
+    ----------
+    config : dict
+        As ``network.get_config()`` returns it.
+    headers : dict of str to (shape, dtype)
+        Every stored parameter and buffer, keyed as ``state_dict()``.
+    read : callable
+        ``read(key)`` returns the array of ``key``; called only after every header is checked.
+    fail : callable
+        ``fail(problem)`` makes the exception to raise.
+
+    Returns
+    -------
+    Sequential or one of the book's networks
+    """
+    if not isinstance(config, dict):
+        raise fail("its description has no 'network' object")
+    expected = _expected_arrays(config, fail)
+    _check_arrays(expected, headers, fail)
+    arrays = {name: read(name) for name in expected}
+    network = _build(config, arrays, fail)
+    network.load_state_dict(arrays)
+    return network
 
 
 def _read_description(f):

@@ -28,7 +28,9 @@ import csv
 import datetime
 import inspect
 import json
+import os
 import platform
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,8 +69,27 @@ RUN_FILES = (
 NAMED_DATASETS = ("sample", "fashion-mnist", "mnist")
 
 
+#: How each status reads after "the run": run.json keeps the one word, messages the phrase.
+STATUS_PHRASES = {
+    "running": "is running",
+    "finished": "finished",
+    "interrupted": "was interrupted",
+    "diverged": "diverged",
+    "failed": "failed",
+    "killed": "was killed",
+    "stopped": "stopped",
+}
+#: A run on another machine whose heartbeat is older than this (and than three of its epochs)
+#: is taken for stopped: its process cannot be asked.
+STALE_SECONDS = 3600.0
+
+
 class ResumeError(ValueError):
     """A folder holds no run that can be resumed: no checkpoint, or not one of a run."""
+
+
+class RunFileError(ValueError):
+    """A folder's run.json is missing or cannot be read; the message says which, and why."""
 
 
 # ---------------------------------------------------------------------- folders
@@ -147,18 +168,24 @@ def model_file(path: StrPath) -> Path:
     Returns
     -------
     Path
+        For a run folder without model.npz (a run interrupted, killed, or diverged after a
+        sound epoch), its checkpoint.npz: the network as it was at that checkpoint.
 
     Raises
     ------
     FileNotFoundError
-        ``path`` is a run folder without model.npz, saying how its run.json says it ended.
+        ``path`` is a run folder with neither, saying how its run.json says it ended.
     """
     model = Path(path)
     if model.is_dir():
         record = read_run(model) or {}
+        if not (model / MODEL).is_file() and (model / CHECKPOINT).is_file():
+            return model / CHECKPOINT
         model = model / MODEL
         if not model.is_file():
-            how = f" (its run.json says the run {record['status']})" if "status" in record else ""
+            how = ""
+            if "status" in record:
+                how = f" (its run.json says the run {status_phrase(record)})"
             raise FileNotFoundError(f"{model.parent} holds no {MODEL}{how}")
     return model
 
@@ -184,8 +211,41 @@ def write_run(folder: Path, record: dict[str, Any]) -> Path:
     return write_atomic(folder / RUN_JSON, lambda f: f.write(text.encode()))
 
 
+def load_run(folder: StrPath) -> dict[str, Any]:
+    """The run.json of ``folder`` as a dict.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    RunFileError
+        There is no run.json, or it cannot be read: the message says why (not JSON, with the
+        line and column; not an object; a read error).
+    """
+    path = Path(folder) / RUN_JSON
+    try:
+        with open(path, "rb") as f:
+            record = json.loads(f.read().decode())
+    except FileNotFoundError:
+        raise RunFileError(f"{folder}: no {RUN_JSON} (not a run)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise RunFileError(f"{path} is unreadable: {err}") from None
+    except ValueError as err:
+        raise RunFileError(f"{path} is unreadable: it is not JSON ({err})") from None
+    if not isinstance(record, dict):
+        kind = type(record).__name__
+        raise RunFileError(f"{path} is unreadable: it holds a {kind}, not an object")
+    return record
+
+
 def read_run(folder: StrPath) -> dict[str, Any] | None:
-    """The run.json of ``folder`` as a dict, or None when it has none (or one not readable).
+    """The run.json of ``folder`` as a dict, or None when it has none or one not readable.
 
     Parameters
     ----------
@@ -194,13 +254,79 @@ def read_run(folder: StrPath) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
+        :func:`load_run` says why when it is None.
     """
     try:
-        with open(Path(folder) / RUN_JSON) as f:
-            record = json.load(f)
-    except (OSError, ValueError):
+        return load_run(folder)
+    except RunFileError:
         return None
-    return record if isinstance(record, dict) else None
+
+
+def status_phrase(record: dict[str, Any]) -> str:
+    """How the run of ``record`` stands, to follow "the run": ``was interrupted``, ``is running``.
+
+    A run that died without a word reads as :func:`shown_status` tells (``was killed``).
+
+    Parameters
+    ----------
+    record : dict
+        A run.json.
+
+    Returns
+    -------
+    str
+    """
+    status = shown_status(record)
+    return STATUS_PHRASES.get(status, status)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def shown_status(record: dict[str, Any], now: float | None = None) -> str:
+    """The status of a run as it is now: run.json's, or ``killed``/``stopped`` for a dead one.
+
+    A run that died without a word (SIGKILL, a power cut) leaves run.json ``running``. On the
+    machine that ran it, the run is ``killed`` when its process id is no longer alive; on
+    another machine it is ``stopped`` when its heartbeat (written at every epoch's end) is
+    older than :data:`STALE_SECONDS` and than three of its epochs.
+
+    Parameters
+    ----------
+    record : dict
+        A run.json.
+    now : float, optional
+        The time, in seconds since the epoch (default: now).
+
+    Returns
+    -------
+    str
+    """
+    status = str(record.get("status", "?"))
+    if status != "running":
+        return status
+    pid, host = record.get("pid"), record.get("host")
+    if not isinstance(pid, int) or not isinstance(host, str):
+        return status  # written before run.json had them: nothing to tell by
+    if host == socket.gethostname():
+        return status if _alive(pid) else "killed"
+    try:
+        beat = datetime.datetime.fromisoformat(record["heartbeat"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return status
+    done = record.get("epochs_done") or 0
+    per_epoch = float(record.get("seconds") or 0.0) / done if done else 0.0
+    now = time.time() if now is None else now
+    return "stopped" if now - beat > max(STALE_SECONDS, 3 * per_epoch) else status
 
 
 def _now() -> str:
@@ -262,6 +388,10 @@ def new_record(
             "python": platform.python_version(),
         },
         "command": command,
+        # What lets `layerwise runs` tell a killed run from a running one.
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "heartbeat": _now(),
         "started": _now(),
         "ended": None,
         "seconds": 0.0,
@@ -287,7 +417,7 @@ def end_record(
         As :func:`new_record` made it (or a resumed run's); updated in place.
     trainer : Trainer
         ``train_acc`` and ``test_acc`` are its accuracies at the end of the last finished epoch.
-    status : {'finished', 'interrupted', 'diverged'}
+    status : {'finished', 'interrupted', 'diverged', 'failed'}
     seconds : float
         How long this part of the run trained; added to the seconds of earlier parts.
     message : str, optional
@@ -301,6 +431,7 @@ def end_record(
     record.update(
         status=status,
         ended=_now(),
+        heartbeat=_now(),
         seconds=round(record.get("seconds", 0.0) + seconds, 3),
         epochs=trainer.epochs,
         epochs_done=trainer.epoch,
@@ -312,6 +443,34 @@ def end_record(
     if message:
         record["message"] = message
     return record
+
+
+def write_progress(folder: Path, record: dict[str, Any], trainer: Trainer, seconds: float) -> Path:
+    """Write run.json of a run still training: how far it got, and a new heartbeat.
+
+    Parameters
+    ----------
+    folder : Path
+    record : dict
+        The run's record, status ``running``; its progress fields and heartbeat are updated in
+        place (its ``seconds`` stay those of earlier parts, which :func:`end_record` adds to).
+    trainer : Trainer
+    seconds : float
+        How long this part of the run has trained so far.
+
+    Returns
+    -------
+    Path
+        The run.json written.
+    """
+    record.update(
+        heartbeat=_now(),
+        epochs_done=trainer.epoch,
+        iterations=trainer.iteration,
+        train_acc=trainer.train_acc_list[-1] if trainer.train_acc_list else None,
+        test_acc=trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+    )
+    return write_run(folder, {**record, "seconds": round(record["seconds"] + seconds, 3)})
 
 
 def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -330,6 +489,7 @@ def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, 
         ``record``, its ``resumed`` list one time longer.
     """
     record.update(status="running", epochs=options["epochs"], threads=options["threads"])
+    record.update(pid=os.getpid(), host=socket.gethostname(), heartbeat=_now())
     record["options"] = options
     record.setdefault("resumed", []).append(_now())
     return record
@@ -478,7 +638,7 @@ def resume_point(folder: Path) -> tuple[dict[str, Any], int]:
 
 def find_runs(
     folders: Iterable[StrPath],
-) -> tuple[list[tuple[Path, dict[str, Any]]], list[Path]]:
+) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
     """Every run in ``folders``, oldest first, and the folders there that hold none.
 
     Parameters
@@ -490,15 +650,16 @@ def find_runs(
     -------
     runs : list of (Path, dict)
         ``(folder, run.json)`` of every run, in the order they were started.
-    others : list of Path
-        The folders without a readable run.json.
+    others : list of (Path, str)
+        The folders without a readable run.json, and why (:func:`load_run`'s message).
 
     Raises
     ------
     FileNotFoundError
         One of ``folders`` is not a folder.
     """
-    runs, others = [], []
+    runs: list[tuple[Path, dict[str, Any]]] = []
+    others: list[tuple[Path, str]] = []
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: there is no such folder")
@@ -506,11 +667,10 @@ def find_runs(
         for candidate in candidates:
             if not candidate.is_dir():
                 continue
-            record = read_run(candidate)
-            if record is None:
-                others.append(candidate)
-            else:
-                runs.append((candidate, record))
+            try:
+                runs.append((candidate, load_run(candidate)))
+            except RunFileError as err:
+                others.append((candidate, str(err)))
 
     def started(run: tuple[Path, dict[str, Any]]) -> float:
         try:

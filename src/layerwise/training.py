@@ -9,7 +9,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
 
 __all__ = [
     "BookStyleNetwork",
+    "DivergedError",
     "NonFiniteLossError",
     "Trainer",
     "TrainingInterrupted",
@@ -44,7 +45,11 @@ __all__ = [
 ]
 
 
-class NonFiniteLossError(FloatingPointError):
+class DivergedError(FloatingPointError):
+    """Training diverged (:meth:`Trainer.check_divergence` gives the rule); the history is kept."""
+
+
+class NonFiniteLossError(DivergedError):
     """The loss became NaN or infinite; the parameters are left as they were before that step."""
 
 
@@ -203,7 +208,9 @@ class Trainer:
     checkpoint_every : int, optional, keyword-only
         Write a checkpoint every this-many iterations (needs ``checkpoint_path``).
     checkpoint_path : str or Path, optional, keyword-only
-        Where checkpoints go; also written when training is interrupted by SIGINT/SIGTERM.
+        Where checkpoints go: written at the end of every epoch (so a killed run loses at most
+        the epoch it was in), every ``checkpoint_every`` iterations, and when training is
+        interrupted by SIGINT/SIGTERM.
     extra : dict, optional, keyword-only
         JSON-serialisable data stored in every checkpoint (the command line keeps its options
         there).
@@ -220,6 +227,9 @@ class Trainer:
         :mod:`layerwise.parallel`).
     start_method : {'fork', 'spawn', 'forkserver'}, optional, keyword-only
         How worker processes start (multiprocessing's platform default when None).
+    on_epoch_end : callable, optional, keyword-only
+        ``on_epoch_end(trainer)`` after every finished epoch and its checkpoint (the command
+        line records the run's progress in run.json there).
 
     Attributes
     ----------
@@ -235,7 +245,8 @@ class Trainer:
     Unlike the book's ``Trainer``: each epoch is one pass over a fresh permutation of the
     training set (sampling without replacement; the last batch of an epoch may be smaller),
     every epoch ends with an evaluation, the loss is the one of the step itself (no second
-    forward pass), and a NaN or infinite loss stops training before the parameters are updated.
+    forward pass), a NaN or infinite loss stops training before the parameters are updated, and
+    a run that diverges stops at the end of the epoch (:meth:`check_divergence`).
 
     Examples
     --------
@@ -273,6 +284,7 @@ class Trainer:
         threads: int | None = 1,
         workers: int | str = 1,
         start_method: str | None = None,
+        on_epoch_end: Callable[[Trainer], object] | None = None,
     ) -> None:
         for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
             if len(x) == 0 or len(x) != len(t):
@@ -314,6 +326,7 @@ class Trainer:
         self.threads = threads
         self.workers = resolve_workers(workers, "Trainer")
         self.start_method = start_method
+        self.on_epoch_end = on_epoch_end
         self._pool: DataParallel | None = None
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
@@ -365,6 +378,9 @@ class Trainer:
         ------
         NonFiniteLossError
             When the loss becomes NaN or infinite.
+        DivergedError
+            When an epoch ends diverged (:meth:`check_divergence`); no checkpoint of it is
+            written, so the last one is of the last sound epoch.
         TrainingInterrupted
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
@@ -398,15 +414,61 @@ class Trainer:
                         bar.update(1)
                         if self.iteration % 20 == 0:
                             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                    if self.checkpoint_every and self.iteration % self.checkpoint_every == 0:
+                    # The epoch's last iteration is checkpointed below, once its epoch passed
+                    # the divergence check.
+                    if (
+                        self.checkpoint_every
+                        and self.iteration % self.checkpoint_every == 0
+                        and self.iteration % self.iter_per_epoch
+                    ):
                         self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
                 self._perm = None
                 self.epoch += 1
                 self._end_of_epoch(bar, time.perf_counter() - start_time)
-        if self.checkpoint_every:
-            # A finished run resumes as finished (checkpoint_every needs checkpoint_path).
-            self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
+                self.check_divergence()
+                if self.checkpoint_path is not None:
+                    self.save_checkpoint(self.checkpoint_path)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self)
         return self
+
+    def check_divergence(self) -> None:
+        """Raise :class:`DivergedError` if the epoch just finished shows a diverged run.
+
+        A run has diverged when either holds at the end of an epoch:
+
+        - its mean training loss is more than 10 times the loss of the run's first iteration
+          and more than ``3 ln(C)`` (C classes). An untrained network's loss is about
+          ``ln(C)``, the cross-entropy of a uniform guess, and training lowers it; a loss
+          that has grown tenfold and is three times worse than guessing means the steps are
+          too large. (Compared with the first iteration, not the first epoch, so that a run
+          that blew up in its first epoch is caught too.)
+        - its test accuracy is back at chance (at most ``1.5 / C``) after an earlier epoch
+          reached at least ``3 / C``: the network had learned and has forgotten it.
+
+        A NaN or infinite loss is caught earlier, at the step (:class:`NonFiniteLossError`).
+        """
+        if not self.train_loss_list or not self.test_acc_list:
+            return
+        t = self.t_train
+        classes = t.shape[1] if t.ndim == 2 else int(max(t.max(), self.t_test.max())) + 1
+        classes = max(classes, 2)
+        start = self.train_loss_list[0]
+        mean = float(np.mean(self.train_loss_list[-self.iter_per_epoch :]))
+        where = f"at the end of epoch {self.epoch}"
+        lr = f"Try a smaller learning rate than {getattr(self.optimizer, 'lr', '?')}."
+        if mean > 10 * start and mean > 3 * math.log(classes):
+            raise DivergedError(
+                f"the run diverged: {where} the mean training loss is {mean:.4g}, more than 10 "
+                f"times the first iteration's {start:.4g} and more than 3 ln({classes}) = "
+                f"{3 * math.log(classes):.3g}. {lr}"
+            )
+        best, last = max(self.test_acc_list[:-1], default=0.0), self.test_acc_list[-1]
+        if best >= 3 / classes and last <= 1.5 / classes:
+            raise DivergedError(
+                f"the run diverged: {where} the test accuracy fell to {last:.4f}, chance for "
+                f"{classes} classes, after reaching {best:.4f}. {lr}"
+            )
 
     @contextmanager
     def _workers(self):

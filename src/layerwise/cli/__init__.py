@@ -28,7 +28,7 @@ import sys
 
 from .. import __version__, interop
 from . import book, evaluate, export, gradcheck, graph, runs, train
-from ._common import UsageError
+from ._common import UsageError, did_you_mean
 
 #: The commands in the order ``layerwise --help`` lists them.
 COMMANDS = (train, evaluate, export, runs, gradcheck, graph, book)
@@ -51,7 +51,15 @@ def build_parser():
 def main(argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return its exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    names = [command.__name__.rsplit(".", 1)[1] for command in COMMANDS]
+    given = next((arg for arg in argv if not arg.startswith("-")), None)
+    if given is not None and given not in names:  # argparse's message lists, we point
+        parser.error(
+            f"argument COMMAND: invalid choice: {given!r}{did_you_mean(given, names)}; choose "
+            f"from {', '.join(names)}"
+        )
+    args = parser.parse_args(argv)
     args.command_line = shlex.join(["layerwise", *argv])
     try:
         status = args.func(args)

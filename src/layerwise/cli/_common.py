@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
 from pathlib import Path
 
 from .. import datasets
 from .._checks import InvalidParameterError, check_number
+from ..checkpoints import checkpoint_network, read_checkpoint_meta
 from ..files import load, read_training
-from ..runs import NAMED_DATASETS, model_file
+from ..runs import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
 
 #: Printed where a picture would have been written.
 NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"
@@ -51,6 +54,43 @@ non_negative_float = number(low=0)
 ratio = number(low=0, high=1, high_open=True)
 
 
+def did_you_mean(text, names):
+    """`` (did you mean 'x'?)`` for the name closest to a mistyped ``text``, else ``''``.
+
+    Underscores read as hyphens and case is ignored first, so ``fashion_mnist`` finds
+    ``fashion-mnist`` and ``ADAM`` finds ``adam``; then difflib's closest match.
+    """
+    names = [str(name) for name in names]
+    plain = {name.lower().replace("_", "-"): name for name in names}
+    key = str(text).lower().replace("_", "-")
+    close = [plain[key]] if key in plain else difflib.get_close_matches(key, plain, n=1)
+    return f" (did you mean {plain.get(close[0], close[0])!r}?)" if close else ""
+
+
+def choice(names):
+    """An argparse type: one of ``names`` (any case), or an error that suggests the closest.
+
+    Used instead of ``choices=``, whose error lists the names but does not point at the one
+    meant; the parser shows the names as the option's metavar (:func:`choices_metavar`).
+    """
+    names = [str(name) for name in names]
+
+    def parse(text):
+        for name in names:
+            if text.lower() == name.lower():
+                return name
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r}{did_you_mean(text, names)}; choose from {', '.join(names)}"
+        )
+
+    return parse
+
+
+def choices_metavar(names):
+    """``{a,b,c}``: how argparse shows ``choices=`` in the usage line."""
+    return "{" + ",".join(map(str, names)) + "}"
+
+
 # ---------------------------------------------------------------------- data
 
 
@@ -68,7 +108,8 @@ def dataset(text):
     if Path(text).is_dir():
         return str(Path(text).resolve())
     raise argparse.ArgumentTypeError(
-        f"must be {', '.join(NAMED_DATASETS)} or a folder of IDX files; {text!r} is none of these"
+        f"must be {', '.join(NAMED_DATASETS)} or a folder of IDX files; {text!r} is none of "
+        f"these{did_you_mean(text, NAMED_DATASETS)}"
     )
 
 
@@ -136,7 +177,21 @@ def as_images(x, network):
 
 
 def open_model(path):
-    """``(model file, network, its training options)`` of a model .npz or a run folder."""
+    """``(model file, network, its training options)`` of a model .npz or a run folder.
+
+    A run folder without model.npz gives the network of its checkpoint (the model file is
+    then the checkpoint), with a note on stderr saying so.
+    """
     model = model_file(path)
+    if model.name == CHECKPOINT:
+        meta = read_checkpoint_meta(model)
+        record = read_run(model.parent) or {}
+        how = f"the run {status_phrase(record)}" if "status" in record else "no model.npz"
+        print(
+            f"layerwise: {model.parent} holds no {MODEL} ({how}): using the network of its "
+            f"{CHECKPOINT}, at iteration {meta['iteration']} (epoch {meta['epoch']} finished)",
+            file=sys.stderr,
+        )
+        return model, checkpoint_network(model), meta.get("extra", {}).get("options", {})
     training = read_training(model) or {}
     return model, load(model), training.get("options", {})

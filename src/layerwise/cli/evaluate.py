@@ -48,7 +48,7 @@ def run(args):
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
     else:
-        model, network, options = open_model(model)
+        model, network, options = open_model(args.model)
         trained_on = options.get("dataset")
     name = args.dataset or trained_on or RUN_OPTIONS["dataset"]
     _, (x_test, t_test) = load_dataset(name)[0]

@@ -1,46 +1,168 @@
-"""``layerwise gradcheck``: backpropagation against numerical gradients, for the book's nets."""
+"""``layerwise gradcheck``: backpropagation against numerical gradients, for the book's nets.
+
+Without MODEL: every network of the book at small sizes (chapters 5 to 8), every entry of
+every gradient. With MODEL (a model file or run folder): that network, in float64, on a small
+random batch; ``--entries`` entries of each parameter are checked, since a numerical gradient
+costs two forward passes per entry.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..book_nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from ._common import non_negative_int
+from ..book_nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    SimpleConvNet,
+    TwoLayerNet,
+)
+from ..files import ModelFileError, network_from_entries
+from ._common import non_negative_int, open_model, positive_int
 
 #: Largest difference accepted, relative to the network's largest gradient entry (float64);
 #: text, so that the report shows it as written.
 THRESHOLD = "1e-7"
+#: A small convolution for the conv nets' checks: 3x3 filters keep every image position used.
+_SMALL_CONV = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
 
 
 def add_parser(sub):
-    p = sub.add_parser("gradcheck", help="compare backprop with numerical gradients")
+    p = sub.add_parser(
+        "gradcheck",
+        help="compare backprop with numerical gradients: the book's nets, or a saved MODEL",
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="a model .npz or run folder to check (default: each of the book's networks, small)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument(
+        "--entries",
+        type=positive_int,
+        default=20,
+        metavar="N",
+        help="with MODEL: how many entries of each parameter to check (default 20)",
+    )
     p.set_defaults(func=run, parser=p)
 
 
-def run(args):
-    rng = np.random.default_rng(args.seed)
+def book_nets(seed):
+    """``{description: (network, x, t)}``: each book network, small, with a batch of 3."""
+    rng = np.random.default_rng(seed)
     x = rng.uniform(0.1, 1.0, (3, 20))
     t = rng.integers(0, 4, 3)
-    nets = {
-        "TwoLayerNet(20, 10, 4)": TwoLayerNet(20, 10, 4, 0.5, seed=args.seed),
-        "MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1)": MultiLayerNet(
-            20, [10, 8], 4, weight_decay_lambda=0.1, seed=args.seed
+    images = rng.uniform(0.1, 1.0, (3, 1, 8, 8))
+    small = ", ".join(f"{k}={v}" for k, v in _SMALL_CONV.items())
+    convs = {f"conv_param_{i}": dict(_SMALL_CONV) for i in range(1, 7)}
+    return {
+        "TwoLayerNet(20, 10, 4)": (TwoLayerNet(20, 10, 4, 0.5, seed=seed), x, t),
+        "MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1)": (
+            MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1, seed=seed),
+            x,
+            t,
         ),
         "MultiLayerNetExtend(20, [10, 8], 4, weight_decay_lambda=0.1, use_dropout=True, "
-        "use_batchnorm=True)": MultiLayerNetExtend(
-            20,
-            [10, 8],
-            4,
-            weight_decay_lambda=0.1,
-            use_dropout=True,
-            dropout_ration=0.2,
-            use_batchnorm=True,
-            seed=args.seed,
+        "use_batchnorm=True)": (
+            MultiLayerNetExtend(
+                20,
+                [10, 8],
+                4,
+                weight_decay_lambda=0.1,
+                use_dropout=True,
+                dropout_ration=0.2,
+                use_batchnorm=True,
+                seed=seed,
+            ),
+            x,
+            t,
+        ),
+        f"SimpleConvNet((1, 8, 8), {{{small}}}, 6, 4, use_batchnorm=True)": (
+            SimpleConvNet((1, 8, 8), dict(_SMALL_CONV), 6, 4, 0.3, use_batchnorm=True, seed=seed),
+            images,
+            t,
+        ),
+        f"DeepConvNet((1, 8, 8), 6 x {{{small}}}, 6, 4)": (
+            DeepConvNet((1, 8, 8), **convs, hidden_size=6, output_size=4, seed=seed),
+            images,
+            t,
         ),
     }
+
+
+def as_float64(network):
+    """A float64 copy of ``network`` (a numerical gradient in float32 has three digits)."""
+
+    def widened(value):
+        if isinstance(value, dict):
+            return {k: "float64" if k == "dtype" else widened(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [widened(v) for v in value]
+        return value
+
+    state = {k: np.asarray(v, dtype=np.float64) for k, v in network.state_dict().items()}
+    headers = {k: (v.shape, v.dtype) for k, v in state.items()}
+
+    def fail(problem):
+        return ModelFileError(f"cannot check this model in float64: {problem}")
+
+    return network_from_entries(widened(network.get_config()), headers, state.__getitem__, fail)
+
+
+def model_batch(network, rng, rows=2):
+    """A random batch the model takes: its image shape, or the rows its first Affine takes."""
+    shape = getattr(network, "input_shape", None)
+    if shape is None:
+        first = next(iter(network.params.values()))
+        shape = first.shape[:1] if first.ndim == 2 else None
+    if shape is None:
+        raise ValueError("cannot tell what input this model takes (no input_shape, no Affine W1)")
+    x = rng.uniform(0.1, 1.0, (rows, *shape))
+    classes = network.predict(x, train_flg=False).shape[1]
+    return x, rng.integers(0, classes, rows)
+
+
+def sampled_gradients(network, x, t, entries, rng, h=1e-5):
+    """Backprop's gradients and, for ``entries`` random entries of each, central differences.
+
+    Returns ``{key: (backprop values, numerical values)}`` at the same entries. Every loss
+    evaluation sees the same random draws (Dropout's masks), as ``numerical_gradient`` does.
+    """
+    states = network.get_rng_state()
+    network.set_rng_state(states)
+    grads = network.gradient(x, t)
+    found = {}
+    for key, param in network.params.items():
+        picked = rng.choice(param.size, size=min(entries, param.size), replace=False)
+        flat, numerical = param.reshape(-1), []  # a view: changing it changes the parameter
+        for i in picked:
+            kept = flat[i]
+            losses = []
+            for step in (h, -h):  # (f(w + h) - f(w - h)) / 2h
+                flat[i] = kept + step
+                network.set_rng_state(states)
+                losses.append(float(network.loss(x, t)))
+            flat[i] = kept
+            numerical.append((losses[0] - losses[1]) / (2 * h))
+        found[key] = (grads[key].reshape(-1)[picked], np.array(numerical))
+    network.set_rng_state(states)
+    return found, max(float(np.max(np.abs(g))) for g in grads.values())
+
+
+def run(args):
+    if args.model is not None:
+        model, network, _ = open_model(args.model)
+        rng = np.random.default_rng(args.seed)
+        network = as_float64(network).train()
+        x, t = model_batch(network, rng)
+        print(f"{model}: {type(network).__name__}, {args.entries} entries of each parameter")
+        pairs, scale = sampled_gradients(network, x, t, args.entries, rng)
+        worst = report({k: np.abs(a - b) for k, (a, b) in pairs.items()}, scale)
+        return verdict(worst)
     worst = 0.0
-    for name, net in nets.items():
+    for name, (net, x, t) in book_nets(args.seed).items():
         print(name)
         # Numerical first: it rewinds Dropout's generator after each evaluation, so the
         # backpropagation that follows draws the very masks the numerical gradient saw.
@@ -51,10 +173,21 @@ def run(args):
         # Relative to the largest gradient entry of the network: a bias followed by BatchNorm
         # has a true gradient of exactly 0, where an entry-by-entry ratio would compare noise.
         scale = max(float(np.max(np.abs(g))) for g in grads.values())
-        for key in grads:
-            err = float(np.max(np.abs(grads[key] - numerical[key]))) / scale
-            worst = max(worst, err)
-            print(f"  {key:<6} max |backprop - numerical| / largest gradient {err:.2e}")
+        worst = max(worst, report({k: np.abs(grads[k] - numerical[k]) for k in grads}, scale))
+    return verdict(worst)
+
+
+def report(differences, scale):
+    """Print each parameter's largest difference relative to ``scale``; return the worst."""
+    worst = 0.0
+    for key, difference in differences.items():
+        err = float(np.max(difference)) / scale
+        worst = max(worst, err)
+        print(f"  {key:<7} max |backprop - numerical| / largest gradient {err:.2e}")
+    return worst
+
+
+def verdict(worst):
     ok = worst <= float(THRESHOLD)
     print(f"worst {worst:.2e}: {'OK' if ok else 'FAILED'} (threshold {THRESHOLD}, float64)")
     return 0 if ok else 1

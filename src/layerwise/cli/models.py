@@ -62,7 +62,10 @@ def build_network(opts, input_size, output_size):
         if opts["activation"] != "relu":
             raise UsageError("--activation needs --model mlp (the book's TwoLayerNet uses ReLU)")
         if opts["batchnorm"] or opts["dropout"]:
-            raise UsageError("--batchnorm and --dropout need --model mlp")
+            raise UsageError(
+                "--batchnorm needs --model mlp, convnet or deep-convnet, and --dropout --model "
+                "mlp (the book's TwoLayerNet has neither)"
+            )
         return TwoLayerNet(
             input_size,
             opts["hidden"][0],
@@ -107,7 +110,6 @@ def _build_conv_network(opts, input_size, output_size, dtype):
     mlp_only = {
         "--activation": opts["activation"] != "relu",  # the book's conv nets use ReLU
         "--weight-decay": opts["weight_decay"],
-        "--batchnorm": opts["batchnorm"],
         "--dropout": opts["dropout"],
     }
     for option, given in mlp_only.items():
@@ -122,6 +124,7 @@ def _build_conv_network(opts, input_size, output_size, dtype):
         "input_dim": (1, side, side),
         "hidden_size": opts["hidden"][0],
         "output_size": output_size,
+        "use_batchnorm": bool(opts["batchnorm"]),  # between each convolution and its ReLU
         "dtype": dtype,
         "seed": opts["seed"],
     }

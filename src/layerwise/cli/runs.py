@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs import RUN_JSON, RUNS_DIR, dataset_name, find_runs, read_test_accuracies
+from ..runs import RUNS_DIR, dataset_name, find_runs, read_test_accuracies, shown_status
 from ..viz.plots import plot_runs
 from ._common import NO_PICTURES
 
@@ -36,6 +36,9 @@ def run_row(folder, record):
         epochs += f"/{record.get('epochs', '?')}"
     test_acc = record.get("test_acc")
     seconds = record.get("seconds")
+    status = shown_status(record)
+    if status != record.get("status"):  # died without a word: say where it got to
+        status += f" after epoch {record.get('epochs_done', '?')}"
     return [
         str(folder),
         str(record.get("model", "?")),
@@ -45,7 +48,7 @@ def run_row(folder, record):
         epochs,
         "-" if test_acc is None else f"{test_acc:.4f}",
         "-" if not seconds else f"{seconds:.1f} s",
-        str(record.get("status", "?")),
+        status,
     ]
 
 
@@ -61,8 +64,8 @@ def run(args):
         print("  ".join(cells).rstrip())
     if not runs:
         print(f"(no runs in {', '.join(args.dirs)})")
-    for folder in others:
-        print(f"{folder}: no {RUN_JSON} (not a run, or one from before layerwise kept them)")
+    for _, reason in others:
+        print(reason)
     if args.plot:
         out = Path(args.out) if args.out else Path(args.dirs[0]) / "runs.png"
         if plot_run_curves(runs, out):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import runs
@@ -13,12 +15,14 @@ from ..files import save
 from ..layers import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
 from ..parallel import WorkerError
-from ..training import NonFiniteLossError, Trainer, TrainingInterrupted
+from ..training import DivergedError, Trainer, TrainingInterrupted, read_checkpoint_meta
 from ..viz.plots import plot_filters, plot_history
 from ._common import (
     NO_PICTURES,
     UsageError,
     as_images,
+    choice,
+    choices_metavar,
     dataset,
     flag,
     load_dataset,
@@ -91,7 +95,8 @@ def add_parser(sub):
     )
     p.add_argument(
         "--model",
-        choices=list(MODEL_DEFAULTS),
+        type=choice(MODEL_DEFAULTS),
+        metavar=choices_metavar(MODEL_DEFAULTS),
         help="two-layer: TwoLayerNet (chapter 5), mlp: MultiLayerNet (chapter 6), convnet: "
         f"SimpleConvNet (chapter 7), deep-convnet: DeepConvNet (chapter 8); default "
         f"{default['model']}",
@@ -101,13 +106,14 @@ def add_parser(sub):
     )
     p.add_argument(
         "--activation",
-        choices=sorted(ACTIVATIONS),  # every activation registered when the parser is built
+        type=choice(sorted(ACTIVATIONS)),  # every activation registered when the parser is built
+        metavar=choices_metavar(sorted(ACTIVATIONS)),
         help=f"mlp only (default {default['activation']})",
     )
     p.add_argument(
         "--optimizer",
-        type=str.lower,
-        choices=list(OPTIMIZERS),
+        type=choice(OPTIMIZERS),
+        metavar=choices_metavar(OPTIMIZERS),
         help=f"default {_per_model('optimizer')} ({_per_model('optimizer', conv=True)} for the "
         "conv models, as the book trains them)",
     )
@@ -135,7 +141,8 @@ def add_parser(sub):
         "--batchnorm",
         action="store_true",
         default=None,
-        help="mlp only: BatchNormalization after each hidden Affine (MultiLayerNetExtend)",
+        help="BatchNormalization after each hidden Affine (mlp: MultiLayerNetExtend) or "
+        "each convolution (convnet, deep-convnet)",
     )
     p.add_argument(
         "--dropout",
@@ -144,7 +151,13 @@ def add_parser(sub):
         help="mlp only: Dropout of this ratio after each hidden activation "
         f"(default {default['dropout']:g}: none)",
     )
-    p.add_argument("--dtype", choices=["float32", "float64"], help=f"default {default['dtype']}")
+    dtypes = ["float32", "float64"]
+    p.add_argument(
+        "--dtype",
+        type=choice(dtypes),
+        metavar=choices_metavar(dtypes),
+        help=f"default {default['dtype']}",
+    )
     p.add_argument(
         "--seed",
         type=non_negative_int,
@@ -168,7 +181,7 @@ def add_parser(sub):
         type=positive_int,
         metavar="N",
         help=f"also write OUT/{runs.CHECKPOINT} every N iterations (it is always written at "
-        "the end)",
+        "the end of every epoch)",
     )
     p.add_argument(
         "--resume",
@@ -335,29 +348,47 @@ def run(args):
         )
     runs.write_run(out, record)
     start = time.perf_counter()
+
+    def progress(trainer):  # at each epoch's end: how far it got, and the heartbeat
+        runs.write_progress(out, record, trainer, time.perf_counter() - start)
+
+    trainer.on_epoch_end = progress
     try:
         trainer.train()
+        seconds = time.perf_counter() - start
+        runs.end_record(record, trainer, "finished", seconds)
+        written, plotted = _write_finished(trainer, out, record, first_filters)
     except TrainingInterrupted as err:
-        runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, str(err))
-        _write_unfinished(trainer, out, record)
-        print(f"\n{err}\nresume with: layerwise train --resume {out}", file=sys.stderr)
+        with _signals_ignored():  # the record is written whatever the number of Ctrl-Cs
+            runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, str(err))
+            _write_unfinished(trainer, out, record)
+            print(f"\n{err}\n{_resume_advice(out)}", file=sys.stderr)
         return 128 + err.signum
+    except KeyboardInterrupt:
+        # A second Ctrl-C (or SIGTERM) stops at once, maybe in the middle of writing the
+        # checkpoint; that write is atomic, so the file on disk is the last whole one.
+        with _signals_ignored():
+            message = (
+                f"training stopped at once by a second interrupt at iteration "
+                f"{trainer.iteration} (epoch {trainer.epoch + 1}); {_last_checkpoint(out, trainer)}"
+            )
+            runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, message)
+            _write_unfinished(trainer, out, record)
+            print(f"\n{message}\n{_resume_advice(out)}", file=sys.stderr)
+        return 128 + signal.SIGINT
     except WorkerError as err:
         runs.end_record(record, trainer, "failed", time.perf_counter() - start, str(err))
         _write_unfinished(trainer, out, record)
         print(f"layerwise: training stopped: {err}", file=sys.stderr)
         if trainer.iteration:
-            print(f"resume with: layerwise train --resume {out}", file=sys.stderr)
+            print(_resume_advice(out), file=sys.stderr)
         return 1
-    except NonFiniteLossError as err:
+    except DivergedError as err:
         runs.end_record(record, trainer, "diverged", time.perf_counter() - start, str(err))
         written = _write_unfinished(trainer, out, record)
         print(f"layerwise: training stopped: {err}", file=sys.stderr)
         print(f"what the run did is in {', '.join(map(str, written))}", file=sys.stderr)
         return 1
-    seconds = time.perf_counter() - start
-    runs.end_record(record, trainer, "finished", seconds)
-    written, plotted = _write_finished(trainer, out, record, first_filters)
     print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
     print("wrote " + ", ".join(map(str, written)))
     if not plotted:
@@ -365,10 +396,45 @@ def run(args):
     return 0
 
 
+@contextmanager
+def _signals_ignored():
+    """SIGINT and SIGTERM ignored while a stopped run's record is written, then as they were."""
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _last_checkpoint(out, trainer):
+    """Which checkpoint a run stopped at once can resume from, said for the user."""
+    path = out / runs.CHECKPOINT
+    try:
+        meta = read_checkpoint_meta(path)
+    except (OSError, ValueError):
+        return f"there is no checkpoint to resume from ({path} could not be read)"
+    iteration = int(meta["iteration"])
+    if iteration == trainer.iteration:
+        return f"checkpoint of iteration {iteration} written to {path}"
+    return (
+        f"no checkpoint of iteration {trainer.iteration} was kept (a write the interrupt cut "
+        f"short leaves none); the last good checkpoint is {path}, of iteration {iteration} "
+        f"(epoch {int(meta['epoch']) + 1}), so resuming does iterations {iteration + 1}-"
+        f"{trainer.iteration} again"
+    )
+
+
+def _resume_advice(out):
+    if (out / runs.CHECKPOINT).is_file():
+        return f"resume with: layerwise train --resume {out}"
+    return f"nothing to resume from: no {runs.CHECKPOINT} in {out}; start the run again"
+
+
 def _write_finished(trainer, out, record, first_filters):
-    """A finished run's files: checkpoint, model, run.json, history and pictures."""
-    if not trainer.checkpoint_every:  # with it, train() wrote the last one
-        trainer.save_checkpoint(out / runs.CHECKPOINT)  # so `--resume --epochs N` can extend it
+    """A finished run's files: model, run.json, history and pictures (train() wrote the
+    checkpoint at the last epoch's end, so that `--resume --epochs N` can extend the run)."""
     network = trainer.network
     training = {k: v for k, v in record.items() if k not in ("format", "version", "network")}
     save(network, out / runs.MODEL, training=training)

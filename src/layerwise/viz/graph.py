@@ -324,24 +324,34 @@ class Graph:
 
     # ------------------------------------------------------------------ drawing
 
-    def to_dot(self, dpi: float | None = None) -> str:
+    def to_dot(self, dpi: float | None = None, rankdir: str | None = None) -> str:
         """The drawing as Graphviz DOT text (no dependency).
 
-        Nodes run left to right in forward order: ``×`` and ``+`` as circles, other layers as
-        rounded boxes with their parameter gradients in red. On each arrow the forward value
+        Nodes run in forward order: ``×`` and ``+`` as circles, other layers as rounded boxes
+        with their parameter gradients in red. Left to right, on each arrow the forward value
         stands above the line and the backward value below it in red, as in the book: the
-        arrow passes through a small two-row label whose middle is the arrow's line.
+        arrow passes through a small label whose middle is the arrow's line. Top to bottom,
+        the forward value stands left of the arrow and the backward value right of it.
 
         Parameters
         ----------
         dpi : int, optional
             Resolution for pixel formats (PNG); leave it out for SVG.
+        rankdir : {'LR', 'TB'}, optional
+            Left to right, or top to bottom. Default: left to right, as the book draws, up
+            to :data:`LONG_CHAIN` nodes; top to bottom for longer networks, whose one row
+            would be thousands of pixels wide and a few hundred high (a DeepConvNet step).
         """
+        if rankdir is None:
+            rankdir = "LR" if len(self.nodes) <= LONG_CHAIN else "TB"
+        if rankdir not in ("LR", "TB"):
+            raise ValueError(f"Graph.to_dot: rankdir must be 'LR' or 'TB', got {rankdir!r}")
+        ports = ("m:w", "m:e") if rankdir == "LR" else ("m:n", "m:s")
         ids = {id(node): f"n{i}" for i, node in enumerate(self.nodes)}
         lines = [
             "digraph layerwise {",
             # ordering=in: a node's inputs top to bottom in their order (apple above its count)
-            "  rankdir=LR; ordering=in; ranksep=0.3; nodesep=0.25;",
+            f"  rankdir={rankdir}; ordering=in; ranksep=0.3; nodesep=0.25;",
             '  graph [fontname="Helvetica"' + (f", dpi={int(dpi)}" if dpi else "") + "];",
             '  node [fontname="Helvetica", fontsize=14];',
             "  edge [arrowsize=0.7];",
@@ -364,11 +374,10 @@ class Graph:
             tip = f"forward {edge.forward}" + (
                 f"\nbackward {edge.backward}" if edge.backward is not None else ""
             )
-            lines.append(
-                f"  e{k} [shape=plain, label={_arrow_label(edge)}, tooltip={_quote(tip)}];"
-            )
-            lines.append(f"  {tail} -> e{k}:m:w [arrowhead=none, headclip=false];")
-            lines.append(f"  e{k}:m:e -> {head} [tailclip=false];")
+            label = _arrow_label(edge, vertical=rankdir == "TB")
+            lines.append(f"  e{k} [shape=plain, label={label}, tooltip={_quote(tip)}];")
+            lines.append(f"  {tail} -> e{k}:{ports[0]} [arrowhead=none, headclip=false];")
+            lines.append(f"  e{k}:{ports[1]} -> {head} [tailclip=false];")
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -448,18 +457,33 @@ class Graph:
         )
 
 
+#: Up to this many nodes a graph is drawn left to right, as the book draws; longer ones top to
+#: bottom (:meth:`Graph.to_dot`).
+LONG_CHAIN = 12
+
+
 def _quote(text):
     """A DOT string literal."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _arrow_label(edge):
-    """Forward value, the arrow's line (the port ``m`` the two halves attach to), backward value."""
+def _arrow_label(edge, vertical=False):
+    """Forward value, the arrow's line (the port ``m`` the two halves attach to), backward value.
+
+    Stacked for a left-to-right drawing; side by side, the line between, for top to bottom.
+    """
     backward = (
         ""
         if edge.backward is None
         else (f'<font color="red">{html.escape(edge.backward.text)}</font>')
     )
+    if vertical:
+        return (
+            '<<table border="0" cellspacing="0" cellpadding="1"><tr>'
+            f'<td align="right">{html.escape(edge.forward.text)} </td>'
+            '<td port="m" width="0" height="24" border="1" sides="l"></td>'
+            f'<td align="left"> {backward}</td></tr></table>>'
+        )
     return (
         '<<table border="0" cellspacing="0" cellpadding="1">'
         f"<tr><td>{html.escape(edge.forward.text)}</td></tr>"
