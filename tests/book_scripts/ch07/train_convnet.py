@@ -7,6 +7,7 @@ from simple_convnet import SimpleConvNet
 from common.trainer import Trainer
 
 (x_train, t_train), (x_test, t_test) = load_mnist(flatten=False)
+np.random.seed(0)  # the weights and, through the book's Trainer, the minibatches
 
 max_epochs = 3
 network = SimpleConvNet(input_dim=(1, 28, 28),

@@ -13,7 +13,7 @@ printed. At the end, the whole test set's accuracy is printed under the book's b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +29,17 @@ __all__ = ["Trainer", "np", *_optimizers]
 
 
 class Trainer(training.Trainer):
-    """:class:`layerwise.training.Trainer` whose :meth:`train` ends with the book's report."""
+    """:class:`layerwise.training.Trainer` whose :meth:`train` ends with the book's report.
+
+    The book's Trainer draws its minibatches from NumPy's global generator, so a script that
+    calls ``np.random.seed(...)`` repeats its run; here the shuffling is seeded from that same
+    global generator (unless ``seed=`` is given), which keeps that property.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("seed") is None:
+            kwargs["seed"] = int(np.random.randint(2**31))  # noqa: NPY002 - the book's generator
+        super().__init__(*args, **kwargs)
 
     def train(self) -> Self:
         super().train()
