@@ -7,6 +7,8 @@ epochs: about 40 s on two cores. Each figure also writes the numbers it shows in
 ``numbers.json`` and small markdown tables (``*.md``) that the pages include.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import time
@@ -105,8 +107,9 @@ def ch5_gradcheck(out, numbers):
     ax.set_ylabel("mean |backprop - numerical|")
     ax.set_title("gradient check on 3 sample images of 14x14 (float64, h = 1e-5)")
     for bar, v in zip(bars, values, strict=True):
-        ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.0e}", ha="center", va="bottom",
-                fontsize=6)
+        ax.text(
+            bar.get_x() + bar.get_width() / 2, v, f"{v:.0e}", ha="center", va="bottom", fontsize=6
+        )
     save(fig, out / "ch5_gradcheck.png")
     table = ["| network | parameter | mean abs(backprop - numerical) |", "|---|---|---|"]
     for name, errs in rows.items():
@@ -118,11 +121,24 @@ def ch5_training(out, numbers):
     """Chapter 5's train_neuralnet.py on the sample: TwoLayerNet, SGD lr 0.1, 5 epochs."""
     (x_train, t_train), (x_test, t_test) = load_sample(normalize=False)
     net = TwoLayerNet(784, 50, 10, seed=0)
-    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=5, optimizer="SGD",
-                      optimizer_param={"lr": 0.1}, verbose=False, seed=0)
+    trainer = Trainer(
+        net,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        epochs=5,
+        optimizer="SGD",
+        optimizer_param={"lr": 0.1},
+        verbose=False,
+        seed=0,
+    )
     trainer.train()
-    viz.plot_history(trainer, out / "ch5_curves.png",
-                     title="TwoLayerNet 784-50-10, SGD lr 0.1, 5 epochs of the sample")
+    viz.plot_history(
+        trainer,
+        out / "ch5_curves.png",
+        title="TwoLayerNet 784-50-10, SGD lr 0.1, 5 epochs of the sample",
+    )
     numbers["ch5_test_acc"] = trainer.test_acc_list[-1]
 
 
@@ -132,8 +148,12 @@ def ch5_training(out, numbers):
 def ch6_optimizers(out, numbers):
     """Figure 6-9: the four optimizers on the same network and minibatches."""
     (x, t), _ = load_sample()
-    settings = {"SGD": {"lr": 0.01}, "Momentum": {"lr": 0.01}, "AdaGrad": {"lr": 0.01},
-                "Adam": {"lr": 0.001}}
+    settings = {
+        "SGD": {"lr": 0.01},
+        "Momentum": {"lr": 0.01},
+        "AdaGrad": {"lr": 0.01},
+        "Adam": {"lr": 0.001},
+    }
     iterations, batch = 300, 128
     fig, ax = plt.subplots(figsize=(7, 4))
     final = {}
@@ -149,8 +169,12 @@ def ch6_optimizers(out, numbers):
             losses.append(float(loss))
         ax.plot(smooth_curve(losses), label=f"{name} (lr {param['lr']})")
         final[name] = float(np.mean(losses[-20:]))
-    ax.set(xlabel="iterations", ylabel="loss", ylim=(0, 2.5),
-           title="MultiLayerNet 784-100x4-10 on the sample, batch 128 (fig. 6-9)")
+    ax.set(
+        xlabel="iterations",
+        ylabel="loss",
+        ylim=(0, 2.5),
+        title="MultiLayerNet 784-100x4-10 on the sample, batch 128 (fig. 6-9)",
+    )
     ax.legend()
     save(fig, out / "ch6_optimizers.png")
     numbers["optimizers_final_loss"] = final
@@ -191,8 +215,9 @@ def ch6_batchnorm(out, numbers):
     result = {}
     for ax, scale in zip(axes, scales, strict=True):
         for bn, style in [(True, "-"), (False, "--")]:
-            net = MultiLayerNetExtend(784, [100] * 5, 10, weight_init_std=scale,
-                                      use_batchnorm=bn, seed=0)
+            net = MultiLayerNetExtend(
+                784, [100] * 5, 10, weight_init_std=scale, use_batchnorm=bn, seed=0
+            )
             opt = get_optimizer("SGD", lr=0.01)
             rng = np.random.default_rng(0)
             acc = []
@@ -219,10 +244,22 @@ def ch6_dropout(out, numbers):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     gaps = {}
     for ax, dropout in zip(axes, [False, True], strict=True):
-        net = MultiLayerNetExtend(784, [100] * 6, 10, use_dropout=dropout, dropout_ration=0.2,
-                                  seed=0)
-        trainer = Trainer(net, x, t, x_test, t_test, epochs=epochs, mini_batch_size=100,
-                          optimizer="SGD", optimizer_param={"lr": 0.01}, verbose=False, seed=0)
+        net = MultiLayerNetExtend(
+            784, [100] * 6, 10, use_dropout=dropout, dropout_ration=0.2, seed=0
+        )
+        trainer = Trainer(
+            net,
+            x,
+            t,
+            x_test,
+            t_test,
+            epochs=epochs,
+            mini_batch_size=100,
+            optimizer="SGD",
+            optimizer_param={"lr": 0.01},
+            verbose=False,
+            seed=0,
+        )
         trainer.train()
         ax.plot(trainer.train_acc_list, label="train")
         ax.plot(trainer.test_acc_list, label="test")
@@ -234,8 +271,10 @@ def ch6_dropout(out, numbers):
     save(fig, out / "ch6_dropout.png")
     numbers["dropout"] = gaps
     table = ["| network | train accuracy | test accuracy | gap |", "|---|---|---|---|"]
-    table += [f"| {k} | {v['train']:.3f} | {v['test']:.3f} | {v['train'] - v['test']:.3f} |"
-              for k, v in gaps.items()]
+    table += [
+        f"| {k} | {v['train']:.3f} | {v['test']:.3f} | {v['train'] - v['test']:.3f} |"
+        for k, v in gaps.items()
+    ]
     (out / "ch6_dropout.md").write_text("\n".join(table) + "\n")
 
 
@@ -263,13 +302,26 @@ def ch7_im2col(out, numbers):
 def train_conv(net, epochs, numbers, key, train_images=5000):
     (x_train, t_train), (x_test, t_test) = load_sample(normalize=False, flatten=False)
     x_train, t_train = x_train[:train_images], t_train[:train_images]
-    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=epochs, optimizer="Adam",
-                      optimizer_param={"lr": 0.001}, verbose=False, seed=0)
+    trainer = Trainer(
+        net,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        epochs=epochs,
+        optimizer="Adam",
+        optimizer_param={"lr": 0.001},
+        verbose=False,
+        seed=0,
+    )
     start = time.perf_counter()
     trainer.train()
-    numbers[key] = {"test_acc": trainer.test_acc_list[-1], "epochs": epochs,
-                    "train_images": len(x_train),
-                    "seconds": round(time.perf_counter() - start, 1)}
+    numbers[key] = {
+        "test_acc": trainer.test_acc_list[-1],
+        "epochs": epochs,
+        "train_images": len(x_train),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     return x_test, t_test
 
 
@@ -278,8 +330,9 @@ def ch7_filters(out, numbers):
     net = SimpleConvNet(seed=0)
     before = net.params["W1"].copy()
     train_conv(net, 1, numbers, "simpleconvnet")
-    viz.plot_filters({"before training": before, "after 1 epoch": net.params["W1"]},
-                     out / "ch7_filters.png")
+    viz.plot_filters(
+        {"before training": before, "after 1 epoch": net.params["W1"]}, out / "ch7_filters.png"
+    )
 
 
 # ---------------------------------------------------------------------------- chapter 8
@@ -291,12 +344,23 @@ def ch8_misclassified(out, numbers):
     # A DeepConvNet epoch of the whole sample takes a minute: 2000 images keep the build short.
     x_test, t_test = train_conv(net, 1, numbers, "deepconvnet", train_images=2000)
     predicted = predicted_labels(net, x_test)
-    viz.plot_misclassified(x_test, t_test, predicted, out / "ch8_misclassified.png",
-                           class_names=CLASS_NAMES)
+    viz.plot_misclassified(
+        x_test, t_test, predicted, out / "ch8_misclassified.png", class_names=CLASS_NAMES
+    )
 
 
-FIGURES = [ch5_graphs, ch5_gradcheck, ch5_training, ch6_optimizers, ch6_weight_init,
-           ch6_batchnorm, ch6_dropout, ch7_im2col, ch7_filters, ch8_misclassified]
+FIGURES = [
+    ch5_graphs,
+    ch5_gradcheck,
+    ch5_training,
+    ch6_optimizers,
+    ch6_weight_init,
+    ch6_batchnorm,
+    ch6_dropout,
+    ch7_im2col,
+    ch7_filters,
+    ch8_misclassified,
+]
 
 
 def make_all(out, only=None):

@@ -6,6 +6,8 @@ forms (they also serve ``help()`` and Sphinx-minded readers) that Markdown would
   ``pycon`` block: Markdown would read ``>>>`` as a quotation and ``[(...)]`` as a link.
 """
 
+from __future__ import annotations
+
 import re
 
 import griffe

@@ -6,6 +6,8 @@ reload (writing into the docs folder would trigger another reload); ``LAYERWISE_
 forces a remake.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import os
 import time
