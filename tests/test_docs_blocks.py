@@ -67,9 +67,7 @@ for path, line, code in BLOCKS:
 
 def write_idx(path, array):
     """An IDX file of unsigned bytes (magic 0x08, then the number of dimensions)."""
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
