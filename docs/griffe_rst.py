@@ -3,7 +3,8 @@ forms (they also serve ``help()`` and Sphinx-minded readers) that Markdown would
 
 - ``:class:`~layerwise.layers.Affine``` and the other roles become inline code (``Affine``);
 - a doctest (``>>>`` lines and their output) outside an ``Examples`` section becomes a fenced
-  ``pycon`` block: Markdown would read ``>>>`` as a quotation and ``[(...)]`` as a link.
+  ``pycon`` block: Markdown would read ``>>>`` as a quotation and ``[(...)]`` as a link;
+- a simple table (its rules of ``=``) is shown as the preformatted text it is.
 """
 
 from __future__ import annotations
@@ -23,9 +24,22 @@ def _short(match):
 
 def convert(text):
     text = ROLE.sub(_short, text)
-    out, in_examples, in_doctest = [], False, False
+    out, in_examples, in_doctest, rules = [], False, False, 0
     lines = text.splitlines()
     for i, line in enumerate(lines):
+        if line.strip() and set(line.strip()) <= {"=", " "}:
+            # A simple table has three rules: above the header, below it, and at the end.
+            rules += 1
+            if rules == 1:
+                out.append("```text")
+            out.append(line)
+            if rules == 3:
+                out.append("```")
+                rules = 0
+            continue
+        if rules:
+            out.append(line)
+            continue
         if line.strip() == "Examples" and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
             in_examples = True
         elif i + 1 < len(lines) and lines[i + 1].strip() and set(lines[i + 1].strip()) == {"-"}:
