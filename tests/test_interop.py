@@ -447,6 +447,49 @@ def test_from_torch_refuses_by_name(module, words):
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize("side", [28, 32])
+def test_from_torch_of_a_strided_conv_net_runs_and_equals_torch(side):
+    """Exact, or refused: it used to convert a stride-2 net whose predict then failed."""
+    torch.manual_seed(0)
+    half = side // 2  # 3x3, stride 2, pad 1: floor((side - 1) / 2) + 1
+    module = (
+        nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1),  # ResNet's downsampling
+            nn.ReLU(),
+            nn.Conv2d(4, 6, 1, stride=2),  # its 1x1 shortcut
+            nn.MaxPool2d(3, stride=2, padding=1),
+            nn.Flatten(),
+            nn.Linear(6 * ((half // 2 - 1) // 2 + 1) ** 2, 10),
+        )
+        .double()
+        .eval()
+    )
+    x = np.random.default_rng(0).standard_normal((3, 1, side, side))
+    with torch.no_grad():
+        theirs = module(torch.from_numpy(x)).numpy()
+    for input_shape in (None, (1, side, side)):
+        net = from_torch(module, input_shape=input_shape)
+        assert difference(net.predict(x, train_flg=False), theirs) <= 1e-10
+
+
+@pytest.mark.parametrize(
+    "module, input_shape, words",
+    [
+        # torch's Linear acts on the last axis of images; the Affine on the flattened image
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(4, 3)), None, ["'1'", "Flatten"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(4, 3)), (1, 6, 6), ["'1'", "Flatten"]),
+        (nn.Sequential(nn.Linear(6, 3)), (1, 2, 6), ["'0'", "Flatten"]),
+        # padding as large as the window: torch builds it, then refuses to run it
+        (nn.Sequential(nn.MaxPool2d(2, padding=2)), None, ["'0'", "pad must be smaller"]),
+    ],
+)
+def test_from_torch_refuses_what_would_not_run(module, input_shape, words):
+    with pytest.raises(ConversionError) as info:
+        from_torch(module, input_shape=input_shape)
+    for word in words:
+        assert word in str(info.value)
+
+
 def test_from_torch_checks_that_an_unflatten_restores_the_flattened_shape():
     nn_ = torch.nn
     wrong = nn_.Sequential(nn_.Flatten(), nn_.BatchNorm1d(8), nn_.Unflatten(1, (2, 2, 2)))

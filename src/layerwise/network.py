@@ -290,7 +290,7 @@ class Sequential:
         Parameters
         ----------
         x : array_like, shape (N, ...)
-        t : array_like, shape (N,) integer labels or (N, C) one-hot rows
+        t : array_like, shape (N,) integer labels (or an (N, 1) column) or (N, C) one-hot rows
         train_flg : bool or None, default None
             As for :meth:`predict`.
 
@@ -315,7 +315,7 @@ class Sequential:
         x : array_like, shape (N, ...)
             uint8 images are scaled by 1/255 one chunk at a time (see :meth:`predict`), so
             the result equals the Trainer's accuracy on the same images.
-        t : array_like, shape (N,) labels or (N, C) one-hot rows
+        t : array_like, shape (N,) labels (or an (N, 1) column) or (N, C) one-hot rows
         batch_size : int, default 1000
 
         Returns

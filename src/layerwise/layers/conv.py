@@ -13,10 +13,12 @@ returns such a view (``out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)``)
 next layers make use of it: NumPy's elementwise layers (Relu) keep the layout, and convolution
 and pooling read channels-last input without a transposing copy.
 
+Output sizes are floored, as in the book's im2col and PyTorch (see
+:func:`layerwise.util.conv_output_size`): where the windows do not tile the padded input, the
+last rows and columns that no window reaches are left out and get a zero gradient.
+
 Differences from the book's ``common/layers.py``, each with a ``test_regression_*``:
 
-- Sizes that the windows do not tile raise a ValueError naming sizes that do (see
-  :func:`layerwise.util.conv_output_size`); the book's drops the last rows and columns.
 - ``Pooling`` pads with -inf, so padding never wins; the book's computes the wrong output
   shape for ``pad > 0`` and fails. Its default stride is 2 (the book's 1; the book's networks
   always pass ``stride=2``).
@@ -70,10 +72,9 @@ class Convolution(Layer):
 
     Shapes
     ------
-    x, dx : (N, C, H, W), with ``(H + 2*pad - FH)`` and ``(W + 2*pad - FW)`` multiples of
-    ``stride``. out, dout : (N, FN, OH, OW), ``OH = (H + 2*pad - FH) // stride + 1``, ``OW``
-    likewise. col : (N*OH*OW, C*FH*FW). col_W : (C*FH*FW, FN). dW : (FN, C, FH, FW).
-    db : (FN,).
+    x, dx : (N, C, H, W). out, dout : (N, FN, OH, OW), ``OH = (H + 2*pad - FH) // stride + 1``
+    (floored, as in PyTorch), ``OW`` likewise. col : (N*OH*OW, C*FH*FW). col_W : (C*FH*FW, FN).
+    dW : (FN, C, FH, FW). db : (FN,).
 
     Caches the book's ``x`` (in W's dtype), ``col`` and ``col_W``. With stride 1, ``2*C >= FN``
     and ``pad`` smaller than the filter, :func:`layerwise.layers._conv_fast.conv_forward`
@@ -135,7 +136,7 @@ class Convolution(Layer):
                 f"{where}: x must have {C} channels, x of shape (N, {C}, H, W), to match W of "
                 f"shape {self.W.shape} (FN, C, FH, FW), got x of shape {x.shape}"
             )
-        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where)
+        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where, C)
         with quiet():  # beyond the float range is inf, as in Affine
             self.x = as_dtype(x, self.W.dtype)
             if fast.conv_fast_path(self.W.shape, self.stride, self.pad):
@@ -210,9 +211,8 @@ class Pooling(Layer):
 
     Shapes
     ------
-    x, dx : (N, C, H, W) with ``(H + 2*pad - pool_h)`` and ``(W + 2*pad - pool_w)`` multiples of
-    ``stride``. out, dout : (N, C, OH, OW), ``OH = (H + 2*pad - pool_h) // stride + 1``, ``OW``
-    likewise.
+    x, dx : (N, C, H, W). out, dout : (N, C, OH, OW), ``OH = (H + 2*pad - pool_h) // stride + 1``
+    (floored, as in PyTorch), ``OW`` likewise.
 
     Caches ``x`` and the book's ``arg_max``: shape (N*OH*OW*C,), the row-major position
     ``i*pool_w + j`` of each window's maximum, windows ordered (n, y, x, c). Windows that
