@@ -190,7 +190,7 @@ def check_labels(t, x_shape, where):
     """
     t = as_array(t, where, name="t")
     n_classes = x_shape[-1]
-    if t.shape == (*x_shape[:-1], 1) and n_classes > 1 and t.dtype.kind in "iu":
+    if t.shape == (*x_shape[:-1], 1) and n_classes > 1:
         t = t.reshape(x_shape[:-1])  # labels as an (N, 1) column, as the book's ch07 passes
     if t.shape == tuple(x_shape):
         if t.dtype.kind not in "biuf":

@@ -37,10 +37,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_dtype, as_float_array, check_dout, check_number, quiet
+from .._checks import (
+    InvalidParameterError,
+    as_dtype,
+    as_float_array,
+    check_dout,
+    check_number,
+    quiet,
+)
 from ..util import _output_shape, col2im, im2col
 from . import _conv_fast as fast
-from .base import Layer, register_layer
+from .base import Layer, initial_weights, register_layer
 
 
 @register_layer
@@ -123,6 +130,57 @@ class Convolution(Layer):
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
         self._X3: np.ndarray | None = None  # the fast path's cache, instead of col
+
+    @classmethod
+    def from_sizes(
+        cls,
+        in_channels: int,
+        filters: int,
+        filter_size: int | tuple[int, int],
+        stride: int = 1,
+        pad: int = 0,
+        *,
+        rng: Any = None,
+        init: str | float = "he",
+        dtype: npt.DTypeLike = np.float64,
+    ) -> Convolution:
+        """A Convolution of fresh filters, as ``torch.nn.Conv2d(in_channels, filters, ...)``.
+
+        Parameters
+        ----------
+        in_channels, filters : int >= 1
+            C and FN: W has shape (FN, C, FH, FW), b (FN,).
+        filter_size : int or (FH, FW)
+        stride, pad : int
+        rng : numpy.random.Generator, int or None, keyword-only
+            Where the weights are drawn from (a seed gives a fresh Generator).
+        init : 'he', 'xavier', an activation's name, or a float, keyword-only, default 'he'
+            ``W ~ N(0, std**2)`` with ``std = sqrt(2 / (C*FH*FW))`` (He, for ReLU; the fan-in
+            of one output is C*FH*FW), ``sqrt(1 / (C*FH*FW))`` (Xavier), or the number given.
+        dtype : float32 or float64, keyword-only
+
+        Returns
+        -------
+        Convolution
+            b is 0.
+
+        Examples
+        --------
+        >>> conv = Convolution.from_sizes(1, 16, 3, stride=1, pad=1, rng=0)
+        >>> conv.W.shape, conv.stride, conv.pad
+        ((16, 1, 3, 3), 1, 1)
+        """
+        where = "Convolution.from_sizes"
+        C = check_number(in_channels, where, "in_channels", low=1, integer=True)
+        FN = check_number(filters, where, "filters", low=1, integer=True)
+        sides = (filter_size, filter_size) if np.ndim(filter_size) == 0 else tuple(filter_size)  # type: ignore[arg-type]
+        if len(sides) != 2:
+            raise InvalidParameterError(
+                f"{where}: filter_size must be a size or (FH, FW), got {filter_size!r}"
+            )
+        FH, FW = (check_number(n, where, "filter_size", low=1, integer=True) for n in sides)
+        W = initial_weights((FN, C, FH, FW), C * FH * FW, init, rng, dtype, where)
+        return cls(W, np.zeros(FN, W.dtype), stride, pad)
 
     def get_config(self) -> dict[str, Any]:
         return {"stride": self.stride, "pad": self.pad}
