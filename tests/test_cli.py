@@ -892,3 +892,31 @@ def test_readme_command_table_lists_every_command():
     for command in COMMANDS:
         name = command.__name__.rsplit(".", 1)[1]
         assert any(line.startswith(f"| `layerwise {name}") for line in table), name
+
+
+def test_a_users_conv_sequential_is_evaluated_drawn_and_exported(tmp_path):
+    """A Sequential keeps its input_shape in the model file (issue 20): without it the commands
+    could not turn the dataset's rows into images, and export asked for an option it lacks."""
+    from layerwise.layers import Affine, Convolution, Pooling, Relu
+
+    rng = np.random.default_rng(0)
+    net = layerwise.Sequential(
+        Convolution.from_sizes(1, 4, 3, stride=2, pad=1, rng=rng),  # 28 -> 14
+        Relu(),
+        Pooling(2, 2),  # 14 -> 7
+        Affine.from_sizes(4 * 7 * 7, 10, rng=rng),
+        input_shape=(1, 28, 28),
+    )
+    path = layerwise.save(net, tmp_path / "conv.npz")
+    assert load(path).input_shape == (1, 28, 28)
+    result = run("evaluate", str(path), "--dataset", "sample", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+    result = run("graph", str(path), "--dataset", "sample", "--batch-size", "4")
+    assert result.returncode == 0, result.stderr
+    assert "digraph" in result.stdout and "Convolution1" in result.stdout
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    result = run("export", str(path), "--onnx", str(tmp_path / "conv.onnx"))
+    assert result.returncode == 0, result.stderr
+    assert "float32 input (N, 1, 28, 28)" in result.stdout

@@ -274,8 +274,10 @@ def test_convolution_errors_name_the_layer_and_the_shapes():
         layer.forward(np.ones((2, 1, 7, 7)))
     with pytest.raises(ValueError, match="Convolution.forward: the filter height 3 is larger"):
         Convolution(W, b).forward(np.ones((2, 3, 2, 5)))
-    with pytest.raises(ValueError, match="Convolution.forward: a filter width of 3 with stride 2"):
-        layer.forward(np.ones((2, 3, 7, 8)))
+    assert layer.forward(np.ones((2, 3, 7, 8))).shape == (2, 4, 4, 4)  # floor(7 / 2) + 1
+    # Flat rows of 3*28*28 pixels are images: the hint says how to make them so.
+    with pytest.raises(ValueError, match=r"use x\.reshape\(-1, 3, 28, 28\)"):
+        layer.forward(np.ones((2, 3 * 28 * 28)))
     with pytest.raises(ValueError, match=r"Convolution.forward: .*\(0, 3, 7, 7\)"):
         layer.forward(np.ones((0, 3, 7, 7)))
     with pytest.raises(TypeError, match="Convolution.forward"):
@@ -301,8 +303,7 @@ def test_pooling_errors_name_the_layer_and_the_shapes():
     layer = Pooling(2, 2)
     with pytest.raises(ValueError, match=r"Pooling.forward: expected images .*\(4, 4\)"):
         layer.forward(np.ones((4, 4)))
-    with pytest.raises(ValueError, match="Pooling.forward: a filter height of 2 with stride 2"):
-        layer.forward(np.ones((1, 1, 5, 4)))
+    assert layer.forward(np.ones((1, 1, 5, 4))).shape == (1, 1, 2, 2)  # row 4 in no window
     layer.forward(np.ones((1, 2, 4, 4)))
     with pytest.raises(ValueError, match=r"Pooling.backward: dout must have .*\(1, 2, 2, 2\)"):
         layer.backward(np.ones((1, 2, 4, 4)))
@@ -311,15 +312,21 @@ def test_pooling_errors_name_the_layer_and_the_shapes():
 # ---------------------------------------------------------------- differences from the book
 
 
-def test_regression_sizes_that_do_not_tile_raise():
-    """The book's layers drop the last row and column that a window does not reach."""
+def test_sizes_that_do_not_tile_are_floored_as_in_the_book():
+    """The book's layers (and PyTorch) drop the last row and column that no window reaches."""
     x, W, b = conv_case((1, 3, 8, 8), (2, 3, 3))
-    assert BookConvolution(W, b, stride=2).forward(x).shape == (1, 2, 3, 3)  # row 7 unused
-    with pytest.raises(ValueError, match="Convolution.forward: .* input height of 7 or 9"):
-        Convolution(W, b, stride=2).forward(x)
-    assert BookPooling(3, 3, stride=2).forward(x).shape == (1, 3, 3, 3)
-    with pytest.raises(ValueError, match="Pooling.forward: .* input height of 7 or 9"):
-        Pooling(3, 3, stride=2).forward(x)
+    book = BookConvolution(W, b, stride=2).forward(x)
+    assert book.shape == (1, 2, 3, 3)  # row 7 unused
+    ours = Convolution(W, b, stride=2)
+    np.testing.assert_allclose(ours.forward(x), book, rtol=1e-13, atol=1e-13)
+    dx = ours.backward(np.ones(book.shape))
+    assert np.all(dx[..., 7, :] == 0) and np.all(dx[..., :, 7] == 0)
+    book = BookPooling(3, 3, stride=2).forward(x)
+    assert book.shape == (1, 3, 3, 3)
+    np.testing.assert_array_equal(Pooling(3, 3, stride=2).forward(x), book)
+    # The 2x2 stride-2 pooling of the book's networks (its fast path) on odd sides.
+    x = x[:, :, :7, :5]
+    np.testing.assert_array_equal(Pooling(2, 2).forward(x), BookPooling(2, 2, 2).forward(x))
 
 
 def test_regression_pooling_with_padding():

@@ -29,7 +29,7 @@ CONV_CASES = [
 ]
 CONV_IDS = [f"{s}-{f}-p{p}" for s, f, p in CONV_CASES]
 
-# (N, C, H, W), pool, pad: windows that tile (pool_h == pool_w == stride)
+# (N, C, H, W), pool, pad: windows that do not overlap (pool_h == pool_w == stride)
 POOL_CASES = [
     ((2, 3, 4, 6), 2, 0),  # the book's networks' 2x2 stride-2 pooling
     ((2, 2, 6, 4), 2, 1),  # padded: -inf on every side
@@ -37,6 +37,8 @@ POOL_CASES = [
     ((2, 1, 7, 4), 3, 1),  # 3x3, padded, odd height
     ((2, 3, 3, 5), 1, 0),  # 1x1 windows: pooling is the identity
     ((1, 4, 2, 2), 2, 0),  # one window per channel
+    ((2, 2, 5, 5), 2, 1),  # 5 + 2 = 7 rows: the last padded row in no window (floored)
+    ((2, 3, 7, 5), 2, 0),  # odd sides: the last row and column in no window
 ]
 POOL_IDS = [f"{s}-{k}x{k}-p{p}" for s, k, p in POOL_CASES]
 

@@ -749,3 +749,34 @@ def test_training_settings_must_be_a_json_object(tmp_path):
     with pytest.raises(ModelFileError, match="'training' entry is not an object"):
         read_training(tmp_path / "c.npz")
     assert type(load(tmp_path / "c.npz")).__name__ == "TwoLayerNet"
+
+
+def test_a_sequentials_input_shape_is_kept_in_the_model_file(tmp_path):
+    """Issue 20: a user's conv Sequential lost its input_shape on saving."""
+    from layerwise.layers import Convolution, Pooling
+
+    rng = np.random.default_rng(0)
+    net = Sequential(
+        Convolution.from_sizes(1, 3, 3, stride=2, pad=1, rng=rng),
+        Relu(),
+        Pooling(2, 2),
+        Affine.from_sizes(3 * 4 * 4, 5, rng=rng),
+        input_shape=(1, 15, 15),  # 15 -> 8 -> 4: sizes that do not tile
+    )
+    back = load(save(net, tmp_path / "conv.npz"))
+    assert back.input_shape == (1, 15, 15)
+    x = rng.standard_normal((2, 1, 15, 15))
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+    # A network without one is saved without one, as before, and loads with None.
+    plain = load(save(_sequential(), tmp_path / "plain.npz"))
+    assert plain.input_shape is None
+    assert "input_shape" not in plain.get_config()
+    # A description with a broken input_shape is refused by name.
+    for bad in ([1, "28"], "28", [0, 28]):
+        config = json.loads(str(np.load(tmp_path / "conv.npz")[ARCHITECTURE_KEY]))
+        config["network"]["input_shape"] = bad
+        arrays = dict(np.load(tmp_path / "conv.npz"))
+        arrays[ARCHITECTURE_KEY] = np.array(json.dumps(config))
+        path = _write(tmp_path / "bad.npz", arrays)
+        with pytest.raises(ModelFileError, match="input_shape"):
+            load(path)

@@ -36,6 +36,7 @@ from layerwise import (
     blas_threads,
 )
 from layerwise.datasets import load_fashion_mnist, load_sample
+from layerwise.files import load
 from layerwise.functions import softmax
 from layerwise.interop import (
     ConversionError,
@@ -45,7 +46,7 @@ from layerwise.interop import (
     to_onnx,
     to_torch,
 )
-from layerwise.interop.onnx_bridge import MIN_OPSET
+from layerwise.interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
 from layerwise.layers import Layer, register_layer
 from layerwise.optimizers import Adam
 
@@ -447,6 +448,49 @@ def test_from_torch_refuses_by_name(module, words):
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize("side", [28, 32])
+def test_from_torch_of_a_strided_conv_net_runs_and_equals_torch(side):
+    """Exact, or refused: it used to convert a stride-2 net whose predict then failed."""
+    torch.manual_seed(0)
+    half = side // 2  # 3x3, stride 2, pad 1: floor((side - 1) / 2) + 1
+    module = (
+        nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1),  # ResNet's downsampling
+            nn.ReLU(),
+            nn.Conv2d(4, 6, 1, stride=2),  # its 1x1 shortcut
+            nn.MaxPool2d(3, stride=2, padding=1),
+            nn.Flatten(),
+            nn.Linear(6 * ((half // 2 - 1) // 2 + 1) ** 2, 10),
+        )
+        .double()
+        .eval()
+    )
+    x = np.random.default_rng(0).standard_normal((3, 1, side, side))
+    with torch.no_grad():
+        theirs = module(torch.from_numpy(x)).numpy()
+    for input_shape in (None, (1, side, side)):
+        net = from_torch(module, input_shape=input_shape)
+        assert difference(net.predict(x, train_flg=False), theirs) <= 1e-10
+
+
+@pytest.mark.parametrize(
+    "module, input_shape, words",
+    [
+        # torch's Linear acts on the last axis of images; the Affine on the flattened image
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(4, 3)), None, ["'1'", "Flatten"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(4, 3)), (1, 6, 6), ["'1'", "Flatten"]),
+        (nn.Sequential(nn.Linear(6, 3)), (1, 2, 6), ["'0'", "Flatten"]),
+        # padding as large as the window: torch builds it, then refuses to run it
+        (nn.Sequential(nn.MaxPool2d(2, padding=2)), None, ["'0'", "pad must be smaller"]),
+    ],
+)
+def test_from_torch_refuses_what_would_not_run(module, input_shape, words):
+    with pytest.raises(ConversionError) as info:
+        from_torch(module, input_shape=input_shape)
+    for word in words:
+        assert word in str(info.value)
+
+
 def test_from_torch_checks_that_an_unflatten_restores_the_flattened_shape():
     nn_ = torch.nn
     wrong = nn_.Sequential(nn_.Flatten(), nn_.BatchNorm1d(8), nn_.Unflatten(1, (2, 2, 2)))
@@ -553,7 +597,7 @@ def test_onnx_equals_predict_on_fashion_mnist(trained, fashion_test, tmp_path, n
     path = to_onnx(net, tmp_path / f"{name}.onnx")
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
-    assert model.opset_import[0].version == onnx.defs.onnx_opset_version()
+    assert model.opset_import[0].version == DEFAULT_OPSET
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     x, t = fashion_test
     x = as_input(x, net)
@@ -591,6 +635,21 @@ def test_onnx_softmax_and_oldest_opset(trained, sample_test, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
     with pytest.raises(ConversionError, match="opset must be from 13"):
         to_onnx(net, tmp_path / "old.onnx", opset=12)
+
+
+def test_default_onnx_is_read_by_onnxruntime_1_18(trained, tmp_path):
+    """onnx 1.23 wrote IR 14 / opset 28 by default, which onnxruntime 1.30 refuses; onnxruntime
+    1.18 reads opset <= 21 and IR <= 10. CI runs such a file in onnxruntime 1.18.1 itself
+    (.ci/old_onnxruntime.py)."""
+    net = trained["SimpleConvNet", "float32"]
+    model = onnx.load(to_onnx(net, tmp_path / "default.onnx"))
+    assert model.opset_import[0].version <= 21 and model.ir_version <= 10
+    newest = onnx.defs.onnx_opset_version()
+    chosen = onnx.load(to_onnx(net, tmp_path / "newest.onnx", opset=newest))
+    assert chosen.opset_import[0].version == newest
+    assert chosen.ir_version == onnx.helper.find_min_ir_version_for(chosen.opset_import)
+    with pytest.raises(ConversionError, match=f"opset must be from 13 to {newest}"):
+        to_onnx(net, tmp_path / "future.onnx", opset=newest + 1)
 
 
 def test_onnx_records_the_network_and_refuses_bad_input(trained, tmp_path):
@@ -691,6 +750,18 @@ def test_cli_export_onnx_and_evaluate_it_gives_the_same_accuracy(run_folder):
     assert (run_folder / "b" / "misclassified.png").is_file()
 
 
+def test_cli_export_opset(run_folder):
+    default = run("export", "runs/r", "--onnx", "d.onnx", cwd=run_folder)
+    chosen = run("export", "runs/r", "--onnx", "o.onnx", "--opset", "15", cwd=run_folder)
+    assert default.returncode == chosen.returncode == 0, chosen.stderr
+    assert onnx.load(run_folder / "d.onnx").opset_import[0].version == DEFAULT_OPSET
+    model = onnx.load(run_folder / "o.onnx")
+    assert model.opset_import[0].version == 15 and model.ir_version == 8
+    x = np.random.default_rng(0).random((3, 1, 28, 28), np.float32)
+    ours = load(run_folder / "runs/r/model.npz").predict(x, train_flg=False)
+    assert difference(ours, load_onnx(run_folder / "o.onnx").predict(x)) <= 1e-5
+
+
 def test_cli_export_softmax(run_folder):
     result = run("export", "runs/r", "--onnx", "p.onnx", "--softmax", cwd=run_folder)
     assert result.returncode == 0, result.stderr
@@ -704,6 +775,8 @@ def test_cli_export_softmax(run_folder):
     [
         (["export", "runs/r"], 2, ["--torch OUT.pt, --onnx OUT.onnx"]),
         (["export", "runs/r", "--torch", "m.pt", "--softmax"], 2, ["--softmax applies to --onnx"]),
+        (["export", "runs/r", "--torch", "m.pt", "--opset", "17"], 2, ["--opset applies"]),
+        (["export", "runs/r", "--onnx", "m.onnx", "--opset", "12"], 1, ["opset must be from 13"]),
         (["export", "junk.npz", "--onnx", "m.onnx"], 1, ["cannot load model file", "junk.npz"]),
         (["export", "missing.npz", "--torch", "m.pt"], 1, ["missing.npz"]),
         (["evaluate", "junk.onnx"], 1, ["cannot load ONNX model", "junk.onnx"]),

@@ -150,7 +150,7 @@ def conv_example(shape, filters, stride, pad):
     )
 
 
-# (N, C, H, W), (FN, FH, FW), stride, pad: every size tiles. The comment names the path taken.
+# (N, C, H, W), (FN, FH, FW), stride, pad. The comment names the path taken.
 CONV_CASES = [
     ((2, 3, 5, 7), (4, 3, 3), 1, 0),  # shifted products, non-square
     ((2, 3, 5, 5), (4, 3, 3), 1, 1),  # shifted
@@ -165,6 +165,14 @@ CONV_CASES = [
     ((2, 1, 6, 5), (3, 3, 2), 1, 1),  # im2col, one input channel
     ((2, 2, 5, 6), (6, 3, 3), 1, 1),  # im2col, few channels for its filters (2*C < FN)
     ((1, 1, 7, 7), (2, 3, 3), 2, 0),  # im2col, one channel, stride 2
+    # Sizes the windows do not tile (the output is floored, as in PyTorch): ResNet's layers
+    ((1, 2, 32, 32), (3, 3, 3), 2, 1),  # im2col, 3x3 stride-2 downsampling, 32 -> 16
+    ((1, 2, 28, 28), (2, 3, 3), 2, 1),  # im2col, the same on 28 -> 14
+    ((1, 2, 32, 32), (3, 1, 1), 2, 0),  # im2col, the 1x1 stride-2 shortcut, 32 -> 16
+    # the 7x7 stride-2 pad-3 stem, as on 224 -> 112 (223 odd, the last row unused); 224x224
+    # itself is compared with PyTorch (tests/test_torch_parity.py): central differences over
+    # its 50,176 pixels take minutes
+    ((1, 1, 24, 24), (2, 7, 7), 2, 3),  # im2col, 24 -> 12
 ]
 
 
@@ -185,6 +193,10 @@ POOL_CASES = [
     ((1, 2, 7, 7), 3, 3, 2, 1),  # overlapping, padded
     ((2, 1, 5, 6), 3, 2, 1, 1),  # rectangular, stride 1, padded
     ((1, 1, 6, 8), 2, 4, 2, 0),  # rectangular, stride 2 (im2col: not pool_h == pool_w)
+    # Sizes the windows do not tile (the output is floored, as in PyTorch)
+    ((1, 2, 32, 32), 3, 3, 2, 1),  # overlapping, padded, 32 -> 16: im2col
+    ((2, 2, 5, 5), 2, 2, 2, 1),  # reshape path, padded, 5 -> 3: the last padded row unused
+    ((2, 2, 7, 5), 2, 2, 2, 0),  # reshape path, odd sides: the last row and column unused
 ]
 
 

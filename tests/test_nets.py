@@ -59,7 +59,7 @@ def test_deep_conv_net_has_the_books_structure_and_he_initialisation():
     assert net.layers["Dropout1"].dropout_ratio == 0.5
 
 
-def test_non_square_images_and_sizes_that_do_not_tile():
+def test_non_square_images_and_sizes_that_do_not_tile_are_floored():
     net = SimpleConvNet(
         input_dim=(3, 16, 20),
         conv_param={"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
@@ -68,14 +68,25 @@ def test_non_square_images_and_sizes_that_do_not_tile():
     assert net.params["W2"].shape == (4 * 8 * 10, 100)
     x = np.zeros((2, 3, 16, 20))
     assert net.predict(x).shape == (2, 10)
-    with pytest.raises(ValueError, match="SimpleConvNet: the 2x2 pool after the 25x25"):
-        SimpleConvNet(input_dim=(1, 29, 29))  # 5x5 filters give 25x25: odd, the pool cannot tile
+    # 5x5 filters give 25x25, pooled to 12x12 (floored, as the book's Pooling and PyTorch do;
+    # the book's SimpleConvNet sizes W2 for 12.5 x 12.5 and then fails)
+    odd = SimpleConvNet(input_dim=(1, 29, 29), seed=0)
+    assert odd.params["W2"].shape == (30 * 12 * 12, 100)
+    assert odd.predict(np.zeros((2, 1, 29, 29))).shape == (2, 10)
+    # ResNet's downsampling: 3x3, stride 2, pad 1 on 28x28 gives 14x14, pooled to 7x7
+    strided = {"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 2}
+    net = SimpleConvNet(conv_param=strided, seed=0)
+    assert net.params["W2"].shape == (4 * 7 * 7, 100)
+    assert net.predict(np.zeros((2, 1, 28, 28))).shape == (2, 10)
+    with pytest.raises(ValueError, match="SimpleConvNet: conv_param: .*filter size 5 is larger"):
+        SimpleConvNet(input_dim=(1, 3, 3))
     with pytest.raises(ValueError, match="input_dim must be"):
         SimpleConvNet(input_dim=(28, 28))
     with pytest.raises(ValueError, match="conv_param must be a dict"):
         SimpleConvNet(conv_param={"filter_num": 30})
-    with pytest.raises(ValueError, match="DeepConvNet.*Pool"):
-        DeepConvNet(input_dim=(1, 6, 6))
+    assert DeepConvNet(input_dim=(1, 6, 6), seed=0).params["W7"].shape == (64, 50)  # 6-3-2-1
+    with pytest.raises(ValueError, match="DeepConvNet.*Pool1"):
+        DeepConvNet(input_dim=(1, 1, 1))
 
 
 def test_simple_conv_net_gradient_check():

@@ -436,3 +436,82 @@ def test_integer_input_other_than_uint8_is_not_rescaled():
     net = TwoLayerNet(3, 4, 2, weight_init_std=0.5, dtype=np.float64, seed=0)
     x = np.array([[0, 255, 51]])
     np.testing.assert_array_equal(net.predict(x), net.predict(x.astype(np.float64)))
+
+
+# ---------------------------------------------------------------- issue 20: what users bring
+
+
+def test_pytorch_habits_call_len_index_and_iterate():
+    rng = np.random.default_rng(0)
+    net = Sequential(Affine.from_sizes(4, 3, rng=rng), Relu(), Affine.from_sizes(3, 2, rng=rng))
+    x = rng.standard_normal((5, 4))
+    np.testing.assert_array_equal(net(x), net.predict(x))
+    np.testing.assert_array_equal(net(x, train_flg=False), net.predict(x, train_flg=False))
+    assert len(net) == 3
+    assert net[0] is net.layers["Affine1"] and net[-1] is net.layers["Affine2"]
+    assert net["Relu1"] is net.layers["Relu1"]
+    assert list(net) == list(net.layers.values())
+    with pytest.raises(IndexError, match=r"3 layers \(Affine1, Relu1, Affine2\).*got 3"):
+        net[3]
+
+
+@pytest.mark.parametrize(
+    "init, fan_std", [("he", lambda n: np.sqrt(2 / n)), ("xavier", lambda n: np.sqrt(1 / n))]
+)
+def test_layers_from_sizes_draw_he_or_xavier_weights(init, fan_std):
+    from layerwise.layers import Convolution
+
+    layer = Affine.from_sizes(784, 100, rng=np.random.default_rng(0), init=init)
+    assert layer.W.shape == (784, 100) and layer.W.dtype == np.float64
+    assert np.all(layer.b == 0) and layer.b.shape == (100,)
+    assert layer.W.std() == pytest.approx(fan_std(784), rel=0.02)
+    conv = Convolution.from_sizes(8, 16, 3, stride=2, pad=1, rng=1, init=init, dtype="float32")
+    assert conv.W.shape == (16, 8, 3, 3) and conv.W.dtype == np.float32
+    assert (conv.stride, conv.pad) == (2, 1) and np.all(conv.b == 0)
+    assert conv.W.std() == pytest.approx(fan_std(8 * 9), rel=0.1)  # fan-in C*FH*FW
+    assert Convolution.from_sizes(2, 3, (5, 1), rng=0).W.shape == (3, 2, 5, 1)
+    # A number is the book's weight_init_std; the same seed gives the same weights.
+    fixed = Affine.from_sizes(50, 20, rng=3, init=0.01)
+    assert fixed.W.std() == pytest.approx(0.01, rel=0.1)
+    np.testing.assert_array_equal(fixed.W, Affine.from_sizes(50, 20, rng=3, init=0.01).W)
+    with pytest.raises(ValueError, match="Affine.from_sizes: weight_init_std must be one of"):
+        Affine.from_sizes(5, 3, init="uniform")
+    with pytest.raises(ValueError, match="Convolution.from_sizes: filters must be"):
+        Convolution.from_sizes(1, 0, 3)
+
+
+def test_summary_says_the_sizes_and_which_layer_does_not_fit():
+    from layerwise.layers import Convolution, Pooling
+
+    rng = np.random.default_rng(0)
+    layers = [Convolution.from_sizes(1, 16, 3, pad=1, rng=rng), Relu(), Pooling(2, 2)]
+    net = Sequential(*layers, Affine.from_sizes(16 * 14 * 14, 10, rng=rng), input_shape=(1, 28, 28))
+    text = net.summary()
+    assert "(N, 16, 14, 14)" in text and "3,136" in text  # what the Affine takes: 16*14*14
+    wrong = Sequential(*layers, Affine.from_sizes(100, 10, rng=rng), input_shape=(1, 28, 28))
+    last = wrong.summary().splitlines()[-1]
+    assert last.startswith("Affine1 does not take (N, 16, 14, 14)") and "(N, 100)" in last
+
+
+def test_integer_labels_as_an_n_by_1_column():
+    """The book's ch07/gradient_check.py passes labels of shape (N, 1)."""
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(6, 5, 3, seed=0)
+    x, t = _batch(rng, 7, 6, 3)
+    column = t.reshape(-1, 1)
+    assert net.loss(x, column) == net.loss(x, t)
+    assert net.accuracy(x, column) == net.accuracy(x, t)
+    grads, by_column = net.gradient(x, t), net.gradient(x, column)
+    for key in grads:
+        np.testing.assert_array_equal(by_column[key], grads[key])
+    _check_network(net, x, column)
+    # A float column is still refused: labels are whole numbers.
+    with pytest.raises(ValueError, match="integer dtype"):
+        net.loss(x, column.astype(float))
+
+
+def test_flat_rows_given_to_a_conv_net_get_the_reshape_hint():
+    from layerwise import SimpleConvNet
+
+    with pytest.raises(ValueError, match=r"use x\.reshape\(-1, 1, 28, 28\)"):
+        SimpleConvNet(seed=0).predict(np.zeros((2, 784)))

@@ -659,7 +659,7 @@ def test_batch_normalization_layer(case):
 
 
 def fit(filter_size, out_size, stride, pad):
-    """An input size that the windows tile, giving ``out_size`` outputs (more if that is < 1)."""
+    """An input size that gives ``out_size`` outputs (more if that is < 1)."""
     size = (out_size - 1) * stride + filter_size - 2 * pad
     while size < 1:
         size += stride
@@ -678,7 +678,7 @@ def window_output_shape(x, channels, fh, fw, stride, pad, out_channels=None):
     if channels is not None and x.shape[1] != channels:
         return None
     spans = (x.shape[2] + 2 * pad - fh, x.shape[3] + 2 * pad - fw)
-    if min(spans) < 0 or spans[0] % stride or spans[1] % stride:
+    if min(spans) < 0:
         return None
     oh, ow = spans[0] // stride + 1, spans[1] // stride + 1
     return (x.shape[0], out_channels or x.shape[1], oh, ow)
@@ -686,9 +686,11 @@ def window_output_shape(x, channels, fh, fw, stride, pad, out_channels=None):
 
 @st.composite
 def images(draw, c, fh, fw, stride, pad, broken):
-    """Images the windows tile, drawn in either memory layout; or of a broken shape."""
+    """Images the windows fit, drawn in either memory layout; or of a broken shape."""
     n, oh, ow = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    shape = (n, c, fit(fh, oh, stride, pad), fit(fw, ow, stride, pad))
+    # Up to stride - 1 rows and columns more than whole windows reach: the floored size.
+    rest_h, rest_w = draw(st.integers(0, stride - 1)), draw(st.integers(0, stride - 1))
+    shape = (n, c, fit(fh, oh, stride, pad) + rest_h, fit(fw, ow, stride, pad) + rest_w)
     if broken:
         shape = draw(
             st.sampled_from(

@@ -135,6 +135,12 @@ CONV_CONFIGS = [
     ((2, 2, 11, 7), (4, 4, 3), 3, 1),  # im2col, stride 3, rectangular
     ((2, 1, 12, 12), (6, 5, 5), 1, 0),  # im2col, one channel
     ((2, 3, 10, 10), (16, 3, 3), 1, 1),  # im2col, few channels for 16 filters
+    # Sizes the windows do not tile: the output size is floored, as in torch (ResNet's layers)
+    ((2, 3, 32, 32), (4, 3, 3), 2, 1),  # im2col, 3x3 stride-2 downsampling, 32 -> 16
+    ((2, 3, 28, 28), (4, 3, 3), 2, 1),  # im2col, the same on 28 -> 14
+    ((2, 4, 32, 32), (6, 1, 1), 2, 0),  # im2col, the 1x1 stride-2 shortcut, 32 -> 16
+    ((1, 1, 224, 224), (2, 7, 7), 2, 3),  # im2col, the 7x7 stride-2 stem, 224 -> 112
+    ((2, 3, 8, 9), (3, 4, 2), 3, 0),  # im2col, stride 3, rectangular, 5 and 8 left over
 ]
 
 
@@ -170,6 +176,11 @@ POOL_CONFIGS = [
     ((1, 2, 9, 7), 3, 3, 2, 1),  # overlapping, padded, batch 1
     ((2, 1, 6, 7), 3, 2, 1, 1),  # rectangular, stride 1, padded
     ((1, 3, 6, 8), 2, 4, 2, 0),  # rectangular
+    # Sizes the windows do not tile: the output size is floored, as in torch
+    ((2, 3, 32, 32), 3, 3, 2, 1),  # ResNet's max pool, 32 -> 16
+    ((2, 3, 5, 5), 2, 2, 2, 1),  # 5 + 2 -> 3: the last padded row unused
+    ((2, 2, 7, 9), 2, 2, 2, 0),  # odd sides (the non-overlapping kernel)
+    ((1, 2, 10, 8), 3, 3, 3, 1),  # 3x3 stride 3: 12 -> 4 and 10 -> 3
 ]
 
 

@@ -183,12 +183,15 @@ def check_labels(t, x_shape, where):
     Returns
     -------
     labels : ndarray of intp, shape ``x_shape[:-1]``, or None
-        When ``t`` holds label indices.
+        When ``t`` holds label indices: of shape ``x_shape[:-1]``, or an integer column of
+        shape ``(*x_shape[:-1], 1)`` (the book's ch07/gradient_check.py passes one).
     onehot : ndarray, shape ``x_shape``, or None
         When ``t`` holds one-hot (or probability) rows.
     """
     t = as_array(t, where, name="t")
     n_classes = x_shape[-1]
+    if t.shape == (*x_shape[:-1], 1) and n_classes > 1:
+        t = t.reshape(x_shape[:-1])  # labels as an (N, 1) column, as the book's ch07 passes
     if t.shape == tuple(x_shape):
         if t.dtype.kind not in "biuf":
             raise TypeError(f"{where}: one-hot t must be real numeric, got dtype {t.dtype}")

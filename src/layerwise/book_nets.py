@@ -29,6 +29,7 @@ import numpy.typing as npt
 from ._checks import InvalidParameterError, check_number
 from .book_weights import BookParams
 from .layers import ACTIVATIONS, Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu
+from .layers.base import init_scale
 from .network import Sequential
 from .util import conv_output_size
 
@@ -81,34 +82,6 @@ def check_dtype(dtype, owner):
     if dtype not in (np.float32, np.float64):
         raise InvalidParameterError(f"{owner}: dtype must be float32 or float64, got {dtype}")
     return dtype
-
-
-# The book's names for the two rules, beside each activation's own name.
-_INIT_GAINS = {"he": 2.0, "xavier": 1.0}
-
-
-def init_gains() -> dict[str, float]:
-    """``{name: gain}`` of the weight-init names: 'he', 'xavier' and each activation's name.
-
-    The std of a weight is ``sqrt(gain / fan_in)``: He (gain 2) keeps the variance of ReLU
-    outputs, Xavier (gain 1) that of sigmoid outputs; an activation declares its ``init_gain``.
-    """
-    gains = {name: getattr(cls, "init_gain", None) for name, cls in ACTIVATIONS.items()}
-    return {**{k: float(g) for k, g in gains.items() if g is not None}, **_INIT_GAINS}
-
-
-def init_scale(weight_init_std, fan_in, owner):
-    """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
-    if isinstance(weight_init_std, str):
-        gains = init_gains()
-        gain = gains.get(weight_init_std.lower())
-        if gain is None:
-            raise InvalidParameterError(
-                f"{owner}: weight_init_std must be one of {', '.join(map(repr, sorted(gains)))} "
-                f"or a number, got {weight_init_std!r}"
-            )
-        return np.sqrt(gain / fan_in)
-    return check_number(weight_init_std, owner, "weight_init_std", low=0)
 
 
 def _affine(rng, fan_in, fan_out, scale, dtype):
@@ -387,7 +360,7 @@ class MultiLayerNetExtend(MultiLayerNet):
 
 
 def _conv_size(size, filter_size, stride, pad, owner, what):
-    """The output side of a convolution; a clear error when the filter does not tile the input."""
+    """The output side of a convolution (floored); a clear error when the filter does not fit."""
     try:
         return conv_output_size(size, filter_size, stride, pad)
     except ValueError as err:
@@ -421,11 +394,8 @@ def _check_input_dim(input_dim, owner):
 
 
 def _pooled(size, owner, what):
-    """The side after a 2x2 pool with stride 2, as the book's networks use; odd sizes refused.
-
-    The book's Pooling silently drops an odd last row and column; layerwise's refuses them, so
-    a network whose convolution output is odd says so when it is built.
-    """
+    """The side after a 2x2 pool with stride 2, as the book's networks use: an odd last row
+    and column are left out, as the book's Pooling and PyTorch's MaxPool2d do."""
     return _conv_size(size, 2, 2, 0, owner, what)
 
 
@@ -450,9 +420,9 @@ class SimpleConvNet(_BookNet):
     Notes
     -----
     Parameter keys ``W1 b1`` (the convolution, W of shape (FN, C, FH, FW)), ``W2 b2``, ``W3 b3``.
-    Any image size and shape whose convolution output a 2x2 pool tiles (even sides) works: the
-    sizes are computed per side, where the book's code assumes square images and silently
-    mis-sizes ``W2`` for an odd convolution output; an odd one is a clear error here.
+    Any image size and shape works, and any stride: the sizes are computed per side and floored
+    as PyTorch does (a 25x25 convolution output pools to 12x12), where the book's code assumes
+    square images and mis-sizes ``W2`` for an odd convolution output (for 12.5 x 12.5).
     """
 
     def __init__(

@@ -334,10 +334,13 @@ def _expected_arrays(config, fail):
 def _sequential_layers(args, fail):
     """``[(layer class, {attribute: shape})]`` and the dtype of a Sequential's description."""
     expected = {"layers", "loss", "weight_decay_lambda", "dtype"}
-    if set(args) != expected:
+    if not expected <= set(args) <= expected | {"input_shape"}:
         raise fail(
             f"its Sequential description has entries {sorted(args)}; expected {sorted(expected)}"
+            " and perhaps 'input_shape'"
         )
+    if "input_shape" in args:
+        _shape(args["input_shape"], fail, "input_shape")
     if args["dtype"] not in ("float32", "float64"):
         raise fail(f"dtype must be 'float32' or 'float64', got {args['dtype']!r}")
     specs = args["layers"]
@@ -481,13 +484,16 @@ def _build_sequential(args, arrays, fail):
         (spec.get("name"), cls(**own, **spec["config"]))
         for spec, (cls, _), own in zip(args["layers"], layers, given, strict=True)
     ]
-    loss = LAYERS[args["loss"]]()
-    decay = args["weight_decay_lambda"]
+    options = {
+        "loss": LAYERS[args["loss"]](),
+        "weight_decay_lambda": args["weight_decay_lambda"],
+        "input_shape": args.get("input_shape"),
+    }
     if all(isinstance(name, str) for name, _ in built):
         if len({name for name, _ in built}) != len(built):
             raise fail("its layers' names are not unique")
-        return Sequential(dict(built), loss=loss, weight_decay_lambda=decay)
-    return Sequential(*(layer for _, layer in built), loss=loss, weight_decay_lambda=decay)
+        return Sequential(dict(built), **options)
+    return Sequential(*(layer for _, layer in built), **options)
 
 
 def _registered(name, fail, what):

@@ -12,8 +12,9 @@ training then updates arrays that no layer reads).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 from . import functions
-from ._checks import as_float_array, check_labels, check_number
+from ._checks import InvalidParameterError, as_float_array, check_labels, check_number
 from .layers import SoftmaxWithLoss
 
 
@@ -92,6 +93,23 @@ class Parameters(MutableMapping):
             f"{k!r}: array(shape={self[k].shape}, dtype={self[k].dtype})" for k in self
         )
         return f"Parameters({{{items}}})"
+
+
+def check_input_shape(input_shape: Any, owner: str) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of sizes >= 1: (784,) for flat rows, (1, 28, 28) for images."""
+    try:
+        shape = tuple(input_shape)
+        ok = bool(shape) and all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in shape
+        )
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InvalidParameterError(
+            f"{owner}: input_shape must be the shape of one sample, sizes >= 1 such as (784,) "
+            f"or (1, 28, 28), got {input_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
 
 
 def layer_forward(layer: Any, x: Any, train_flg: bool) -> Any:
@@ -182,8 +200,13 @@ class Sequential:
         The mode :meth:`predict` and :meth:`loss` use when not told; set by :meth:`train` /
         :meth:`eval`. New networks start in training mode, as in PyTorch.
     input_shape : tuple of int or None
-        The shape of one input sample, when known (the book's networks set it): read by
-        :meth:`summary` and by the exporters of :mod:`layerwise.interop`.
+        The shape of one input sample, when known (the book's networks set it; give it to a
+        Sequential of images as ``input_shape=(1, 28, 28)``): read by :meth:`summary` and by
+        the exporters of :mod:`layerwise.interop`, and kept in model files.
+
+    As in PyTorch, ``net(x)`` is ``net.predict(x)``, ``len(net)`` the number of layers,
+    ``net[i]`` (or ``net['Affine1']``) a layer and ``for layer in net`` runs over the layers
+    in order (the loss layer is ``last_layer``, not one of them).
 
     Examples
     --------
@@ -200,11 +223,19 @@ class Sequential:
     >>> grads = net.gradient(x, t)
     >>> grads["W1"].shape
     (4, 3)
+    >>> len(net), net[0] is net.layers["Affine1"], net(x).shape
+    (3, True, (5, 2))
     """
 
     input_shape: tuple[int, ...] | None = None
 
-    def __init__(self, *layers: Any, loss: Any = None, weight_decay_lambda: float = 0.0) -> None:
+    def __init__(
+        self,
+        *layers: Any,
+        loss: Any = None,
+        weight_decay_lambda: float = 0.0,
+        input_shape: Sequence[int] | None = None,
+    ) -> None:
         owner = type(self).__name__
         if len(layers) == 1 and isinstance(layers[0], Mapping):
             named = list(layers[0].items())
@@ -236,6 +267,8 @@ class Sequential:
         self.params = Parameters({k: (self.layers[n], a) for k, n, a in params})
         self.buffers = Parameters({k: (self.layers[n], a) for k, n, a in buffers})
         self.training = True
+        if input_shape is not None:
+            self.input_shape = check_input_shape(input_shape, owner)
 
     @property
     def lastLayer(self) -> Any:  # noqa: N802 - the book's chapter-5 name
@@ -245,6 +278,33 @@ class Sequential:
     @lastLayer.setter
     def lastLayer(self, layer: Any) -> None:  # noqa: N802
         self.last_layer = layer
+
+    # ------------------------------------------------------------------ PyTorch's container habits
+
+    def __call__(self, x: npt.ArrayLike, train_flg: bool | None = None) -> np.ndarray:
+        """``net(x)`` is :meth:`predict`, as a torch module's call is its forward."""
+        return self.predict(x, train_flg)
+
+    def __len__(self) -> int:
+        """The number of layers (the loss layer not counted)."""
+        return len(self.layers)
+
+    def __getitem__(self, key: int | str) -> Any:
+        """The layer at position ``key`` (negative counts from the end) or of that name."""
+        if isinstance(key, str):
+            return self.layers[key]
+        layers = list(self.layers.values())
+        try:
+            return layers[key]
+        except (IndexError, TypeError):
+            raise IndexError(
+                f"{type(self).__name__} has {len(layers)} layers ({', '.join(self.layers)}): "
+                f"index them by position 0..{len(layers) - 1} or by name, got {key!r}"
+            ) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        """The layers, in order."""
+        return iter(self.layers.values())
 
     # ------------------------------------------------------------------ forward and loss
 
@@ -290,7 +350,7 @@ class Sequential:
         Parameters
         ----------
         x : array_like, shape (N, ...)
-        t : array_like, shape (N,) integer labels or (N, C) one-hot rows
+        t : array_like, shape (N,) integer labels (or an (N, 1) column) or (N, C) one-hot rows
         train_flg : bool or None, default None
             As for :meth:`predict`.
 
@@ -315,7 +375,7 @@ class Sequential:
         x : array_like, shape (N, ...)
             uint8 images are scaled by 1/255 one chunk at a time (see :meth:`predict`), so
             the result equals the Trainer's accuracy on the same images.
-        t : array_like, shape (N,) labels or (N, C) one-hot rows
+        t : array_like, shape (N,) labels (or an (N, 1) column) or (N, C) one-hot rows
         batch_size : int, default 1000
 
         Returns
@@ -495,8 +555,9 @@ class Sequential:
         """A JSON-serialisable description of the architecture (used by :func:`layerwise.save`).
 
         Each layer is described by its name, its class name, ``layer.get_config()`` and the
-        shapes of its parameters and buffers; :func:`layerwise.load` rebuilds it from the
-        registry of layer types.
+        shapes of its parameters and buffers, and the network by its loss, weight decay, dtype
+        and, when known, ``input_shape``; :func:`layerwise.load` rebuilds it from the registry
+        of layer types.
         """
         layers = []
         for name, layer in self.layers.items():
@@ -510,16 +571,19 @@ class Sequential:
                     "arrays": {a: list(getattr(layer, a).shape) for a in names},
                 }
             )
-        return {
+        config = {
             "class": "Sequential",
             "layers": layers,
             "loss": type(self.last_layer).__name__,
             "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
+        if self.input_shape is not None:  # images need it to be drawn, evaluated and exported
+            config["input_shape"] = list(self.input_shape)
+        return config
 
     def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
-        """A table of the layers with their output shapes and parameter counts.
+        """A table of the layers with their output shapes, sizes and parameter counts.
 
         Parameters
         ----------
@@ -527,24 +591,47 @@ class Sequential:
             The shape of one sample, e.g. ``(784,)`` or ``(1, 28, 28)``. The output shapes are
             found by running one zero sample through the network in inference mode; without
             it (and no ``input_shape`` attribute on the network) they are left out.
+
+        Returns
+        -------
+        str
+            One row per layer: its output shape, the number of values per sample that shape
+            holds (what an Affine after it takes as ``in_features``, e.g. 16*14*14 = 3,136) and
+            its parameter count. A layer that refuses what it receives ends the shapes there,
+            and the last line says why (its own error message), so a wrongly sized layer of a
+            network being built is named with the sizes it receives.
         """
         input_shape = getattr(self, "input_shape", None) if input_shape is None else input_shape
-        shapes = None
+        shapes: list[Any] = [None] * len(self.layers)
+        refused = ""
         if input_shape is not None:
-            shapes = sample_shapes(self.layers.values(), input_shape, self.dtype)[1:]
-        rows = [("layer", "output shape", "params")]
+            x = np.zeros((1, *input_shape), self.dtype)
+            for i, (name, layer) in enumerate(self.layers.items()):
+                try:
+                    x = layer_forward(layer, x, train_flg=False)
+                except ValueError as err:
+                    refused = f"{name} does not take (N, {', '.join(map(str, x.shape[1:]))}): {err}"
+                    break
+                shapes[i] = x.shape[1:]
+        rows = [("layer", "output shape", "size", "params")]
         total = 0
-        for i, (name, layer) in enumerate(self.layers.items()):
-            shape = "?" if shapes is None else str(("N", *shapes[i])).replace("'", "")
+        for (name, layer), shape in zip(self.layers.items(), shapes, strict=True):
             count = sum(getattr(layer, a).size for a in getattr(layer, "param_names", ()))
             total += count
-            rows.append((f"{name} ({type(layer).__name__})", shape, f"{count:,}"))
-        rows.append((f"last_layer ({type(self.last_layer).__name__})", "()", "0"))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
+            out = "?" if shape is None else str(("N", *shape)).replace("'", "")
+            size = "?" if shape is None else f"{math.prod(shape):,}"
+            rows.append((f"{name} ({type(layer).__name__})", out, size, f"{count:,}"))
+        rows.append((f"last_layer ({type(self.last_layer).__name__})", "()", "", "0"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [
+            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}"
+            for r in rows
+        ]
         rule = "-" * len(lines[0])
         lines.insert(1, rule)
         lines += [rule, f"total parameters: {total:,} ({self.dtype.name})"]
+        if refused:
+            lines.append(refused)
         return "\n".join(lines)
 
     def __repr__(self):

@@ -7,6 +7,7 @@ Inputs are never modified (read-only arrays are fine); results are new arrays.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -137,21 +138,18 @@ def shuffle_dataset(
 
 
 def _output_size(size, filter_size, stride, pad, where, axis):
-    """``(size + 2*pad - filter_size) / stride + 1`` as an int, or a ValueError naming ``where``."""
+    """``floor((size + 2*pad - filter_size) / stride) + 1``, or a ValueError naming ``where``.
+
+    Floored, as the book's im2col and PyTorch compute it: where the windows do not tile the
+    padded input, the last rows or columns that no window reaches are left out (their gradient
+    is 0).
+    """
     span = size + 2 * pad - filter_size
     if span < 0:
         raise ValueError(
             f"{where}: the filter {axis} {filter_size} is larger than the padded input {axis} "
             f"{size} + 2*{pad} = {size + 2 * pad}; use a smaller filter, more padding or a "
             "larger input"
-        )
-    if span % stride:
-        below = size - span % stride
-        sizes = f"{below} or {below + stride}" if below >= 1 else f"{below + stride}"
-        raise ValueError(
-            f"{where}: a filter {axis} of {filter_size} with stride {stride} and pad {pad} does "
-            f"not tile an input {axis} of {size}: {size} + 2*{pad} - {filter_size} = {span} is "
-            f"not a multiple of {stride}; use an input {axis} of {sizes}, or another stride or pad"
         )
     return span // stride + 1
 
@@ -165,35 +163,47 @@ def _check_window(filter_h, filter_w, stride, pad, where):
     return filter_h, filter_w, stride, pad
 
 
-def _output_shape(shape, filter_h, filter_w, stride, pad, where):
+def _output_shape(shape, filter_h, filter_w, stride, pad, where, channels=1):
     """(out_h, out_w) for images of ``shape`` (N, C, H, W); a ValueError naming ``where``."""
     if len(shape) != 4 or 0 in shape:
         raise ValueError(
             f"{where}: expected images of shape (N, C, H, W), all sizes >= 1, got shape "
-            f"{tuple(shape)}"
-            + ("; for one image use x[None], for one channel x[:, None]" if len(shape) < 4 else "")
+            f"{tuple(shape)}" + _image_hint(shape, channels)
         )
     out_h = _output_size(shape[2], filter_h, stride, pad, where, "height")
     out_w = _output_size(shape[3], filter_w, stride, pad, where, "width")
     return out_h, out_w
 
 
+def _image_hint(shape, channels):
+    """How to make images of ``channels`` channels from an array of ``shape``, or ''."""
+    if len(shape) == 2 and shape[1] % channels == 0:
+        # Flat rows (N, 784) are square images flattened: (N, C, side, side).
+        side = math.isqrt(shape[1] // channels)
+        if side * side * channels == shape[1]:
+            return f"; flat rows are images: use x.reshape(-1, {channels}, {side}, {side})"
+    if len(shape) < 4:
+        return "; for one image use x[None], for one channel x[:, None]"
+    return ""
+
+
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """The output size of a convolution or pooling along one axis.
 
-    ``(input_size + 2*pad - filter_size) / stride + 1``, the book's formula (section 7.2.4).
+    ``floor((input_size + 2*pad - filter_size) / stride) + 1``, the book's formula (section
+    7.2.4) floored, as the book's ``im2col`` and PyTorch's ``conv2d`` and ``max_pool2d``
+    compute it: where the windows do not tile the padded input, the last rows that no window
+    reaches are left out. A 3x3 filter with stride 2 and pad 1 gives 16 on 32 and 14 on 28.
 
     Returns
     -------
     int
-        The book's returns a float; here the division must come out even.
+        The book's returns a float (12.5 for ``conv_output_size(28, 5, 2)``); here 12.
 
     Raises
     ------
     ValueError
-        If the filter does not fit into the padded input, or the windows do not tile it
-        (``input_size + 2*pad - filter_size`` not a multiple of ``stride``): the message
-        names input sizes that would tile.
+        If the filter does not fit into the padded input.
     InvalidParameterError
         If a size is not a whole number, ``input_size``, ``filter_size`` or ``stride`` < 1, or
         ``pad`` < 0.
@@ -235,8 +245,9 @@ def im2col(
     Raises
     ------
     ValueError
-        If ``input_data`` is not 4-D or has an empty axis, a window does not fit into the padded
-        image, or the windows do not tile it (see :func:`conv_output_size`).
+        If ``input_data`` is not 4-D or has an empty axis, or a window does not fit into the
+        padded image. Windows that do not tile it leave out the last rows and columns (see
+        :func:`conv_output_size`).
     """
     where = "im2col"
     x = as_float_array(input_data, where, name="input_data")
@@ -283,8 +294,8 @@ def col2im(
     Raises
     ------
     ValueError
-        If ``input_shape`` is not 4 sizes >= 1 that the windows tile, or ``col`` does not have
-        the shape those windows give.
+        If ``input_shape`` is not 4 sizes >= 1 that the window fits, or ``col`` does not have
+        the shape those windows give. Pixels that no window reaches get 0.
     """
     where = "col2im"
     col = as_float_array(col, where, name="col")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .. import interop
 from ..files import load, read_training
+from ..interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
 from ..runs import model_file
-from ._common import UsageError
+from ._common import UsageError, positive_int
 
 #: The ONNX metadata entry where ``export`` records the dataset the model was trained on.
 ONNX_DATASET_KEY = "layerwise.dataset"
@@ -21,6 +22,12 @@ def add_parser(sub):
     p.add_argument(
         "--softmax", action="store_true", help="with --onnx: output probabilities, not logits"
     )
+    p.add_argument(
+        "--opset",
+        type=positive_int,
+        help=f"with --onnx: the ONNX opset, {MIN_OPSET} to the installed onnx's newest "
+        f"(default {DEFAULT_OPSET}, which onnxruntime 1.18 and later read)",
+    )
     p.set_defaults(func=run, parser=p)
 
 
@@ -29,6 +36,8 @@ def run(args):
         raise UsageError("say what to write: --torch OUT.pt, --onnx OUT.onnx, or both")
     if args.softmax and args.onnx is None:
         raise UsageError("--softmax applies to --onnx (a torch state_dict holds weights only)")
+    if args.opset is not None and args.onnx is None:
+        raise UsageError("--opset applies to --onnx")
     model = model_file(args.model)
     network = load(model)
     if args.torch is not None:
@@ -42,7 +51,9 @@ def run(args):
     if args.onnx is not None:
         dataset = (read_training(model) or {}).get("options", {}).get("dataset")
         metadata = {ONNX_DATASET_KEY: dataset} if dataset else {}
-        interop.to_onnx(network, args.onnx, softmax=args.softmax, metadata=metadata)
+        interop.to_onnx(
+            network, args.onnx, softmax=args.softmax, opset=args.opset, metadata=metadata
+        )
         shape = ", ".join(map(str, interop.OnnxModel(args.onnx).input_shape))
         what = "probabilities" if args.softmax else "logits"
         print(f"wrote {args.onnx}: float32 input (N, {shape}) -> {what} (N, classes)")

@@ -13,8 +13,8 @@ from ..book_nets import (
     MultiLayerNetExtend,
     SimpleConvNet,
     TwoLayerNet,
-    init_gains,
 )
+from ..layers.base import init_gains
 from ._common import UsageError, positive_float
 
 #: Training defaults per model: the book's settings for each chapter's network.

@@ -36,6 +36,10 @@ from .plan import ConversionError, import_extra, plan
 
 #: The oldest opset the graph is valid in: Softmax over one axis and today's Gemm are opset 13's.
 MIN_OPSET = 13
+#: The default: a fixed opset, not the installed onnx's newest (onnx 1.23 writes opset 28 with
+#: IR version 14, which onnxruntime 1.30 refuses). Opset 17 needs IR version 8, which every
+#: onnxruntime since 1.13 reads; CI runs an exported model in onnxruntime 1.18.
+DEFAULT_OPSET = 17
 INPUT, LOGITS, PROBABILITIES = "input", "logits", "probabilities"
 
 
@@ -118,8 +122,10 @@ def to_onnx(
         scores (``logits``).
     input_shape : tuple of int, optional
         The shape of one sample; the book's networks know theirs.
-    opset : int, optional
-        The ONNX opset, from 13 to the installed onnx's newest (the default).
+    opset : int, default 17
+        The ONNX opset, from 13 to the installed onnx's newest. The file's IR version is the
+        oldest that opset needs (8 for opset 17), so the default reads in onnxruntime 1.18 and
+        later; a newer opset may need a newer runtime.
     metadata : dict of str to str, optional
         Added to the model's ``metadata_props`` (beside ``layerwise.network``, the network's
         ``get_config()`` as JSON).
@@ -139,7 +145,7 @@ def to_onnx(
     onnx = import_extra("onnx", "onnx", "to_onnx")
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
     newest = onnx.defs.onnx_opset_version()
-    opset = newest if opset is None else opset
+    opset = DEFAULT_OPSET if opset is None else opset
     if not (isinstance(opset, int) and MIN_OPSET <= opset <= newest):
         raise ConversionError(f"to_onnx: opset must be from {MIN_OPSET} to {newest}, got {opset!r}")
     steps, shape, out_shape = plan(network, input_shape, target="ONNX")

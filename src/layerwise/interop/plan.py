@@ -251,7 +251,9 @@ def input_shape_of(network, input_shape=None):
         else:
             raise ConversionError(
                 f"the network does not say what input it takes (its first layer is {name}): "
-                "pass input_shape, e.g. input_shape=(1, 28, 28) for (N, 1, 28, 28) images"
+                "give it one, Sequential(..., input_shape=(1, 28, 28)) or net.input_shape = "
+                "(1, 28, 28) for (N, 1, 28, 28) images (layerwise.save keeps it in the model "
+                "file), or pass input_shape=(1, 28, 28) here"
             )
     return tuple(int(n) for n in input_shape)
 

@@ -34,7 +34,7 @@ import numpy as np
 from .._types import StrPath
 from ..container import write_atomic
 from ..layers import LAYERS, Affine, BatchNormalization, Convolution, Dropout, Pooling
-from ..network import Sequential
+from ..network import Sequential, sample_shapes
 from .plan import ConversionError, import_extra, plan
 
 _TORCH_DTYPES = ("float32", "float64")
@@ -346,6 +346,7 @@ def from_torch(
     rng = np.random.default_rng(seed)
     layers = []
     flattened = None  # the shape a Flatten took, while layerwise's layers still see it
+    images = input_shape is not None and len(input_shape) > 1  # (N, C, H, W), not flat rows
     children = list(module.named_children())
     for i, (key, child) in enumerate(children):
         name, kind = f"module {key!r}", type(child)
@@ -354,10 +355,11 @@ def from_torch(
                 raise ConversionError(f"{name} ({child}): only Flatten() (from dim 1) converts")
             if shapes is None or len(shapes[i]) > 1:
                 flattened = shapes[i] if shapes else ()
+            images = False
             continue
         if kind is nn.Unflatten:
             _check_unflatten(name, child, flattened, shapes)
-            flattened = None
+            flattened, images = None, True
             continue
         if kind not in convert:
             raise ConversionError(
@@ -367,8 +369,24 @@ def from_torch(
         if flattened is not None and kind in (nn.Conv2d, nn.MaxPool2d, nn.BatchNorm2d):
             raise ConversionError(f"{name} ({kind.__name__}) cannot follow a Flatten")
         if kind is nn.Linear:
+            if (images if shapes is None else len(shapes[i]) > 1) and flattened is None:
+                # torch's Linear maps the last axis of (N, C, H, W); the Affine flattens first
+                raise ConversionError(
+                    f"{name} ({child}) follows images without a Flatten: torch's Linear acts on "
+                    "their last axis, layerwise's Affine on the flattened image; put "
+                    "torch.nn.Flatten() before it"
+                )
             flattened = None  # the Affine flattens its input itself
-        layers.append(convert[kind](child, name, dtype, rng))
+        if kind in (nn.Conv2d, nn.MaxPool2d, nn.BatchNorm2d):
+            images = True
+        elif kind is nn.Linear:
+            images = False
+        try:
+            layers.append(convert[kind](child, name, dtype, rng))
+        except ConversionError:
+            raise
+        except ValueError as err:  # sizes the layer refuses, e.g. padding as large as a pool
+            raise ConversionError(f"{name} ({child}): {err}") from err
     if flattened is not None:
         raise ConversionError(
             "from_torch: a Flatten must be followed by a Linear (layerwise's Affine flattens "
@@ -378,12 +396,30 @@ def from_torch(
         raise ConversionError("from_torch: the module has no layers to convert")
     network = Sequential(*layers).train(module.training)
     if input_shape is not None:
+        _check_runs(network, tuple(input_shape), shapes[-1], dtype)
         network.input_shape = tuple(input_shape)
     return network
 
 
+def _check_runs(network, input_shape, torch_out, dtype):
+    """Refuse a network that does not take what the module takes, or gives another shape."""
+    try:
+        out = sample_shapes(network.layers.values(), input_shape, dtype)[-1]
+    except ValueError as err:
+        raise ConversionError(
+            f"from_torch: the converted network does not run on input of shape (N, "
+            f"{', '.join(map(str, input_shape))}) as the module does: {err}"
+        ) from err
+    if tuple(out) != tuple(torch_out):
+        raise ConversionError(
+            f"from_torch: the converted network gives output of shape (N, {out}), the module "
+            f"(N, {torch_out})"
+        )
+
+
 def _torch_shapes(torch, module, input_shape, dtype):
-    """The input shape of one sample at each child of ``module`` (None without input_shape)."""
+    """The shape of one sample entering each child of ``module``, then the module's output
+    (None without input_shape)."""
     if input_shape is None:
         return None
     shapes = []
@@ -395,6 +431,7 @@ def _torch_shapes(torch, module, input_shape, dtype):
             for child in module.children():
                 shapes.append(tuple(x.shape[1:]))
                 x = child(x)
+            shapes.append(tuple(x.shape[1:]))  # the module's output
     except RuntimeError as err:
         raise ConversionError(
             f"from_torch: the module does not take input of shape (N, {input_shape}): {err}"

@@ -54,13 +54,13 @@ faster.
 Why the pooling is the same function
 ------------------------------------
 When ``pool_h == pool_w == stride`` the windows neither overlap nor leave gaps, so the padded
-channels-last image reshaped to ``(N, OH, ph, OW, pw, C)`` holds window ``(y, x)``'s slot
-``k = i*pw + j`` at ``[:, y, i, x, j]``. The maximum is a running ``np.maximum`` over the
-slots; ``arg_max`` takes ``k`` where slot ``k`` is strictly greater than the running maximum,
-so the first maximum in row-major order wins, as the book's ``np.argmax`` over im2col's
+channels-last image, cut to the ``OH*pool`` rows and ``OW*pool`` columns that whole windows
+cover (the floored output size), reshaped to ``(N, OH, ph, OW, pw, C)`` holds window
+``(y, x)``'s slot ``k = i*pw + j`` at ``[:, y, i, x, j]``. The maximum is a running ``np.maximum``
+over the slots; ``arg_max`` takes ``k`` where slot ``k`` is strictly greater than the running
+maximum, so the first maximum in row-major order wins, as the book's ``np.argmax`` over im2col's
 columns. The backward pass puts ``dout`` in the slot that held the maximum and 0 in the others;
-no two windows share a pixel, so nothing is added up (col2im's sums are single terms).
-"""
+no two windows share a pixel, so nothing is added up (col2im's sums are single terms)."""
 
 from __future__ import annotations
 
@@ -234,7 +234,10 @@ def pool_forward(x: np.ndarray, pool: int, pad: int) -> tuple[np.ndarray, np.nda
     """
     N, C, H, W = x.shape
     OH, OW = (H + 2 * pad) // pool, (W + 2 * pad) // pool
-    windows = _channels_last(x, pad, -np.inf).reshape(N, OH, pool, OW, pool, C)
+    # Rows and columns past the last whole window are left out (the floored output size);
+    # splitting the axes of the cropped view copies nothing.
+    padded = _channels_last(x, pad, -np.inf)[:, : OH * pool, : OW * pool]
+    windows = padded.reshape(N, OH, pool, OW, pool, C)
     out = windows[:, :, 0, :, 0].copy()
     arg_max = np.zeros(out.shape, dtype=np.min_scalar_type(pool * pool))
     for k in range(1, pool * pool):
@@ -275,6 +278,10 @@ def pool_backward(
         # dout where slot k held the maximum: multiplying by the mask, not np.where's branch
         np.multiply(dout, arg_max == k, out=dx[:, :, k // pool, :, k % pool])
     dx = dx.reshape(N, OH * pool, OW * pool, C)
+    if OH * pool < H + 2 * pad or OW * pool < W + 2 * pad:  # rows no window reached get 0
+        whole = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dx.dtype)
+        whole[:, : OH * pool, : OW * pool] = dx
+        dx = whole
     return dx[:, pad : pad + H, pad : pad + W].transpose(0, 3, 1, 2)
 
 

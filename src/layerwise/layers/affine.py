@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_float_array, check_dout, check_features, quiet
-from .base import Layer, register_layer
+from .._checks import as_float_array, check_dout, check_features, check_number, quiet
+from .base import Layer, initial_weights, register_layer
 
 
 @register_layer
@@ -69,6 +71,45 @@ class Affine(Layer):
         self.original_x_shape: tuple[int, ...] | None = None
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
+
+    @classmethod
+    def from_sizes(
+        cls,
+        in_features: int,
+        out_features: int,
+        *,
+        rng: Any = None,
+        init: str | float = "he",
+        dtype: npt.DTypeLike = np.float64,
+    ) -> Affine:
+        """An Affine layer of fresh weights, as ``torch.nn.Linear(in_features, out_features)``.
+
+        Parameters
+        ----------
+        in_features, out_features : int >= 1
+            D and M: W has shape (D, M), b (M,).
+        rng : numpy.random.Generator, int or None, keyword-only
+            Where the weights are drawn from (a seed gives a fresh Generator).
+        init : 'he', 'xavier', an activation's name, or a float, keyword-only, default 'he'
+            ``W ~ N(0, std**2)`` with ``std = sqrt(2 / D)`` (He, for ReLU), ``sqrt(1 / D)``
+            (Xavier, for sigmoid), or the number given (the book's ``weight_init_std``).
+        dtype : float32 or float64, keyword-only
+
+        Returns
+        -------
+        Affine
+            b is 0.
+
+        Examples
+        --------
+        >>> layer = Affine.from_sizes(784, 100, rng=0)
+        >>> layer.W.shape, layer.b.shape, round(float(layer.W.std()), 2)  # sqrt(2 / 784) = 0.0505
+        ((784, 100), (100,), 0.05)
+        """
+        D = check_number(in_features, "Affine.from_sizes", "in_features", low=1, integer=True)
+        M = check_number(out_features, "Affine.from_sizes", "out_features", low=1, integer=True)
+        W = initial_weights((D, M), D, init, rng, dtype, "Affine.from_sizes")
+        return cls(W, np.zeros(M, W.dtype))
 
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "Affine.forward")

@@ -45,9 +45,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
+from .._checks import InvalidParameterError, check_number
+
 T = TypeVar("T", bound=type)
 
-__all__ = ["ACTIVATIONS", "LAYERS", "BackwardBeforeForwardError", "Layer", "register_layer"]
+__all__ = [
+    "ACTIVATIONS",
+    "LAYERS",
+    "BackwardBeforeForwardError",
+    "Layer",
+    "init_gains",
+    "init_scale",
+    "initial_weights",
+    "register_layer",
+]
 
 #: Layer classes by name, for rebuilding networks from model files.
 LAYERS: dict[str, type] = {}
@@ -112,3 +126,54 @@ class Layer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+# ---------------------------------------------------------------------- initial weights
+
+# The book's names for the two rules (chapter 6.2), beside each activation's own name.
+_INIT_GAINS = {"he": 2.0, "xavier": 1.0}
+
+
+def init_gains() -> dict[str, float]:
+    """``{name: gain}`` of the weight-init names: 'he', 'xavier' and each activation's name.
+
+    The std of a weight is ``sqrt(gain / fan_in)``: He (gain 2) keeps the variance of ReLU
+    outputs, Xavier (gain 1) that of sigmoid outputs; an activation declares its ``init_gain``.
+    """
+    gains = {name: getattr(cls, "init_gain", None) for name, cls in ACTIVATIONS.items()}
+    return {**{k: float(g) for k, g in gains.items() if g is not None}, **_INIT_GAINS}
+
+
+def init_scale(weight_init_std: Any, fan_in: int, owner: str) -> float:
+    """The book's chapter-6 choices: He for ReLU, Xavier for sigmoid, or a fixed number."""
+    if isinstance(weight_init_std, str):
+        gains = init_gains()
+        gain = gains.get(weight_init_std.lower())
+        if gain is None:
+            raise InvalidParameterError(
+                f"{owner}: weight_init_std must be one of {', '.join(map(repr, sorted(gains)))} "
+                f"or a number, got {weight_init_std!r}"
+            )
+        return float(np.sqrt(gain / fan_in))
+    return check_number(weight_init_std, owner, "weight_init_std", low=0)
+
+
+def initial_weights(
+    shape: tuple[int, ...], fan_in: int, init: Any, rng: Any, dtype: npt.DTypeLike, owner: str
+) -> np.ndarray:
+    """Weights ``W ~ N(0, std**2)``, ``std = init_scale(init, fan_in)``, drawn in float64.
+
+    ``rng`` is anything ``np.random.default_rng`` takes (a Generator is drawn from); the draws
+    are cast to ``dtype`` (float32 or float64), so both dtypes start from the same numbers.
+    """
+    std = init_scale(init, fan_in, owner)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise InvalidParameterError(f"{owner}: dtype must be float32 or float64, got {dtype}")
+    try:
+        rng = np.random.default_rng(rng)
+    except (TypeError, ValueError) as err:
+        raise InvalidParameterError(
+            f"{owner}: rng must be None, a seed or a numpy.random.Generator, got {rng!r}"
+        ) from err
+    return (std * rng.standard_normal(shape)).astype(dtype)

@@ -13,10 +13,12 @@ returns such a view (``out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)``)
 next layers make use of it: NumPy's elementwise layers (Relu) keep the layout, and convolution
 and pooling read channels-last input without a transposing copy.
 
+Output sizes are floored, as in the book's im2col and PyTorch (see
+:func:`layerwise.util.conv_output_size`): where the windows do not tile the padded input, the
+last rows and columns that no window reaches are left out and get a zero gradient.
+
 Differences from the book's ``common/layers.py``, each with a ``test_regression_*``:
 
-- Sizes that the windows do not tile raise a ValueError naming sizes that do (see
-  :func:`layerwise.util.conv_output_size`); the book's drops the last rows and columns.
 - ``Pooling`` pads with -inf, so padding never wins; the book's computes the wrong output
   shape for ``pad > 0`` and fails. Its default stride is 2 (the book's 1; the book's networks
   always pass ``stride=2``).
@@ -35,10 +37,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_dtype, as_float_array, check_dout, check_number, quiet
+from .._checks import (
+    InvalidParameterError,
+    as_dtype,
+    as_float_array,
+    check_dout,
+    check_number,
+    quiet,
+)
 from ..util import _output_shape, col2im, im2col
 from . import _conv_fast as fast
-from .base import Layer, register_layer
+from .base import Layer, initial_weights, register_layer
 
 
 @register_layer
@@ -70,10 +79,9 @@ class Convolution(Layer):
 
     Shapes
     ------
-    x, dx : (N, C, H, W), with ``(H + 2*pad - FH)`` and ``(W + 2*pad - FW)`` multiples of
-    ``stride``. out, dout : (N, FN, OH, OW), ``OH = (H + 2*pad - FH) // stride + 1``, ``OW``
-    likewise. col : (N*OH*OW, C*FH*FW). col_W : (C*FH*FW, FN). dW : (FN, C, FH, FW).
-    db : (FN,).
+    x, dx : (N, C, H, W). out, dout : (N, FN, OH, OW), ``OH = (H + 2*pad - FH) // stride + 1``
+    (floored, as in PyTorch), ``OW`` likewise. col : (N*OH*OW, C*FH*FW). col_W : (C*FH*FW, FN).
+    dW : (FN, C, FH, FW). db : (FN,).
 
     Caches the book's ``x`` (in W's dtype), ``col`` and ``col_W``. With stride 1, ``2*C >= FN``
     and ``pad`` smaller than the filter, :func:`layerwise.layers._conv_fast.conv_forward`
@@ -123,6 +131,57 @@ class Convolution(Layer):
         self.db: np.ndarray | None = None
         self._X3: np.ndarray | None = None  # the fast path's cache, instead of col
 
+    @classmethod
+    def from_sizes(
+        cls,
+        in_channels: int,
+        filters: int,
+        filter_size: int | tuple[int, int],
+        stride: int = 1,
+        pad: int = 0,
+        *,
+        rng: Any = None,
+        init: str | float = "he",
+        dtype: npt.DTypeLike = np.float64,
+    ) -> Convolution:
+        """A Convolution of fresh filters, as ``torch.nn.Conv2d(in_channels, filters, ...)``.
+
+        Parameters
+        ----------
+        in_channels, filters : int >= 1
+            C and FN: W has shape (FN, C, FH, FW), b (FN,).
+        filter_size : int or (FH, FW)
+        stride, pad : int
+        rng : numpy.random.Generator, int or None, keyword-only
+            Where the weights are drawn from (a seed gives a fresh Generator).
+        init : 'he', 'xavier', an activation's name, or a float, keyword-only, default 'he'
+            ``W ~ N(0, std**2)`` with ``std = sqrt(2 / (C*FH*FW))`` (He, for ReLU; the fan-in
+            of one output is C*FH*FW), ``sqrt(1 / (C*FH*FW))`` (Xavier), or the number given.
+        dtype : float32 or float64, keyword-only
+
+        Returns
+        -------
+        Convolution
+            b is 0.
+
+        Examples
+        --------
+        >>> conv = Convolution.from_sizes(1, 16, 3, stride=1, pad=1, rng=0)
+        >>> conv.W.shape, conv.stride, conv.pad
+        ((16, 1, 3, 3), 1, 1)
+        """
+        where = "Convolution.from_sizes"
+        C = check_number(in_channels, where, "in_channels", low=1, integer=True)
+        FN = check_number(filters, where, "filters", low=1, integer=True)
+        sides = (filter_size, filter_size) if np.ndim(filter_size) == 0 else tuple(filter_size)  # type: ignore[arg-type]
+        if len(sides) != 2:
+            raise InvalidParameterError(
+                f"{where}: filter_size must be a size or (FH, FW), got {filter_size!r}"
+            )
+        FH, FW = (check_number(n, where, "filter_size", low=1, integer=True) for n in sides)
+        W = initial_weights((FN, C, FH, FW), C * FH * FW, init, rng, dtype, where)
+        return cls(W, np.zeros(FN, W.dtype), stride, pad)
+
     def get_config(self) -> dict[str, Any]:
         return {"stride": self.stride, "pad": self.pad}
 
@@ -135,7 +194,7 @@ class Convolution(Layer):
                 f"{where}: x must have {C} channels, x of shape (N, {C}, H, W), to match W of "
                 f"shape {self.W.shape} (FN, C, FH, FW), got x of shape {x.shape}"
             )
-        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where)
+        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where, C)
         with quiet():  # beyond the float range is inf, as in Affine
             self.x = as_dtype(x, self.W.dtype)
             if fast.conv_fast_path(self.W.shape, self.stride, self.pad):
@@ -210,9 +269,8 @@ class Pooling(Layer):
 
     Shapes
     ------
-    x, dx : (N, C, H, W) with ``(H + 2*pad - pool_h)`` and ``(W + 2*pad - pool_w)`` multiples of
-    ``stride``. out, dout : (N, C, OH, OW), ``OH = (H + 2*pad - pool_h) // stride + 1``, ``OW``
-    likewise.
+    x, dx : (N, C, H, W). out, dout : (N, C, OH, OW), ``OH = (H + 2*pad - pool_h) // stride + 1``
+    (floored, as in PyTorch), ``OW`` likewise.
 
     Caches ``x`` and the book's ``arg_max``: shape (N*OH*OW*C,), the row-major position
     ``i*pool_w + j`` of each window's maximum, windows ordered (n, y, x, c). Windows that

@@ -22,7 +22,8 @@ class SoftmaxWithLoss(Layer):
     Shapes
     ------
     x : (N, C) logits, or (C,) for one sample (then N = 1).
-    t : (N,) / () integer labels in [0, C), or one-hot / probability rows of x's shape.
+    t : (N,) / () integer labels in [0, C), also as an (N, 1) column, or one-hot /
+    probability rows of x's shape.
     y : like x. loss : scalar of x's float dtype. dout : scalar (default 1.0). dx : like x.
 
     Caches ``y``, ``t`` and ``loss``.
