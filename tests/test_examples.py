@@ -1,4 +1,4 @@
-"""The examples run as scripts and print what the README says they print."""
+"""The examples run as scripts and print what README.md and the docs pages say they print."""
 
 import subprocess
 import sys

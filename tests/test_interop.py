@@ -677,11 +677,10 @@ def run(*args, cwd, code=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
-def readme_example():
-    """The five-line example of README's "Export" section."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Export", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def export_page_example():
+    """The five-line example of the site's "Export to PyTorch and ONNX" page (docs/export.md)."""
+    page = (Path(__file__).parent.parent / "docs" / "export.md").read_text(encoding="utf-8")
+    return re.search(r"```python\n(.*?)```", page, re.S).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -708,11 +707,11 @@ def test_save_torch_file_loads_with_weights_only(trained, tmp_path):
     assert difference(net.predict(x, train_flg=False), theirs) <= 1e-5
 
 
-def test_cli_export_torch_and_the_readme_example(run_folder):
+def test_cli_export_torch_and_the_export_page_example(run_folder):
     result = run("export", "runs/r", "--torch", "model.pt", cwd=run_folder)
     assert result.returncode == 0, result.stderr
     assert "wrote model.pt" in result.stdout and "(Conv1): Conv2d(1, 30" in result.stdout
-    code = readme_example()
+    code = export_page_example()
     assert len(code.strip().splitlines()) == 5
     check = code + (
         "\nimport numpy as np\n"
