@@ -4,7 +4,9 @@ forms (they also serve ``help()`` and Sphinx-minded readers) that Markdown would
 - ``:class:`~layerwise.layers.Affine``` and the other roles become inline code (``Affine``);
 - a doctest (``>>>`` lines and their output) outside an ``Examples`` section becomes a fenced
   ``pycon`` block: Markdown would read ``>>>`` as a quotation and ``[(...)]`` as a link;
-- a simple table (its rules of ``=``) is shown as the preformatted text it is.
+- a simple table (its rules of ``=``) becomes a Markdown table: the columns are where the rule
+  has its runs of ``=``, a line whose first column is blank continues the row above, and
+  ````literal```` becomes ```literal```.
 """
 
 from __future__ import annotations
@@ -22,23 +24,52 @@ def _short(match):
     return f"`{target.rsplit('.', 1)[-1]}`" if match.group(0).count("~") else f"`{target}`"
 
 
+def _is_rule(line):
+    return bool(line.strip()) and set(line.strip()) <= {"=", " "}
+
+
+def markdown_table(rows):
+    """A reStructuredText simple table (its lines, the three rules included) as Markdown lines.
+
+    The columns are where the first rule has its runs of ``=``; the last column runs to the end
+    of the line. A line whose first column is blank continues the row above.
+    """
+    spans = [m.span() for m in re.finditer(r"=+", rows[0])]
+    spans[-1] = (spans[-1][0], None)
+    indent = rows[0][: len(rows[0]) - len(rows[0].lstrip())]
+    header, body, rules = [], [], 0
+    for line in rows:
+        if _is_rule(line):
+            rules += 1
+            continue
+        if not line.strip():
+            continue
+        cells = [line[a:b].strip() for a, b in spans]
+        target = header if rules == 1 else body
+        if target and not cells[0]:
+            joined = zip(target[-1], cells, strict=True)
+            target[-1] = [f"{old} {new}".strip() for old, new in joined]
+        else:
+            target.append(cells)
+
+    def md(cells):
+        text = " | ".join(re.sub(r"``(.+?)``", r"`\1`", c).replace("|", "\\|") for c in cells)
+        return f"{indent}| {text} |"
+
+    head = header[0] if header else [""] * len(spans)
+    return ["", md(head), indent + "|" + "---|" * len(spans), *map(md, body), ""]
+
+
 def convert(text):
-    text = ROLE.sub(_short, text)
-    out, in_examples, in_doctest, rules = [], False, False, 0
+    out, in_examples, in_doctest, table = [], False, False, []
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if line.strip() and set(line.strip()) <= {"=", " "}:
+        if table or _is_rule(line):
             # A simple table has three rules: above the header, below it, and at the end.
-            rules += 1
-            if rules == 1:
-                out.append("```text")
-            out.append(line)
-            if rules == 3:
-                out.append("```")
-                rules = 0
-            continue
-        if rules:
-            out.append(line)
+            table.append(line)
+            if sum(map(_is_rule, table)) == 3:
+                out.extend(markdown_table(table))
+                table = []
             continue
         if line.strip() == "Examples" and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
             in_examples = True
@@ -53,7 +84,7 @@ def convert(text):
         out.append(line)
     if in_doctest:
         out.append("```")
-    return "\n".join(out)
+    return ROLE.sub(_short, "\n".join(out))
 
 
 class RstToMarkdown(griffe.Extension):

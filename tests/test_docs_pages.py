@@ -57,7 +57,8 @@ def test_readme_keeps_the_two_commands():
     # and runs the tests; the second is .ci/run, which must exist and install the test extra.
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
-    main = 'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[all]" && layerwise train'
+    main = "python3 -m venv .venv && . .venv/bin/activate && "
+    main += 'pip install -e ".[all]" && layerwise train'
     assert main + "\n" in blocks
     assert "bash .ci/run\n" in blocks
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -84,3 +85,38 @@ def test_readme_links_to_every_page_of_the_site():
     missing = sorted(p for p in pages if not p.startswith("api/") and p not in linked)
     missing = [p for p in missing if p not in {"index.md", "benchmarks.md"}]
     assert not missing, f"README does not link to {missing}"
+
+
+def test_api_pages_show_a_docstrings_simple_table_as_a_table():
+    # The API pages showed reStructuredText tables (layers, interop, datasets) as preformatted
+    # text with ``double backticks``; the griffe extension makes them Markdown tables.
+    pytest.importorskip("griffe")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "docs" / "griffe_rst.py")
+    griffe_rst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(griffe_rst)
+    doc = """Bridges.
+
+==========================  ========================
+function                    what it does
+==========================  ========================
+:func:`to_torch`            a ``torch.nn.Sequential``
+                            with the outputs
+``Dropout(p)`` (book's)     ``x | y`` longer than its rule
+==========================  ========================
+
+After.
+"""
+    assert griffe_rst.convert(doc).splitlines() == [
+        "Bridges.",
+        "",
+        "",
+        "| function | what it does |",
+        "|---|---|",
+        "| `to_torch` | a `torch.nn.Sequential` with the outputs |",
+        "| `Dropout(p)` (book's) | `x \\| y` longer than its rule |",
+        "",
+        "",
+        "After.",
+    ]
