@@ -51,7 +51,7 @@ def accuracy(x, t):
     return correct / len(x)
 
 
-# One BLAS thread is fastest for these small matrix products (see README, Performance).
+# One BLAS thread is fastest for these small matrix products (see docs/performance.md).
 with blas_threads(1):
     for i in range(iters_num):
         # A fresh permutation each epoch: every sample once per epoch (the book samples with

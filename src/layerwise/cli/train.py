@@ -201,7 +201,7 @@ def add_parser(sub):
         metavar="N|auto",
         help=f"processes computing each step, each on a share of the minibatch (default "
         f"{default['workers']}; auto: one per core this process may use); the same "
-        "gradient whatever N, see README's 'Many cores'",
+        "gradient whatever N, see docs/many-cores.md",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
