@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._checks import as_dtype, as_float_array, check_labels, check_last_axis, check_scores, quiet
+from .backend import get_array_module
 
 __all__ = [
     "cross_entropy_error",
@@ -198,7 +199,7 @@ def log_softmax(x: npt.ArrayLike) -> np.ndarray:
     check_last_axis(x, "log_softmax")
     x2 = x.reshape(-1, x.shape[-1])
     with quiet():  # a row spanning more than the float range shifts to -inf: the true value
-        shifted, _, rest = _shifted_exp(x2, np.arange(len(x2)))
+        shifted, _, rest = _shifted_exp(x2, get_array_module(x2).arange(len(x2)))
         return (shifted - np.log1p(rest)[:, np.newaxis]).reshape(x.shape)
 
 
@@ -355,10 +356,11 @@ def _mean_negative_log(log_y, labels, onehot):
     n = len(log_y)
     with quiet():  # huge one-hot weights give an inf loss, without a warning
         if labels is not None:
-            total = log_y[np.arange(n), labels.reshape(n)].sum()
+            total = log_y[get_array_module(log_y).arange(n), labels.reshape(n)].sum()
         else:
             total = np.sum(onehot.reshape(log_y.shape) * log_y)
-        return dtype.type(-total / n)
+        # astype, not dtype.type: a NumPy scalar stays one, CuPy's 0-d array stays on the GPU
+        return (-total / n).astype(dtype)
 
 
 def numerical_gradient(
