@@ -21,6 +21,7 @@ import subprocess
 import sys
 import types
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +53,7 @@ from layerwise.optimizers import Adam
 from layerwise.training import Trainer
 
 CUPY_INSTALLED = importlib.util.find_spec("cupy") is not None
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 # ---------------------------------------------------------------- a strict stand-in for CuPy
 
@@ -590,3 +592,21 @@ def test_gpu_command_line_train_and_evaluate(tmp_path):
     assert json.loads((tmp_path / "r" / "run.json").read_text())["options"]["device"] == "cuda:0"
     result = _cli("evaluate", "r", "--device", "cuda", cwd=tmp_path)
     assert result.returncode == 0 and "accuracy" in result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------- benchmarks/gpu.py
+
+
+def test_the_gpu_script_runs_its_checks_on_the_cpu_in_a_dry_run():
+    """benchmarks/gpu.py is for a GPU machine; its dry run keeps it from rotting elsewhere."""
+    script = str(BENCHMARKS / "gpu.py")
+    result = subprocess.run(
+        [sys.executable, script, "--cpu-dry-run"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for part in ("(a)", "(b)", "(c)", "(d)", "DeepConvNet", "book's algorithm", "pytest -m gpu"):
+        assert part in result.stdout
+    assert "FAIL" not in result.stdout and "all checks passed" in result.stdout
+    if not CUPY_INSTALLED:  # without --cpu-dry-run it needs CuPy, and says so
+        result = subprocess.run([sys.executable, script], capture_output=True, text=True)
+        assert result.returncode == 2 and "CuPy is not installed" in result.stderr
