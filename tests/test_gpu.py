@@ -532,6 +532,8 @@ def test_train_records_the_device_in_run_json(tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "r" / "run.json").read_text())
     assert record["options"]["device"] == "cpu"
+    result = _cli("evaluate", "r", "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 0 and "accuracy" in result.stdout, result.stderr
 
 
 # ---------------------------------------------------------------- on a real GPU (marked)
@@ -610,3 +612,14 @@ def test_the_gpu_script_runs_its_checks_on_the_cpu_in_a_dry_run():
     if not CUPY_INSTALLED:  # without --cpu-dry-run it needs CuPy, and says so
         result = subprocess.run([sys.executable, script], capture_output=True, text=True)
         assert result.returncode == 2 and "CuPy is not installed" in result.stderr
+
+
+def test_numerical_gradient_of_a_gpu_network(fake_cupy):
+    cpu = MultiLayerNetExtend(12, [5], 10, use_dropout=True, use_batchnorm=True, seed=0)
+    gpu = copy.deepcopy(cpu).to("cuda")
+    x, t = _rows(3)[:, :12], LABELS[:3]
+    numeric_gpu = gpu.numerical_gradient(x, t)
+    numeric_cpu = cpu.numerical_gradient(x, t)
+    for key, value in numeric_cpu.items():
+        assert is_cupy_array(numeric_gpu[key])
+        np.testing.assert_allclose(as_numpy(numeric_gpu[key]), value, rtol=1e-7, atol=1e-10)

@@ -83,12 +83,12 @@ def parse_device(device: str | Device) -> Device:
     InvalidParameterError
         For anything else (a ValueError), naming the choices.
     """
-    from ._checks import InvalidParameterError  # _checks reads is_cupy_array from here
-
     if isinstance(device, Device):
         return device
     match = _DEVICE.fullmatch(device.strip().lower()) if isinstance(device, str) else None
     if match is None or (match[1] == "cpu" and match[2] is not None):
+        from ._checks import InvalidParameterError  # here: _checks imports this module
+
         raise InvalidParameterError(
             f"device must be 'cpu', 'cuda' or 'cuda:N' (N a GPU number, e.g. 'cuda:0'), "
             f"got {device!r}"
@@ -146,6 +146,8 @@ def to_device(a: Any, device: str | Device) -> Any:
     DeviceUnavailableError
         For ``"cuda"`` without CuPy or without a GPU.
     """
+    if device is CPU and type(a) is np.ndarray:  # the Trainer's every batch on the CPU
+        return a
     device = parse_device(device)
     if device.kind == "cpu":
         return as_numpy(a)

@@ -502,7 +502,11 @@ class Sequential:
         return list(self.buffers.items())
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``."""
+        """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``.
+
+        On the network's device (CuPy arrays for a GPU network); :func:`layerwise.save` and the
+        checkpoints write host copies.
+        """
         arrays = [*self.params.items(), *self.buffers.items()]
         return OrderedDict((key, value.copy()) for key, value in arrays)
 

@@ -124,7 +124,8 @@ class Optimizer:
                     f"{owner}.update: params[{key!r}] is a {type(p).__name__}, not a "
                     "numpy.ndarray; optimizers update parameters in place, which needs arrays."
                 )
-            g = as_array_like(as_array(g, f"{owner}.update", f"grads[{key!r}]"), p)
+            if type(g) is not type(p):  # a list, or a host gradient for a GPU parameter
+                g = as_array_like(as_array(g, f"{owner}.update", f"grads[{key!r}]"), p)
             if g.shape != p.shape:
                 raise ValueError(
                     f"{owner}.update: gradient {key!r} has shape {g.shape} but the parameter "
