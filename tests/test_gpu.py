@@ -357,6 +357,8 @@ def test_a_gpu_run_is_a_cpu_run_bit_for_bit_and_writes_the_same_files(fake_cupy,
     cpu = _trainer(TwoLayerNet(784, 10, 10, seed=0), tmp_path / "cpu.npz").train()
     gpu = _trainer(TwoLayerNet(784, 10, 10, seed=0), tmp_path / "gpu.npz", device="cuda")
     assert gpu.device == "cuda:0" and gpu.network.device == "cuda:0"
+    x_batch, t_batch = gpu.get_batch(np.arange(5))  # copied as uint8, scaled on the GPU
+    assert is_cupy_array(x_batch) and x_batch.dtype == np.float64 and is_cupy_array(t_batch)
     gpu.train()
     assert gpu.train_loss_list == cpu.train_loss_list
     assert gpu.test_acc_list == cpu.test_acc_list and gpu.train_acc_list == cpu.train_acc_list
