@@ -295,8 +295,9 @@ def check_step_time(report, device, batch, rounds, steps, dry_run):
 
 def check_gpu_tests(report):
     print("(d) pytest -m gpu tests/test_gpu.py")
-    if importlib.util.find_spec("pytest") is None:
-        report.skip("pytest -m gpu", "pytest is not installed")
+    missing = [m for m in ("pytest", "hypothesis") if importlib.util.find_spec(m) is None]
+    if missing:  # the test suite's conftest needs both
+        report.skip("pytest -m gpu", f"{' and '.join(missing)} not installed")
         return
     command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
                str(HERE.parent / "tests" / "test_gpu.py")]  # fmt: skip
