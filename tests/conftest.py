@@ -24,6 +24,26 @@ def max_relative_error(a, b):
 # (with the reason) where it is missing, so the suite runs with NumPy, pytest and hypothesis alone.
 
 
+def gpu_available():
+    """True where CuPy is installed and sees a CUDA GPU (never on CI)."""
+    from layerwise.backend import DeviceUnavailableError, import_cupy
+
+    try:
+        import_cupy()
+    except DeviceUnavailableError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are skipped, with the reason, where there is no CuPy and GPU."""
+    marked = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if marked and not gpu_available():
+        skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
+        for item in marked:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def torch():
     """PyTorch, for the tests that compare with it."""

@@ -27,6 +27,8 @@ import numbers
 
 import numpy as np
 
+from .backend import is_cupy_array
+
 
 def quiet():
     """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning.
@@ -113,7 +115,7 @@ def check_number(
 
 def as_array(x, where, name="x"):
     """``np.asarray(x)``, with NumPy's conversion errors (e.g. ragged lists) naming the caller."""
-    if type(x) is np.ndarray:  # the common case, without a call
+    if type(x) is np.ndarray or is_cupy_array(x):  # an array already, on its device
         return x
     try:
         return np.asarray(x)

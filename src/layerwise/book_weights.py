@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._types import StrPath
+from .backend import as_array_like
 from .container import ModelFileError
 
 __all__ = ["BookParams", "RefusedPickleError", "load_pickled_arrays"]
@@ -179,7 +180,8 @@ class BookParams:
             self.load_state_dict(state)  # type: ignore[attr-defined]
         else:
             for key, value in state.items():  # in place: the layers hold these very arrays
-                np.copyto(self.params[key], value, casting="same_kind")
+                target = self.params[key]  # on the network's device
+                np.copyto(target, as_array_like(value, target), casting="same_kind")
 
 
 def _check_same_arrays(own, given, path, owner):

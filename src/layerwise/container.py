@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from ._types import StrPath
 from ._version import __version__
+from .backend import as_numpy
 
 __all__ = [
     "ModelFileError",
@@ -156,7 +157,8 @@ def _write_npz(f, arrays):
                     f"write_npz_atomic: array names must be non-empty str, got {name!r}"
                 )
             with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+                # as_numpy: a GPU network's arrays are written from the host, as a CPU run's
+                np.lib.format.write_array(member, as_numpy(value), allow_pickle=False)
 
 
 def _fsync_directory(directory):

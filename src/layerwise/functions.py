@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._checks import as_dtype, as_float_array, check_labels, check_last_axis, check_scores, quiet
+from .backend import as_numpy, get_array_module, is_cupy_array
 
 __all__ = [
     "cross_entropy_error",
@@ -198,7 +199,7 @@ def log_softmax(x: npt.ArrayLike) -> np.ndarray:
     check_last_axis(x, "log_softmax")
     x2 = x.reshape(-1, x.shape[-1])
     with quiet():  # a row spanning more than the float range shifts to -inf: the true value
-        shifted, _, rest = _shifted_exp(x2, np.arange(len(x2)))
+        shifted, _, rest = _shifted_exp(x2, get_array_module(x2).arange(len(x2)))
         return (shifted - np.log1p(rest)[:, np.newaxis]).reshape(x.shape)
 
 
@@ -355,10 +356,11 @@ def _mean_negative_log(log_y, labels, onehot):
     n = len(log_y)
     with quiet():  # huge one-hot weights give an inf loss, without a warning
         if labels is not None:
-            total = log_y[np.arange(n), labels.reshape(n)].sum()
+            total = log_y[get_array_module(log_y).arange(n), labels.reshape(n)].sum()
         else:
             total = np.sum(onehot.reshape(log_y.shape) * log_y)
-        return dtype.type(-total / n)
+        # astype, not dtype.type: a NumPy scalar stays one, CuPy's 0-d array stays on the GPU
+        return (-total / n).astype(dtype)
 
 
 def numerical_gradient(
@@ -395,11 +397,11 @@ def numerical_gradient(
     """
     if not callable(f):
         raise TypeError(f"numerical_gradient: f must be callable, got {type(f).__name__}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+    is_array = isinstance(x, np.ndarray) or is_cupy_array(x)  # a GPU network's too
+    if not is_array or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             "numerical_gradient: x must be a floating-point ndarray (it is perturbed in place), "
-            f"got {type(x).__name__}"
-            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
+            f"got {type(x).__name__}" + (f" of dtype {x.dtype}" if is_array else "")
         )
     if not x.flags.writeable:
         raise ValueError(
@@ -427,7 +429,9 @@ def numerical_gradient(
 
 def _real_scalar(value):
     """``f``'s result as a float64, or a TypeError naming what ``f`` returned."""
-    arr = np.asarray(value) if isinstance(value, (numbers.Number, np.ndarray)) else None
+    # A GPU network's loss is a 0-d CuPy array: read on the host.
+    scalar_like = isinstance(value, (numbers.Number, np.ndarray)) or is_cupy_array(value)
+    arr = as_numpy(value) if scalar_like else None
     if arr is None or arr.shape != () or arr.dtype.kind not in "biuf":
         raise TypeError(
             "numerical_gradient: f(x) must return a real scalar (e.g. a loss), got "

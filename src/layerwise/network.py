@@ -24,7 +24,16 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 from . import functions
-from ._checks import InvalidParameterError, as_float_array, check_labels, check_number
+from ._checks import InvalidParameterError, as_array, as_float_array, check_labels, check_number
+from .backend import (
+    Device,
+    array_module,
+    as_array_like,
+    device_of,
+    get_array_module,
+    parse_device,
+    to_device,
+)
 from .layers import SoftmaxWithLoss
 
 
@@ -68,7 +77,7 @@ class Parameters(MutableMapping):
         current = getattr(layer, attr)
         if value is current:  # `params[k] -= g` assigns the same array back: nothing to do
             return
-        value = as_float_array(value, f"params[{key!r}]", name="value")
+        value = as_array_like(as_float_array(value, f"params[{key!r}]", name="value"), current)
         if value.shape != current.shape:
             raise ValueError(
                 f"params[{key!r}] must keep its shape {current.shape}, got {value.shape}"
@@ -134,12 +143,21 @@ def sample_shapes(
     list of tuple of int
         ``len(layers) + 1`` shapes, without the batch axis.
     """
-    x = np.zeros((1, *input_shape), dtype)
+    layers = list(layers)
+    x = _array_module_of(layers).zeros((1, *input_shape), dtype)
     shapes = [x.shape[1:]]
     for layer in layers:
         x = layer_forward(layer, x, train_flg=False)
         shapes.append(x.shape[1:])
     return shapes
+
+
+def _array_module_of(layers: Sequence[Any]) -> Any:
+    """NumPy or CuPy: the module of the layers' first parameter or buffer (NumPy if none)."""
+    for layer in layers:
+        for name in (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ())):
+            return get_array_module(getattr(layer, name))
+    return np
 
 
 def array_keys(
@@ -325,12 +343,13 @@ class Sequential:
         -------
         ndarray, shape (N, C)
         """
-        if isinstance(x, np.ndarray) and x.dtype == np.uint8:
+        x = as_array_like(x, self._first_array())  # host input of a GPU network, and back
+        if getattr(x, "dtype", None) == np.uint8:
             x = as_batch(x, self.dtype)
         train_flg = self.training if train_flg is None else bool(train_flg)
         for layer in self.layers.values():
             x = layer_forward(layer, x, train_flg)
-        return x  # type: ignore[return-value]  # what the last layer returned: an ndarray
+        return x  # what the last layer returned: an ndarray (NumPy's or CuPy's)
 
     def _weight_decay(self):
         if not self.weight_decay_lambda:
@@ -361,7 +380,8 @@ class Sequential:
         x, t = self._check_batch(x, t)
         loss = self.last_layer.forward(self.predict(x, train_flg), t)
         if self.weight_decay_lambda:
-            loss = loss + loss.dtype.type(self._weight_decay())
+            xp = get_array_module(loss)
+            loss = loss + xp.asarray(self._weight_decay(), dtype=loss.dtype)
         return loss
 
     def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = 1000) -> float:
@@ -482,7 +502,11 @@ class Sequential:
         return list(self.buffers.items())
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``."""
+        """Copies of the parameters, then the buffers, keyed like ``params`` and ``buffers``.
+
+        On the network's device (CuPy arrays for a GPU network); :func:`layerwise.save` and the
+        checkpoints write host copies.
+        """
         arrays = [*self.params.items(), *self.buffers.items()]
         return OrderedDict((key, value.copy()) for key, value in arrays)
 
@@ -503,6 +527,7 @@ class Sequential:
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
         for key, array in own.items():
             value = as_float_array(state[key], f"load_state_dict[{key!r}]", name="value")
+            value = as_array_like(value, array)  # a file's host arrays onto a GPU network
             if value.shape != array.shape:
                 raise ValueError(
                     f"load_state_dict: {key!r} has shape {value.shape}, the network's is "
@@ -546,8 +571,59 @@ class Sequential:
     @property
     def dtype(self) -> np.dtype:
         """The parameters' dtype (float64 when the network has no parameters)."""
-        first = next(iter(self.params.values()), None)
+        first = self._first_array()
         return np.dtype(np.float64) if first is None else first.dtype
+
+    # ------------------------------------------------------------------ devices
+
+    @property
+    def device(self) -> str:
+        """Where the parameters live: ``'cpu'`` or ``'cuda:N'`` (see :meth:`to`)."""
+        return str(device_of(self._first_array()))
+
+    def to(self, device: str | Device) -> Self:
+        """Move the parameters and buffers to ``device``; returns the network (as in PyTorch).
+
+        Parameters
+        ----------
+        device : {'cpu', 'cuda', 'cuda:N'}
+            ``'cuda'`` needs CuPy (``pip install 'layerwise[gpu]'``) and a CUDA GPU.
+
+        Each layer's attribute is replaced by the array on ``device`` (itself when it is there
+        already, so ``to('cpu')`` of a CPU network changes nothing); ``params`` and ``buffers``
+        are views of those attributes, so ``net.params['W1'] is net.layers['Affine1'].W``
+        still holds. Input given to :meth:`predict`, :meth:`loss`, :meth:`gradient` and
+        :meth:`accuracy` is copied to the network's device; what they return stays there.
+        Optimizers move their state to the parameters' device at their next update.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a device other than those above.
+        DeviceUnavailableError
+            For ``'cuda'`` without CuPy or without a GPU, before anything moves.
+        """
+        device = parse_device(device)
+        array_module(device)  # CuPy and a GPU are checked before the first array moves
+        for layer, attr in [*self.params._slots.values(), *self.buffers._slots.values()]:
+            setattr(layer, attr, to_device(getattr(layer, attr), device))
+        return self
+
+    def to_gpu(self) -> Self:
+        """``to('cuda')``: DeZero's name."""
+        return self.to("cuda")
+
+    def to_cpu(self) -> Self:
+        """``to('cpu')``: DeZero's name."""
+        return self.to("cpu")
+
+    def _first_array(self) -> Any:
+        """The first parameter (or buffer), whose device and dtype are the network's; or None."""
+        for layer, attr in self.params._slots.values():
+            return getattr(layer, attr)
+        for layer, attr in self.buffers._slots.values():
+            return getattr(layer, attr)
+        return None
 
     # ------------------------------------------------------------------ description
 
@@ -605,7 +681,7 @@ class Sequential:
         shapes: list[Any] = [None] * len(self.layers)
         refused = ""
         if input_shape is not None:
-            x = np.zeros((1, *input_shape), self.dtype)
+            x = get_array_module(self._first_array()).zeros((1, *input_shape), self.dtype)
             for i, (name, layer) in enumerate(self.layers.items()):
                 try:
                     x = layer_forward(layer, x, train_flg=False)
@@ -649,10 +725,11 @@ class Sequential:
         """``x`` and ``t`` as arrays with the same, non-zero number of samples."""
         owner = type(self).__name__
         try:
-            if type(x) is not np.ndarray or type(t) is not np.ndarray:
-                x, t = np.asarray(x), np.asarray(t)
+            x, t = as_array(x, owner), as_array(t, owner, "t")
         except (ValueError, TypeError) as err:  # ragged nested lists
             raise ValueError(f"{owner}: x and t must be rectangular arrays ({err})") from None
+        first = self._first_array()
+        x, t = as_array_like(x, first), as_array_like(t, first)  # to the network's device
         if x.ndim == 0 or t.ndim == 0 or len(x) != len(t) or len(x) == 0:
             raise ValueError(
                 f"{owner}: x and t must be non-empty batches of the same length N, "

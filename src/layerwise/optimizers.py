@@ -33,7 +33,8 @@ from collections.abc import Iterator, Mapping, MutableMapping
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import as_array, check_number
+from .backend import as_array_like, get_array_module, is_cupy_array
 
 __all__ = [
     "EPS",
@@ -118,13 +119,13 @@ class Optimizer:
         pairs = []
         for key in keys:
             p, g = params[key], grads[key]
-            if not isinstance(g, np.ndarray):
-                g = np.asarray(g)
-            if not isinstance(p, np.ndarray):
+            if not (isinstance(p, np.ndarray) or is_cupy_array(p)):
                 raise TypeError(
                     f"{owner}.update: params[{key!r}] is a {type(p).__name__}, not a "
                     "numpy.ndarray; optimizers update parameters in place, which needs arrays."
                 )
+            if type(g) is not type(p):  # a list, or a host gradient for a GPU parameter
+                g = as_array_like(as_array(g, f"{owner}.update", f"grads[{key!r}]"), p)
             if g.shape != p.shape:
                 raise ValueError(
                     f"{owner}.update: gradient {key!r} has shape {g.shape} but the parameter "
@@ -136,7 +137,9 @@ class Optimizer:
     def _state(self, slot: str, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return the per-parameter state dict ``slot``, creating zeros where it has none.
 
-        Zeros are made with the parameter's dtype so float32 training stays float32.
+        Zeros are made with the parameter's dtype so float32 training stays float32, and on
+        its device; state loaded from a file (host arrays) or kept from before ``net.to(...)``
+        moves to the parameter's device here, so the state follows the parameters.
         """
         state = getattr(self, slot)
         if state is None:
@@ -144,11 +147,13 @@ class Optimizer:
             setattr(self, slot, state)
         for key, p in params.items():
             if key not in state:
-                state[key] = np.zeros_like(p)
-            elif state[key].shape != np.shape(p):
+                state[key] = get_array_module(p).zeros_like(p)
+            elif type(state[key]) is not type(p):
+                state[key] = as_array_like(state[key], p)
+            if state[key].shape != p.shape:
                 raise ValueError(
                     f"{type(self).__name__}: state {slot}[{key!r}] has shape "
-                    f"{state[key].shape} but the parameter has shape {np.shape(p)}; was this "
+                    f"{state[key].shape} but the parameter has shape {p.shape}; was this "
                     "state loaded from a checkpoint of a different network?"
                 )
         return state
@@ -170,7 +175,7 @@ class Optimizer:
             state[name] = np.array(getattr(self, name), dtype=np.int64)
         for slot in self._slots:
             for key, value in (getattr(self, slot) or {}).items():
-                state[f"{slot}/{key}"] = value.copy()
+                state[f"{slot}/{key}"] = value.copy()  # on the parameters' device
         return state
 
     def _is_slot_key(self, key: str) -> bool:
@@ -209,7 +214,8 @@ class Optimizer:
         for key in keys:
             if key not in scalars:
                 slot, name = key.split("/", 1)
-                slots[slot][name] = np.array(state[key], copy=True)
+                # a copy, on the device it came from (the next update moves it to the params')
+                slots[slot][name] = as_array(state[key], f"{owner}.load_state_dict", key).copy()
         names = [sorted(s) for s in slots.values()]
         if any(n != names[0] for n in names):
             raise ValueError(

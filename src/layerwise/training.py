@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blas import blas_threads
-from ._checks import check_number, quiet
+from ._checks import InvalidParameterError, check_number, quiet
 from ._types import StrPath
+from .backend import Device, as_numpy, parse_device, to_device
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
@@ -101,7 +102,7 @@ def predicted_labels(
         ) as pool:
             return pool.predicted_labels(x, batch_size)
     chunks = [
-        np.argmax(network.predict(x[start : start + batch_size], train_flg=False), axis=1)
+        as_numpy(np.argmax(network.predict(x[start : start + batch_size], train_flg=False), 1))
         for start in range(0, len(x), batch_size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
@@ -230,6 +231,12 @@ class Trainer:
     on_epoch_end : callable, optional, keyword-only
         ``on_epoch_end(trainer)`` after every finished epoch and its checkpoint (the command
         line records the run's progress in run.json there).
+    device : {'cpu', 'cuda', 'cuda:N'}, optional, keyword-only
+        Where to train: the network is moved there (:meth:`Sequential.to`). None (the default)
+        trains where the network is, 'cpu' unless it was moved. The data set stays on the host;
+        each minibatch is gathered there and copied to the device (uint8 images before their
+        scaling to float, a quarter of the bytes), so the shuffling and the batches are those of
+        a CPU run. 'cuda' needs a layerwise network and ``workers=1``.
 
     Attributes
     ----------
@@ -285,6 +292,7 @@ class Trainer:
         workers: int | str = 1,
         start_method: str | None = None,
         on_epoch_end: Callable[[Trainer], object] | None = None,
+        device: str | Device | None = None,
     ) -> None:
         for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
             if len(x) == 0 or len(x) != len(t):
@@ -328,6 +336,7 @@ class Trainer:
         self.start_method = start_method
         self.on_epoch_end = on_epoch_end
         self._pool: DataParallel | None = None
+        self._device = self._check_device(device)
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -340,15 +349,43 @@ class Trainer:
         self.test_acc_list: list[float] = []
         self._stop_signal = None
 
+    @property
+    def device(self) -> str:
+        """Where the network trains: ``'cpu'`` or ``'cuda:N'``."""
+        return str(self._device)
+
+    def _check_device(self, device):
+        """The :class:`Device` to train on; the network is moved there."""
+        if device is None:
+            return parse_device(getattr(self.network, "device", "cpu"))
+        device = parse_device(device)
+        if device.kind != "cpu":
+            if self._model is not self.network:
+                raise TypeError(
+                    f"Trainer: device={str(device)!r} needs a layerwise network (Sequential or "
+                    f"layerwise.book_nets), which can move to a GPU; {type(self.network).__name__} "
+                    "trains on the CPU"
+                )
+            if self.workers != 1:
+                raise InvalidParameterError(
+                    f"Trainer: workers={self.workers} splits each step over CPU processes; "
+                    f"with device={str(device)!r} the GPU computes the whole step: use workers=1"
+                )
+        if self._model is self.network:
+            self.network.to(device)
+        return device
+
     # ------------------------------------------------------------------ the loop
 
     def get_batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The training rows ``idx`` as ``(x_batch, t_batch)``, images scaled by :func:`as_batch`.
 
-        ``take`` gathers rows about twice as fast as fancy indexing ``x[idx]`` (same result).
+        ``take`` gathers rows about twice as fast as fancy indexing ``x[idx]`` (same result);
+        the rows are then copied to the training device (on the CPU: nothing happens).
         """
-        x = as_batch(self.x_train.take(idx, axis=0), self._model.dtype)
-        return x, self.t_train.take(idx, axis=0)
+        x = to_device(self.x_train.take(idx, axis=0), self._device)
+        t = to_device(self.t_train.take(idx, axis=0), self._device)
+        return as_batch(x, self._model.dtype), t
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""

@@ -12,7 +12,6 @@ import operator
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import (
     InvalidParameterError,
@@ -22,6 +21,7 @@ from ._checks import (
     check_number,
     quiet,
 )
+from .backend import get_array_module
 
 __all__ = ["col2im", "conv_output_size", "im2col", "shuffle_dataset", "smooth_curve"]
 
@@ -255,10 +255,17 @@ def im2col(
     out_h, out_w = _output_shape(x.shape, filter_h, filter_w, stride, pad, where)
     N = x.shape[0]
     img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
-    # Every window as a view of img, shape (N, C, out_h, out_w, filter_h, filter_w); the reshape
-    # below is the only copy (the book fills a zeroed array, then copies it again to transpose).
-    windows = sliding_window_view(img, (filter_h, filter_w), axis=(2, 3))
-    windows = windows[:, :, ::stride, ::stride]
+    # Every window as a view of img, shape (N, C, out_h, out_w, filter_h, filter_w): window
+    # (y, x) starts stride rows and columns further on, and its pixel (i, j) one row and one
+    # column further. The reshape below is the only copy (the book fills a zeroed array, then
+    # copies it again to transpose). as_strided, which NumPy and CuPy both have; the view is
+    # only read.
+    sN, sC, sH, sW = img.strides
+    windows = get_array_module(img).lib.stride_tricks.as_strided(
+        img,
+        (N, x.shape[1], out_h, out_w, filter_h, filter_w),
+        (sN, sC, sH * stride, sW * stride, sH, sW),
+    )
     return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * out_h * out_w, -1)
 
 
@@ -317,7 +324,7 @@ def col2im(
             f"{stride} and pad {pad}, got {col.shape}"
         )
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    img = get_array_module(col).zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
     with quiet():  # inf + -inf where windows overlap is NaN, without a warning
         for y in range(filter_h):
             y_max = y + stride * out_h

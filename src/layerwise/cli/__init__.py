@@ -27,6 +27,7 @@ import signal
 import sys
 
 from .. import __version__, interop
+from ..backend import DeviceUnavailableError
 from . import book, evaluate, export, gradcheck, graph, runs, train
 from ._common import UsageError, did_you_mean
 
@@ -72,9 +73,16 @@ def main(argv=None):
         # stdout at /dev/null so that Python's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, OSError, interop.MissingExtraError) as err:
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        interop.MissingExtraError,
+        DeviceUnavailableError,
+    ) as err:
         # Data not found, bad model or checkpoint files, a folder that cannot be written, an
-        # optional package (torch, onnx) that export or evaluate needs.
+        # optional package (torch, onnx) that export or evaluate needs, --device cuda without
+        # CuPy or a GPU.
         print(f"layerwise: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

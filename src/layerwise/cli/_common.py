@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import datasets
 from .._checks import InvalidParameterError, check_number
+from ..backend import array_module, parse_device
 from ..checkpoints import checkpoint_network, read_checkpoint_meta
 from ..files import load, read_training
 from ..runs import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
@@ -99,6 +100,36 @@ def workers(text):
     if text.strip().lower() == "auto":
         return "auto"
     return positive_int(text)
+
+
+def device(text):
+    """``--device``: cpu, cuda or cuda:N, spelt as :func:`layerwise.backend.parse_device` reads."""
+    try:
+        return str(parse_device(text))
+    except InvalidParameterError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device ")) from None
+
+
+def check_device(device, workers):
+    """Refuse ``--device cuda`` with ``--workers`` > 1, and a GPU that cannot be used.
+
+    Called before anything is written, so a refused run leaves no folder behind.
+
+    Raises
+    ------
+    UsageError
+        For CUDA with several workers (exit status 2).
+    DeviceUnavailableError
+        For CUDA without CuPy or without a GPU (exit status 1, the message says what to install).
+    """
+    if device == "cpu":
+        return
+    if workers != 1:
+        raise UsageError(
+            f"--device {device} computes each step on the GPU and --workers {workers} splits "
+            "it over CPU processes: use one or the other"
+        )
+    array_module(device)
 
 
 def dataset(text):

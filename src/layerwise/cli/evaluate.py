@@ -7,10 +7,21 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets, interop
+from ..backend import CUPY_INSTALL
 from ..runs import model_file
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
-from ._common import NO_PICTURES, as_images, dataset, load_dataset, open_model, workers
+from ._common import (
+    NO_PICTURES,
+    UsageError,
+    as_images,
+    check_device,
+    dataset,
+    device,
+    load_dataset,
+    open_model,
+    workers,
+)
 from .export import ONNX_DATASET_KEY
 from .train import RUN_OPTIONS
 
@@ -39,16 +50,27 @@ def add_parser(sub):
         help="processes sharing the predictions of a layerwise model (default 1; auto: one per "
         "core)",
     )
+    p.add_argument(
+        "--device",
+        type=device,
+        default="cpu",
+        metavar="cpu|cuda|cuda:N",
+        help=f"where a layerwise model computes (default cpu); cuda needs CuPy: {CUPY_INSTALL}",
+    )
     p.set_defaults(func=run, parser=p)
 
 
 def run(args):
     model = model_file(args.model)
+    if model.suffix == ".onnx" and args.device != "cpu":
+        raise UsageError(f"--device {args.device}: an .onnx model is run by onnxruntime on the CPU")
+    check_device(args.device, args.workers)
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
     else:
         model, network, options = open_model(args.model)
+        network.to(args.device)
         trained_on = options.get("dataset")
     name = args.dataset or trained_on or RUN_OPTIONS["dataset"]
     _, (x_test, t_test) = load_dataset(name)[0]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import runs
+from ..backend import CUPY_INSTALL, as_numpy
 from ..book_nets import SimpleConvNet, TwoLayerNet
 from ..files import save
 from ..layers import ACTIVATIONS
@@ -21,9 +22,11 @@ from ._common import (
     NO_PICTURES,
     UsageError,
     as_images,
+    check_device,
     choice,
     choices_metavar,
     dataset,
+    device,
     flag,
     load_dataset,
     non_negative_float,
@@ -65,10 +68,11 @@ RUN_OPTIONS = {
     "eval_samples": None,
     "threads": 1,
     "workers": 1,
+    "device": "cpu",
 }
 #: What ``--resume`` may change, since none of them changes what the run computes (workers
-#: change only the order of floating-point additions; see layerwise.parallel).
-RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every", "workers")
+#: and the device change only the rounding of floating-point sums; see layerwise.parallel).
+RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every", "workers", "device")
 
 
 def _per_model(key, conv=False):
@@ -203,6 +207,12 @@ def add_parser(sub):
         f"{default['workers']}; auto: one per core this process may use); the same "
         "gradient whatever N, see docs/many-cores.md",
     )
+    p.add_argument(
+        "--device",
+        type=device,
+        metavar="cpu|cuda|cuda:N",
+        help=f"where to train (default {default['device']}); cuda needs CuPy: {CUPY_INSTALL}",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
 
@@ -295,6 +305,7 @@ def options(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    check_device(opts["device"], opts["workers"])
     return out, opts
 
 
@@ -328,6 +339,7 @@ def run(args):
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
         workers=opts["workers"],
+        device=opts["device"],
     )
     sizes = (len(x_train), len(x_test))
     record = runs.read_run(out) if resuming else None
@@ -444,7 +456,8 @@ def _write_finished(trainer, out, record, first_filters):
     if plotted:
         written.append(out / "curves.png")
     if plotted and record["model"] in CONV_MODELS:
-        panels = {"before training": first_filters, "after training": network.params["W1"]}
+        after = as_numpy(network.params["W1"])  # the host's copy of a GPU network's filters
+        panels = {"before training": first_filters, "after training": after}
         plot_filters(panels, out / "filters.png")
         written.append(out / "filters.png")
     return written, plotted

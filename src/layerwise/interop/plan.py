@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend import as_numpy
 from ..layers import LAYERS
 from ..network import sample_shapes
 
@@ -82,9 +83,9 @@ class Step:
 
 
 def _arrays(layer):
-    """Copies of the layer's declared parameters and buffers, by attribute name."""
+    """Host copies of the layer's declared parameters and buffers (a GPU network's too)."""
     names = (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ()))
-    return {name: np.array(getattr(layer, name)) for name in names}
+    return {name: np.array(as_numpy(getattr(layer, name))) for name in names}
 
 
 def _affine(layer, name, shape):

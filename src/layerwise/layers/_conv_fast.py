@@ -64,6 +64,8 @@ no two windows share a pixel, so nothing is added up (col2im's sums are single t
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -80,14 +82,16 @@ __all__ = [
 # ---------------------------------------------------------------- convolution
 
 
-def conv_fast_path(W_shape: tuple[int, ...], stride: int, pad: int) -> bool:
+def conv_fast_path(W_shape: tuple[int, ...], stride: int, pad: int, xp: ModuleType = np) -> bool:
     """True when :func:`conv_forward` computes ``Convolution`` for filters of ``W_shape``.
 
     Stride 1, ``pad`` smaller than the filter, and at least half as many input channels as
-    filters (see the module docstring for why).
+    filters (see the module docstring for why), with NumPy arrays (``xp``, the module of the
+    layer's arrays). On CuPy the book's im2col and one matrix product are used: a GPU at the
+    book's sizes is bound by kernel launches, and one large product beats FH smaller ones.
     """
     FN, C, FH, FW = W_shape
-    return stride == 1 and pad < min(FH, FW) and 2 * C >= FN
+    return xp is np and stride == 1 and pad < min(FH, FW) and 2 * C >= FN
 
 
 def conv_forward(
@@ -208,9 +212,13 @@ def _row_products(X3, Wr, Wf):
 # ---------------------------------------------------------------- pooling
 
 
-def pool_fast_path(pool_h: int, pool_w: int, stride: int) -> bool:
-    """True when :func:`pool_forward` computes ``Pooling``: windows that tile without overlap."""
-    return pool_h == pool_w == stride
+def pool_fast_path(pool_h: int, pool_w: int, stride: int, xp: ModuleType = np) -> bool:
+    """True when :func:`pool_forward` computes ``Pooling``: windows that tile without overlap.
+
+    NumPy arrays only (``xp``): on CuPy, im2col's ``argmax`` over each window's row is one
+    kernel where the slot-by-slot comparison here launches several per slot.
+    """
+    return xp is np and pool_h == pool_w == stride
 
 
 def pool_forward(x: np.ndarray, pool: int, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -45,6 +45,7 @@ from .._checks import (
     check_number,
     quiet,
 )
+from ..backend import get_array_module
 from ..util import _output_shape, col2im, im2col
 from . import _conv_fast as fast
 from .base import Layer, initial_weights, register_layer
@@ -197,7 +198,8 @@ class Convolution(Layer):
         out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where, C)
         with quiet():  # beyond the float range is inf, as in Affine
             self.x = as_dtype(x, self.W.dtype)
-            if fast.conv_fast_path(self.W.shape, self.stride, self.pad):
+            xp = get_array_module(self.W)
+            if fast.conv_fast_path(self.W.shape, self.stride, self.pad, xp):
                 self.col = self.col_W = None
                 out, self._X3 = fast.conv_forward(self.x, self.W, self.b, self.pad)
                 return out
@@ -323,7 +325,7 @@ class Pooling(Layer):
         ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
         out_h, out_w = _output_shape(x.shape, ph, pw, s, p, where)
         self.x = x
-        if fast.pool_fast_path(ph, pw, s):
+        if fast.pool_fast_path(ph, pw, s, get_array_module(x)):
             out, self.arg_max = fast.pool_forward(x, s, p)
             return out
         N, C = x.shape[:2]
@@ -340,11 +342,12 @@ class Pooling(Layer):
         N, C, H, W = self.x.shape
         out_h, out_w = _output_shape(self.x.shape, ph, pw, s, p, "Pooling")
         dout = check_dout(dout, (N, C, out_h, out_w), "Pooling", self.x.dtype)
-        if fast.pool_fast_path(ph, pw, s):
+        xp = get_array_module(self.x)
+        if fast.pool_fast_path(ph, pw, s, xp):
             with quiet():  # an infinite dout gives NaN (inf * 0) in the other slots, quietly
                 return fast.pool_backward(dout, self.arg_max, self.x.shape, s, p)
         dout = dout.transpose(0, 2, 3, 1)  # (N, OH, OW, C), in arg_max's order
-        dmax = np.zeros((dout.size, ph * pw), dtype=self.x.dtype)
-        dmax[np.arange(self.arg_max.size), self.arg_max] = dout.reshape(-1)
+        dmax = xp.zeros((dout.size, ph * pw), dtype=self.x.dtype)
+        dmax[xp.arange(self.arg_max.size), self.arg_max] = dout.reshape(-1)
         dcol = dmax.reshape(N * out_h * out_w, -1)
         return col2im(dcol, self.x.shape, ph, pw, s, p)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_float_array, check_dout, check_labels, check_scores, quiet
+from .._checks import as_array, as_float_array, check_dout, check_labels, check_scores, quiet
+from ..backend import get_array_module
 from ..functions import _mean_negative_log, log_softmax
 from .base import Layer, register_layer
 
@@ -48,7 +49,7 @@ class SoftmaxWithLoss(Layer):
         x = as_float_array(x, "SoftmaxWithLoss.forward")
         check_scores(x, "SoftmaxWithLoss.forward")
         labels, onehot = check_labels(t, x.shape, "SoftmaxWithLoss.forward")
-        self.t = np.asarray(t)
+        self.t = as_array(t, "SoftmaxWithLoss.forward", name="t")
         log_y = log_softmax(x)  # log y from the logits: exact where y underflows to 0
         self.y = np.exp(log_y)
         self.loss = loss = _mean_negative_log(log_y, labels, onehot)  # the cross-entropy
@@ -66,6 +67,7 @@ class SoftmaxWithLoss(Layer):
                 dx = y - self.t.reshape(y.shape).astype(y.dtype, copy=False)
             else:  # label indices: subtracting the one-hot row is subtracting 1 at the label
                 dx = y.copy()
-                dx[np.arange(batch_size), self.t.reshape(batch_size)] -= 1
+                rows = get_array_module(dx).arange(batch_size)
+                dx[rows, self.t.reshape(batch_size)] -= 1
             dx *= dout / batch_size
         return dx.reshape(self.y.shape)

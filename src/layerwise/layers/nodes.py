@@ -34,9 +34,10 @@ class MulLayer(Layer):
             return self.x * self.y
 
     def backward(self, dout: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        if self.x is None:
+        if self.x is None or self.y is None:
             raise self._not_ready()
-        dout = check_dout(dout, self.x.shape, "MulLayer", np.result_type(self.x, self.y))
+        dtype = np.result_type(self.x.dtype, self.y.dtype)
+        dout = check_dout(dout, self.x.shape, "MulLayer", dtype)
         with quiet():
             dx = dout * self.y
             dy = dout * self.x
@@ -61,7 +62,7 @@ class AddLayer(Layer):
 
     def forward(self, x: npt.ArrayLike, y: npt.ArrayLike) -> np.ndarray:
         x, y = as_float_pair(x, y, "AddLayer.forward")
-        self._out = (x.shape, np.result_type(x, y))
+        self._out = (x.shape, np.result_type(x.dtype, y.dtype))
         with quiet():
             return x + y
 

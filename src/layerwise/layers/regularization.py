@@ -36,6 +36,7 @@ from .._checks import (
     check_number,
     quiet,
 )
+from ..backend import as_array_like
 from .base import Layer, register_layer
 
 
@@ -125,11 +126,14 @@ class Dropout(Layer):
         if train_flg:
             # The book draws with np.random.rand; a generator of our own leaves the global
             # state alone and lets a network replay the same masks for a gradient check.
+            # Drawn on the host and copied to x's device: the masks are those of the seeded
+            # NumPy generator on CPU and GPU alike, and checkpoints keep its state unchanged.
             if self.shard is None:
-                self.mask = self.rng.random(x.shape) > p
+                mask = self.rng.random(x.shape) > p
             else:  # one worker's rows of the whole minibatch's mask (layerwise.parallel)
                 rows, start, stop = self.shard
-                self.mask = self.rng.random((rows, *x.shape[1:]))[start:stop] > p
+                mask = self.rng.random((rows, *x.shape[1:]))[start:stop] > p
+            self.mask = as_array_like(mask, x)
             scale = 1.0 / (1.0 - p) if self.inverted else 1.0
         else:
             self.mask = None
