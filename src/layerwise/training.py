@@ -25,6 +25,7 @@ from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
 from .parallel import DataParallel, WorkerError, resolve_workers
+from .parallel.mpi import MPIDataParallel
 
 _EVAL_ROWS = 1000  # rows per chunk when evaluating accuracy
 
@@ -219,13 +220,15 @@ class Trainer:
         BLAS threads while training. One is fastest for the book's small matrix products and
         does not collapse when another process loads the other cores; None keeps NumPy's
         setting (worth trying for hidden layers of a thousand units and large batches).
-    workers : int or 'auto', keyword-only, default 1
+    workers : int, 'auto' or 'mpi', keyword-only, default 1
         Processes computing each step, this one included: every minibatch is split into
         ``workers`` shards whose gradients are summed (:mod:`layerwise.parallel`), and the
         end-of-epoch evaluation is split the same way. ``'auto'`` uses every core this process
         may run on. The step is the gradient of the whole minibatch whatever the number;
         only BatchNormalization's batch statistics become per-shard (see
-        :mod:`layerwise.parallel`).
+        :mod:`layerwise.parallel`). ``'mpi'``: the same step over the ranks of
+        ``MPI.COMM_WORLD`` (:mod:`layerwise.parallel.mpi`; run under ``mpiexec``, every rank
+        building this Trainer alike); rank 0 alone prints and writes checkpoints.
     start_method : {'fork', 'spawn', 'forkserver'}, optional, keyword-only
         How worker processes start (multiprocessing's platform default when None).
     on_epoch_end : callable, optional, keyword-only
@@ -310,6 +313,12 @@ class Trainer:
                 raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
         self._model = _trainable(network)
+        self.mpi = isinstance(workers, str) and workers.strip().lower() == "mpi"
+        self.rank = 0  # this process's MPI rank: only rank 0 prints and writes
+        if self.mpi:
+            from .parallel.mpi import world
+
+            self.rank = world().Get_rank()
         if self._model is not network and (checkpoint_path is not None or workers != 1):
             raise TypeError(
                 f"Trainer: checkpoints and workers need a layerwise network (Sequential or "
@@ -326,16 +335,16 @@ class Trainer:
         else:
             self.optimizer = get_optimizer(optimizer, **(optimizer_param or {"lr": 0.01}))
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
-        self.verbose = verbose
+        self.verbose = verbose and self.rank == 0
         self.seed = seed
         self.checkpoint_every = checkpoint_every
         self.checkpoint_path = checkpoint_path
         self.extra = dict(extra or {})
         self.threads = threads
-        self.workers = resolve_workers(workers, "Trainer")
+        self.workers = 1 if self.mpi else resolve_workers(workers, "Trainer")
         self.start_method = start_method
         self.on_epoch_end = on_epoch_end
-        self._pool: DataParallel | None = None
+        self._pool: DataParallel | MPIDataParallel | None = None
         self._device = self._check_device(device)
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
@@ -347,7 +356,7 @@ class Trainer:
         self.train_loss_list: list[float] = []
         self.train_acc_list: list[float] = []
         self.test_acc_list: list[float] = []
-        self._stop_signal = None
+        self._stop_signal: int | None = None
 
     @property
     def device(self) -> str:
@@ -366,9 +375,10 @@ class Trainer:
                     f"layerwise.book_nets), which can move to a GPU; {type(self.network).__name__} "
                     "trains on the CPU"
                 )
-            if self.workers != 1:
+            if self.workers != 1 or self.mpi:
+                workers = "'mpi'" if self.mpi else self.workers
                 raise InvalidParameterError(
-                    f"Trainer: workers={self.workers} splits each step over CPU processes; "
+                    f"Trainer: workers={workers} splits each step over CPU processes; "
                     f"with device={str(device)!r} the GPU computes the whole step: use workers=1"
                 )
         if self._model is self.network:
@@ -437,6 +447,8 @@ class Trainer:
                     bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
                 start_time = time.perf_counter()
                 while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+                    if isinstance(self._pool, MPIDataParallel):  # all ranks stop at one iteration
+                        self._stop_signal = self._pool.agreed_stop(self._stop_signal)
                     if self._stop_signal is not None:
                         self._interrupt()
                     i = self.iteration - self.epoch * self.iter_per_epoch
@@ -458,13 +470,12 @@ class Trainer:
                         and self.iteration % self.checkpoint_every == 0
                         and self.iteration % self.iter_per_epoch
                     ):
-                        self.save_checkpoint(self.checkpoint_path)  # type: ignore[arg-type]
+                        self._checkpoint()
                 self._perm = None
                 self.epoch += 1
                 self._end_of_epoch(bar, time.perf_counter() - start_time)
                 self.check_divergence()
-                if self.checkpoint_path is not None:
-                    self.save_checkpoint(self.checkpoint_path)
+                self._checkpoint()
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self)
         return self
@@ -510,6 +521,14 @@ class Trainer:
     @contextmanager
     def _workers(self):
         """The worker processes of this run, while it trains (none when ``workers`` is 1)."""
+        if self.mpi:
+            with MPIDataParallel(self.network, optimizer=self.optimizer) as ranks:
+                self._pool = ranks
+                try:
+                    yield
+                finally:
+                    self._pool = None
+            return
         if self.workers == 1:
             yield
             return
@@ -573,11 +592,15 @@ class Trainer:
     def _interrupt(self):
         raise self._interrupted()
 
+    def _checkpoint(self) -> Path | None:
+        """Write a checkpoint to ``checkpoint_path`` if set; under MPI, rank 0 alone writes it."""
+        if self.checkpoint_path is None or self.rank != 0:
+            return None
+        return self.save_checkpoint(self.checkpoint_path)
+
     def _interrupted(self):
         signum = self._stop_signal
-        path = None
-        if self.checkpoint_path is not None:
-            path = self.save_checkpoint(self.checkpoint_path)
+        path = self._checkpoint()
         name = signal.Signals(signum).name
         where = f"; checkpoint written to {path}" if path else " (no checkpoint_path was set)"
         return TrainingInterrupted(

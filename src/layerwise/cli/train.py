@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..files import save
 from ..layers import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
 from ..parallel import WorkerError
+from ..parallel.mpi import MPI_INSTALL, world
 from ..training import DivergedError, Trainer, TrainingInterrupted, read_checkpoint_meta
 from ..viz.plots import plot_filters, plot_history
 from ._common import (
@@ -69,10 +71,11 @@ RUN_OPTIONS = {
     "threads": 1,
     "workers": 1,
     "device": "cpu",
+    "mpi": False,
 }
 #: What ``--resume`` may change, since none of them changes what the run computes (workers
 #: and the device change only the rounding of floating-point sums; see layerwise.parallel).
-RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every", "workers", "device")
+RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every", "workers", "device", "mpi")
 
 
 def _per_model(key, conv=False):
@@ -213,6 +216,13 @@ def add_parser(sub):
         metavar="cpu|cuda|cuda:N",
         help=f"where to train (default {default['device']}); cuda needs CuPy: {CUPY_INSTALL}",
     )
+    p.add_argument(
+        "--mpi",
+        action="store_true",
+        default=None,
+        help="run under mpiexec -n N: the ranks share each step as --workers shares it, rank 0 "
+        f"writes the run (needs {MPI_INSTALL}); see docs/many-cores.md",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
 
@@ -305,6 +315,11 @@ def options(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    if opts["mpi"] and opts["workers"] != 1:
+        raise UsageError(
+            f"--mpi cannot be combined with --workers {opts['workers']}: under mpiexec each rank "
+            "is one worker; run mpiexec -n N ... --mpi with --workers 1"
+        )
     check_device(opts["device"], opts["workers"])
     return out, opts
 
@@ -312,15 +327,41 @@ def options(args):
 def run(args):
     resuming = args.resume is not None
     out, opts = options(args)
+    if not opts["mpi"]:
+        return _train(args, out, opts, resuming)
+    comm = world()
+    try:
+        return _train(args, out, opts, resuming, comm)
+    except BaseException as err:
+        # Raised on this rank alone, maybe while the others wait in a collective: end them all.
+        # The checkpoints of finished epochs stay; run.json stays "running", so `layerwise
+        # runs` shows the run killed.
+        rank, size = comm.Get_rank(), comm.Get_size()
+        print(f"layerwise: rank {rank} of {size} failed:", file=sys.stderr)
+        traceback.print_exception(err, file=sys.stderr)
+        sys.stderr.flush()
+        comm.Abort(1)
+        raise
+
+
+def _train(args, out, opts, resuming, comm=None):
+    """Train the run ``opts`` into ``out`` (a new folder in runs/ if None); the exit status.
+
+    Under MPI (``comm``), every rank trains; rank 0 alone writes the folder, prints and
+    records, the others only compute (:func:`_follow`).
+    """
+    lead = comm is None or comm.Get_rank() == 0
     ((x_train, t_train), (x_test, t_test)), source = load_dataset(opts["dataset"])
     network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
     x_train, x_test = as_images(x_train, network), as_images(x_test, network)
     first_filters = network.params["W1"].copy()  # as built from the seed: the run's start
     # Only now, so that a run refused above leaves nothing behind.
-    if out is None:
+    if lead and out is None:
         out = runs.new_run_folder(Path(runs.RUNS_DIR))
-    elif not resuming:
+    elif lead and not resuming:
         out = runs.prepare_folder(out, replace=args.force)
+    if comm is not None:
+        out = comm.bcast(out, root=0)
     trainer = Trainer(
         network,
         x_train,
@@ -338,13 +379,17 @@ def run(args):
         checkpoint_path=out / runs.CHECKPOINT,
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
-        workers=opts["workers"],
+        workers="mpi" if comm is not None else opts["workers"],
         device=opts["device"],
     )
+    if not lead:
+        return _follow(trainer, out, resuming, opts)
     sizes = (len(x_train), len(x_test))
     record = runs.read_run(out) if resuming else None
     if record is None:
         record = runs.new_record(opts, network, trainer.optimizer, source, sizes, args.command_line)
+    if comm is not None:
+        record["mpi_ranks"] = comm.Get_size()
     if resuming:
         trainer.load_checkpoint(out / runs.CHECKPOINT, epochs=opts["epochs"])
         trainer.extra = {"options": opts}
@@ -387,6 +432,8 @@ def run(args):
             runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, message)
             _write_unfinished(trainer, out, record)
             print(f"\n{message}\n{_resume_advice(out)}", file=sys.stderr)
+        if comm is not None:  # the other ranks may be waiting for this one: end them
+            comm.Abort(128 + signal.SIGINT)
         return 128 + signal.SIGINT
     except WorkerError as err:
         runs.end_record(record, trainer, "failed", time.perf_counter() - start, str(err))
@@ -405,6 +452,23 @@ def run(args):
     print("wrote " + ", ".join(map(str, written)))
     if not plotted:
         print(NO_PICTURES)
+    return 0
+
+
+def _follow(trainer, out, resuming, opts):
+    """An MPI rank other than 0: train alongside rank 0, writing and printing nothing.
+
+    Every rank reaches the same end (the stop, the loss and the accuracies are the same on
+    every rank), so each returns the exit status rank 0 returns.
+    """
+    if resuming:
+        trainer.load_checkpoint(out / runs.CHECKPOINT, epochs=opts["epochs"])
+    try:
+        trainer.train()
+    except TrainingInterrupted as err:
+        return 128 + err.signum
+    except DivergedError:
+        return 1
     return 0
 
 

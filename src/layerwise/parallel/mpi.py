@@ -1,0 +1,180 @@
+"""The same data-parallel step over MPI: one process per rank, on one machine or many.
+
+Started by ``mpiexec -n N python -m layerwise train --mpi ...`` (or any script that gives
+:class:`~layerwise.training.Trainer` ``workers="mpi"``). Every rank holds a whole replica of the
+network and reads the same data in the same seeded order; rank ``r`` computes shard ``r`` of each
+minibatch with :func:`~layerwise.parallel.shards.shard_step`, the step the worker processes of
+:class:`~layerwise.parallel.DataParallel` compute, into one flat row
+
+    [ (n_r / B) * dL_r/dW  for every parameter | (n_r / B) * running statistics | (n_r / B) L_r ],
+
+and one ``Allreduce`` (sum) of that row gives every rank the gradient of the whole minibatch,
+the shard-averaged running statistics and the minibatch's loss. Every rank then applies the full
+optimizer step to the same numbers, so the replicas stay identical without sending a weight.
+Dropout and BatchNorm behave as with ``workers=N``: masks do not depend on the number of ranks,
+BatchNorm normalises each shard with its own statistics.
+
+mpi4py is imported here only, and only when a run asks for MPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..interop.plan import MissingExtraError
+from ..network import as_batch
+from .shards import network_slots, shard_bounds, shard_step
+
+__all__ = ["MPI_INSTALL", "MPIDataParallel", "world"]
+
+#: What to install for ``--mpi`` (mpich's wheel brings the MPI library and ``mpiexec``).
+MPI_INSTALL = 'pip install "layerwise[mpi]" mpich'
+
+
+def world() -> Any:
+    """mpi4py's ``MPI.COMM_WORLD``: every process ``mpiexec`` started.
+
+    Raises
+    ------
+    MissingExtraError
+        When mpi4py is not installed (an ImportError), saying what to install.
+    """
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise MissingExtraError(
+            f"MPI training needs mpi4py and an MPI library, which are not installed: "
+            f"{MPI_INSTALL}; then run: mpiexec -n N python -m layerwise train --mpi ..."
+        ) from None
+    return MPI.COMM_WORLD
+
+
+class MPIDataParallel:
+    """The ranks of an MPI communicator computing one network's gradients, a shard each.
+
+    The interface the Trainer uses of :class:`~layerwise.parallel.DataParallel`: :meth:`step`,
+    :meth:`update`, :meth:`predicted_labels`, :meth:`accuracy`, and a context manager.
+
+    Parameters
+    ----------
+    network : Sequential
+        The same network (same architecture, same initial weights) on every rank.
+    optimizer : Optimizer, optional
+        What :meth:`update` applies when given none; any object with ``update(params, grads)``.
+    comm : mpi4py.MPI.Comm, optional
+        ``MPI.COMM_WORLD`` when None.
+    """
+
+    def __init__(self, network: Any, *, optimizer: Any = None, comm: Any = None) -> None:
+        self.comm = world() if comm is None else comm  # world() says what to install
+        from mpi4py import MPI
+
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.network = network
+        self.optimizer = optimizer
+        self._sum, self._max = MPI.SUM, MPI.MAX
+        self._slots = network_slots(network)
+        self._n_params = sum(array.size for array in network.params.values())
+        width = self._n_params + sum(array.size for array in network.buffers.values())
+        # One row: the weighted gradients and buffers, then the weighted loss (in the network's
+        # dtype: the loss is computed in it anyway). shard_step writes row k of views["grads"].
+        self._mine = np.zeros((1, width + 1), network.dtype)
+        self._summed = np.zeros(width + 1, network.dtype)
+        self._loss = np.zeros(1, np.float64)
+        self._ready = False
+
+    def __enter__(self) -> MPIDataParallel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to stop: the ranks are mpiexec's. Random layers go back to whole batches."""
+        for layer in self.network.random_layers().values():
+            layer.shard = None
+
+    def step(self, x: np.ndarray, t: np.ndarray, train_flg: bool = True) -> float:
+        """Loss of the minibatch ``(x, t)`` (the same on every rank); its gradient is then ready.
+
+        Parameters
+        ----------
+        x : ndarray, shape (B, ...)
+            The whole minibatch, the same on every rank (this rank computes its shard).
+        t : ndarray, shape (B,) or (B, C)
+        train_flg : bool, default True
+
+        Returns
+        -------
+        float
+            The mean loss over the ``B`` rows (plus weight decay), as ``network.loss`` gives.
+        """
+        rows = len(x)
+        x = as_batch(np.asarray(x), self.network.dtype)
+        views = {"grads": self._mine, "losses": self._loss}
+        shard = (rows, *shard_bounds(rows, self.size)[self.rank])
+        shard_step(self.network, 0, shard, train_flg, x, t, views, self._slots)
+        self._mine[0, -1] = self._loss[0]
+        # Sum over ranks: sum_r (n_r / B) g_r is the gradient of the whole minibatch.
+        self.comm.Allreduce(self._mine[0], self._summed, op=self._sum)
+        self._ready = True
+        return float(self._summed[-1])
+
+    def update(self, optimizer: Any = None) -> None:
+        """Apply the optimizer to the summed gradients and set the averaged running statistics.
+
+        Every rank does the same, on the same numbers, so the replicas stay equal.
+        """
+        if not self._ready:
+            raise RuntimeError("MPIDataParallel.update: call step() first")
+        self._ready = False
+        optimizer = self.optimizer if optimizer is None else optimizer
+        params, summed = self.network.params, self._summed
+        grads = {
+            key: summed[a:b].reshape(params[key].shape) for key, (a, b) in self._slots[0].items()
+        }
+        optimizer.update(params, grads)
+        for key, array in self.network.buffers.items():
+            a, b = self._slots[1][key]
+            array[...] = summed[a:b].reshape(array.shape)
+
+    def agreed_stop(self, signum: int | None) -> int | None:
+        """The stop signal any rank has received (the largest number), or None: all stop together.
+
+        mpiexec passes a Ctrl-C on to every rank, but not at the same instant; agreeing at each
+        iteration's start makes every rank stop at the same one instead of one waiting forever
+        in the next step's ``Allreduce``.
+        """
+        mine = np.array([signum or 0], np.int64)
+        agreed = np.zeros(1, np.int64)
+        self.comm.Allreduce(mine, agreed, op=self._max)
+        return int(agreed[0]) or None
+
+    def predicted_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The class scored highest for every row of ``x``; each rank predicts a share.
+
+        Returns
+        -------
+        ndarray of int64, shape (N,)
+            The same on every rank.
+        """
+        bounds = shard_bounds(len(x), self.size)
+        lo, hi = bounds[self.rank]
+        mine = np.zeros(hi - lo, np.int64)
+        for start in range(lo, hi, batch_size):
+            chunk = as_batch(np.asarray(x[start : min(start + batch_size, hi)]), self.network.dtype)
+            scores = self.network.predict(chunk, False)
+            mine[start - lo : start - lo + len(chunk)] = np.argmax(np.asarray(scores), axis=1)
+        out = np.zeros(len(x), np.int64)
+        counts = [b - a for a, b in bounds]
+        self.comm.Allgatherv(mine, [out, counts])
+        return out
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float:
+        """The fraction of rows of ``x`` whose predicted class is ``t``'s (labels or one-hot)."""
+        t = np.asarray(t)
+        if t.ndim == 2:
+            t = np.argmax(t, axis=1)
+        return float(np.mean(self.predicted_labels(x, batch_size) == t))
