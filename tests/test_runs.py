@@ -160,6 +160,29 @@ def test_regression_a_dead_run_is_killed_here_and_stopped_elsewhere_when_its_hea
     assert runs.shown_status({"status": "running"}) == "running"  # an older run.json
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="Linux's /proc tells a zombie")
+def test_a_run_whose_process_is_a_zombie_was_killed():
+    """An MPI rank killed by MPI_Abort stays a zombie where nothing reaps it (a container's
+    init): signal 0 still reaches it, yet it runs no more."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # ends; not reaped until wait()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{child.pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        record = {"status": "running", "pid": child.pid, "host": socket.gethostname()}
+        assert runs.shown_status(record) == "killed"
+    finally:
+        child.wait()
+
+
 def test_regression_an_unreadable_run_json_says_why(tmp_path):
     """Item 5: a corrupt run.json was reported as missing."""
     with pytest.raises(runs.RunFileError, match="no run.json"):

@@ -289,7 +289,13 @@ def _alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    # A zombie (ended, not yet reaped: an MPI rank whose launcher died, in a container whose
+    # init does not reap) still answers signal 0; Linux's /proc says it is not running.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def shown_status(record: dict[str, Any], now: float | None = None) -> str:

@@ -1,0 +1,238 @@
+"""The data-parallel step over MPI (layerwise.parallel.mpi, `layerwise train --mpi`), 2 ranks.
+
+Each run is a real ``mpiexec -n 2 python -m layerwise train --mpi ...`` in a session of its own,
+ended (every rank included: MPICH puts each rank in a process group of its own) even when a
+test fails. The references are the one-process and ``--workers 2`` runs of the same options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import layerwise
+from layerwise.cli import main
+from layerwise.files import load
+
+SRC = str(Path(layerwise.__file__).resolve().parent.parent)
+# mpich's wheel puts mpiexec beside the Python of its environment, which may not be on PATH.
+MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                        os.environ.get("PATH", "")]))  # fmt: skip
+
+
+def _mpi_missing() -> str | None:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return 'mpi4py is not installed (pip install "layerwise[mpi]" mpich)'
+    if MPIEXEC is None:
+        return "no mpiexec beside this Python or on PATH (pip install mpich)"
+    return None
+
+
+needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+
+#: A small run with Dropout, in float64, so that the comparisons are about the mathematics.
+SMALL = ["--model", "mlp", "--hidden", "16", "16", "--dropout", "0.2", "--dtype", "float64",
+         "--optimizer", "adam", "--lr", "0.001", "--eval-samples", "200", "--quiet"]  # fmt: skip
+
+
+def _end_session(sid: int) -> None:
+    """SIGKILL every process of session ``sid`` (mpiexec, its proxy, and the ranks)."""
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry.name)) == sid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _mpiexec(args, cwd, *, python=("-m", "layerwise", "train", "--mpi")):
+    """``mpiexec -n 2 python PYTHON ARGS`` started in its own session; ended on the way out."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, *python, *map(str, args)],
+        cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        _end_session(proc.pid)
+        proc.communicate()
+
+
+def _run(args, cwd, timeout=60):
+    with _mpiexec(args, cwd) as proc:
+        out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _train_here(args, cwd):
+    """``layerwise train ARGS`` in this process (one process, or --workers)."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["train", *map(str, args)]) == 0
+    finally:
+        os.chdir(old)
+
+
+def _arrays(folder):
+    net = load(Path(folder) / "model.npz")
+    return {**dict(net.params.items()), **dict(net.buffers.items())}
+
+
+def _max_relative(a, b):
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in a)
+
+
+@needs_mpi
+def test_two_ranks_give_the_parameters_of_one_process_and_of_two_workers(tmp_path):
+    # Without BatchNorm the step is the whole minibatch's gradient: one process's parameters.
+    code, _, err = _run([*SMALL, "--epochs", "2", "--out", "ranks"], tmp_path)
+    assert code == 0, err
+    _train_here([*SMALL, "--epochs", "2", "--out", "one"], tmp_path)
+    assert _max_relative(_arrays(tmp_path / "ranks"), _arrays(tmp_path / "one")) <= 1e-9
+    # With BatchNorm each shard has its own statistics, as with --workers 2 (and not as one
+    # process): the ranks give the parameters and running statistics of two workers.
+    bn = [*SMALL, "--batchnorm", "--epochs", "2"]
+    code, _, err = _run([*bn, "--out", "ranks-bn"], tmp_path)
+    assert code == 0, err
+    _train_here([*bn, "--workers", "2", "--out", "workers-bn"], tmp_path)
+    _train_here([*bn, "--out", "one-bn"], tmp_path)
+    ranks = _arrays(tmp_path / "ranks-bn")
+    assert _max_relative(ranks, _arrays(tmp_path / "workers-bn")) <= 1e-9
+    assert _max_relative(ranks, _arrays(tmp_path / "one-bn")) > 1e-6  # the test can tell
+
+
+@needs_mpi
+def test_only_rank_0_writes_and_the_run_folder_is_complete(tmp_path):
+    code, out, err = _run([*SMALL, "--batchnorm", "--epochs", "2"], tmp_path)
+    assert code == 0, err
+    assert out.count("training mlp") == 1 and out.count("final test accuracy") == 1, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # one folder, nothing else
+    (folder,) = (tmp_path / "runs").iterdir()
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.npz", "run.json", "checkpoint.npz", "history.csv", "train_loss.csv"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no temporary file left by a rank
+    record = json.loads((folder / "run.json").read_text())
+    assert record["status"] == "finished" and record["mpi_ranks"] == 2
+    assert record["options"]["mpi"] is True and record["epochs_done"] == 2
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        assert main(["runs", str(folder)]) == 0
+    assert "finished" in shown.getvalue(), shown.getvalue()
+
+
+@needs_mpi
+def test_resume_under_mpiexec_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    args = [*SMALL, "--batchnorm"]
+    assert _run([*args, "--epochs", "3", "--out", "whole"], tmp_path)[0] == 0
+    assert _run([*args, "--epochs", "1", "--out", "part"], tmp_path)[0] == 0
+    code, out, err = _run(["--resume", "part", "--epochs", "3", "--quiet"], tmp_path)
+    assert code == 0, err
+    whole, part = _arrays(tmp_path / "whole"), _arrays(tmp_path / "part")
+    assert all(np.array_equal(whole[k], part[k]) for k in whole)
+    history = [(tmp_path / run / "history.csv").read_text() for run in ("whole", "part")]
+    assert history[0] == history[1]
+
+
+@needs_mpi
+def test_ctrl_c_stops_every_rank_at_one_iteration_and_the_run_resumes_bit_identical(tmp_path):
+    args = [*SMALL, "--batchnorm", "--eval-samples", "50"]
+    with _mpiexec([*args, "--epochs", "1000", "--out", "stopped"], tmp_path) as proc:
+        checkpoint = tmp_path / "stopped" / "checkpoint.npz"
+        deadline = time.monotonic() + 30
+        while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches mpiexec, which passes
+        out, err = proc.communicate(timeout=30)  # it on to every rank
+    record = json.loads((tmp_path / "stopped" / "run.json").read_text())
+    assert record["status"] == "interrupted", err
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "training stopped by SIGINT" in err and "Traceback" not in err, err
+    epochs = record["epochs_done"] + 1
+    code, _, err = _run(["--resume", "stopped", "--epochs", epochs, "--quiet"], tmp_path)
+    assert code == 0, err
+    assert _run([*args, "--epochs", epochs, "--out", "whole"], tmp_path)[0] == 0
+    whole, resumed = _arrays(tmp_path / "whole"), _arrays(tmp_path / "stopped")
+    assert all(np.array_equal(whole[k], resumed[k]) for k in whole)
+
+
+FAILING_RANK = textwrap.dedent(
+    """
+    import sys
+    from layerwise.cli import main
+    from layerwise.parallel.mpi import MPIDataParallel, world
+
+    step = MPIDataParallel.step
+    calls = []
+
+    def failing_step(self, x, t, train_flg=True):
+        calls.append(1)
+        if world().Get_rank() == 1 and len(calls) == 60:
+            raise RuntimeError("rank 1's disk is on fire")
+        return step(self, x, t, train_flg)
+
+    MPIDataParallel.step = failing_step
+    sys.exit(main(["train", "--mpi", *sys.argv[1:]]))
+    """
+)
+
+
+@needs_mpi
+def test_a_rank_that_raises_ends_the_run_with_its_message_and_no_hang(tmp_path):
+    start = time.monotonic()
+    args = [*SMALL, "--epochs", "3", "--out", "failed"]  # 50 steps an epoch: fails in the 2nd
+    with _mpiexec(args, tmp_path, python=("-c", FAILING_RANK)) as proc:
+        out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 30
+    assert proc.returncode != 0
+    assert "rank 1 of 2 failed" in err and "rank 1's disk is on fire" in err, err
+    folder = tmp_path / "failed"
+    assert json.loads((folder / "run.json").read_text())["epochs_done"] == 1
+    assert (folder / "checkpoint.npz").exists()  # the finished epoch's
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        main(["runs", str(folder)])
+    assert "killed" in shown.getvalue(), shown.getvalue()
+
+
+def test_mpi_without_mpi4py_says_what_to_install(tmp_path):
+    script = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "from layerwise.cli import main\n"
+        "sys.exit(main(['train', '--mpi', '--epochs', '1', '--out', 'run']))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert 'pip install "layerwise[mpi]" mpich' in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_mpi_with_several_workers_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--mpi", "--workers", "2", "--out", str(tmp_path / "run")])
+    assert exit_.value.code == 2
+    assert "--mpi cannot be combined with --workers 2" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
