@@ -1,7 +1,7 @@
 """The data-parallel step over MPI (layerwise.parallel.mpi, `layerwise train --mpi`), 2 ranks.
 
 Each run is a real ``mpiexec -n 2 python -m layerwise train --mpi ...`` in a session of its own,
-ended (every rank included: MPICH puts each rank in a process group of its own) even when a
+ended (every rank included: MPICH makes each rank a session of its own) even when a
 test fails. The references are the one-process and ``--workers 2`` runs of the same options.
 """
 
@@ -49,13 +49,21 @@ SMALL = ["--model", "mlp", "--hidden", "16", "16", "--dropout", "0.2", "--dtype"
          "--optimizer", "adam", "--lr", "0.001", "--eval-samples", "200", "--quiet"]  # fmt: skip
 
 
-def _end_session(sid: int) -> None:
-    """SIGKILL every process of session ``sid`` (mpiexec, its proxy, and the ranks)."""
+def _descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, their children, and so on (Linux's /proc)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.getsid(int(entry.name)) == sid:
-                    os.kill(int(entry.name), signal.SIGKILL)
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if entry.name.isdigit():
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        pid = todo.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        found += children
+        todo += children
+    return found
 
 
 @contextlib.contextmanager
@@ -69,8 +77,10 @@ def _mpiexec(args, cwd, *, python=("-m", "layerwise", "train", "--mpi")):
     )  # fmt: skip
     try:
         yield proc
-    finally:
-        _end_session(proc.pid)
+    finally:  # mpiexec, its proxy and the ranks (each rank is a session of its own)
+        for pid in [*_descendants(proc.pid), proc.pid] if proc.poll() is None else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.communicate()
 
 
@@ -153,15 +163,24 @@ def test_resume_under_mpiexec_is_bit_identical_to_an_uninterrupted_run(tmp_path)
 
 
 @needs_mpi
-def test_ctrl_c_stops_every_rank_at_one_iteration_and_the_run_resumes_bit_identical(tmp_path):
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the ranks in /proc")
+@pytest.mark.parametrize("to", ["mpiexec", "rank 1 alone"])
+def test_ctrl_c_stops_every_rank_at_one_iteration_and_the_run_resumes_bit_identical(tmp_path, to):
     args = [*SMALL, "--batchnorm", "--eval-samples", "50"]
     with _mpiexec([*args, "--epochs", "1000", "--out", "stopped"], tmp_path) as proc:
         checkpoint = tmp_path / "stopped" / "checkpoint.npz"
         deadline = time.monotonic() + 30
         while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches mpiexec, which passes
-        out, err = proc.communicate(timeout=30)  # it on to every rank
+        if to == "mpiexec":  # a terminal's Ctrl-C reaches mpiexec, which passes it to each rank
+            os.kill(proc.pid, signal.SIGINT)
+        else:  # the ranks agree on a stop: rank 0 does not wait forever for rank 1
+            rank_0 = json.loads((tmp_path / "stopped" / "run.json").read_text())["pid"]
+            ranks = [pid for pid in _descendants(proc.pid)
+                     if b"\0layerwise\0" in Path(f"/proc/{pid}/cmdline").read_bytes()]  # fmt: skip
+            (rank_1,) = set(ranks) - {rank_0}
+            os.kill(rank_1, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
     record = json.loads((tmp_path / "stopped" / "run.json").read_text())
     assert record["status"] == "interrupted", err
     assert proc.returncode == 128 + signal.SIGINT, err
