@@ -175,6 +175,5 @@ class MPIDataParallel:
     def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float:
         """The fraction of rows of ``x`` whose predicted class is ``t``'s (labels or one-hot)."""
         t = np.asarray(t)
-        if t.ndim == 2:
-            t = np.argmax(t, axis=1)
-        return float(np.mean(self.predicted_labels(x, batch_size) == t))
+        labels = np.argmax(t, axis=1) if t.ndim == 2 else t
+        return float(np.mean(self.predicted_labels(x, batch_size) == labels))
