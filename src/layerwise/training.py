@@ -249,6 +249,8 @@ class Trainer:
         Accuracies at the end of every epoch.
     epoch, iteration : int
         Completed epochs and iterations.
+    rank : int
+        This process's MPI rank with ``workers='mpi'``, else 0; only rank 0 prints and writes.
 
     Notes
     -----
@@ -447,10 +449,12 @@ class Trainer:
                     bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
                 start_time = time.perf_counter()
                 while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+                    stop = self._stop_signal
                     if isinstance(self._pool, MPIDataParallel):  # all ranks stop at one iteration
-                        self._stop_signal = self._pool.agreed_stop(self._stop_signal)
-                    if self._stop_signal is not None:
-                        self._interrupt()
+                        # Kept apart from _stop_signal, which the handler may set meanwhile.
+                        stop = self._pool.agreed_stop(stop)
+                    if stop is not None:
+                        raise self._interrupted(stop)
                     i = self.iteration - self.epoch * self.iter_per_epoch
                     idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
                     try:
@@ -520,29 +524,26 @@ class Trainer:
 
     @contextmanager
     def _workers(self):
-        """The worker processes of this run, while it trains (none when ``workers`` is 1)."""
-        if self.mpi:
-            with MPIDataParallel(self.network, optimizer=self.optimizer) as ranks:
-                self._pool = ranks
-                try:
-                    yield
-                finally:
-                    self._pool = None
-            return
-        if self.workers == 1:
+        """The worker processes (or MPI ranks) of this run, while it trains (none for 1 worker)."""
+        if self.workers == 1 and not self.mpi:
             yield
             return
         t = self.t_train
-        with DataParallel(
-            self.network,
-            self.workers,
-            self.x_train.shape[1:],
-            t.shape[1:],
-            t.dtype,
-            max_rows=max(self.batch_size, _EVAL_ROWS),
-            optimizer=self.optimizer,
-            start_method=self.start_method,
-        ) as pool:
+        pool: DataParallel | MPIDataParallel
+        if self.mpi:
+            pool = MPIDataParallel(self.network, optimizer=self.optimizer)
+        else:
+            pool = DataParallel(
+                self.network,
+                self.workers,
+                self.x_train.shape[1:],
+                t.shape[1:],
+                t.dtype,
+                max_rows=max(self.batch_size, _EVAL_ROWS),
+                optimizer=self.optimizer,
+                start_method=self.start_method,
+            )
+        with pool:
             self._pool = pool
             try:
                 yield
@@ -555,7 +556,7 @@ class Trainer:
             return WorkerError(f"{error}; the parameters were half updated, so no checkpoint "
                                "was written (the last one written is intact)")  # fmt: skip
         if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
-            return self._interrupted()
+            return self._interrupted(self._stop_signal)
         if self.checkpoint_path is None:
             return WorkerError(f"{error} (no checkpoint_path was set)")
         path = self.save_checkpoint(self.checkpoint_path)
@@ -589,17 +590,13 @@ class Trainer:
             return self._pool.accuracy(np.asarray(x), np.asarray(t), batch_size)
         return self._model.accuracy(x, t, batch_size)
 
-    def _interrupt(self):
-        raise self._interrupted()
-
     def _checkpoint(self) -> Path | None:
         """Write a checkpoint to ``checkpoint_path`` if set; under MPI, rank 0 alone writes it."""
         if self.checkpoint_path is None or self.rank != 0:
             return None
         return self.save_checkpoint(self.checkpoint_path)
 
-    def _interrupted(self):
-        signum = self._stop_signal
+    def _interrupted(self, signum):
         path = self._checkpoint()
         name = signal.Signals(signum).name
         where = f"; checkpoint written to {path}" if path else " (no checkpoint_path was set)"
