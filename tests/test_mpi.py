@@ -254,9 +254,10 @@ def test_mpi_without_mpi4py_says_what_to_install(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_mpi_with_several_workers_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("other", [["--workers", "2"], ["--device", "cuda"]])
+def test_mpi_with_several_workers_or_a_gpu_is_refused(tmp_path, capsys, other):
     with pytest.raises(SystemExit) as exit_:
-        main(["train", "--mpi", "--workers", "2", "--out", str(tmp_path / "run")])
+        main(["train", "--mpi", *other, "--out", str(tmp_path / "run")])
     assert exit_.value.code == 2
-    assert "--mpi cannot be combined with --workers 2" in capsys.readouterr().err
+    assert f"--mpi cannot be combined with {' '.join(other)}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -320,6 +320,11 @@ def options(args):
             f"--mpi cannot be combined with --workers {opts['workers']}: under mpiexec each rank "
             "is one worker; run mpiexec -n N ... --mpi with --workers 1"
         )
+    if opts["mpi"] and opts["device"] != "cpu":
+        raise UsageError(
+            f"--mpi cannot be combined with --device {opts['device']}: the ranks share each step "
+            "on CPUs, a GPU computes the whole step; leave out one of them"
+        )
     check_device(opts["device"], opts["workers"])
     return out, opts
 
