@@ -193,6 +193,39 @@ def test_ctrl_c_stops_every_rank_at_one_iteration_and_the_run_resumes_bit_identi
     assert all(np.array_equal(whole[k], resumed[k]) for k in whole)
 
 
+TRAINER_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, sys
+    import numpy as np
+    from layerwise import MultiLayerNetExtend, Trainer
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((90, 6)), rng.integers(0, 3, 90)
+    net = MultiLayerNetExtend(6, [8], 3, use_dropout=True, dropout_ration=0.3,
+                              use_batchnorm=True, seed=0)
+    trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=20, optimizer="adam",
+                      seed=0, workers="mpi", checkpoint_path=sys.argv[1])
+    trainer.train()
+    state = b"".join(a.tobytes() for a in [*net.params.values(), *net.buffers.values()])
+    print("rank", trainer.rank, "state", hashlib.sha256(state).hexdigest(), flush=True)
+    """
+)
+
+
+@needs_mpi
+def test_trainer_workers_mpi_keeps_every_replica_equal_and_rank_0_alone_writes(tmp_path):
+    (tmp_path / "ck").mkdir()
+    python = ("-c", TRAINER_SCRIPT)
+    with _mpiexec([tmp_path / "ck" / "checkpoint.npz"], tmp_path, python=python) as proc:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    states = sorted(line.split() for line in out.splitlines() if line.startswith("rank "))
+    assert [s[1] for s in states] == ["0", "1"], out
+    assert states[0][3] == states[1][3]  # parameters and running statistics, bit for bit
+    assert out.count("epoch   2/2") == 1, out  # rank 0 alone prints
+    assert [p.name for p in (tmp_path / "ck").iterdir()] == ["checkpoint.npz"]
+
+
 FAILING_RANK = textwrap.dedent(
     """
     import sys
