@@ -25,6 +25,7 @@ import numpy as np
 
 from ..interop.plan import MissingExtraError
 from ..network import as_batch
+from . import _check_random_layers
 from .shards import network_slots, shard_bounds, shard_step
 
 __all__ = ["MPI_INSTALL", "MPIDataParallel", "world"]
@@ -75,9 +76,9 @@ class MPIDataParallel:
         self.network = network
         self.optimizer = optimizer
         self._sum, self._max = MPI.SUM, MPI.MAX
+        _check_random_layers(network)  # each rank keeps its rows of the whole batch's masks
         self._slots = network_slots(network)
-        self._n_params = sum(array.size for array in network.params.values())
-        width = self._n_params + sum(array.size for array in network.buffers.values())
+        width = sum(array.size for array in [*network.params.values(), *network.buffers.values()])
         # One row: the weighted gradients and buffers, then the weighted loss (in the network's
         # dtype: the loss is computed in it anyway). shard_step writes row k of views["grads"].
         self._mine = np.zeros((1, width + 1), network.dtype)
