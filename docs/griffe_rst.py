@@ -6,7 +6,14 @@ forms (they also serve ``help()`` and Sphinx-minded readers) that Markdown would
   ``pycon`` block: Markdown would read ``>>>`` as a quotation and ``[(...)]`` as a link;
 - a simple table (its rules of ``=``) becomes a Markdown table: the columns are where the rule
   has its runs of ``=``, a line whose first column is blank continues the row above, and
-  ````literal```` becomes ```literal```.
+  ````literal```` becomes ```literal```;
+- ``:math:`x``` and ``.. math::`` become ``\\(x\\)`` and a ``$$`` block, which
+  ``pymdownx.arithmatex`` keeps away from Markdown and ``docs/hooks.py`` turns into MathML;
+- a paragraph of prose after a section of items (``Parameters``, ``Attributes``, ...) moves to
+  the end of the description: numpydoc has no way to end such a section, so griffe would read
+  each of its lines as one more parameter;
+- ````x```` in an item's type (``ndarray, same shape as ``x````) loses its backticks: the type
+  is shown as code already.
 """
 
 from __future__ import annotations
@@ -16,6 +23,14 @@ import re
 import griffe
 
 ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|exc|obj):`~?([^`]+)`")
+MATH_ROLE = re.compile(r":math:`([^`]+)`")
+MATH_DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
+# The numpydoc sections made of items (``name : type`` and an indented description).
+ITEM_SECTIONS = {
+    "Parameters", "Other Parameters", "Returns", "Yields", "Receives", "Raises", "Warns",
+    "Attributes", "Methods",
+}  # fmt: skip
+ITEM = re.compile(r"\**[\w.]+(\s*,\s*\**[\w.]+)*(\s+:.*)?")
 
 
 def _short(match):
@@ -60,9 +75,94 @@ def markdown_table(rows):
     return ["", md(head), indent + "|" + "---|" * len(spans), *map(md, body), ""]
 
 
+def _is_header(lines, i):
+    nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    return bool(lines[i].strip()) and not lines[i][0].isspace() and set(nxt) == {"-"}
+
+
+def _indented(line):
+    return line[:1].isspace()
+
+
+def _without_code_marks(header):
+    return re.sub(r"``(.+?)``", r"\1", header)
+
+
+def items_and_prose(lines):
+    """The docstring's lines with every prose paragraph found inside an item section moved to
+    the end of the description, and ````code```` marks dropped from the items' headers.
+
+    A line at the section's indentation is an item's header when it is the section's first,
+    reads ``name : type`` (or a bare name), or has an indented description after it; otherwise
+    it starts prose.
+    """
+    out, moved, section, first_item, i = [], [], None, False, 0
+    while i < len(lines):
+        line = lines[i]
+        if _is_header(lines, i):
+            section, first_item = line.strip(), True
+            out.extend(lines[i : i + 2])
+            i += 2
+            continue
+        if section not in ITEM_SECTIONS or not line.strip() or _indented(line):
+            out.append(line)
+            i += 1
+            continue
+        follows = next((nxt for nxt in lines[i + 1 :] if nxt.strip()), "")
+        if first_item or ITEM.fullmatch(line.strip()) or " : " in line or _indented(follows):
+            first_item = False
+            out.append(_without_code_marks(line))
+            i += 1
+            continue
+        # Prose: the paragraph runs to the next blank line (the blank lines after it go too).
+        end = i
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        moved.append(lines[i:end])
+        i = end
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+    if not moved:
+        return out
+    first = next((k for k in range(len(out)) if _is_header(out, k)), len(out))
+    description = out[:first]
+    while description and not description[-1].strip():
+        description.pop()
+    for paragraph in moved:
+        description += ["", *paragraph]
+    return [*description, "", *out[first:]]
+
+
+def math_blocks(lines):
+    """``.. math::`` directives as ``$$`` blocks; an equation of several lines (``\\\\``)
+    goes in a ``split`` environment, as Sphinx does."""
+    out, i = [], 0
+    while i < len(lines):
+        match = MATH_DIRECTIVE.match(lines[i])
+        if not match:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent, body = match.groups()
+        body_lines = [body] if body else []
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(indent + " ")):
+            body_lines.append(lines[i].strip())
+            i += 1
+        while body_lines and not body_lines[-1]:
+            body_lines.pop()
+        equation = " ".join(b for b in body_lines if b)
+        if "\\\\" in equation:
+            equation = "\\begin{split}" + equation + "\\end{split}"
+        if out and out[-1].strip():
+            out.append("")
+        out += [indent + "$$", indent + equation, indent + "$$", ""]
+    return out
+
+
 def convert(text):
     out, in_examples, in_doctest, table = [], False, False, []
-    lines = text.splitlines()
+    lines = math_blocks(items_and_prose(text.splitlines()))
     for i, line in enumerate(lines):
         if table or _is_rule(line):
             # A simple table has three rules: above the header, below it, and at the end.
@@ -84,7 +184,8 @@ def convert(text):
         out.append(line)
     if in_doctest:
         out.append("```")
-    return ROLE.sub(_short, "\n".join(out))
+    text = MATH_ROLE.sub(lambda m: f"\\({m.group(1)}\\)", "\n".join(out))
+    return ROLE.sub(_short, text)
 
 
 class RstToMarkdown(griffe.Extension):

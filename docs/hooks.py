@@ -4,17 +4,36 @@ The figures go to ``docs/figures/`` (git ignores it). They are made again when t
 ``numbers.json`` or is older than ``figures.py``, so ``mkdocs serve`` does not retrain on every
 reload (writing into the docs folder would trigger another reload); ``LAYERWISE_DOCS_FIGURES=1``
 forces a remake.
+
+The pages' maths (``$...$``, ``$$...$$`` and the docstrings' ``:math:`` roles, which
+``docs/griffe_rst.py`` hands to ``pymdownx.arithmatex``) becomes MathML when the site is built, so
+the browser draws it with no script and nothing fetched from the internet.
 """
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
+import re
 import time
 from pathlib import Path
 
+from latex2mathml.converter import convert as latex_to_mathml
+
 HERE = Path(__file__).parent
 OUT = HERE / "figures"
+# What pymdownx.arithmatex (generic: true) writes: the TeX, HTML-escaped, in \( \) or \[ \].
+ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">\s*\\([(\[])(.*?)\\[)\]]\s*</\1>', re.S)
+
+
+def mathml(match):
+    display = "block" if match.group(2) == "[" else "inline"
+    return latex_to_mathml(html.unescape(match.group(3)).strip(), display=display)
+
+
+def on_page_content(content, **kwargs):
+    return ARITHMATEX.sub(mathml, content)
 
 
 def on_pre_build(config):

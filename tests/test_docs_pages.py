@@ -120,3 +120,177 @@ After.
         "",
         "After.",
     ]
+
+
+def griffe_rst():
+    pytest.importorskip("griffe")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "docs" / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_pages_hand_the_docstrings_maths_to_arithmatex():
+    # Issue 28: api/optimizers showed ".. math::" six times and ":math:" 43 times as text.
+    doc = """Adam.
+
+At step :math:`t = 1, 2` and :math:`\\beta_1`:
+
+.. math::
+    m &\\leftarrow m + g \\\\
+    W &\\leftarrow W - m
+
+.. math:: W \\leftarrow W - \\eta \\, g
+
+Parameters
+----------
+lr : float
+    Rate :math:`\\eta > 0`.
+"""
+    assert griffe_rst().convert(doc).splitlines() == [
+        "Adam.",
+        "",
+        "At step \\(t = 1, 2\\) and \\(\\beta_1\\):",
+        "",
+        "$$",
+        "\\begin{split}m &\\leftarrow m + g \\\\ W &\\leftarrow W - m\\end{split}",
+        "$$",
+        "",
+        "$$",
+        "W \\leftarrow W - \\eta \\, g",
+        "$$",
+        "",
+        "Parameters",
+        "----------",
+        "lr : float",
+        "    Rate \\(\\eta > 0\\).",
+    ]
+
+
+def test_prose_after_a_section_of_items_joins_the_description():
+    # Numpydoc cannot end a Parameters section, so griffe showed each line of a paragraph
+    # after one as a parameter of its own, its ``code`` in raw backticks (api/layers, Dropout).
+    doc = """Dropout.
+
+Forward: ``x * mask``.
+
+Parameters
+----------
+ratio : float
+    Dropped.
+
+Shapes: ``x`` and ``mask`` alike.
+
+Returns
+-------
+ndarray, same shape as ``x``
+    The output.
+
+Caches ``mask`` and
+the input's shape.
+
+Examples
+--------
+>>> 1
+1
+"""
+    assert griffe_rst().convert(doc).splitlines() == [
+        "Dropout.",
+        "",
+        "Forward: ``x * mask``.",
+        "",
+        "Shapes: ``x`` and ``mask`` alike.",
+        "",
+        "Caches ``mask`` and",
+        "the input's shape.",
+        "",
+        "Parameters",
+        "----------",
+        "ratio : float",
+        "    Dropped.",
+        "",
+        "Returns",
+        "-------",
+        "ndarray, same shape as x",
+        "    The output.",
+        "",
+        "Examples",
+        "--------",
+        ">>> 1",
+        "1",
+    ]
+
+
+def test_every_docstring_reads_as_markdown_on_the_api_pages():
+    # The package's docstrings as mkdocstrings gets them: no reStructuredText maths left, no
+    # ``code`` marks in a type (shown as code already), no prose read as an item.
+    griffe = pytest.importorskip("griffe")
+    rst = griffe_rst()
+    package = griffe.load(
+        "layerwise", search_paths=[ROOT / "src"], extensions=griffe.Extensions(rst.RstToMarkdown())
+    )
+    found = []
+
+    def visit(obj):
+        if obj.is_alias:
+            return
+        if obj.docstring is not None:
+            for section in obj.docstring.parse("numpy", warnings=False):
+                items = section.value if isinstance(section.value, list) else [section.value]
+                for item in items:
+                    texts = [str(getattr(item, a, "") or "") for a in ("description", "value")]
+                    text = "\n".join([*texts, item if isinstance(item, str) else ""])
+                    if ":math:" in text or ".. math::" in text:
+                        found.append(f"{obj.path}: reStructuredText maths")
+                    annotation = str(getattr(item, "annotation", "") or "")
+                    if "``" in annotation:
+                        found.append(f"{obj.path}: ``code`` in the type {annotation!r}")
+                    name = str(getattr(item, "name", "") or "x")
+                    if not re.fullmatch(r"\**[\w.]+(,\s*\**[\w.]+)*", name):
+                        found.append(f"{obj.path}: prose read as the item {item.name!r}")
+        for member in obj.members.values():
+            visit(member)
+
+    visit(package)
+    assert not found, "\n".join(found)
+
+
+def test_the_hook_turns_the_pages_maths_into_mathml():
+    # No script draws the maths and nothing comes from the internet: MathML, made at build.
+    pytest.importorskip("latex2mathml")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (
+        '<p>Rate <span class="arithmatex">\\(\\eta &gt; 0\\)</span>.</p>\n'
+        '<div class="arithmatex">\\[\\begin{split}m &amp;\\leftarrow g \\\\ v &amp;= 2'
+        "\\end{split}\\]</div>"
+    )
+    out = hooks.on_page_content(page)
+    assert "arithmatex" not in out and "\\(" not in out and "\\[" not in out
+    inline, block = re.findall(r"<math [^>]*display=\"(\w+)\"", out)
+    assert (inline, block) == ("inline", "block")
+    assert "<mo>&#x0003E;</mo>" in out  # the escaped ">" is a relation again
+    assert out.count("<mtr>") == 2  # the split's two lines
+
+
+SITE = ROOT / "site"
+
+
+@pytest.mark.skipif(not (SITE / "index.html").exists(), reason="the site is not built")
+def test_the_built_site_shows_no_restructuredtext():
+    # Run after `mkdocs build` (.ci/run does): the pages as a reader gets them.
+    left = []
+    for page in sorted(SITE.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        text = re.sub(r"<(pre|script)\b.*?</\1>", "", text, flags=re.S)
+        for raw in ("``", ":math:", ".. math::", "arithmatex", ":class:`", ":func:`"):
+            if raw in text:
+                left.append(f"{page.relative_to(SITE)}: {raw} x{text.count(raw)}")
+    assert not left, left
+    optimizers = (SITE / "api" / "optimizers" / "index.html").read_text(encoding="utf-8")
+    assert optimizers.count('<math xmlns="http://www.w3.org/1998/Math/MathML"') >= 49
