@@ -5,6 +5,9 @@ The figures go to ``docs/figures/`` (git ignores it). They are made again when t
 reload (writing into the docs folder would trigger another reload); ``LAYERWISE_DOCS_FIGURES=1``
 forces a remake.
 
+A paragraph under ``<!-- github-only -->`` is for readers of the Markdown on GitHub (which shows
+neither the figures made at build time nor the ``--8<--`` includes) and is left out of the site.
+
 The pages' maths (``$...$``, ``$$...$$`` and the docstrings' ``:math:`` roles, which
 ``docs/griffe_rst.py`` hands to ``pymdownx.arithmatex``) becomes MathML when the site is built, so
 the browser draws it with no script and nothing fetched from the internet.
@@ -25,6 +28,14 @@ HERE = Path(__file__).parent
 OUT = HERE / "figures"
 # What pymdownx.arithmatex (generic: true) writes: the TeX, HTML-escaped, in \( \) or \[ \].
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">\s*\\([(\[])(.*?)\\[)\]]\s*</\1>', re.S)
+
+
+# The marker and the paragraph under it, up to the first blank line.
+GITHUB_ONLY = re.compile(r"^<!-- github-only -->\n(?:.+\n)*\n*", re.M)
+
+
+def on_page_markdown(markdown, **kwargs):
+    return GITHUB_ONLY.sub("", markdown)
 
 
 def mathml(match):

@@ -132,6 +132,16 @@ def griffe_rst():
     return module
 
 
+def load_hooks():
+    pytest.importorskip("latex2mathml")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
 def test_api_pages_hand_the_docstrings_maths_to_arithmatex():
     # Issue 28: api/optimizers showed ".. math::" six times and ":math:" 43 times as text.
     doc = """Adam.
@@ -259,12 +269,7 @@ def test_every_docstring_reads_as_markdown_on_the_api_pages():
 
 def test_the_hook_turns_the_pages_maths_into_mathml():
     # No script draws the maths and nothing comes from the internet: MathML, made at build.
-    pytest.importorskip("latex2mathml")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
+    hooks = load_hooks()
     page = (
         '<p>Rate <span class="arithmatex">\\(\\eta &gt; 0\\)</span>.</p>\n'
         '<div class="arithmatex">\\[\\begin{split}m &amp;\\leftarrow g \\\\ v &amp;= 2'
@@ -283,14 +288,51 @@ SITE = ROOT / "site"
 
 @pytest.mark.skipif(not (SITE / "index.html").exists(), reason="the site is not built")
 def test_the_built_site_shows_no_restructuredtext():
-    # Run after `mkdocs build` (.ci/run does): the pages as a reader gets them.
+    # Run after `mkdocs build` (.ci/run does): the pages as a reader gets them, without the
+    # notes for GitHub's readers.
     left = []
     for page in sorted(SITE.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
         text = re.sub(r"<(pre|script)\b.*?</\1>", "", text, flags=re.S)
-        for raw in ("``", ":math:", ".. math::", "arithmatex", ":class:`", ":func:`"):
+        raw_forms = ("``", ":math:", ".. math::", "arithmatex", ":class:`", ":func:`", "--8&lt;--")
+        for raw in (*raw_forms, "github-only", "On GitHub"):
             if raw in text:
                 left.append(f"{page.relative_to(SITE)}: {raw} x{text.count(raw)}")
     assert not left, left
     optimizers = (SITE / "api" / "optimizers" / "index.html").read_text(encoding="utf-8")
     assert optimizers.count('<math xmlns="http://www.w3.org/1998/Math/MathML"') >= 49
+
+
+def test_readme_sends_readers_to_the_built_site():
+    # Issue 28: README said "read the pages on GitHub", where the chapter guides' figures
+    # (made at build time into the git-ignored docs/figures/) showed as broken images.
+    text = README.read_text(encoding="utf-8")
+    docs = text.split("**Documentation**", 1)[1].split("\n\n", 1)[0]
+    assert "Read it as the built site" in docs
+    assert '`pip install -e ".[docs]" && mkdocs serve`' in docs and "http://127.0.0.1:8000" in docs
+    assert "Read the pages on GitHub" not in text
+    assert "docs/figures/" in (ROOT / ".gitignore").read_text(encoding="utf-8")
+
+
+BUILT_ONLY = re.compile(r"\]\((?:\.\./)*figures/|^--8<--", re.M)
+
+
+@pytest.mark.parametrize(
+    "page", sorted((ROOT / "docs").rglob("*.md")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_a_page_that_needs_the_build_says_so_on_github(page):
+    # A page showing a figure made at build time, or including a file (--8<--), opens with a
+    # note for GitHub's readers that the site leaves out (docs/hooks.py).
+    text = page.read_text(encoding="utf-8")
+    if "figures" in page.parts or not BUILT_ONLY.search(text):
+        return
+    head = text.split("\n## ", 1)[0]
+    assert "<!-- github-only -->\n> " in head, f"{page.name} has no note for GitHub's readers"
+
+
+def test_the_hook_leaves_the_github_note_out_of_the_site():
+    hooks = load_hooks()
+    page = "# Title\n\n<!-- github-only -->\n> On GitHub: build it.\n> Really.\n\nText.\n"
+    assert hooks.on_page_markdown(page) == "# Title\n\nText.\n"
+    chapter = (ROOT / "docs" / "chapters" / "ch5.md").read_text(encoding="utf-8")
+    assert "On GitHub" in chapter and "On GitHub" not in hooks.on_page_markdown(chapter)
