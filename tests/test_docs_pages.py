@@ -5,6 +5,7 @@ these tests check what it does not see: README's links into docs/ (GitHub render
 never reads README), that README stays a front page, and that it keeps its two commands.
 """
 
+import importlib.util
 import re
 import unicodedata
 from pathlib import Path
@@ -90,12 +91,6 @@ def test_readme_links_to_every_page_of_the_site():
 def test_api_pages_show_a_docstrings_simple_table_as_a_table():
     # The API pages showed reStructuredText tables (layers, interop, datasets) as preformatted
     # text with ``double backticks``; the griffe extension makes them Markdown tables.
-    pytest.importorskip("griffe")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "docs" / "griffe_rst.py")
-    griffe_rst = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(griffe_rst)
     doc = """Bridges.
 
 ==========================  ========================
@@ -108,7 +103,7 @@ function                    what it does
 
 After.
 """
-    assert griffe_rst.convert(doc).splitlines() == [
+    assert griffe_rst().convert(doc).splitlines() == [
         "Bridges.",
         "",
         "",
@@ -122,24 +117,21 @@ After.
     ]
 
 
-def griffe_rst():
-    pytest.importorskip("griffe")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "docs" / "griffe_rst.py")
+def docs_module(name, needs):
+    """A build script of docs/ (griffe_rst, hooks) as a module; skipped without `needs`."""
+    pytest.importorskip(needs)
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", ROOT / "docs" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def load_hooks():
-    pytest.importorskip("latex2mathml")
-    import importlib.util
+def griffe_rst():
+    return docs_module("griffe_rst", needs="griffe")
 
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
-    return hooks
+
+def load_hooks():
+    return docs_module("hooks", needs="latex2mathml")
 
 
 def test_api_pages_hand_the_docstrings_maths_to_arithmatex():
