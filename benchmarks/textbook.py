@@ -28,7 +28,8 @@ Chapters 7 and 8 (``common/util.py``, ``common/layers.py``, ``ch07/simple_convne
 - ``Dropout`` draws ``np.random.rand(*x.shape) > ratio`` and scales at inference;
 - ``Adam`` folds the bias correction into the rate and adds ``1e-7`` to ``sqrt(v)``;
 - the networks start from ``weight_init_std * np.random.randn`` (SimpleConvNet) or He scales
-  from the book's hard-coded fan-ins (DeepConvNet, so 28x28 inputs only);
+  from each unit's fan-in (DeepConvNet: the book writes out the numbers for 28x28 inputs; they
+  are computed here, the same for those, so that smaller images work too);
 - ``Trainer.train_step``: ``np.random.choice``, a fancy-indexed gather, gradient, update, and the
   loss computed again for the record.
 
@@ -65,6 +66,27 @@ def cross_entropy_error(y, t):
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
     return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+
+# --- numerical gradient (common/gradient.py) ------------------------------------------------
+
+
+def numerical_gradient(f, x):
+    """Central differences, one element at a time, ``x`` restored after each."""
+    h = 1e-4
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        idx = it.multi_index
+        tmp_val = x[idx]
+        x[idx] = float(tmp_val) + h
+        fxh1 = f(x)
+        x[idx] = tmp_val - h
+        fxh2 = f(x)
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        x[idx] = tmp_val
+        it.iternext()
+    return grad
 
 
 # --- layers (common/layers.py) ---------------------------------------------------------------
@@ -147,6 +169,72 @@ class SoftmaxWithLoss:
         return dx
 
 
+class BatchNormalization:
+    """Per feature of (N, D) rows, or per position of (N, C, H, W) images flattened to rows."""
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean = running_mean
+        self.running_var = running_var
+        self.batch_size = None
+        self.xc = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = x.shape
+        if x.ndim != 2:
+            x = x.reshape(x.shape[0], -1)
+        out = self.__forward(x, train_flg)
+        return out.reshape(*self.input_shape)
+
+    def __forward(self, x, train_flg):
+        if self.running_mean is None:
+            D = x.shape[1]
+            self.running_mean = np.zeros(D)
+            self.running_var = np.zeros(D)
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc**2, axis=0)
+            std = np.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size = x.shape[0]
+            self.xc = xc
+            self.xn = xn
+            self.std = std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xc = x - self.running_mean
+            xn = xc / np.sqrt(self.running_var + 10e-7)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout):
+        if dout.ndim != 2:
+            dout = dout.reshape(dout.shape[0], -1)
+        dx = self.__backward(dout)
+        return dx.reshape(*self.input_shape)
+
+    def __backward(self, dout):
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        dx = dxc - dmu / self.batch_size
+        self.dgamma = dgamma
+        self.dbeta = dbeta
+        return dx
+
+
 # --- networks (ch05/two_layer_net.py, common/multi_layer_net.py) -----------------------------
 
 
@@ -180,6 +268,17 @@ class TwoLayerNet:
             t = np.argmax(t, axis=1)
         accuracy = np.sum(y == t) / float(x.shape[0])
         return accuracy
+
+    def numerical_gradient(self, x, t):
+        def loss_W(W):
+            return self.loss(x, t)
+
+        grads = {}
+        grads["W1"] = numerical_gradient(loss_W, self.params["W1"])
+        grads["b1"] = numerical_gradient(loss_W, self.params["b1"])
+        grads["W2"] = numerical_gradient(loss_W, self.params["W2"])
+        grads["b2"] = numerical_gradient(loss_W, self.params["b2"])
+        return grads
 
     def gradient(self, x, t):
         # forward
@@ -287,6 +386,136 @@ class MultiLayerNet:
                 + self.weight_decay_lambda * self.layers["Affine" + str(idx)].W
             )
             grads["b" + str(idx)] = self.layers["Affine" + str(idx)].db
+        return grads
+
+
+class MultiLayerNetExtend:
+    """common/multi_layer_net_extend.py: Affine, [BatchNorm], activation, [Dropout] per hidden
+    layer; weight decay added by hand in ``loss`` and ``gradient``."""
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size_list,
+        output_size,
+        activation="relu",
+        weight_init_std="relu",
+        weight_decay_lambda=0,
+        use_dropout=False,
+        dropout_ration=0.5,
+        use_batchnorm=False,
+    ):
+        self.input_size = input_size
+        self.output_size = output_size
+        self.hidden_size_list = hidden_size_list
+        self.hidden_layer_num = len(hidden_size_list)
+        self.use_dropout = use_dropout
+        self.weight_decay_lambda = weight_decay_lambda
+        self.use_batchnorm = use_batchnorm
+        self.params = {}
+
+        self.__init_weight(weight_init_std)
+
+        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
+        self.layers = OrderedDict()
+        for idx in range(1, self.hidden_layer_num + 1):
+            self.layers["Affine" + str(idx)] = Affine(
+                self.params["W" + str(idx)], self.params["b" + str(idx)]
+            )
+            if self.use_batchnorm:
+                self.params["gamma" + str(idx)] = np.ones(hidden_size_list[idx - 1])
+                self.params["beta" + str(idx)] = np.zeros(hidden_size_list[idx - 1])
+                self.layers["BatchNorm" + str(idx)] = BatchNormalization(
+                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)]
+                )
+            self.layers["Activation_function" + str(idx)] = activation_layer[activation]()
+            if self.use_dropout:
+                self.layers["Dropout" + str(idx)] = Dropout(dropout_ration)
+
+        idx = self.hidden_layer_num + 1
+        self.layers["Affine" + str(idx)] = Affine(
+            self.params["W" + str(idx)], self.params["b" + str(idx)]
+        )
+        self.last_layer = SoftmaxWithLoss()
+
+    def __init_weight(self, weight_init_std):
+        all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
+        for idx in range(1, len(all_size_list)):
+            scale = weight_init_std
+            if str(weight_init_std).lower() in ("relu", "he"):
+                scale = np.sqrt(2.0 / all_size_list[idx - 1])  # He
+            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+                scale = np.sqrt(1.0 / all_size_list[idx - 1])  # Xavier
+            self.params["W" + str(idx)] = scale * np.random.randn(
+                all_size_list[idx - 1], all_size_list[idx]
+            )
+            self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
+
+    def predict(self, x, train_flg=False):
+        for key, layer in self.layers.items():
+            if "Dropout" in key or "BatchNorm" in key:
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x
+
+    def loss(self, x, t, train_flg=False):
+        y = self.predict(x, train_flg)
+
+        weight_decay = 0
+        for idx in range(1, self.hidden_layer_num + 2):
+            W = self.params["W" + str(idx)]
+            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W**2)
+
+        return self.last_layer.forward(y, t) + weight_decay
+
+    def accuracy(self, x, t):
+        y = self.predict(x, train_flg=False)
+        y = np.argmax(y, axis=1)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        accuracy = np.sum(y == t) / float(x.shape[0])
+        return accuracy
+
+    def numerical_gradient(self, x, t):
+        def loss_W(W):
+            return self.loss(x, t, train_flg=True)
+
+        grads = {}
+        for idx in range(1, self.hidden_layer_num + 2):
+            grads["W" + str(idx)] = numerical_gradient(loss_W, self.params["W" + str(idx)])
+            grads["b" + str(idx)] = numerical_gradient(loss_W, self.params["b" + str(idx)])
+            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
+                grads["gamma" + str(idx)] = numerical_gradient(
+                    loss_W, self.params["gamma" + str(idx)]
+                )
+                grads["beta" + str(idx)] = numerical_gradient(
+                    loss_W, self.params["beta" + str(idx)]
+                )
+        return grads
+
+    def gradient(self, x, t):
+        # forward
+        self.loss(x, t, train_flg=True)
+
+        # backward
+        dout = 1
+        dout = self.last_layer.backward(dout)
+        layers = list(self.layers.values())
+        layers.reverse()
+        for layer in layers:
+            dout = layer.backward(dout)
+
+        grads = {}
+        for idx in range(1, self.hidden_layer_num + 2):
+            grads["W" + str(idx)] = (
+                self.layers["Affine" + str(idx)].dW
+                + self.weight_decay_lambda * self.params["W" + str(idx)]
+            )
+            grads["b" + str(idx)] = self.layers["Affine" + str(idx)].db
+            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
+                grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
+                grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
         return grads
 
 
@@ -520,6 +749,28 @@ class SimpleConvNet:
         y = self.predict(x)
         return self.last_layer.forward(y, t)
 
+    def accuracy(self, x, t, batch_size=100):
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        acc = 0.0
+        for i in range(int(x.shape[0] / batch_size)):
+            tx = x[i * batch_size : (i + 1) * batch_size]
+            tt = t[i * batch_size : (i + 1) * batch_size]
+            y = self.predict(tx)
+            y = np.argmax(y, axis=1)
+            acc += np.sum(y == tt)
+        return acc / x.shape[0]
+
+    def numerical_gradient(self, x, t):
+        def loss_w(w):
+            return self.loss(x, t)
+
+        grads = {}
+        for idx in (1, 2, 3):
+            grads["W" + str(idx)] = numerical_gradient(loss_w, self.params["W" + str(idx)])
+            grads["b" + str(idx)] = numerical_gradient(loss_w, self.params["b" + str(idx)])
+        return grads
+
     def gradient(self, x, t):
         # forward
         self.loss(x, t)
@@ -562,18 +813,26 @@ class DeepConvNet:
         conv_param_4 = conv_param_4 or {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1}
         conv_param_5 = conv_param_5 or {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1}
         conv_param_6 = conv_param_6 or {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1}
-        # how many units of the previous layer each unit sees (the book's fixed numbers)
-        pre_node_nums = np.array(
-            [1 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3, 32 * 3 * 3, 32 * 3 * 3, 64 * 3 * 3, 64 * 4 * 4,
-             hidden_size]
-        )  # fmt: skip
-        weight_init_scales = np.sqrt(2.0 / pre_node_nums)  # He, for ReLU
-
-        self.params = {}
-        pre_channel_num = input_dim[0]
         conv_params = [
             conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6
         ]  # fmt: skip
+        # How many units of the previous layer each unit sees. The book writes the numbers for
+        # its defaults out ([1*3*3, 16*3*3, 16*3*3, 32*3*3, 32*3*3, 64*3*3, 64*4*4, hidden]);
+        # computed from the arguments they are the same, and other sizes work too.
+        pre_node_nums = []
+        pre_channel_num, size = input_dim[0], input_dim[1]
+        for idx, conv_param in enumerate(conv_params):
+            fs, pad, stride = conv_param["filter_size"], conv_param["pad"], conv_param["stride"]
+            pre_node_nums.append(pre_channel_num * fs * fs)
+            size = (size + 2 * pad - fs) // stride + 1
+            if idx % 2 == 1:  # a 2x2 pool follows every second convolution
+                size //= 2
+            pre_channel_num = conv_param["filter_num"]
+        pre_node_nums += [pre_channel_num * size * size, hidden_size]
+        weight_init_scales = np.sqrt(2.0 / np.array(pre_node_nums))  # He, for ReLU
+
+        self.params = {}
+        pre_channel_num = input_dim[0]
         for idx, conv_param in enumerate(conv_params):
             self.params["W" + str(idx + 1)] = weight_init_scales[idx] * np.random.randn(
                 conv_param["filter_num"],
@@ -583,7 +842,7 @@ class DeepConvNet:
             )
             self.params["b" + str(idx + 1)] = np.zeros(conv_param["filter_num"])
             pre_channel_num = conv_param["filter_num"]
-        self.params["W7"] = weight_init_scales[6] * np.random.randn(64 * 4 * 4, hidden_size)
+        self.params["W7"] = weight_init_scales[6] * np.random.randn(pre_node_nums[6], hidden_size)
         self.params["b7"] = np.zeros(hidden_size)
         self.params["W8"] = weight_init_scales[7] * np.random.randn(hidden_size, output_size)
         self.params["b8"] = np.zeros(output_size)
@@ -620,6 +879,18 @@ class DeepConvNet:
     def loss(self, x, t):
         y = self.predict(x, train_flg=True)
         return self.last_layer.forward(y, t)
+
+    def accuracy(self, x, t, batch_size=100):
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        acc = 0.0
+        for i in range(int(x.shape[0] / batch_size)):
+            tx = x[i * batch_size : (i + 1) * batch_size]
+            tt = t[i * batch_size : (i + 1) * batch_size]
+            y = self.predict(tx, train_flg=False)
+            y = np.argmax(y, axis=1)
+            acc += np.sum(y == tt)
+        return acc / x.shape[0]
 
     def gradient(self, x, t):
         # forward

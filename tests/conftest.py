@@ -6,10 +6,13 @@
 """
 
 import shutil
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+from layerwise.layers import ACTIVATIONS, LAYERS, register_layer
 
 
 def max_relative_error(a, b):
@@ -68,6 +71,38 @@ def dot(graphviz):
     if shutil.which("dot") is None:
         pytest.skip("Graphviz's `dot` program is not installed")
     return graphviz
+
+
+# ---------------------------------------------------------------- registries
+
+# The registries a test may enter a class into; each is restored after every test.
+REGISTRIES = {"LAYERS": LAYERS, "ACTIVATIONS": ACTIVATIONS}
+
+
+@contextmanager
+def registered_layer(cls):
+    """Register a test's own layer class for the duration of a ``with`` block, then remove it
+    from every registry it entered (``LAYERS``, and ``ACTIVATIONS`` for an activation)."""
+    before = {name: dict(registry) for name, registry in REGISTRIES.items()}
+    register_layer(cls)
+    try:
+        yield cls
+    finally:
+        for name, registry in REGISTRIES.items():
+            registry.clear()
+            registry.update(before[name])
+
+
+@pytest.fixture(autouse=True)
+def registries_restored():
+    """Whatever a test registers is gone after it: no test depends on another's registrations,
+    whatever the order they run in."""
+    before = {name: dict(registry) for name, registry in REGISTRIES.items()}
+    yield
+    for name, registry in REGISTRIES.items():
+        if registry != before[name]:
+            registry.clear()
+            registry.update(before[name])
 
 
 # ---------------------------------------------------------------- figures measured

@@ -1,28 +1,22 @@
 """The book's own style of code runs on layerwise's layers unchanged.
 
-`BookTwoLayerNet` below is written the way the book's chapter-5 `two_layer_net.py` is: a params
-dict, an OrderedDict of layers built from those same arrays, `lastLayer`, `numerical_gradient`
-with a closure that ignores its argument, `backward(dout=1)`. Only the import line differs.
-
-`BookMultiLayerNetExtend` is chapter 6's `multi_layer_net_extend.py` written the same way, and
-the `test_ch06_*` tests run the logic of each chapter-6 script in miniature (a few hundred
-images, a hundred iterations), asserting what the book's figure for that script shows.
+The book's chapter-5 `TwoLayerNet` and chapter-6 `MultiLayerNetExtend`, as the one reference
+copy `benchmarks/textbook.py` writes them (a params dict, an OrderedDict of layers built from
+those same arrays, `lastLayer`, `numerical_gradient` with a closure that ignores its argument,
+`backward(dout=1)`), run here on layerwise's layers (`book_reference.on_layerwise`): only the
+layer classes differ. The `test_ch06_*` tests run the logic of each chapter-6 script in
+miniature (a few hundred images, a hundred iterations), asserting what the book's figure for
+that script shows.
 """
-
-from collections import OrderedDict
 
 import numpy as np
 import pytest
+from book_reference import book as textbook
+from book_reference import seeded
 
 from layerwise import (
-    Affine,
-    BatchNormalization,
-    Dropout,
     MultiLayerNet,
     MultiLayerNetExtend,
-    Relu,
-    Sigmoid,
-    SoftmaxWithLoss,
     Trainer,
     blas_threads,
     numerical_gradient,
@@ -45,64 +39,10 @@ def sample():
     return load_sample(normalize=True)
 
 
-class BookTwoLayerNet:
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
-        rng = np.random.default_rng(0)
-        self.params = {}
-        self.params["W1"] = weight_init_std * rng.standard_normal((input_size, hidden_size))
-        self.params["b1"] = np.zeros(hidden_size)
-        self.params["W2"] = weight_init_std * rng.standard_normal((hidden_size, output_size))
-        self.params["b2"] = np.zeros(output_size)
-
-        self.layers = OrderedDict()
-        self.layers["Affine1"] = Affine(self.params["W1"], self.params["b1"])
-        self.layers["Relu1"] = Relu()
-        self.layers["Affine2"] = Affine(self.params["W2"], self.params["b2"])
-        self.lastLayer = SoftmaxWithLoss()
-
-    def predict(self, x):
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
-
-    def loss(self, x, t):
-        y = self.predict(x)
-        return self.lastLayer.forward(y, t)
-
-    def accuracy(self, x, t):
-        y = self.predict(x)
-        y = np.argmax(y, axis=1)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        return np.sum(y == t) / float(x.shape[0])
-
-    def numerical_gradient(self, x, t):
-        def loss_W(W):
-            return self.loss(x, t)
-
-        grads = {}
-        for key in ("W1", "b1", "W2", "b2"):
-            grads[key] = numerical_gradient(loss_W, self.params[key])
-        return grads
-
-    def gradient(self, x, t):
-        self.loss(x, t)
-        dout = 1
-        dout = self.lastLayer.backward(dout)
-        layers = list(self.layers.values())
-        layers.reverse()
-        for layer in layers:
-            dout = layer.backward(dout)
-        grads = {}
-        grads["W1"], grads["b1"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
-        grads["W2"], grads["b2"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
-        return grads
-
-
 def test_book_gradient_check_runs_on_layerwise():
     """The book's gradient_check.py: backprop and numerical gradients agree (section 5.7.3)."""
     (x_train, t_train), _ = load_sample(normalize=True, one_hot_label=True)
-    network = BookTwoLayerNet(input_size=784, hidden_size=50, output_size=10)
+    network = seeded(textbook.TwoLayerNet, input_size=784, hidden_size=50, output_size=10)
     x_batch, t_batch = x_train[:3], t_train[:3]
     grad_numerical = network.numerical_gradient(x_batch, t_batch)
     grad_backprop = network.gradient(x_batch, t_batch)
@@ -114,7 +54,7 @@ def test_book_gradient_check_runs_on_layerwise():
 def test_book_training_loop_runs_on_layerwise():
     """The book's train_neuralnet.py loop, a few hundred iterations on the shipped sample."""
     (x_train, t_train), (x_test, t_test) = load_sample(normalize=True, one_hot_label=True)
-    network = BookTwoLayerNet(input_size=784, hidden_size=50, output_size=10)
+    network = seeded(textbook.TwoLayerNet, input_size=784, hidden_size=50, output_size=10)
     rng = np.random.default_rng(0)
     train_size, batch_size, learning_rate = x_train.shape[0], 100, 0.1
     before = network.accuracy(x_test, t_test)
@@ -129,120 +69,6 @@ def test_book_training_loop_runs_on_layerwise():
 
 
 # ------------------------------------------------------------------------- chapter 6
-
-
-class BookMultiLayerNetExtend:
-    """multi_layer_net_extend.py: Affine, [BatchNorm], activation, [Dropout] per hidden layer.
-
-    As the book builds it: ``__init_weight`` fills ``params``, the layers are made from those
-    arrays, ``gamma``/``beta`` join ``params`` as the BatchNorm layers are made, ``predict``
-    hands ``train_flg`` to the layers that need it, and weight decay is added by hand in
-    ``loss`` and ``gradient``. The one change: each Dropout draws from its own generator
-    (``dropout_seed + idx``) instead of ``np.random``, so a test can replay its masks.
-    """
-
-    def __init__(
-        self,
-        input_size,
-        hidden_size_list,
-        output_size,
-        activation="relu",
-        weight_init_std="relu",
-        weight_decay_lambda=0,
-        use_dropout=False,
-        dropout_ration=0.5,
-        use_batchnorm=False,
-        dropout_seed=0,
-    ):
-        self.input_size = input_size
-        self.output_size = output_size
-        self.hidden_size_list = hidden_size_list
-        self.hidden_layer_num = len(hidden_size_list)
-        self.use_dropout = use_dropout
-        self.weight_decay_lambda = weight_decay_lambda
-        self.use_batchnorm = use_batchnorm
-        self.params = {}
-
-        self.__init_weight(weight_init_std)
-
-        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
-        self.layers = OrderedDict()
-        for idx in range(1, self.hidden_layer_num + 1):
-            self.layers["Affine" + str(idx)] = Affine(
-                self.params["W" + str(idx)], self.params["b" + str(idx)]
-            )
-            if self.use_batchnorm:
-                n = hidden_size_list[idx - 1]
-                self.params["gamma" + str(idx)] = np.ones(n)
-                self.params["beta" + str(idx)] = np.zeros(n)
-                self.layers["BatchNorm" + str(idx)] = BatchNormalization(
-                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)]
-                )
-            self.layers["Activation_function" + str(idx)] = activation_layer[activation]()
-            if self.use_dropout:
-                self.layers["Dropout" + str(idx)] = Dropout(dropout_ration, seed=dropout_seed + idx)
-
-        idx = self.hidden_layer_num + 1
-        self.layers["Affine" + str(idx)] = Affine(
-            self.params["W" + str(idx)], self.params["b" + str(idx)]
-        )
-        self.last_layer = SoftmaxWithLoss()
-
-    def __init_weight(self, weight_init_std):
-        rng = np.random.default_rng(0)
-        all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
-        for idx in range(1, len(all_size_list)):
-            fan_in = all_size_list[idx - 1]
-            scale = weight_init_std
-            if str(weight_init_std).lower() in ("relu", "he"):
-                scale = np.sqrt(2.0 / fan_in)  # He: for ReLU
-            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
-                scale = np.sqrt(1.0 / fan_in)  # Xavier: for sigmoid
-            self.params["W" + str(idx)] = scale * rng.standard_normal((fan_in, all_size_list[idx]))
-            self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
-
-    def predict(self, x, train_flg=False):
-        for key, layer in self.layers.items():
-            if "Dropout" in key or "BatchNorm" in key:
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
-        return x
-
-    def loss(self, x, t, train_flg=False):
-        y = self.predict(x, train_flg)
-        weight_decay = 0
-        for idx in range(1, self.hidden_layer_num + 2):
-            W = self.params["W" + str(idx)]
-            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W**2)
-        return self.last_layer.forward(y, t) + weight_decay
-
-    def accuracy(self, x, t):
-        y = np.argmax(self.predict(x, train_flg=False), axis=1)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        return np.sum(y == t) / float(x.shape[0])
-
-    def gradient(self, x, t):
-        self.loss(x, t, train_flg=True)
-
-        dout = 1
-        dout = self.last_layer.backward(dout)
-        layers = list(self.layers.values())
-        layers.reverse()
-        for layer in layers:
-            dout = layer.backward(dout)
-
-        grads = {}
-        for idx in range(1, self.hidden_layer_num + 2):
-            affine = self.layers["Affine" + str(idx)]
-            W = self.params["W" + str(idx)]
-            grads["W" + str(idx)] = affine.dW + self.weight_decay_lambda * W
-            grads["b" + str(idx)] = affine.db
-            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
-                grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
-                grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
-        return grads
 
 
 @pytest.mark.parametrize("use_batchnorm, use_dropout", [(True, True), (True, False), (False, True)])
@@ -261,7 +87,7 @@ def test_book_multi_layer_net_extend_trains_like_layerwise(
         dropout_ration=0.2,
         use_batchnorm=use_batchnorm,
     )
-    book = BookMultiLayerNetExtend(784, [40, 30], 10, **options)
+    book = seeded(textbook.MultiLayerNetExtend, 784, [40, 30], 10, **options)
     ours = MultiLayerNetExtend(784, [40, 30], 10, **options)
     assert list(ours.layers) == list(book.layers)
     # The same keys; the book's dict lists all W, b before gamma1 (made with the layers).
@@ -307,7 +133,9 @@ def test_book_multi_layer_net_extend_trains_like_layerwise(
 def test_book_multi_layer_net_extend_gradient_check(sample):
     """gradient_check of chapter 6, on the book-style net with BatchNorm and weight decay."""
     (x_train, t_train), _ = sample
-    network = BookMultiLayerNetExtend(784, [6, 5], 10, weight_decay_lambda=0.1, use_batchnorm=True)
+    network = seeded(
+        textbook.MultiLayerNetExtend, 784, [6, 5], 10, weight_decay_lambda=0.1, use_batchnorm=True
+    )
     x_batch, t_batch = x_train[:4], t_train[:4]
     grad_backprop = network.gradient(x_batch, t_batch)
     # W2 reaches the loss through BatchNorm2's dx; b1's gradient is 0 (BatchNorm1 subtracts

@@ -1,12 +1,11 @@
 """The book's way of writing the chapter-7 and chapter-8 networks runs on layerwise's layers.
 
-`BookSimpleConvNet` is written the way the book's `ch07/simple_convnet.py` is, and
-`BookDeepConvNet` the way `ch08/deep_convnet.py` is: a `params` dict filled by
-`weight_init_std * randn(...)`, layers built from those same arrays, `last_layer`, and
-`gradient` reading `dW` and `db` off the layers by name (chapter 7) or by list index
-(chapter 8). Only the imports and the random numbers differ: weights come from a seeded
-`np.random.default_rng` and each Dropout has a seeded generator of its own, so that a test can
-replay its masks.
+The book's `ch07/simple_convnet.py` and `ch08/deep_convnet.py`, as the one reference copy
+`benchmarks/textbook.py` writes them (a `params` dict filled by `weight_init_std * randn(...)`,
+layers built from those same arrays, `last_layer`, and `gradient` reading `dW` and `db` off the
+layers by name in chapter 7 and by list index in chapter 8), run here on layerwise's layers
+(`book_reference.on_layerwise`). NumPy's global generator is seeded before each is built, and
+each Dropout has a generator of its own seeded from it, so that a test can replay its masks.
 
 For each network the tests check three things: backpropagation agrees with central
 differences, the book-style network computes exactly what layerwise's own network computes from
@@ -14,20 +13,16 @@ the same weights (and the same Dropout masks), and a few steps of Adam on the sh
 lower the loss.
 """
 
-from collections import OrderedDict
-
 import numpy as np
 import pytest
+from book_reference import book as textbook
+from book_reference import seeded
 
 from layerwise import (
-    Affine,
-    Convolution,
     DeepConvNet,
     Dropout,
-    Pooling,
     Relu,
     SimpleConvNet,
-    SoftmaxWithLoss,
     blas_threads,
     numerical_gradient,
 )
@@ -75,98 +70,6 @@ def move_biases_off_zero(params, rng):
 # ------------------------------------------------------------------------- chapter 7
 
 
-class BookSimpleConvNet:
-    """simple_convnet.py: conv - relu - pool - affine - relu - affine - softmax."""
-
-    def __init__(
-        self,
-        input_dim=(1, 28, 28),
-        conv_param=None,
-        hidden_size=100,
-        output_size=10,
-        weight_init_std=0.01,
-        seed=0,
-    ):
-        if conv_param is None:
-            conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        filter_num = conv_param["filter_num"]
-        filter_size = conv_param["filter_size"]
-        filter_pad = conv_param["pad"]
-        filter_stride = conv_param["stride"]
-        input_size = input_dim[1]
-        # A float, as in the book; square images only, as in the book.
-        conv_output_size = (input_size - filter_size + 2 * filter_pad) / filter_stride + 1
-        pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
-
-        rng = np.random.default_rng(seed)
-        self.params = {}
-        self.params["W1"] = weight_init_std * rng.standard_normal(
-            (filter_num, input_dim[0], filter_size, filter_size)
-        )
-        self.params["b1"] = np.zeros(filter_num)
-        self.params["W2"] = weight_init_std * rng.standard_normal((pool_output_size, hidden_size))
-        self.params["b2"] = np.zeros(hidden_size)
-        self.params["W3"] = weight_init_std * rng.standard_normal((hidden_size, output_size))
-        self.params["b3"] = np.zeros(output_size)
-
-        self.layers = OrderedDict()
-        self.layers["Conv1"] = Convolution(
-            self.params["W1"], self.params["b1"], conv_param["stride"], conv_param["pad"]
-        )
-        self.layers["Relu1"] = Relu()
-        self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
-        self.layers["Affine1"] = Affine(self.params["W2"], self.params["b2"])
-        self.layers["Relu2"] = Relu()
-        self.layers["Affine2"] = Affine(self.params["W3"], self.params["b3"])
-        self.last_layer = SoftmaxWithLoss()
-
-    def predict(self, x):
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
-
-    def loss(self, x, t):
-        y = self.predict(x)
-        return self.last_layer.forward(y, t)
-
-    def accuracy(self, x, t, batch_size=100):
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        acc = 0.0
-        for i in range(int(x.shape[0] / batch_size)):
-            tx = x[i * batch_size : (i + 1) * batch_size]
-            tt = t[i * batch_size : (i + 1) * batch_size]
-            y = np.argmax(self.predict(tx), axis=1)
-            acc += np.sum(y == tt)
-        return acc / x.shape[0]
-
-    def numerical_gradient(self, x, t):
-        def loss_w(w):
-            return self.loss(x, t)
-
-        grads = {}
-        for idx in (1, 2, 3):
-            grads["W" + str(idx)] = numerical_gradient(loss_w, self.params["W" + str(idx)])
-            grads["b" + str(idx)] = numerical_gradient(loss_w, self.params["b" + str(idx)])
-        return grads
-
-    def gradient(self, x, t):
-        self.loss(x, t)
-
-        dout = 1
-        dout = self.last_layer.backward(dout)
-        layers = list(self.layers.values())
-        layers.reverse()
-        for layer in layers:
-            dout = layer.backward(dout)
-
-        grads = {}
-        grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
-        grads["W2"], grads["b2"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
-        grads["W3"], grads["b3"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
-        return grads
-
-
 def test_book_simple_convnet_gradient_check():
     """ch07/gradient_check.py: backprop and central differences agree on random 10x10 images.
 
@@ -178,7 +81,8 @@ def test_book_simple_convnet_gradient_check():
     """
     rng = np.random.default_rng(0)
     x_batch, t_batch = rng.random((3, 1, 10, 10)), np.array([1, 4, 7])
-    network = BookSimpleConvNet(
+    network = seeded(
+        textbook.SimpleConvNet,
         input_dim=(1, 10, 10),
         conv_param={"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1},
         hidden_size=8,
@@ -205,7 +109,7 @@ def test_book_simple_convnet_computes_what_layerwise_computes(sample, conv_param
     """With the same weights, the book-style net and layerwise.SimpleConvNet agree exactly."""
     (x_train, t_train), _ = sample
     x, t = x_train[:100], t_train[:100]
-    book = BookSimpleConvNet(conv_param=conv_param, weight_init_std=0.05)
+    book = seeded(textbook.SimpleConvNet, conv_param=conv_param, weight_init_std=0.05)
     ours = SimpleConvNet(conv_param=conv_param, weight_init_std=0.05, seed=1)
     assert list(ours.layers) == list(book.layers)
     assert {k: v.shape for k, v in ours.params.items()} == {
@@ -228,7 +132,8 @@ def test_book_simple_convnet_trains_on_sample(sample):
     """ch07/train_convnet.py in miniature: Adam on a few hundred images lowers the loss."""
     (x_train, t_train), (x_test, t_test) = sample
     x_train, t_train = x_train[:300], t_train[:300]
-    network = BookSimpleConvNet(
+    network = seeded(
+        textbook.SimpleConvNet,
         input_dim=(1, 28, 28),
         conv_param={"filter_num": 8, "filter_size": 5, "pad": 0, "stride": 1},
         hidden_size=50,
@@ -260,153 +165,6 @@ def test_book_simple_convnet_trains_on_sample(sample):
 
 # ------------------------------------------------------------------------- chapter 8
 
-#: The book's default convolutions: 16, 16, 32, 32, 64, 64 filters of 3x3, pad 2 in the fourth.
-BOOK_CONV_PARAMS = tuple(
-    {"filter_num": n, "filter_size": 3, "pad": pad, "stride": 1}
-    for n, pad in [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]
-)
-
-
-class BookDeepConvNet:
-    """deep_convnet.py: conv-relu-conv-relu-pool three times, affine-relu-dropout-affine-dropout.
-
-    As the book writes it, with two changes: ``pre_node_nums`` is computed from the arguments
-    (the book writes out the numbers for 28x28 images: ``[1*3*3, 16*3*3, 16*3*3, 32*3*3, 32*3*3,
-    64*3*3, 64*4*4, hidden_size]``), and each Dropout draws from its own seeded generator.
-    """
-
-    def __init__(
-        self,
-        input_dim=(1, 28, 28),
-        conv_param_1=BOOK_CONV_PARAMS[0],
-        conv_param_2=BOOK_CONV_PARAMS[1],
-        conv_param_3=BOOK_CONV_PARAMS[2],
-        conv_param_4=BOOK_CONV_PARAMS[3],
-        conv_param_5=BOOK_CONV_PARAMS[4],
-        conv_param_6=BOOK_CONV_PARAMS[5],
-        hidden_size=50,
-        output_size=10,
-        seed=0,
-    ):
-        conv_params = [
-            conv_param_1,
-            conv_param_2,
-            conv_param_3,
-            conv_param_4,
-            conv_param_5,
-            conv_param_6,
-        ]
-        # Fan-in of one unit of each layer, and the image side after each pair and its pool.
-        pre_node_nums = []
-        pre_channel_num, size = input_dim[0], input_dim[1]
-        for idx, conv_param in enumerate(conv_params):
-            fs, pad, stride = conv_param["filter_size"], conv_param["pad"], conv_param["stride"]
-            pre_node_nums.append(pre_channel_num * fs * fs)
-            size = (size + 2 * pad - fs) // stride + 1
-            if idx % 2 == 1:  # a 2x2 pool follows every second convolution
-                size //= 2
-            pre_channel_num = conv_param["filter_num"]
-        pre_node_nums += [pre_channel_num * size * size, hidden_size]
-        weight_init_scales = np.sqrt(2.0 / np.array(pre_node_nums))  # He, for ReLU
-
-        rng = np.random.default_rng(seed)
-        self.params = {}
-        pre_channel_num = input_dim[0]
-        for idx, conv_param in enumerate(conv_params):
-            self.params["W" + str(idx + 1)] = weight_init_scales[idx] * rng.standard_normal(
-                (
-                    conv_param["filter_num"],
-                    pre_channel_num,
-                    conv_param["filter_size"],
-                    conv_param["filter_size"],
-                )
-            )
-            self.params["b" + str(idx + 1)] = np.zeros(conv_param["filter_num"])
-            pre_channel_num = conv_param["filter_num"]
-        self.params["W7"] = weight_init_scales[6] * rng.standard_normal(
-            (pre_node_nums[6], hidden_size)
-        )
-        self.params["b7"] = np.zeros(hidden_size)
-        self.params["W8"] = weight_init_scales[7] * rng.standard_normal((hidden_size, output_size))
-        self.params["b8"] = np.zeros(output_size)
-
-        p = self.params
-        self.layers = []
-        self.layers.append(
-            Convolution(p["W1"], p["b1"], conv_param_1["stride"], conv_param_1["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(
-            Convolution(p["W2"], p["b2"], conv_param_2["stride"], conv_param_2["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
-        self.layers.append(
-            Convolution(p["W3"], p["b3"], conv_param_3["stride"], conv_param_3["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(
-            Convolution(p["W4"], p["b4"], conv_param_4["stride"], conv_param_4["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
-        self.layers.append(
-            Convolution(p["W5"], p["b5"], conv_param_5["stride"], conv_param_5["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(
-            Convolution(p["W6"], p["b6"], conv_param_6["stride"], conv_param_6["pad"])
-        )
-        self.layers.append(Relu())
-        self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
-        self.layers.append(Affine(p["W7"], p["b7"]))
-        self.layers.append(Relu())
-        self.layers.append(Dropout(0.5, seed=seed + 1))
-        self.layers.append(Affine(p["W8"], p["b8"]))
-        self.layers.append(Dropout(0.5, seed=seed + 2))
-
-        self.last_layer = SoftmaxWithLoss()
-
-    def predict(self, x, train_flg=False):
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
-        return x
-
-    def loss(self, x, t):
-        y = self.predict(x, train_flg=True)
-        return self.last_layer.forward(y, t)
-
-    def accuracy(self, x, t, batch_size=100):
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        acc = 0.0
-        for i in range(int(x.shape[0] / batch_size)):
-            tx = x[i * batch_size : (i + 1) * batch_size]
-            tt = t[i * batch_size : (i + 1) * batch_size]
-            y = np.argmax(self.predict(tx, train_flg=False), axis=1)
-            acc += np.sum(y == tt)
-        return acc / x.shape[0]
-
-    def gradient(self, x, t):
-        self.loss(x, t)
-
-        dout = 1
-        dout = self.last_layer.backward(dout)
-        tmp_layers = self.layers.copy()
-        tmp_layers.reverse()
-        for layer in tmp_layers:
-            dout = layer.backward(dout)
-
-        grads = {}
-        for i, layer_idx in enumerate((0, 2, 5, 7, 10, 12, 15, 18)):
-            grads["W" + str(i + 1)] = self.layers[layer_idx].dW
-            grads["b" + str(i + 1)] = self.layers[layer_idx].db
-        return grads
-
-
 def dropout_states(network):
     """The book-style network's Dropout generators' states, by layerwise's layer names."""
     return {
@@ -431,7 +189,9 @@ def test_book_deep_convnet_gradient_check():
     """
     rng = np.random.default_rng(0)
     x_batch, t_batch = rng.random((4, 1, 12, 12)), np.array([0, 3, 5, 9])
-    network = BookDeepConvNet(input_dim=(1, 12, 12), **SMALL_CONV_PARAMS, hidden_size=6)
+    network = seeded(
+        textbook.DeepConvNet, input_dim=(1, 12, 12), **SMALL_CONV_PARAMS, hidden_size=6
+    )
     move_biases_off_zero(network.params, rng)
     dropouts = [layer for layer in network.layers if isinstance(layer, Dropout)]
     assert [network.layers.index(layer) for layer in dropouts] == [17, 19]
@@ -473,7 +233,7 @@ def test_book_deep_convnet_computes_what_layerwise_computes(
     side = input_dim[1]
     start = (28 - side) // 2
     x, t = x_train[:100, :, start : start + side, start : start + side], t_train[:100]
-    book = BookDeepConvNet(input_dim, **conv_params, hidden_size=hidden_size)
+    book = seeded(textbook.DeepConvNet, input_dim, **conv_params, hidden_size=hidden_size)
     ours = DeepConvNet(input_dim, **conv_params, hidden_size=hidden_size, seed=1)
     assert {k: v.shape for k, v in ours.params.items()} == {
         k: v.shape for k, v in book.params.items()
@@ -517,7 +277,7 @@ def test_book_deep_convnet_trains_on_sample(sample):
         f"conv_param_{i}": {"filter_num": n, "filter_size": 3, "pad": pad, "stride": 1}
         for i, (n, pad) in enumerate([(4, 1), (4, 1), (8, 1), (8, 2), (8, 1), (8, 1)], 1)
     }
-    network = BookDeepConvNet(input_dim=(1, 20, 20), **conv_params, hidden_size=32)
+    network = seeded(textbook.DeepConvNet, input_dim=(1, 20, 20), **conv_params, hidden_size=32)
     optimizer = Adam(lr=0.01)
     rng = np.random.default_rng(0)
     train_size, batch_size = x_train.shape[0], 50

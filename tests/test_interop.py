@@ -47,7 +47,7 @@ from layerwise.interop import (
     to_torch,
 )
 from layerwise.interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
-from layerwise.layers import Layer, register_layer
+from layerwise.layers import Layer
 from layerwise.optimizers import Adam
 
 torch = pytest.importorskip("torch")
@@ -274,7 +274,6 @@ def test_to_torch_does_not_change_the_network(trained, sample_test):
 # ---------------------------------------------------------------------- refusals
 
 
-@register_layer
 class Square(Layer):
     """A layer no bridge knows: refused by name."""
 

@@ -9,11 +9,12 @@ the suite sees only the package's own layers.
 
 import numpy as np
 import pytest
+from conftest import registered_layer
 
 import layerwise
 from layerwise import Affine, Dropout, MultiLayerNetExtend, Sequential, Trainer
 from layerwise.interop import ConversionError
-from layerwise.layers import ACTIVATIONS, LAYERS, Layer, register_layer
+from layerwise.layers import ACTIVATIONS, LAYERS, Layer
 from layerwise.viz import record
 
 
@@ -45,10 +46,8 @@ class Tanh(Layer):
 @pytest.fixture(autouse=True)
 def tanh_registered():
     """Register Tanh for one test, then remove it from both registries."""
-    register_layer(Tanh)
-    yield Tanh
-    del LAYERS["Tanh"]
-    del ACTIVATIONS["tanh"]
+    with registered_layer(Tanh):
+        yield Tanh
 
 
 def _batch(rng, n=6, features=5, classes=3):
@@ -77,8 +76,25 @@ def _assert_close_gradients(net, x, t):
 
 def test_registration_enters_both_registries_and_is_undone():
     assert LAYERS["Tanh"] is Tanh and ACTIVATIONS["tanh"] is Tanh
-    # The fixture's teardown is exercised by every other module: e.g. test_network checks that
-    # activation="tanh" is refused, and test_interop that torch's Tanh has no counterpart.
+
+    class Softsign(Tanh):  # a second activation, registered and unregistered here
+        activation_name = "softsign"
+
+    with registered_layer(Softsign):
+        assert LAYERS["Softsign"] is Softsign and ACTIVATIONS["softsign"] is Softsign
+        assert MultiLayerNetExtend(5, [4], 3, activation="softsign", seed=0)
+    assert "Softsign" not in LAYERS and "softsign" not in ACTIVATIONS
+    with pytest.raises(ValueError, match="softsign"):
+        MultiLayerNetExtend(5, [4], 3, activation="softsign", seed=0)
+    # Tanh itself stays registered until this test ends (the fixture), then is gone too:
+    # test_registries_hold_only_the_package_layers_between_tests checks that.
+
+
+def test_registries_hold_only_the_package_layers_between_tests():
+    """Runs without Tanh's fixture effect leaking: the package's own registrations only."""
+    package = {name for name, cls in LAYERS.items() if cls.__module__.startswith("layerwise.")}
+    assert set(LAYERS) - package == {"Tanh"}  # this module's fixture, and nothing else
+    assert {c.__name__ for c in ACTIVATIONS.values()} - package == {"Tanh"}
 
 
 def test_tanh_layer_backward_matches_numerical_gradient():
