@@ -15,10 +15,11 @@ exactly, but they are *not* NumPy arrays, and they behave as CuPy 13's arrays (l
   value, as CuPy's ``__array_ufunc__`` does. Other operands (lists) give NotImplemented.
 - **NumPy functions** (``np.sum``, ``np.where``, ...) run only where CuPy 13 has a function of
   that name (``__array_function__`` returns NotImplemented for the others, and NumPy raises
-  "no implementation found"). A host array among their arguments is a TypeError: CuPy's own
-  functions differ here (most raise, ``copyto`` raises ValueError, a few fall back to NumPy),
-  and layerwise must rely on none of it; only ``take``'s indices may be a host array, as CuPy
-  copies index arrays.
+  "no implementation found"). A host array among their arguments is a TypeError. CuPy's own
+  functions differ there (most raise, a few fall back to NumPy), and layerwise must rely on
+  none of it; the stand-in follows CuPy where it is plain: ``take``'s indices may be a host
+  array (CuPy copies index arrays), ``copyto`` from a host array of ndim >= 1 is a ValueError
+  and from a 0-d one reads its value.
 - **Indexing**: ``x[i]`` with integers is a 0-d *view* (NumPy gives a scalar copy); slicing
   gives views and index arrays copies, as in NumPy. Index arrays may be host arrays (CuPy copies
   them), and so may the values of an assignment through index arrays. ``x[basic] = value``
@@ -63,26 +64,28 @@ FUNCTIONS = {
         """all allclose amax amin angle any append apply_along_axis arange argmax argmin
         argpartition argsort argwhere around array2string array_equal array_equiv array_repr
         array_split array_str asanyarray asarray_chkfinite ascontiguousarray asfortranarray
-        atleast_1d atleast_2d atleast_3d average bartlett base_repr binary_repr bincount blackman broadcast_arrays
-        broadcast_shapes broadcast_to can_cast choose clip column_stack common_type compress
-        concatenate convolve copy copyto corrcoef correlate count_nonzero cov cross cumprod cumsum
-        delete diag diag_indices diag_indices_from diagflat diagonal diff digitize dot dsplit
-        dstack ediff1d einsum empty empty_like expand_dims extract eye fill_diagonal fix
-        flatnonzero flip fliplr flipud format_float_positional format_float_scientific full
-        full_like gradient hamming hanning histogram histogram2d histogramdd hsplit hstack i0
-        identity imag indices inner interp intersect1d isclose iscomplex iscomplexobj isfortran
-        isin isneginf isposinf isreal isrealobj isscalar issubdtype iterable ix_ kaiser kron
+        atleast_1d atleast_2d atleast_3d average bartlett base_repr binary_repr bincount
+        blackman broadcast_arrays broadcast_shapes broadcast_to can_cast choose clip
+        column_stack common_type compress concatenate convolve copy copyto corrcoef
+        correlate count_nonzero cov cross cumprod cumsum delete diag diag_indices
+        diag_indices_from diagflat diagonal diff digitize dot dsplit dstack ediff1d einsum
+        empty empty_like expand_dims extract eye fill_diagonal fix flatnonzero flip fliplr
+        flipud format_float_positional format_float_scientific full full_like gradient
+        hamming hanning histogram histogram2d histogramdd hsplit hstack i0 identity imag
+        indices inner interp intersect1d isclose iscomplex iscomplexobj isfortran isin
+        isneginf isposinf isreal isrealobj isscalar issubdtype iterable ix_ kaiser kron
         lexsort linspace logspace mask_indices max may_share_memory mean median meshgrid min
-        min_scalar_type mintypecode moveaxis nan_to_num nanargmax nanargmin nancumprod nancumsum
-        nanmax nanmean nanmedian nanmin nanprod nanstd nansum nanvar ndim nonzero ones ones_like
-        outer packbits pad partition percentile piecewise place poly polyadd polyfit polymul
-        polysub polyval prod promote_types ptp put putmask quantile ravel ravel_multi_index real
-        real_if_close repeat require reshape resize result_type roll rollaxis roots rot90 round
-        row_stack searchsorted select setdiff1d setxor1d shape shares_memory sinc size sort
-        sort_complex split squeeze stack std sum swapaxes take take_along_axis tensordot tile
-        trace transpose tri tril tril_indices tril_indices_from trim_zeros triu triu_indices
-        triu_indices_from typename union1d unique unpackbits unravel_index unwrap vander var vdot
-        vsplit vstack where zeros zeros_like""".split()
+        min_scalar_type mintypecode moveaxis nan_to_num nanargmax nanargmin nancumprod
+        nancumsum nanmax nanmean nanmedian nanmin nanprod nanstd nansum nanvar ndim nonzero
+        ones ones_like outer packbits pad partition percentile piecewise place poly polyadd
+        polyfit polymul polysub polyval prod promote_types ptp put putmask quantile ravel
+        ravel_multi_index real real_if_close repeat require reshape resize result_type roll
+        rollaxis roots rot90 round row_stack searchsorted select setdiff1d setxor1d shape
+        shares_memory sinc size sort sort_complex split squeeze stack std sum swapaxes take
+        take_along_axis tensordot tile trace transpose tri tril tril_indices
+        tril_indices_from trim_zeros triu triu_indices triu_indices_from typename union1d
+        unique unpackbits unravel_index unwrap vander var vdot vsplit vstack where zeros
+        zeros_like""".split()
     ),
     "numpy.linalg": frozenset(
         """cholesky det eigh eigvalsh inv lstsq matrix_power matrix_rank norm pinv qr slogdet

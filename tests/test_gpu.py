@@ -737,3 +737,35 @@ def test_regression_recording_a_gpu_network_describes_it_as_a_cpu_recording_does
     x, t = _rows(4)[:, :12], LABELS[:4]
     assert str(record_step(gpu, x, t)) == str(record_step(cpu, x, t))
     assert "a ndarray" not in str(record_step(gpu, x, t))
+
+
+def test_the_command_line_trains_and_evaluates_on_the_gpu_as_on_the_cpu(
+    fake_cupy, tmp_path, monkeypatch, capsys
+):
+    from layerwise.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for device in ("cuda", "cpu"):
+        assert main(["train", "--epochs", "1", "--device", device, "--quiet", "--out", device]) == 0
+    assert (tmp_path / "cuda" / "history.csv").read_text() == (
+        tmp_path / "cpu" / "history.csv"
+    ).read_text()
+    assert json.loads((tmp_path / "cuda" / "run.json").read_text())["options"]["device"] == "cuda:0"
+    capsys.readouterr()
+    reports = []
+    for device in ("cuda", "cpu"):
+        assert main(["evaluate", device, "--device", device]) == 0
+        reports.append(capsys.readouterr().out.replace(f"{device}/", "run/"))
+    assert "accuracy" in reports[0] and reports[0] == reports[1]
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".npz"])
+def test_the_books_save_params_and_load_params_on_a_gpu_network(fake_cupy, tmp_path, suffix):
+    net = MultiLayerNetExtend(784, [10], 10, use_batchnorm=True, seed=0).to("cuda")
+    path = tmp_path / f"params{suffix}"
+    net.save_params(path)
+    other = MultiLayerNetExtend(784, [10], 10, use_batchnorm=True, seed=1).to("cuda")
+    other.load_params(path)
+    for key, value in net.params.items():
+        assert is_cupy_array(other.params[key]) and other.params[key] is not value
+        np.testing.assert_array_equal(as_numpy(other.params[key]), as_numpy(value))
