@@ -31,8 +31,9 @@ exactly, but they are *not* NumPy arrays, and they behave as CuPy 13's arrays (l
 - **The module** has only CuPy 13's names: the functions and ufuncs below (``cupy/__init__.py``,
   ``cupy.linalg`` and ``cupy.lib.stride_tricks`` at the v13.0.0 tag, those that NumPy also has),
   its dtypes and constants, ``asnumpy``, ``get_array_module``, ``cuda`` (``Device``,
-  ``runtime.getDeviceCount``) and ``random.default_rng``, whose ``Generator`` draws only CuPy's
-  distributions (NumPy's streams, not cuRAND's). Any other name is an AttributeError.
+  ``runtime.getDeviceCount``) and ``random``: ``default_rng``, whose ``Generator`` draws only
+  CuPy's distributions, and the legacy functions (``randn``, ``rand``, ...), all NumPy's
+  streams, not cuRAND's. Any other name is an AttributeError.
 """
 
 from __future__ import annotations
@@ -114,6 +115,16 @@ DISTRIBUTIONS = frozenset(
     """random uniform integers beta chisquare dirichlet exponential f geometric hypergeometric
     logseries standard_exponential poisson power standard_normal gamma standard_gamma
     binomial""".split()
+)
+
+#: ``cupy.random``'s functions of the legacy API (CuPy 13), which NumPy's ``np.random`` has too.
+LEGACY_RANDOM = frozenset(
+    """beta binomial bytes chisquare choice dirichlet exponential f gamma geometric gumbel
+    hypergeometric laplace logistic lognormal logseries multinomial multivariate_normal
+    negative_binomial noncentral_chisquare noncentral_f normal pareto permutation poisson power
+    rand randint randn random random_integers random_sample ranf rayleigh sample seed shuffle
+    standard_cauchy standard_exponential standard_gamma standard_normal standard_t triangular
+    uniform vonmises wald weibull zipf""".split()
 )
 
 _UFUNC_METHODS = ("__call__", "outer", "at", "reduce", "accumulate", "reduceat")
@@ -547,6 +558,11 @@ def make_cupy(device_count=1):
 
     cupy.random = types.ModuleType("cupy.random")
     cupy.random.default_rng, cupy.random.Generator = default_rng, Generator
+    state = np.random.RandomState(0)  # CuPy's legacy generator is its own, not NumPy's global one
+    aliases = {"ranf": "random_sample", "sample": "random_sample"}
+    for name in LEGACY_RANDOM:
+        draw = getattr(state, aliases.get(name, name))
+        setattr(cupy.random, name, _function(draw, "cupy.random", name))
 
     def getDeviceCount():  # noqa: N802 - CUDA's name
         if device_count is None:
@@ -559,12 +575,12 @@ def make_cupy(device_count=1):
     return cupy
 
 
-def _function(func, module):
+def _function(func, module, name=None):
     """``cupy.<name>``: NumPy's function on device arrays; creation functions make them."""
 
     def call(*args, **kwargs):
         return _call(func, args, kwargs)
 
-    call.__name__ = call.__qualname__ = func.__name__
+    call.__name__ = call.__qualname__ = name or func.__name__
     call.__module__ = module
     return call

@@ -15,6 +15,7 @@ from cupy_standin import (
     ALIASES,
     DISTRIBUTIONS,
     FUNCTIONS,
+    LEGACY_RANDOM,
     METHODS,
     UFUNCS,
     make_cupy,
@@ -150,6 +151,7 @@ def test_arrays_are_device_arrays_and_results_stay_there(cp):
     assert cp.get_array_module(dev) is cp and cp.get_array_module(np.ones(1)) is np
     draws = cp.random.default_rng(0).standard_normal((2, 3))
     assert type(draws) is cp.ndarray and draws.shape == (2, 3)
+    assert type(cp.random.randn(2, 3)) is cp.ndarray  # the legacy API, as the book's code calls
 
 
 def test_the_stand_in_has_cupys_names_only():
@@ -170,4 +172,5 @@ def test_every_name_the_stand_in_grants_is_cupys():
     missing += [n for n in FUNCTIONS["numpy.lib.stride_tricks"] if not hasattr(stride_tricks, n)]
     missing += [f"ndarray.{n}" for n in METHODS if not hasattr(cupy.ndarray, n)]
     missing += [f"Generator.{n}" for n in DISTRIBUTIONS if not hasattr(cupy.random.Generator, n)]
+    missing += [f"random.{n}" for n in LEGACY_RANDOM if not hasattr(cupy.random, n)]
     assert not missing, missing

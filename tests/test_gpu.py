@@ -517,6 +517,25 @@ def test_the_gpu_script_runs_its_checks_on_the_cpu_in_a_dry_run():
         assert result.returncode == 2 and "CuPy is not installed" in result.stderr
 
 
+def test_the_gpu_script_runs_its_cupy_path_through_the_stand_in(fake_cupy, tmp_path, capsys):
+    """benchmarks/gpu.py's checks (a), (b) and the CuPy half of (c) with CuPy's refusals.
+
+    The dry run computes on NumPy; here the same script meets arrays that refuse what CuPy
+    refuses, so code that only a GPU machine runs (the book's algorithm on CuPy, say) cannot
+    break unseen. PyTorch CUDA and the timing targets stay for a GPU.
+    """
+    spec = importlib.util.spec_from_file_location("gpu_script", BENCHMARKS / "gpu.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    report = script.Report()
+    script.check_networks(report, "cuda", batch=4)
+    script.check_round_trip(report, "cuda", 200, tmp_path)
+    script.check_step_time(report, "cuda", batch=4, rounds=1, steps=1, dry_run=True)
+    out = capsys.readouterr().out
+    assert not report.failed, out
+    assert "book's algorithm" in out and "on cuda:0" in out and "DeepConvNet" in out
+
+
 # ---------------------------------------------------------------- what the strict stand-in found
 
 
