@@ -788,3 +788,19 @@ def test_the_books_save_params_and_load_params_on_a_gpu_network(fake_cupy, tmp_p
     for key, value in net.params.items():
         assert is_cupy_array(other.params[key]) and other.params[key] is not value
         np.testing.assert_array_equal(as_numpy(other.params[key]), as_numpy(value))
+
+
+def test_regression_gradcheck_sampling_leaves_a_gpu_networks_parameters_as_they_were(fake_cupy):
+    # cli/gradcheck.py kept `flat[i]` to restore it: a 0-d view in CuPy, not a copy.
+    from layerwise.cli.gradcheck import sampled_gradients
+
+    cpu = TwoLayerNet(12, 5, 10, seed=0)
+    gpu = copy.deepcopy(cpu).to("cuda")
+    before = {k: as_numpy(v).tobytes() for k, v in gpu.params.items()}
+    x, t = _rows(3)[:, :12], LABELS[:3]
+    pairs_gpu, _ = sampled_gradients(gpu, x, t, 4, np.random.default_rng(0))
+    assert {k: as_numpy(v).tobytes() for k, v in gpu.params.items()} == before
+    pairs_cpu, _ = sampled_gradients(cpu, x, t, 4, np.random.default_rng(0))
+    for key, (backprop, numerical) in pairs_cpu.items():
+        np.testing.assert_allclose(as_numpy(pairs_gpu[key][0]), backprop, rtol=1e-12)
+        np.testing.assert_allclose(pairs_gpu[key][1], numerical, rtol=1e-7)
