@@ -77,7 +77,7 @@ def step_function(x: npt.ArrayLike) -> np.ndarray:
         float array. ``x = 0`` and NaN give 0.
     """
     x = as_float_array(x, "step_function")
-    return (x > 0).astype(int)  # the book's np.array(x > 0, dtype=int), on x's device
+    return get_array_module(x).array(x > 0, dtype=int)  # the book's line, on x's device
 
 
 def sigmoid(x: npt.ArrayLike) -> np.ndarray:
