@@ -5,11 +5,12 @@ Three kinds of test:
 - The seam's CPU side, for real: device names, the errors for a missing CuPy or GPU (CuPy is
   absent on CI, so the command line's refusal is the real one), ``to('cpu')``, CuPy never
   imported by a CPU run.
-- A whole GPU run through a strict stand-in for CuPy (:func:`fake_cupy`): arrays of a NumPy
-  subclass whose type says it comes from ``cupy``, which refuse to meet a plain NumPy array in
-  any operation, as CuPy's arrays refuse. A creation that forgot the array module, or a host
-  array leaking into a step, fails here as it would on a GPU; the arithmetic is NumPy's, so
-  the results are compared with a CPU run's exactly.
+- The GPU path through a stand-in for CuPy (:func:`fake_cupy`, ``tests/cupy_standin.py``) as
+  strict as CuPy 13: its arrays are not NumPy arrays, refuse implicit conversion and host
+  operands, have only CuPy's functions and methods, and index to 0-d views
+  (``tests/test_cupy_standin.py`` proves it). A creation that forgot the array module, a host
+  array leaking into a step, or code relying on ``x[i]`` being a copy fails here as it would on
+  a GPU; the arithmetic is NumPy's, so the results are compared with a CPU run's exactly.
 - Marked ``gpu``: the same on a real GPU, float32, against NumPy (skipped where there is none;
   ``benchmarks/gpu.py`` runs them and the timings on a GPU machine).
 """
@@ -86,7 +87,7 @@ def _install(monkeypatch, module):
 
 @pytest.fixture
 def fake_cupy(monkeypatch):
-    """CuPy and one "GPU", faked (see :class:`FakeDeviceArray`); removed after the test."""
+    """CuPy and one "GPU", the stand-in of ``tests/cupy_standin.py``; removed after the test."""
     _install(monkeypatch, make_cupy())
     return sys.modules["cupy"]
 
