@@ -313,7 +313,7 @@ _operators()
 
 
 class Flags:
-    """``cupy.ndarray.flags``: read-only, three of NumPy's flags."""
+    """``cupy.ndarray.flags``: three of NumPy's flags, by attribute or by NumPy's key."""
 
     __slots__ = ("c_contiguous", "f_contiguous", "owndata")
 
@@ -346,7 +346,8 @@ class _Device:
     def __eq__(self, other):
         return isinstance(other, _Device) and other.id == self.id
 
-    __hash__ = object.__hash__
+    def __hash__(self):
+        return hash(self.id)
 
     def synchronize(self):
         """Nothing to wait for: the stand-in computes synchronously."""
