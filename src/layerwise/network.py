@@ -734,9 +734,9 @@ class Sequential:
             x, t = as_array(x, owner), as_array(t, owner, "t")
         except (ValueError, TypeError) as err:  # ragged nested lists
             raise ValueError(f"{owner}: x and t must be rectangular arrays ({err})") from None
-        first = self._first_array()
-        if move:
-            x, t = as_array_like(x, first), as_array_like(t, first)  # to the network's device
+        if move:  # to the network's device
+            first = self._first_array()
+            x, t = as_array_like(x, first), as_array_like(t, first)
         if x.ndim == 0 or t.ndim == 0 or len(x) != len(t) or len(x) == 0:
             raise ValueError(
                 f"{owner}: x and t must be non-empty batches of the same length N, "

@@ -272,7 +272,7 @@ class BatchNormalization(Layer):
         if value is None:  # made where gamma is: NumPy's or CuPy's
             return get_array_module(self.gamma).full(self.gamma.shape, fill, self.gamma.dtype)
         a = self._check_shape(as_float_array(value, "BatchNormalization", name=name), name)
-        a = as_array_like(a, self.gamma)  # training updates it in place with gamma's device
+        a = as_array_like(a, self.gamma)  # on gamma's device: training adds to it in place
         if a.dtype != self.gamma.dtype or not is_writeable(a):
             with quiet():  # float64 beyond float32's range becomes inf
                 a = a.astype(self.gamma.dtype)
