@@ -19,6 +19,7 @@ NumPy stays the only dependency; ``pip install 'layerwise[gpu]'`` adds ``cupy-cu
 :func:`parse_device`               ``"cpu"``, ``"cuda"``, ``"cuda:0"`` as a :class:`Device`
 :func:`import_cupy`                CuPy with a GPU, or :class:`DeviceUnavailableError` saying
                                    what is missing and how to install it
+:func:`is_writeable`               whether an array may be changed in place, on either device
 =================================  ==========================================================
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "get_array_module",
     "import_cupy",
     "is_cupy_array",
+    "is_writeable",
     "parse_device",
     "to_device",
 ]
@@ -99,6 +101,13 @@ def parse_device(device: str | Device) -> Device:
 def is_cupy_array(a: Any) -> bool:
     """True when ``a`` is a CuPy array; looks at its type's module, so CuPy is not imported."""
     return type(a).__module__.partition(".")[0] == "cupy"
+
+
+def is_writeable(a: Any) -> bool:
+    """Whether the array ``a`` may be changed in place: NumPy's ``flags.writeable``, and always
+    for a CuPy array, which has no read-only mode (its ``flags`` hold ``c_contiguous``,
+    ``f_contiguous`` and ``owndata`` only)."""
+    return is_cupy_array(a) or bool(a.flags.writeable)
 
 
 def get_array_module(*arrays: Any) -> ModuleType:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._checks import as_dtype, as_float_array, check_labels, check_last_axis, check_scores, quiet
-from .backend import as_numpy, get_array_module, is_cupy_array
+from .backend import as_numpy, get_array_module, is_cupy_array, is_writeable
 
 __all__ = [
     "cross_entropy_error",
@@ -77,7 +77,7 @@ def step_function(x: npt.ArrayLike) -> np.ndarray:
         float array. ``x = 0`` and NaN give 0.
     """
     x = as_float_array(x, "step_function")
-    return np.array(x > 0, dtype=int)
+    return get_array_module(x).array(x > 0, dtype=int)  # the book's line, on x's device
 
 
 def sigmoid(x: npt.ArrayLike) -> np.ndarray:
@@ -286,7 +286,7 @@ def sum_squared_error(y: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
             )
         )
     with quiet():  # a difference beyond the float range gives an inf loss, without a warning
-        return y.dtype.type(0.5 * np.sum((y - as_dtype(t, y.dtype)) ** 2))
+        return (0.5 * np.sum((y - as_dtype(t, y.dtype)) ** 2)).astype(y.dtype)  # on y's device
 
 
 # The book's chapter-4 text defines the same formula under this name.
@@ -403,7 +403,7 @@ def numerical_gradient(
             "numerical_gradient: x must be a floating-point ndarray (it is perturbed in place), "
             f"got {type(x).__name__}" + (f" of dtype {x.dtype}" if is_array else "")
         )
-    if not x.flags.writeable:
+    if not is_writeable(x):
         raise ValueError(
             "numerical_gradient: x must be writeable (it is perturbed in place and restored); "
             "pass a copy, x.copy(), with f reading its argument"
@@ -412,7 +412,7 @@ def numerical_gradient(
         raise ValueError(f"numerical_gradient: h must be a positive finite number, got {h!r}")
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
-        saved = x[idx]
+        saved = x[idx].copy()  # NumPy's x[idx] is a scalar copy, CuPy's a 0-d view of x
         with quiet():  # x near the float maximum steps to inf, as x + h does in NumPy
             x_plus, x_minus = saved + h, saved - h
         try:

@@ -29,6 +29,7 @@ from .backend import (
     Device,
     array_module,
     as_array_like,
+    as_numpy,
     device_of,
     get_array_module,
     parse_device,
@@ -402,7 +403,10 @@ class Sequential:
         -------
         float
         """
-        x, t = self._check_batch(x, t)
+        # x goes to the network's device a chunk at a time (in predict); t stays on the host,
+        # where each chunk's predicted labels come back to be counted.
+        x, t = self._check_batch(x, t, move=False)
+        t = as_numpy(t)
         batch_size = check_number(
             batch_size, f"{type(self).__name__}.accuracy", "batch_size", low=1, integer=True
         )
@@ -416,7 +420,8 @@ class Sequential:
                 )
                 if labels is None:
                     labels = np.argmax(onehot, axis=1)
-            correct += int(np.sum(np.argmax(y, axis=1) == labels[start : start + batch_size]))
+            predicted = as_numpy(np.argmax(y, axis=1))
+            correct += int(np.sum(predicted == labels[start : start + batch_size]))
         return correct / len(t)
 
     # ------------------------------------------------------------------ gradients
@@ -721,15 +726,17 @@ class Sequential:
 
     # ------------------------------------------------------------------ checks
 
-    def _check_batch(self, x, t):
-        """``x`` and ``t`` as arrays with the same, non-zero number of samples."""
+    def _check_batch(self, x, t, move=True):
+        """``x`` and ``t`` as arrays with the same, non-zero number of samples, on the
+        network's device (where they are, with ``move=False``)."""
         owner = type(self).__name__
         try:
             x, t = as_array(x, owner), as_array(t, owner, "t")
         except (ValueError, TypeError) as err:  # ragged nested lists
             raise ValueError(f"{owner}: x and t must be rectangular arrays ({err})") from None
-        first = self._first_array()
-        x, t = as_array_like(x, first), as_array_like(t, first)  # to the network's device
+        if move:  # to the network's device
+            first = self._first_array()
+            x, t = as_array_like(x, first), as_array_like(t, first)
         if x.ndim == 0 or t.ndim == 0 or len(x) != len(t) or len(x) == 0:
             raise ValueError(
                 f"{owner}: x and t must be non-empty batches of the same length N, "

@@ -138,7 +138,7 @@ def sampled_gradients(network, x, t, entries, rng, h=1e-5):
         picked = rng.choice(param.size, size=min(entries, param.size), replace=False)
         flat, numerical = param.reshape(-1), []  # a view: changing it changes the parameter
         for i in picked:
-            kept = flat[i]
+            kept = flat[i].copy()  # a copy on either device (CuPy's flat[i] is a 0-d view)
             losses = []
             for step in (h, -h):  # (f(w + h) - f(w - h)) / 2h
                 flat[i] = kept + step

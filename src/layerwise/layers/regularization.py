@@ -36,7 +36,7 @@ from .._checks import (
     check_number,
     quiet,
 )
-from ..backend import as_array_like
+from ..backend import as_array_like, get_array_module, is_writeable
 from .base import Layer, register_layer
 
 
@@ -184,7 +184,7 @@ class BatchNormalization(Layer):
         book's 0.9 is PyTorch's default 0.1.
     running_mean, running_var : ndarray, shape (D,), optional
         Start at 0 and 1 when not given. Kept by reference when writeable and of ``gamma``'s
-        dtype, else copied into it: training updates them in place.
+        dtype and device (NumPy or CuPy), else copied into them: training updates them in place.
     eps : float > 0, default 1e-6
         Added to the variance. The book's ``10e-7``, so that the book's trained weights give
         the book's predictions; PyTorch's default is 1e-5.
@@ -269,10 +269,11 @@ class BatchNormalization(Layer):
         return a
 
     def _buffer(self, value, fill, name):
-        if value is None:
-            return np.full(self.gamma.shape, fill, self.gamma.dtype)
+        if value is None:  # made where gamma is: NumPy's or CuPy's
+            return get_array_module(self.gamma).full(self.gamma.shape, fill, self.gamma.dtype)
         a = self._check_shape(as_float_array(value, "BatchNormalization", name=name), name)
-        if a.dtype != self.gamma.dtype or not a.flags.writeable:
+        a = as_array_like(a, self.gamma)  # on gamma's device: training adds to it in place
+        if a.dtype != self.gamma.dtype or not is_writeable(a):
             with quiet():  # float64 beyond float32's range becomes inf
                 a = a.astype(self.gamma.dtype)
         return a

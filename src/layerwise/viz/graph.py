@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._types import StrPath
+from ..backend import is_cupy_array
 from ..container import write_atomic
 
 __all__ = ["Call", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
@@ -84,8 +85,8 @@ class Value:
     @classmethod
     def of(cls, obj):
         """Describe ``obj``: a number by its value, an array by shape, dtype and summary."""
-        try:
-            a = np.asarray(obj)
+        try:  # a GPU array is summarised on the GPU: only the numbers come to the host
+            a = obj if is_cupy_array(obj) else np.asarray(obj)
         except (ValueError, TypeError):  # a ragged list
             return cls(None, type(obj).__name__, None, f"a {type(obj).__name__}")
         if a.dtype.kind not in "biuf":
