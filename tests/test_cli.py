@@ -4,11 +4,13 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -569,6 +571,34 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path, tiny):
     assert result.returncode == 0 and "already complete" in result.stdout, result.stderr
     result = run("train", "--resume", str(tmp_path))
     assert result.returncode == 2 and "there is no checkpoint.npz" in result.stderr
+
+
+#: A run stopped by Ctrl-C mid-epoch, written by layerwise before `Checkpoint` owned the format
+#: (issue 26 item 4): tests/data/old_checkpoint/make.py at commit fcae149.
+OLD_RUN = Path(__file__).parent / "data" / "old_checkpoint"
+OLD_RUN_OPTIONS = [
+    *("--model", "mlp", "--hidden", "8", "--batchnorm", "--dropout", "0.2"),
+    *("--optimizer", "adam", "--lr", "0.01", "--epochs", "2", "--batch-size", "50", "--seed", "3"),
+]
+
+
+def test_a_checkpoint_written_by_an_earlier_layerwise_resumes_to_the_same_run(tmp_path):
+    """Issue 26: checkpoints written before this change still load. The old run (BatchNorm,
+    Dropout's generator, Adam's state, the epoch's order: stopped at iteration 7 of 200) ends
+    where an uninterrupted run of the same options ends, bit for bit."""
+    old = tmp_path / "old"
+    shutil.copytree(OLD_RUN, old, ignore=shutil.ignore_patterns("*.py"))
+    result = run("train", "--resume", str(old), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "resuming at iteration 7/200" in result.stdout
+    fresh = tmp_path / "fresh"
+    result = run("train", *OLD_RUN_OPTIONS, "--quiet", "--out", str(fresh))
+    assert result.returncode == 0, result.stderr
+    (state, *curves), (expected, *expected_curves) = _read_run(old), _read_run(fresh)
+    assert curves == expected_curves
+    assert state.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(state[key], value, err_msg=key)
 
 
 # ---------------------------------------------------------------- issue 11: threads
