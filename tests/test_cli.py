@@ -775,10 +775,11 @@ def _train_in_process(monkeypatch, tiny, out, *, cut_checkpoint):
     at once during a step, or (cut_checkpoint) the second one while the interrupt's checkpoint
     is being written."""
     from layerwise import training
+    from layerwise.checkpoints import Checkpoint
     from layerwise.cli import main
 
     interrupted = []
-    step, write = training.Trainer.train_step, training.write_checkpoint
+    step, write = training.Trainer.train_step, Checkpoint.write
 
     def train_step(self, x, t):
         if self.iteration == 8 and not interrupted:
@@ -794,7 +795,7 @@ def _train_in_process(monkeypatch, tiny, out, *, cut_checkpoint):
         return write(*args, **kwargs)
 
     monkeypatch.setattr(training.Trainer, "train_step", train_step)
-    monkeypatch.setattr(training, "write_checkpoint", write_checkpoint)
+    monkeypatch.setattr(Checkpoint, "write", write_checkpoint)
     return main(["train", "--dataset", str(tiny), "--epochs", "3", "--out", str(out), "--quiet"])
 
 
