@@ -519,7 +519,7 @@ def test_runs_lists_the_runs_oldest_first_and_plots_them(matplotlib, tmp_path, t
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Labelled from run.json, as the book's chapter-6 comparisons of optimizers.
     from layerwise.cli.runs import plot_run_curves
-    from layerwise.runs import find_runs
+    from layerwise.run_folders import find_runs
 
     runs, _ = find_runs([tmp_path / "runs"])
     fig = _drawn(monkeypatch, lambda: plot_run_curves(runs, tmp_path / "r.png"))

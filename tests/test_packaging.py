@@ -164,7 +164,7 @@ PUBLIC_MODULES = [
     "layerwise.container",
     "layerwise.files",
     "layerwise.checkpoints",
-    "layerwise.runs",
+    "layerwise.run_folders",
     "layerwise.datasets",
     "layerwise.util",
     "layerwise.viz",

@@ -12,7 +12,7 @@ from .._checks import InvalidParameterError, check_number
 from ..backend import array_module, parse_device
 from ..checkpoints import checkpoint_network, read_checkpoint_meta
 from ..files import load, read_training
-from ..runs import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
+from ..run_folders import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
 
 #: Printed where a picture would have been written.
 NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import datasets, interop
 from ..backend import CUPY_INSTALL
-from ..runs import model_file
+from ..run_folders import model_file
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
 from ._common import (
