@@ -976,3 +976,105 @@ def test_a_users_conv_sequential_is_evaluated_drawn_and_exported(tmp_path):
     result = run("export", str(path), "--onnx", str(tmp_path / "conv.onnx"))
     assert result.returncode == 0, result.stderr
     assert "float32 input (N, 1, 28, 28)" in result.stdout
+
+
+# ---------------------------------------------------------------- issue 26: one run lifecycle
+
+
+def test_run_maps_each_way_a_run_ends_to_its_status_and_exit_status(tmp_path):
+    """Item 3: four `except` blocks each repeated the record, the message and the exit status;
+    `Run.ending` is now the one table."""
+    from types import SimpleNamespace
+
+    from layerwise.cli._lifecycle import Run
+    from layerwise.parallel import WorkerError
+    from layerwise.training import DivergedError, TrainingInterrupted
+
+    this = Run()
+    this.begin(SimpleNamespace(iteration=3, epoch=0), tmp_path)  # rank 0 of no MPI, no record
+    cases = [
+        (None, "finished", 0, False),
+        (TrainingInterrupted("stopped by SIGTERM", signal.SIGTERM), "interrupted", 143, False),
+        (KeyboardInterrupt(), "interrupted", 130, False),
+        (DivergedError("the loss grew 100-fold"), "diverged", 1, False),
+        (WorkerError("worker 1 of 2 died"), "failed", 1, False),
+        (OSError("the disk is full"), "failed", 1, True),
+    ]
+    for err, status, exit_status, raised in cases:
+        ending = this.ending(err)
+        assert (ending.status, ending.exit_status, ending.raised) == (status, exit_status, raised)
+    assert this.ending(KeyboardInterrupt()).abort_ranks  # under MPI the others may wait for it
+    assert "second interrupt at iteration 3 (epoch 1)" in this.ending(KeyboardInterrupt()).message
+    assert this.ending(OSError("the disk is full")).message == "OSError: the disk is full"
+    with pytest.raises(ValueError, match="before it began"):  # nothing to record: raised on
+        with Run():
+            raise ValueError("before it began")
+
+
+def test_regression_a_run_that_raises_is_recorded_failed(monkeypatch, capsys, tmp_path, tiny):
+    """Item 3: an error other than a diverging loss or a worker's (a disk that fills up) left
+    run.json "running", so `layerwise runs` called a run that had ended with a message killed."""
+    from layerwise import training
+    from layerwise.cli import main
+
+    step = training.Trainer.train_step
+
+    def train_step(self, x, t):
+        if self.iteration == 8:
+            raise OSError(28, "No space left on device")
+        return step(self, x, t)
+
+    monkeypatch.setattr(training.Trainer, "train_step", train_step)
+    out = tmp_path / "run"
+    status = main(["train", "--dataset", str(tiny), "--epochs", "3", "--out", str(out), "--quiet"])
+    assert status == 1
+    assert "layerwise: error: [Errno 28] No space left on device" in capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    assert (record["status"], record["iterations"], record["epochs_done"]) == ("failed", 8, 1)
+    assert record["message"] == "OSError: [Errno 28] No space left on device"
+    listed = run("runs", str(tmp_path))
+    assert listed.stdout.splitlines()[1].endswith("failed"), listed.stdout
+
+
+# ---------------------------------------------------------------- issue 28: messages
+
+
+@pytest.mark.parametrize(
+    "args, status, says, not_said",
+    [
+        (["train", "--dropout", "0.5"], 2, "--dropout needs --model mlp", "--batchnorm"),
+        (["train", "--batchnorm"], 2, "--batchnorm needs --model mlp", "--dropout"),
+        (
+            ["graph", "nosuch"],
+            2,
+            "there is no file or folder 'nosuch'; WHAT is apple, apple-orange, or a model .npz",
+            "Errno",
+        ),
+        (["graph", "aple"], 2, "(did you mean 'apple'?)", "Errno"),
+        (["evaluate", "nosuch.npz"], 1, "nosuch.npz: there is no such file or folder", "Errno"),
+        (["train", "--resume", "nowhere"], 2, "--resume nowhere: there is no such folder", "npz"),
+    ],
+)
+def test_regression_messages_name_what_was_given(tmp_path, args, status, says, not_said):
+    """Issue 28: `--dropout 0.5` on the two-layer model blamed --batchnorm; `graph nosuch` and
+    a missing model said a bare "[Errno 2]"; `--resume` of a folder that does not exist said
+    "there is no checkpoint.npz in that folder"."""
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == status, result.stderr
+    assert says in result.stderr and not_said not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_regression_writing_to_a_folder_says_it_is_one(tmp_path):
+    """Issue 28: `export ... --onnx EXISTING_FOLDER` said `[Errno 21] Is a directory:
+    '.../.work.qnghaqut.tmp' -> ...`, naming a temporary file the user never made."""
+    with pytest.raises(IsADirectoryError, match=f"cannot write '{tmp_path}': it is a folder"):
+        layerwise.save(layerwise.TwoLayerNet(4, 3, 2), tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    pytest.importorskip("onnx")
+    out = tmp_path / "run"
+    assert run("train", "--epochs", "1", "--quiet", "--out", str(out)).returncode == 0
+    result = run("export", str(out), "--onnx", str(tmp_path))
+    assert result.returncode == 1
+    assert f"cannot write '{tmp_path}': it is a folder" in result.stderr
+    assert ".tmp" not in result.stderr and "Errno" not in result.stderr

@@ -153,9 +153,14 @@ def model_file(path: StrPath) -> Path:
     Raises
     ------
     FileNotFoundError
-        ``path`` is a run folder with neither, saying how its run.json says it ended.
+        There is no such file or folder, or ``path`` is a run folder with neither, saying how
+        its run.json says it ended.
     """
     model = Path(path)
+    if not model.exists():
+        raise FileNotFoundError(
+            f"{path}: there is no such file or folder (a model file or a run folder is expected)"
+        )
     if model.is_dir():
         record = read_run(model) or {}
         if not (model / MODEL).is_file() and (model / CHECKPOINT).is_file():
