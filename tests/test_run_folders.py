@@ -53,6 +53,9 @@ def test_run_json_reads_back_and_a_broken_one_reads_as_none(tmp_path):
 
 
 def test_model_file_of_a_run_folder_says_how_the_run_ended(tmp_path):
+    with pytest.raises(FileNotFoundError, match="m.npz: there is no such file or folder"):
+        run_folders.model_file(tmp_path / "m.npz")  # issue 28: was a bare [Errno 2] later
+    (tmp_path / "m.npz").write_bytes(b"")
     assert run_folders.model_file(tmp_path / "m.npz") == tmp_path / "m.npz"
     run_folders.write_run(tmp_path, {"status": "diverged"})
     with pytest.raises(FileNotFoundError, match="no model.npz .its run.json says the run diverged"):
