@@ -119,7 +119,8 @@ class Run:
                 f"training stopped at once by a second interrupt at iteration "
                 f"{trainer.iteration} (epoch {trainer.epoch + 1}); {_last_checkpoint(out, trainer)}"
             )
-            return Ending("interrupted", message, 128 + signal.SIGINT, _resume_advice(out), True)
+            advice = _resume_advice(out)
+            return Ending("interrupted", message, 128 + signal.SIGINT, advice, abort_ranks=True)
         if isinstance(err, DivergedError):
             return Ending("diverged", str(err), 1)
         if isinstance(err, WorkerError):
@@ -140,8 +141,11 @@ class Run:
             return
         with _signals_ignored():  # the record is written whatever the number of Ctrl-Cs
             end_record(record, trainer, ending.status, seconds, ending.message)
-            if ending.raised:  # whatever failed may fail again: run.json at least
-                write_run(out, record)
+            if ending.raised:  # whatever failed may fail again: run.json alone, if it can be
+                try:
+                    write_run(out, record)
+                except OSError:
+                    pass  # the error that ended the run is the one main() reports
                 return
             written = _write_unfinished(trainer, out, record)
             if ending.status == "interrupted":  # after the progress bar's line
