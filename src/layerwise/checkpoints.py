@@ -285,9 +285,7 @@ class Checkpoint:
 
     @classmethod
     def _from_description(cls, f: NpzFile) -> Checkpoint:
-        meta = read_json_entry(
-            f, META_KEY, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), max_bytes=_MAX_META_BYTES
-        )
+        meta = _description(f)
 
         def field_of(where, name, kind, optional=False):
             value = where.get(name)
@@ -358,9 +356,14 @@ def read_checkpoint_meta(path: StrPath) -> dict[str, Any]:
         If the file is not a layerwise checkpoint this layerwise reads.
     """
     with open_npz(path, "checkpoint") as f:
-        return read_json_entry(
-            f, META_KEY, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), max_bytes=_MAX_META_BYTES
-        )
+        return _description(f)
+
+
+def _description(f: NpzFile) -> dict[str, Any]:
+    """The JSON description of an open checkpoint, its format and version checked."""
+    return read_json_entry(
+        f, META_KEY, CHECKPOINT_FORMAT, (CHECKPOINT_VERSION,), max_bytes=_MAX_META_BYTES
+    )
 
 
 def checkpoint_network(path: StrPath) -> Sequential:
