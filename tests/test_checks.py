@@ -114,3 +114,32 @@ def test_check_number_refuses_with_one_error_type(value, limits, message):
         check_number(value, "Owner", "arg", **limits)
     # one type for every such mistake, caught as either of the two the callers expect
     assert isinstance(e.value, ValueError) and isinstance(e.value, TypeError)
+
+
+def test_quiet_is_the_one_errstate_of_the_package():
+    # One policy for floating-point warnings (see layerwise._checks): every module says it with
+    # quiet(), so a change to it (another error kind, a different nesting rule) is made once.
+    import pathlib
+
+    import layerwise
+
+    package = pathlib.Path(layerwise.__file__).parent
+    callers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "np.errstate(" in path.read_text() and path.name != "_checks.py"
+    )
+    assert callers == [], f"np.errstate outside _checks.quiet: {callers}"
+
+
+def test_quiet_silences_a_summary_of_non_finite_arrays():
+    # What viz.graph's summaries and network's weight decay rely on: inf and NaN give inf and
+    # NaN, not warnings, and the nested quiet() inside a step changes nothing.
+    a = np.array([np.inf, -np.inf, np.nan, 1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with quiet():
+            with quiet():
+                assert np.isnan(np.mean(a))
+                assert np.isinf(np.sum(np.square(a[3:])))
+            assert np.geterr()["over"] == "ignore"

@@ -4,11 +4,13 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -517,7 +519,7 @@ def test_runs_lists_the_runs_oldest_first_and_plots_them(matplotlib, tmp_path, t
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Labelled from run.json, as the book's chapter-6 comparisons of optimizers.
     from layerwise.cli.runs import plot_run_curves
-    from layerwise.runs import find_runs
+    from layerwise.run_folders import find_runs
 
     runs, _ = find_runs([tmp_path / "runs"])
     fig = _drawn(monkeypatch, lambda: plot_run_curves(runs, tmp_path / "r.png"))
@@ -569,6 +571,34 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path, tiny):
     assert result.returncode == 0 and "already complete" in result.stdout, result.stderr
     result = run("train", "--resume", str(tmp_path))
     assert result.returncode == 2 and "there is no checkpoint.npz" in result.stderr
+
+
+#: A run stopped by Ctrl-C mid-epoch, written by layerwise before `Checkpoint` owned the format
+#: (issue 26 item 4): tests/data/old_checkpoint/make.py at commit fcae149.
+OLD_RUN = Path(__file__).parent / "data" / "old_checkpoint"
+OLD_RUN_OPTIONS = [
+    *("--model", "mlp", "--hidden", "8", "--batchnorm", "--dropout", "0.2"),
+    *("--optimizer", "adam", "--lr", "0.01", "--epochs", "2", "--batch-size", "50", "--seed", "3"),
+]
+
+
+def test_a_checkpoint_written_by_an_earlier_layerwise_resumes_to_the_same_run(tmp_path):
+    """Issue 26: checkpoints written before this change still load. The old run (BatchNorm,
+    Dropout's generator, Adam's state, the epoch's order: stopped at iteration 7 of 200) ends
+    where an uninterrupted run of the same options ends, bit for bit."""
+    old = tmp_path / "old"
+    shutil.copytree(OLD_RUN, old, ignore=shutil.ignore_patterns("*.py"))
+    result = run("train", "--resume", str(old), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "resuming at iteration 7/200" in result.stdout
+    fresh = tmp_path / "fresh"
+    result = run("train", *OLD_RUN_OPTIONS, "--quiet", "--out", str(fresh))
+    assert result.returncode == 0, result.stderr
+    (state, *curves), (expected, *expected_curves) = _read_run(old), _read_run(fresh)
+    assert curves == expected_curves
+    assert state.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(state[key], value, err_msg=key)
 
 
 # ---------------------------------------------------------------- issue 11: threads
@@ -745,10 +775,11 @@ def _train_in_process(monkeypatch, tiny, out, *, cut_checkpoint):
     at once during a step, or (cut_checkpoint) the second one while the interrupt's checkpoint
     is being written."""
     from layerwise import training
+    from layerwise.checkpoints import Checkpoint
     from layerwise.cli import main
 
     interrupted = []
-    step, write = training.Trainer.train_step, training.write_checkpoint
+    step, write = training.Trainer.train_step, Checkpoint.write
 
     def train_step(self, x, t):
         if self.iteration == 8 and not interrupted:
@@ -764,7 +795,7 @@ def _train_in_process(monkeypatch, tiny, out, *, cut_checkpoint):
         return write(*args, **kwargs)
 
     monkeypatch.setattr(training.Trainer, "train_step", train_step)
-    monkeypatch.setattr(training, "write_checkpoint", write_checkpoint)
+    monkeypatch.setattr(Checkpoint, "write", write_checkpoint)
     return main(["train", "--dataset", str(tiny), "--epochs", "3", "--out", str(out), "--quiet"])
 
 
@@ -945,3 +976,105 @@ def test_a_users_conv_sequential_is_evaluated_drawn_and_exported(tmp_path):
     result = run("export", str(path), "--onnx", str(tmp_path / "conv.onnx"))
     assert result.returncode == 0, result.stderr
     assert "float32 input (N, 1, 28, 28)" in result.stdout
+
+
+# ---------------------------------------------------------------- issue 26: one run lifecycle
+
+
+def test_run_maps_each_way_a_run_ends_to_its_status_and_exit_status(tmp_path):
+    """Item 3: four `except` blocks each repeated the record, the message and the exit status;
+    `Run.ending` is now the one table."""
+    from types import SimpleNamespace
+
+    from layerwise.cli._lifecycle import Run
+    from layerwise.parallel import WorkerError
+    from layerwise.training import DivergedError, TrainingInterrupted
+
+    this = Run()
+    this.begin(SimpleNamespace(iteration=3, epoch=0), tmp_path)  # rank 0 of no MPI, no record
+    cases = [
+        (None, "finished", 0, False),
+        (TrainingInterrupted("stopped by SIGTERM", signal.SIGTERM), "interrupted", 143, False),
+        (KeyboardInterrupt(), "interrupted", 130, False),
+        (DivergedError("the loss grew 100-fold"), "diverged", 1, False),
+        (WorkerError("worker 1 of 2 died"), "failed", 1, False),
+        (OSError("the disk is full"), "failed", 1, True),
+    ]
+    for err, status, exit_status, raised in cases:
+        ending = this.ending(err)
+        assert (ending.status, ending.exit_status, ending.raised) == (status, exit_status, raised)
+    assert this.ending(KeyboardInterrupt()).abort_ranks  # under MPI the others may wait for it
+    assert "second interrupt at iteration 3 (epoch 1)" in this.ending(KeyboardInterrupt()).message
+    assert this.ending(OSError("the disk is full")).message == "OSError: the disk is full"
+    with pytest.raises(ValueError, match="before it began"):  # nothing to record: raised on
+        with Run():
+            raise ValueError("before it began")
+
+
+def test_regression_a_run_that_raises_is_recorded_failed(monkeypatch, capsys, tmp_path, tiny):
+    """Item 3: an error other than a diverging loss or a worker's (a disk that fills up) left
+    run.json "running", so `layerwise runs` called a run that had ended with a message killed."""
+    from layerwise import training
+    from layerwise.cli import main
+
+    step = training.Trainer.train_step
+
+    def train_step(self, x, t):
+        if self.iteration == 8:
+            raise OSError(28, "No space left on device")
+        return step(self, x, t)
+
+    monkeypatch.setattr(training.Trainer, "train_step", train_step)
+    out = tmp_path / "run"
+    status = main(["train", "--dataset", str(tiny), "--epochs", "3", "--out", str(out), "--quiet"])
+    assert status == 1
+    assert "layerwise: error: [Errno 28] No space left on device" in capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    assert (record["status"], record["iterations"], record["epochs_done"]) == ("failed", 8, 1)
+    assert record["message"] == "OSError: [Errno 28] No space left on device"
+    listed = run("runs", str(tmp_path))
+    assert listed.stdout.splitlines()[1].endswith("failed"), listed.stdout
+
+
+# ---------------------------------------------------------------- issue 28: messages
+
+
+@pytest.mark.parametrize(
+    "args, status, says, not_said",
+    [
+        (["train", "--dropout", "0.5"], 2, "--dropout needs --model mlp", "--batchnorm"),
+        (["train", "--batchnorm"], 2, "--batchnorm needs --model mlp", "--dropout"),
+        (
+            ["graph", "nosuch"],
+            2,
+            "there is no file or folder 'nosuch'; WHAT is apple, apple-orange, or a model .npz",
+            "Errno",
+        ),
+        (["graph", "aple"], 2, "(did you mean 'apple'?)", "Errno"),
+        (["evaluate", "nosuch.npz"], 1, "nosuch.npz: there is no such file or folder", "Errno"),
+        (["train", "--resume", "nowhere"], 2, "--resume nowhere: there is no such folder", "npz"),
+    ],
+)
+def test_regression_messages_name_what_was_given(tmp_path, args, status, says, not_said):
+    """Issue 28: `--dropout 0.5` on the two-layer model blamed --batchnorm; `graph nosuch` and
+    a missing model said a bare "[Errno 2]"; `--resume` of a folder that does not exist said
+    "there is no checkpoint.npz in that folder"."""
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == status, result.stderr
+    assert says in result.stderr and not_said not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_regression_writing_to_a_folder_says_it_is_one(tmp_path):
+    """Issue 28: `export ... --onnx EXISTING_FOLDER` said `[Errno 21] Is a directory:
+    '.../.work.qnghaqut.tmp' -> ...`, naming a temporary file the user never made."""
+    with pytest.raises(IsADirectoryError, match=f"cannot write '{tmp_path}': it is a folder"):
+        layerwise.save(layerwise.TwoLayerNet(4, 3, 2), tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    pytest.importorskip("onnx")
+    out = tmp_path / "run"
+    assert run("train", "--epochs", "1", "--quiet", "--out", str(out)).returncode == 0
+    result = run("export", str(out), "--onnx", str(tmp_path))
+    assert result.returncode == 1
+    assert f"cannot write '{tmp_path}': it is a folder" in result.stderr
+    assert ".tmp" not in result.stderr and "Errno" not in result.stderr

@@ -16,7 +16,7 @@ import pytest
 
 import layerwise
 from layerwise import TwoLayerNet, load, save
-from layerwise.checkpoints import CHECKPOINT_VERSION, read_checkpoint_meta, write_checkpoint
+from layerwise.checkpoints import CHECKPOINT_VERSION, Checkpoint, read_checkpoint_meta
 from layerwise.files import ARCHITECTURE_KEY, FORMAT_VERSION, ModelFileError, read_npz
 from layerwise.optimizers import SGD
 
@@ -121,7 +121,9 @@ def test_unknown_older_or_odd_versions_do_not_suggest_upgrading(tmp_path):
 def _checkpoint(tmp_path):
     net = TwoLayerNet(4, 3, 2, seed=0)
     history = {"train_loss": [1.0], "train_acc": [0.5], "test_acc": [0.5]}
-    return write_checkpoint(tmp_path / "ckpt.npz", {"epoch": 1}, net, SGD(lr=0.1), history)
+    checkpoint = Checkpoint.of(net, SGD(lr=0.1), epochs=1, mini_batch_size=1, train_size=1)
+    checkpoint.history, checkpoint.epoch = history, 1
+    return checkpoint.write(tmp_path / "ckpt.npz")
 
 
 def test_checkpoint_records_the_layerwise_that_wrote_it(tmp_path):
@@ -162,7 +164,7 @@ PUBLIC_MODULES = [
     "layerwise.container",
     "layerwise.files",
     "layerwise.checkpoints",
-    "layerwise.runs",
+    "layerwise.run_folders",
     "layerwise.datasets",
     "layerwise.util",
     "layerwise.viz",

@@ -16,6 +16,13 @@ without warnings, with one exception: ``Relu.backward`` and ``Sigmoid.backward``
 by a bool mask (or ``out * (1 - out)``) on their hot path, so an infinite ``dout`` meeting a zero
 factor gives NaN with NumPy's "invalid value" warning (an ``errstate`` there would cost 20-70% of
 a small Relu backward).
+
+:func:`quiet` is the package's one way to say this; no module calls ``np.errstate`` itself. One
+helper keeps one policy (overflow, invalid and divide give inf/NaN silently; underflow and the
+caller's other settings as they were) and makes the nested case free: a training step runs under
+one ``quiet()``, and the dozen inside its layers then cost nothing, where each ``np.errstate``
+would be entered again (about 0.9 µs each on NumPy 2.4; 8 nested: 3 µs with ``quiet``, 8 µs
+with ``np.errstate``).
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from .backend import is_cupy_array
 def quiet():
     """``np.errstate`` that lets overflow and invalid operations give inf/NaN without warning.
 
-    Inside another ``quiet()`` (a training step runs under one) it does nothing: entering
-    ``np.errstate`` costs about 2 µs, eight times per step, 7% of the chapter-5 step.
+    Inside another ``quiet()`` (a training step runs under one) it does nothing, so the layers'
+    own ``quiet()`` cost no second ``np.errstate`` (see the module docstring for why this one
+    helper, and never ``np.errstate`` elsewhere).
     """
     return _ALREADY_QUIET if _inside_quiet.get() else _Quiet()
 

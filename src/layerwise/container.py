@@ -96,9 +96,14 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
     'hello'
     """
     path = Path(path)
-    if not path.parent.is_dir():  # else mkstemp's error would name the temporary file
+    # Else mkstemp's or os.replace's error would name the temporary file.
+    if not path.parent.is_dir():
         raise FileNotFoundError(
             f"cannot write '{path}': there is no folder '{path.parent}' (create it first)"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"cannot write '{path}': it is a folder; name a file, such as a new one inside it"
         )
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # overwriting keeps the file's permissions

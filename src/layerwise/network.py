@@ -24,7 +24,14 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 from . import functions
-from ._checks import InvalidParameterError, as_array, as_float_array, check_labels, check_number
+from ._checks import (
+    InvalidParameterError,
+    as_array,
+    as_float_array,
+    check_labels,
+    check_number,
+    quiet,
+)
 from .backend import (
     Device,
     array_module,
@@ -83,7 +90,7 @@ class Parameters(MutableMapping):
             raise ValueError(
                 f"params[{key!r}] must keep its shape {current.shape}, got {value.shape}"
             )
-        with np.errstate(over="ignore"):  # 1e300 into float32 becomes inf, as NumPy would
+        with quiet():  # 1e300 into float32 becomes inf, as NumPy would
             setattr(layer, attr, value.astype(current.dtype, copy=False))
 
     def __contains__(self, key):
@@ -355,7 +362,7 @@ class Sequential:
     def _weight_decay(self):
         if not self.weight_decay_lambda:
             return 0.0
-        with np.errstate(over="ignore"):  # huge weights give an infinite penalty, not a warning
+        with quiet():  # huge weights give an infinite penalty, not a warning
             total = sum(np.sum(np.square(w)) for w in self._decayed())
             return 0.5 * self.weight_decay_lambda * total
 
@@ -538,7 +545,7 @@ class Sequential:
                     f"load_state_dict: {key!r} has shape {value.shape}, the network's is "
                     f"{array.shape}"
                 )
-            with np.errstate(over="ignore"):
+            with quiet():
                 np.copyto(array, value, casting="same_kind")
 
     def random_layers(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ._blas import blas_threads
 from ._checks import InvalidParameterError, check_number, quiet
 from ._types import StrPath
 from .backend import Device, as_numpy, parse_device, to_device
-from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
+from .checkpoints import Checkpoint, read_checkpoint_meta
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
 from .parallel import DataParallel, WorkerError, resolve_workers
@@ -614,51 +614,35 @@ class Trainer:
 
         The network's parameters, buffers, architecture and random layers' generators, the
         optimizer's state, the shuffling generator's state and this epoch's order, the position
-        in the run, and the history (see :mod:`layerwise.checkpoints`).
+        in the run, and the history (see :class:`layerwise.checkpoints.Checkpoint`).
         """
-        meta = {
-            "network": self.network.get_config(),
-            "network_rng": self.network.get_rng_state(),
-            "optimizer": type(self.optimizer).__name__,
-            "trainer": {
-                "epochs": self.epochs,
-                "mini_batch_size": self.batch_size,
-                "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
-                "seed": self.seed,
-                "train_size": len(self.x_train),
+        checkpoint = Checkpoint.of(
+            self.network,
+            self.optimizer,
+            epochs=self.epochs,
+            mini_batch_size=self.batch_size,
+            train_size=len(self.x_train),
+            seed=self.seed,
+            evaluate_sample_num_per_epoch=self.evaluate_sample_num_per_epoch,
+            epoch=self.epoch,
+            iteration=self.iteration,
+            rng=self.rng.bit_generator.state,
+            extra=self.extra,
+            history={
+                "train_loss": self.train_loss_list,
+                "train_acc": self.train_acc_list,
+                "test_acc": self.test_acc_list,
             },
-            "epoch": self.epoch,
-            "iteration": self.iteration,
-            "rng": self.rng.bit_generator.state,
-            "extra": self.extra,
-        }
-        history = {
-            "train_loss": self.train_loss_list,
-            "train_acc": self.train_acc_list,
-            "test_acc": self.test_acc_list,
-        }
-        return write_checkpoint(path, meta, self.network, self.optimizer, history, self._perm)
-
-    def _check_compatible(self, meta, path):
-        saved = meta["trainer"]
-        if saved["train_size"] != len(self.x_train) or meta["network"] != (
-            self.network.get_config()
-        ):
-            raise ValueError(
-                f"{path}: this checkpoint was written for another network or training set "
-                f"(network {meta['network']}, {saved['train_size']} training samples)"
-            )
-        if meta["optimizer"] != type(self.optimizer).__name__:
-            raise ValueError(
-                f"{path}: the checkpoint's optimizer is {meta['optimizer']}, this trainer's is "
-                f"{type(self.optimizer).__name__}"
-            )
+            perm=self._perm,
+        )
+        return checkpoint.write(path)
 
     def load_checkpoint(self, path: StrPath, *, epochs: int | None = None) -> Self:
         """Restore the state written by :meth:`save_checkpoint` into this trainer.
 
         The trainer must have been built with the same network architecture, optimizer and
-        training set size; :func:`read_checkpoint_meta` reads what they were.
+        training set size; :meth:`Checkpoint.read <layerwise.checkpoints.Checkpoint.read>`
+        reads what they were.
 
         Parameters
         ----------
@@ -669,34 +653,26 @@ class Trainer:
             is constant and each epoch draws its order from the same generator, so a run of 20
             epochs extended to 30 equals, bit for bit, a run of 30.
         """
-        meta, sections = read_checkpoint(
-            path,
-            self.network,
-            len(self.x_train),
-            check=lambda meta: self._check_compatible(meta, path),
-        )
-        saved = meta["trainer"]
-        iter_per_epoch = math.ceil(len(self.x_train) / int(saved["mini_batch_size"]))
+        checkpoint = Checkpoint.load(path, self.network, self.optimizer, len(self.x_train))
         if epochs is not None:  # checked before anything changes
-            begun = math.ceil(int(meta["iteration"]) / iter_per_epoch)
-            where = "Trainer.load_checkpoint"
-            epochs = check_number(epochs, where, "epochs", low=max(1, begun), integer=True)
-        self.network.load_state_dict(sections["network"])
-        self.network.set_rng_state(meta.get("network_rng", {}))
-        self.optimizer.load_state_dict(sections["optimizer"])
-        self.rng.bit_generator.state = meta["rng"]
-        self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
-        self.batch_size = int(saved["mini_batch_size"])
-        self.iter_per_epoch = iter_per_epoch
-        self.epochs = int(saved["epochs"]) if epochs is None else epochs
+            where, low = "Trainer.load_checkpoint", max(1, checkpoint.epochs_begun)
+            epochs = check_number(epochs, where, "epochs", low=low, integer=True)
+        self.network.load_state_dict(checkpoint.network_state)
+        self.network.set_rng_state(checkpoint.network_rng)
+        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        self.rng.bit_generator.state = checkpoint.rng
+        self.epoch, self.iteration = checkpoint.epoch, checkpoint.iteration
+        self.batch_size = checkpoint.mini_batch_size
+        self.iter_per_epoch = checkpoint.iter_per_epoch
+        self.epochs = checkpoint.epochs if epochs is None else epochs
         self.max_iter = self.epochs * self.iter_per_epoch
-        self.seed = saved["seed"]
-        self.evaluate_sample_num_per_epoch = saved["evaluate_sample_num_per_epoch"]
-        self._perm = sections["trainer"].get("perm")
-        self.train_loss_list = sections["history"]["train_loss"].tolist()
-        self.train_acc_list = sections["history"]["train_acc"].tolist()
-        self.test_acc_list = sections["history"]["test_acc"].tolist()
-        self.extra = meta.get("extra", {})
+        self.seed = checkpoint.seed
+        self.evaluate_sample_num_per_epoch = checkpoint.evaluate_sample_num_per_epoch
+        self._perm = checkpoint.perm
+        self.train_loss_list = checkpoint.history["train_loss"]
+        self.train_acc_list = checkpoint.history["train_acc"]
+        self.test_acc_list = checkpoint.history["test_acc"]
+        self.extra = checkpoint.extra
         return self
 
 

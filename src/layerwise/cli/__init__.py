@@ -7,8 +7,8 @@ with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, ch
 Every run gets a folder that no other run writes into: ``runs/DATE-TIME`` (``-2``, ``-3``, ...
 when that name is taken, even by a process started in the same second), or the ``--out`` folder,
 which is refused when it already holds a run unless ``--force`` is given. ``run.json`` there
-records what the run was and how it ended (:mod:`layerwise.runs`); the model file's description
-carries the same settings, so ``evaluate`` knows which dataset a model was trained on.
+records what the run was and how it ended (:mod:`layerwise.run_folders`); the model file's
+description carries the same settings, so ``evaluate`` knows which dataset a model was trained on.
 
 Each command is a module of this package with ``add_parser(sub)``, which declares its options,
 and ``run(args)``, which does it and returns the exit status.

@@ -10,9 +10,9 @@ from pathlib import Path
 from .. import datasets
 from .._checks import InvalidParameterError, check_number
 from ..backend import array_module, parse_device
-from ..checkpoints import checkpoint_network, read_checkpoint_meta
+from ..checkpoints import Checkpoint, checkpoint_network
 from ..files import load, read_training
-from ..runs import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
+from ..run_folders import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
 
 #: Printed where a picture would have been written.
 NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"
@@ -215,14 +215,15 @@ def open_model(path):
     """
     model = model_file(path)
     if model.name == CHECKPOINT:
-        meta = read_checkpoint_meta(model)
+        checkpoint = Checkpoint.read(model)
         record = read_run(model.parent) or {}
         how = f"the run {status_phrase(record)}" if "status" in record else "no model.npz"
         print(
             f"layerwise: {model.parent} holds no {MODEL} ({how}): using the network of its "
-            f"{CHECKPOINT}, at iteration {meta['iteration']} (epoch {meta['epoch']} finished)",
+            f"{CHECKPOINT}, at iteration {checkpoint.iteration} (epoch {checkpoint.epoch} "
+            "finished)",
             file=sys.stderr,
         )
-        return model, checkpoint_network(model), meta.get("extra", {}).get("options", {})
+        return model, checkpoint_network(model), checkpoint.extra.get("options", {})
     training = read_training(model) or {}
     return model, load(model), training.get("options", {})

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import datasets, interop
 from ..backend import CUPY_INSTALL
-from ..runs import model_file
+from ..run_folders import model_file
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
 from ._common import (
@@ -61,10 +61,10 @@ def add_parser(sub):
 
 
 def run(args):
-    model = model_file(args.model)
-    if model.suffix == ".onnx" and args.device != "cpu":
+    if Path(args.model).suffix == ".onnx" and args.device != "cpu":
         raise UsageError(f"--device {args.device}: an .onnx model is run by onnxruntime on the CPU")
-    check_device(args.device, args.workers)
+    check_device(args.device, args.workers)  # before the model: a device refused costs nothing
+    model = model_file(args.model)
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import interop
 from ..files import load, read_training
 from ..interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
-from ..runs import model_file
+from ..run_folders import model_file
 from ._common import UsageError, positive_int
 
 #: The ONNX metadata entry where ``export`` records the dataset the model was trained on.

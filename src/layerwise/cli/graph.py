@@ -6,8 +6,18 @@ import sys
 from pathlib import Path
 
 from ..viz import apple_graph, record_step
-from ._common import as_images, dataset, load_dataset, open_model, positive_int
+from ._common import (
+    UsageError,
+    as_images,
+    dataset,
+    did_you_mean,
+    load_dataset,
+    open_model,
+    positive_int,
+)
 from .train import RUN_OPTIONS
+
+APPLES = ("apple", "apple-orange")  # the book's two shopping figures of chapter 5
 
 
 def add_parser(sub):
@@ -33,8 +43,13 @@ def add_parser(sub):
 
 
 def run(args):
-    if args.what in ("apple", "apple-orange"):
+    if args.what in APPLES:
         figure = apple_graph(oranges=args.what == "apple-orange")
+    elif not Path(args.what).exists():
+        raise UsageError(
+            f"argument WHAT: there is no file or folder {args.what!r}; WHAT is apple, "
+            f"apple-orange, or a model .npz or run folder{did_you_mean(args.what, APPLES)}"
+        )
     else:
         model, network, options = open_model(args.what)
         name = args.dataset or options.get("dataset") or RUN_OPTIONS["dataset"]

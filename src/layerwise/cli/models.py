@@ -61,11 +61,10 @@ def build_network(opts, input_size, output_size):
             raise UsageError("--weight-decay needs --model mlp (the book's TwoLayerNet has none)")
         if opts["activation"] != "relu":
             raise UsageError("--activation needs --model mlp (the book's TwoLayerNet uses ReLU)")
-        if opts["batchnorm"] or opts["dropout"]:
-            raise UsageError(
-                "--batchnorm needs --model mlp, convnet or deep-convnet, and --dropout --model "
-                "mlp (the book's TwoLayerNet has neither)"
-            )
+        if opts["batchnorm"]:
+            raise UsageError("--batchnorm needs --model mlp, convnet or deep-convnet")
+        if opts["dropout"]:
+            raise UsageError("--dropout needs --model mlp (the book's TwoLayerNet has none)")
         return TwoLayerNet(
             input_size,
             opts["hidden"][0],

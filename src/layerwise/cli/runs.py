@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs import RUNS_DIR, dataset_name, find_runs, read_test_accuracies, shown_status
+from ..run_folders import RUNS_DIR, dataset_name, find_runs, read_test_accuracies, shown_status
 from ..viz.plots import plot_runs
 from ._common import NO_PICTURES
 

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import time
-import traceback
-from contextlib import contextmanager
 from pathlib import Path
 
-from .. import runs
-from ..backend import CUPY_INSTALL, as_numpy
+from ..backend import CUPY_INSTALL
 from ..book_nets import SimpleConvNet, TwoLayerNet
-from ..files import save
 from ..layers import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
-from ..parallel import WorkerError
 from ..parallel.mpi import MPI_INSTALL, world
-from ..training import DivergedError, Trainer, TrainingInterrupted, read_checkpoint_meta
-from ..viz.plots import plot_filters, plot_history
+from ..run_folders import (
+    CHECKPOINT,
+    RUNS_DIR,
+    ResumeError,
+    new_record,
+    new_run_folder,
+    prepare_folder,
+    read_run,
+    resume_point,
+    resume_record,
+    runs_held,
+)
+from ..training import Trainer
 from ._common import (
-    NO_PICTURES,
     UsageError,
     as_images,
     check_device,
@@ -38,6 +41,7 @@ from ._common import (
     ratio,
     workers,
 )
+from ._lifecycle import Run
 from .models import (
     CONV_MODELS,
     MODEL_DEFAULTS,
@@ -177,7 +181,7 @@ def add_parser(sub):
     )
     p.add_argument(
         "--out",
-        help=f"the run's folder (default: a new {runs.RUNS_DIR}/DATE-TIME); one that holds a run "
+        help=f"the run's folder (default: a new {RUNS_DIR}/DATE-TIME); one that holds a run "
         "is refused",
     )
     p.add_argument(
@@ -187,7 +191,7 @@ def add_parser(sub):
         "--checkpoint-every",
         type=positive_int,
         metavar="N",
-        help=f"also write OUT/{runs.CHECKPOINT} every N iterations (it is always written at "
+        help=f"also write OUT/{CHECKPOINT} every N iterations (it is always written at "
         "the end of every epoch)",
     )
     p.add_argument(
@@ -255,8 +259,8 @@ def resumed_options(args):
                 f"{flag(name)} cannot be combined with --resume: the run stays in {out}"
             )
     try:
-        saved, begun = runs.resume_point(out)
-    except runs.ResumeError as err:
+        saved, begun = resume_point(out)
+    except ResumeError as err:
         raise UsageError(f"--resume {out}: {err}") from None
     opts = {**RUN_OPTIONS, **saved}
     for name in RUN_OPTIONS:
@@ -308,7 +312,7 @@ def options(args):
     else:
         opts = new_options(args)
         out = None if args.out is None else Path(args.out)
-        held = [] if out is None else runs.runs_held(out)
+        held = [] if out is None else runs_held(out)
         if held and not args.force:
             raise UsageError(
                 f"--out {out} already holds a run ({', '.join(held)}); choose another --out, "
@@ -332,41 +336,28 @@ def options(args):
 def run(args):
     resuming = args.resume is not None
     out, opts = options(args)
-    if not opts["mpi"]:
-        return _train(args, out, opts, resuming)
-    comm = world()
-    try:
-        return _train(args, out, opts, resuming, comm)
-    except BaseException as err:
-        # Raised on this rank alone, maybe while the others wait in a collective: end them all.
-        # The checkpoints of finished epochs stay; run.json stays "running", so `layerwise
-        # runs` shows the run killed.
-        rank, size = comm.Get_rank(), comm.Get_size()
-        print(f"layerwise: rank {rank} of {size} failed:", file=sys.stderr)
-        traceback.print_exception(err, file=sys.stderr)
-        sys.stderr.flush()
-        comm.Abort(1)
-        raise
+    comm = world() if opts["mpi"] else None
+    with Run(comm) as this:
+        _train(this, args, out, opts, resuming)
+    return this.exit_status
 
 
-def _train(args, out, opts, resuming, comm=None):
-    """Train the run ``opts`` into ``out`` (a new folder in runs/ if None); the exit status.
+def _train(this, args, out, opts, resuming):
+    """Train the run ``opts`` into ``out`` (a new folder in runs/ if None) as ``this`` run.
 
-    Under MPI (``comm``), every rank trains; rank 0 alone writes the folder, prints and
-    records, the others only compute (:func:`_follow`).
+    Under MPI every rank trains; rank 0 alone writes the folder, prints and records.
     """
-    lead = comm is None or comm.Get_rank() == 0
     ((x_train, t_train), (x_test, t_test)), source = load_dataset(opts["dataset"])
     network = build_network(opts, x_train.shape[1], int(max(t_train.max(), t_test.max())) + 1)
     x_train, x_test = as_images(x_train, network), as_images(x_test, network)
     first_filters = network.params["W1"].copy()  # as built from the seed: the run's start
     # Only now, so that a run refused above leaves nothing behind.
-    if lead and out is None:
-        out = runs.new_run_folder(Path(runs.RUNS_DIR))
-    elif lead and not resuming:
-        out = runs.prepare_folder(out, replace=args.force)
-    if comm is not None:
-        out = comm.bcast(out, root=0)
+    if this.lead and out is None:
+        out = new_run_folder(Path(RUNS_DIR))
+    elif this.lead and not resuming:
+        out = prepare_folder(out, replace=args.force)
+    if this.comm is not None:
+        out = this.comm.bcast(out, root=0)
     trainer = Trainer(
         network,
         x_train,
@@ -381,162 +372,34 @@ def _train(args, out, opts, resuming, comm=None):
         verbose=not args.quiet,
         seed=opts["seed"],
         checkpoint_every=opts["checkpoint_every"],
-        checkpoint_path=out / runs.CHECKPOINT,
+        checkpoint_path=out / CHECKPOINT,
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
-        workers="mpi" if comm is not None else opts["workers"],
+        workers="mpi" if this.comm is not None else opts["workers"],
         device=opts["device"],
     )
-    if not lead:
-        return _follow(trainer, out, resuming, opts)
-    sizes = (len(x_train), len(x_test))
-    record = runs.read_run(out) if resuming else None
-    if record is None:
-        record = runs.new_record(opts, network, trainer.optimizer, source, sizes, args.command_line)
-    if comm is not None:
-        record["mpi_ranks"] = comm.Get_size()
     if resuming:
-        trainer.load_checkpoint(out / runs.CHECKPOINT, epochs=opts["epochs"])
+        trainer.load_checkpoint(out / CHECKPOINT, epochs=opts["epochs"])
         trainer.extra = {"options": opts}
-        runs.resume_record(record, opts)
-        state = "already complete" if trainer.epoch == trainer.epochs else "resuming"
-        print(f"{out}: {state} at iteration {trainer.iteration}/{trainer.max_iter}")
-    else:
-        named = opts["dataset"] in ("mnist", "fashion-mnist")
-        folder = f" from {source['folder']}" if named else ""
-        print(
-            f"training {opts['model']} {network.summary().splitlines()[-1].split(': ')[1]} on "
-            f"{opts['dataset']}{folder} ({sizes[0]} train / {sizes[1]} test) -> {out}"
-        )
-    runs.write_run(out, record)
-    start = time.perf_counter()
-
-    def progress(trainer):  # at each epoch's end: how far it got, and the heartbeat
-        runs.write_progress(out, record, trainer, time.perf_counter() - start)
-
-    trainer.on_epoch_end = progress
-    try:
-        trainer.train()
-        seconds = time.perf_counter() - start
-        runs.end_record(record, trainer, "finished", seconds)
-        written, plotted = _write_finished(trainer, out, record, first_filters)
-    except TrainingInterrupted as err:
-        with _signals_ignored():  # the record is written whatever the number of Ctrl-Cs
-            runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, str(err))
-            _write_unfinished(trainer, out, record)
-            print(f"\n{err}\n{_resume_advice(out)}", file=sys.stderr)
-        return 128 + err.signum
-    except KeyboardInterrupt:
-        # A second Ctrl-C (or SIGTERM) stops at once, maybe in the middle of writing the
-        # checkpoint; that write is atomic, so the file on disk is the last whole one.
-        with _signals_ignored():
-            message = (
-                f"training stopped at once by a second interrupt at iteration "
-                f"{trainer.iteration} (epoch {trainer.epoch + 1}); {_last_checkpoint(out, trainer)}"
+    if this.lead:
+        sizes = (len(x_train), len(x_test))
+        record = read_run(out) if resuming else None
+        if record is None:
+            record = new_record(opts, network, trainer.optimizer, source, sizes, args.command_line)
+        if this.comm is not None:
+            record["mpi_ranks"] = this.comm.Get_size()
+        if resuming:
+            resume_record(record, opts)
+            state = "already complete" if trainer.epoch == trainer.epochs else "resuming"
+            print(f"{out}: {state} at iteration {trainer.iteration}/{trainer.max_iter}")
+        else:
+            named = opts["dataset"] in ("mnist", "fashion-mnist")
+            folder = f" from {source['folder']}" if named else ""
+            print(
+                f"training {opts['model']} {network.summary().splitlines()[-1].split(': ')[1]} "
+                f"on {opts['dataset']}{folder} ({sizes[0]} train / {sizes[1]} test) -> {out}"
             )
-            runs.end_record(record, trainer, "interrupted", time.perf_counter() - start, message)
-            _write_unfinished(trainer, out, record)
-            print(f"\n{message}\n{_resume_advice(out)}", file=sys.stderr)
-        if comm is not None:  # the other ranks may be waiting for this one: end them
-            comm.Abort(128 + signal.SIGINT)
-        return 128 + signal.SIGINT
-    except WorkerError as err:
-        runs.end_record(record, trainer, "failed", time.perf_counter() - start, str(err))
-        _write_unfinished(trainer, out, record)
-        print(f"layerwise: training stopped: {err}", file=sys.stderr)
-        if trainer.iteration:
-            print(_resume_advice(out), file=sys.stderr)
-        return 1
-    except DivergedError as err:
-        runs.end_record(record, trainer, "diverged", time.perf_counter() - start, str(err))
-        written = _write_unfinished(trainer, out, record)
-        print(f"layerwise: training stopped: {err}", file=sys.stderr)
-        print(f"what the run did is in {', '.join(map(str, written))}", file=sys.stderr)
-        return 1
-    print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
-    print("wrote " + ", ".join(map(str, written)))
-    if not plotted:
-        print(NO_PICTURES)
-    return 0
-
-
-def _follow(trainer, out, resuming, opts):
-    """An MPI rank other than 0: train alongside rank 0, writing and printing nothing.
-
-    Every rank reaches the same end (the stop, the loss and the accuracies are the same on
-    every rank), so each returns the exit status rank 0 returns.
-    """
-    if resuming:
-        trainer.load_checkpoint(out / runs.CHECKPOINT, epochs=opts["epochs"])
-    try:
-        trainer.train()
-    except TrainingInterrupted as err:
-        return 128 + err.signum
-    except DivergedError:
-        return 1
-    return 0
-
-
-@contextmanager
-def _signals_ignored():
-    """SIGINT and SIGTERM ignored while a stopped run's record is written, then as they were."""
-    stops = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in stops}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def _last_checkpoint(out, trainer):
-    """Which checkpoint a run stopped at once can resume from, said for the user."""
-    path = out / runs.CHECKPOINT
-    try:
-        meta = read_checkpoint_meta(path)
-    except (OSError, ValueError):
-        return f"there is no checkpoint to resume from ({path} could not be read)"
-    iteration = int(meta["iteration"])
-    if iteration == trainer.iteration:
-        return f"checkpoint of iteration {iteration} written to {path}"
-    return (
-        f"no checkpoint of iteration {trainer.iteration} was kept (a write the interrupt cut "
-        f"short leaves none); the last good checkpoint is {path}, of iteration {iteration} "
-        f"(epoch {int(meta['epoch']) + 1}), so resuming does iterations {iteration + 1}-"
-        f"{trainer.iteration} again"
-    )
-
-
-def _resume_advice(out):
-    if (out / runs.CHECKPOINT).is_file():
-        return f"resume with: layerwise train --resume {out}"
-    return f"nothing to resume from: no {runs.CHECKPOINT} in {out}; start the run again"
-
-
-def _write_finished(trainer, out, record, first_filters):
-    """A finished run's files: model, run.json, history and pictures (train() wrote the
-    checkpoint at the last epoch's end, so that `--resume --epochs N` can extend the run)."""
-    network = trainer.network
-    training = {k: v for k, v in record.items() if k not in ("format", "version", "network")}
-    save(network, out / runs.MODEL, training=training)
-    history = runs.write_history(trainer, out)
-    written = [out / runs.MODEL, runs.write_run(out, record), *history]
-    plotted = plot_history(trainer, out / "curves.png", runs.run_title(record))
-    if plotted:
-        written.append(out / "curves.png")
-    if plotted and record["model"] in CONV_MODELS:
-        after = as_numpy(network.params["W1"])  # the host's copy of a GPU network's filters
-        panels = {"before training": first_filters, "after training": after}
-        plot_filters(panels, out / "filters.png")
-        written.append(out / "filters.png")
-    return written, plotted
-
-
-def _write_unfinished(trainer, out, record):
-    """What an interrupted or diverged run did so far: its history, curves and run.json."""
-    written = [out / runs.RUN_JSON, *runs.write_history(trainer, out)]
-    title = runs.run_title(record)
-    if trainer.train_loss_list and plot_history(trainer, out / "curves.png", title):
-        written.append(out / "curves.png")
-    runs.write_run(out, record)
-    return written
+        this.begin(trainer, out, record, first_filters)
+    else:
+        this.begin(trainer, out)
+    trainer.train()

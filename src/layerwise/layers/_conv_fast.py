@@ -16,7 +16,7 @@ every gradient agree to rounding.
 Why the convolution is the same function
 ----------------------------------------
 The book's forward is ``out = im2col(x) @ W.reshape(FN, -1).T + b``: output pixel ``(n, y, x)``
-is ``sum_{c, i, j} W[f, c, i, j] * xp[n, c, y + i, x + j] + b[f]`` with ``xp`` the zero-padded
+is ``sum_{c, i, j} W[f, c, i, j] * x_pad[n, c, y + i, x + j] + b[f]`` with ``x_pad`` the zero-padded
 input. Write the images channels last, one after another, as flat rows of ``Wf`` pixels in a
 zero frame (:func:`_framed`), so that pixel ``(y, x)`` of image ``n`` is frame row
 ``r = (n*Hf + pad + y)*Wf + pad + x``. Then tap ``(i, j)`` of the window whose corner is frame
@@ -303,6 +303,6 @@ def _channels_last(x, pad, fill):
     if pad == 0:
         return xt
     N, H, W, C = xt.shape
-    xp = np.full((N, H + 2 * pad, W + 2 * pad, C), fill, dtype=x.dtype)
-    xp[:, pad : pad + H, pad : pad + W] = xt
-    return xp
+    x_pad = np.full((N, H + 2 * pad, W + 2 * pad, C), fill, dtype=x.dtype)
+    x_pad[:, pad : pad + H, pad : pad + W] = xt
+    return x_pad

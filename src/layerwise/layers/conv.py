@@ -60,8 +60,8 @@ class Convolution(Layer):
 
         out = col @ col_W + b
 
-    i.e. ``out[n, f, y, x] = sum_{c, i, j} W[f, c, i, j] * xp[n, c, y*stride + i, x*stride + j]
-    + b[f]`` with ``xp`` the input zero-padded by ``pad`` on every side. Backward, with
+    i.e. ``out[n, f, y, x] = sum_{c, i, j} W[f, c, i, j] * x_pad[n, c, y*stride + i, x*stride + j]
+    + b[f]`` with ``x_pad`` the input zero-padded by ``pad`` on every side. Backward, with
     ``dout`` as rows (N*OH*OW, FN)::
 
         db = sum(dout, axis=0)
@@ -248,13 +248,13 @@ class Convolution(Layer):
 class Pooling(Layer):
     """Max pooling: the largest value of each pool_h x pool_w window, channel by channel.
 
-    Forward, with ``col = im2col(xp).reshape(-1, pool_h*pool_w)`` (one row per window and
-    channel) and ``xp`` the input padded by ``pad`` on every side with -inf::
+    Forward, with ``col = im2col(x_pad).reshape(-1, pool_h*pool_w)`` (one row per window and
+    channel) and ``x_pad`` the input padded by ``pad`` on every side with -inf::
 
         arg_max = argmax(col, axis=1)
         out = max(col, axis=1)
 
-    i.e. ``out[n, c, y, x] = max_{i, j} xp[n, c, y*stride + i, x*stride + j]``. Backward: each
+    i.e. ``out[n, c, y, x] = max_{i, j} x_pad[n, c, y*stride + i, x*stride + j]``. Backward: each
     ``dout`` goes to its window's maximum, ``dcol[r, arg_max[r]] = dout[r]`` and 0 elsewhere,
     and ``dx = col2im(dcol)`` adds them up where windows overlap. Where a window holds several
     equal maxima the gradient goes to the first in row-major order (smallest i, then smallest
@@ -329,8 +329,8 @@ class Pooling(Layer):
             out, self.arg_max = fast.pool_forward(x, s, p)
             return out
         N, C = x.shape[:2]
-        xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
-        col = im2col(xp, ph, pw, s).reshape(-1, ph * pw)  # -inf padding never wins
+        x_pad = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
+        col = im2col(x_pad, ph, pw, s).reshape(-1, ph * pw)  # -inf padding never wins
         self.arg_max = np.argmax(col, axis=1)  # the first maximum
         out = np.max(col, axis=1)
         return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import quiet
 from .._types import StrPath
 from ..backend import is_cupy_array
 from ..container import write_atomic
@@ -96,7 +97,7 @@ class Value:
         if a.size == 0:
             return cls(a.shape, a.dtype.name, None, "empty")
         # Summaries are read, never acted on: inf or NaN in them must not warn.
-        with np.errstate(all="ignore"):
+        with quiet():
             stats = [np.mean(a, dtype=np.float64), np.min(a), np.max(a)]
         mean, low, high = (_number(float(s)) for s in stats)
         return cls(a.shape, a.dtype.name, None, f"mean {mean}, min {low}, max {high}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import inspect
 import json
 import os
 import platform
@@ -40,8 +39,8 @@ import numpy as np
 
 from ._types import StrPath
 from ._version import __version__
+from .checkpoints import Checkpoint
 from .container import write_atomic
-from .training import read_checkpoint_meta
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -124,33 +123,13 @@ def new_run_folder(parent: Path) -> Path:
 
 
 def runs_held(folder: Path) -> list[str]:
-    """The names of :data:`RUN_MARKERS` in ``folder``: empty unless it holds a run.
-
-    Parameters
-    ----------
-    folder : Path
-
-    Returns
-    -------
-    list of str
-    """
+    """The names of :data:`RUN_MARKERS` in ``folder``: empty unless it holds a run."""
     return [name for name in RUN_MARKERS if (folder / name).exists()]
 
 
 def prepare_folder(folder: Path, replace: bool) -> Path:
-    """``folder``, created; with ``replace``, without the files of the run it held.
-
-    Parameters
-    ----------
-    folder : Path
-    replace : bool
-        Remove the :data:`RUN_FILES` found there first (other files stay).
-
-    Returns
-    -------
-    Path
-        ``folder``.
-    """
+    """``folder``, created; with ``replace``, without the :data:`RUN_FILES` of the run it held
+    (other files stay). Returns ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES if replace else ():
         (folder / name).unlink(missing_ok=True)
@@ -174,9 +153,14 @@ def model_file(path: StrPath) -> Path:
     Raises
     ------
     FileNotFoundError
-        ``path`` is a run folder with neither, saying how its run.json says it ended.
+        There is no such file or folder, or ``path`` is a run folder with neither, saying how
+        its run.json says it ended.
     """
     model = Path(path)
+    if not model.exists():
+        raise FileNotFoundError(
+            f"{path}: there is no such file or folder (a model file or a run folder is expected)"
+        )
     if model.is_dir():
         record = read_run(model) or {}
         if not (model / MODEL).is_file() and (model / CHECKPOINT).is_file():
@@ -194,33 +178,14 @@ def model_file(path: StrPath) -> Path:
 
 
 def write_run(folder: Path, record: dict[str, Any]) -> Path:
-    """Write ``record`` as ``folder/run.json``, atomically (a reader never sees half of it).
-
-    Parameters
-    ----------
-    folder : Path
-    record : dict
-        JSON-serialisable, as :func:`new_record` makes it.
-
-    Returns
-    -------
-    Path
-        The run.json written.
-    """
+    """Write ``record`` (as :func:`new_record` makes it) as ``folder/run.json``, atomically (a
+    reader never sees half of it); returns the path written."""
     text = json.dumps(record, indent=2) + "\n"
     return write_atomic(folder / RUN_JSON, lambda f: f.write(text.encode()))
 
 
 def load_run(folder: StrPath) -> dict[str, Any]:
     """The run.json of ``folder`` as a dict.
-
-    Parameters
-    ----------
-    folder : str or Path
-
-    Returns
-    -------
-    dict
 
     Raises
     ------
@@ -245,17 +210,8 @@ def load_run(folder: StrPath) -> dict[str, Any]:
 
 
 def read_run(folder: StrPath) -> dict[str, Any] | None:
-    """The run.json of ``folder`` as a dict, or None when it has none or one not readable.
-
-    Parameters
-    ----------
-    folder : str or Path
-
-    Returns
-    -------
-    dict or None
-        :func:`load_run` says why when it is None.
-    """
+    """The run.json of ``folder`` as a dict, or None when it has none or one not readable
+    (:func:`load_run` says why)."""
     try:
         return load_run(folder)
     except RunFileError:
@@ -263,19 +219,8 @@ def read_run(folder: StrPath) -> dict[str, Any] | None:
 
 
 def status_phrase(record: dict[str, Any]) -> str:
-    """How the run of ``record`` stands, to follow "the run": ``was interrupted``, ``is running``.
-
-    A run that died without a word reads as :func:`shown_status` tells (``was killed``).
-
-    Parameters
-    ----------
-    record : dict
-        A run.json.
-
-    Returns
-    -------
-    str
-    """
+    """How the run of the run.json ``record`` stands, to follow "the run": ``was interrupted``,
+    ``is running``; a run that died without a word as :func:`shown_status` tells it."""
     status = shown_status(record)
     return STATUS_PHRASES.get(status, status)
 
@@ -372,7 +317,13 @@ def new_record(
         :func:`end_record` fills in (``ended``, ``seconds``, ``epochs_done``, ``iterations``,
         ``train_acc``, ``test_acc``) still empty.
     """
-    names = inspect.signature(type(optimizer)).parameters  # the book's: lr, momentum, ...
+    # The hyperparameters (the book's lr, momentum, ...): state_dict() holds them as 0-d floats,
+    # its counters as 0-d integers (and no per-parameter state before the first update).
+    hyper = {
+        k: v.item()
+        for k, v in optimizer.state_dict().items()
+        if v.shape == () and v.dtype.kind == "f"
+    }
     return {
         "format": "layerwise-run",
         "version": 1,
@@ -381,7 +332,7 @@ def new_record(
         "network": network.get_config(),
         "parameters": int(sum(p.size for p in network.parameters())),
         "dataset": {"name": options["dataset"], **source, "train": sizes[0], "test": sizes[1]},
-        "optimizer": {"name": options["optimizer"], **{k: getattr(optimizer, k) for k in names}},
+        "optimizer": {"name": options["optimizer"], **hyper},
         "epochs": options["epochs"],
         "batch_size": options["batch_size"],
         "seed": options["seed"],
@@ -428,23 +379,10 @@ def end_record(
         How long this part of the run trained; added to the seconds of earlier parts.
     message : str, optional
         Why it stopped, for an unfinished run.
-
-    Returns
-    -------
-    dict
-        ``record``.
     """
-    record.update(
-        status=status,
-        ended=_now(),
-        heartbeat=_now(),
-        seconds=round(record.get("seconds", 0.0) + seconds, 3),
-        epochs=trainer.epochs,
-        epochs_done=trainer.epoch,
-        iterations=trainer.iteration,
-        train_acc=trainer.train_acc_list[-1] if trainer.train_acc_list else None,
-        test_acc=trainer.test_acc_list[-1] if trainer.test_acc_list else None,
-    )
+    seconds = round(record.get("seconds", 0.0) + seconds, 3)
+    record.update(_progress(trainer), status=status, ended=_now(), seconds=seconds)
+    record["epochs"] = trainer.epochs
     record.pop("message", None)
     if message:
         record["message"] = message
@@ -469,14 +407,19 @@ def write_progress(folder: Path, record: dict[str, Any], trainer: Trainer, secon
     Path
         The run.json written.
     """
-    record.update(
-        heartbeat=_now(),
-        epochs_done=trainer.epoch,
-        iterations=trainer.iteration,
-        train_acc=trainer.train_acc_list[-1] if trainer.train_acc_list else None,
-        test_acc=trainer.test_acc_list[-1] if trainer.test_acc_list else None,
-    )
+    record.update(_progress(trainer))
     return write_run(folder, {**record, "seconds": round(record["seconds"] + seconds, 3)})
+
+
+def _progress(trainer):
+    """How far the run got, and a new heartbeat: what run.json says at each epoch's end."""
+    return {
+        "heartbeat": _now(),
+        "epochs_done": trainer.epoch,
+        "iterations": trainer.iteration,
+        "train_acc": trainer.train_acc_list[-1] if trainer.train_acc_list else None,
+        "test_acc": trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+    }
 
 
 def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -502,36 +445,16 @@ def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, 
 
 
 def dataset_name(record: dict[str, Any]) -> str:
-    """``sample``, ``mnist``, ``fashion-mnist``, or a dataset folder's name as ``tiny/``.
-
-    Parameters
-    ----------
-    record : dict
-        A run.json.
-
-    Returns
-    -------
-    str
-        ``?`` when the record does not say.
-    """
+    """The dataset of the run.json ``record``: ``sample``, ``mnist``, ``fashion-mnist``, a
+    dataset folder's name as ``tiny/``, or ``?`` when the record does not say."""
     name = str(record.get("dataset", {}).get("name", "?"))
     return name if name in (*NAMED_DATASETS, "?") else Path(name).name + "/"
 
 
 def run_title(record: dict[str, Any]) -> str:
-    """The run in one line, as the title of its curves.
-
-    Parameters
-    ----------
-    record : dict
-        A run.json.
-
-    Returns
-    -------
-    str
-        ``two-layer 784-50-10 on sample · sgd lr 0.1 · 20 epochs, batch 100, float32``, and
-        a second line saying when an unfinished run stopped.
-    """
+    """The run of the run.json ``record`` in one line, as the title of its curves:
+    ``two-layer 784-50-10 on sample · sgd lr 0.1 · 20 epochs, batch 100, float32``, and a second
+    line saying when an unfinished run stopped."""
     network, hidden = record["network"], record["options"]["hidden"]
     if "input_size" in network:
         shape = "-".join(map(str, [network["input_size"], *hidden, network["output_size"]]))
@@ -557,16 +480,7 @@ def write_history(trainer: Trainer, folder: Path) -> list[Path]:
     ``history.csv`` has one row per finished epoch: the iterations so far, the mean training
     loss of that epoch's iterations, and the training and test accuracies. ``train_loss.csv``
     has the loss of every iteration. Losses are written with ``repr``, so they read back equal.
-
-    Parameters
-    ----------
-    trainer : Trainer
-    folder : Path
-
-    Returns
-    -------
-    list of Path
-        The two files written.
+    Returns the two files written.
     """
     history, losses = folder / "history.csv", folder / "train_loss.csv"
     with open(history, "w", newline="") as f:
@@ -586,16 +500,7 @@ def write_history(trainer: Trainer, folder: Path) -> list[Path]:
 
 
 def read_test_accuracies(folder: Path) -> list[float]:
-    """The test accuracy after each epoch, from ``folder/history.csv``; empty if unreadable.
-
-    Parameters
-    ----------
-    folder : Path
-
-    Returns
-    -------
-    list of float
-    """
+    """The test accuracy after each epoch, from ``folder/history.csv``; empty if unreadable."""
     try:
         with open(folder / "history.csv", newline="") as f:
             return [float(row["test_acc"]) for row in csv.DictReader(f)]
@@ -624,19 +529,21 @@ def resume_point(folder: Path) -> tuple[dict[str, Any], int]:
     Raises
     ------
     ResumeError
-        There is no checkpoint.npz, or it does not hold a run's options.
+        There is no such folder, no checkpoint.npz in it, or one that does not hold a run's
+        options.
     ValueError
-        The checkpoint cannot be read (see :func:`layerwise.training.read_checkpoint_meta`).
+        The checkpoint cannot be read (see :meth:`layerwise.checkpoints.Checkpoint.read`).
     """
+    if not folder.is_dir():
+        what = "a file, not a run folder" if folder.exists() else "there is no such folder"
+        raise ResumeError(what)
     if not (folder / CHECKPOINT).is_file():
         raise ResumeError(f"there is no {CHECKPOINT} in that folder")
-    meta = read_checkpoint_meta(folder / CHECKPOINT)
-    options = meta.get("extra", {}).get("options")
+    checkpoint = Checkpoint.read(folder / CHECKPOINT)
+    options = checkpoint.extra.get("options")
     if not isinstance(options, dict):
         raise ResumeError(f"its {CHECKPOINT} was not written by `layerwise train`")
-    trainer = meta["trainer"]
-    iter_per_epoch = -(-trainer["train_size"] // trainer["mini_batch_size"])  # ceil
-    return options, -(-meta["iteration"] // iter_per_epoch)
+    return options, checkpoint.epochs_begun
 
 
 # ---------------------------------------------------------------------- listing
