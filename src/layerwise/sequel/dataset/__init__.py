@@ -1,0 +1,3 @@
+"""The sequel's ``dataset`` package: :mod:`~layerwise.sequel.dataset.spiral`."""
+
+from __future__ import annotations
