@@ -14,6 +14,7 @@ from layerwise.sequel import (
     Affine,
     Embedding,
     MatMul,
+    NegativeSamplingLoss,
     SigmoidWithLoss,
     Softmax,
     TimeAffine,
@@ -25,6 +26,7 @@ from layerwise.sequel import (
     TimeSoftmaxWithLoss,
     UnigramSampler,
 )
+from layerwise.sequel.functions import softmax_and_log_at
 
 RECURRENT = [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)]
 
@@ -207,6 +209,20 @@ def test_regression_time_softmax_with_loss_backward_twice_gives_the_same_gradien
 def test_time_softmax_with_loss_of_nothing_labelled_is_nan_as_in_pytorch():
     layer = TimeSoftmaxWithLoss()
     assert np.isnan(layer.forward(np.zeros((1, 2, 3)), np.full((1, 2), -1)))
+    np.testing.assert_array_equal(layer.backward(), 0)
+
+
+@pytest.mark.parametrize("shape", [(50, 3000), (7, 40000), (3, 5)])
+def test_softmax_in_blocks_of_rows_equals_the_whole_array_at_once(shape):
+    # softmax_and_log_at works on blocks of about 256 KB: 10 rows of 3000, 1 row of 40000.
+    rng = np.random.default_rng(14)
+    x = 5 * rng.standard_normal(shape)
+    t = rng.integers(0, shape[1], shape[0])
+    y, log_y_t = softmax_and_log_at(x, t)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    ref = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(y, ref, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(log_y_t, np.log(ref[np.arange(shape[0]), t]), rtol=1e-13)
 
 
 def test_regression_sigmoid_with_loss_is_exact_in_the_tail():
@@ -262,13 +278,29 @@ def test_sampler_has_the_sequels_distribution(corpus):
             assert abs(seen - prob) <= 5 * se + 1e-12, (t, pair, seen, prob)
 
 
-def test_sampler_is_reproducible_from_its_seed_and_leaves_the_global_state_alone():
+def test_regression_sampler_is_reproducible_from_its_seed_and_leaves_the_global_state_alone():
     corpus = np.arange(50) % 7
     state = global_state()
     a = UnigramSampler(corpus, 0.75, 3, seed=9).get_negative_sample(np.arange(100) % 7)
     b = UnigramSampler(corpus, 0.75, 3, seed=9).get_negative_sample(np.arange(100) % 7)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(global_state(), state)
+
+
+def test_regression_sampler_counts_every_id_up_to_the_largest():
+    # The sequel sizes the vocabulary by len(Counter(corpus)): with id 1 missing it has two
+    # words, so word 3 (half the corpus) is never drawn.
+    sampler = UnigramSampler(np.array([0, 2, 3, 3]), 1.0, 1, seed=0)
+    np.testing.assert_allclose(sampler.word_p, [0.25, 0, 0.25, 0.5])
+    negatives = sampler.get_negative_sample(np.zeros(2000, int))
+    assert set(np.unique(negatives)) == {2, 3}
+
+
+def test_regression_negative_sampling_lists_its_weight_once():
+    # The sequel's NegativeSamplingLoss holds sample_size + 1 EmbeddingDot layers, each listing W.
+    W = np.zeros((5, 2))
+    layer = NegativeSamplingLoss(W, np.arange(5), sample_size=3)
+    assert len(layer.params) == len(layer.grads) == 1 and layer.params[0] is W
 
 
 def test_sampler_refuses_more_negatives_than_words():

@@ -224,7 +224,7 @@ def test_regression_remove_duplicate_merges_by_identity_not_by_equal_values():
     np.testing.assert_array_equal(grads[0], np.full((2, 3), 7.0))  # 1 + 2 (transposed) + 4
 
 
-def test_trainer_shuffles_from_its_seed():
+def test_regression_trainer_shuffles_from_its_seed():
     x, t = spiral.load_data()
     losses = []
     for _ in range(2):

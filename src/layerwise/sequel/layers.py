@@ -104,8 +104,8 @@ class MatMul(SequelLayer):
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
         W = self.params[0]
         self.x = _features(x, W, f"{type(self).__name__}.forward")
-        with quiet():
-            return self.x @ W
+        with quiet():  # one (N T, D) by (D, H) product: a 3-D x @ W is a slower batch of them
+            return (self.x.reshape(-1, W.shape[0]) @ W).reshape(*self.x.shape[:-1], W.shape[1])
 
     def backward(self, dout: npt.ArrayLike) -> np.ndarray:
         if self.x is None:
@@ -118,7 +118,7 @@ class MatMul(SequelLayer):
         with quiet():
             np.matmul(x2.T, d2, out=self.grads[0])
             self._bias_grad(d2)
-            return dout @ W.T
+            return (d2 @ W.T).reshape(self.x.shape)
 
     def _bias_grad(self, d2: np.ndarray) -> None:
         """Affine's ``db``; MatMul has none."""

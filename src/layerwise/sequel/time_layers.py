@@ -605,7 +605,7 @@ class TimeSoftmaxWithLoss(SequelLayer):
     xs : (N, T, V) scores. ts : (N, T) ids in [0, V) or ``ignore_label`` (-1), or one-hot
     (N, T, V). loss : scalar. dxs : (N, T, V). Caches ``(ts, ys, mask, (N, T, V))``.
 
-    A batch in which every label is ignored has loss NaN, as in PyTorch.
+    A batch in which every label is ignored has loss NaN, as in PyTorch, and gradient 0.
     """
 
     def __init__(self) -> None:
@@ -640,10 +640,12 @@ class TimeSoftmaxWithLoss(SequelLayer):
             raise self._not_ready()
         t, ys, mask, (N, T, V) = self.cache
         dout = float(check_dout(dout, (), type(self).__name__))
-        dx = ys.copy()
-        dx[np.arange(N * T), t] -= 1
-        with quiet():
-            dx *= mask[:, None] * (dout / mask.sum())
+        scale = ys.dtype.type(dout / max(int(mask.sum()), 1))  # nothing labelled: dx = 0
+        # (y - onehot) * scale as y * scale, then -scale at the labels: one pass over y
+        dx = np.multiply(ys, scale)
+        dx[np.arange(N * T), t] -= scale
+        if not mask.all():
+            dx[~mask] = 0
         return dx.reshape(N, T, V)
 
 
