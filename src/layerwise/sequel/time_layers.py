@@ -296,7 +296,9 @@ class _Cell(SequelLayer):
         """``dout`` in the parameters' dtype, as a time-major copy (backward overwrites it)."""
         where = type(self).__name__
         dout = check_dout(dout, shape, where, self.params[0].dtype)
-        return dout[None].copy() if len(shape) == 2 else np.ascontiguousarray(dout.swapaxes(0, 1))
+        # Always a copy: for N = 1 or T = 1 the swapped view is contiguous already, and
+        # ascontiguousarray would hand back the caller's array for backward to overwrite.
+        return np.array(dout[None] if len(shape) == 2 else dout.swapaxes(0, 1), order="C")
 
 
 class _OneStateCell(_Cell):
