@@ -87,7 +87,7 @@ def test_regression_ppmi_of_a_word_that_never_occurs_is_zero():
     assert np.all(np.isfinite(M)) and np.all(M[2] == 0) and np.all(M[:, 2] == 0)
 
 
-def test_similarity_and_most_similar(capsys):
+def test_regression_most_similar_prints_and_returns_the_pairs(capsys):
     corpus, word_to_id, id_to_word = preprocess(TEXT)
     C = create_co_matrix(corpus, len(word_to_id))
     assert cos_similarity(C[word_to_id["you"]], C[word_to_id["i"]]) == pytest.approx(

@@ -189,7 +189,7 @@ def test_regression_nesterov_steps_in_the_corrected_order():
     assert not np.allclose(ours[0], sequels[0])
 
 
-def test_list_optimizers_take_dicts_and_round_trip_their_state():
+def test_regression_optimizer_state_is_a_dict_keyed_by_position():
     params = {"W": np.ones(2)}
     adam = opt.Adam()
     adam.update(params, {"W": np.ones(2)})
