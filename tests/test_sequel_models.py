@@ -233,3 +233,69 @@ def test_regression_trainer_shuffles_from_its_seed():
         trainer.fit(x, t, max_epoch=2, batch_size=30, eval_interval=None)
         losses.append(model.forward(x, t))
     assert losses[0] == losses[1]
+
+
+def test_training_resumes_bit_identical_from_a_saved_state(tmp_path):
+    # State, dropout generators, optimizer and the trainer's place in the corpus, saved through
+    # a safe .npz and JSON, then loaded into a model built from another seed.
+    import json
+
+    corpus = tiny_corpus()
+    xs, ts = corpus[:-1], corpus[1:]
+
+    def steps(model, optimizer, trainer, n):
+        for _ in range(n):
+            x, t = trainer.get_batch(xs, ts, 4, 5)
+            model.forward(x, t)
+            model.backward()
+            optimizer.update(*remove_duplicate(model.params, model.grads))
+
+    def fresh(seed):
+        model = BetterRnnlm(V, 6, 6, dropout_ratio=0.3, seed=seed)
+        trainer = RnnlmTrainer(model, Adam(0.01))
+        trainer.time_idx = 0
+        return model, trainer.optimizer, trainer
+
+    straight = fresh(0)
+    steps(*straight, 6)
+
+    first = fresh(0)
+    steps(*first, 3)
+    model, optimizer, trainer = first
+    np.savez(tmp_path / "model.npz", **model.state_dict())
+    np.savez(tmp_path / "optimizer.npz", **optimizer.state_dict())
+    (tmp_path / "meta.json").write_text(
+        json.dumps({"rng": model.rng_states(), "time_idx": trainer.time_idx})
+    )
+
+    model, optimizer, trainer = resumed = fresh(99)
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as f:
+        model.load_state_dict(f)
+    with np.load(tmp_path / "optimizer.npz", allow_pickle=False) as f:
+        optimizer.load_state_dict(f)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    model.set_rng_states(meta["rng"])
+    trainer.time_idx = meta["time_idx"]
+    assert model.layers[-1].params[0].base is model.layers[0].params[0]  # still tied
+    steps(*resumed, 3)
+    for a, b in zip(straight[0].params, model.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(straight[0].lstm_layers[1].c, model.lstm_layers[1].c)
+
+
+def test_load_state_dict_checks_everything_before_changing_anything():
+    model = Rnnlm(V, 4, 5, seed=0)
+    state = model.state_dict()
+    before = [p.copy() for p in model.params]
+    other = Rnnlm(V, 4, 6, seed=1).state_dict()
+    bad = {**other, "extra": np.zeros(1)}
+    with pytest.raises(
+        ValueError, match=r"unknown extra; params/1 has shape \(4, 24\), expected \(4, 20\)"
+    ):
+        model.load_state_dict(bad)
+    for a, b in zip(before, model.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    model.forward(np.zeros((2, 3), int), np.zeros((2, 3), int))
+    assert "layers/1/h" in model.state_dict() and "layers/1/h" not in state
+    model.load_state_dict(state)  # no carried state saved: the layer starts from zeros again
+    assert model.lstm_layer.h is None

@@ -416,7 +416,13 @@ class GRU(_OneStateCell):
 
 
 class _TimeCell(_Cell):
-    """A cell run over (N, T, D) sequences, with the sequel's state protocol."""
+    """A cell run over (N, T, D) sequences, with the sequel's state protocol.
+
+    ``state_names`` lists the carried arrays (``h``; ``h`` and ``c`` for TimeLSTM), which a
+    model's ``state_dict`` saves so that training resumes exactly.
+    """
+
+    state_names: tuple[str, ...] = ("h",)
 
     def __init__(
         self, Wx: npt.ArrayLike, Wh: npt.ArrayLike, b: npt.ArrayLike, stateful: bool = False
@@ -518,6 +524,7 @@ class TimeLSTM(_TimeCell):
     """
 
     n_gates = 4
+    state_names = ("h", "c")
 
     def __init__(
         self, Wx: npt.ArrayLike, Wh: npt.ArrayLike, b: npt.ArrayLike, stateful: bool = False
