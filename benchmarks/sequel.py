@@ -77,6 +77,38 @@ def torch_lm_step(torch, D, H, layers, dropout, xs, ts):
     return step
 
 
+def check_same_scores(ours, theirs, xs, ts):
+    """The sequel's weights, position by position, give our model the sequel's scores and loss.
+
+    Both get the same weights: an N(0, 1) embedding (which BetterRnnlm's output layer shares),
+    N(0, 1 / fan_in) matrices and N(0, 0.3) biases (with the initial ones, an embedding of 0.01
+    and zero biases, the scores are nearly uniform and any model's loss is close to log V).
+    """
+    rng = np.random.default_rng(1)
+    for i, q in enumerate(theirs.params):  # a tied weight gets the last of its draws
+        scale = 0.3 if q.ndim == 1 else 1.0 if i == 0 else 1 / np.sqrt(q.shape[0])
+        q[...] = rng.normal(0, scale, q.shape)
+    for p, q in zip(ours.params, theirs.params, strict=True):
+        p[...] = q
+    x32, t32 = xs.astype(np.int32), ts.astype(np.int32)
+    mine, book = ours.predict(xs), theirs.predict(x32)
+    ours.reset_state()
+    theirs.reset_state()
+    error = np.max(np.abs(mine - book)) / np.max(np.abs(book))
+    kwargs = {"train_flg": False} if hasattr(theirs, "drop_layers") else {}
+    loss, book_loss = ours.forward(xs, ts, **kwargs), theirs.forward(x32, t32, **kwargs)
+    ours.reset_state()
+    theirs.reset_state()
+    if error > 1e-4 or not np.isclose(loss, book_loss, rtol=1e-5):
+        raise AssertionError(
+            f"{type(ours).__name__}: scores differ by {error:.1e} from the sequel's"
+        )
+    print(
+        f"{type(ours).__name__}: with the sequel's weights, its scores within {error:.0e} and its "
+        f"loss ({loss:.4f} here, {book_loss:.4f} there)"
+    )
+
+
 def rnnlm_workload(book, torch, better=False):
     rng = np.random.default_rng(0)
     xs, ts = rng.integers(0, V, (BATCH, TIME)), rng.integers(0, V, (BATCH, TIME))
@@ -86,6 +118,7 @@ def rnnlm_workload(book, torch, better=False):
     if book is not None:
         module = __import__("ch06.better_rnnlm" if better else "ch06.rnnlm", fromlist=["x"])
         theirs = (module.BetterRnnlm if better else module.Rnnlm)(V, D, H)
+        check_same_scores(ours, theirs, xs, ts)
         steps["the sequel"] = lm_step(theirs, xs.astype(np.int32), ts.astype(np.int32))
     if torch is not None:
         steps["PyTorch"] = torch_lm_step(
