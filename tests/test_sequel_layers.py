@@ -54,6 +54,15 @@ def test_backward_writes_into_the_same_grads_arrays(cls, gates):
     assert np.any(layer.dWx != 0)
 
 
+def test_embedding_of_a_transposed_weight_fills_its_gradient():
+    # The gradient of a non-contiguous W is not C-ordered: the flat fast path cannot write there.
+    W = np.arange(12.0).reshape(3, 4).T  # (4, 3), a view in column-major order
+    layer = Embedding(W)
+    layer.forward(np.array([1, 1, 3]))
+    layer.backward(np.ones((3, 3)))
+    np.testing.assert_array_equal(layer.grads[0], [[0, 0, 0], [2, 2, 2], [0, 0, 0], [1, 1, 1]])
+
+
 def test_tied_weights_stay_tied_through_in_place_updates():
     # BetterRnnlm's tying: TimeAffine(embed_W.T, b) holds a view of the embedding's array.
     rng = np.random.default_rng(1)

@@ -307,10 +307,18 @@ class SigmoidWithLoss(SequelLayer):
 def scatter_rows(dW: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
     """``dW[...] = 0`` then ``dW[ids[i]] += rows[i]`` for every i: the embedding's backward.
 
-    ``np.add.at`` handles repeated ids (a plain ``dW[ids] += rows`` keeps only one of them).
+    ``np.add.at`` handles repeated ids (a plain ``dW[ids] += rows`` keeps only one of them). It
+    runs on the flat view with one index per entry: NumPy's ``ufunc.at`` is about twice as fast
+    on a 1-D target as on rows of a 2-D one.
     """
     dW[...] = 0
-    np.add.at(dW, ids.reshape(-1), rows.reshape(-1, dW.shape[1]))
+    V, D = dW.shape
+    rows = rows.reshape(-1, D)
+    if not dW.flags.c_contiguous:  # no flat view to write through (a transposed weight's)
+        np.add.at(dW, ids.reshape(-1), rows)
+        return
+    flat = ids.reshape(-1, 1) * D + np.arange(D)
+    np.add.at(dW.reshape(V * D), flat.reshape(-1), rows.reshape(-1))
 
 
 @register_sequel_layer
