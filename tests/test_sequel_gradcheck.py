@@ -246,3 +246,24 @@ def test_gradients_match_central_differences(case):
         )
         checked += 1
     assert checked or case.n_grad == 0 and not layer.params
+
+
+def _frozen(a):
+    if isinstance(a, np.ndarray):
+        a = a.copy()
+        a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_read_only_inputs_and_gradients_work_and_stay_unchanged(case):
+    rng = np.random.default_rng(1)
+    layer = case.layer
+    case.prepare(layer)
+    args = tuple(_frozen(a) for a in case.args)
+    outs = _as_tuple(layer.forward(*args))
+    douts = tuple(_frozen(_rdout(rng, np.shape(o))) if np.ndim(o) else 1.0 for o in outs)
+    backs = _as_tuple(layer.backward(*douts))
+    for a, original in zip(args, case.args, strict=True):
+        np.testing.assert_array_equal(a, original)
+    assert all(b is None or np.all(np.isfinite(b)) for b in backs)
