@@ -18,6 +18,8 @@ from layerwise.sequel.util import (
     normalize,
     ppmi,
     preprocess,
+    to_cpu,
+    to_gpu,
 )
 
 TEXT = "You say goodbye and I say hello."
@@ -183,3 +185,18 @@ def test_regression_eval_perplexity_of_a_short_corpus_says_so():
     # The sequel divides by max_iters = 0.
     with pytest.raises(ValueError, match="shorter than one batch of 10 x 35"):
         eval_perplexity(Recorder(True), np.arange(100))
+
+
+def test_to_cpu_and_to_gpu_go_through_the_backend():
+    x = np.arange(3.0)
+    assert to_cpu(x) is x
+    np.testing.assert_array_equal(to_cpu([1, 2]), [1, 2])
+    from layerwise.backend import DeviceUnavailableError, import_cupy
+
+    try:
+        import_cupy("cuda")
+    except DeviceUnavailableError:
+        with pytest.raises(DeviceUnavailableError):
+            to_gpu(x)
+    else:  # a GPU machine: the round trip
+        np.testing.assert_array_equal(to_cpu(to_gpu(x)), x)

@@ -3,7 +3,8 @@
 Chapter 2 (counting): :func:`preprocess`, :func:`create_co_matrix`, :func:`cos_similarity`,
 :func:`most_similar`, :func:`ppmi`; chapter 3 (word2vec's data): :func:`create_contexts_target`,
 :func:`convert_one_hot`; chapter 4: :func:`analogy`, :func:`normalize`; chapters 5-6:
-:func:`clip_grads`, :func:`eval_perplexity`.
+:func:`clip_grads`, :func:`eval_perplexity`; :func:`to_cpu`, :func:`to_gpu` through
+:mod:`layerwise.backend`.
 
 The sequel loops over every word (``create_co_matrix``, ``create_contexts_target``) or every
 entry of the matrix (``ppmi``: minutes on PTB's 10,000 words); here each is a handful of NumPy
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import check_number, quiet
+from ..backend import as_numpy, to_device
 
 __all__ = [
     "analogy",
@@ -40,6 +42,8 @@ __all__ = [
     "normalize",
     "ppmi",
     "preprocess",
+    "to_cpu",
+    "to_gpu",
 ]
 
 
@@ -220,6 +224,20 @@ def analogy(
     if answer is not None:
         print(f"==>{answer}:{np.dot(word_matrix[word_to_id[answer]], query_vec)}")
     return _print_top(similarity, id_to_word, (a, b, c), top)
+
+
+def to_cpu(x: Any) -> np.ndarray:
+    """``x`` as a NumPy array on the host (itself when it is one; a copy from a CuPy array)."""
+    return as_numpy(x)
+
+
+def to_gpu(x: Any) -> Any:
+    """``x`` on the GPU as a CuPy array (itself when it is one).
+
+    Raises :class:`~layerwise.backend.DeviceUnavailableError`, saying what to install, where
+    CuPy or a GPU is missing.
+    """
+    return to_device(x, "cuda")
 
 
 def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
