@@ -292,7 +292,7 @@ class _Cell(SequelLayer):
             )
         return h
 
-    def _douts(self, dout: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    def _douts(self, dout: Any, shape: tuple[int, ...]) -> np.ndarray:
         """``dout`` in the parameters' dtype, as a time-major copy (backward overwrites it)."""
         where = type(self).__name__
         dout = check_dout(dout, shape, where, self.params[0].dtype)
@@ -319,7 +319,7 @@ class _OneStateCell(_Cell):
         if self.cache is None:
             raise self._not_ready()
         X, h_prev, cache = self.cache
-        dH = self._douts(dh_next, h_prev.shape, "dh_next")
+        dH = self._douts(dh_next, h_prev.shape)
         dX, dh_prev = self._run_backward(dH, X, h_prev, cache, self.params, self.grads)
         return dX[0], dh_prev
 
@@ -386,8 +386,8 @@ class LSTM(_Cell):
         if self.cache is None:
             raise self._not_ready()
         X, h_prev, c_prev, cache = self.cache
-        dH = self._douts(dh_next, h_prev.shape, "dh_next")
-        dc = self._douts(dc_next, c_prev.shape, "dc_next")[0]
+        dH = self._douts(dh_next, h_prev.shape)
+        dc = self._douts(dc_next, c_prev.shape)[0]
         dX, dh, dc = lstm_backward(dH, X, h_prev, c_prev, cache, self.params, self.grads, dc)
         return dX[0], dh, dc
 
@@ -483,7 +483,7 @@ class _OneStateTimeCell(_TimeCell):
             raise self._not_ready()
         X, h0, cache = self.cache
         hs = cache[-1]
-        dH = self._douts(dhs, (hs.shape[1], hs.shape[0], hs.shape[2]), "dhs")
+        dH = self._douts(dhs, (hs.shape[1], hs.shape[0], hs.shape[2]))
         dX, self.dh = self._run_backward(dH, X, h0, cache, self.params, self.grads)
         return self._batch_major(dX)
 
@@ -546,7 +546,7 @@ class TimeLSTM(_TimeCell):
             raise self._not_ready()
         X, h0, c0, cache = self.cache
         hs = cache[2]
-        dH = self._douts(dhs, (hs.shape[1], hs.shape[0], hs.shape[2]), "dhs")
+        dH = self._douts(dhs, (hs.shape[1], hs.shape[0], hs.shape[2]))
         dX, self.dh, _ = lstm_backward(dH, X, h0, c0, cache, self.params, self.grads)
         return self._batch_major(dX)
 
