@@ -1,0 +1,126 @@
+"""The sequel's ``common/base_model.py``: what its models share.
+
+A model holds ``params`` and ``grads``, the lists of all its layers' arrays (the same arrays,
+so an optimizer's in-place update reaches the layers), and has ``forward(...)`` returning the
+loss and ``backward(dout=1)``. :class:`LayerStack` adds the chapters 5-6 language models' plan:
+a list ``layers`` run in order, then a ``loss_layer``, and what resuming training exactly needs:
+``state_dict()``/``load_state_dict()`` (the parameters and each recurrent layer's carried state,
+as arrays for a safe ``.npz``) and ``rng_states()``/``set_rng_states()`` (the dropout layers'
+generators, JSON). The sequel's ``save_params``/``load_params`` (float16 pickles) are not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BaseModel", "LayerStack"]
+
+
+class BaseModel:
+    """``params``/``grads`` lists (None until a subclass builds them), forward and backward."""
+
+    def __init__(self) -> None:
+        self.params: Any = None
+        self.grads: Any = None
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+
+class LayerStack(BaseModel):
+    """Layers applied in order, then a loss layer; ``params``/``grads`` gathered from them.
+
+    ``predict(xs)`` gives the last layer's output (scores); ``forward(xs, ts)`` the loss;
+    ``backward(dout=1)`` runs every layer's backward in reverse and returns the gradient with
+    respect to the first layer's input (None after an embedding).
+    """
+
+    def __init__(self, layers: list[Any], loss_layer: Any) -> None:
+        super().__init__()
+        self.layers = layers
+        self.loss_layer = loss_layer
+        self.params, self.grads = [], []
+        for layer in layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def predict(self, xs: npt.ArrayLike) -> np.ndarray:
+        out: Any = xs
+        for layer in self.layers:
+            out = layer.forward(out)
+        return out
+
+    def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike) -> np.floating:
+        return self.loss_layer.forward(self.predict(xs), ts)
+
+    def backward(self, dout: float = 1) -> Any:
+        d = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+        return d
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of what training continues from, as ``{key: array}``.
+
+        ``params/<i>`` for every position of ``params`` (a tied weight appears at both of its
+        positions) and ``layers/<j>/<name>`` for each carried state a layer declares in
+        ``state_names`` and holds (``h``, ``c``; absent after ``reset_state``).
+        """
+        state = {f"params/{i}": p.copy() for i, p in enumerate(self.params)}
+        for j, layer in enumerate(self.layers):
+            for name in getattr(layer, "state_names", ()):
+                value = getattr(layer, name)
+                if value is not None:
+                    state[f"layers/{j}/{name}"] = np.array(value, copy=True)
+        return state
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned (a dict or an ``np.load`` result).
+
+        Parameters are written in place (``p[...] = value``), so tied weights, the optimizer's
+        and the trainer's references stay valid. Everything is checked before anything
+        changes: a missing or unknown key or a wrong shape is a ValueError listing them all.
+        """
+        keys = set(state.keys())
+        expected = {f"params/{i}" for i in range(len(self.params))}
+        states = {
+            f"layers/{j}/{name}": (layer, name)
+            for j, layer in enumerate(self.layers)
+            for name in getattr(layer, "state_names", ())
+        }
+        problems = [f"missing {k}" for k in sorted(expected - keys)]
+        problems += [f"unknown {k}" for k in sorted(keys - expected - set(states))]
+        for i, p in enumerate(self.params):
+            key = f"params/{i}"
+            if key in keys and np.shape(state[key]) != p.shape:
+                problems.append(f"{key} has shape {np.shape(state[key])}, expected {p.shape}")
+        if problems:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: "
+                + "; ".join(problems)
+                + ". Was this state saved from a model of other sizes?"
+            )
+        for i, p in enumerate(self.params):
+            p[...] = state[f"params/{i}"]
+        for key, (layer, name) in states.items():
+            setattr(layer, name, np.array(state[key], copy=True) if key in keys else None)
+
+    def rng_states(self) -> dict[str, Any]:
+        """``{layer index: bit_generator.state}`` of every layer with a generator ``rng``."""
+        return {
+            str(j): layer.rng.bit_generator.state
+            for j, layer in enumerate(self.layers)
+            if getattr(layer, "rng", None) is not None
+        }
+
+    def set_rng_states(self, states: Mapping[str, Any]) -> None:
+        """Restore what :meth:`rng_states` returned."""
+        for j, value in states.items():
+            self.layers[int(j)].rng.bit_generator.state = value

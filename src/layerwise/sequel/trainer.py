@@ -1,0 +1,223 @@
+"""The sequel's ``common/trainer.py``: ``Trainer`` (minibatches) and ``RnnlmTrainer``
+(truncated BPTT over a corpus), with ``plot()``, and ``remove_duplicate``.
+
+Each ``fit`` step is the sequel's: ``loss = model.forward(x, t)``, ``model.backward()``,
+shared weights merged by :func:`remove_duplicate`, ``clip_grads`` when ``max_grad`` is given,
+``optimizer.update(params, grads)``; every ``eval_interval`` iterations a line is printed and the
+mean loss (``Trainer``) or perplexity (``RnnlmTrainer``) since the last line is kept in
+``loss_list`` / ``ppl_list``. Differences, each with a regression test in
+``tests/test_sequel_models.py``:
+
+- ``Trainer`` shuffles with a generator of its own (``seed=``), not NumPy's global state;
+- :func:`remove_duplicate` finds a transposed shared weight by memory (a transposed view of the
+  same array), not by equal values, so two distinct arrays that happen to hold the same numbers
+  (zeros at the start, say) are never merged;
+- ``RnnlmTrainer.get_batch`` reads the whole batch in one indexing step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .util import clip_grads
+
+__all__ = ["RnnlmTrainer", "Trainer", "remove_duplicate"]
+
+
+def _is_transposed_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``b`` is ``a.T`` (or ``a`` is ``b.T``): the same memory, read transposed."""
+    return (
+        a.ndim == 2
+        and b.shape == a.T.shape
+        and b.strides == a.T.strides
+        and a.ctypes.data == b.ctypes.data
+        and np.shares_memory(a, b)
+    )
+
+
+def remove_duplicate(
+    params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Merge shared weights: each array once, with the sum of its gradients.
+
+    An array listed twice (``params[i] is params[j]``) keeps the first position and
+    ``grads[i] + grads[j]``; a transposed view (``params[j]`` is ``params[i].T``, weight tying)
+    adds ``grads[j].T``. As in the sequel, the first gradient array is added to in place
+    (backward overwrites it at the next step).
+
+    Returns
+    -------
+    params, grads : new lists, the merged arrays removed.
+    """
+    params, grads = list(params), list(grads)
+    i = 0
+    while i < len(params):
+        j = i + 1
+        while j < len(params):
+            if params[j] is params[i]:
+                grads[i] += grads[j]
+            elif _is_transposed_view(params[i], params[j]):
+                grads[i] += grads[j].T
+            else:
+                j += 1
+                continue
+            del params[j], grads[j]
+        i += 1
+    return params, grads
+
+
+def _step(model: Any, optimizer: Any, x: Any, t: Any, max_grad: float | None) -> float:
+    loss = model.forward(x, t)
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
+    return float(loss)
+
+
+def _loop(
+    trainer: Any,
+    epoch: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+    max_iters: int,
+    max_epoch: int,
+    max_grad: float | None,
+    curve: list[float],
+    label: str,
+    measure: Callable[[float], Any],
+) -> None:
+    """The sequel's loop: a step per batch; every ``eval_interval`` steps a line and a point
+    on ``curve``, ``measure`` of the mean loss since the last (the loss itself, or exp)."""
+    total_loss, loss_count = 0.0, 0
+    start_time = time.time()
+    interval = trainer.eval_interval
+    for _ in range(max_epoch):
+        for iters, (x, t) in enumerate(epoch()):
+            total_loss += _step(trainer.model, trainer.optimizer, x, t, max_grad)
+            loss_count += 1
+            if interval is not None and iters % interval == 0:
+                value = float(measure(total_loss / loss_count))
+                print(
+                    f"| epoch {trainer.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
+                    f"time {int(time.time() - start_time)}[s] | {label} {value:.2f}"
+                )
+                curve.append(value)
+                total_loss, loss_count = 0.0, 0
+        trainer.current_epoch += 1
+
+
+def _plot(values: list[float], eval_interval: int | None, ylabel: str, ylim: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    if ylim is not None:
+        plt.ylim(*ylim)
+    plt.plot(np.arange(len(values)), values, label="train")
+    plt.xlabel(f"iterations (x{eval_interval})")
+    plt.ylabel(ylabel)
+    plt.show()
+
+
+class Trainer:
+    """Minibatch training of a model on ``(x, t)``, shuffled every epoch (the sequel's 1.4.4).
+
+    Parameters
+    ----------
+    model : object with ``forward(x, t)``, ``backward()``, ``params`` and ``grads``
+    optimizer : object with ``update(params, grads)`` taking lists
+    seed : None, int or numpy.random.Generator, keyword-only
+        The shuffling's generator.
+    """
+
+    def __init__(self, model: Any, optimizer: Any, *, seed: Any = None) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_list: list[float] = []
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+        self.rng = np.random.default_rng(seed)
+
+    def fit(
+        self,
+        x: npt.ArrayLike,
+        t: npt.ArrayLike,
+        max_epoch: int = 10,
+        batch_size: int = 32,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+    ) -> None:
+        x, t = np.asarray(x), np.asarray(t)
+        max_iters = len(x) // batch_size
+
+        def epoch() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            idx = self.rng.permutation(len(x))
+            xs, ts = x[idx], t[idx]
+            for iters in range(max_iters):
+                batch = slice(iters * batch_size, (iters + 1) * batch_size)
+                yield xs[batch], ts[batch]
+
+        self.eval_interval = eval_interval
+        _loop(self, epoch, max_iters, max_epoch, max_grad, self.loss_list, "loss", float)
+
+    def plot(self, ylim: Any = None) -> None:
+        """Draw ``loss_list`` with matplotlib (``plt.show()``, as the sequel's)."""
+        _plot(self.loss_list, self.eval_interval, "loss", ylim)
+
+
+class RnnlmTrainer:
+    """Truncated BPTT over a corpus (the sequel's 5.5.3): ``batch_size`` rows read in parallel.
+
+    Row i reads the corpus from offset ``i * (L // batch_size)``, ``time_size`` words per
+    step, continuing where the last step stopped (``time_idx``), so a stateful model's state
+    carries over from one batch to the next.
+    """
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.time_idx: int | None = None
+        self.ppl_list: list[float] | None = None
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+
+    def get_batch(
+        self, x: np.ndarray, t: np.ndarray, batch_size: int, time_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The next (batch_size, time_size) inputs and targets; advances ``time_idx``."""
+        if self.time_idx is None:
+            self.time_idx = 0
+        jump = len(x) // batch_size
+        positions = np.arange(batch_size)[:, None] * jump + self.time_idx + np.arange(time_size)
+        positions %= len(x)
+        self.time_idx += time_size
+        return x[positions], t[positions]
+
+    def fit(
+        self,
+        xs: npt.ArrayLike,
+        ts: npt.ArrayLike,
+        max_epoch: int = 10,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+    ) -> None:
+        xs, ts = np.asarray(xs), np.asarray(ts)
+        max_iters = len(xs) // (batch_size * time_size)
+        self.time_idx = 0
+        self.ppl_list = []
+
+        def epoch() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for _ in range(max_iters):
+                yield self.get_batch(xs, ts, batch_size, time_size)
+
+        self.eval_interval = eval_interval
+        _loop(self, epoch, max_iters, max_epoch, max_grad, self.ppl_list, "perplexity", np.exp)
+
+    def plot(self, ylim: Any = None) -> None:
+        """Draw ``ppl_list`` with matplotlib (``plt.show()``, as the sequel's)."""
+        _plot(self.ppl_list or [], self.eval_interval, "perplexity", ylim)

@@ -1,0 +1,352 @@
+"""The sequel's layers: the list protocol, states, dtypes, the sampler, errors, and a
+``test_regression_*`` for every difference from the sequel's ``common/`` code."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from layerwise.layers import BackwardBeforeForwardError
+from layerwise.sequel import (
+    SEQUEL_LAYERS,
+    Affine,
+    Embedding,
+    MatMul,
+    NegativeSamplingLoss,
+    SigmoidWithLoss,
+    Softmax,
+    TimeAffine,
+    TimeDropout,
+    TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
+    TimeSoftmaxWithLoss,
+    UnigramSampler,
+)
+from layerwise.sequel.functions import softmax_and_log_at
+
+RECURRENT = [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)]
+
+
+def cell(rng, gates, D=3, H=4, dtype=np.float64):
+    return [
+        (0.5 * rng.standard_normal(s)).astype(dtype)
+        for s in ((D, gates * H), (H, gates * H), (gates * H,))
+    ]
+
+
+# ------------------------------------------------------------------------ the list protocol
+
+
+@pytest.mark.parametrize(("cls", "gates"), RECURRENT)
+def test_backward_writes_into_the_same_grads_arrays(cls, gates):
+    rng = np.random.default_rng(0)
+    layer = cls(*cell(rng, gates))
+    held = list(layer.grads)
+    for _ in range(2):
+        hs = layer.forward(rng.standard_normal((2, 5, 3)))
+        layer.backward(np.ones_like(hs))
+        assert all(a is b for a, b in zip(held, layer.grads, strict=True))
+    assert layer.Wx is layer.params[0] and layer.dWh is layer.grads[1]
+    assert np.any(layer.dWx != 0)
+
+
+def test_embedding_of_a_transposed_weight_fills_its_gradient():
+    # The gradient of a non-contiguous W is not C-ordered: the flat fast path cannot write there.
+    W = np.arange(12.0).reshape(3, 4).T  # (4, 3), a view in column-major order
+    layer = Embedding(W)
+    layer.forward(np.array([1, 1, 3]))
+    layer.backward(np.ones((3, 3)))
+    np.testing.assert_array_equal(layer.grads[0], [[0, 0, 0], [2, 2, 2], [0, 0, 0], [1, 1, 1]])
+
+
+def test_tied_weights_stay_tied_through_in_place_updates():
+    # BetterRnnlm's tying: TimeAffine(embed_W.T, b) holds a view of the embedding's array.
+    rng = np.random.default_rng(1)
+    embed = TimeEmbedding(rng.standard_normal((6, 3)))
+    affine = TimeAffine(embed.params[0].T, np.zeros(6))
+    assert np.shares_memory(affine.params[0], embed.params[0])
+    embed.params[0] -= 0.1  # what an optimizer does
+    np.testing.assert_array_equal(affine.params[0], embed.params[0].T)
+
+
+@pytest.mark.parametrize("name", sorted(SEQUEL_LAYERS))
+def test_every_layer_has_params_and_grads_lists_of_matching_shapes(name):
+    cls = SEQUEL_LAYERS[name]
+    if name in ("NegativeSamplingLoss", "TimeBiLSTM") or not getattr(cls, "param_names", ()):
+        layer = None
+    else:
+        rng = np.random.default_rng(2)
+        gates = {"RNN": 1, "LSTM": 4, "GRU": 3}.get(name.removeprefix("Time"))
+        if gates:
+            args = cell(rng, gates)
+        elif cls.param_names == ("W", "b"):
+            args = [rng.standard_normal((3, 4)), rng.standard_normal(4)]
+        else:
+            args = [rng.standard_normal((5, 3))]
+        layer = cls(*args)
+        rebuilt = type(layer)(*layer.params, **layer.get_config())
+        assert [p is q for p, q in zip(rebuilt.params, layer.params, strict=True)] == [True] * len(
+            args
+        )
+        assert repr(layer).startswith(name + "(")
+    if layer is not None:
+        assert isinstance(layer.params, list) and isinstance(layer.grads, list)
+        assert [g.shape for g in layer.grads] == [p.shape for p in layer.params]
+
+
+# --------------------------------------------------------------------------------- states
+
+
+@pytest.mark.parametrize(("cls", "gates"), RECURRENT)
+def test_a_stateful_layer_continues_the_sequence(cls, gates):
+    rng = np.random.default_rng(3)
+    params = cell(rng, gates)
+    xs = rng.standard_normal((2, 7, 3))
+    whole = cls(*params).forward(xs)
+    layer = cls(*params, stateful=True)
+    first, second = layer.forward(xs[:, :3]), layer.forward(xs[:, 3:])
+    np.testing.assert_allclose(
+        np.concatenate([first, second], axis=1), whole, rtol=1e-13, atol=1e-15
+    )
+    layer.reset_state()
+    np.testing.assert_allclose(layer.forward(xs[:, 3:]), cls(*params).forward(xs[:, 3:]))
+
+
+def test_a_layer_that_is_not_stateful_starts_from_zeros_even_after_set_state():
+    # As the sequel's: `if not self.stateful or self.h is None: self.h = zeros`.
+    rng = np.random.default_rng(4)
+    params = cell(rng, 4)
+    xs = rng.standard_normal((2, 3, 3))
+    layer = TimeLSTM(*params)
+    layer.set_state(np.ones((2, 4)), np.ones((2, 4)))
+    np.testing.assert_array_equal(layer.forward(xs), TimeLSTM(*params).forward(xs))
+
+
+def test_set_state_is_the_decoders_starting_point():
+    rng = np.random.default_rng(5)
+    params = cell(rng, 1)
+    xs, h = rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 4))
+    layer = TimeRNN(*params, stateful=True)
+    layer.set_state(h)
+    hs = layer.forward(xs)
+    Wx, Wh, b = params
+    np.testing.assert_allclose(hs[:, 0], np.tanh(xs[:, 0] @ Wx + h @ Wh + b), rtol=1e-14)
+
+
+def test_regression_a_stateful_layer_refuses_a_batch_of_another_size():
+    # The sequel broadcasts a (1, H) state over any batch, or fails deep inside np.dot.
+    rng = np.random.default_rng(6)
+    layer = TimeLSTM(*cell(rng, 4), stateful=True)
+    layer.forward(rng.standard_normal((2, 3, 3)))
+    with pytest.raises(
+        ValueError, match=r"TimeLSTM.forward \(stateful\): expected h of shape \(5, 4\)"
+    ):
+        layer.forward(rng.standard_normal((5, 3, 3)))
+
+
+# --------------------------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize(("cls", "gates"), RECURRENT)
+def test_regression_time_layers_keep_the_parameters_dtype(cls, gates):
+    # The sequel allocates hs and dxs with np.empty(..., dtype='f'): float64 weights give a
+    # float32 output, and no float64 gradient check can pass on it.
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        layer = cls(*cell(rng, gates, dtype=dtype))
+        hs = layer.forward(rng.standard_normal((2, 3, 3)))
+        dxs = layer.backward(np.ones_like(hs))
+        assert hs.dtype == dxs.dtype == layer.h.dtype == dtype
+        assert {g.dtype for g in layer.grads} == {np.dtype(dtype)}
+    embed = TimeEmbedding(np.ones((4, 2), np.float64))
+    assert embed.forward(np.array([[0, 3]])).dtype == np.float64
+
+
+def test_float32_time_layers_agree_with_float64():
+    rng = np.random.default_rng(8)
+    params = cell(rng, 4)
+    xs = rng.standard_normal((2, 5, 3))
+    lo = TimeLSTM(*(p.astype(np.float32) for p in params)).forward(xs)
+    hi = TimeLSTM(*params).forward(xs)
+    np.testing.assert_allclose(lo, hi, atol=1e-6)
+
+
+# -------------------------------------------------------------- differences from the sequel
+
+
+def test_regression_affine_and_matmul_take_three_dimensional_input():
+    # The sequel's Affine.backward computes np.dot(x.T, dout): wrong for (N, T, D).
+    rng = np.random.default_rng(9)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    x, dout = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+    for layer in (Affine(W, b), MatMul(W)):
+        layer.forward(x)
+        dx = layer.backward(dout)
+        np.testing.assert_allclose(layer.grads[0], x.reshape(-1, 3).T @ dout.reshape(-1, 4))
+        np.testing.assert_allclose(dx, dout @ W.T)
+
+
+def test_regression_softmax_works_over_the_last_axis_of_any_shape():
+    x = np.random.default_rng(10).standard_normal((2, 3, 4))
+    y = Softmax().forward(x)
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0)
+    np.testing.assert_allclose(y[1, 2], np.exp(x[1, 2]) / np.exp(x[1, 2]).sum())
+
+
+def test_regression_time_softmax_with_loss_is_finite_where_softmax_underflows():
+    # The sequel takes log(softmax(x)): log(0) = -inf once the label's score is 800 below.
+    xs = np.zeros((1, 2, 3))
+    xs[0, :, 0] = 800.0
+    loss = TimeSoftmaxWithLoss().forward(xs, np.array([[1, 2]]))
+    assert loss == pytest.approx(800.0 + np.log1p(2 * np.exp(-800.0)))
+
+
+def test_regression_time_softmax_with_loss_backward_twice_gives_the_same_gradient():
+    # The sequel's backward writes into its cached softmax (dx = ys; dx[...] -= 1).
+    rng = np.random.default_rng(11)
+    layer = TimeSoftmaxWithLoss()
+    layer.forward(rng.standard_normal((2, 3, 5)), np.array([[0, 1, -1], [4, 4, 2]]))
+    first = layer.backward()
+    np.testing.assert_array_equal(layer.backward(), first)
+    assert np.all(first[0, 2] == 0)  # the ignored step
+
+
+def test_time_softmax_with_loss_of_nothing_labelled_is_nan_as_in_pytorch():
+    layer = TimeSoftmaxWithLoss()
+    assert np.isnan(layer.forward(np.zeros((1, 2, 3)), np.full((1, 2), -1)))
+    np.testing.assert_array_equal(layer.backward(), 0)
+
+
+@pytest.mark.parametrize("shape", [(50, 3000), (7, 40000), (3, 5)])
+def test_softmax_in_blocks_of_rows_equals_the_whole_array_at_once(shape):
+    # softmax_and_log_at works on blocks of about 256 KB: 10 rows of 3000, 1 row of 40000.
+    rng = np.random.default_rng(14)
+    x = 5 * rng.standard_normal(shape)
+    t = rng.integers(0, shape[1], shape[0])
+    y, log_y_t = softmax_and_log_at(x, t)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    ref = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(y, ref, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(log_y_t, np.log(ref[np.arange(shape[0]), t]), rtol=1e-13)
+
+
+def test_regression_sigmoid_with_loss_is_exact_in_the_tail():
+    # The sequel's -log(y + 1e-7) stops at 16.1 whatever the score.
+    layer = SigmoidWithLoss()
+    assert layer.forward(np.array([-40.0]), np.array([1])) == pytest.approx(40.0, rel=1e-15)
+
+
+def global_state():
+    return np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is what is tested)
+
+
+def test_regression_time_dropout_draws_from_its_own_seeded_generator():
+    xs = np.ones((2, 3, 4))
+    a, b = TimeDropout(0.5, seed=3), TimeDropout(0.5, seed=3)
+    state = global_state()
+    np.testing.assert_array_equal(a.forward(xs), b.forward(xs))
+    np.testing.assert_array_equal(global_state(), state)  # the global state untouched
+    assert set(np.unique(a.forward(xs))) <= {0.0, 2.0}  # inverted: kept entries scaled by 2
+    a.train_flg = False
+    np.testing.assert_array_equal(a.forward(xs), xs)
+
+
+# -------------------------------------------------------------------------------- sampler
+
+
+def exact_pair_probabilities(p, target):
+    """P(first, second) of two draws without replacement, the target excluded (the sequel)."""
+    q = p.copy()
+    q[target] = 0
+    q /= q.sum()
+    out = {}
+    for a, b in itertools.permutations(np.flatnonzero(q), 2):
+        out[(a, b)] = q[a] * q[b] / (1 - q[a])
+    return out
+
+
+@pytest.mark.parametrize("corpus", [[0, 1, 1, 2, 2, 2, 3, 3, 3, 3], [0, 1, 2] + [3] * 400])
+def test_sampler_has_the_sequels_distribution(corpus):
+    # The second corpus puts 98% of the mass on word 3, so most rows exhaust the rejection
+    # rounds and draw from their renormalised distribution: both paths are checked.
+    sampler = UnigramSampler(np.array(corpus), 0.75, 2, seed=0)
+    n = 40_000
+    target = np.tile([0, 3], n // 2)
+    neg = sampler.get_negative_sample(target)
+    assert neg.shape == (n, 2)
+    assert np.all(neg != target[:, None]) and np.all(neg[:, 0] != neg[:, 1])
+    for t in (0, 3):
+        rows = neg[target == t]
+        for pair, prob in exact_pair_probabilities(sampler.word_p, t).items():
+            seen = np.mean((rows[:, 0] == pair[0]) & (rows[:, 1] == pair[1]))
+            se = np.sqrt(prob * (1 - prob) / len(rows))
+            assert abs(seen - prob) <= 5 * se + 1e-12, (t, pair, seen, prob)
+
+
+def test_regression_sampler_is_reproducible_from_its_seed_and_leaves_the_global_state_alone():
+    corpus = np.arange(50) % 7
+    state = global_state()
+    a = UnigramSampler(corpus, 0.75, 3, seed=9).get_negative_sample(np.arange(100) % 7)
+    b = UnigramSampler(corpus, 0.75, 3, seed=9).get_negative_sample(np.arange(100) % 7)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(global_state(), state)
+
+
+def test_regression_sampler_counts_every_id_up_to_the_largest():
+    # The sequel sizes the vocabulary by len(Counter(corpus)): with id 1 missing it has two
+    # words, so word 3 (half the corpus) is never drawn.
+    sampler = UnigramSampler(np.array([0, 2, 3, 3]), 1.0, 1, seed=0)
+    np.testing.assert_allclose(sampler.word_p, [0.25, 0, 0.25, 0.5])
+    negatives = sampler.get_negative_sample(np.zeros(2000, int))
+    assert set(np.unique(negatives)) == {2, 3}
+
+
+def test_regression_negative_sampling_lists_its_weight_once():
+    # The sequel's NegativeSamplingLoss holds sample_size + 1 EmbeddingDot layers, each listing W.
+    W = np.zeros((5, 2))
+    layer = NegativeSamplingLoss(W, np.arange(5), sample_size=3)
+    assert len(layer.params) == len(layer.grads) == 1 and layer.params[0] is W
+
+
+def test_sampler_refuses_more_negatives_than_words():
+    with pytest.raises(ValueError, match="need at least 4 words"):
+        UnigramSampler(np.array([0, 1, 2]), 0.75, 3)
+
+
+# --------------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_layer_and_the_shapes():
+    rng = np.random.default_rng(12)
+    layer = TimeLSTM(*cell(rng, 4))
+    with pytest.raises(ValueError, match=r"TimeLSTM.forward: expected xs of shape \(N, T, 3\)"):
+        layer.forward(np.zeros((2, 3)))
+    with pytest.raises(BackwardBeforeForwardError, match="TimeLSTM.backward"):
+        layer.backward(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"TimeLSTM: expected Wx \(D, 4H\)"):
+        TimeLSTM(np.zeros((3, 8)), np.zeros((4, 16)), np.zeros(16))
+    with pytest.raises(ValueError, match=r"Embedding.forward: word ids must lie in \[0, 5\)"):
+        Embedding(np.zeros((5, 2))).forward(np.array([5]))
+    with pytest.raises(TypeError, match="word ids must be integers"):
+        Embedding(np.zeros((5, 2))).forward(np.array([1.0]))
+    with pytest.raises(ValueError, match=r"TimeSoftmaxWithLoss.forward: .*\[0, 3\)"):
+        TimeSoftmaxWithLoss().forward(np.zeros((1, 2, 3)), np.array([[0, 3]]))
+
+
+@pytest.mark.parametrize(("N", "T"), [(2, 4), (1, 4), (2, 1), (1, 1)])
+def test_inputs_and_upstream_gradients_are_never_modified(N, T):
+    # With N = 1 or T = 1 the time-major view of dhs is contiguous: backward once worked in it.
+    rng = np.random.default_rng(13)
+    for cls, gates in RECURRENT:
+        layer = cls(*cell(rng, gates))
+        xs = rng.standard_normal((N, T, 3))
+        dhs = rng.standard_normal((N, T, 4))
+        keep = xs.copy(), dhs.copy()
+        layer.forward(xs)
+        layer.backward(dhs)
+        np.testing.assert_array_equal(xs, keep[0])
+        np.testing.assert_array_equal(dhs, keep[1])

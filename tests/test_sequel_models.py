@@ -1,0 +1,301 @@
+"""The sequel's language models, trainers and spiral data: whole-model gradient checks in
+float64, the trainers' batches against the sequel's loops, a little training, and a regression
+test per difference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import record_worst
+
+from layerwise import numerical_gradient
+from layerwise.sequel.dataset import spiral
+from layerwise.sequel.layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
+from layerwise.sequel.optimizer import SGD, Adam
+from layerwise.sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
+from layerwise.sequel.trainer import RnnlmTrainer, Trainer, remove_duplicate
+from layerwise.sequel.util import eval_perplexity
+
+V = 7
+
+
+def tiny_corpus(n=400, seed=0):
+    """A corpus with structure to learn: word w is mostly followed by w + 1."""
+    rng = np.random.default_rng(seed)
+    words = [0]
+    for _ in range(n - 1):
+        words.append((words[-1] + 1) % V if rng.random() < 0.9 else int(rng.integers(V)))
+    return np.array(words)
+
+
+def normwise_error(a, n):
+    """``max |a - n| / max(|a| + |n|)`` over one array.
+
+    The layers are checked entry by entry (tests/test_sequel_gradcheck.py); through a whole model
+    some entries are 1e-9 of the largest, where central differences resolve only ~1e-13
+    absolute, so a model is checked against the scale of each gradient array.
+    """
+    return float(np.max(np.abs(a - n)) / np.max(np.abs(a) + np.abs(n)))
+
+
+def models():
+    kw = {"seed": 0, "dtype": np.float64}
+    return [
+        ("SimpleRnnlm", SimpleRnnlm(V, 4, 5, **kw)),
+        ("Rnnlm", Rnnlm(V, 4, 5, **kw)),
+        ("BetterRnnlm", BetterRnnlm(V, 4, 4, dropout_ratio=0.3, **kw)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "model"), models(), ids=[n for n, _ in models()])
+def test_model_gradients_match_central_differences(name, model):
+    rng = np.random.default_rng(1)
+    xs, ts = rng.integers(0, V, (2, 5)), rng.integers(0, V, (2, 5))
+    # Weights of order 1 (the sequel's embedding of 0.01 leaves gradients of 1e-9 on the LSTM,
+    # below what central differences resolve in relative terms), biases not 0.
+    for p in {id(p): p for p in model.params}.values():
+        p[...] = rng.normal(0, 0.5, p.shape)
+
+    def loss(_=None):
+        model.reset_state()
+        for i, layer in enumerate(getattr(model, "drop_layers", [])):
+            layer.rng = np.random.default_rng(10 + i)  # the same masks every time
+        return model.forward(xs, ts)
+
+    loss()
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    assert len(params) == len(model.params) - (name == "BetterRnnlm")  # the tied weight
+    grads = [g.copy() for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        n = (4 * numerical_gradient(loss, p, 5e-4) - numerical_gradient(loss, p, 1e-3)) / 3
+        record_worst("sequel model gradient check", name, normwise_error(g, n), 1e-8)
+
+
+def test_models_default_to_float32_and_list_params_in_the_sequels_order():
+    model = BetterRnnlm(11, 6, 6, seed=0)
+    shapes = [p.shape for p in model.params]
+    assert shapes == [(11, 6), (6, 24), (6, 24), (24,), (6, 24), (6, 24), (24,), (6, 11), (11,)]
+    assert model.params[7].base is model.params[0]  # weight tying: a view, not a copy
+    assert {p.dtype for p in model.params} == {np.dtype(np.float32)}
+    assert [p.shape for p in Rnnlm(11, 3, 5, seed=0).params] == [
+        (11, 3),
+        (3, 20),
+        (5, 20),
+        (20,),
+        (5, 11),
+        (11,),
+    ]
+    with pytest.raises(ValueError, match="weight tying needs wordvec_size == hidden_size"):
+        BetterRnnlm(11, 6, 8)
+
+
+def test_better_rnnlm_predicts_without_dropout_by_default():
+    model = BetterRnnlm(V, 4, 4, seed=0)
+    xs = np.array([[1, 2, 3]])
+    a = model.predict(xs)
+    model.reset_state()
+    np.testing.assert_array_equal(model.predict(xs), a)
+    model.reset_state()
+    assert not np.array_equal(model.predict(xs, train_flg=True), a)
+
+
+def sequel_get_batch(x, t, batch_size, time_size, time_idx):
+    batch_x = np.empty((batch_size, time_size), dtype="i")
+    batch_t = np.empty((batch_size, time_size), dtype="i")
+    jump = len(x) // batch_size
+    offsets = [i * jump for i in range(batch_size)]
+    for time in range(time_size):
+        for i, offset in enumerate(offsets):
+            batch_x[i, time] = x[(offset + time_idx) % len(x)]
+            batch_t[i, time] = t[(offset + time_idx) % len(x)]
+        time_idx += 1
+    return batch_x, batch_t
+
+
+def test_rnnlm_trainer_batches_are_the_sequels():
+    corpus = tiny_corpus(101)
+    trainer = RnnlmTrainer(None, None)
+    trainer.time_idx = 0
+    for step in range(4):
+        ours = trainer.get_batch(corpus[:-1], corpus[1:], 3, 7)
+        ref = sequel_get_batch(corpus[:-1], corpus[1:], 3, 7, 7 * step)
+        np.testing.assert_array_equal(ours[0], ref[0])
+        np.testing.assert_array_equal(ours[1], ref[1])
+
+
+def test_rnnlm_learns_with_the_rnnlm_trainer(capsys):
+    corpus = tiny_corpus()
+    model = Rnnlm(V, 8, 8, seed=0)
+    trainer = RnnlmTrainer(model, SGD(lr=1.0))
+    trainer.fit(corpus[:-1], corpus[1:], max_epoch=20, batch_size=4, time_size=5, max_grad=0.5)
+    assert trainer.ppl_list[0] > 6 and trainer.ppl_list[-1] < 2.5, trainer.ppl_list
+    assert "| epoch 1 |  iter 1 / 19 | time 0[s] | perplexity" in capsys.readouterr().out
+    assert model.lstm_layer.h is not None  # the state carried between batches
+    model.reset_state()
+    assert eval_perplexity(model, corpus, batch_size=4, time_size=5) < 2.5
+
+
+def test_better_rnnlm_learns_with_tied_weights():
+    corpus = tiny_corpus()
+    model = BetterRnnlm(V, 8, 8, dropout_ratio=0.1, seed=0)
+    trainer = RnnlmTrainer(model, SGD(lr=1.0))
+    trainer.fit(corpus[:-1], corpus[1:], max_epoch=25, batch_size=4, time_size=5, max_grad=0.5)
+    assert trainer.ppl_list[-1] < 0.6 * trainer.ppl_list[0], trainer.ppl_list
+    np.testing.assert_array_equal(model.layers[-1].params[0], model.layers[0].params[0].T)
+
+
+class TwoLayerNet:
+    """The sequel's ch01/two_layer_net.py, as it writes it (on layerwise.sequel.layers)."""
+
+    def __init__(self, input_size, hidden_size, output_size, rng):
+        I, H, O = input_size, hidden_size, output_size
+        W1, b1 = 0.01 * rng.standard_normal((I, H)), np.zeros(H)
+        W2, b2 = 0.01 * rng.standard_normal((H, O)), np.zeros(O)
+        self.layers = [Affine(W1, b1), Sigmoid(), Affine(W2, b2)]
+        self.loss_layer = SoftmaxWithLoss()
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def predict(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def forward(self, x, t):
+        return self.loss_layer.forward(self.predict(x), t)
+
+    def backward(self, dout=1):
+        dout = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+
+def test_chapter_one_trains_on_the_spiral_with_the_trainer(capsys):
+    x, t = spiral.load_data()
+    model = TwoLayerNet(2, 10, 3, np.random.default_rng(0))
+    trainer = Trainer(model, SGD(lr=1.0), seed=0)
+    trainer.fit(x, t, max_epoch=300, batch_size=30, eval_interval=10)
+    assert trainer.loss_list[0] > 1.0 and trainer.loss_list[-1] < 0.3, trainer.loss_list[-3:]
+    assert capsys.readouterr().out.startswith("| epoch 1 |  iter 1 / 10 | time 0[s] | loss 1.")
+    accuracy = np.mean(model.predict(x).argmax(1) == t.argmax(1))
+    assert accuracy > 0.9
+
+
+def test_trainers_plot_their_curves(monkeypatch):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    monkeypatch.setattr(plt, "show", lambda: None)
+    trainer = Trainer(None, None)
+    trainer.loss_list, trainer.eval_interval = [3.0, 2.0, 1.0], 20
+    trainer.plot(ylim=(0, 4))
+    line = plt.gca().get_lines()[-1]
+    np.testing.assert_array_equal(line.get_ydata(), [3.0, 2.0, 1.0])
+    assert plt.gca().get_xlabel() == "iterations (x20)" and plt.gca().get_ylim() == (0, 4)
+    plt.close("all")
+
+
+def test_regression_spiral_is_the_sequels_and_leaves_the_global_state_alone():
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is what is tested)
+    x, t = spiral.load_data()
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+    assert x.shape == (300, 2) and t.shape == (300, 3) and t.dtype == np.int32
+    # Values printed by the sequel's dataset/spiral.py (np.random.seed(1984)).
+    assert tuple(x[1]) == (-0.00097698643152699, 0.009952160444476976)
+    assert tuple(x[150]) == (-0.13912045724684738, 0.48025565938927584)
+    assert tuple(x[299]) == (-0.5974310265949212, 0.7894150799558737)
+    np.testing.assert_array_equal(t.argmax(1), np.repeat([0, 1, 2], 100))
+
+
+def test_regression_remove_duplicate_merges_by_identity_not_by_equal_values():
+    # The sequel merges any two 2-D arrays whose values are equal after a transpose: two
+    # zero-initialised (3, 3) weights of different layers would be trained as one.
+    a, b = MatMul(np.zeros((3, 3))), MatMul(np.zeros((3, 3)))
+    a.grads[0][...], b.grads[0][...] = 1.0, 2.0
+    params, grads = remove_duplicate(a.params + b.params, a.grads + b.grads)
+    assert len(params) == 2
+    W = np.arange(6.0).reshape(2, 3)
+    tied = [W, np.ones(1), W.T, W]
+    gW, gT = np.ones((2, 3)), np.full((3, 2), 2.0)
+    params, grads = remove_duplicate(tied, [gW, np.zeros(1), gT, np.full((2, 3), 4.0)])
+    assert len(params) == 2 and params[0] is W
+    np.testing.assert_array_equal(grads[0], np.full((2, 3), 7.0))  # 1 + 2 (transposed) + 4
+
+
+def test_regression_trainer_shuffles_from_its_seed():
+    x, t = spiral.load_data()
+    losses = []
+    for _ in range(2):
+        model = TwoLayerNet(2, 5, 3, np.random.default_rng(0))
+        trainer = Trainer(model, Adam(), seed=3)
+        trainer.fit(x, t, max_epoch=2, batch_size=30, eval_interval=None)
+        losses.append(model.forward(x, t))
+    assert losses[0] == losses[1]
+
+
+def test_training_resumes_bit_identical_from_a_saved_state(tmp_path):
+    # State, dropout generators, optimizer and the trainer's place in the corpus, saved through
+    # a safe .npz and JSON, then loaded into a model built from another seed.
+    import json
+
+    corpus = tiny_corpus()
+    xs, ts = corpus[:-1], corpus[1:]
+
+    def steps(model, optimizer, trainer, n):
+        for _ in range(n):
+            x, t = trainer.get_batch(xs, ts, 4, 5)
+            model.forward(x, t)
+            model.backward()
+            optimizer.update(*remove_duplicate(model.params, model.grads))
+
+    def fresh(seed):
+        model = BetterRnnlm(V, 6, 6, dropout_ratio=0.3, seed=seed)
+        trainer = RnnlmTrainer(model, Adam(0.01))
+        trainer.time_idx = 0
+        return model, trainer.optimizer, trainer
+
+    straight = fresh(0)
+    steps(*straight, 6)
+
+    first = fresh(0)
+    steps(*first, 3)
+    model, optimizer, trainer = first
+    np.savez(tmp_path / "model.npz", **model.state_dict())
+    np.savez(tmp_path / "optimizer.npz", **optimizer.state_dict())
+    (tmp_path / "meta.json").write_text(
+        json.dumps({"rng": model.rng_states(), "time_idx": trainer.time_idx})
+    )
+
+    model, optimizer, trainer = resumed = fresh(99)
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as f:
+        model.load_state_dict(f)
+    with np.load(tmp_path / "optimizer.npz", allow_pickle=False) as f:
+        optimizer.load_state_dict(f)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    model.set_rng_states(meta["rng"])
+    trainer.time_idx = meta["time_idx"]
+    assert model.layers[-1].params[0].base is model.layers[0].params[0]  # still tied
+    steps(*resumed, 3)
+    for a, b in zip(straight[0].params, model.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(straight[0].lstm_layers[1].c, model.lstm_layers[1].c)
+
+
+def test_load_state_dict_checks_everything_before_changing_anything():
+    model = Rnnlm(V, 4, 5, seed=0)
+    state = model.state_dict()
+    before = [p.copy() for p in model.params]
+    other = Rnnlm(V, 4, 6, seed=1).state_dict()
+    bad = {**other, "extra": np.zeros(1)}
+    with pytest.raises(
+        ValueError, match=r"unknown extra; params/1 has shape \(4, 24\), expected \(4, 20\)"
+    ):
+        model.load_state_dict(bad)
+    for a, b in zip(before, model.params, strict=True):
+        np.testing.assert_array_equal(a, b)
+    model.forward(np.zeros((2, 3), int), np.zeros((2, 3), int))
+    assert "layers/1/h" in model.state_dict() and "layers/1/h" not in state
+    model.load_state_dict(state)  # no carried state saved: the layer starts from zeros again
+    assert model.lstm_layer.h is None
