@@ -135,10 +135,7 @@ def checkpoint_network(path: StrPath) -> Sequential:
         description.
     """
     with open_npz(path, "checkpoint") as f:
-        config = _meta(f).get("network")
-        prefix = "network/"
-        headers = {k[len(prefix) :]: v for k, v in f.headers.items() if k.startswith(prefix)}
-        return network_from_entries(config, headers, lambda k: f.read(prefix + k), f.error)
+        return network_from_entries(f, _meta(f).get("network"), prefix="network/")
 
 
 def read_checkpoint(

@@ -34,7 +34,8 @@ from .backend import (
     parse_device,
     to_device,
 )
-from .layers import SoftmaxWithLoss
+from .layers import LAYERS, SoftmaxWithLoss
+from .plans import LayerPlan, NetworkPlan, array_keys, register_network
 
 
 def as_batch(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -160,33 +161,6 @@ def _array_module_of(layers: Sequence[Any]) -> Any:
     return np
 
 
-def array_keys(
-    layers: Iterable[tuple[str, Any]],
-) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """The book's keys for the layers' parameters and buffers, numbered per name in order.
-
-    An Affine, a BatchNormalization and an Affine give ``W1 b1 gamma1 beta1 W2 b2`` (and the
-    buffers ``running_mean1 running_var1``), as the book's ``multi_layer_net_extend.py`` names
-    them.
-
-    Parameters
-    ----------
-    layers : iterable of (name, layer class or layer)
-
-    Returns
-    -------
-    params, buffers : list of (key, layer name, attribute name)
-    """
-    counts: dict[str, int] = {}
-    found: dict[str, list[tuple[str, str, str]]] = {"param_names": [], "buffer_names": []}
-    for name, layer in layers:
-        for kind, keys in found.items():
-            for attr in getattr(layer, kind, ()):
-                counts[attr] = counts.get(attr, 0) + 1
-                keys.append((f"{attr}{counts[attr]}", name, attr))
-    return found["param_names"], found["buffer_names"]
-
-
 class Sequential:
     """Layers applied in order, followed by a loss layer.
 
@@ -215,8 +189,11 @@ class Sequential:
     buffers : Parameters
         The same for state that is not trained (``'running_mean1'``, ...).
     training : bool
-        The mode :meth:`predict` and :meth:`loss` use when not told; set by :meth:`train` /
-        :meth:`eval`. New networks start in training mode, as in PyTorch.
+        The mode :meth:`loss` and the gradients use when not told; set by :meth:`train` /
+        :meth:`eval`. New networks start in training mode, as in PyTorch, so the book's own
+        loops (``network.gradient(x_batch, t_batch)``) train their Dropout and BatchNorm; a
+        network loaded from a file starts in inference mode. :meth:`predict` infers unless
+        told ``train_flg=True``, as the book's ``predict(x, train_flg=False)``.
     input_shape : tuple of int or None
         The shape of one input sample, when known (the book's networks set it; give it to a
         Sequential of images as ``input_shape=(1, 28, 28)``): read by :meth:`summary` and by
@@ -300,7 +277,7 @@ class Sequential:
     # ------------------------------------------------------------------ PyTorch's container habits
 
     def __call__(self, x: npt.ArrayLike, train_flg: bool | None = None) -> np.ndarray:
-        """``net(x)`` is :meth:`predict`, as a torch module's call is its forward."""
+        """``net(x)`` is :meth:`predict` (inference unless told ``train_flg=True``)."""
         return self.predict(x, train_flg)
 
     def __len__(self) -> int:
@@ -337,7 +314,8 @@ class Sequential:
             and the gradients read them as ``load_mnist(normalize=True)`` images too.
         train_flg : bool or None, default None
             The book's flag for layers that behave differently while training (Dropout,
-            BatchNormalization); None uses the network's mode (:attr:`training`).
+            BatchNormalization); None (or False) infers whatever the network's mode, as the
+            book's ``predict(x, train_flg=False)``: predicting twice gives one answer.
 
         Returns
         -------
@@ -346,7 +324,7 @@ class Sequential:
         x = as_array_like(x, self._first_array())  # host input of a GPU network, and back
         if getattr(x, "dtype", None) == np.uint8:
             x = as_batch(x, self.dtype)
-        train_flg = self.training if train_flg is None else bool(train_flg)
+        train_flg = bool(train_flg)
         for layer in self.layers.values():
             x = layer_forward(layer, x, train_flg)
         return x  # what the last layer returned: an ndarray (NumPy's or CuPy's)
@@ -371,13 +349,14 @@ class Sequential:
         x : array_like, shape (N, ...)
         t : array_like, shape (N,) integer labels (or an (N, 1) column) or (N, C) one-hot rows
         train_flg : bool or None, default None
-            As for :meth:`predict`.
+            As for :meth:`predict`, but None uses the network's mode (:attr:`training`).
 
         Returns
         -------
         scalar of the network's dtype
         """
         x, t = self._check_batch(x, t)
+        train_flg = self.training if train_flg is None else train_flg
         loss = self.last_layer.forward(self.predict(x, train_flg), t)
         if self.weight_decay_lambda:
             xp = get_array_module(loss)
@@ -560,7 +539,7 @@ class Sequential:
             layers[name].rng.bit_generator.state = state
 
     def train(self, mode: bool = True) -> Self:
-        """Set training mode (the default of :meth:`predict` and :meth:`loss`); returns self."""
+        """Set training mode (the default of :meth:`loss` and the gradients); returns self."""
         self.training = bool(mode)
         return self
 
@@ -658,6 +637,85 @@ class Sequential:
             config["input_shape"] = list(self.input_shape)
         return config
 
+    @classmethod
+    def plan(
+        cls,
+        *,
+        layers: Any,
+        loss: Any,
+        weight_decay_lambda: Any,
+        dtype: Any,
+        input_shape: Any = None,
+    ) -> NetworkPlan:
+        """The plan of a Sequential's description (:meth:`get_config`), nothing allocated.
+
+        Each layer is described by its registered type, its config and the shapes of its
+        arrays; they are checked here, so a model file's arrays can be compared with them
+        before any is read.
+
+        Raises
+        ------
+        InvalidParameterError
+            Naming the entry of the description that is wrong.
+        """
+        if input_shape is not None:
+            input_shape = check_input_shape(input_shape, cls.__name__)
+        if dtype not in ("float32", "float64"):
+            raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if not isinstance(layers, list) or not layers:
+            raise InvalidParameterError(
+                "its Sequential description needs a non-empty list of layers"
+            )
+        counts: dict[str, int] = {}
+        plans = []
+        for i, spec in enumerate(layers):
+            if not isinstance(spec, dict) or not {"type", "config", "arrays"} <= set(spec):
+                raise InvalidParameterError(
+                    f"layer {i} must be an object with 'type', 'config' and 'arrays', got {spec!r}"
+                )
+            layer = _registered(spec["type"], f"layer {i}")
+            arrays, config = spec["arrays"], spec["config"]
+            if not isinstance(arrays, dict) or not isinstance(config, dict):
+                raise InvalidParameterError(
+                    f"layer {i} ({spec['type']}) cannot be described by {spec!r}"
+                )
+            names = (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ()))
+            if set(arrays) != set(names):
+                raise InvalidParameterError(
+                    f"layer {i} ({spec['type']}) needs arrays {list(names)}, got {list(arrays)}"
+                )
+            shapes = {a: _shape(arrays[a], f"layer {i} {a}") for a in names}
+            counts[layer.__name__] = counts.get(layer.__name__, 0) + 1
+            name = spec.get("name", f"{layer.__name__}{counts[layer.__name__]}")
+            plans.append(LayerPlan(name, layer, config, shapes, np.dtype(dtype)))
+        if len({p.name for p in plans}) != len(plans):
+            raise InvalidParameterError("its layers' names are not unique")
+        arguments = {"layers": layers, "loss": loss, "weight_decay_lambda": weight_decay_lambda}
+        arguments["dtype"] = dtype
+        if input_shape is not None:
+            arguments["input_shape"] = list(input_shape)
+        return NetworkPlan(
+            cls,
+            arguments,
+            plans,
+            _registered(loss, "loss"),
+            check_number(weight_decay_lambda, cls.__name__, "weight_decay_lambda", low=0),
+            input_shape,
+        )
+
+    @classmethod
+    def from_plan(cls, plan: NetworkPlan, arrays: Mapping[str, npt.ArrayLike]) -> Sequential:
+        """The network ``plan`` describes, holding ``arrays`` (keyed as :meth:`state_dict`).
+
+        What :func:`layerwise.load` calls once a file's arrays are checked against the plan.
+        """
+        return cls(
+            plan.build(arrays=arrays),
+            loss=plan.loss(),
+            weight_decay_lambda=plan.weight_decay_lambda,
+            input_shape=plan.input_shape,
+        )
+
     def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
         """A table of the layers with their output shapes, sizes and parameter counts.
 
@@ -736,3 +794,65 @@ class Sequential:
                 f"got x of shape {x.shape} and t of shape {t.shape}"
             )
         return x, t
+
+
+register_network(Sequential)
+
+
+class PlannedNetwork(Sequential):
+    """A network whose constructor builds the layers its ``plan`` declares.
+
+    A subclass defines the classmethod ``plan(**arguments)``, which checks the arguments and
+    returns a :class:`~layerwise.plans.NetworkPlan` (nothing allocated), and a constructor
+    that calls ``super().__init__(self.plan(...), seed)``. Model files keep the plan's
+    arguments as the network's description and rebuild it with ``cls(**arguments, seed=0)``
+    once its arrays are checked against the plan (:mod:`layerwise.files`).
+
+    Parameters
+    ----------
+    plan : NetworkPlan
+    seed : int, numpy.random.Generator or None
+        Seeds the weights and, after them, the random layers' generators.
+    """
+
+    def __init__(self, plan: NetworkPlan, seed: Any = None) -> None:
+        self._config = plan.config()
+        super().__init__(
+            plan.build(seed),
+            loss=plan.loss(),
+            weight_decay_lambda=plan.weight_decay_lambda,
+            input_shape=plan.input_shape,
+        )
+
+    @classmethod
+    def plan(cls, **arguments: Any) -> NetworkPlan:
+        raise NotImplementedError(f"{cls.__name__} must define the classmethod plan(**arguments)")
+
+    @classmethod
+    def from_plan(cls, plan: NetworkPlan, arrays: Mapping[str, npt.ArrayLike]) -> Sequential:
+        network = cls(**plan.arguments, seed=0)
+        network.load_state_dict(arrays)
+        return network
+
+    def get_config(self) -> dict[str, Any]:
+        """The network's description: its class name and its plan's arguments."""
+        return dict(self._config)
+
+
+def _registered(name: Any, what: str) -> type:
+    """The layer class registered as ``name``."""
+    # A name from JSON may be a list or an object, which cannot even be looked up in a dict.
+    cls = LAYERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise InvalidParameterError(f"{what} has unknown type {name!r}; known: {', '.join(LAYERS)}")
+    return cls
+
+
+def _shape(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value
+    ):
+        raise InvalidParameterError(
+            f"{what} must have a shape given as a list of sizes, got {value!r}"
+        )
+    return tuple(value)

@@ -1,0 +1,324 @@
+"""What a network is made of, declared before anything is allocated, and the registry of networks.
+
+A network class declares its layers once, as a *plan*: a classmethod ``plan(**arguments)`` that
+checks the constructor's arguments and returns a :class:`NetworkPlan`, a list of
+:class:`LayerPlan` records (name, layer class, config, the shape of every array and how it
+starts) with nothing allocated. Everything else reads the plan:
+
+- the constructor allocates the layers from it (:meth:`NetworkPlan.build`);
+- a model file or checkpoint is checked against it: the shapes a description implies are
+  computed from the plan and compared with the file's headers before any array is read or
+  allocated, so a description promising a layer of 10**11 units is refused for the cost of
+  a few small records;
+- the command line finds the network by its ``--model`` name (:class:`ModelEntry`).
+
+:func:`register_network` enters a class in :data:`NETWORKS` (model files name it) and, when
+given a :class:`ModelEntry`, in :data:`MODELS` (``layerwise train --model NAME``,
+``layerwise gradcheck``). A user's network registered there reaches every edge without a file
+of the package naming it (docs/own-layer.md, "Your own network").
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ._checks import InvalidParameterError, check_number
+from .layers import Affine, BatchNormalization, Convolution, Dropout, SoftmaxWithLoss
+from .layers.base import init_scale, initial_weights
+
+T = TypeVar("T", bound=type)
+
+__all__ = [
+    "MODELS",
+    "NETWORKS",
+    "LayerPlan",
+    "ModelEntry",
+    "NetworkPlan",
+    "affine",
+    "array_keys",
+    "batchnorm",
+    "check_dtype",
+    "check_size",
+    "convolution",
+    "dropout",
+    "register_network",
+]
+
+#: Network classes by class name: the classes model files and checkpoints are rebuilt from.
+NETWORKS: dict[str, Any] = {}
+
+#: What ``layerwise train --model NAME`` builds, by NAME, in the order registered.
+MODELS: dict[str, ModelEntry] = {}
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer of a network, as a record: nothing is allocated until :meth:`NetworkPlan.build`.
+
+    Attributes
+    ----------
+    name : str
+        The layer's name in ``network.layers`` (``'Affine1'``).
+    cls : type
+        The layer class; it is built as ``cls(**arrays, **config)``.
+    config : dict
+        The constructor's arguments other than arrays (``layer.get_config()``).
+    shapes : dict of str to tuple of int
+        The shape of every parameter and buffer, by attribute name (``{'W': (784, 50), ...}``).
+    dtype : numpy.dtype
+        The dtype of those arrays.
+    init : dict of str to (init, fan_in)
+        The arrays drawn at random, as :func:`~layerwise.layers.base.initial_weights` draws
+        them (and ``Affine.from_sizes``): ``W ~ N(0, std**2)``, ``std = init_scale(init,
+        fan_in)``, where init is a number or a rule's name ('he', 'xavier', 'relu', ...).
+    fill : dict of str to float
+        The value every other array starts at (0 when not named): BatchNorm's ``gamma`` and
+        ``running_var`` start at 1.
+    seeded : bool
+        The layer draws random numbers (Dropout): its constructor takes ``seed=``, drawn from
+        the network's generator after every weight, so one seed gives the same weights with
+        or without such layers.
+    """
+
+    name: str
+    cls: type
+    config: Mapping[str, Any] = field(default_factory=dict)
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    dtype: np.dtype = np.dtype(np.float64)
+    init: Mapping[str, tuple[Any, int]] = field(default_factory=dict)
+    fill: Mapping[str, float] = field(default_factory=dict)
+    seeded: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """A network's layers as :class:`LayerPlan` records, with what the network adds to them.
+
+    Attributes
+    ----------
+    cls : type
+        The network class (registered in :data:`NETWORKS` under its name).
+    arguments : dict
+        The checked constructor arguments, JSON-serialisable: with ``"class"`` they are the
+        network's description, ``get_config()``, which model files keep.
+    layers : list of LayerPlan
+    loss : type, default SoftmaxWithLoss
+    weight_decay_lambda : float, default 0
+    input_shape : tuple of int or None
+        The shape of one sample, when the plan knows it.
+    """
+
+    cls: type
+    arguments: Mapping[str, Any]
+    layers: Sequence[LayerPlan]
+    loss: type = SoftmaxWithLoss
+    weight_decay_lambda: float = 0.0
+    input_shape: tuple[int, ...] | None = None
+
+    def config(self) -> dict[str, Any]:
+        """The network's description: ``{"class": name, **arguments}``."""
+        return {"class": self.cls.__name__, **self.arguments}
+
+    def arrays(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """``{key: (shape, dtype)}`` of every parameter and buffer, keyed as ``state_dict()``.
+
+        Computed from the records alone: nothing is allocated.
+        """
+        plans = {p.name: p for p in self.layers}
+        params, buffers = array_keys((p.name, p.cls) for p in self.layers)
+        return {
+            key: (tuple(plans[name].shapes[attr]), np.dtype(plans[name].dtype))
+            for key, name, attr in [*params, *buffers]
+        }
+
+    def build(
+        self, seed: Any = None, arrays: Mapping[str, Any] | None = None
+    ) -> OrderedDict[str, Any]:
+        """The layers, allocated: ``{name: layer}`` in order.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None
+            Draws the weights, in the order of the records, and then each seeded layer's seed.
+        arrays : dict, optional
+            Arrays keyed as ``state_dict()`` (a model file's): the layers take them instead
+            of drawing or filling their own.
+        """
+        rng = np.random.default_rng(seed)
+        if arrays is None:
+            owner = self.cls.__name__
+            drawn = [
+                {
+                    attr: initial_weights(p.shapes[attr], fan_in, init, rng, p.dtype, owner)
+                    for attr, (init, fan_in) in p.init.items()
+                }
+                for p in self.layers
+            ]
+            for own, p in zip(drawn, self.layers, strict=True):
+                for attr, shape in p.shapes.items():
+                    if attr not in own:
+                        own[attr] = np.full(shape, p.fill.get(attr, 0.0), p.dtype)
+        else:
+            drawn = [{} for _ in self.layers]
+            params, buffers = array_keys((i, p.cls) for i, p in enumerate(self.layers))
+            for key, i, attr in [*params, *buffers]:
+                drawn[i][attr] = arrays[key]
+        layers: OrderedDict[str, Any] = OrderedDict()
+        for own, p in zip(drawn, self.layers, strict=True):
+            seeded = {"seed": int(rng.integers(2**63))} if p.seeded and arrays is None else {}
+            layers[p.name] = p.cls(**own, **p.config, **seeded)
+        return layers
+
+
+def array_keys(
+    layers: Iterable[tuple[Any, Any]],
+) -> tuple[list[tuple[str, Any, str]], list[tuple[str, Any, str]]]:
+    """The book's keys for the layers' parameters and buffers, numbered per name in order.
+
+    An Affine, a BatchNormalization and an Affine give ``W1 b1 gamma1 beta1 W2 b2`` (and the
+    buffers ``running_mean1 running_var1``), as the book's ``multi_layer_net_extend.py`` names
+    them.
+
+    Parameters
+    ----------
+    layers : iterable of (name, layer class or layer)
+
+    Returns
+    -------
+    params, buffers : list of (key, layer name, attribute name)
+    """
+    counts: dict[str, int] = {}
+    found: dict[str, list[tuple[str, Any, str]]] = {"param_names": [], "buffer_names": []}
+    for name, layer in layers:
+        for kind, keys in found.items():
+            for attr in getattr(layer, kind, ()):
+                counts[attr] = counts.get(attr, 0) + 1
+                keys.append((f"{attr}{counts[attr]}", name, attr))
+    return found["param_names"], found["buffer_names"]
+
+
+# ---------------------------------------------------------------------- the book's layers
+
+
+def check_size(value: Any, owner: str, name: str) -> int:
+    """A layer size: a whole number >= 1."""
+    return check_number(value, owner, name, low=1, integer=True)
+
+
+def check_dtype(dtype: Any, owner: str) -> np.dtype:
+    """float32 or float64, as a ``numpy.dtype``."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        raise InvalidParameterError(f"{owner}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def affine(
+    name: str, fan_in: int, fan_out: int, init: Any, dtype: np.dtype, owner: str
+) -> LayerPlan:
+    """An Affine of ``W`` (fan_in, fan_out) drawn as ``Affine.from_sizes(init=init)``, b 0."""
+    init_scale(init, fan_in, owner)  # a bad rule or std is refused here, before any allocation
+    return LayerPlan(
+        name, Affine, {}, {"W": (fan_in, fan_out), "b": (fan_out,)}, dtype, {"W": (init, fan_in)}
+    )
+
+
+def convolution(
+    name: str, channels: int, conv: Mapping[str, int], init: Any, dtype: np.dtype, owner: str
+) -> LayerPlan:
+    """A Convolution of ``conv`` (a checked conv_param) over ``channels``; b 0.
+
+    The fan-in of one output value is ``channels * FH * FW``, as ``Convolution.from_sizes``.
+    """
+    fn, fs = conv["filter_num"], conv["filter_size"]
+    fan_in = channels * fs * fs
+    init_scale(init, fan_in, owner)
+    config = {"stride": conv["stride"], "pad": conv["pad"]}
+    shapes = {"W": (fn, channels, fs, fs), "b": (fn,)}
+    return LayerPlan(name, Convolution, config, shapes, dtype, {"W": (init, fan_in)})
+
+
+def batchnorm(name: str, n: int, dtype: np.dtype) -> LayerPlan:
+    """BatchNormalization over n features or channels: gamma 1, beta 0, running mean 0, var 1."""
+    shapes = dict.fromkeys(("gamma", "beta", "running_mean", "running_var"), (n,))
+    fill = {"gamma": 1.0, "running_var": 1.0}
+    return LayerPlan(name, BatchNormalization, {}, shapes, dtype, fill=fill)
+
+
+def dropout(name: str, ratio: float) -> LayerPlan:
+    """The book's Dropout of ``ratio``, seeded from the network's generator."""
+    return LayerPlan(name, Dropout, {"dropout_ratio": ratio}, seeded=True)
+
+
+# ---------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What ``layerwise train --model NAME`` and ``layerwise gradcheck`` need of a network.
+
+    Attributes
+    ----------
+    name : str
+        The ``--model`` name (``'two-layer'``).
+    summary : str
+        One line for ``--help``: the class and where the book has it.
+    build : callable
+        ``build(options, sample_shape, classes)`` returns the network: ``options`` is the dict
+        of ``train``'s options (``options["hidden"]``, ``["dtype"]``, ``["seed"]``, ...),
+        ``sample_shape`` the shape of one image, ``(28, 28)``, ``classes`` the number of
+        labels. It raises :class:`~layerwise.InvalidParameterError` for options that do not
+        fit; the command line shows it as a usage error.
+    options : tuple of str
+        The network's options of ``train`` it reads (``'hidden'``, ``'activation'``,
+        ``'weight_decay'``, ``'weight_init_std'``, ``'batchnorm'``, ``'dropout'``): any other
+        of them given on the command line is refused, naming the models that take it.
+    defaults : dict
+        The book's training settings for this network: ``optimizer``, ``lr``, ``hidden``.
+    examples : callable, optional
+        ``examples(seed)`` returns ``{description: network}``, small networks for
+        ``layerwise gradcheck`` to check.
+    refused : dict, optional
+        Why an option is not taken, by option (``{'weight_init_std': 'He init'}``).
+    """
+
+    name: str
+    summary: str
+    build: Callable[[Mapping[str, Any], tuple[int, ...], int], Any]
+    options: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    examples: Callable[[int], Mapping[str, Any]] | None = None
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+
+def register_network(cls: T | None = None, /, *, model: ModelEntry | None = None) -> Any:
+    """Make a network class known to model files (and, with ``model``, to the command line).
+
+    Use as ``@register_network`` or ``@register_network(model=ModelEntry(...))``. The class's
+    ``plan(**arguments)`` returns its :class:`NetworkPlan`, and ``cls(**arguments, seed=s)``
+    builds it (see :class:`~layerwise.network.PlannedNetwork`).
+
+    Raises
+    ------
+    ValueError
+        If another class is registered under the same class name or model name.
+    """
+    if cls is None:
+        return lambda c: register_network(c, model=model)
+    name = cls.__name__
+    if NETWORKS.get(name, cls) is not cls:
+        raise ValueError(f"register_network: another network class is registered as {name!r}")
+    if model is not None and MODELS.get(model.name, model) is not model:
+        raise ValueError(f"register_network: another network is registered as --model {model.name}")
+    NETWORKS[name] = cls
+    if model is not None:
+        MODELS[model.name] = model
+    return cls
