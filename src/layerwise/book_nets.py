@@ -13,7 +13,10 @@ class                     layers                                                
 :class:`DeepConvNet`      six 3x3 convolutions, three pools, two Affine layers   chapter 8
 ========================  =====================================================  ==========
 
-Each is a :class:`~layerwise.network.Sequential` built by its constructor, so everything a
+Each declares its layers once, in its classmethod ``plan(**arguments)`` (a
+:class:`~layerwise.plans.NetworkPlan`: names, classes, configs and shapes, nothing allocated);
+its constructor builds them and model files check a file against the plan
+(:mod:`layerwise.plans`). Each is a :class:`~layerwise.network.Sequential`, so everything a
 Sequential does (training mode, ``state_dict``, save and load, the Trainer) works the same.
 Weights are drawn from a seeded ``numpy.random.Generator`` in float64 and then cast, so one seed
 gives the same network in float32 and float64.
@@ -549,8 +552,8 @@ class DeepConvNet(_BookNet):
     Notes
     -----
     Where the book's code differs: its ``loss`` always runs Dropout in training mode, even when
-    called to evaluate; here ``loss`` and ``predict`` follow the network's mode (or
-    ``train_flg``) and ``accuracy`` always runs in inference mode. The book's ``accuracy``
+    called to evaluate; here ``loss`` follows the network's mode (or ``train_flg``), and
+    ``predict`` and ``accuracy`` infer unless told. The book's ``accuracy``
     drops the remainder of the last batch and still divides by N; here every sample counts.
     """
 

@@ -272,9 +272,9 @@ class ModelEntry:
     summary : str
         One line for ``--help``: the class and where the book has it.
     build : callable
-        ``build(options, sample_shape, classes)`` returns the network: ``options`` is the dict
+        ``build(options, input_size, classes)`` returns the network: ``options`` is the dict
         of ``train``'s options (``options["hidden"]``, ``["dtype"]``, ``["seed"]``, ...),
-        ``sample_shape`` the shape of one image, ``(28, 28)``, ``classes`` the number of
+        ``input_size`` the number of pixels of one image (784), ``classes`` the number of
         labels. It raises :class:`~layerwise.InvalidParameterError` for options that do not
         fit; the command line shows it as a usage error.
     options : tuple of str
@@ -286,17 +286,17 @@ class ModelEntry:
     examples : callable, optional
         ``examples(seed)`` returns ``{description: network}``, small networks for
         ``layerwise gradcheck`` to check.
-    refused : dict, optional
-        Why an option is not taken, by option (``{'weight_init_std': 'He init'}``).
+    images : bool, default False
+        The network takes images as (N, C, H, W): its first filters are drawn after training.
     """
 
     name: str
     summary: str
-    build: Callable[[Mapping[str, Any], tuple[int, ...], int], Any]
+    build: Callable[[Mapping[str, Any], int, int], Any]
     options: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     examples: Callable[[int], Mapping[str, Any]] | None = None
-    refused: Mapping[str, str] = field(default_factory=dict)
+    images: bool = False
 
 
 def register_network(cls: T | None = None, /, *, model: ModelEntry | None = None) -> Any:
