@@ -12,6 +12,11 @@ starts) with nothing allocated. Everything else reads the plan:
   a few small records;
 - the command line finds the network by its ``--model`` name (:class:`ModelEntry`).
 
+The module also holds how a network reads what its layers declare (the protocol of
+:mod:`layerwise.layers.base`): the book's keys of their arrays (:func:`array_keys`), the live
+``params`` view (:class:`Parameters`), the ``train_flg`` a layer takes (:func:`layer_forward`)
+and the shapes a sample takes through them (:func:`sample_shapes`).
+
 :func:`register_network` enters a class in :data:`NETWORKS` (model files name it) and, when
 given a :class:`ModelEntry`, in :data:`MODELS` (``layerwise train --model NAME``,
 ``layerwise gradcheck``). A user's network registered there reaches every edge without a file
@@ -21,14 +26,16 @@ of the package naming it (docs/own-layer.md, "Your own network").
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from ._checks import InvalidParameterError, check_number
-from .layers import Affine, BatchNormalization, Convolution, Dropout, SoftmaxWithLoss
+from ._checks import InvalidParameterError, as_float_array, check_number
+from .backend import as_array_like, get_array_module
+from .layers import LAYERS, Affine, BatchNormalization, Convolution, Dropout, SoftmaxWithLoss
 from .layers.base import init_scale, initial_weights
 
 T = TypeVar("T", bound=type)
@@ -39,14 +46,20 @@ __all__ = [
     "LayerPlan",
     "ModelEntry",
     "NetworkPlan",
+    "Parameters",
     "affine",
     "array_keys",
     "batchnorm",
     "check_dtype",
     "check_size",
+    "check_input_shape",
     "convolution",
+    "described_layers",
     "dropout",
+    "layer_forward",
     "register_network",
+    "registered_layer",
+    "sample_shapes",
 ]
 
 #: Network classes by class name: the classes model files and checkpoints are rebuilt from.
@@ -200,6 +213,176 @@ def array_keys(
                 counts[attr] = counts.get(attr, 0) + 1
                 keys.append((f"{attr}{counts[attr]}", name, attr))
     return found["param_names"], found["buffer_names"]
+
+
+class Parameters(MutableMapping):
+    """The network's parameters (or buffers) as a dict-like live view of its layers' arrays.
+
+    ``params['W1']`` is ``layers['Affine1'].W`` itself: updating it in place (as optimizers
+    do) or assigning a new array to ``params['W1']`` both change what the layer computes
+    with. Keys are fixed by the architecture; values must keep their shape and are converted
+    to the network's dtype.
+    """
+
+    def __init__(self, slots: dict[str, tuple[Any, str]]) -> None:
+        self._slots = slots  # key -> (layer, attribute name)
+
+    def __getitem__(self, key):
+        layer, attr = self._slots[key]
+        return getattr(layer, attr)
+
+    def __setitem__(self, key, value):
+        if key not in self._slots:
+            raise KeyError(
+                f"params has no entry {key!r} (the architecture fixes the keys: "
+                f"{', '.join(self._slots)})"
+            )
+        layer, attr = self._slots[key]
+        current = getattr(layer, attr)
+        if value is current:  # `params[k] -= g` assigns the same array back: nothing to do
+            return
+        value = as_array_like(as_float_array(value, f"params[{key!r}]", name="value"), current)
+        if value.shape != current.shape:
+            raise ValueError(
+                f"params[{key!r}] must keep its shape {current.shape}, got {value.shape}"
+            )
+        with np.errstate(over="ignore"):  # 1e300 into float32 becomes inf, as NumPy would
+            setattr(layer, attr, value.astype(current.dtype, copy=False))
+
+    def __contains__(self, key):
+        return key in self._slots
+
+    def __delitem__(self, key):
+        raise TypeError("parameters cannot be deleted: the architecture fixes them")
+
+    def __iter__(self):
+        return iter(self._slots)
+
+    def __len__(self):
+        return len(self._slots)
+
+    def __repr__(self):
+        items = ", ".join(
+            f"{k!r}: array(shape={self[k].shape}, dtype={self[k].dtype})" for k in self
+        )
+        return f"Parameters({{{items}}})"
+
+
+def check_input_shape(input_shape: Any, owner: str) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of sizes >= 1: (784,) for flat rows, (1, 28, 28) for images."""
+    try:
+        shape = tuple(input_shape)
+        ok = bool(shape) and all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in shape
+        )
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InvalidParameterError(
+            f"{owner}: input_shape must be the shape of one sample, sizes >= 1 such as (784,) "
+            f"or (1, 28, 28), got {input_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
+
+
+def layer_forward(layer: Any, x: Any, train_flg: bool) -> Any:
+    """``layer.forward(x)``, passing the book's ``train_flg`` to a layer that declares
+    ``takes_train_flg`` (Dropout, BatchNormalization; see :mod:`layerwise.layers.base`)."""
+    if getattr(layer, "takes_train_flg", False):
+        return layer.forward(x, train_flg=train_flg)
+    return layer.forward(x)
+
+
+def sample_shapes(
+    layers: Iterable[Any], input_shape: Sequence[int], dtype: npt.DTypeLike
+) -> list[tuple[int, ...]]:
+    """The shape of one sample entering each layer, then the shape leaving the last.
+
+    Found by running one zero sample of ``input_shape`` through the layers in inference mode,
+    so the shapes are exactly the ones the layers check and compute; a layer that refuses the
+    input raises its own ValueError, which names it and the shapes.
+
+    Returns
+    -------
+    list of tuple of int
+        ``len(layers) + 1`` shapes, without the batch axis.
+    """
+    layers = list(layers)
+    x = _array_module_of(layers).zeros((1, *input_shape), dtype)
+    shapes = [x.shape[1:]]
+    for layer in layers:
+        x = layer_forward(layer, x, train_flg=False)
+        shapes.append(x.shape[1:])
+    return shapes
+
+
+def _array_module_of(layers: Sequence[Any]) -> Any:
+    """NumPy or CuPy: the module of the layers' first parameter or buffer (NumPy if none)."""
+    for layer in layers:
+        for name in (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ())):
+            return get_array_module(getattr(layer, name))
+    return np
+
+
+def described_layers(layers: Any, dtype: Any) -> list[LayerPlan]:
+    """The records of a Sequential's description: ``[{"name", "type", "config", "arrays"}]``.
+
+    Each layer's type must be registered (:data:`layerwise.layers.LAYERS`), its arrays those
+    its class declares, each shape a list of sizes.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the layer and what is wrong with its description.
+    """
+    if dtype not in ("float32", "float64"):
+        raise InvalidParameterError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if not isinstance(layers, list) or not layers:
+        raise InvalidParameterError("its Sequential description needs a non-empty list of layers")
+    counts: dict[str, int] = {}
+    plans = []
+    for i, spec in enumerate(layers):
+        if not isinstance(spec, dict) or not {"type", "config", "arrays"} <= set(spec):
+            raise InvalidParameterError(
+                f"layer {i} must be an object with 'type', 'config' and 'arrays', got {spec!r}"
+            )
+        layer = registered_layer(spec["type"], f"layer {i}")
+        arrays, config = spec["arrays"], spec["config"]
+        if not isinstance(arrays, dict) or not isinstance(config, dict):
+            raise InvalidParameterError(
+                f"layer {i} ({spec['type']}) cannot be described by {spec!r}"
+            )
+        names = (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ()))
+        if set(arrays) != set(names):
+            raise InvalidParameterError(
+                f"layer {i} ({spec['type']}) needs arrays {list(names)}, got {list(arrays)}"
+            )
+        shapes = {a: _shape(arrays[a], f"layer {i} {a}") for a in names}
+        counts[layer.__name__] = counts.get(layer.__name__, 0) + 1
+        name = spec.get("name", f"{layer.__name__}{counts[layer.__name__]}")
+        plans.append(LayerPlan(name, layer, config, shapes, np.dtype(dtype)))
+    if len({p.name for p in plans}) != len(plans):
+        raise InvalidParameterError("its layers' names are not unique")
+    return plans
+
+
+def registered_layer(name: Any, what: str) -> type:
+    """The layer class registered as ``name`` (:data:`layerwise.layers.LAYERS`)."""
+    # A name from JSON may be a list or an object, which cannot even be looked up in a dict.
+    cls = LAYERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise InvalidParameterError(f"{what} has unknown type {name!r}; known: {', '.join(LAYERS)}")
+    return cls
+
+
+def _shape(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value
+    ):
+        raise InvalidParameterError(
+            f"{what} must have a shape given as a list of sizes, got {value!r}"
+        )
+    return tuple(value)
 
 
 # ---------------------------------------------------------------------- the book's layers
