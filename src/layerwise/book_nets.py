@@ -216,10 +216,21 @@ class MultiLayerNet(_BookNet):
         super().__init__(plan, seed)
 
     # The book's attributes, read from the description.
-    input_size = property(lambda self: self._config["input_size"])
-    output_size = property(lambda self: self._config["output_size"])
-    hidden_size_list = property(lambda self: self._config["hidden_size_list"])
-    hidden_layer_num = property(lambda self: len(self._config["hidden_size_list"]))
+    @property
+    def input_size(self) -> int:
+        return self._config["input_size"]
+
+    @property
+    def output_size(self) -> int:
+        return self._config["output_size"]
+
+    @property
+    def hidden_size_list(self) -> list[int]:
+        return self._config["hidden_size_list"]
+
+    @property
+    def hidden_layer_num(self) -> int:
+        return len(self._config["hidden_size_list"])
 
     @classmethod
     def plan(
@@ -335,8 +346,13 @@ class MultiLayerNetExtend(MultiLayerNet):
         )
         _BookNet.__init__(self, plan, seed)  # MultiLayerNet's constructor takes fewer arguments
 
-    use_dropout = property(lambda self: self._config["use_dropout"])
-    use_batchnorm = property(lambda self: self._config["use_batchnorm"])
+    @property
+    def use_dropout(self) -> bool:
+        return self._config["use_dropout"]
+
+    @property
+    def use_batchnorm(self) -> bool:
+        return self._config["use_batchnorm"]
 
     @staticmethod
     def _options(  # the arguments this class adds
