@@ -89,7 +89,7 @@ def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None 
 
     Parameters
     ----------
-    network : Sequential or one of the book's networks (:data:`layerwise.book_nets.NETWORKS`)
+    network : Sequential or one of the book's networks (:data:`layerwise.plans.NETWORKS`)
     path : str or Path
         Written exactly as given: no ``.npz`` suffix is added (unlike ``np.savez``).
     training : dict, optional, keyword-only
