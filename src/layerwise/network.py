@@ -249,7 +249,7 @@ class Sequential:
             return 0.5 * self.weight_decay_lambda * total
 
     def _decayed(self):
-        return [layer.W for layer, attr in self.params._slots.values() if attr == "W"]
+        return [layer.W for layer, attr in self.params.slots().values() if attr == "W"]
 
     def loss(
         self, x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool | None = None
@@ -345,7 +345,7 @@ class Sequential:
         else:
             layers[0].backward(dout)
         grads = {}
-        for key, (layer, attr) in self.params._slots.items():
+        for key, (layer, attr) in self.params.slots().items():
             grad = getattr(layer, "d" + attr)
             if attr == "W" and self.weight_decay_lambda:
                 grad = grad + self.weight_decay_lambda * getattr(layer, attr)
@@ -496,7 +496,7 @@ class Sequential:
         """
         device = parse_device(device)
         array_module(device)  # CuPy and a GPU are checked before the first array moves
-        for layer, attr in [*self.params._slots.values(), *self.buffers._slots.values()]:
+        for layer, attr in [*self.params.slots().values(), *self.buffers.slots().values()]:
             setattr(layer, attr, to_device(getattr(layer, attr), device))
         return self
 
@@ -510,9 +510,9 @@ class Sequential:
 
     def _first_array(self) -> Any:
         """The first parameter (or buffer), whose device and dtype are the network's; or None."""
-        for layer, attr in self.params._slots.values():
+        for layer, attr in self.params.slots().values():
             return getattr(layer, attr)
-        for layer, attr in self.buffers._slots.values():
+        for layer, attr in self.buffers.slots().values():
             return getattr(layer, attr)
         return None
 

@@ -65,7 +65,8 @@ __all__ = [
 #: Network classes by class name: the classes model files and checkpoints are rebuilt from.
 NETWORKS: dict[str, Any] = {}
 
-#: What ``layerwise train --model NAME`` builds, by NAME, in the order registered.
+#: What ``layerwise train --model NAME`` builds, by NAME, in the order registered (the book's
+#: four are entered by :mod:`layerwise.cli.models`).
 MODELS: dict[str, ModelEntry] = {}
 
 
@@ -226,6 +227,10 @@ class Parameters(MutableMapping):
 
     def __init__(self, slots: dict[str, tuple[Any, str]]) -> None:
         self._slots = slots  # key -> (layer, attribute name)
+
+    def slots(self) -> dict[str, tuple[Any, str]]:
+        """``{key: (layer, attribute name)}``: where each array lives (``W1``: Affine1's W)."""
+        return dict(self._slots)
 
     def __getitem__(self, key):
         layer, attr = self._slots[key]
