@@ -35,8 +35,6 @@ from .book_weights import BookParams
 from .layers import ACTIVATIONS, Pooling, Relu
 from .network import PlannedNetwork
 from .plans import (
-    MODELS,
-    NETWORKS,
     LayerPlan,
     NetworkPlan,
     affine,
@@ -50,14 +48,11 @@ from .plans import (
 from .util import conv_output_size
 
 __all__ = [
-    "MODELS",
-    "NETWORKS",
     "DeepConvNet",
     "MultiLayerNet",
     "MultiLayerNetExtend",
     "SimpleConvNet",
     "TwoLayerNet",
-    "register_network",
 ]
 
 
