@@ -510,11 +510,7 @@ class Sequential:
 
     def _first_array(self) -> Any:
         """The first parameter (or buffer), whose device and dtype are the network's; or None."""
-        for layer, attr in self.params.slots().values():
-            return getattr(layer, attr)
-        for layer, attr in self.buffers.slots().values():
-            return getattr(layer, attr)
-        return None
+        return next(iter(self.params.values()), next(iter(self.buffers.values()), None))
 
     # ------------------------------------------------------------------ description
 
