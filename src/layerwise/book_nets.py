@@ -32,20 +32,24 @@ import numpy.typing as npt
 
 from ._checks import InvalidParameterError, check_number
 from .book_weights import BookParams
-from .layers import ACTIVATIONS, Pooling, Relu
+from .layers import ACTIVATIONS, Relu
 from .network import PlannedNetwork
 from .plans import (
     LayerPlan,
     NetworkPlan,
     affine,
     batchnorm,
+    check_conv_param,
     check_dtype,
+    check_input_dim,
     check_size,
+    conv_side,
     convolution,
     dropout,
+    pooled_side,
+    pooling,
     register_network,
 )
-from .util import conv_output_size
 
 __all__ = [
     "DeepConvNet",
@@ -379,50 +383,6 @@ class MultiLayerNetExtend(MultiLayerNet):
 # ---------------------------------------------------------------------- chapters 7 and 8
 
 
-def _conv_size(size, filter_size, stride, pad, owner, what):
-    """The output side of a convolution (floored); a clear error when the filter does not fit."""
-    try:
-        return conv_output_size(size, filter_size, stride, pad)
-    except ValueError as err:
-        raise InvalidParameterError(f"{owner}: {what}: {err}") from None
-
-
-def _check_conv_param(param, owner, name):
-    if not isinstance(param, dict) or set(param) != {"filter_num", "filter_size", "pad", "stride"}:
-        raise InvalidParameterError(
-            f"{owner}: {name} must be a dict with 'filter_num', 'filter_size', 'pad' and "
-            f"'stride', got {param!r}"
-        )
-    return {
-        "filter_num": check_size(param["filter_num"], owner, f"{name}['filter_num']"),
-        "filter_size": check_size(param["filter_size"], owner, f"{name}['filter_size']"),
-        "pad": check_number(param["pad"], owner, f"{name}['pad']", low=0, integer=True),
-        "stride": check_size(param["stride"], owner, f"{name}['stride']"),
-    }
-
-
-def _check_input_dim(input_dim, owner):
-    if (
-        isinstance(input_dim, (str, bytes))
-        or not hasattr(input_dim, "__len__")
-        or len(input_dim) != 3
-    ):
-        raise InvalidParameterError(
-            f"{owner}: input_dim must be (channels, height, width), got {input_dim!r}"
-        )
-    return tuple(check_size(n, owner, "input_dim entries") for n in input_dim)
-
-
-#: The book's networks pool 2x2 with stride 2.
-_POOL = {"pool_h": 2, "pool_w": 2, "stride": 2}
-
-
-def _pooled(size, owner, what):
-    """The side after a 2x2 pool with stride 2, as the book's networks use: an odd last row
-    and column are left out, as the book's Pooling and PyTorch's MaxPool2d do."""
-    return _conv_size(size, 2, 2, 0, owner, what)
-
-
 @register_network
 class SimpleConvNet(_BookNet):
     """The book's chapter-7 network: ``Conv1 Relu1 Pool1 Affine1 Relu2 Affine2`` + SoftmaxWithLoss.
@@ -490,26 +450,26 @@ class SimpleConvNet(_BookNet):
         """``Conv1 [BatchNorm1] Relu1 Pool1 Affine1 Relu2 Affine2``, nothing allocated."""
         owner = cls.__name__
         dtype = check_dtype(dtype, owner)
-        input_dim = _check_input_dim(input_dim, owner)
+        input_dim = check_input_dim(input_dim, owner)
         if conv_param is None:
             conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        conv = _check_conv_param(conv_param, owner, "conv_param")
+        conv = check_conv_param(conv_param, owner, "conv_param")
         hidden_size = check_size(hidden_size, owner, "hidden_size")
         output_size = check_size(output_size, owner, "output_size")
         std = check_number(weight_init_std, owner, "weight_init_std", low=0)
         fn, fs = conv["filter_num"], conv["filter_size"]
         sides = [
-            _conv_size(side, fs, conv["stride"], conv["pad"], owner, "conv_param")
+            conv_side(side, fs, conv["stride"], conv["pad"], owner, "conv_param")
             for side in input_dim[1:]
         ]
         what = f"the 2x2 pool after the {sides[0]}x{sides[1]} convolution output"
-        pooled = fn * _pooled(sides[0], owner, what) * _pooled(sides[1], owner, what)
+        pooled = fn * pooled_side(sides[0], owner, what) * pooled_side(sides[1], owner, what)
         layers = [convolution("Conv1", input_dim[0], conv, std, dtype, owner)]
         if use_batchnorm:
             layers.append(batchnorm("BatchNorm1", fn, dtype))
         layers += [
             LayerPlan("Relu1", Relu),
-            LayerPlan("Pool1", Pooling, _POOL),
+            pooling("Pool1"),
             affine("Affine1", pooled, hidden_size, std, dtype, owner),
             LayerPlan("Relu2", Relu),
             affine("Affine2", hidden_size, output_size, std, dtype, owner),
@@ -615,10 +575,10 @@ class DeepConvNet(_BookNet):
         and two Dropouts; nothing allocated."""
         owner = cls.__name__
         dtype = check_dtype(dtype, owner)
-        input_dim = _check_input_dim(input_dim, owner)
+        input_dim = check_input_dim(input_dim, owner)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         convs = [
-            _check_conv_param(dict(default) if p is None else p, owner, f"conv_param_{i}")
+            check_conv_param(dict(default) if p is None else p, owner, f"conv_param_{i}")
             for i, (p, default) in enumerate(zip(given, _DEEP_DEFAULTS, strict=True), 1)
         ]
         hidden_size = check_size(hidden_size, owner, "hidden_size")
@@ -627,8 +587,8 @@ class DeepConvNet(_BookNet):
         channels, h, w = input_dim
         for i, conv in enumerate(convs, 1):
             fs, what = conv["filter_size"], f"conv_param_{i}"
-            h = _conv_size(h, fs, conv["stride"], conv["pad"], owner, what)
-            w = _conv_size(w, fs, conv["stride"], conv["pad"], owner, what)
+            h = conv_side(h, fs, conv["stride"], conv["pad"], owner, what)
+            w = conv_side(w, fs, conv["stride"], conv["pad"], owner, what)
             layers.append(convolution(f"Conv{i}", channels, conv, "he", dtype, owner))
             if use_batchnorm:
                 layers.append(batchnorm(f"BatchNorm{i}", conv["filter_num"], dtype))
@@ -636,8 +596,8 @@ class DeepConvNet(_BookNet):
             channels = conv["filter_num"]
             if i % 2 == 0:
                 what = f"Pool{i // 2} (2x2, stride 2) on {h}x{w} images"
-                h, w = _pooled(h, owner, what), _pooled(w, owner, what)
-                layers.append(LayerPlan(f"Pool{i // 2}", Pooling, _POOL))
+                h, w = pooled_side(h, owner, what), pooled_side(w, owner, what)
+                layers.append(pooling(f"Pool{i // 2}"))
         flat = channels * h * w
         layers += [
             affine("Affine1", flat, hidden_size, "he", dtype, owner),

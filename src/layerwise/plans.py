@@ -35,8 +35,17 @@ import numpy.typing as npt
 
 from ._checks import InvalidParameterError, as_float_array, check_number
 from .backend import as_array_like, get_array_module
-from .layers import LAYERS, Affine, BatchNormalization, Convolution, Dropout, SoftmaxWithLoss
+from .layers import (
+    LAYERS,
+    Affine,
+    BatchNormalization,
+    Convolution,
+    Dropout,
+    Pooling,
+    SoftmaxWithLoss,
+)
 from .layers.base import init_scale, initial_weights
+from .util import conv_output_size
 
 T = TypeVar("T", bound=type)
 
@@ -50,13 +59,18 @@ __all__ = [
     "affine",
     "array_keys",
     "batchnorm",
+    "check_conv_param",
     "check_dtype",
-    "check_size",
+    "check_input_dim",
     "check_input_shape",
+    "check_size",
+    "conv_side",
     "convolution",
     "described_layers",
     "dropout",
     "layer_forward",
+    "pooled_side",
+    "pooling",
     "register_network",
     "registered_layer",
     "sample_shapes",
@@ -444,6 +458,53 @@ def batchnorm(name: str, n: int, dtype: np.dtype) -> LayerPlan:
 def dropout(name: str, ratio: float) -> LayerPlan:
     """The book's Dropout of ``ratio``, seeded from the network's generator."""
     return LayerPlan(name, Dropout, {"dropout_ratio": ratio}, seeded=True)
+
+
+def conv_side(size: int, filter_size: int, stride: int, pad: int, owner: str, what: str) -> int:
+    """The output side of a convolution (floored); a clear error when the filter does not fit."""
+    try:
+        return conv_output_size(size, filter_size, stride, pad)
+    except ValueError as err:
+        raise InvalidParameterError(f"{owner}: {what}: {err}") from None
+
+
+def check_conv_param(param: Any, owner: str, name: str) -> dict[str, int]:
+    """The book's ``conv_param``: ``{'filter_num', 'filter_size', 'pad', 'stride'}``, checked."""
+    if not isinstance(param, dict) or set(param) != {"filter_num", "filter_size", "pad", "stride"}:
+        raise InvalidParameterError(
+            f"{owner}: {name} must be a dict with 'filter_num', 'filter_size', 'pad' and "
+            f"'stride', got {param!r}"
+        )
+    return {
+        "filter_num": check_size(param["filter_num"], owner, f"{name}['filter_num']"),
+        "filter_size": check_size(param["filter_size"], owner, f"{name}['filter_size']"),
+        "pad": check_number(param["pad"], owner, f"{name}['pad']", low=0, integer=True),
+        "stride": check_size(param["stride"], owner, f"{name}['stride']"),
+    }
+
+
+def check_input_dim(input_dim: Any, owner: str) -> tuple[int, ...]:
+    """The book's ``input_dim``: (channels, height, width), sizes >= 1."""
+    if (
+        isinstance(input_dim, (str, bytes))
+        or not hasattr(input_dim, "__len__")
+        or len(input_dim) != 3
+    ):
+        raise InvalidParameterError(
+            f"{owner}: input_dim must be (channels, height, width), got {input_dim!r}"
+        )
+    return tuple(check_size(n, owner, "input_dim entries") for n in input_dim)
+
+
+def pooled_side(size: int, owner: str, what: str) -> int:
+    """The side after a 2x2 pool with stride 2, as the book's networks use: an odd last row
+    and column are left out, as the book's Pooling and PyTorch's MaxPool2d do."""
+    return conv_side(size, 2, 2, 0, owner, what)
+
+
+def pooling(name: str) -> LayerPlan:
+    """The book's networks' Pooling: 2x2 windows, stride 2."""
+    return LayerPlan(name, Pooling, {"pool_h": 2, "pool_w": 2, "stride": 2})
 
 
 # ---------------------------------------------------------------------- the registry
