@@ -8,6 +8,7 @@ the command line. No file of the package names it; the registration is undone af
 """
 
 import contextlib
+import dataclasses
 import json
 import signal
 import subprocess
@@ -141,6 +142,18 @@ def test_registration_enters_both_registries_and_is_undone():
     with registered():
         assert NETWORKS["BottleneckNet"] is BottleneckNet and MODELS["bottleneck"] is ENTRY
     assert "BottleneckNet" not in NETWORKS and "bottleneck" not in MODELS
+
+
+def test_a_second_class_or_model_of_the_same_name_is_refused(bottleneck):
+    impostor = type("BottleneckNet", (PlannedNetwork,), {})
+    with pytest.raises(ValueError, match="another network class is registered as 'BottleneckNet'"):
+        register_network(impostor)
+    with pytest.raises(ValueError, match="another network is registered as --model bottleneck"):
+        register_network(
+            type("Other", (PlannedNetwork,), {}),
+            model=dataclasses.replace(ENTRY, summary="another"),
+        )
+    assert NETWORKS["BottleneckNet"] is BottleneckNet and "Other" not in NETWORKS
 
 
 def test_the_plan_allocates_nothing_and_the_constructor_builds_it(bottleneck):
