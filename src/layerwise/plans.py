@@ -531,7 +531,8 @@ class ModelEntry:
         ``'weight_decay'``, ``'weight_init_std'``, ``'batchnorm'``, ``'dropout'``): any other
         of them given on the command line is refused, naming the models that take it.
     defaults : dict
-        The book's training settings for this network: ``optimizer``, ``lr``, ``hidden``.
+        The book's training settings for this network, used where the command line gives
+        none: ``optimizer``, ``lr``, ``hidden`` (options of ``train``).
     examples : callable, optional
         ``examples(seed)`` returns ``{description: network}``, small networks for
         ``layerwise gradcheck`` to check.
