@@ -4,6 +4,7 @@ import io
 import json
 import math
 import os
+import pathlib
 import sys
 import tracemalloc
 import zipfile
@@ -23,13 +24,15 @@ from layerwise import (
     Sequential,
     Sigmoid,
     SimpleConvNet,
+    Trainer,
     TwoLayerNet,
 )
+from layerwise.checkpoints import checkpoint_network
 from layerwise.files import (
     ARCHITECTURE_KEY,
     ModelFileError,
-    _expected_arrays,
     load,
+    network_plan,
     open_npz,
     read_npz,
     save,
@@ -117,7 +120,8 @@ def test_round_trip_gives_identical_predictions(tmp_path, make):
     assert np.array_equal(loaded.predict(x, train_flg=False), net.predict(x, train_flg=False))
     assert loaded.predict(x).dtype == net.predict(x).dtype
     loaded.set_rng_state(net.get_rng_state())  # Dropout's masks: a checkpoint's business
-    assert loaded.loss(x, t) == net.loss(x, t)  # weight decay included
+    assert not loaded.training  # loaded ready for inference (issue 28); net is new: training
+    assert loaded.train().loss(x, t) == net.loss(x, t)  # weight decay included
     loaded.set_rng_state(net.get_rng_state())
     grads, loaded_grads = net.gradient(x, t), loaded.gradient(x, t)
     assert all(np.array_equal(grads[k], loaded_grads[k]) for k in grads)
@@ -386,7 +390,7 @@ def test_the_shapes_computed_from_a_description_are_the_networks(tmp_path, make)
     # network built from it: those must be the shapes the constructor gives, key for key.
     net = make()
     description = _describe(read_npz(save(net, tmp_path / "net.npz")))
-    assert _expected_arrays(description["network"], ModelFileError) == {
+    assert network_plan(description["network"]).arrays() == {
         k: (a.shape, a.dtype) for k, a in net.state_dict().items()
     }
 
@@ -780,3 +784,32 @@ def test_a_sequentials_input_shape_is_kept_in_the_model_file(tmp_path):
         path = _write(tmp_path / "bad.npz", arrays)
         with pytest.raises(ModelFileError, match="input_shape"):
             load(path)
+
+
+# ---------------------------------------------------------------------- files of earlier versions
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def test_files_written_before_networks_declared_their_plans_still_load():
+    # Written by layerwise at fcae149 (tests/data/make_v2_files.py), when files.py worked out
+    # each book network's shapes itself; now the shapes come from each network's plan.
+    expected = np.load(DATA / "v2_expected.npz")
+    two = load(DATA / "v2_two_layer_net.npz")
+    assert type(two) is TwoLayerNet and not two.training
+    np.testing.assert_array_equal(two.predict(expected["x"]), expected["two_layer"])
+    conv = load(DATA / "v2_simple_conv_net_batchnorm.npz")
+    assert type(conv) is SimpleConvNet and "BatchNorm1" in conv.layers
+    assert conv.dtype == np.float32
+    np.testing.assert_array_equal(conv.predict(expected["x_img"]), expected["simple_conv"])
+
+    checkpoint = DATA / "v2_checkpoint_extend.npz"
+    assert type(checkpoint_network(checkpoint)) is MultiLayerNetExtend
+    x, t = expected["x"], expected["t"]
+    net = MultiLayerNetExtend(
+        6, [5], 3, use_dropout=True, dropout_ration=0.2, use_batchnorm=True, seed=3
+    )
+    trainer = Trainer(net, x, t, x[:10], t[:10], epochs=2, mini_batch_size=5, verbose=False)
+    trainer.load_checkpoint(checkpoint).train()  # the second epoch, as the old run trained it
+    assert trainer.train_loss_list == expected["resumed_loss"].tolist()
+    np.testing.assert_array_equal(trainer.network.params["W1"], expected["resumed_W1"])

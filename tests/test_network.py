@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import max_relative_error
 
+import layerwise
 from layerwise import (
     Affine,
     BatchNormalization,
@@ -346,13 +347,33 @@ def test_training_mode_and_the_books_train_flg():
     inference = net.predict(x, train_flg=False)
     np.testing.assert_array_equal(net.eval().predict(x), inference)
     assert net.eval().loss(x, t) == net.loss(x, t, train_flg=False)
-    assert not np.array_equal(net.train().predict(x), inference)  # Dropout drew masks
-    assert not np.array_equal(net.predict(x, train_flg=True), inference)
+    # predict infers unless told, as the book's predict(x, train_flg=False), in either mode;
+    # loss and the gradients follow the mode (train_flg=None), so the book's loops train.
+    np.testing.assert_array_equal(net.train().predict(x), inference)
+    assert not np.array_equal(net.predict(x, train_flg=True), inference)  # Dropout drew masks
+    net.set_rng_state(net.get_rng_state())
+    assert net.loss(x, t) != net.loss(x, t, train_flg=False)
     # accuracy always runs in inference mode, whatever the network's mode
     net.train()
     expected = np.mean(np.argmax(inference, axis=1) == t)
     assert net.accuracy(x, t) == expected
     assert net.training  # and leaves the mode alone
+
+
+def test_regression_predict_twice_gives_one_answer(tmp_path):
+    """Issue 28: a new network with Dropout, or one loaded from a file, started in training
+    mode and predict followed it, so predicting twice gave two answers; the book's predict
+    infers (train_flg=False). Now predict infers unless told, and a loaded network comes back
+    in inference mode."""
+    net = _extend(dropout_ration=0.5, use_batchnorm=True)
+    x, _ = _batch(np.random.default_rng(5), 8, 6, 3)
+    assert net.training  # new: the book's own loops call network.gradient(x, t) to train
+    np.testing.assert_array_equal(net.predict(x), net.predict(x))
+    np.testing.assert_array_equal(net(x), net.predict(x, train_flg=False))
+    loaded = layerwise.load(layerwise.save(net, tmp_path / "net.npz"))
+    assert not loaded.training
+    np.testing.assert_array_equal(loaded.predict(x), loaded.predict(x))
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
 
 
 def test_batchnorm_running_statistics_follow_training_only():

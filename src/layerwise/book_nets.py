@@ -1,3 +1,5 @@
+# mypy: disable-error-code="override"
+# (each network's plan takes its own arguments, as its constructor does)
 """The book's networks, with its signatures, layer names and parameter keys.
 
 ========================  =====================================================  ==========
@@ -11,7 +13,10 @@ class                     layers                                                
 :class:`DeepConvNet`      six 3x3 convolutions, three pools, two Affine layers   chapter 8
 ========================  =====================================================  ==========
 
-Each is a :class:`~layerwise.network.Sequential` built by its constructor, so everything a
+Each declares its layers once, in its classmethod ``plan(**arguments)`` (a
+:class:`~layerwise.plans.NetworkPlan`: names, classes, configs and shapes, nothing allocated);
+its constructor builds them and model files check a file against the plan
+(:mod:`layerwise.plans`). Each is a :class:`~layerwise.network.Sequential`, so everything a
 Sequential does (training mode, ``state_dict``, save and load, the Trainer) works the same.
 Weights are drawn from a seeded ``numpy.random.Generator`` in float64 and then cast, so one seed
 gives the same network in float32 and float64.
@@ -19,107 +24,45 @@ gives the same network in float32 and float64.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ._checks import InvalidParameterError, check_number
 from .book_weights import BookParams
-from .layers import ACTIVATIONS, Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu
-from .layers.base import init_scale
-from .network import Sequential
-from .util import conv_output_size
-
-T = TypeVar("T", bound=type)
+from .layers import ACTIVATIONS, Relu
+from .network import PlannedNetwork
+from .plans import (
+    LayerPlan,
+    NetworkPlan,
+    affine,
+    batchnorm,
+    check_conv_param,
+    check_dtype,
+    check_input_dim,
+    check_size,
+    conv_side,
+    convolution,
+    dropout,
+    pooled_side,
+    pooling,
+    register_network,
+)
 
 __all__ = [
-    "NETWORKS",
     "DeepConvNet",
     "MultiLayerNet",
     "MultiLayerNetExtend",
     "SimpleConvNet",
     "TwoLayerNet",
-    "register_network",
 ]
 
-#: Network classes by name, for rebuilding networks from model files.
-NETWORKS: dict[str, type] = {"Sequential": Sequential}
 
-
-def register_network(cls: T) -> T:
-    """Class decorator: make a network class known to model files under its class name.
-
-    The class's ``get_config()`` must return ``{"class": name, **constructor arguments}``.
-    """
-    NETWORKS[cls.__name__] = cls
-    return cls
-
-
-# ---------------------------------------------------------------------- initial arrays
-
-
-def normal(rng, shape, std, dtype):
-    """``std * N(0, 1)`` draws of ``shape``, drawn in float64 and cast to ``dtype``."""
-    return (std * rng.standard_normal(shape)).astype(dtype)
-
-
-# ---------------------------------------------------------------------- argument checks
-
-
-def check_size(value, owner, name):
-    """A layer size: a whole number >= 1."""
-    return check_number(value, owner, name, low=1, integer=True)
-
-
-def check_dtype(dtype, owner):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype not in (np.float32, np.float64):
-        raise InvalidParameterError(f"{owner}: dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def _affine(rng, fan_in, fan_out, scale, dtype):
-    return Affine(normal(rng, (fan_in, fan_out), scale, dtype), np.zeros(fan_out, dtype))
-
-
-def _convolution(rng, channels, conv, scale, dtype):
-    """A Convolution of ``conv`` (a checked conv_param) over ``channels``: N(0, scale**2), b 0."""
-    fn, fs = conv["filter_num"], conv["filter_size"]
-    W = normal(rng, (fn, channels, fs, fs), scale, dtype)
-    return Convolution(W, np.zeros(fn, dtype), conv["stride"], conv["pad"])
-
-
-def _batchnorm(n, dtype):
-    """BatchNormalization over n features or channels: gamma 1, beta 0, running mean 0, var 1."""
-    return BatchNormalization(
-        np.ones(n, dtype),
-        np.zeros(n, dtype),
-        running_mean=np.zeros(n, dtype),
-        running_var=np.ones(n, dtype),
-    )
-
-
-# ---------------------------------------------------------------------- networks
-
-
-class _BookNet(BookParams, Sequential):
-    """A network built by a constructor with the book's signature, with its ``save_params`` and
-    ``load_params`` (:class:`~layerwise.book_weights.BookParams`).
-
-    The constructor records its checked arguments in ``self._config``: that is the network's
-    description, from which ``type(net)(**args)`` rebuilds it (see :func:`register_network`).
-    """
-
-    _config: dict[str, Any]
-
-    def get_config(self) -> dict[str, Any]:
-        return dict(self._config)
+class _BookNet(BookParams, PlannedNetwork):
+    """A network of the book: its plan, its signature, its ``save_params`` and ``load_params``
+    (:class:`~layerwise.book_weights.BookParams`)."""
 
 
 @register_network
@@ -149,37 +92,57 @@ class TwoLayerNet(_BookNet):
     True
     """
 
+    #: The book's ``weight_init_std``.
+    WEIGHT_INIT_STD = 0.01
+
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         output_size: int,
-        weight_init_std: float = 0.01,
+        weight_init_std: float = WEIGHT_INIT_STD,
         *,
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        owner = "TwoLayerNet"
+        plan = self.plan(
+            input_size=input_size,
+            hidden_size=hidden_size,
+            output_size=output_size,
+            weight_init_std=weight_init_std,
+            dtype=dtype,
+        )
+        super().__init__(plan, seed)
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        input_size: Any,
+        hidden_size: Any,
+        output_size: Any,
+        weight_init_std: Any,
+        dtype: Any,
+    ) -> NetworkPlan:
+        """``Affine1 Relu1 Affine2``: the layers of the arguments, checked; nothing allocated."""
+        owner = cls.__name__
         dtype = check_dtype(dtype, owner)
-        input_size = check_size(input_size, owner, "input_size")
-        hidden_size = check_size(hidden_size, owner, "hidden_size")
-        output_size = check_size(output_size, owner, "output_size")
-        weight_init_std = check_number(weight_init_std, owner, "weight_init_std", low=0)
-        rng = np.random.default_rng(seed)
-        self.input_shape = (input_size,)
-        self._config = {
-            "class": owner,
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "output_size": output_size,
-            "weight_init_std": weight_init_std,
+        sizes = {"input_size": input_size, "hidden_size": hidden_size, "output_size": output_size}
+        i, h, o = (check_size(value, owner, name) for name, value in sizes.items())
+        std = check_number(weight_init_std, owner, "weight_init_std", low=0)
+        arguments = {
+            "input_size": i,
+            "hidden_size": h,
+            "output_size": o,
+            "weight_init_std": std,
             "dtype": dtype.name,
         }
-        layers = OrderedDict()
-        layers["Affine1"] = _affine(rng, input_size, hidden_size, weight_init_std, dtype)
-        layers["Relu1"] = Relu()
-        layers["Affine2"] = _affine(rng, hidden_size, output_size, weight_init_std, dtype)
-        super().__init__(layers)
+        layers = [
+            affine("Affine1", i, h, std, dtype, owner),
+            LayerPlan("Relu1", Relu),
+            affine("Affine2", h, o, std, dtype, owner),
+        ]
+        return NetworkPlan(cls, arguments, layers, input_shape=(i,))
 
 
 def _check_hidden(hidden_size_list, owner):
@@ -240,7 +203,49 @@ class MultiLayerNet(_BookNet):
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        owner = type(self).__name__
+        plan = self.plan(
+            input_size=input_size,
+            hidden_size_list=hidden_size_list,
+            output_size=output_size,
+            activation=activation,
+            weight_init_std=weight_init_std,
+            weight_decay_lambda=weight_decay_lambda,
+            dtype=dtype,
+        )
+        super().__init__(plan, seed)
+
+    # The book's attributes, read from the description.
+    @property
+    def input_size(self) -> int:
+        return self._config["input_size"]
+
+    @property
+    def output_size(self) -> int:
+        return self._config["output_size"]
+
+    @property
+    def hidden_size_list(self) -> list[int]:
+        return self._config["hidden_size_list"]
+
+    @property
+    def hidden_layer_num(self) -> int:
+        return len(self._config["hidden_size_list"])
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        input_size: Any,
+        hidden_size_list: Any,
+        output_size: Any,
+        activation: Any,
+        weight_init_std: Any,
+        weight_decay_lambda: Any,
+        dtype: Any,
+        **options: Any,
+    ) -> NetworkPlan:
+        """The hidden blocks (:meth:`_hidden_block`) and ``Affine{L}``, nothing allocated."""
+        owner = cls.__name__
         dtype = check_dtype(dtype, owner)
         activation_class = _check_activation(activation, owner)
         sizes = [
@@ -248,40 +253,44 @@ class MultiLayerNet(_BookNet):
             *_check_hidden(hidden_size_list, owner),
             check_size(output_size, owner, "output_size"),
         ]
-        weight_decay_lambda = check_number(weight_decay_lambda, owner, "weight_decay_lambda", low=0)
-        rng = np.random.default_rng(seed)
+        decay = check_number(weight_decay_lambda, owner, "weight_decay_lambda", low=0)
+        options = cls._options(owner, **options)
         affines = [
-            _affine(rng, fan_in, fan_out, init_scale(weight_init_std, fan_in, owner), dtype)
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+            affine(f"Affine{i}", fan_in, fan_out, weight_init_std, dtype, owner)
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1)
         ]
-        layers = OrderedDict()
-        for i, affine in enumerate(affines[:-1], 1):
-            layers.update(self._hidden_block(i, affine, activation_class(), rng))
-        layers[f"Affine{len(affines)}"] = affines[-1]
-        self.input_size, self.output_size = sizes[0], sizes[-1]
-        self.input_shape = (sizes[0],)
-        self.hidden_size_list = sizes[1:-1]
-        self.hidden_layer_num = len(self.hidden_size_list)
-        self._config = {
-            "class": owner,
+        layers = []
+        for i, layer in enumerate(affines[:-1], 1):
+            layers += cls._hidden_block(i, layer, activation_class, options)
+        arguments = {
             "input_size": sizes[0],
-            "hidden_size_list": self.hidden_size_list,
+            "hidden_size_list": sizes[1:-1],
             "output_size": sizes[-1],
             "activation": activation,
             "weight_init_std": weight_init_std,
-            "weight_decay_lambda": weight_decay_lambda,
-            **self._options(),
+            "weight_decay_lambda": decay,
+            **options,
             "dtype": dtype.name,
         }
-        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
+        return NetworkPlan(
+            cls,
+            arguments,
+            [*layers, affines[-1]],
+            input_shape=(sizes[0],),
+            weight_decay_lambda=decay,
+        )
 
-    def _options(self) -> dict[str, Any]:
-        """The description's entries for the arguments a subclass adds (none here)."""
+    @staticmethod
+    def _options(owner: str) -> dict[str, Any]:
+        """The checked arguments a subclass adds (none here)."""
         return {}
 
-    def _hidden_block(self, i: int, affine: Affine, activation: Any, rng: Any) -> dict[str, Any]:
+    @staticmethod
+    def _hidden_block(
+        i: int, layer: LayerPlan, activation: type, options: Mapping[str, Any]
+    ) -> list[LayerPlan]:
         """The layers of hidden block ``i``: ``Affine{i}``, ``Activation_function{i}``."""
-        return {f"Affine{i}": affine, f"Activation_function{i}": activation}
+        return [layer, LayerPlan(f"Activation_function{i}", activation)]
 
 
 @register_network
@@ -322,81 +331,56 @@ class MultiLayerNetExtend(MultiLayerNet):
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
+        plan = self.plan(
+            input_size=input_size,
+            hidden_size_list=hidden_size_list,
+            output_size=output_size,
+            activation=activation,
+            weight_init_std=weight_init_std,
+            weight_decay_lambda=weight_decay_lambda,
+            use_dropout=use_dropout,
+            dropout_ration=dropout_ration,
+            use_batchnorm=use_batchnorm,
+            dtype=dtype,
+        )
+        _BookNet.__init__(self, plan, seed)  # MultiLayerNet's constructor takes fewer arguments
+
+    @property
+    def use_dropout(self) -> bool:
+        return self._config["use_dropout"]
+
+    @property
+    def use_batchnorm(self) -> bool:
+        return self._config["use_batchnorm"]
+
+    @staticmethod
+    def _options(  # the arguments this class adds
+        owner: str, *, use_dropout: Any, dropout_ration: Any, use_batchnorm: Any
+    ) -> dict[str, Any]:
         if use_dropout:
             dropout_ration = check_number(
-                dropout_ration, type(self).__name__, "dropout_ration", low=0, high=1, high_open=True
+                dropout_ration, owner, "dropout_ration", low=0, high=1, high_open=True
             )
-        self.use_dropout, self.use_batchnorm = bool(use_dropout), bool(use_batchnorm)
-        self._dropout_ration = dropout_ration
-        super().__init__(
-            input_size,
-            hidden_size_list,
-            output_size,
-            activation,
-            weight_init_std,
-            weight_decay_lambda,
-            dtype=dtype,
-            seed=seed,
-        )
-
-    def _options(self) -> dict[str, Any]:
         return {
-            "use_dropout": self.use_dropout,
-            "dropout_ration": float(self._dropout_ration),
-            "use_batchnorm": self.use_batchnorm,
+            "use_dropout": bool(use_dropout),
+            "dropout_ration": float(dropout_ration),
+            "use_batchnorm": bool(use_batchnorm),
         }
 
-    def _hidden_block(self, i: int, affine: Affine, activation: Any, rng: Any) -> dict[str, Any]:
-        block: dict[str, Any] = {f"Affine{i}": affine}
-        if self.use_batchnorm:
-            block[f"BatchNorm{i}"] = _batchnorm(affine.W.shape[1], affine.W.dtype)
-        block[f"Activation_function{i}"] = activation
-        if self.use_dropout:  # seeded after all weights: one seed, the same weights either way
-            block[f"Dropout{i}"] = Dropout(self._dropout_ration, seed=int(rng.integers(2**63)))
+    @staticmethod
+    def _hidden_block(
+        i: int, layer: LayerPlan, activation: type, options: Mapping[str, Any]
+    ) -> list[LayerPlan]:
+        block = [layer]
+        if options["use_batchnorm"]:
+            block.append(batchnorm(f"BatchNorm{i}", layer.shapes["W"][1], layer.dtype))
+        block.append(LayerPlan(f"Activation_function{i}", activation))
+        if options["use_dropout"]:
+            block.append(dropout(f"Dropout{i}", options["dropout_ration"]))
         return block
 
 
 # ---------------------------------------------------------------------- chapters 7 and 8
-
-
-def _conv_size(size, filter_size, stride, pad, owner, what):
-    """The output side of a convolution (floored); a clear error when the filter does not fit."""
-    try:
-        return conv_output_size(size, filter_size, stride, pad)
-    except ValueError as err:
-        raise InvalidParameterError(f"{owner}: {what}: {err}") from None
-
-
-def _check_conv_param(param, owner, name):
-    if not isinstance(param, dict) or set(param) != {"filter_num", "filter_size", "pad", "stride"}:
-        raise InvalidParameterError(
-            f"{owner}: {name} must be a dict with 'filter_num', 'filter_size', 'pad' and "
-            f"'stride', got {param!r}"
-        )
-    return {
-        "filter_num": check_size(param["filter_num"], owner, f"{name}['filter_num']"),
-        "filter_size": check_size(param["filter_size"], owner, f"{name}['filter_size']"),
-        "pad": check_number(param["pad"], owner, f"{name}['pad']", low=0, integer=True),
-        "stride": check_size(param["stride"], owner, f"{name}['stride']"),
-    }
-
-
-def _check_input_dim(input_dim, owner):
-    if (
-        isinstance(input_dim, (str, bytes))
-        or not hasattr(input_dim, "__len__")
-        or len(input_dim) != 3
-    ):
-        raise InvalidParameterError(
-            f"{owner}: input_dim must be (channels, height, width), got {input_dim!r}"
-        )
-    return tuple(check_size(n, owner, "input_dim entries") for n in input_dim)
-
-
-def _pooled(size, owner, what):
-    """The side after a 2x2 pool with stride 2, as the book's networks use: an odd last row
-    and column are left out, as the book's Pooling and PyTorch's MaxPool2d do."""
-    return _conv_size(size, 2, 2, 0, owner, what)
 
 
 @register_network
@@ -425,47 +409,72 @@ class SimpleConvNet(_BookNet):
     square images and mis-sizes ``W2`` for an odd convolution output (for 12.5 x 12.5).
     """
 
+    #: The book's ``weight_init_std``.
+    WEIGHT_INIT_STD = 0.01
+
     def __init__(
         self,
         input_dim: tuple[int, int, int] = (1, 28, 28),
         conv_param: dict[str, int] | None = None,
         hidden_size: int = 100,
         output_size: int = 10,
-        weight_init_std: float = 0.01,
+        weight_init_std: float = WEIGHT_INIT_STD,
         *,
         use_batchnorm: bool = False,
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        owner = "SimpleConvNet"
+        plan = self.plan(
+            input_dim=input_dim,
+            conv_param=conv_param,
+            hidden_size=hidden_size,
+            output_size=output_size,
+            weight_init_std=weight_init_std,
+            use_batchnorm=use_batchnorm,
+            dtype=dtype,
+        )
+        super().__init__(plan, seed)
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        input_dim: Any,
+        conv_param: Any,
+        hidden_size: Any,
+        output_size: Any,
+        weight_init_std: Any,
+        use_batchnorm: Any,
+        dtype: Any,
+    ) -> NetworkPlan:
+        """``Conv1 [BatchNorm1] Relu1 Pool1 Affine1 Relu2 Affine2``, nothing allocated."""
+        owner = cls.__name__
         dtype = check_dtype(dtype, owner)
-        input_dim = _check_input_dim(input_dim, owner)
+        input_dim = check_input_dim(input_dim, owner)
         if conv_param is None:
             conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        conv = _check_conv_param(conv_param, owner, "conv_param")
+        conv = check_conv_param(conv_param, owner, "conv_param")
         hidden_size = check_size(hidden_size, owner, "hidden_size")
         output_size = check_size(output_size, owner, "output_size")
         std = check_number(weight_init_std, owner, "weight_init_std", low=0)
         fn, fs = conv["filter_num"], conv["filter_size"]
         sides = [
-            _conv_size(side, fs, conv["stride"], conv["pad"], owner, "conv_param")
+            conv_side(side, fs, conv["stride"], conv["pad"], owner, "conv_param")
             for side in input_dim[1:]
         ]
         what = f"the 2x2 pool after the {sides[0]}x{sides[1]} convolution output"
-        pooled = fn * _pooled(sides[0], owner, what) * _pooled(sides[1], owner, what)
-        rng = np.random.default_rng(seed)
-        layers = OrderedDict()
-        layers["Conv1"] = _convolution(rng, input_dim[0], conv, std, dtype)
+        pooled = fn * pooled_side(sides[0], owner, what) * pooled_side(sides[1], owner, what)
+        layers = [convolution("Conv1", input_dim[0], conv, std, dtype, owner)]
         if use_batchnorm:
-            layers["BatchNorm1"] = _batchnorm(fn, dtype)
-        layers["Relu1"] = Relu()
-        layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
-        layers["Affine1"] = _affine(rng, pooled, hidden_size, std, dtype)
-        layers["Relu2"] = Relu()
-        layers["Affine2"] = _affine(rng, hidden_size, output_size, std, dtype)
-        self.input_shape = input_dim
-        self._config = {
-            "class": owner,
+            layers.append(batchnorm("BatchNorm1", fn, dtype))
+        layers += [
+            LayerPlan("Relu1", Relu),
+            pooling("Pool1"),
+            affine("Affine1", pooled, hidden_size, std, dtype, owner),
+            LayerPlan("Relu2", Relu),
+            affine("Affine2", hidden_size, output_size, std, dtype, owner),
+        ]
+        arguments = {
             "input_dim": list(input_dim),
             "conv_param": conv,
             "hidden_size": hidden_size,
@@ -474,7 +483,7 @@ class SimpleConvNet(_BookNet):
             "use_batchnorm": bool(use_batchnorm),
             "dtype": dtype.name,
         }
-        super().__init__(layers)
+        return NetworkPlan(cls, arguments, layers, input_shape=input_dim)
 
 
 _DEEP_DEFAULTS = (
@@ -514,8 +523,8 @@ class DeepConvNet(_BookNet):
     Notes
     -----
     Where the book's code differs: its ``loss`` always runs Dropout in training mode, even when
-    called to evaluate; here ``loss`` and ``predict`` follow the network's mode (or
-    ``train_flg``) and ``accuracy`` always runs in inference mode. The book's ``accuracy``
+    called to evaluate; here ``loss`` follows the network's mode (or ``train_flg``), and
+    ``predict`` and ``accuracy`` infer unless told. The book's ``accuracy``
     drops the remainder of the last batch and still divides by N; here every sample counts.
     """
 
@@ -535,46 +544,69 @@ class DeepConvNet(_BookNet):
         dtype: npt.DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        owner = "DeepConvNet"
+        convs = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
+        plan = self.plan(
+            input_dim=input_dim,
+            **{f"conv_param_{i}": conv for i, conv in enumerate(convs, 1)},
+            hidden_size=hidden_size,
+            output_size=output_size,
+            use_batchnorm=use_batchnorm,
+            dtype=dtype,
+        )
+        super().__init__(plan, seed)
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        input_dim: Any,
+        conv_param_1: Any,
+        conv_param_2: Any,
+        conv_param_3: Any,
+        conv_param_4: Any,
+        conv_param_5: Any,
+        conv_param_6: Any,
+        hidden_size: Any,
+        output_size: Any,
+        use_batchnorm: Any,
+        dtype: Any,
+    ) -> NetworkPlan:
+        """Six convolutions (He init) with ReLU, a pool after every second, two Affine layers
+        and two Dropouts; nothing allocated."""
+        owner = cls.__name__
         dtype = check_dtype(dtype, owner)
-        input_dim = _check_input_dim(input_dim, owner)
+        input_dim = check_input_dim(input_dim, owner)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         convs = [
-            _check_conv_param(dict(default) if p is None else p, owner, f"conv_param_{i}")
+            check_conv_param(dict(default) if p is None else p, owner, f"conv_param_{i}")
             for i, (p, default) in enumerate(zip(given, _DEEP_DEFAULTS, strict=True), 1)
         ]
         hidden_size = check_size(hidden_size, owner, "hidden_size")
         output_size = check_size(output_size, owner, "output_size")
-        rng = np.random.default_rng(seed)
-        layers = OrderedDict()
+        layers = []
         channels, h, w = input_dim
         for i, conv in enumerate(convs, 1):
-            fn, fs = conv["filter_num"], conv["filter_size"]
-            what = f"conv_param_{i}"
-            h = _conv_size(h, fs, conv["stride"], conv["pad"], owner, what)
-            w = _conv_size(w, fs, conv["stride"], conv["pad"], owner, what)
-            he = np.sqrt(2.0 / (channels * fs * fs))  # He: fan-in of one output unit
-            layers[f"Conv{i}"] = _convolution(rng, channels, conv, he, dtype)
+            fs, what = conv["filter_size"], f"conv_param_{i}"
+            h = conv_side(h, fs, conv["stride"], conv["pad"], owner, what)
+            w = conv_side(w, fs, conv["stride"], conv["pad"], owner, what)
+            layers.append(convolution(f"Conv{i}", channels, conv, "he", dtype, owner))
             if use_batchnorm:
-                layers[f"BatchNorm{i}"] = _batchnorm(fn, dtype)
-            layers[f"Relu{i}"] = Relu()
-            channels = fn
+                layers.append(batchnorm(f"BatchNorm{i}", conv["filter_num"], dtype))
+            layers.append(LayerPlan(f"Relu{i}", Relu))
+            channels = conv["filter_num"]
             if i % 2 == 0:
                 what = f"Pool{i // 2} (2x2, stride 2) on {h}x{w} images"
-                h, w = _pooled(h, owner, what), _pooled(w, owner, what)
-                layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+                h, w = pooled_side(h, owner, what), pooled_side(w, owner, what)
+                layers.append(pooling(f"Pool{i // 2}"))
         flat = channels * h * w
-        affine1 = _affine(rng, flat, hidden_size, np.sqrt(2.0 / flat), dtype)
-        affine2 = _affine(rng, hidden_size, output_size, np.sqrt(2.0 / hidden_size), dtype)
-        seeds = rng.integers(2**63, size=2)  # after all weights: one seed fixes the whole run
-        layers["Affine1"] = affine1
-        layers["Relu7"] = Relu()
-        layers["Dropout1"] = Dropout(0.5, seed=int(seeds[0]))
-        layers["Affine2"] = affine2
-        layers["Dropout2"] = Dropout(0.5, seed=int(seeds[1]))
-        self.input_shape = input_dim
-        self._config = {
-            "class": owner,
+        layers += [
+            affine("Affine1", flat, hidden_size, "he", dtype, owner),
+            LayerPlan("Relu7", Relu),
+            dropout("Dropout1", 0.5),
+            affine("Affine2", hidden_size, output_size, "he", dtype, owner),
+            dropout("Dropout2", 0.5),
+        ]
+        arguments = {
             "input_dim": list(input_dim),
             **{f"conv_param_{i}": conv for i, conv in enumerate(convs, 1)},
             "hidden_size": hidden_size,
@@ -582,4 +614,4 @@ class DeepConvNet(_BookNet):
             "use_batchnorm": bool(use_batchnorm),
             "dtype": dtype.name,
         }
-        super().__init__(layers)
+        return NetworkPlan(cls, arguments, layers, input_shape=input_dim)

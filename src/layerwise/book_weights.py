@@ -24,6 +24,7 @@ import numpy as np
 from ._types import StrPath
 from .backend import as_array_like
 from .container import ModelFileError
+from .files import load, save
 
 __all__ = ["BookParams", "RefusedPickleError", "load_pickled_arrays"]
 
@@ -142,8 +143,6 @@ class BookParams:
         Path
             The file written.
         """
-        from .files import save  # here: layerwise.files imports the networks that use this
-
         return save(self, file_name)  # type: ignore[arg-type]
 
     def load_params(self, file_name: StrPath = "params.pkl") -> None:
@@ -168,8 +167,6 @@ class BookParams:
         with open(path, "rb") as f:
             is_npz = f.read(2) == _ZIP_SIGNATURE
         if is_npz:
-            from .files import load  # here: layerwise.files imports the networks that use this
-
             state = load(path).state_dict()
             own = self.state_dict()  # type: ignore[attr-defined]
         else:

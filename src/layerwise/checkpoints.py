@@ -380,7 +380,4 @@ def checkpoint_network(path: StrPath) -> Sequential:
         description.
     """
     with open_npz(path, "checkpoint") as f:
-        config = Checkpoint._from_description(f).network
-        prefix = "network/"
-        headers = {k[len(prefix) :]: v for k, v in f.headers.items() if k.startswith(prefix)}
-        return network_from_entries(config, headers, lambda k: f.read(prefix + k), f.error)
+        return network_from_entries(f, Checkpoint._from_description(f).network, prefix="network/")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,14 +24,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 from . import functions
-from ._checks import (
-    InvalidParameterError,
-    as_array,
-    as_float_array,
-    check_labels,
-    check_number,
-    quiet,
-)
+from ._checks import as_array, as_float_array, check_labels, check_number, quiet
 from .backend import (
     Device,
     array_module,
@@ -43,6 +36,28 @@ from .backend import (
     to_device,
 )
 from .layers import SoftmaxWithLoss
+from .plans import (
+    NetworkPlan,
+    Parameters,
+    array_keys,
+    check_input_shape,
+    described_layers,
+    layer_forward,
+    register_network,
+    registered_layer,
+    sample_shapes,
+)
+
+__all__ = [
+    "Parameters",
+    "PlannedNetwork",
+    "Sequential",
+    "array_keys",
+    "as_batch",
+    "check_input_shape",
+    "layer_forward",
+    "sample_shapes",
+]
 
 
 def as_batch(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -57,142 +72,6 @@ def as_batch(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         batch *= dtype.type(1.0 / 255.0)
         return batch
     return x.astype(dtype, copy=False)
-
-
-class Parameters(MutableMapping):
-    """The network's parameters (or buffers) as a dict-like live view of its layers' arrays.
-
-    ``params['W1']`` is ``layers['Affine1'].W`` itself: updating it in place (as optimizers
-    do) or assigning a new array to ``params['W1']`` both change what the layer computes
-    with. Keys are fixed by the architecture; values must keep their shape and are converted
-    to the network's dtype.
-    """
-
-    def __init__(self, slots: dict[str, tuple[Any, str]]) -> None:
-        self._slots = slots  # key -> (layer, attribute name)
-
-    def __getitem__(self, key):
-        layer, attr = self._slots[key]
-        return getattr(layer, attr)
-
-    def __setitem__(self, key, value):
-        if key not in self._slots:
-            raise KeyError(
-                f"params has no entry {key!r} (the architecture fixes the keys: "
-                f"{', '.join(self._slots)})"
-            )
-        layer, attr = self._slots[key]
-        current = getattr(layer, attr)
-        if value is current:  # `params[k] -= g` assigns the same array back: nothing to do
-            return
-        value = as_array_like(as_float_array(value, f"params[{key!r}]", name="value"), current)
-        if value.shape != current.shape:
-            raise ValueError(
-                f"params[{key!r}] must keep its shape {current.shape}, got {value.shape}"
-            )
-        with quiet():  # 1e300 into float32 becomes inf, as NumPy would
-            setattr(layer, attr, value.astype(current.dtype, copy=False))
-
-    def __contains__(self, key):
-        return key in self._slots
-
-    def __delitem__(self, key):
-        raise TypeError("parameters cannot be deleted: the architecture fixes them")
-
-    def __iter__(self):
-        return iter(self._slots)
-
-    def __len__(self):
-        return len(self._slots)
-
-    def __repr__(self):
-        items = ", ".join(
-            f"{k!r}: array(shape={self[k].shape}, dtype={self[k].dtype})" for k in self
-        )
-        return f"Parameters({{{items}}})"
-
-
-def check_input_shape(input_shape: Any, owner: str) -> tuple[int, ...]:
-    """``input_shape`` as a tuple of sizes >= 1: (784,) for flat rows, (1, 28, 28) for images."""
-    try:
-        shape = tuple(input_shape)
-        ok = bool(shape) and all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in shape
-        )
-    except TypeError:
-        ok = False
-    if not ok:
-        raise InvalidParameterError(
-            f"{owner}: input_shape must be the shape of one sample, sizes >= 1 such as (784,) "
-            f"or (1, 28, 28), got {input_shape!r}"
-        )
-    return tuple(int(n) for n in shape)
-
-
-def layer_forward(layer: Any, x: Any, train_flg: bool) -> Any:
-    """``layer.forward(x)``, passing the book's ``train_flg`` to a layer that declares
-    ``takes_train_flg`` (Dropout, BatchNormalization; see :mod:`layerwise.layers.base`)."""
-    if getattr(layer, "takes_train_flg", False):
-        return layer.forward(x, train_flg=train_flg)
-    return layer.forward(x)
-
-
-def sample_shapes(
-    layers: Iterable[Any], input_shape: Sequence[int], dtype: npt.DTypeLike
-) -> list[tuple[int, ...]]:
-    """The shape of one sample entering each layer, then the shape leaving the last.
-
-    Found by running one zero sample of ``input_shape`` through the layers in inference mode,
-    so the shapes are exactly the ones the layers check and compute; a layer that refuses the
-    input raises its own ValueError, which names it and the shapes.
-
-    Returns
-    -------
-    list of tuple of int
-        ``len(layers) + 1`` shapes, without the batch axis.
-    """
-    layers = list(layers)
-    x = _array_module_of(layers).zeros((1, *input_shape), dtype)
-    shapes = [x.shape[1:]]
-    for layer in layers:
-        x = layer_forward(layer, x, train_flg=False)
-        shapes.append(x.shape[1:])
-    return shapes
-
-
-def _array_module_of(layers: Sequence[Any]) -> Any:
-    """NumPy or CuPy: the module of the layers' first parameter or buffer (NumPy if none)."""
-    for layer in layers:
-        for name in (*getattr(layer, "param_names", ()), *getattr(layer, "buffer_names", ())):
-            return get_array_module(getattr(layer, name))
-    return np
-
-
-def array_keys(
-    layers: Iterable[tuple[str, Any]],
-) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """The book's keys for the layers' parameters and buffers, numbered per name in order.
-
-    An Affine, a BatchNormalization and an Affine give ``W1 b1 gamma1 beta1 W2 b2`` (and the
-    buffers ``running_mean1 running_var1``), as the book's ``multi_layer_net_extend.py`` names
-    them.
-
-    Parameters
-    ----------
-    layers : iterable of (name, layer class or layer)
-
-    Returns
-    -------
-    params, buffers : list of (key, layer name, attribute name)
-    """
-    counts: dict[str, int] = {}
-    found: dict[str, list[tuple[str, str, str]]] = {"param_names": [], "buffer_names": []}
-    for name, layer in layers:
-        for kind, keys in found.items():
-            for attr in getattr(layer, kind, ()):
-                counts[attr] = counts.get(attr, 0) + 1
-                keys.append((f"{attr}{counts[attr]}", name, attr))
-    return found["param_names"], found["buffer_names"]
 
 
 class Sequential:
@@ -223,8 +102,11 @@ class Sequential:
     buffers : Parameters
         The same for state that is not trained (``'running_mean1'``, ...).
     training : bool
-        The mode :meth:`predict` and :meth:`loss` use when not told; set by :meth:`train` /
-        :meth:`eval`. New networks start in training mode, as in PyTorch.
+        The mode :meth:`loss` and the gradients use when not told; set by :meth:`train` /
+        :meth:`eval`. New networks start in training mode, as in PyTorch, so the book's own
+        loops (``network.gradient(x_batch, t_batch)``) train their Dropout and BatchNorm; a
+        network loaded from a file starts in inference mode. :meth:`predict` infers unless
+        told ``train_flg=True``, as the book's ``predict(x, train_flg=False)``.
     input_shape : tuple of int or None
         The shape of one input sample, when known (the book's networks set it; give it to a
         Sequential of images as ``input_shape=(1, 28, 28)``): read by :meth:`summary` and by
@@ -308,7 +190,7 @@ class Sequential:
     # ------------------------------------------------------------------ PyTorch's container habits
 
     def __call__(self, x: npt.ArrayLike, train_flg: bool | None = None) -> np.ndarray:
-        """``net(x)`` is :meth:`predict`, as a torch module's call is its forward."""
+        """``net(x)`` is :meth:`predict` (inference unless told ``train_flg=True``)."""
         return self.predict(x, train_flg)
 
     def __len__(self) -> int:
@@ -345,7 +227,8 @@ class Sequential:
             and the gradients read them as ``load_mnist(normalize=True)`` images too.
         train_flg : bool or None, default None
             The book's flag for layers that behave differently while training (Dropout,
-            BatchNormalization); None uses the network's mode (:attr:`training`).
+            BatchNormalization); None (or False) infers whatever the network's mode, as the
+            book's ``predict(x, train_flg=False)``: predicting twice gives one answer.
 
         Returns
         -------
@@ -354,7 +237,7 @@ class Sequential:
         x = as_array_like(x, self._first_array())  # host input of a GPU network, and back
         if getattr(x, "dtype", None) == np.uint8:
             x = as_batch(x, self.dtype)
-        train_flg = self.training if train_flg is None else bool(train_flg)
+        train_flg = bool(train_flg)
         for layer in self.layers.values():
             x = layer_forward(layer, x, train_flg)
         return x  # what the last layer returned: an ndarray (NumPy's or CuPy's)
@@ -367,7 +250,7 @@ class Sequential:
             return 0.5 * self.weight_decay_lambda * total
 
     def _decayed(self):
-        return [layer.W for layer, attr in self.params._slots.values() if attr == "W"]
+        return [layer.W for layer, attr in self.params.slots().values() if attr == "W"]
 
     def loss(
         self, x: npt.ArrayLike, t: npt.ArrayLike, train_flg: bool | None = None
@@ -379,13 +262,14 @@ class Sequential:
         x : array_like, shape (N, ...)
         t : array_like, shape (N,) integer labels (or an (N, 1) column) or (N, C) one-hot rows
         train_flg : bool or None, default None
-            As for :meth:`predict`.
+            As for :meth:`predict`, but None uses the network's mode (:attr:`training`).
 
         Returns
         -------
         scalar of the network's dtype
         """
         x, t = self._check_batch(x, t)
+        train_flg = self.training if train_flg is None else train_flg
         loss = self.last_layer.forward(self.predict(x, train_flg), t)
         if self.weight_decay_lambda:
             xp = get_array_module(loss)
@@ -466,7 +350,7 @@ class Sequential:
         else:
             layers[0].backward(dout)
         grads = {}
-        for key, (layer, attr) in self.params._slots.items():
+        for key, (layer, attr) in self.params.slots().items():
             grad = getattr(layer, "d" + attr)
             if attr == "W" and self.weight_decay_lambda:
                 grad = grad + self.weight_decay_lambda * getattr(layer, attr)
@@ -572,7 +456,7 @@ class Sequential:
             layers[name].rng.bit_generator.state = state
 
     def train(self, mode: bool = True) -> Self:
-        """Set training mode (the default of :meth:`predict` and :meth:`loss`); returns self."""
+        """Set training mode (the default of :meth:`loss` and the gradients); returns self."""
         self.training = bool(mode)
         return self
 
@@ -617,7 +501,7 @@ class Sequential:
         """
         device = parse_device(device)
         array_module(device)  # CuPy and a GPU are checked before the first array moves
-        for layer, attr in [*self.params._slots.values(), *self.buffers._slots.values()]:
+        for layer, attr in [*self.params.slots().values(), *self.buffers.slots().values()]:
             setattr(layer, attr, to_device(getattr(layer, attr), device))
         return self
 
@@ -631,11 +515,7 @@ class Sequential:
 
     def _first_array(self) -> Any:
         """The first parameter (or buffer), whose device and dtype are the network's; or None."""
-        for layer, attr in self.params._slots.values():
-            return getattr(layer, attr)
-        for layer, attr in self.buffers._slots.values():
-            return getattr(layer, attr)
-        return None
+        return next(iter(self.params.values()), next(iter(self.buffers.values()), None))
 
     # ------------------------------------------------------------------ description
 
@@ -669,6 +549,54 @@ class Sequential:
         if self.input_shape is not None:  # images need it to be drawn, evaluated and exported
             config["input_shape"] = list(self.input_shape)
         return config
+
+    @classmethod
+    def plan(
+        cls,
+        *,
+        layers: Any,
+        loss: Any,
+        weight_decay_lambda: Any,
+        dtype: Any,
+        input_shape: Any = None,
+    ) -> NetworkPlan:
+        """The plan of a Sequential's description (:meth:`get_config`), nothing allocated.
+
+        Each layer is described by its registered type, its config and the shapes of its
+        arrays (:func:`~layerwise.plans.described_layers` checks them), so a model file's
+        arrays can be compared with them before any is read.
+
+        Raises
+        ------
+        InvalidParameterError
+            Naming the entry of the description that is wrong.
+        """
+        arguments = {"layers": layers, "loss": loss, "weight_decay_lambda": weight_decay_lambda}
+        arguments["dtype"] = dtype
+        if input_shape is not None:
+            input_shape = check_input_shape(input_shape, cls.__name__)
+            arguments["input_shape"] = list(input_shape)
+        return NetworkPlan(
+            cls,
+            arguments,
+            described_layers(layers, dtype),
+            registered_layer(loss, "loss"),
+            check_number(weight_decay_lambda, cls.__name__, "weight_decay_lambda", low=0),
+            input_shape,
+        )
+
+    @classmethod
+    def from_plan(cls, plan: NetworkPlan, arrays: Mapping[str, npt.ArrayLike]) -> Sequential:
+        """The network ``plan`` describes, holding ``arrays`` (keyed as :meth:`state_dict`).
+
+        What :func:`layerwise.load` calls once a file's arrays are checked against the plan.
+        """
+        return cls(
+            plan.build(arrays=arrays),
+            loss=plan.loss(),
+            weight_decay_lambda=plan.weight_decay_lambda,
+            input_shape=plan.input_shape,
+        )
 
     def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
         """A table of the layers with their output shapes, sizes and parameter counts.
@@ -750,3 +678,46 @@ class Sequential:
                 f"got x of shape {x.shape} and t of shape {t.shape}"
             )
         return x, t
+
+
+register_network(Sequential)
+
+
+class PlannedNetwork(Sequential):
+    """A network whose constructor builds the layers its ``plan`` declares.
+
+    A subclass defines the classmethod ``plan(**arguments)``, which checks the arguments and
+    returns a :class:`~layerwise.plans.NetworkPlan` (nothing allocated), and a constructor
+    that calls ``super().__init__(self.plan(...), seed)``. Model files keep the plan's
+    arguments as the network's description and rebuild it with ``cls(**arguments, seed=0)``
+    once its arrays are checked against the plan (:mod:`layerwise.files`).
+
+    Parameters
+    ----------
+    plan : NetworkPlan
+    seed : int, numpy.random.Generator or None
+        Seeds the weights and, after them, the random layers' generators.
+    """
+
+    def __init__(self, plan: NetworkPlan, seed: Any = None) -> None:
+        self._config = plan.config()
+        super().__init__(
+            plan.build(seed),
+            loss=plan.loss(),
+            weight_decay_lambda=plan.weight_decay_lambda,
+            input_shape=plan.input_shape,
+        )
+
+    @classmethod
+    def plan(cls, **arguments: Any) -> NetworkPlan:
+        raise NotImplementedError(f"{cls.__name__} must define the classmethod plan(**arguments)")
+
+    @classmethod
+    def from_plan(cls, plan: NetworkPlan, arrays: Mapping[str, npt.ArrayLike]) -> Sequential:
+        network = cls(**plan.arguments, seed=0)
+        network.load_state_dict(arrays)
+        return network
+
+    def get_config(self) -> dict[str, Any]:
+        """The network's description: its class name and its plan's arguments."""
+        return dict(self._config)

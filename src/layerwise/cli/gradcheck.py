@@ -1,30 +1,24 @@
 """``layerwise gradcheck``: backpropagation against numerical gradients, for the book's nets.
 
-Without MODEL: every network of the book at small sizes (chapters 5 to 8), every entry of
-every gradient. With MODEL (a model file or run folder): that network, in float64, on a small
-random batch; ``--entries`` entries of each parameter are checked, since a numerical gradient
-costs two forward passes per entry.
+Without MODEL: the small networks of every registered model (:class:`~layerwise.plans.ModelEntry`:
+the book's, chapters 5 to 8, and any a user registers), every entry of every gradient. With
+MODEL (a model file or run folder): that network, in float64, on a small random batch;
+``--entries`` entries of each parameter are checked, since a numerical gradient costs two
+forward passes per entry.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..book_nets import (
-    DeepConvNet,
-    MultiLayerNet,
-    MultiLayerNetExtend,
-    SimpleConvNet,
-    TwoLayerNet,
-)
-from ..files import ModelFileError, network_from_entries
+from ..files import ModelFileError, network_from_arrays
+from ..plans import MODELS
 from ._common import non_negative_int, open_model, positive_int
+from .models import MODEL_DEFAULTS  # noqa: F401  (importing it registers the book's models)
 
 #: Largest difference accepted, relative to the network's largest gradient entry (float64);
 #: text, so that the report shows it as written.
 THRESHOLD = "1e-7"
-#: A small convolution for the conv nets' checks: 3x3 filters keep every image position used.
-_SMALL_CONV = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
 
 
 def add_parser(sub):
@@ -36,7 +30,7 @@ def add_parser(sub):
         "model",
         nargs="?",
         metavar="MODEL",
-        help="a model .npz or run folder to check (default: each of the book's networks, small)",
+        help="a model .npz or run folder to check (default: each registered model, small)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
@@ -49,47 +43,13 @@ def add_parser(sub):
     p.set_defaults(func=run, parser=p)
 
 
-def book_nets(seed):
-    """``{description: (network, x, t)}``: each book network, small, with a batch of 3."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0.1, 1.0, (3, 20))
-    t = rng.integers(0, 4, 3)
-    images = rng.uniform(0.1, 1.0, (3, 1, 8, 8))
-    small = ", ".join(f"{k}={v}" for k, v in _SMALL_CONV.items())
-    convs = {f"conv_param_{i}": dict(_SMALL_CONV) for i in range(1, 7)}
-    return {
-        "TwoLayerNet(20, 10, 4)": (TwoLayerNet(20, 10, 4, 0.5, seed=seed), x, t),
-        "MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1)": (
-            MultiLayerNet(20, [10, 8], 4, weight_decay_lambda=0.1, seed=seed),
-            x,
-            t,
-        ),
-        "MultiLayerNetExtend(20, [10, 8], 4, weight_decay_lambda=0.1, use_dropout=True, "
-        "use_batchnorm=True)": (
-            MultiLayerNetExtend(
-                20,
-                [10, 8],
-                4,
-                weight_decay_lambda=0.1,
-                use_dropout=True,
-                dropout_ration=0.2,
-                use_batchnorm=True,
-                seed=seed,
-            ),
-            x,
-            t,
-        ),
-        f"SimpleConvNet((1, 8, 8), {{{small}}}, 6, 4, use_batchnorm=True)": (
-            SimpleConvNet((1, 8, 8), dict(_SMALL_CONV), 6, 4, 0.3, use_batchnorm=True, seed=seed),
-            images,
-            t,
-        ),
-        f"DeepConvNet((1, 8, 8), 6 x {{{small}}}, 6, 4)": (
-            DeepConvNet((1, 8, 8), **convs, hidden_size=6, output_size=4, seed=seed),
-            images,
-            t,
-        ),
-    }
+def examples(seed):
+    """``{description: network}``: the small networks of every registered model's entry."""
+    found = {}
+    for entry in MODELS.values():
+        if entry.examples is not None:
+            found.update(entry.examples(seed))
+    return found
 
 
 def as_float64(network):
@@ -103,12 +63,10 @@ def as_float64(network):
         return value
 
     state = {k: np.asarray(v, dtype=np.float64) for k, v in network.state_dict().items()}
-    headers = {k: (v.shape, v.dtype) for k, v in state.items()}
-
-    def fail(problem):
-        return ModelFileError(f"cannot check this model in float64: {problem}")
-
-    return network_from_entries(widened(network.get_config()), headers, state.__getitem__, fail)
+    try:
+        return network_from_arrays(widened(network.get_config()), state)
+    except ModelFileError as e:
+        raise ModelFileError(f"cannot check this model in float64: {e}") from e
 
 
 def model_batch(network, rng, rows=2):
@@ -162,8 +120,10 @@ def run(args):
         worst = report({k: np.abs(a - b) for k, (a, b) in pairs.items()}, scale)
         return verdict(worst)
     worst = 0.0
-    for name, (net, x, t) in book_nets(args.seed).items():
+    rng = np.random.default_rng(args.seed)
+    for name, net in examples(args.seed).items():
         print(name)
+        x, t = model_batch(net, rng, rows=3)
         # Numerical first: it rewinds Dropout's generator after each evaluation, so the
         # backpropagation that follows draws the very masks the numerical gradient saw.
         # h = 1e-5: BatchNorm over a batch of 3 is curved enough that 1e-4 leaves 1e-6 of

@@ -33,6 +33,9 @@ class that does not derive from it is read with the same defaults):
                                    ``f(torch.nn)`` returning the module
 ``onnx_op``                        its ONNX operator (``"Relu"``), one input and one output
 ``commutes_with_positive_scale``   ``f(c x) = c f(x)`` for every ``c > 0`` (ReLU, not sigmoid)
+``input_names``                    the names of ``forward``'s inputs, ``("x",)``; ``("x", "y")``
+                                   for MulLayer, ``("x", "t")`` for SoftmaxWithLoss: how
+                                   :mod:`layerwise.viz` labels the arrows
 =================================  ==========================================================
 
 Networks, model files, checkpoints and the exporters work from these declarations alone: they
@@ -106,6 +109,7 @@ class Layer:
     buffer_names: tuple[str, ...] = ()
     takes_train_flg: bool = False
     skips_input_grad: bool = False
+    input_names: tuple[str, ...] = ("x",)
     # Element-wise activations only (see the module's table).
     activation_name: str | None = None
     init_gain: float | None = None

@@ -40,6 +40,8 @@ class SoftmaxWithLoss(Layer):
     array([[-0.213 ,  0.1065,  0.1065]])
     """
 
+    input_names = ("x", "t")
+
     def __init__(self) -> None:
         self.loss: np.floating | None = None
         self.y: np.ndarray | None = None

@@ -23,6 +23,7 @@ class MulLayer(Layer):
     """
 
     symbol = "×"  # how the book draws this node (see layerwise.viz)
+    input_names = ("x", "y")
 
     def __init__(self) -> None:
         self.x: np.ndarray | None = None
@@ -55,6 +56,7 @@ class AddLayer(Layer):
     """
 
     symbol = "+"
+    input_names = ("x", "y")
 
     def __init__(self) -> None:
         # (shape, dtype) of the forward output

@@ -30,8 +30,8 @@ and one step of a network's backpropagation.
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
+import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -98,7 +98,7 @@ class Recorder:
                 for direction in ("forward", "backward"):
                     # Only a class's own methods: an inherited one is wrapped on its class.
                     original = cls.__dict__.get(direction)
-                    if inspect.isfunction(original):
+                    if isinstance(original, types.FunctionType):
                         self._saved.append((cls, direction, original))
                         setattr(cls, direction, self._wrap(original, direction))
         except BaseException:
@@ -121,7 +121,6 @@ class Recorder:
             _active = None
 
     def _wrap(self, original, direction):
-        signature = inspect.signature(original)
         before = self._before_forward if direction == "forward" else self._before_backward
         after = self._after_forward if direction == "forward" else self._after_backward
 
@@ -131,12 +130,12 @@ class Recorder:
         def noted(layer, *args, **kwargs):
             if self._depth or threading.get_ident() != self._thread:
                 return original(layer, *args, **kwargs)
-            try:
-                bound = signature.bind(layer, *args, **kwargs)
-            except TypeError:  # a wrong call: let the layer itself say what is wrong
-                return original(layer, *args, **kwargs)
-            bound.apply_defaults()  # `backward()` means dout=1.0: note the 1
-            arguments = list(bound.arguments.items())[1:]  # without self
+            if direction == "forward":  # the inputs by the names the layer declares
+                names = getattr(layer, "input_names", ("x",))
+                names = (*names, *(f"x{i}" for i in range(len(names), len(args))))
+                arguments = [*zip(names, args, strict=False), *kwargs.items()]
+            else:  # a loss's `backward()` means dout=1, as in the book: note the 1
+                arguments = [("dout", args[0] if args else kwargs.get("dout", 1.0))]
             # Noted before the call: a layer may change its input in place (the book's Relu).
             noted_in = before(arguments)
             self._depth += 1
@@ -165,7 +164,7 @@ class Recorder:
         self._pending.setdefault(id(layer), []).append(node)
 
     def _before_backward(self, arguments):
-        return {"dout": Value.of(arguments[0][1])} if arguments else {}
+        return {"dout": Value.of(arguments[0][1])}
 
     def _after_backward(self, layer, inputs, result):
         waiting = self._pending.get(id(layer))
