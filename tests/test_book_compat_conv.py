@@ -165,6 +165,7 @@ def test_book_simple_convnet_trains_on_sample(sample):
 
 # ------------------------------------------------------------------------- chapter 8
 
+
 def dropout_states(network):
     """The book-style network's Dropout generators' states, by layerwise's layer names."""
     return {

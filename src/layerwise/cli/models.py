@@ -190,6 +190,7 @@ def _deep_convnet(opts, input_size, classes):
 _SMALL_CONV = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
 _SMALL = ", ".join(f"{k}={v}" for k, v in _SMALL_CONV.items())
 
+
 def _small_deep_convnet(seed):
     convs = {f"conv_param_{i}": dict(_SMALL_CONV) for i in range(1, 7)}
     net = DeepConvNet((1, 8, 8), **convs, hidden_size=6, output_size=4, seed=seed)

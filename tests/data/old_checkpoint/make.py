@@ -1,4 +1,5 @@
 """Write a run interrupted mid-epoch with the code of this checkout (tests/data/old_checkpoint)."""
+
 import signal
 import sys
 
