@@ -18,14 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blas import blas_threads
-from ._checks import InvalidParameterError, check_number, quiet
+from ._checks import check_number
 from ._types import StrPath
-from .backend import Device, as_numpy, parse_device, to_device
+from .backend import Device, to_device
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
+from .errors import DivergedError, NonFiniteLossError, TrainingInterrupted, WorkerError
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
-from .parallel import DataParallel, WorkerError, resolve_workers
-from .parallel.mpi import MPIDataParallel
+from .parallel.steppers import OneProcess, Stepper, Steppers
 
 _EVAL_ROWS = 1000  # rows per chunk when evaluating accuracy
 
@@ -45,23 +45,6 @@ __all__ = [
     "predicted_labels",
     "read_checkpoint_meta",
 ]
-
-
-class DivergedError(FloatingPointError):
-    """Training diverged (:meth:`Trainer.check_divergence` gives the rule); the history is kept."""
-
-
-class NonFiniteLossError(DivergedError):
-    """The loss became NaN or infinite; the parameters are left as they were before that step."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped training at an iteration boundary (after a final checkpoint)."""
-
-    def __init__(self, message: str, signum: int, checkpoint: Path | None = None) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.checkpoint = checkpoint
 
 
 def _as_rows(x):
@@ -88,25 +71,23 @@ def predicted_labels(
     workers : int or 'auto', keyword-only, default 1
         Split every chunk over this many processes (:class:`layerwise.parallel.DataParallel`);
         worth it for tens of thousands of rows, since starting the workers costs a moment.
+        A network on a GPU is refused more than one.
     start_method : str, optional, keyword-only
-        multiprocessing's start method for the workers.
+        multiprocessing's start method for the workers (:data:`layerwise.parallel.START_METHOD`
+        when None).
 
     Returns
     -------
     ndarray of intp, shape (N,)
     """
-    workers = resolve_workers(workers, "predicted_labels")
-    if workers > 1 and len(x) > 0:
-        x = _as_rows(x)
-        with DataParallel(
-            network, workers, x.shape[1:], (), np.intp, batch_size, start_method=start_method
-        ) as pool:
-            return pool.predicted_labels(x, batch_size)
-    chunks = [
-        as_numpy(np.argmax(network.predict(x[start : start + batch_size], train_flg=False), 1))
-        for start in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
+    steppers = Steppers(
+        network, workers=workers, start_method=start_method, owner="predicted_labels"
+    )
+    x = _as_rows(x)
+    if steppers.workers == 1 or len(x) == 0:
+        return OneProcess(network).predicted_labels(x, batch_size)
+    with steppers.open(network, sample_shape=x.shape[1:], max_rows=batch_size) as stepper:
+        return stepper.predicted_labels(x, batch_size)
 
 
 class BookStyleNetwork:
@@ -223,14 +204,17 @@ class Trainer:
     workers : int, 'auto' or 'mpi', keyword-only, default 1
         Processes computing each step, this one included: every minibatch is split into
         ``workers`` shards whose gradients are summed (:mod:`layerwise.parallel`), and the
-        end-of-epoch evaluation is split the same way. ``'auto'`` uses every core this process
-        may run on. The step is the gradient of the whole minibatch whatever the number;
+        end-of-epoch evaluation is split the same way. ``'auto'`` uses the cores this process
+        may run on that are idle (:func:`layerwise.parallel.auto_workers`; the epoch line says
+        how many). The step is the gradient of the whole minibatch whatever the number;
         only BatchNormalization's batch statistics become per-shard (see
         :mod:`layerwise.parallel`). ``'mpi'``: the same step over the ranks of
         ``MPI.COMM_WORLD`` (:mod:`layerwise.parallel.mpi`; run under ``mpiexec``, every rank
         building this Trainer alike); rank 0 alone prints and writes checkpoints.
     start_method : {'fork', 'spawn', 'forkserver'}, optional, keyword-only
-        How worker processes start (multiprocessing's platform default when None).
+        How worker processes start; :data:`layerwise.parallel.START_METHOD` when None
+        ('forkserver' on Linux and macOS, 'spawn' on Windows, on every Python version). With
+        'spawn' and 'forkserver' a script must train under ``if __name__ == "__main__":``.
     on_epoch_end : callable, optional, keyword-only
         ``on_epoch_end(trainer)`` after every finished epoch and its checkpoint (the command
         line records the run's progress in run.json there).
@@ -315,18 +299,26 @@ class Trainer:
                 raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
         self._model = _trainable(network)
-        self.mpi = isinstance(workers, str) and workers.strip().lower() == "mpi"
-        self.rank = 0  # this process's MPI rank: only rank 0 prints and writes
-        if self.mpi:
-            from .parallel.mpi import world
-
-            self.rank = world().Get_rank()
-        if self._model is not network and (checkpoint_path is not None or workers != 1):
+        if self._model is not network and checkpoint_path is not None:
             raise TypeError(
-                f"Trainer: checkpoints and workers need a layerwise network (Sequential or "
+                f"Trainer: checkpoints need a layerwise network (Sequential or "
                 f"layerwise.book_nets); {type(network).__name__} has the book's params, "
                 "gradient, loss and accuracy only"
             )
+        # How the steps are computed; every refusal about workers, devices and MPI is there.
+        self._steppers = Steppers(
+            network,
+            layerwise=self._model is network,
+            workers=workers,
+            device=device,
+            start_method=start_method,
+        )
+        self.mpi, self.workers = self._steppers.mpi, self._steppers.workers
+        self.start_method = self._steppers.start_method
+        self.rank = self._steppers.rank  # this process's MPI rank: only rank 0 prints and writes
+        self._device = self._steppers.device
+        if self._model is network:
+            network.to(self._device)
         # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
         self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
         self.x_test, self.t_test = _as_rows(x_test), np.asarray(t_test)
@@ -343,11 +335,8 @@ class Trainer:
         self.checkpoint_path = checkpoint_path
         self.extra = dict(extra or {})
         self.threads = threads
-        self.workers = 1 if self.mpi else resolve_workers(workers, "Trainer")
-        self.start_method = start_method
         self.on_epoch_end = on_epoch_end
-        self._pool: DataParallel | MPIDataParallel | None = None
-        self._device = self._check_device(device)
+        self._stepper: Stepper | None = None  # while training
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -365,28 +354,6 @@ class Trainer:
         """Where the network trains: ``'cpu'`` or ``'cuda:N'``."""
         return str(self._device)
 
-    def _check_device(self, device):
-        """The :class:`Device` to train on; the network is moved there."""
-        if device is None:
-            return parse_device(getattr(self.network, "device", "cpu"))
-        device = parse_device(device)
-        if device.kind != "cpu":
-            if self._model is not self.network:
-                raise TypeError(
-                    f"Trainer: device={str(device)!r} needs a layerwise network (Sequential or "
-                    f"layerwise.book_nets), which can move to a GPU; {type(self.network).__name__} "
-                    "trains on the CPU"
-                )
-            if self.workers != 1 or self.mpi:
-                workers = "'mpi'" if self.mpi else self.workers
-                raise InvalidParameterError(
-                    f"Trainer: workers={workers} splits each step over CPU processes; "
-                    f"with device={str(device)!r} the GPU computes the whole step: use workers=1"
-                )
-        if self._model is self.network:
-            self.network.to(device)
-        return device
-
     # ------------------------------------------------------------------ the loop
 
     def get_batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -401,23 +368,15 @@ class Trainer:
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
-        pool = self._pool
-        if pool is not None:
-            loss = pool.step(x_batch, t_batch)
-        else:
-            with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
-                loss, grads = self._model.loss_and_gradient(x_batch, t_batch)
-            loss = float(loss)
+        stepper = self._stepper or OneProcess(self._model, self.optimizer)
+        loss = stepper.step(x_batch, t_batch)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"the loss became {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); the parameters were not updated. Try a smaller learning "
                 f"rate than {getattr(self.optimizer, 'lr', '?')}."
             )
-        if pool is not None:
-            pool.update()
-        else:
-            self.optimizer.update(self._model.params, grads)
+        stepper.update()
         return loss
 
     def train(self) -> Self:
@@ -434,55 +393,58 @@ class Trainer:
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
         self._model.train()  # Dropout and BatchNorm train; evaluation is in inference mode
-        with (
-            _progress(self) as bar,
-            _stop_signals(self),
-            blas_threads(self.threads),
-            self._workers(),
-        ):
-            while self.epoch < self.epochs:
-                if self._perm is None:
-                    self._perm = self.rng.permutation(len(self.x_train))
-                if bar is not None:  # an epoch of a conv net takes minutes: a bar per epoch
-                    bar.reset(total=self.iter_per_epoch)
-                    bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
-                    bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
-                start_time = time.perf_counter()
-                while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
-                    stop = self._stop_signal
-                    if isinstance(self._pool, MPIDataParallel):  # all ranks stop at one iteration
-                        # Kept apart from _stop_signal, which the handler may set meanwhile.
-                        stop = self._pool.agreed_stop(stop)
-                    if stop is not None:
-                        raise self._interrupted(stop)
-                    i = self.iteration - self.epoch * self.iter_per_epoch
-                    idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-                    try:
-                        loss = self.train_step(*self.get_batch(idx))
-                    except WorkerError as error:
-                        raise self._worker_failed(error) from None
-                    self.train_loss_list.append(loss)
-                    self.iteration += 1
-                    if bar is not None:
-                        bar.update(1)
-                        if self.iteration % 20 == 0:
-                            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                    # The epoch's last iteration is checkpointed below, once its epoch passed
-                    # the divergence check.
-                    if (
-                        self.checkpoint_every
-                        and self.iteration % self.checkpoint_every == 0
-                        and self.iteration % self.iter_per_epoch
-                    ):
+        with _progress(self) as bar, _stop_signals(self), blas_threads(self.threads):
+            try:
+                with self._open_stepper() as stepper:
+                    self._stepper = stepper
+                    while self.epoch < self.epochs:
+                        self._train_epoch(stepper, bar)
+                        self.check_divergence()
                         self._checkpoint()
-                self._perm = None
-                self.epoch += 1
-                self._end_of_epoch(bar, time.perf_counter() - start_time)
-                self.check_divergence()
-                self._checkpoint()
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(self)
+                        if self.on_epoch_end is not None:
+                            self.on_epoch_end(self)
+            except WorkerError as error:  # the workers are gone: the state is this process's
+                raise self._worker_failed(error) from None
+            finally:
+                self._stepper = None
         return self
+
+    def _train_epoch(self, stepper: Stepper, bar: Any) -> None:
+        """The rest of this epoch's iterations, then its evaluation; then ``epoch`` moves on.
+
+        Until the evaluation is done the epoch counts as unfinished: a checkpoint written when
+        a worker dies during it resumes at the evaluation, with the step counts of the
+        finished iterations.
+        """
+        if self._perm is None:
+            self._perm = self.rng.permutation(len(self.x_train))
+        if bar is not None:  # an epoch of a conv net takes minutes: a bar per epoch
+            bar.reset(total=self.iter_per_epoch)
+            bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
+            bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
+        start_time = time.perf_counter()
+        while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+            stop = stepper.agreed_stop(self._stop_signal)  # MPI: every rank stops at one step
+            if stop is not None:
+                raise self._interrupted(stop)
+            i = self.iteration - self.epoch * self.iter_per_epoch
+            idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+            loss = self.train_step(*self.get_batch(idx))
+            self.train_loss_list.append(loss)
+            self.iteration += 1
+            if bar is not None:
+                bar.update(1)
+                if self.iteration % 20 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            # The epoch's last iteration is checkpointed once its epoch passed the divergence
+            # check.
+            if (
+                self.checkpoint_every
+                and self.iteration % self.checkpoint_every == 0
+                and self.iteration % self.iter_per_epoch
+            ):
+                self._checkpoint()
+        self._end_of_epoch(stepper, bar, time.perf_counter() - start_time)
 
     def check_divergence(self) -> None:
         """Raise :class:`DivergedError` if the epoch just finished shows a diverged run.
@@ -522,33 +484,17 @@ class Trainer:
                 f"{classes} classes, after reaching {best:.4f}. {lr}"
             )
 
-    @contextmanager
-    def _workers(self):
-        """The worker processes (or MPI ranks) of this run, while it trains (none for 1 worker)."""
-        if self.workers == 1 and not self.mpi:
-            yield
-            return
+    def _open_stepper(self) -> Stepper:
         t = self.t_train
-        pool: DataParallel | MPIDataParallel
-        if self.mpi:
-            pool = MPIDataParallel(self.network, optimizer=self.optimizer)
-        else:
-            pool = DataParallel(
-                self.network,
-                self.workers,
-                self.x_train.shape[1:],
-                t.shape[1:],
-                t.dtype,
-                max_rows=max(self.batch_size, _EVAL_ROWS),
-                optimizer=self.optimizer,
-                start_method=self.start_method,
-            )
-        with pool:
-            self._pool = pool
-            try:
-                yield
-            finally:
-                self._pool = None
+        return self._steppers.open(
+            self._model,
+            self.optimizer,
+            sample_shape=self.x_train.shape[1:],
+            label_shape=t.shape[1:],
+            label_dtype=t.dtype,
+            max_rows=max(self.batch_size, _EVAL_ROWS),
+            stop_requested=lambda: self._stop_signal is not None,
+        )
 
     def _worker_failed(self, error):
         """A worker died or raised: the parameters are those of the last finished step."""
@@ -562,16 +508,21 @@ class Trainer:
         path = self.save_checkpoint(self.checkpoint_path)
         return WorkerError(f"{error}; checkpoint of iteration {self.iteration} written to {path}")
 
-    def _end_of_epoch(self, bar, seconds):
+    def _end_of_epoch(self, stepper, bar, seconds):
+        """Evaluate, then count the epoch as done and say so."""
         n = self.evaluate_sample_num_per_epoch
         train_acc = self.accuracy(self.x_train[:n], self.t_train[:n])
         test_acc = self.accuracy(self.x_test[:n], self.t_test[:n])
         self.train_acc_list.append(train_acc)
         self.test_acc_list.append(test_acc)
+        self._perm = None
+        self.epoch += 1
         losses = self.train_loss_list[-self.iter_per_epoch :]
+        processes = "ranks" if self.mpi else "workers"
+        by = "" if stepper.workers == 1 else f", {stepper.workers} {processes}"
         line = (
             f"epoch {self.epoch:>3}/{self.epochs}  loss {np.mean(losses):.4f}  "
-            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s)"
+            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s{by})"
         )
         if bar is not None:
             bar.set_postfix(loss=f"{losses[-1]:.4f}", test_acc=f"{test_acc:.4f}")
@@ -586,8 +537,8 @@ class Trainer:
         1/255 chunk by chunk, so evaluating the full training set needs no float copy of it.
         While training on several workers, the chunks are split over them.
         """
-        if self._pool is not None:
-            return self._pool.accuracy(np.asarray(x), np.asarray(t), batch_size)
+        if self._stepper is not None:
+            return self._stepper.accuracy(_as_rows(x), np.asarray(t), batch_size)
         return self._model.accuracy(x, t, batch_size)
 
     def _checkpoint(self) -> Path | None:
