@@ -57,7 +57,40 @@ def world() -> Any:
             f"MPI training needs mpi4py and an MPI library, which are not installed: "
             f"{MPI_INSTALL}; then run: mpiexec -n N python -m layerwise train --mpi ..."
         ) from None
-    return MPI.COMM_WORLD
+    comm = MPI.COMM_WORLD
+    if not _unlinked:
+        _unlinked.append(True)
+        comm.Barrier()  # every rank has finished MPI_Init: each has mapped its node's segment
+        unlink_shared_segments()
+    return comm
+
+
+_unlinked: list[bool] = []
+
+
+def unlink_shared_segments() -> None:
+    """Remove the names of the shared-memory segments MPICH mapped into this process.
+
+    MPICH's ranks on one machine share a segment ``/dev/shm/mpich_shm_*`` that it removes in
+    ``MPI_Finalize``; a job that ends otherwise (``MPI_Abort``, a rank killed) leaves it behind,
+    2 MB each time. Once every rank has mapped it the name is not needed (the memory stays
+    until the last rank unmaps it), so it goes at once, as layerwise's own workers' block
+    does. Linux only (``/proc/self/maps``); elsewhere nothing is done.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {
+                line.split(None, 5)[-1].strip().removesuffix(" (deleted)")
+                for line in maps
+                if "/dev/shm/mpich_shm_" in line
+            }
+    except OSError:
+        return
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:  # removed by another rank already
+            pass
 
 
 def _unread(fd: int) -> int:
@@ -105,6 +138,7 @@ def abort(comm: Any, error: BaseException, code: int = 1) -> NoReturn:
     rank, size = comm.Get_rank(), comm.Get_size()
     lines = traceback.format_exception(type(error), error, error.__traceback__)
     write_whole(f"layerwise: rank {rank} of {size} failed:\n{''.join(lines)}")
+    unlink_shared_segments()  # any made since MPI_Init
     comm.Abort(code)
     raise SystemExit(code)  # not reached: Abort ends this process
 
