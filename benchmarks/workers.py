@@ -5,6 +5,7 @@ Usage::
     python benchmarks/workers.py                      # workers 1, 2 (and all cores if more)
     python benchmarks/workers.py --workers 1,2,4,8,16 --only DeepConvNet
     python benchmarks/workers.py --rounds 5 --batch 100
+    python benchmarks/workers.py --memory              # peak memory, 1 worker against 2
 
 For each network (the book's SimpleConvNet and DeepConvNet, float32, Adam lr 0.001, batch 100
 of 28x28 Fashion-MNIST images, uint8 scaled per batch as the Trainer does) and each N it times
@@ -16,14 +17,25 @@ configuration once, so drift hits all alike; the figure is the median over round
 Prints a markdown table: ms per step, layerwise's speed-up over its 1-worker step, and
 layerwise's time over PyTorch's at the same N (<= 1: layerwise is faster). ``run.py --workers``
 calls :func:`workers_table`.
+
+``--memory`` measures, for each network and N in 1, 2, a fresh process that takes 20 steps:
+the peak resident memory (VmHWM) and the proportional set size (PSS, shared pages counted
+once) of that process and its workers, summed, and their ratio to one worker's. The shared
+block holds the parameters once, so the second worker costs its interpreter, its copy of the
+network's layers and its activations, not a second copy of the weights (Linux only: it reads
+``/proc``).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import multiprocessing
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -140,6 +152,52 @@ def workers_table(workers_list, names=("SimpleConvNet", "DeepConvNet"), rounds=7
     return rows, "\n".join(lines)
 
 
+def _memory_kb(pids):
+    """``(peak RSS, PSS)`` in kB, summed over ``pids`` (Linux's /proc)."""
+    peak = pss = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peak += int(re.search(r"VmHWM:\s+(\d+)", status)[1])
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.MULTILINE)[1])
+    return peak, pss
+
+
+def measure_memory(name, workers, steps=20, batch=100, seed=0):
+    """This process with ``workers`` (its own and its children's memory) after ``steps`` steps."""
+    data = wl.Data.load()
+    images = wl._images(data)
+    index = wl.fixed_batches(len(images.x_u8), batch, seed=seed)
+    with threadpool_limits(1, user_api="blas"):
+        run, close = _layerwise(name, workers, images, index, seed)
+        try:
+            for _ in range(steps):
+                run()
+            children = [p.pid for p in multiprocessing.active_children()]
+            return _memory_kb([os.getpid(), *children])
+        finally:
+            close()
+
+
+def memory_table(names=("SimpleConvNet", "DeepConvNet"), workers_list=(1, 2)):
+    """Peak RSS and PSS of each (network, N), each in a fresh process; returns markdown."""
+    lines = [
+        "| network | N | peak RSS MB | x N=1 | PSS MB | x N=1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        first = None
+        for n in workers_list:
+            child = [sys.executable, __file__, "--memory-of", name, str(n)]
+            peak, pss = json.loads(subprocess.check_output(child, text=True).splitlines()[-1])
+            first = first or (peak, pss)
+            lines.append(
+                f"| {name} | {n} | {peak / 1024:.0f} | {peak / first[0]:.2f}x | "
+                f"{pss / 1024:.0f} | {pss / first[1]:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = sorted({1, 2, available_cores()})
@@ -151,7 +209,16 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--memory", action="store_true", help="peak memory, N=1 against N=2")
+    parser.add_argument("--memory-of", nargs=2, metavar=("NETWORK", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_of:
+        name, n = args.memory_of
+        print(json.dumps(measure_memory(name, int(n), batch=args.batch)))
+        return
+    if args.memory:
+        print(memory_table(args.only))
+        return
     workers_list = [int(n) for n in args.workers.split(",")]
     _, table = workers_table(workers_list, args.only, args.rounds, args.batch,
                              log=lambda s: print(s, file=sys.stderr))  # fmt: skip

@@ -288,6 +288,46 @@ def test_a_rank_that_raises_ends_the_run_with_its_message_and_no_hang(tmp_path):
     assert "killed" in shown.getvalue(), shown.getvalue()
 
 
+SCHEDULE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from layerwise import MultiLayerNetExtend, Trainer
+
+    def schedule(trainer):  # every hyperparameter halved, W1 replaced by a new array
+        for name, value in trainer.optimizer.hyperparameters.items():
+            setattr(trainer.optimizer, name, value * 0.5)
+        trainer.network.params["W1"] = trainer.network.params["W1"] * 0.9
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((90, 6)), rng.integers(0, 3, 90)
+    net = MultiLayerNetExtend(6, [8], 3, use_dropout=True, dropout_ration=0.3, seed=0)
+    trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=20, optimizer="adam", seed=0,
+                      verbose=False, workers=int(sys.argv[1]) if len(sys.argv) > 1 else "mpi",
+                      on_epoch_end=schedule)
+    trainer.train()
+    if trainer.rank == 0:
+        np.savez("params.npz", **dict(net.params.items()))
+    """
+)
+
+
+@needs_mpi
+def test_an_lr_schedule_and_a_parameter_assignment_under_mpi_equal_one_process(tmp_path):
+    """Issue 27: a schedule in on_epoch_end and a mid-run parameter assignment give, over 2
+    ranks, the parameters of one process (float64, <= 1e-9 relative)."""
+    with _mpiexec([], tmp_path, python=("-c", SCHEDULE_SCRIPT)) as proc:
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    ranks = dict(np.load(tmp_path / "params.npz"))
+    one = tmp_path / "one"
+    one.mkdir()
+    env = {**os.environ, "PYTHONPATH": SRC}
+    subprocess.run([sys.executable, "-c", SCHEDULE_SCRIPT, "1"], cwd=one, env=env, check=True,
+                   timeout=120)  # fmt: skip
+    assert _max_relative(ranks, dict(np.load(one / "params.npz"))) <= 1e-9
+
+
 USERS_SCRIPT = textwrap.dedent(
     """
     import os

@@ -764,3 +764,28 @@ def test_a_script_without_the_main_guard_ends_with_how_to_fix_it(tmp_path, start
             proc.communicate()
     assert proc.returncode == 1, err
     assert "WorkerError" in err and 'if __name__ == "__main__":' in err.splitlines()[-1], err
+
+
+def test_the_command_line_caps_workers_at_the_cores_and_takes_a_start_method(tmp_path, capsys):
+    """Issue 28: `--workers 999` started 999 processes for batches of 100 rows; it is capped
+    with one line, as --threads is. Issue 27, item 6: --start-method chooses how they start."""
+    import json
+
+    from layerwise.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--workers", "999", "--start-method", "spawn", "--epochs", "1",
+            "--eval-samples", "100", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    cores = available_cores()
+    warning = f"layerwise: warning: --workers 999 is more than the {cores} cores"
+    assert [line for line in captured.err.splitlines() if "warning" in line] == [
+        f"{warning} this process may use; using {cores}"
+    ]
+    assert json.loads((out / "run.json").read_text())["options"]["workers"] == cores
+    if cores > 1:
+        assert f", {cores} workers)" in captured.out
+    with pytest.raises(SystemExit):
+        main(["train", "--start-method", "vfork", "--out", str(tmp_path / "other")])
+    assert "invalid choice: 'vfork'" in capsys.readouterr().err

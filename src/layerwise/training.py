@@ -21,6 +21,7 @@ from ._blas import blas_threads
 from ._checks import check_number
 from ._types import StrPath
 from .backend import Device, to_device
+from .book_style import BookStyleNetwork, as_rows, trainable
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .errors import DivergedError, NonFiniteLossError, TrainingInterrupted, WorkerError
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
@@ -45,10 +46,6 @@ __all__ = [
     "predicted_labels",
     "read_checkpoint_meta",
 ]
-
-
-def _as_rows(x):
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
 def predicted_labels(
@@ -83,83 +80,11 @@ def predicted_labels(
     steppers = Steppers(
         network, workers=workers, start_method=start_method, owner="predicted_labels"
     )
-    x = _as_rows(x)
+    x = as_rows(x)
     if steppers.workers == 1 or len(x) == 0:
         return OneProcess(network).predicted_labels(x, batch_size)
     with steppers.open(network, sample_shape=x.shape[1:], max_rows=batch_size) as stepper:
         return stepper.predicted_labels(x, batch_size)
-
-
-class BookStyleNetwork:
-    """A network written as the book's, seen through what the Trainer asks of a network.
-
-    The book's networks (its chapter-5 ``TwoLayerNet``, chapter-7 ``SimpleConvNet``, ...) have
-    ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``, and no training mode:
-    their Dropout takes ``train_flg`` from the call. This gives them ``loss_and_gradient``,
-    ``dtype``, ``train`` (calling the network's own ``train`` only where it has one) and a
-    chunked ``accuracy``. Integer labels given as an (N, 1) column (the book's
-    ``ch07/gradient_check.py`` passes one) are passed on as (N,).
-
-    Parameters
-    ----------
-    network : object
-        With ``params`` (a dict of name -> ndarray), ``gradient``, ``loss`` and ``accuracy``.
-    """
-
-    def __init__(self, network: Any) -> None:
-        missing = [a for a in ("params", "gradient", "loss", "accuracy") if not hasattr(network, a)]
-        if missing:
-            raise TypeError(
-                f"Trainer: the network ({type(network).__name__}) has no {', '.join(missing)}; a "
-                "network needs params, gradient(x, t), loss(x, t) and accuracy(x, t), as the "
-                "book's networks have"
-            )
-        self.network = network
-
-    @property
-    def params(self) -> Any:
-        return self.network.params
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The first parameter's dtype (the book's networks are float64)."""
-        first = next(iter(self.params.values()), None)
-        return np.dtype(np.float64) if first is None else first.dtype
-
-    def train(self, mode: bool = True) -> BookStyleNetwork:
-        switch = getattr(self.network, "train", None)
-        if callable(switch):
-            switch(mode)
-        return self
-
-    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Any, dict[str, Any]]:
-        """``(loss, grads)`` before any update; the book's ``gradient`` keeps its loss to itself,
-        so the loss takes a second forward pass, as in the book's own Trainer."""
-        t = _label_column_as_rows(t)
-        grads = self.network.gradient(x, t)
-        return self.network.loss(x, t), grads
-
-    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = _EVAL_ROWS) -> float:
-        """The book's ``accuracy``, ``batch_size`` rows at a time, uint8 images scaled by 1/255."""
-        x, t = _as_rows(x), _label_column_as_rows(np.asarray(t))
-        correct = 0.0
-        for start in range(0, len(x), batch_size):
-            rows = slice(start, start + batch_size)
-            x_chunk = as_batch(x[rows], self.dtype)
-            correct += float(self.network.accuracy(x_chunk, t[rows])) * len(x_chunk)
-        return correct / len(x)
-
-
-def _label_column_as_rows(t: np.ndarray) -> np.ndarray:
-    """Integer labels of shape (N, 1) as (N,); anything else unchanged."""
-    if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
-        return t.reshape(-1)
-    return t
-
-
-def _trainable(network: Any) -> Any:
-    """``network`` itself when it is layerwise's, else a :class:`BookStyleNetwork` over it."""
-    return network if hasattr(network, "loss_and_gradient") else BookStyleNetwork(network)
 
 
 class Trainer:
@@ -298,7 +223,7 @@ class Trainer:
             if checkpoint_path is None:
                 raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
-        self._model = _trainable(network)
+        self._model = trainable(network)
         if self._model is not network and checkpoint_path is not None:
             raise TypeError(
                 f"Trainer: checkpoints need a layerwise network (Sequential or "
@@ -320,8 +245,8 @@ class Trainer:
         if self._model is network:
             network.to(self._device)
         # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
-        self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
-        self.x_test, self.t_test = _as_rows(x_test), np.asarray(t_test)
+        self.x_train, self.t_train = as_rows(x_train), np.asarray(t_train)
+        self.x_test, self.t_test = as_rows(x_test), np.asarray(t_test)
         self.epochs = int(epochs)
         self.batch_size = int(mini_batch_size)
         if isinstance(optimizer, Optimizer):
@@ -538,7 +463,7 @@ class Trainer:
         While training on several workers, the chunks are split over them.
         """
         if self._stepper is not None:
-            return self._stepper.accuracy(_as_rows(x), np.asarray(t), batch_size)
+            return self._stepper.accuracy(as_rows(x), np.asarray(t), batch_size)
         return self._model.accuracy(x, t, batch_size)
 
     def _checkpoint(self) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from ..book_nets import SimpleConvNet, TwoLayerNet
 from ..files import save
 from ..layers import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
-from ..parallel import WorkerError
+from ..parallel import START_METHOD, WorkerError, available_cores
 from ..parallel.mpi import MPI_INSTALL, world
 from ..training import DivergedError, Trainer, TrainingInterrupted, read_checkpoint_meta
 from ..viz.plots import plot_filters, plot_history
@@ -207,8 +208,14 @@ def add_parser(sub):
         type=workers,
         metavar="N|auto",
         help=f"processes computing each step, each on a share of the minibatch (default "
-        f"{default['workers']}; auto: one per core this process may use); the same "
-        "gradient whatever N, see docs/many-cores.md",
+        f"{default['workers']}; auto: one per idle core this process may use, from the load "
+        "average; at most the number of cores); the same gradient whatever N, see "
+        "docs/many-cores.md",
+    )
+    p.add_argument(
+        "--start-method",
+        choices=multiprocessing.get_all_start_methods(),
+        help=f"how --workers processes start (default {START_METHOD}, on every Python version)",
     )
     p.add_argument(
         "--device",
@@ -296,6 +303,19 @@ def cap_threads(threads):
     return threads
 
 
+def cap_workers(workers):
+    """More worker processes than cores make every step wait for a shared core: warn and cap."""
+    cores = available_cores()
+    if workers != "auto" and workers > cores:
+        print(
+            f"layerwise: warning: --workers {workers} is more than the {cores} cores this "
+            f"process may use; using {cores}",
+            file=sys.stderr,
+        )
+        return cores
+    return workers
+
+
 # ---------------------------------------------------------------------- the run
 
 
@@ -315,6 +335,7 @@ def options(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    opts["workers"] = cap_workers(opts["workers"])
     if opts["mpi"] and opts["workers"] != 1:
         raise UsageError(
             f"--mpi cannot be combined with --workers {opts['workers']}: under mpiexec each rank "
@@ -385,6 +406,7 @@ def _train(args, out, opts, resuming, comm=None):
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
         workers="mpi" if comm is not None else opts["workers"],
+        start_method=args.start_method,
         device=opts["device"],
     )
     if not lead:
