@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import multiprocessing
 import os
 import re
 import statistics
@@ -52,10 +51,10 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import layerwise  # noqa: E402
 from layerwise.optimizers import Adam  # noqa: E402
-from layerwise.parallel import DataParallel, available_cores  # noqa: E402
+from layerwise.parallel import START_METHOD, DataParallel, available_cores  # noqa: E402
 
 
-def _layerwise(name, workers, images, index, seed):
+def _layerwise(name, workers, images, index, seed, start_method=None):
     """A step function of layerwise with ``workers`` processes; returns (run, close)."""
     net = getattr(layerwise, name)(dtype=np.float32, seed=seed)
     optimizer = Adam(lr=0.001)
@@ -70,8 +69,9 @@ def _layerwise(name, workers, images, index, seed):
 
         return run, lambda: None
     pool = DataParallel(
-        net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]), optimizer=optimizer
-    )
+        net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]), optimizer=optimizer,
+        start_method=start_method,
+    )  # fmt: skip
     pool.start()
 
     def run_parallel():
@@ -152,6 +152,25 @@ def workers_table(workers_list, names=("SimpleConvNet", "DeepConvNet"), rounds=7
     return rows, "\n".join(lines)
 
 
+def _descendants(pid):
+    """The processes started by ``pid``, their children, and so on (Linux's /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        todo += children
+    return found
+
+
 def _memory_kb(pids):
     """``(peak RSS, PSS)`` in kB, summed over ``pids`` (Linux's /proc)."""
     peak = pss = 0
@@ -163,32 +182,39 @@ def _memory_kb(pids):
     return peak, pss
 
 
-def measure_memory(name, workers, steps=20, batch=100, seed=0):
-    """This process with ``workers`` (its own and its children's memory) after ``steps`` steps."""
+def measure_memory(name, workers, steps=20, batch=100, seed=0, start_method=None):
+    """This process with ``workers`` after ``steps`` steps: its memory and its descendants'
+    (the workers, and the fork server or resource tracker they need)."""
     data = wl.Data.load()
     images = wl._images(data)
     index = wl.fixed_batches(len(images.x_u8), batch, seed=seed)
     with threadpool_limits(1, user_api="blas"):
-        run, close = _layerwise(name, workers, images, index, seed)
+        run, close = _layerwise(name, workers, images, index, seed, start_method)
         try:
             for _ in range(steps):
                 run()
-            children = [p.pid for p in multiprocessing.active_children()]
-            return _memory_kb([os.getpid(), *children])
+            return _memory_kb([os.getpid(), *_descendants(os.getpid())])
         finally:
             close()
 
 
-def memory_table(names=("SimpleConvNet", "DeepConvNet"), workers_list=(1, 2)):
+def memory_table(names=("SimpleConvNet", "DeepConvNet"), workers_list=(1, 2), start_method=None):
     """Peak RSS and PSS of each (network, N), each in a fresh process; returns markdown."""
+    method = start_method or START_METHOD
     lines = [
-        "| network | N | peak RSS MB | x N=1 | PSS MB | x N=1 |",
+        f"| network | N ({method}) | peak RSS MB | x N=1 | PSS MB | x N=1 |",
         "|---|---|---|---|---|---|",
     ]
     for name in names:
         first = None
         for n in workers_list:
-            child = [sys.executable, __file__, "--memory-of", name, str(n)]
+            # Started with -c, so that spawn and forkserver workers do not import this script
+            # (and PyTorch with it), as they would not import a user's.
+            code = (
+                f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                f"import workers; workers.main(sys.argv[1:])"
+            )
+            child = [sys.executable, "-c", code, "--memory-of", name, str(n), method]
             peak, pss = json.loads(subprocess.check_output(child, text=True).splitlines()[-1])
             first = first or (peak, pss)
             lines.append(
@@ -210,14 +236,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--memory", action="store_true", help="peak memory, N=1 against N=2")
-    parser.add_argument("--memory-of", nargs=2, metavar=("NETWORK", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--start-method", help="of the workers (default: layerwise's)")
+    parser.add_argument("--memory-of", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_of:
-        name, n = args.memory_of
-        print(json.dumps(measure_memory(name, int(n), batch=args.batch)))
+        name, n, method = args.memory_of
+        print(json.dumps(measure_memory(name, int(n), batch=args.batch, start_method=method)))
         return
     if args.memory:
-        print(memory_table(args.only))
+        print(memory_table(args.only, start_method=args.start_method))
         return
     workers_list = [int(n) for n in args.workers.split(",")]
     _, table = workers_table(workers_list, args.only, args.rounds, args.batch,

@@ -239,9 +239,10 @@ class Steppers:
         start_method: str | None = None,
         owner: str = "Trainer",
     ) -> None:
-        refuse_in_bootstrapping(owner)
         self.mpi = is_mpi(workers)
         self.workers = 1 if self.mpi else resolve_workers(workers, owner)
+        if self.workers > 1:
+            refuse_in_bootstrapping(owner)
         self.start_method = resolve_start_method(start_method, owner)
         self.rank = 0
         if not layerwise and (self.workers != 1 or self.mpi):
