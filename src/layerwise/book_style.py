@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from .network import as_batch
 
-__all__ = ["BookStyleNetwork", "as_rows", "trainable"]
+__all__ = ["BookStyleNetwork", "as_rows", "not_layerwise", "trainable"]
 
 _EVAL_ROWS = 1000  # rows per chunk when evaluating accuracy
 
@@ -91,3 +91,12 @@ def trainable(network: Any) -> Any:
     return network if hasattr(network, "loss_and_gradient") else BookStyleNetwork(network)
 
 
+
+
+def not_layerwise(network: Any, owner: str) -> TypeError:
+    """The error for a network written as the book's where a layerwise one is needed."""
+    return TypeError(
+        f"{owner}: checkpoints and workers need a layerwise network (Sequential or "
+        f"layerwise.book_nets); {type(network).__name__} has the book's params, gradient, loss "
+        "and accuracy only"
+    )

@@ -21,7 +21,7 @@ from ._blas import blas_threads
 from ._checks import check_number
 from ._types import StrPath
 from .backend import Device, to_device
-from .book_style import BookStyleNetwork, as_rows, trainable
+from .book_style import BookStyleNetwork, as_rows, not_layerwise, trainable
 from .checkpoints import read_checkpoint, read_checkpoint_meta, write_checkpoint
 from .errors import DivergedError, NonFiniteLossError, TrainingInterrupted, WorkerError
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
@@ -225,11 +225,7 @@ class Trainer:
         self.network = network
         self._model = trainable(network)
         if self._model is not network and checkpoint_path is not None:
-            raise TypeError(
-                f"Trainer: checkpoints need a layerwise network (Sequential or "
-                f"layerwise.book_nets); {type(network).__name__} has the book's params, "
-                "gradient, loss and accuracy only"
-            )
+            raise not_layerwise(network, "Trainer")
         # How the steps are computed; every refusal about workers, devices and MPI is there.
         self._steppers = Steppers(
             network,

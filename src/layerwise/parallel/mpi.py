@@ -35,6 +35,7 @@ from ..errors import DivergedError, MissingExtraError
 from ..network import as_batch
 from .processes import check_random_layers
 from .shards import network_slots, shard_bounds, shard_step
+from .steppers import Stepper
 
 __all__ = ["MPI_INSTALL", "MPIDataParallel", "abort", "world"]
 
@@ -143,7 +144,7 @@ def abort(comm: Any, error: BaseException, code: int = 1) -> NoReturn:
     raise SystemExit(code)  # not reached: Abort ends this process
 
 
-class MPIDataParallel:
+class MPIDataParallel(Stepper):
     """The ranks of an MPI communicator computing one network's gradients, a shard each.
 
     The interface the Trainer uses of :class:`~layerwise.parallel.DataParallel`: :meth:`step`,

@@ -70,7 +70,13 @@ from .shards import (
     slice_optimizer,
     update_slice,
 )
-from .steppers import UNGUARDED_EXIT, WORKER_NAME, resolve_start_method, resolve_workers
+from .steppers import (
+    UNGUARDED_EXIT,
+    WORKER_NAME,
+    Stepper,
+    resolve_start_method,
+    resolve_workers,
+)
 from .worker import worker_main
 
 __all__ = ["ANSWER_FACTOR", "ANSWER_SECONDS", "INTERRUPT_SECONDS", "DataParallel"]
@@ -101,7 +107,7 @@ def check_random_layers(network: Any) -> None:
             )
 
 
-class DataParallel:
+class DataParallel(Stepper):
     """``workers`` processes computing one network's gradients, each on a share of the batch.
 
     Use it as a context manager; :class:`~layerwise.training.Trainer` does so when given
@@ -507,9 +513,6 @@ class DataParallel:
             t = np.argmax(t, axis=1)
         return float(np.mean(self.predicted_labels(x, batch_size) == t))
 
-    def agreed_stop(self, signum: int | None) -> int | None:
-        """The stop signal as received: one process decides for all its workers."""
-        return signum
 
     # ------------------------------------------------------------------ messages
 

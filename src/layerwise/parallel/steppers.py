@@ -22,12 +22,13 @@ import inspect
 import multiprocessing
 import os
 import sys
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .._checks import InvalidParameterError, check_number, quiet
 from ..backend import Device, as_numpy, parse_device
+from ..book_style import not_layerwise
 
 __all__ = [
     "START_METHOD",
@@ -77,24 +78,41 @@ def refuse_in_bootstrapping(owner: str) -> None:
         frame = frame.f_back
 
 
-class Stepper(Protocol):
-    """What the Trainer asks of whatever computes its steps (see the module's docstring)."""
+class Stepper:
+    """What the Trainer asks of whatever computes its steps (the module's docstring lists it).
 
-    workers: int
+    A base class that says the protocol; :class:`OneProcess`, :class:`~.processes.DataParallel`
+    and :class:`~.mpi.MPIDataParallel` implement it.
+    """
 
-    def step(self, x: np.ndarray, t: np.ndarray) -> float: ...
+    #: Processes computing each step.
+    workers: int = 1
 
-    def update(self) -> None: ...
+    def step(self, x: np.ndarray, t: np.ndarray) -> float:
+        """The loss of the minibatch ``(x, t)``; its gradient is kept for :meth:`update`."""
+        raise NotImplementedError
 
-    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float: ...
+    def update(self) -> None:
+        """Apply the optimizer's step to the gradient of the last :meth:`step`."""
+        raise NotImplementedError
 
-    def predicted_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray: ...
+    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float:
+        """The fraction of rows whose highest-scored class is ``t``'s, in inference mode."""
+        raise NotImplementedError
 
-    def agreed_stop(self, signum: int | None) -> int | None: ...
+    def predicted_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The highest-scored class of every row, in inference mode."""
+        raise NotImplementedError
 
-    def __enter__(self) -> Any: ...
+    def agreed_stop(self, signum: int | None) -> int | None:
+        """The stop signal every process computing the steps agrees on (None: go on)."""
+        return signum
 
-    def __exit__(self, *exc: Any) -> None: ...
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
 
 def available_cores() -> int:
@@ -155,13 +173,11 @@ def is_mpi(workers: object) -> bool:
     return isinstance(workers, str) and workers.strip().lower() == "mpi"
 
 
-class OneProcess:
+class OneProcess(Stepper):
     """The book's step in this process: ``loss_and_gradient``, then ``optimizer.update``.
 
     On the CPU or on the device the network is on (the batches come there already).
     """
-
-    workers = 1
 
     def __init__(self, model: Any, optimizer: Any = None) -> None:
         self.model, self.optimizer = model, optimizer
@@ -193,10 +209,6 @@ class OneProcess:
             for start in range(0, len(x), batch_size)
         ]
         return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
-
-    def agreed_stop(self, signum: int | None) -> int | None:
-        return signum
-
 
 class Steppers:
     """Checks how a run computes its steps, once, and opens its :class:`Stepper`.
@@ -246,11 +258,7 @@ class Steppers:
         self.start_method = resolve_start_method(start_method, owner)
         self.rank = 0
         if not layerwise and (self.workers != 1 or self.mpi):
-            raise TypeError(
-                f"{owner}: workers need a layerwise network (Sequential or layerwise.book_nets); "
-                f"{type(network).__name__} has the book's params, gradient, loss and accuracy "
-                "only"
-            )
+            raise not_layerwise(network, owner)
         if device is None:
             device = getattr(network, "device", "cpu") if layerwise else "cpu"
         self.device = parse_device(device)

@@ -31,10 +31,8 @@ def die_with_parent() -> None:
 def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process now has that number
-        return False
+    except (ProcessLookupError, PermissionError):  # gone; or another user's process now has
+        return False  # that number
     return True
 
 
@@ -102,7 +100,4 @@ def worker_main(k, conn, shm_name, layout, template, workers, parent_pid):
                     conn.send(("error", traceback.format_exc()))
     finally:
         del views, weights, shared_buffers, piece
-        try:
-            shm.close()
-        except BufferError:
-            pass
+        shm.close()
