@@ -33,7 +33,7 @@ from layerwise.parallel import (
     WorkerError,
     auto_workers,
     available_cores,
-    processes,
+    children,
     resolve_workers,
 )
 from layerwise.training import TrainingInterrupted, predicted_labels
@@ -459,7 +459,7 @@ def test_ctrl_c_with_a_stopped_worker_stops_the_first_time(tmp_path):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    assert seconds < processes.ANSWER_SECONDS / 2, seconds  # the interrupt, not the bound
+    assert seconds < children.ANSWER_SECONDS / 2, seconds  # the interrupt, not the bound
     if "half updated" in err:  # stopped while updating its slice: no state worth saving
         assert proc.returncode == 1 and "had not answered while updating" in err, err
     else:  # stopped between messages or in a step: the last finished step is saved
@@ -684,7 +684,7 @@ def test_a_stopped_worker_ends_the_run_within_the_bound_with_a_checkpoint(tmp_pa
     """Issue 27, item 7: a worker that does not answer (SIGSTOP, a debugger, swapped out) ends
     the run with an error naming it and a checkpoint, once the bound has passed (before, the
     run waited forever)."""
-    monkeypatch.setattr(processes, "ANSWER_SECONDS", 3.0)
+    monkeypatch.setattr(children, "ANSWER_SECONDS", 3.0)
     net, shape = _networks()["TwoLayerNet"]()
     x, t = _data(shape, n=400)
     path = tmp_path / "ck.npz"

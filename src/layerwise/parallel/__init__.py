@@ -6,13 +6,15 @@
 - :mod:`.processes`: :class:`DataParallel`, N worker processes sharing the parameters in shared
   memory (the mathematics and the safety are described there);
 - :mod:`.mpi`: :class:`~.mpi.MPIDataParallel`, the same step over the ranks of an MPI job;
+- :mod:`.children`: the worker processes, asked and waited for within a bound;
 - :mod:`.shards` and :mod:`.worker`: what every worker computes, and a worker's loop.
 """
 
 from __future__ import annotations
 
 from ..errors import WorkerError
-from .processes import ANSWER_FACTOR, ANSWER_SECONDS, INTERRUPT_SECONDS, DataParallel
+from .children import ANSWER_FACTOR, ANSWER_SECONDS, INTERRUPT_SECONDS
+from .processes import DataParallel
 from .steppers import (
     START_METHOD,
     OneProcess,

@@ -35,8 +35,9 @@ once), die with their parent (``PR_SET_PDEATHSIG`` on Linux, and a check of the 
 every second everywhere), and the shared-memory name is removed as soon as every child has
 attached, so even a SIGKILL of the parent leaves nothing in ``/dev/shm``. A child that dies or
 raises ends the step with :class:`WorkerError` naming it, and so does one that does not answer
-within a bound (:data:`ANSWER_SECONDS`, or :data:`ANSWER_FACTOR` times the longest step so far:
-a stopped or swapped-out process), or within :data:`INTERRUPT_SECONDS` of a Ctrl-C. The ``fork``,
+within a bound (:data:`~.children.ANSWER_SECONDS`, or :data:`~.children.ANSWER_FACTOR` times the
+longest step so far: a stopped or swapped-out process), or within
+:data:`~.children.INTERRUPT_SECONDS` of a Ctrl-C (:mod:`.children`). The ``fork``,
 ``spawn`` and ``forkserver`` start methods all work; the default is
 :data:`~.steppers.START_METHOD`, the same on every Python version.
 
@@ -49,18 +50,16 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable
-from contextlib import contextmanager, suppress
-from multiprocessing import connection, get_context
+from contextlib import suppress
+from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
 
 from ..errors import WorkerError
 from ..network import as_batch
+from .children import Children
 from .shards import (
     SharedBlock,
     SharedLayout,
@@ -70,31 +69,10 @@ from .shards import (
     slice_optimizer,
     update_slice,
 )
-from .steppers import (
-    UNGUARDED_EXIT,
-    WORKER_NAME,
-    Stepper,
-    resolve_start_method,
-    resolve_workers,
-)
+from .steppers import Stepper, resolve_start_method, resolve_workers
 from .worker import worker_main
 
-__all__ = ["ANSWER_FACTOR", "ANSWER_SECONDS", "INTERRUPT_SECONDS", "DataParallel"]
-
-#: A worker that has not answered a step within ``max(ANSWER_SECONDS, ANSWER_FACTOR * the
-#: longest step so far)`` seconds ends the run (a stopped, swapped-out or debugged process).
-ANSWER_SECONDS = 60.0
-ANSWER_FACTOR = 20.0
-#: Starting the workers may take long on a loaded machine (spawn imports NumPy in each one).
-STARTUP_SECONDS = 600.0
-#: After SIGINT/SIGTERM, the wait for a worker ends within this many seconds.
-INTERRUPT_SECONDS = 1.0
-_TICK = 0.1  # seconds between looks at the clock and the stop flag while waiting
-_GUARD = (
-    ". With start_method 'spawn' or 'forkserver' every worker first imports the script that "
-    "started training; a script that trains when imported must do so under "
-    "`if __name__ == \"__main__\":` (see the worker's message above)"
-)
+__all__ = ["DataParallel"]
 
 
 def check_random_layers(network: Any) -> None:
@@ -136,7 +114,7 @@ class DataParallel(Stepper):
         multiprocessing's start method; :data:`~.steppers.START_METHOD` when None.
     stop_requested : callable, optional
         ``stop_requested()`` is True once SIGINT/SIGTERM arrived (the Trainer's flag): a wait
-        for a worker then ends within :data:`INTERRUPT_SECONDS`.
+        for a worker then ends within :data:`~.children.INTERRUPT_SECONDS`.
 
     Notes
     -----
@@ -180,7 +158,7 @@ class DataParallel(Stepper):
         check_random_layers(network)
         self.max_rows = int(max_rows)
         self.start_method = resolve_start_method(start_method, "DataParallel")
-        self.stop_requested = stop_requested or (lambda: False)
+        self._children = Children(stop_requested or (lambda: False))
         self._params = dict(network.params.items())
         self._buffers = dict(network.buffers.items())
         self._slots = network_slots(network)
@@ -206,13 +184,9 @@ class DataParallel(Stepper):
         self._shm: SharedBlock | None = None
         self._views: dict[str, np.ndarray] = {}
         self._shared: dict[str, np.ndarray] = {}  # each parameter's view of the shared block
-        self._procs: list[Any] = []
-        self._conns: list[Any] = []
         self._own_state: dict[str, dict[str, np.ndarray]] = {}  # restored on close
         self._slice: tuple[Any, dict[str, np.ndarray], dict[str, tuple[int, int]]] | None = None
         self._ready = False  # step() has left gradients for update()
-        self._longest = 0.0  # seconds: the longest wait for the workers' answers so far
-        self._broken: str | None = None  # why the pool cannot be used any more
 
     # ------------------------------------------------------------------ lifetime
 
@@ -238,14 +212,18 @@ class DataParallel(Stepper):
                 self.network.params[key] = self._shared[key]
             self._publish_buffers()
             self._share_optimizer_state()
-            ctx = get_context(self.start_method)
-            with _sigint_ignored():  # inherited: a child started by spawn ignores Ctrl-C at once
-                self._start_children(ctx, shm.name)
+            children, parent = self._children, os.getpid()
+            children.start(
+                get_context(self.start_method),
+                self.workers - 1,
+                worker_main,
+                lambda k: (shm.name, self._layout, self._template(), self.workers, parent),
+            )
             # The network goes through the pipe, not the start arguments: multiprocessing
             # writes those while holding the pipe's other end, and so blocks forever when a
             # child dies before reading them (a script without the __main__ guard).
-            self._send({k: ("network", self.network) for k in self._children()}, "while starting")
-            self._collect(what="while starting")
+            children.send({k: ("network", self.network) for k in children.ks()}, "while starting")
+            children.collect(what="while starting")
         except BaseException:
             self.close()
             raise
@@ -253,44 +231,9 @@ class DataParallel(Stepper):
         # whatever happens to this process from now on.
         shm.unlink()
 
-    def _start_children(self, ctx: Any, shm_name: str) -> None:
-        for k in range(1, self.workers):
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(
-                target=worker_main,
-                args=(k, child_end, shm_name, self._layout, self._template(), self.workers,
-                      os.getpid()),  # fmt: skip
-                name=f"{WORKER_NAME}{k}",
-                daemon=True,
-            )
-            try:
-                proc.start()
-            except (OSError, EOFError) as error:  # the fork server died (it imports the script)
-                raise WorkerError(
-                    f"worker {k} could not be started ({type(error).__name__}: {error}){_GUARD}"
-                ) from None
-            child_end.close()
-            self._procs.append(proc)
-            self._conns.append(parent_end)
-
     def close(self) -> None:
         """Stop the children and put the parameters back into the network's own arrays."""
-        for conn in self._conns:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        # A healthy child ends on None at once; one that stopped answering is killed at once
-        # (SIGKILL ends a stopped process too).
-        deadline = time.monotonic() + (0.0 if self._broken else 5.0)
-        for proc in self._procs:
-            proc.join(timeout=max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        for conn in self._conns:
-            conn.close()
-        self._procs, self._conns = [], []
+        self._children.close()
         if self._views:
             with suppress(ValueError):  # an assignment of the wrong shape is dropped
                 self._follow_params()
@@ -331,24 +274,24 @@ class DataParallel(Stepper):
         rows = len(x)
         if not 0 < rows <= self.max_rows:
             raise ValueError(f"DataParallel.step: a batch of 1 to {self.max_rows} rows, got {rows}")
-        self._check_usable()
+        self._children.check_usable()
         self._follow_params()
         x = as_batch(np.asarray(x), self.network.dtype)
         self._views["x"][:rows] = x
         self._views["t"][:rows] = t
         bounds = shard_bounds(rows, self.workers)
-        busy = list(range(1, self.workers))  # all: an empty shard still draws Dropout's masks
+        busy = self._children.ks()  # all: an empty shard still draws Dropout's masks
         rng_state = self.network.get_rng_state()  # the step's start, restored if it fails
         try:
-            self._send({k: ("step", rows, *bounds[k], train_flg) for k in busy})
+            self._children.send({k: ("step", rows, *bounds[k], train_flg) for k in busy})
             try:
                 shard = (rows, *bounds[0])
                 shard_step(self.network, 0, shard, train_flg, x, t, self._views, self._slots)
             except BaseException:
                 with suppress(WorkerError):  # the children finish their shards; ours is raised
-                    self._collect(busy)
+                    self._children.collect(busy)
                 raise
-            self._collect(busy)
+            self._children.collect(busy)
         except BaseException:
             # This process drew the step's masks and moved its running statistics: put both
             # back, so that the state is the last finished step's (and a checkpoint resumes it).
@@ -382,15 +325,15 @@ class DataParallel(Stepper):
             # Every hyperparameter goes with every update, so that a learning rate changed
             # between steps (a schedule, a callback, a resume) is the one every worker uses.
             scalars = {**optimizer.hyperparameters, **optimizer.counters}
-            children = list(range(1, self.workers))
-            self._send({k: ("update", scalars) for k in children}, "while updating")
+            children = self._children.ks()
+            self._children.send({k: ("update", scalars) for k in children}, "while updating")
             try:
                 update_slice(self._own_slice(), scalars, grads)
             except BaseException:
                 with suppress(WorkerError):
-                    self._collect(children, "while updating")
+                    self._children.collect(children, "while updating")
                 raise
-            self._collect(children, "while updating")
+            self._children.collect(children, "while updating")
             for name in optimizer.counter_names:  # Adam's step count moves on as in one process
                 setattr(optimizer, name, getattr(self._own_slice()[0], name))
         else:
@@ -483,7 +426,7 @@ class DataParallel(Stepper):
         ndarray of intp, shape (N,)
         """
         batch_size = min(int(batch_size), self.max_rows)
-        self._check_usable()
+        self._children.check_usable()
         self._follow_params()
         out = np.empty(len(x), np.intp)
         labels = self._views["labels"]
@@ -492,17 +435,18 @@ class DataParallel(Stepper):
             rows = len(chunk)
             self._views["x"][:rows] = chunk
             bounds = shard_bounds(rows, self.workers)
-            busy = [k for k in range(1, self.workers) if bounds[k][1] > bounds[k][0]]
-            self._send({k: ("predict", rows, *bounds[k], False) for k in busy}, "while predicting")
+            busy = [k for k in self._children.ks() if bounds[k][1] > bounds[k][0]]
+            messages = {k: ("predict", rows, *bounds[k], False) for k in busy}
+            self._children.send(messages, "while predicting")
             try:
                 lo, hi = bounds[0]
                 if hi > lo:
                     labels[lo:hi] = np.argmax(self.network.predict(chunk[lo:hi], False), axis=1)
             except BaseException:
                 with suppress(WorkerError):
-                    self._collect(busy)
+                    self._children.collect(busy)
                 raise
-            self._collect(busy, "while predicting")
+            self._children.collect(busy, "while predicting")
             out[start : start + rows] = labels[:rows]
         return out
 
@@ -521,132 +465,3 @@ class DataParallel(Stepper):
         for key, array in self._buffers.items():
             a, b = self._slots[1][key]
             shared[a - self._n_params : b - self._n_params] = array.reshape(-1)
-
-    def _send(self, messages: dict[int, tuple], what: str = "during a step") -> None:
-        """Send each child ``k`` its message; one that is gone raises (after the others answer)."""
-        failure, sent = None, []
-        for k, message in messages.items():
-            try:
-                self._conns[k - 1].send(message)
-                sent.append(k)
-            except OSError:
-                failure = failure or self._failure(k, None, what)
-        if failure is not None:
-            with suppress(WorkerError):
-                self._collect(sent, what)
-            raise failure
-
-    def _collect(self, ks: list[int] | None = None, what: str = "during a step") -> None:
-        """Wait for an answer from children ``ks`` (all by default); a dead or failed one raises.
-
-        Every child asked is waited for, so none is left mid-message; then the first failure is
-        raised. A child that ended without answering is seen through its process sentinel; one
-        that does not answer within the bound (:data:`ANSWER_SECONDS`, :data:`ANSWER_FACTOR`),
-        or within :data:`INTERRUPT_SECONDS` of SIGINT/SIGTERM, raises too, and the pool is
-        then closed for use (its children are killed on exit).
-        """
-        waiting = {k: self._conns[k - 1] for k in (range(1, self.workers) if ks is None else ks)}
-        failure = None
-        start = time.monotonic()
-        bound = STARTUP_SECONDS if what == "while starting" else self.answer_bound()
-        stopped_at = None
-        while waiting:
-            owners: dict[Any, int] = {}
-            for k, conn in waiting.items():
-                owners[conn] = k
-                owners[self._procs[k - 1].sentinel] = k
-            ready = connection.wait(list(owners), timeout=_TICK)
-            if not ready:
-                now = time.monotonic()
-                if stopped_at is None and self.stop_requested():
-                    stopped_at = now
-                interrupted = stopped_at is not None and now - stopped_at >= INTERRUPT_SECONDS
-                if interrupted or now - start > bound:
-                    silent = self._silent(min(waiting), now - start, what, interrupted)
-                    failure = failure or silent
-                    self._broken = str(silent)
-                    break
-                continue
-            for obj in ready:
-                k = owners[obj]
-                if k not in waiting:
-                    continue
-                conn = waiting[k]
-                if obj is conn or conn.poll():
-                    del waiting[k]
-                    try:
-                        answer = conn.recv()
-                    except (EOFError, OSError):
-                        answer = None
-                    if answer is None or answer[0] == "error":
-                        failure = failure or self._failure(k, answer, what)
-                else:
-                    del waiting[k]
-                    failure = failure or self._failure(k, None, what)
-        if failure is not None:
-            failure.partial = what == "while updating"
-            raise failure
-        if what != "while starting":
-            self._longest = max(self._longest, time.monotonic() - start)
-
-    def answer_bound(self) -> float:
-        """Seconds a worker may take to answer: ``max(ANSWER_SECONDS, ANSWER_FACTOR * longest)``."""
-        return max(ANSWER_SECONDS, ANSWER_FACTOR * self._longest)
-
-    def _check_usable(self) -> None:
-        if self._broken is not None:
-            raise WorkerError(f"DataParallel: the pool cannot be used after: {self._broken}")
-
-    def _silent(self, k: int, seconds: float, what: str, interrupted: bool) -> WorkerError:
-        """A child that has not answered: after an interrupt, or past the bound."""
-        proc = self._procs[k - 1]
-        if interrupted:
-            error = WorkerError(
-                f"worker {k} (pid {proc.pid}) had not answered {what} {INTERRUPT_SECONDS:g} s "
-                "after the interrupt"
-            )
-            error.interrupted = True
-            return error
-        why = ""
-        with suppress(OSError, IndexError):  # Linux: state T is stopped (SIGSTOP, a debugger)
-            with open(f"/proc/{proc.pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in "Tt":
-                    why = "; it is stopped (SIGSTOP or a debugger)"
-        return WorkerError(
-            f"worker {k} (pid {proc.pid}) did not answer {what} within {seconds:.0f} s (the "
-            f"bound is max({ANSWER_SECONDS:g} s, {ANSWER_FACTOR:g} x the longest step so far)"
-            f"{why})"
-        )
-
-    def _children(self) -> list[int]:
-        return list(range(1, self.workers))
-
-    def _failure(self, k: int, answer: Any, what: str) -> WorkerError:
-        proc = self._procs[k - 1]
-        if answer is not None:
-            return WorkerError(f"worker {k} (pid {proc.pid}) raised an error {what}:\n{answer[1]}")
-        proc.join(timeout=1)
-        code = proc.exitcode
-        if code == UNGUARDED_EXIT or (what == "while starting" and code == 1):
-            why = f"exited with code {code} {what}{_GUARD}"
-            return WorkerError(f"worker {k} (pid {proc.pid}) {why}")
-        if code is not None and code < 0:
-            why = f"was killed by {signal.Signals(-code).name}"
-            if -code == signal.SIGKILL:
-                why += " (out of memory, or killed by a user)"
-        else:
-            why = f"exited with code {code}"
-        return WorkerError(f"worker {k} (pid {proc.pid}) {why} {what}")
-
-
-@contextmanager
-def _sigint_ignored():
-    """Ignore SIGINT in the body (main thread only; elsewhere signals cannot be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
