@@ -249,7 +249,10 @@ def test_the_epoch_line_says_how_many_workers_computed_it(capsys):
     _train(make, 2, verbose=True)
     assert "(" in capsys.readouterr().out.split("2 workers)")[0]
     _train(make, 1, verbose=True)
-    assert "workers" not in capsys.readouterr().out
+    assert "worker" not in capsys.readouterr().out
+    _, trainer = _train(make, "auto", verbose=True)  # what auto chose, even 1
+    chosen = f", {trainer.workers} worker{'s' * (trainer.workers > 1)})"
+    assert chosen in capsys.readouterr().out
 
 
 def test_a_random_layer_without_shards_is_refused():

@@ -439,8 +439,8 @@ class Trainer:
         self._perm = None
         self.epoch += 1
         losses = self.train_loss_list[-self.iter_per_epoch :]
-        processes = "ranks" if self.mpi else "workers"
-        by = "" if stepper.workers == 1 else f", {stepper.workers} {processes}"
+        n, processes = stepper.workers, "rank" if self.mpi else "worker"
+        by = f", {n} {processes}{'s' * (n > 1)}" if n > 1 or self._steppers.auto else ""
         line = (
             f"epoch {self.epoch:>3}/{self.epochs}  loss {np.mean(losses):.4f}  "
             f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s{by})"

@@ -235,6 +235,8 @@ class Steppers:
     workers : int
         Processes per step (1 under MPI: the ranks are mpiexec's).
     mpi : bool
+    auto : bool
+        Whether ``workers`` was ``'auto'`` (the epoch line then says what it chose).
     rank : int
         This process's MPI rank, else 0.
     device : Device
@@ -252,6 +254,7 @@ class Steppers:
         owner: str = "Trainer",
     ) -> None:
         self.mpi = is_mpi(workers)
+        self.auto = isinstance(workers, str) and workers.strip().lower() == "auto"
         self.workers = 1 if self.mpi else resolve_workers(workers, owner)
         if self.workers > 1:
             refuse_in_bootstrapping(owner)
