@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ import numpy.typing as npt
 
 from ._blas import blas_threads
 from ._checks import check_number
+from ._surroundings import StopRequest, progress_bar, stop_signals
 from ._types import StrPath
 from .backend import Device, to_device
 from .book_style import BookStyleNetwork, as_rows, not_layerwise, trainable
@@ -268,7 +267,7 @@ class Trainer:
         self.train_loss_list: list[float] = []
         self.train_acc_list: list[float] = []
         self.test_acc_list: list[float] = []
-        self._stop_signal: int | None = None
+        self._stop = StopRequest()  # while training: the signal that asked to stop
 
     @property
     def device(self) -> str:
@@ -314,7 +313,8 @@ class Trainer:
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
         self._model.train()  # Dropout and BatchNorm train; evaluation is in inference mode
-        with _progress(self) as bar, _stop_signals(self), blas_threads(self.threads):
+        with progress_bar(self) as bar, stop_signals() as stop, blas_threads(self.threads):
+            self._stop = stop
             try:
                 with self._open_stepper() as stepper:
                     self._stepper = stepper
@@ -327,7 +327,7 @@ class Trainer:
             except WorkerError as error:  # the workers are gone: the state is this process's
                 raise self._worker_failed(error) from None
             finally:
-                self._stepper = None
+                self._stepper, self._stop = None, StopRequest()
         return self
 
     def _train_epoch(self, stepper: Stepper, bar: Any) -> None:
@@ -345,7 +345,7 @@ class Trainer:
             bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
         start_time = time.perf_counter()
         while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
-            stop = stepper.agreed_stop(self._stop_signal)  # MPI: every rank stops at one step
+            stop = stepper.agreed_stop(self._stop.signum)  # MPI: every rank stops at one step
             if stop is not None:
                 raise self._interrupted(stop)
             i = self.iteration - self.epoch * self.iter_per_epoch
@@ -414,7 +414,7 @@ class Trainer:
             label_shape=t.shape[1:],
             label_dtype=t.dtype,
             max_rows=max(self.batch_size, _EVAL_ROWS),
-            stop_requested=lambda: self._stop_signal is not None,
+            stop_requested=lambda: self._stop.signum is not None,
         )
 
     def _worker_failed(self, error):
@@ -422,8 +422,8 @@ class Trainer:
         if error.partial:  # some slices of the parameters are updated, others not
             return WorkerError(f"{error}; the parameters were half updated, so no checkpoint "
                                "was written (the last one written is intact)")  # fmt: skip
-        if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
-            return self._interrupted(self._stop_signal)
+        if self._stop.signum is not None:  # Ctrl-C reached a worker first: an interrupt
+            return self._interrupted(self._stop.signum)
         if self.checkpoint_path is None:
             return WorkerError(f"{error} (no checkpoint_path was set)")
         path = self.save_checkpoint(self.checkpoint_path)
@@ -570,51 +570,3 @@ class Trainer:
         self.test_acc_list = sections["history"]["test_acc"].tolist()
         self.extra = meta.get("extra", {})
         return self
-
-
-# ---------------------------------------------------------------------- progress and signals
-
-
-@contextmanager
-def _progress(trainer):
-    """A tqdm bar over each epoch's iterations on a terminal (None elsewhere or without tqdm)."""
-    bar = None
-    if trainer.verbose and sys.stderr.isatty():
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        if tqdm is not None:
-            bar = tqdm(total=trainer.iter_per_epoch, unit="it", leave=True)
-    try:
-        yield bar
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-@contextmanager
-def _stop_signals(trainer):
-    """Turn SIGINT/SIGTERM into a stop at the next iteration boundary (main thread only).
-
-    The first signal sets ``trainer._stop_signal``; the loop then writes a checkpoint and raises
-    :class:`TrainingInterrupted`. A second signal stops at once.
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if trainer._stop_signal is not None:  # a second signal: stop now
-            raise KeyboardInterrupt
-        trainer._stop_signal = signum
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        trainer._stop_signal = None
