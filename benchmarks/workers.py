@@ -5,6 +5,7 @@ Usage::
     python benchmarks/workers.py                      # workers 1, 2 (and all cores if more)
     python benchmarks/workers.py --workers 1,2,4,8,16 --only DeepConvNet
     python benchmarks/workers.py --rounds 5 --batch 100
+    python benchmarks/workers.py --memory              # peak memory, 1 worker against 2
 
 For each network (the book's SimpleConvNet and DeepConvNet, float32, Adam lr 0.001, batch 100
 of 28x28 Fashion-MNIST images, uint8 scaled per batch as the Trainer does) and each N it times
@@ -16,14 +17,24 @@ configuration once, so drift hits all alike; the figure is the median over round
 Prints a markdown table: ms per step, layerwise's speed-up over its 1-worker step, and
 layerwise's time over PyTorch's at the same N (<= 1: layerwise is faster). ``run.py --workers``
 calls :func:`workers_table`.
+
+``--memory`` measures, for each network and N in 1, 2, a fresh process that takes 20 steps:
+the peak resident memory (VmHWM) and the proportional set size (PSS, shared pages counted
+once) of that process and its workers, summed, and their ratio to one worker's. The shared
+block holds the parameters once, so the second worker costs its interpreter, its copy of the
+network's layers and its activations, not a second copy of the weights (Linux only: it reads
+``/proc``).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,10 +51,10 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import layerwise  # noqa: E402
 from layerwise.optimizers import Adam  # noqa: E402
-from layerwise.parallel import DataParallel, available_cores  # noqa: E402
+from layerwise.parallel import START_METHOD, DataParallel, available_cores  # noqa: E402
 
 
-def _layerwise(name, workers, images, index, seed):
+def _layerwise(name, workers, images, index, seed, start_method=None):
     """A step function of layerwise with ``workers`` processes; returns (run, close)."""
     net = getattr(layerwise, name)(dtype=np.float32, seed=seed)
     optimizer = Adam(lr=0.001)
@@ -58,8 +69,9 @@ def _layerwise(name, workers, images, index, seed):
 
         return run, lambda: None
     pool = DataParallel(
-        net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]), optimizer=optimizer
-    )
+        net, workers, (1, 28, 28), (), images.t_u8.dtype, len(index[0]), optimizer=optimizer,
+        start_method=start_method,
+    )  # fmt: skip
     pool.start()
 
     def run_parallel():
@@ -140,6 +152,78 @@ def workers_table(workers_list, names=("SimpleConvNet", "DeepConvNet"), rounds=7
     return rows, "\n".join(lines)
 
 
+def _descendants(pid):
+    """The processes started by ``pid``, their children, and so on (Linux's /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        todo += children
+    return found
+
+
+def _memory_kb(pids):
+    """``(peak RSS, PSS)`` in kB, summed over ``pids`` (Linux's /proc)."""
+    peak = pss = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peak += int(re.search(r"VmHWM:\s+(\d+)", status)[1])
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.MULTILINE)[1])
+    return peak, pss
+
+
+def measure_memory(name, workers, steps=20, batch=100, seed=0, start_method=None):
+    """This process with ``workers`` after ``steps`` steps: its memory and its descendants'
+    (the workers, and the fork server or resource tracker they need)."""
+    data = wl.Data.load()
+    images = wl._images(data)
+    index = wl.fixed_batches(len(images.x_u8), batch, seed=seed)
+    with threadpool_limits(1, user_api="blas"):
+        run, close = _layerwise(name, workers, images, index, seed, start_method)
+        try:
+            for _ in range(steps):
+                run()
+            return _memory_kb([os.getpid(), *_descendants(os.getpid())])
+        finally:
+            close()
+
+
+def memory_table(names=("SimpleConvNet", "DeepConvNet"), workers_list=(1, 2), start_method=None):
+    """Peak RSS and PSS of each (network, N), each in a fresh process; returns markdown."""
+    method = start_method or START_METHOD
+    lines = [
+        f"| network | N ({method}) | peak RSS MB | x N=1 | PSS MB | x N=1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        first = None
+        for n in workers_list:
+            # Started with -c, so that spawn and forkserver workers do not import this script
+            # (and PyTorch with it), as they would not import a user's.
+            code = (
+                f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                f"import workers; workers.main(sys.argv[1:])"
+            )
+            child = [sys.executable, "-c", code, "--memory-of", name, str(n), method]
+            peak, pss = json.loads(subprocess.check_output(child, text=True).splitlines()[-1])
+            first = first or (peak, pss)
+            lines.append(
+                f"| {name} | {n} | {peak / 1024:.0f} | {peak / first[0]:.2f}x | "
+                f"{pss / 1024:.0f} | {pss / first[1]:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = sorted({1, 2, available_cores()})
@@ -151,7 +235,17 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--memory", action="store_true", help="peak memory, N=1 against N=2")
+    parser.add_argument("--start-method", help="of the workers (default: layerwise's)")
+    parser.add_argument("--memory-of", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_of:
+        name, n, method = args.memory_of
+        print(json.dumps(measure_memory(name, int(n), batch=args.batch, start_method=method)))
+        return
+    if args.memory:
+        print(memory_table(args.only, start_method=args.start_method))
+        return
     workers_list = [int(n) for n in args.workers.split(",")]
     _, table = workers_table(workers_list, args.only, args.rounds, args.batch,
                              log=lambda s: print(s, file=sys.stderr))  # fmt: skip

@@ -57,11 +57,12 @@ def python_blocks(text):
 
 RUNNER = """
 import sys
-namespace = {"__name__": "__main__"}
-for path, line, code in BLOCKS:
-    print(f"--- block at {path}:{line}", flush=True)
-    # Blank lines before the code make tracebacks give the page's own line numbers.
-    exec(compile("\\n" * (line - 1) + code, path, "exec"), namespace)
+if __name__ == "__main__":  # not when a worker process imports this script (spawn, forkserver)
+    namespace = {"__name__": "__main__"}
+    for path, line, code in BLOCKS:
+        print(f"--- block at {path}:{line}", flush=True)
+        # Blank lines before the code make tracebacks give the page's own line numbers.
+        exec(compile("\\n" * (line - 1) + code, path, "exec"), namespace)
 """
 
 

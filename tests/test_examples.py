@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import layerwise
@@ -81,3 +82,8 @@ def test_ddp_torch_equals_one_process(tmp_path):
     assert float(last.split("difference ")[1].split()[0]) <= 1e-10
     network = layerwise.load(model)
     assert network.params["W1"].shape == (784, 50) and network.dtype == "float64"
+    # Issue 27: the agreement above holds trivially if nothing trained; every parameter moved
+    # from the example's initial network (its TwoLayerNet, seed 0).
+    initial = layerwise.TwoLayerNet(784, 50, 10, dtype="float64", seed=0)
+    for key, start in initial.params.items():
+        assert np.max(np.abs(network.params[key] - start)) > 1e-3, key

@@ -329,17 +329,17 @@ def test_state_dict_is_flat_str_to_ndarray(name):
     params, grads = make_problem()
     opt = MAKERS[name]()
     fresh = opt.state_dict()
-    assert set(fresh) == set(opt._hyperparameters) | set(opt._counters)
+    assert set(fresh) == set(opt.hyperparameter_names) | set(opt.counter_names)
     run_ours(opt, params, grads[:2])
     state = opt.state_dict()
     assert all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in state.items())
     assert state["lr"].shape == () and state["lr"].dtype == np.float64
-    expected = {f"{slot}/{k}" for slot in opt._slots for k in params}
+    expected = {f"{slot}/{k}" for slot in opt.slot_names for k in params}
     assert set(state) == set(fresh) | expected
     # A fresh optimizer loaded from a fresh state stays fresh (slots None until update).
     other = MAKERS[name]()
     other.load_state_dict(fresh)
-    assert all(getattr(other, slot) is None for slot in other._slots)
+    assert all(getattr(other, slot) is None for slot in other.slot_names)
 
 
 def test_state_dict_keys_examples():
@@ -539,3 +539,39 @@ def test_sgd_with_a_float64_gradient_keeps_float32():
     SGD(lr=0.1).update({"w": p}, {"w": g})
     assert p.dtype == np.float32
     np.testing.assert_array_equal(p, expected)
+
+
+# ---------------------------------------------------------------------- the public protocol
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hyperparameters_counters_and_slots_are_a_public_protocol(name):
+    """What checkpoints and data-parallel training read: names, values, per-parameter state."""
+    params, grads = make_problem()
+    opt = MAKERS[name]()
+    assert list(opt.hyperparameters) == list(opt.hyperparameter_names)
+    assert opt.hyperparameters["lr"] == opt.lr
+    opt.update(params, grads[0])
+    assert set(opt.counters) == set(opt.counter_names)
+    for slot in opt.slot_names:
+        state = opt.slot(slot, params)
+        assert state is getattr(opt, slot)  # the optimizer's own dict, changed in place
+        assert {key: value.shape for key, value in state.items()} == {
+            key: value.shape for key, value in params.items()
+        }
+    saved = opt.state_dict()
+    assert {k for k in saved if "/" not in k} == {*opt.hyperparameter_names, *opt.counter_names}
+
+
+def test_a_subclass_with_the_old_private_names_still_works():
+    class Halving(SGD):
+        _hyperparameters = ("lr", "factor")
+
+        def __init__(self, lr=0.1, factor=0.5):
+            super().__init__(lr)
+            self.factor = factor
+
+    opt = Halving()
+    assert opt.hyperparameter_names == ("lr", "factor")
+    assert opt.hyperparameters == {"lr": 0.1, "factor": 0.5}
+    assert "factor" in opt.state_dict()

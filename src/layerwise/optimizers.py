@@ -57,25 +57,54 @@ class Optimizer:
     """Base class: the checks before a step, per-parameter state, checkpoints and ``__repr__``.
 
     A subclass's constructor sets its hyperparameters and state as the book's does
-    (``self.lr = lr``, ``self.v = None``), and three class attributes name them for the methods
-    here:
+    (``self.lr = lr``, ``self.v = None``), and three class attributes name them. They are the
+    optimizer's public protocol, read by checkpoints and by data-parallel training
+    (:mod:`layerwise.parallel`):
 
-    - ``_hyperparameters``: the constructor's arguments, ``("lr", "momentum")`` for Momentum;
-    - ``_slots``: the per-parameter state, ``("v",)`` for Momentum, ``("h",)`` for AdaGrad. Each
-      is ``None`` until the first ``update``, as in the book, then a dict ``name -> ndarray``
-      shaped and typed like the parameter;
-    - ``_counters``: integer state, ``("iter",)`` for Adam.
+    - ``hyperparameter_names``: the constructor's arguments, ``("lr", "momentum")`` for
+      Momentum; their values are :attr:`hyperparameters`. Change one (``opt.lr = 0.001``, in a
+      callback or between ``train()`` calls) and the next update uses it, whatever the number
+      of workers;
+    - ``slot_names``: the per-parameter state, ``("v",)`` for Momentum, ``("h",)`` for AdaGrad.
+      Each is ``None`` until the first ``update``, as in the book, then a dict
+      ``name -> ndarray`` shaped and typed like the parameter (:meth:`slot`);
+    - ``counter_names``: integer state, ``("iter",)`` for Adam; their values are
+      :attr:`counters`.
+
+    :meth:`state_dict` and :meth:`load_state_dict` save and restore all three, as PyTorch's
+    optimizers do.
 
     ``elementwise`` (True for every rule of the book) says that ``update`` treats each entry of
-    each array on its own, so that data-parallel training (:mod:`layerwise.parallel`) may run it
-    on slices of the parameters in different processes; a subclass whose rule mixes entries
-    (a norm over a whole array, say) sets it False.
+    each array on its own, so that data-parallel training may run it on slices of the
+    parameters in different processes; a subclass whose rule mixes entries (a norm over a whole
+    array, say) sets it False.
     """
 
-    _hyperparameters: tuple[str, ...] = ("lr",)
-    _slots: tuple[str, ...] = ()
-    _counters: tuple[str, ...] = ()
+    hyperparameter_names: tuple[str, ...] = ("lr",)
+    slot_names: tuple[str, ...] = ()
+    counter_names: tuple[str, ...] = ()
     elementwise: bool = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # The names before they were public (_hyperparameters, _slots, _counters) still work.
+        super().__init_subclass__(**kwargs)
+        for old, new in (
+            ("_hyperparameters", "hyperparameter_names"),
+            ("_slots", "slot_names"),
+            ("_counters", "counter_names"),
+        ):
+            if old in cls.__dict__ and new not in cls.__dict__:
+                setattr(cls, new, tuple(cls.__dict__[old]))
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        """``{name: value}`` of every hyperparameter (a new dict: assign attributes to change)."""
+        return {name: getattr(self, name) for name in self.hyperparameter_names}
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """``{name: value}`` of every integer counter (Adam's ``iter``); empty for most rules."""
+        return {name: int(getattr(self, name)) for name in self.counter_names}
 
     def update(
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
@@ -84,7 +113,7 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameters)
+        args = ", ".join(f"{name}={value!r}" for name, value in self.hyperparameters.items())
         return f"{type(self).__name__}({args})"
 
     # -- helpers for update -------------------------------------------------------------------
@@ -134,8 +163,11 @@ class Optimizer:
             pairs.append((key, p, g))
         return iter(pairs)
 
-    def _state(self, slot: str, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Return the per-parameter state dict ``slot``, creating zeros where it has none.
+    def slot(self, slot: str, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The per-parameter state dict ``slot`` (one of ``slot_names``), zeros where it has none.
+
+        The dict is the optimizer's own (``self.v`` for ``'v'``): an array put into it is the
+        one the next update changes in place.
 
         Zeros are made with the parameter's dtype so float32 training stays float32, and on
         its device; state loaded from a file (host arrays) or kept from before ``net.to(...)``
@@ -158,6 +190,8 @@ class Optimizer:
                 )
         return state
 
+    _state = slot  # the name before it was public
+
     # -- checkpoints --------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -169,18 +203,18 @@ class Optimizer:
         ``np.savez(file, **opt.state_dict())`` can store without pickling.
         """
         state: dict[str, np.ndarray] = {}
-        for name in self._hyperparameters:
-            state[name] = np.array(getattr(self, name), dtype=np.float64)
-        for name in self._counters:
-            state[name] = np.array(getattr(self, name), dtype=np.int64)
-        for slot in self._slots:
+        for name, value in self.hyperparameters.items():
+            state[name] = np.array(value, dtype=np.float64)
+        for name, count in self.counters.items():
+            state[name] = np.array(count, dtype=np.int64)
+        for slot in self.slot_names:
             for key, value in (getattr(self, slot) or {}).items():
                 state[f"{slot}/{key}"] = value.copy()  # on the parameters' device
         return state
 
     def _is_slot_key(self, key: str) -> bool:
         slot, _, name = key.partition("/")
-        return slot in self._slots and bool(name)
+        return slot in self.slot_names and bool(name)
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore exactly what ``state_dict`` returned (a dict or an ``np.load`` result).
@@ -194,23 +228,23 @@ class Optimizer:
         """
         owner = type(self).__name__
         keys = list(state.keys())
-        scalars = [*self._hyperparameters, *self._counters]
+        scalars = [*self.hyperparameter_names, *self.counter_names]
         missing = [k for k in scalars if k not in keys]
         unknown = [k for k in keys if k not in scalars and not self._is_slot_key(k)]
         if missing or unknown:
-            expected = scalars + [f"{slot}/<param name>" for slot in self._slots]
+            expected = scalars + [f"{slot}/<param name>" for slot in self.slot_names]
             raise ValueError(
                 f"{owner}.load_state_dict: missing key(s) {missing}, unknown key(s) {unknown}; "
                 f"expected {expected}. Was this state saved by a different optimizer?"
             )
         # The constructor checks each hyperparameter's range; a spare instance reuses its checks.
-        spare = type(self)(**{name: state[name] for name in self._hyperparameters})
-        hyper = {name: getattr(spare, name) for name in self._hyperparameters}
+        spare = type(self)(**{name: state[name] for name in self.hyperparameter_names})
+        hyper = spare.hyperparameters
         counters = {
             name: check_number(state[name], f"{owner}.load_state_dict", name, low=0, integer=True)
-            for name in self._counters
+            for name in self.counter_names
         }
-        slots: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self._slots}
+        slots: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slot_names}
         for key in keys:
             if key not in scalars:
                 slot, name = key.split("/", 1)
@@ -278,8 +312,8 @@ class Momentum(Optimizer):
         The velocity per parameter; None until the first ``update``.
     """
 
-    _hyperparameters = ("lr", "momentum")
-    _slots = ("v",)
+    hyperparameter_names = ("lr", "momentum")
+    slot_names = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = check_number(lr, "Momentum", "lr", low=0, low_open=True)
@@ -292,7 +326,7 @@ class Momentum(Optimizer):
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
         pairs = self._pairs(params, grads)
-        vs = self._state("v", params)
+        vs = self.slot("v", params)
         for key, p, g in pairs:
             v = vs[key]
             v *= self.momentum
@@ -340,8 +374,8 @@ class Nesterov(Optimizer):
         The velocity per parameter; None until the first ``update``.
     """
 
-    _hyperparameters = ("lr", "momentum")
-    _slots = ("v",)
+    hyperparameter_names = ("lr", "momentum")
+    slot_names = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = check_number(lr, "Nesterov", "lr", low=0, low_open=True)
@@ -354,7 +388,7 @@ class Nesterov(Optimizer):
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
         pairs = self._pairs(params, grads)
-        vs = self._state("v", params)
+        vs = self.slot("v", params)
         for key, p, g in pairs:
             v = vs[key]
             # W moves first, with the previous v (the printed book's code updates v first).
@@ -387,7 +421,7 @@ class AdaGrad(Optimizer):
         Sum of squared gradients per parameter; None until the first ``update``.
     """
 
-    _slots = ("h",)
+    slot_names = ("h",)
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = check_number(lr, "AdaGrad", "lr", low=0, low_open=True)
@@ -397,7 +431,7 @@ class AdaGrad(Optimizer):
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
         pairs = self._pairs(params, grads)
-        hs = self._state("h", params)
+        hs = self.slot("h", params)
         for key, p, g in pairs:
             h = hs[key]
             h += g * g
@@ -432,8 +466,8 @@ class RMSprop(Optimizer):
         Running average of squared gradients per parameter; None until the first ``update``.
     """
 
-    _hyperparameters = ("lr", "decay_rate")
-    _slots = ("h",)
+    hyperparameter_names = ("lr", "decay_rate")
+    slot_names = ("h",)
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         self.lr = check_number(lr, "RMSprop", "lr", low=0, low_open=True)
@@ -446,7 +480,7 @@ class RMSprop(Optimizer):
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
         pairs = self._pairs(params, grads)
-        hs = self._state("h", params)
+        hs = self.slot("h", params)
         for key, p, g in pairs:
             h = hs[key]
             h *= self.decay_rate
@@ -496,9 +530,9 @@ class Adam(Optimizer):
         First- and second-moment estimates per parameter; None until the first ``update``.
     """
 
-    _hyperparameters = ("lr", "beta1", "beta2")
-    _slots = ("m", "v")
-    _counters = ("iter",)
+    hyperparameter_names = ("lr", "beta1", "beta2")
+    slot_names = ("m", "v")
+    counter_names = ("iter",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         self.lr = check_number(lr, "Adam", "lr", low=0, low_open=True)
@@ -512,7 +546,7 @@ class Adam(Optimizer):
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
         pairs = self._pairs(params, grads)
-        ms, vs = self._state("m", params), self._state("v", params)
+        ms, vs = self.slot("m", params), self.slot("v", params)
         self.iter += 1
         # math.sqrt keeps lr_t a Python float, so float32 arrays are not promoted to float64.
         lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +16,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blas import blas_threads
-from ._checks import InvalidParameterError, check_number, quiet
+from ._checks import check_number
+from ._surroundings import StopRequest, progress_bar, stop_signals
 from ._types import StrPath
-from .backend import Device, as_numpy, parse_device, to_device
+from .backend import Device, to_device
+from .book_style import BookStyleNetwork, as_rows, not_layerwise, trainable
 from .checkpoints import Checkpoint, read_checkpoint_meta
+from .errors import DivergedError, NonFiniteLossError, TrainingInterrupted, WorkerError
 from .network import Sequential, as_batch  # as_batch here too: layerwise.training.as_batch
 from .optimizers import Optimizer, get_optimizer
-from .parallel import DataParallel, WorkerError, resolve_workers
-from .parallel.mpi import MPIDataParallel
+from .parallel.steppers import OneProcess, Stepper, Steppers
 
 _EVAL_ROWS = 1000  # rows per chunk when evaluating accuracy
 
@@ -45,27 +45,6 @@ __all__ = [
     "predicted_labels",
     "read_checkpoint_meta",
 ]
-
-
-class DivergedError(FloatingPointError):
-    """Training diverged (:meth:`Trainer.check_divergence` gives the rule); the history is kept."""
-
-
-class NonFiniteLossError(DivergedError):
-    """The loss became NaN or infinite; the parameters are left as they were before that step."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped training at an iteration boundary (after a final checkpoint)."""
-
-    def __init__(self, message: str, signum: int, checkpoint: Path | None = None) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.checkpoint = checkpoint
-
-
-def _as_rows(x):
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
 
 
 def predicted_labels(
@@ -88,97 +67,23 @@ def predicted_labels(
     workers : int or 'auto', keyword-only, default 1
         Split every chunk over this many processes (:class:`layerwise.parallel.DataParallel`);
         worth it for tens of thousands of rows, since starting the workers costs a moment.
+        A network on a GPU is refused more than one.
     start_method : str, optional, keyword-only
-        multiprocessing's start method for the workers.
+        multiprocessing's start method for the workers (:data:`layerwise.parallel.START_METHOD`
+        when None).
 
     Returns
     -------
     ndarray of intp, shape (N,)
     """
-    workers = resolve_workers(workers, "predicted_labels")
-    if workers > 1 and len(x) > 0:
-        x = _as_rows(x)
-        with DataParallel(
-            network, workers, x.shape[1:], (), np.intp, batch_size, start_method=start_method
-        ) as pool:
-            return pool.predicted_labels(x, batch_size)
-    chunks = [
-        as_numpy(np.argmax(network.predict(x[start : start + batch_size], train_flg=False), 1))
-        for start in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.intp)
-
-
-class BookStyleNetwork:
-    """A network written as the book's, seen through what the Trainer asks of a network.
-
-    The book's networks (its chapter-5 ``TwoLayerNet``, chapter-7 ``SimpleConvNet``, ...) have
-    ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``, and no training mode:
-    their Dropout takes ``train_flg`` from the call. This gives them ``loss_and_gradient``,
-    ``dtype``, ``train`` (calling the network's own ``train`` only where it has one) and a
-    chunked ``accuracy``. Integer labels given as an (N, 1) column (the book's
-    ``ch07/gradient_check.py`` passes one) are passed on as (N,).
-
-    Parameters
-    ----------
-    network : object
-        With ``params`` (a dict of name -> ndarray), ``gradient``, ``loss`` and ``accuracy``.
-    """
-
-    def __init__(self, network: Any) -> None:
-        missing = [a for a in ("params", "gradient", "loss", "accuracy") if not hasattr(network, a)]
-        if missing:
-            raise TypeError(
-                f"Trainer: the network ({type(network).__name__}) has no {', '.join(missing)}; a "
-                "network needs params, gradient(x, t), loss(x, t) and accuracy(x, t), as the "
-                "book's networks have"
-            )
-        self.network = network
-
-    @property
-    def params(self) -> Any:
-        return self.network.params
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The first parameter's dtype (the book's networks are float64)."""
-        first = next(iter(self.params.values()), None)
-        return np.dtype(np.float64) if first is None else first.dtype
-
-    def train(self, mode: bool = True) -> BookStyleNetwork:
-        switch = getattr(self.network, "train", None)
-        if callable(switch):
-            switch(mode)
-        return self
-
-    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Any, dict[str, Any]]:
-        """``(loss, grads)`` before any update; the book's ``gradient`` keeps its loss to itself,
-        so the loss takes a second forward pass, as in the book's own Trainer."""
-        t = _label_column_as_rows(t)
-        grads = self.network.gradient(x, t)
-        return self.network.loss(x, t), grads
-
-    def accuracy(self, x: npt.ArrayLike, t: npt.ArrayLike, batch_size: int = _EVAL_ROWS) -> float:
-        """The book's ``accuracy``, ``batch_size`` rows at a time, uint8 images scaled by 1/255."""
-        x, t = _as_rows(x), _label_column_as_rows(np.asarray(t))
-        correct = 0.0
-        for start in range(0, len(x), batch_size):
-            rows = slice(start, start + batch_size)
-            x_chunk = as_batch(x[rows], self.dtype)
-            correct += float(self.network.accuracy(x_chunk, t[rows])) * len(x_chunk)
-        return correct / len(x)
-
-
-def _label_column_as_rows(t: np.ndarray) -> np.ndarray:
-    """Integer labels of shape (N, 1) as (N,); anything else unchanged."""
-    if t.ndim == 2 and t.shape[1] == 1 and t.dtype.kind in "iu":
-        return t.reshape(-1)
-    return t
-
-
-def _trainable(network: Any) -> Any:
-    """``network`` itself when it is layerwise's, else a :class:`BookStyleNetwork` over it."""
-    return network if hasattr(network, "loss_and_gradient") else BookStyleNetwork(network)
+    steppers = Steppers(
+        network, workers=workers, start_method=start_method, owner="predicted_labels"
+    )
+    x = as_rows(x)
+    if steppers.workers == 1 or len(x) == 0:
+        return OneProcess(network).predicted_labels(x, batch_size)
+    with steppers.open(network, sample_shape=x.shape[1:], max_rows=batch_size) as stepper:
+        return stepper.predicted_labels(x, batch_size)
 
 
 class Trainer:
@@ -223,14 +128,17 @@ class Trainer:
     workers : int, 'auto' or 'mpi', keyword-only, default 1
         Processes computing each step, this one included: every minibatch is split into
         ``workers`` shards whose gradients are summed (:mod:`layerwise.parallel`), and the
-        end-of-epoch evaluation is split the same way. ``'auto'`` uses every core this process
-        may run on. The step is the gradient of the whole minibatch whatever the number;
+        end-of-epoch evaluation is split the same way. ``'auto'`` uses the cores this process
+        may run on that are idle (:func:`layerwise.parallel.auto_workers`; the epoch line says
+        how many). The step is the gradient of the whole minibatch whatever the number;
         only BatchNormalization's batch statistics become per-shard (see
         :mod:`layerwise.parallel`). ``'mpi'``: the same step over the ranks of
         ``MPI.COMM_WORLD`` (:mod:`layerwise.parallel.mpi`; run under ``mpiexec``, every rank
         building this Trainer alike); rank 0 alone prints and writes checkpoints.
     start_method : {'fork', 'spawn', 'forkserver'}, optional, keyword-only
-        How worker processes start (multiprocessing's platform default when None).
+        How worker processes start; :data:`layerwise.parallel.START_METHOD` when None
+        ('forkserver' on Linux and macOS, 'spawn' on Windows, on every Python version). With
+        'spawn' and 'forkserver' a script must train under ``if __name__ == "__main__":``.
     on_epoch_end : callable, optional, keyword-only
         ``on_epoch_end(trainer)`` after every finished epoch and its checkpoint (the command
         line records the run's progress in run.json there).
@@ -314,22 +222,26 @@ class Trainer:
             if checkpoint_path is None:
                 raise ValueError("Trainer: checkpoint_every needs checkpoint_path")
         self.network = network
-        self._model = _trainable(network)
-        self.mpi = isinstance(workers, str) and workers.strip().lower() == "mpi"
-        self.rank = 0  # this process's MPI rank: only rank 0 prints and writes
-        if self.mpi:
-            from .parallel.mpi import world
-
-            self.rank = world().Get_rank()
-        if self._model is not network and (checkpoint_path is not None or workers != 1):
-            raise TypeError(
-                f"Trainer: checkpoints and workers need a layerwise network (Sequential or "
-                f"layerwise.book_nets); {type(network).__name__} has the book's params, "
-                "gradient, loss and accuracy only"
-            )
+        self._model = trainable(network)
+        if self._model is not network and checkpoint_path is not None:
+            raise not_layerwise(network, "Trainer")
+        # How the steps are computed; every refusal about workers, devices and MPI is there.
+        self._steppers = Steppers(
+            network,
+            layerwise=self._model is network,
+            workers=workers,
+            device=device,
+            start_method=start_method,
+        )
+        self.mpi, self.workers = self._steppers.mpi, self._steppers.workers
+        self.start_method = self._steppers.start_method
+        self.rank = self._steppers.rank  # this process's MPI rank: only rank 0 prints and writes
+        self._device = self._steppers.device
+        if self._model is network:
+            network.to(self._device)
         # Arrays (memory-mapped ones included) are kept as they are; lists become arrays.
-        self.x_train, self.t_train = _as_rows(x_train), np.asarray(t_train)
-        self.x_test, self.t_test = _as_rows(x_test), np.asarray(t_test)
+        self.x_train, self.t_train = as_rows(x_train), np.asarray(t_train)
+        self.x_test, self.t_test = as_rows(x_test), np.asarray(t_test)
         self.epochs = int(epochs)
         self.batch_size = int(mini_batch_size)
         if isinstance(optimizer, Optimizer):
@@ -343,11 +255,8 @@ class Trainer:
         self.checkpoint_path = checkpoint_path
         self.extra = dict(extra or {})
         self.threads = threads
-        self.workers = 1 if self.mpi else resolve_workers(workers, "Trainer")
-        self.start_method = start_method
         self.on_epoch_end = on_epoch_end
-        self._pool: DataParallel | MPIDataParallel | None = None
-        self._device = self._check_device(device)
+        self._stepper: Stepper | None = None  # while training
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -358,34 +267,12 @@ class Trainer:
         self.train_loss_list: list[float] = []
         self.train_acc_list: list[float] = []
         self.test_acc_list: list[float] = []
-        self._stop_signal: int | None = None
+        self._stop = StopRequest()  # while training: the signal that asked to stop
 
     @property
     def device(self) -> str:
         """Where the network trains: ``'cpu'`` or ``'cuda:N'``."""
         return str(self._device)
-
-    def _check_device(self, device):
-        """The :class:`Device` to train on; the network is moved there."""
-        if device is None:
-            return parse_device(getattr(self.network, "device", "cpu"))
-        device = parse_device(device)
-        if device.kind != "cpu":
-            if self._model is not self.network:
-                raise TypeError(
-                    f"Trainer: device={str(device)!r} needs a layerwise network (Sequential or "
-                    f"layerwise.book_nets), which can move to a GPU; {type(self.network).__name__} "
-                    "trains on the CPU"
-                )
-            if self.workers != 1 or self.mpi:
-                workers = "'mpi'" if self.mpi else self.workers
-                raise InvalidParameterError(
-                    f"Trainer: workers={workers} splits each step over CPU processes; "
-                    f"with device={str(device)!r} the GPU computes the whole step: use workers=1"
-                )
-        if self._model is self.network:
-            self.network.to(device)
-        return device
 
     # ------------------------------------------------------------------ the loop
 
@@ -401,23 +288,15 @@ class Trainer:
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         """One iteration: loss and gradients, a finiteness check, then the optimizer's update."""
-        pool = self._pool
-        if pool is not None:
-            loss = pool.step(x_batch, t_batch)
-        else:
-            with quiet():  # once for the whole pass: the layers' own quiet() then costs nothing
-                loss, grads = self._model.loss_and_gradient(x_batch, t_batch)
-            loss = float(loss)
+        stepper = self._stepper or OneProcess(self._model, self.optimizer)
+        loss = stepper.step(x_batch, t_batch)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"the loss became {loss} at iteration {self.iteration + 1} (epoch "
                 f"{self.epoch + 1}); the parameters were not updated. Try a smaller learning "
                 f"rate than {getattr(self.optimizer, 'lr', '?')}."
             )
-        if pool is not None:
-            pool.update()
-        else:
-            self.optimizer.update(self._model.params, grads)
+        stepper.update()
         return loss
 
     def train(self) -> Self:
@@ -434,55 +313,59 @@ class Trainer:
             On SIGINT/SIGTERM, after writing a checkpoint (when ``checkpoint_path`` is set).
         """
         self._model.train()  # Dropout and BatchNorm train; evaluation is in inference mode
-        with (
-            _progress(self) as bar,
-            _stop_signals(self),
-            blas_threads(self.threads),
-            self._workers(),
-        ):
-            while self.epoch < self.epochs:
-                if self._perm is None:
-                    self._perm = self.rng.permutation(len(self.x_train))
-                if bar is not None:  # an epoch of a conv net takes minutes: a bar per epoch
-                    bar.reset(total=self.iter_per_epoch)
-                    bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
-                    bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
-                start_time = time.perf_counter()
-                while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
-                    stop = self._stop_signal
-                    if isinstance(self._pool, MPIDataParallel):  # all ranks stop at one iteration
-                        # Kept apart from _stop_signal, which the handler may set meanwhile.
-                        stop = self._pool.agreed_stop(stop)
-                    if stop is not None:
-                        raise self._interrupted(stop)
-                    i = self.iteration - self.epoch * self.iter_per_epoch
-                    idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-                    try:
-                        loss = self.train_step(*self.get_batch(idx))
-                    except WorkerError as error:
-                        raise self._worker_failed(error) from None
-                    self.train_loss_list.append(loss)
-                    self.iteration += 1
-                    if bar is not None:
-                        bar.update(1)
-                        if self.iteration % 20 == 0:
-                            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                    # The epoch's last iteration is checkpointed below, once its epoch passed
-                    # the divergence check.
-                    if (
-                        self.checkpoint_every
-                        and self.iteration % self.checkpoint_every == 0
-                        and self.iteration % self.iter_per_epoch
-                    ):
+        with progress_bar(self) as bar, stop_signals() as stop, blas_threads(self.threads):
+            self._stop = stop
+            try:
+                with self._open_stepper() as stepper:
+                    self._stepper = stepper
+                    while self.epoch < self.epochs:
+                        self._train_epoch(stepper, bar)
+                        self.check_divergence()
                         self._checkpoint()
-                self._perm = None
-                self.epoch += 1
-                self._end_of_epoch(bar, time.perf_counter() - start_time)
-                self.check_divergence()
-                self._checkpoint()
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(self)
+                        if self.on_epoch_end is not None:
+                            self.on_epoch_end(self)
+            except WorkerError as error:  # the workers are gone: the state is this process's
+                raise self._worker_failed(error) from None
+            finally:
+                self._stepper, self._stop = None, StopRequest()
         return self
+
+    def _train_epoch(self, stepper: Stepper, bar: Any) -> None:
+        """The rest of this epoch's iterations, then its evaluation; then ``epoch`` moves on.
+
+        Until the evaluation is done the epoch counts as unfinished: a checkpoint written when
+        a worker dies during it resumes at the evaluation, with the step counts of the
+        finished iterations.
+        """
+        if self._perm is None:
+            self._perm = self.rng.permutation(len(self.x_train))
+        if bar is not None:  # an epoch of a conv net takes minutes: a bar per epoch
+            bar.reset(total=self.iter_per_epoch)
+            bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
+            bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
+        start_time = time.perf_counter()
+        while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+            stop = stepper.agreed_stop(self._stop.signum)  # MPI: every rank stops at one step
+            if stop is not None:
+                raise self._interrupted(stop)
+            i = self.iteration - self.epoch * self.iter_per_epoch
+            idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+            loss = self.train_step(*self.get_batch(idx))
+            self.train_loss_list.append(loss)
+            self.iteration += 1
+            if bar is not None:
+                bar.update(1)
+                if self.iteration % 20 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            # The epoch's last iteration is checkpointed once its epoch passed the divergence
+            # check.
+            if (
+                self.checkpoint_every
+                and self.iteration % self.checkpoint_every == 0
+                and self.iteration % self.iter_per_epoch
+            ):
+                self._checkpoint()
+        self._end_of_epoch(stepper, bar, time.perf_counter() - start_time)
 
     def check_divergence(self) -> None:
         """Raise :class:`DivergedError` if the epoch just finished shows a diverged run.
@@ -522,56 +405,45 @@ class Trainer:
                 f"{classes} classes, after reaching {best:.4f}. {lr}"
             )
 
-    @contextmanager
-    def _workers(self):
-        """The worker processes (or MPI ranks) of this run, while it trains (none for 1 worker)."""
-        if self.workers == 1 and not self.mpi:
-            yield
-            return
+    def _open_stepper(self) -> Stepper:
         t = self.t_train
-        pool: DataParallel | MPIDataParallel
-        if self.mpi:
-            pool = MPIDataParallel(self.network, optimizer=self.optimizer)
-        else:
-            pool = DataParallel(
-                self.network,
-                self.workers,
-                self.x_train.shape[1:],
-                t.shape[1:],
-                t.dtype,
-                max_rows=max(self.batch_size, _EVAL_ROWS),
-                optimizer=self.optimizer,
-                start_method=self.start_method,
-            )
-        with pool:
-            self._pool = pool
-            try:
-                yield
-            finally:
-                self._pool = None
+        return self._steppers.open(
+            self._model,
+            self.optimizer,
+            sample_shape=self.x_train.shape[1:],
+            label_shape=t.shape[1:],
+            label_dtype=t.dtype,
+            max_rows=max(self.batch_size, _EVAL_ROWS),
+            stop_requested=lambda: self._stop.signum is not None,
+        )
 
     def _worker_failed(self, error):
         """A worker died or raised: the parameters are those of the last finished step."""
         if error.partial:  # some slices of the parameters are updated, others not
             return WorkerError(f"{error}; the parameters were half updated, so no checkpoint "
                                "was written (the last one written is intact)")  # fmt: skip
-        if self._stop_signal is not None:  # Ctrl-C reached a worker first: an interrupt
-            return self._interrupted(self._stop_signal)
+        if self._stop.signum is not None:  # Ctrl-C reached a worker first: an interrupt
+            return self._interrupted(self._stop.signum)
         if self.checkpoint_path is None:
             return WorkerError(f"{error} (no checkpoint_path was set)")
         path = self.save_checkpoint(self.checkpoint_path)
         return WorkerError(f"{error}; checkpoint of iteration {self.iteration} written to {path}")
 
-    def _end_of_epoch(self, bar, seconds):
+    def _end_of_epoch(self, stepper, bar, seconds):
+        """Evaluate, then count the epoch as done and say so."""
         n = self.evaluate_sample_num_per_epoch
         train_acc = self.accuracy(self.x_train[:n], self.t_train[:n])
         test_acc = self.accuracy(self.x_test[:n], self.t_test[:n])
         self.train_acc_list.append(train_acc)
         self.test_acc_list.append(test_acc)
+        self._perm = None
+        self.epoch += 1
         losses = self.train_loss_list[-self.iter_per_epoch :]
+        n, processes = stepper.workers, "rank" if self.mpi else "worker"
+        by = f", {n} {processes}{'s' * (n > 1)}" if n > 1 or self._steppers.auto else ""
         line = (
             f"epoch {self.epoch:>3}/{self.epochs}  loss {np.mean(losses):.4f}  "
-            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s)"
+            f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  ({seconds:.2f} s{by})"
         )
         if bar is not None:
             bar.set_postfix(loss=f"{losses[-1]:.4f}", test_acc=f"{test_acc:.4f}")
@@ -586,8 +458,8 @@ class Trainer:
         1/255 chunk by chunk, so evaluating the full training set needs no float copy of it.
         While training on several workers, the chunks are split over them.
         """
-        if self._pool is not None:
-            return self._pool.accuracy(np.asarray(x), np.asarray(t), batch_size)
+        if self._stepper is not None:
+            return self._stepper.accuracy(as_rows(x), np.asarray(t), batch_size)
         return self._model.accuracy(x, t, batch_size)
 
     def _checkpoint(self) -> Path | None:
@@ -674,51 +546,3 @@ class Trainer:
         self.test_acc_list = checkpoint.history["test_acc"]
         self.extra = checkpoint.extra
         return self
-
-
-# ---------------------------------------------------------------------- progress and signals
-
-
-@contextmanager
-def _progress(trainer):
-    """A tqdm bar over each epoch's iterations on a terminal (None elsewhere or without tqdm)."""
-    bar = None
-    if trainer.verbose and sys.stderr.isatty():
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        if tqdm is not None:
-            bar = tqdm(total=trainer.iter_per_epoch, unit="it", leave=True)
-    try:
-        yield bar
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-@contextmanager
-def _stop_signals(trainer):
-    """Turn SIGINT/SIGTERM into a stop at the next iteration boundary (main thread only).
-
-    The first signal sets ``trainer._stop_signal``; the loop then writes a checkpoint and raises
-    :class:`TrainingInterrupted`. A second signal stops at once.
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if trainer._stop_signal is not None:  # a second signal: stop now
-            raise KeyboardInterrupt
-        trainer._stop_signal = signum
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        trainer._stop_signal = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from ..backend import as_numpy
 from ..checkpoints import Checkpoint
 from ..files import save
 from ..parallel import WorkerError
+from ..parallel.mpi import abort
 from ..run_folders import (
     CHECKPOINT,
     MODEL,
@@ -158,12 +158,9 @@ class Run:
                 print(ending.advice, file=sys.stderr)
 
     def _rank_failed(self, err):
-        """Under MPI: this rank names itself and ends every rank (some may wait for it)."""
-        rank, size = self.comm.Get_rank(), self.comm.Get_size()
-        print(f"layerwise: rank {rank} of {size} failed:", file=sys.stderr)
-        traceback.print_exception(err, file=sys.stderr)
-        sys.stderr.flush()
-        self.comm.Abort(1)
+        """Under MPI: this rank names itself and ends every rank (some may wait for it), its
+        message written whole before the abort (:func:`layerwise.parallel.mpi.abort`)."""
+        abort(self.comm, err)
 
 
 @contextmanager

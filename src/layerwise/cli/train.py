@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from ..backend import CUPY_INSTALL
 from ..book_nets import SimpleConvNet, TwoLayerNet
 from ..layers import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
+from ..parallel import START_METHOD, available_cores
 from ..parallel.mpi import MPI_INSTALL, world
 from ..run_folders import (
     CHECKPOINT,
@@ -211,8 +213,14 @@ def add_parser(sub):
         type=workers,
         metavar="N|auto",
         help=f"processes computing each step, each on a share of the minibatch (default "
-        f"{default['workers']}; auto: one per core this process may use); the same "
-        "gradient whatever N, see docs/many-cores.md",
+        f"{default['workers']}; auto: one per idle core this process may use, from the load "
+        "average; at most the number of cores); the same gradient whatever N, see "
+        "docs/many-cores.md",
+    )
+    p.add_argument(
+        "--start-method",
+        choices=multiprocessing.get_all_start_methods(),
+        help=f"how --workers processes start (default {START_METHOD}, on every Python version)",
     )
     p.add_argument(
         "--device",
@@ -300,6 +308,19 @@ def cap_threads(threads):
     return threads
 
 
+def cap_workers(workers):
+    """More worker processes than cores make every step wait for a shared core: warn and cap."""
+    cores = available_cores()
+    if workers != "auto" and workers > cores:
+        print(
+            f"layerwise: warning: --workers {workers} is more than the {cores} cores this "
+            f"process may use; using {cores}",
+            file=sys.stderr,
+        )
+        return cores
+    return workers
+
+
 # ---------------------------------------------------------------------- the run
 
 
@@ -319,6 +340,7 @@ def options(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    opts["workers"] = cap_workers(opts["workers"])
     if opts["mpi"] and opts["workers"] != 1:
         raise UsageError(
             f"--mpi cannot be combined with --workers {opts['workers']}: under mpiexec each rank "
@@ -376,6 +398,7 @@ def _train(this, args, out, opts, resuming):
         extra={"options": opts},
         threads=None if opts["threads"] == 0 else opts["threads"],
         workers="mpi" if this.comm is not None else opts["workers"],
+        start_method=args.start_method,
         device=opts["device"],
     )
     if resuming:

@@ -30,16 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend import as_numpy
+from ..errors import ConversionError, MissingExtraError
 from ..layers import LAYERS
 from ..network import sample_shapes
-
-
-class ConversionError(ValueError):
-    """A network or module has no exact counterpart in the other framework; the message says why."""
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency of a bridge is not installed; the message says what to install."""
 
 
 def import_extra(module, extra, what):

@@ -14,21 +14,30 @@ optimizer step to the same numbers, so the replicas stay identical without sendi
 Dropout and BatchNorm behave as with ``workers=N``: masks do not depend on the number of ranks,
 BatchNorm normalises each shard with its own statistics.
 
+An exception on one rank alone (not a stop or a divergence, which every rank reaches at the
+same iteration) would leave the others waiting in the next collective: leaving the stepper with
+one prints the rank's whole message and ends every rank with ``MPI_Abort`` (:func:`abort`).
+
 mpi4py is imported here only, and only when a run asks for MPI.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+import time
+import traceback
+from typing import Any, NoReturn
 
 import numpy as np
 
-from ..interop.plan import MissingExtraError
+from ..errors import DivergedError, MissingExtraError
 from ..network import as_batch
-from . import _check_random_layers
+from .processes import check_random_layers
 from .shards import network_slots, shard_bounds, shard_step
+from .steppers import Stepper
 
-__all__ = ["MPI_INSTALL", "MPIDataParallel", "world"]
+__all__ = ["MPI_INSTALL", "MPIDataParallel", "abort", "world"]
 
 #: What to install for ``--mpi`` (mpich's wheel brings the MPI library and ``mpiexec``).
 MPI_INSTALL = 'pip install "layerwise[mpi]" mpich'
@@ -49,10 +58,93 @@ def world() -> Any:
             f"MPI training needs mpi4py and an MPI library, which are not installed: "
             f"{MPI_INSTALL}; then run: mpiexec -n N python -m layerwise train --mpi ..."
         ) from None
-    return MPI.COMM_WORLD
+    comm = MPI.COMM_WORLD
+    if not _unlinked:
+        _unlinked.append(True)
+        comm.Barrier()  # every rank has finished MPI_Init: each has mapped its node's segment
+        unlink_shared_segments()
+    return comm
 
 
-class MPIDataParallel:
+_unlinked: list[bool] = []
+
+
+def unlink_shared_segments() -> None:
+    """Remove the names of the shared-memory segments MPICH mapped into this process.
+
+    MPICH's ranks on one machine share a segment ``/dev/shm/mpich_shm_*`` that it removes in
+    ``MPI_Finalize``; a job that ends otherwise (``MPI_Abort``, a rank killed) leaves it behind,
+    2 MB each time. Once every rank has mapped it the name is not needed (the memory stays
+    until the last rank unmaps it), so it goes at once, as layerwise's own workers' block
+    does. Linux only (``/proc/self/maps``); elsewhere nothing is done.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {
+                line.split(None, 5)[-1].strip().removesuffix(" (deleted)")
+                for line in maps
+                if "/dev/shm/mpich_shm_" in line
+            }
+    except OSError:
+        return
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:  # removed by another rank already
+            pass
+
+
+def _unread(fd: int) -> int:
+    """Bytes written to the pipe ``fd`` and not yet read at its other end (0 if not a pipe)."""
+    try:
+        import array
+        import fcntl
+        import termios
+
+        count = array.array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, count)
+        return int(count[0])
+    except (ImportError, OSError, ValueError):
+        return 0
+
+
+def write_whole(text: str, stream: Any = None, wait: float = 5.0) -> None:
+    """Write ``text`` to ``stream`` (stderr) and wait, at most ``wait`` s, until it has been read.
+
+    ``mpiexec`` forwards each rank's output through a pipe, and ``MPI_Abort`` ends the process
+    that forwards it: a message still in the pipe then never reaches the user. So the message is
+    written in one piece, and the pipe watched until the forwarder has read it.
+    """
+    stream = sys.stderr if stream is None else stream
+    try:
+        stream.flush()
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): write and go
+        stream.write(text)
+        return
+    data = text.encode(errors="replace")
+    while data:
+        data = data[os.write(fd, data) :]
+    deadline = time.monotonic() + wait
+    while _unread(fd) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def abort(comm: Any, error: BaseException, code: int = 1) -> NoReturn:
+    """End every rank of ``comm``'s job because of ``error`` on this one, saying so whole.
+
+    Prints ``layerwise: rank R of N failed:`` and the traceback (:func:`write_whole`), then
+    ``comm.Abort(code)``: no rank is left waiting in a collective for this one.
+    """
+    rank, size = comm.Get_rank(), comm.Get_size()
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    write_whole(f"layerwise: rank {rank} of {size} failed:\n{''.join(lines)}")
+    unlink_shared_segments()  # any made since MPI_Init
+    comm.Abort(code)
+    raise SystemExit(code)  # not reached: Abort ends this process
+
+
+class MPIDataParallel(Stepper):
     """The ranks of an MPI communicator computing one network's gradients, a shard each.
 
     The interface the Trainer uses of :class:`~layerwise.parallel.DataParallel`: :meth:`step`,
@@ -73,10 +165,11 @@ class MPIDataParallel:
         from mpi4py import MPI
 
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.workers = self.size
         self.network = network
         self.optimizer = optimizer
         self._sum, self._max = MPI.SUM, MPI.MAX
-        _check_random_layers(network)  # each rank keeps its rows of the whole batch's masks
+        check_random_layers(network)  # each rank keeps its rows of the whole batch's masks
         self._slots = network_slots(network)
         width = sum(array.size for array in [*network.params.values(), *network.buffers.values()])
         # One row: the weighted gradients and buffers, then the weighted loss (in the network's
@@ -89,8 +182,13 @@ class MPIDataParallel:
     def __enter__(self) -> MPIDataParallel:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
+        error = exc[1] if len(exc) > 1 else None
+        # Every rank reaches a stop (agreed_stop) and a divergence (the same loss everywhere)
+        # at the same iteration; anything else happened on this rank alone: end the job.
+        if isinstance(error, Exception) and not isinstance(error, DivergedError):
+            abort(self.comm, error)
 
     def close(self) -> None:
         """Nothing to stop: the ranks are mpiexec's. Random layers go back to whole batches."""

@@ -5,7 +5,9 @@ Shared by the calling process (worker 0) and the child processes (:mod:`.worker`
 
 from __future__ import annotations
 
+import atexit
 import copy
+from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
@@ -39,10 +41,49 @@ class SharedLayout:
         self.size += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
     def views(self, buffer: Any) -> dict[str, np.ndarray]:
-        return {
-            name: np.ndarray(shape, dtype=np.dtype(dtype), buffer=buffer, offset=offset)
-            for name, (offset, shape, dtype) in self.entries.items()
-        }
+        """Each array as a view of ``buffer`` (a SharedMemory's ``buf``).
+
+        ``np.frombuffer`` holds the buffer exported while a view lives (``np.ndarray(buffer=)``
+        does not), so the mapping cannot be closed under a view that a layer may have cached
+        (Convolution's reshaped weights): closing it then raises BufferError (see
+        :class:`SharedBlock`) instead of leaving the view pointing at unmapped memory.
+        """
+        out = {}
+        for name, (offset, shape, dtype) in self.entries.items():
+            count = int(np.prod(shape, dtype=np.int64))
+            if count == 0:  # nothing to share (a network without buffers)
+                out[name] = np.zeros(shape, np.dtype(dtype))
+                continue
+            flat = np.frombuffer(buffer, np.dtype(dtype), count=count, offset=offset)
+            out[name] = flat.reshape(shape)
+        return out
+
+
+class SharedBlock(SharedMemory):
+    """A SharedMemory that is closed once no NumPy view of it is left.
+
+    :meth:`close` while a view lives (kept in a layer's cache, say) keeps the block aside and
+    tries again at the next :meth:`close_lingering`, and at exit; it never unmaps memory that a
+    view still points at.
+    """
+
+    _lingering: list[SharedBlock] = []
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except BufferError:
+            if self not in SharedBlock._lingering:
+                SharedBlock._lingering.append(self)
+
+    @staticmethod
+    def close_lingering() -> None:
+        for block in list(SharedBlock._lingering):
+            SharedBlock._lingering.remove(block)
+            block.close()
+
+
+atexit.register(SharedBlock.close_lingering)
 
 
 def flat_slots(arrays: dict[str, np.ndarray]) -> tuple[dict[str, tuple[int, int]], int]:
@@ -104,7 +145,7 @@ def slice_optimizer(template, views, param_slots, k, workers):
     lo, hi = shard_bounds(views["weights"].size, workers)[k]
     optimizer = copy.copy(template)
     params, ranges = {}, {}
-    state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in template._slots}
+    state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in template.slot_names}
     for key, (a, b) in param_slots.items():
         start, stop = max(a, lo), min(b, hi)
         if start < stop:
@@ -117,10 +158,14 @@ def slice_optimizer(template, views, param_slots, k, workers):
     return optimizer, params, ranges
 
 
-def update_slice(piece, counters, grads):
-    """Sum the gradient rows over one slice and apply the optimizer's rule to it."""
+def update_slice(piece, scalars, grads):
+    """Sum the gradient rows over one slice and apply the optimizer's rule to it.
+
+    ``scalars`` are the optimizer's hyperparameters and counters as the caller's are now
+    (``{'lr': 0.001, 'iter': 12}``): the slice's copy takes them before the step.
+    """
     optimizer, params, ranges = piece
-    for name, value in counters.items():
+    for name, value in scalars.items():
         setattr(optimizer, name, value)
     summed = {key: np.sum(grads[:, a:b], axis=0) for key, (a, b) in ranges.items()}
     optimizer.update(params, summed)  # an empty slice still moves the counters on

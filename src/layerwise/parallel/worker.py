@@ -6,12 +6,11 @@ import os
 import signal
 import sys
 import traceback
-from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
 from .._blas import blas_threads
-from .shards import network_slots, shard_step, slice_optimizer, update_slice
+from .shards import SharedBlock, network_slots, shard_step, slice_optimizer, update_slice
 
 _POLL_SECONDS = 1.0  # how often an idle child checks that its parent is alive
 
@@ -29,13 +28,36 @@ def die_with_parent() -> None:
             pass
 
 
-def worker_main(k, conn, shm_name, layout, network, template, workers, parent_pid):
-    """A child's loop: wait for a message, compute its shard, answer; exit with the parent."""
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone; or another user's process now has
+        return False  # that number
+    return True
+
+
+def worker_main(k, conn, shm_name, layout, template, workers, parent_pid):
+    """A child's loop: wait for a message, compute its shard, answer; exit with the parent.
+
+    The parent is the process that made the pool, ``parent_pid``. Under fork and spawn it is
+    this process's parent, under forkserver the fork server is: so the parent is watched both
+    ways, through ``getppid`` (it changes when the process this one was forked from dies;
+    Linux's ``PR_SET_PDEATHSIG`` kills it then too) and through ``parent_pid`` itself.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     die_with_parent()
-    if os.getppid() != parent_pid:
+    forked_from = os.getppid()
+    if not _exists(parent_pid):
         return
-    shm = SharedMemory(name=shm_name)
+
+    def parent_alive() -> bool:
+        return os.getppid() == forked_from and _exists(parent_pid)
+
+    try:
+        network = conn.recv()[1]  # sent after the start (see DataParallel.start)
+    except EOFError:
+        return
+    shm = SharedBlock(name=shm_name)
     views = layout.views(shm.buf)
     weights, shared_buffers = views["weights"], views["buffers"]
     slots = network_slots(network)
@@ -50,7 +72,7 @@ def worker_main(k, conn, shm_name, layout, network, template, workers, parent_pi
         with blas_threads(1):
             while True:
                 while not conn.poll(_POLL_SECONDS):
-                    if os.getppid() != parent_pid:
+                    if not parent_alive():
                         return
                 try:
                     message = conn.recv()
@@ -78,7 +100,4 @@ def worker_main(k, conn, shm_name, layout, network, template, workers, parent_pi
                     conn.send(("error", traceback.format_exc()))
     finally:
         del views, weights, shared_buffers, piece
-        try:
-            shm.close()
-        except BufferError:
-            pass
+        shm.close()
