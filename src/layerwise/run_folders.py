@@ -317,13 +317,7 @@ def new_record(
         :func:`end_record` fills in (``ended``, ``seconds``, ``epochs_done``, ``iterations``,
         ``train_acc``, ``test_acc``) still empty.
     """
-    # The hyperparameters (the book's lr, momentum, ...): state_dict() holds them as 0-d floats,
-    # its counters as 0-d integers (and no per-parameter state before the first update).
-    hyper = {
-        k: v.item()
-        for k, v in optimizer.state_dict().items()
-        if v.shape == () and v.dtype.kind == "f"
-    }
+    hyper = {k: float(v) for k, v in optimizer.hyperparameters.items()}  # lr, momentum, ...
     return {
         "format": "layerwise-run",
         "version": 1,
