@@ -220,7 +220,9 @@ class Graph:
         # id(layer) -> (its name, how many calls so far)
         self._names: dict[int, tuple[str, int]] = {}
 
-    def _add_node(self, layer, slots, output):
+    def add_node(self, layer, slots, output):
+        """Record a forward call of ``layer``: a node named ``Kind<n>`` (``#k`` for its k-th
+        call), its input ``slots`` and ``output``; the recorder calls this."""
         key = id(layer)
         if key not in self._names:
             kind = type(layer).__name__
@@ -242,7 +244,9 @@ class Graph:
         )
         return node
 
-    def _add_backward(self, layer, node, inputs, returned, grads):
+    def add_backward(self, layer, node, inputs, returned, grads):
+        """Record a backward call of ``layer`` (``node`` is its forward node, or None): what it
+        was given, what it ``returned`` and the parameter ``grads`` it filled in."""
         names = [f"d{slot.name}" for slot in node.inputs] if node is not None else []
         names += [f"d{k}" for k in range(len(names), len(returned))]  # more than the inputs
         outputs = dict(zip(names, returned, strict=False))

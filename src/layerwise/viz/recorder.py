@@ -159,7 +159,7 @@ class Recorder:
         return slots
 
     def _after_forward(self, layer, slots, out):
-        node = self.graph._add_node(layer, slots, Value.of(out))
+        node = self.graph.add_node(layer, slots, Value.of(out))
         self._producers[id(out)] = (node, out)
         self._pending.setdefault(id(layer), []).append(node)
 
@@ -176,7 +176,7 @@ class Recorder:
             grad = getattr(layer, "d" + name, None)
             if grad is not None:
                 grads["d" + name] = Value.of(grad)
-        self.graph._add_backward(layer, node, inputs, outputs, grads)
+        self.graph.add_backward(layer, node, inputs, outputs, grads)
 
 
 # ---------------------------------------------------------------------- the book's figures
