@@ -232,3 +232,20 @@ def test_cbow_params_with_other_content_is_refused(tmp_path):
             pickle.dump(params, f)
         with pytest.raises(ModelFileError, match=match):
             load_word_vectors(path)
+
+
+def test_volume_one_machinery_refuses_sequel_models_with_the_reason(tmp_path):
+    import layerwise
+    from layerwise.parallel import DataParallel
+    from layerwise.training import Trainer
+
+    model = Rnnlm(V, D, H, seed=1)
+    xs = np.zeros((8, 5), np.int64)
+    with pytest.raises(TypeError, match=r"Rnnlm is one of the sequel's models.*model.save_params"):
+        layerwise.save(model, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    for workers in (1, 2):
+        with pytest.raises(TypeError, match=r"Rnnlm is one of the sequel's models.*RnnlmTrainer"):
+            Trainer(model, xs, xs, xs, xs, workers=workers)
+    with pytest.raises(TypeError, match=r"DataParallel: Rnnlm is one of the sequel's models"):
+        DataParallel(model, 2, (5,), (5,), np.int64, 8)

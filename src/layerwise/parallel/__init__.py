@@ -156,6 +156,12 @@ class DataParallel:
         optimizer: Any = None,
         start_method: str | None = None,
     ) -> None:
+        if isinstance(getattr(network, "params", None), list):  # the sequel's models
+            raise TypeError(
+                f"DataParallel: {type(network).__name__} is one of the sequel's models (params "
+                "a list, recurrent state carried between batches); data-parallel training takes "
+                "volume 1's networks only"
+            )
         self.network = network
         self.workers = resolve_workers(workers, "DataParallel")
         if self.workers < 2:
