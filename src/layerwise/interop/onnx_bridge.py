@@ -117,6 +117,8 @@ def to_onnx(
     ----------
     network : Sequential or one of the book's networks
         Of the layer types :func:`~.torch_bridge.to_torch` converts.
+        A sequel language model goes to :func:`.sequel_onnx.sequel_to_onnx` instead (its
+        step: word ids and the recurrent state in, scores and the state out).
     path : str or Path
         Written atomically.
     softmax : bool, default False

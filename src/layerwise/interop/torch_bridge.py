@@ -125,6 +125,7 @@ def to_torch(network: Sequential, *, input_shape: Sequence[int] | None = None) -
         registered activations that declare a ``torch_module`` (Relu, Sigmoid); any other
         layer type is refused by name. The loss layer is not converted:
         the module returns the scores (logits), as ``predict`` does.
+        A sequel language model goes to :func:`.sequel_torch.sequel_to_torch` instead.
     input_shape : tuple of int, optional
         The shape of one sample, ``(784,)`` or ``(1, 28, 28)``. Only needed for a Sequential
         that does not start with an Affine; the book's networks know theirs.
