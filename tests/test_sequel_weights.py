@@ -249,3 +249,15 @@ def test_volume_one_machinery_refuses_sequel_models_with_the_reason(tmp_path):
             Trainer(model, xs, xs, xs, xs, workers=workers)
     with pytest.raises(TypeError, match=r"DataParallel: Rnnlm is one of the sequel's models"):
         DataParallel(model, 2, (5,), (5,), np.int64, 8)
+
+
+def test_npz_files_that_are_not_sequel_weights_are_refused(tmp_path):
+    import layerwise
+
+    path = tmp_path / "net.npz"
+    layerwise.save(layerwise.TwoLayerNet(4, 3, 2, seed=0), path)  # volume 1's model file
+    model = Rnnlm(V, D, H, seed=1)
+    with pytest.raises(ModelFileError, match="no '__sequel_params__' entry"):
+        model.load_params(path)
+    with pytest.raises(ModelFileError, match="not \\['word_vecs', 'words'\\]"):
+        load_word_vectors(path)

@@ -283,9 +283,8 @@ class SequelParams:
             arrays = load_pickled_params(path)
             _check_arrays(self.params, [(a.shape, a.dtype) for a in arrays], path, owner)
         backup = [p.copy() for p in self.params]
-        for p, a in zip(
-            self.params, arrays, strict=True
-        ):  # in place: layers and optimizers hold these
+        # In place: the layers, the optimizer and tied views hold these very arrays.
+        for p, a in zip(self.params, arrays, strict=True):
             p[...] = as_array_like(a, p)
         # A tied position written twice keeps the later value: check each reads as given.
         differ = [
