@@ -36,6 +36,13 @@ class BookStyleNetwork:
     """
 
     def __init__(self, network: Any) -> None:
+        if isinstance(getattr(network, "params", None), list):  # the sequel's models
+            raise TypeError(
+                f"Trainer: {type(network).__name__} is one of the sequel's models (params a "
+                "list, forward(xs, ts) the loss); train it with layerwise.sequel.trainer's "
+                "Trainer or RnnlmTrainer, as the sequel does. This Trainer, its workers and its "
+                "checkpoints need a network with a params dict, gradient, loss and accuracy"
+            )
         missing = [a for a in ("params", "gradient", "loss", "accuracy") if not hasattr(network, a)]
         if missing:
             raise TypeError(

@@ -124,6 +124,12 @@ def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None 
     def fail(problem):
         return ModelFileError(f"cannot save {type(network).__name__} to '{path}': {problem}")
 
+    if isinstance(getattr(network, "params", None), list):  # the sequel's models
+        raise TypeError(
+            f"layerwise.save: {type(network).__name__} is one of the sequel's models (params a "
+            "list); write its weights with model.save_params(path), a safe .npz that "
+            "model.load_params(path) reads"
+        )
     config = network.get_config()
     if NETWORKS.get(config.get("class", "")) is not type(network):
         raise fail(

@@ -10,6 +10,9 @@ function                    what it does                                        
 :func:`load_onnx`           an ONNX model run by onnxruntime, with ``predict``    ``[onnx]``
 ==========================  ====================================================  ============
 
+``to_torch`` and ``to_onnx`` also take the sequel's language models (SimpleRnnlm, Rnnlm,
+BetterRnnlm): see :mod:`.sequel_torch` and :mod:`.sequel_onnx`.
+
 Both directions are exact or refused: a layer without an exact counterpart raises
 :class:`ConversionError` naming it and saying why, never an approximate conversion. The
 optional packages are imported inside the functions, so ``import layerwise`` needs NumPy only;

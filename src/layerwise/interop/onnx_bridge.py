@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any  # onnx's types: onnx is an optional extra
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,7 @@ from .._types import StrPath
 from ..container import write_atomic
 from ..network import Sequential, as_batch
 from .plan import ConversionError, import_extra, plan
+from .sequel_torch import is_sequel_model
 
 #: The oldest opset the graph is valid in: Softmax over one axis and today's Gemm are opset 13's.
 MIN_OPSET = 13
@@ -115,6 +117,8 @@ def to_onnx(
     ----------
     network : Sequential or one of the book's networks
         Of the layer types :func:`~.torch_bridge.to_torch` converts.
+        A sequel language model goes to :func:`.sequel_onnx.sequel_to_onnx` instead (its
+        step: word ids and the recurrent state in, scores and the state out).
     path : str or Path
         Written atomically.
     softmax : bool, default False
@@ -142,12 +146,15 @@ def to_onnx(
     the network at inference (``train_flg=False``) and is checked with
     ``onnx.checker.check_model`` before it is written.
     """
+    if is_sequel_model(network):  # a sequel language model's step: see .sequel_onnx
+        from .sequel_onnx import sequel_to_onnx  # here: it imports this module's constants
+
+        return sequel_to_onnx(
+            network, path, softmax=softmax, input_shape=input_shape, opset=opset, metadata=metadata
+        )
     onnx = import_extra("onnx", "onnx", "to_onnx")
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
-    newest = onnx.defs.onnx_opset_version()
-    opset = DEFAULT_OPSET if opset is None else opset
-    if not (isinstance(opset, int) and MIN_OPSET <= opset <= newest):
-        raise ConversionError(f"to_onnx: opset must be from {MIN_OPSET} to {newest}, got {opset!r}")
+    opset = checked_opset(onnx, opset)
     steps, shape, out_shape = plan(network, input_shape, target="ONNX")
     nodes, inits, x = [], [], INPUT
     for step in steps:
@@ -170,6 +177,22 @@ def to_onnx(
         [helper.make_tensor_value_info(output, f32, ["N", *out_shape])],
         initializer=inits,
     )
+    props = {"layerwise.network": json.dumps(network.get_config()), **(metadata or {})}
+    return write_model(onnx, graph, opset, props, path)
+
+
+def checked_opset(onnx: Any, opset: int | None) -> int:
+    """``opset``, or DEFAULT_OPSET for None; a ConversionError unless the installed onnx has it."""
+    newest = onnx.defs.onnx_opset_version()
+    opset = DEFAULT_OPSET if opset is None else opset
+    if not (isinstance(opset, int) and MIN_OPSET <= opset <= newest):
+        raise ConversionError(f"to_onnx: opset must be from {MIN_OPSET} to {newest}, got {opset!r}")
+    return opset
+
+
+def write_model(onnx: Any, graph: Any, opset: int, props: Mapping[str, Any], path: StrPath) -> Path:
+    """``graph`` as a model of ``opset`` (its oldest IR version), checked, written atomically."""
+    helper = onnx.helper
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(
         graph,
@@ -178,7 +201,6 @@ def to_onnx(
         producer_version=__version__,
         ir_version=helper.find_min_ir_version_for(opsets),
     )
-    props = {"layerwise.network": json.dumps(network.get_config()), **(metadata or {})}
     helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
     onnx.checker.check_model(model, full_check=True)
     return write_atomic(path, lambda f: f.write(model.SerializeToString()))

@@ -36,6 +36,7 @@ from ..container import write_atomic
 from ..layers import LAYERS, Affine, BatchNormalization, Convolution, Dropout, Pooling
 from ..network import Sequential, sample_shapes
 from .plan import ConversionError, import_extra, plan
+from .sequel_torch import is_sequel_model, sequel_to_torch
 
 _TORCH_DTYPES = ("float32", "float64")
 
@@ -124,6 +125,7 @@ def to_torch(network: Sequential, *, input_shape: Sequence[int] | None = None) -
         registered activations that declare a ``torch_module`` (Relu, Sigmoid); any other
         layer type is refused by name. The loss layer is not converted:
         the module returns the scores (logits), as ``predict`` does.
+        A sequel language model goes to :func:`.sequel_torch.sequel_to_torch` instead.
     input_shape : tuple of int, optional
         The shape of one sample, ``(784,)`` or ``(1, 28, 28)``. Only needed for a Sequential
         that does not start with an Affine; the book's networks know theirs.
@@ -155,6 +157,8 @@ def to_torch(network: Sequential, *, input_shape: Sequence[int] | None = None) -
     variance the unbiased batch variance, so the running statistics drift apart unless the
     layer was made with ``unbiased_running_var=True`` (as :func:`from_torch` makes them).
     """
+    if is_sequel_model(network):  # the sequel's language models: see .sequel_torch
+        return sequel_to_torch(network)
     torch = _torch("to_torch")
     steps, _, _ = plan(network, input_shape, target="torch")
     dtype = getattr(torch, network.dtype.name)

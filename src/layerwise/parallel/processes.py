@@ -155,6 +155,12 @@ class DataParallel(Stepper):
         self.workers = resolve_workers(workers, "DataParallel")
         if self.workers < 2:
             raise ValueError("DataParallel: needs workers >= 2 (one worker is the plain network)")
+        if isinstance(getattr(network, "params", None), list):  # the sequel's models
+            raise TypeError(
+                f"DataParallel: {type(network).__name__} is one of the sequel's models (params "
+                "a list, recurrent state carried between batches); data-parallel training takes "
+                "volume 1's networks only"
+            )
         check_random_layers(network)
         self.max_rows = int(max_rows)
         self.start_method = resolve_start_method(start_method, "DataParallel")

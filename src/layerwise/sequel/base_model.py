@@ -6,7 +6,7 @@ loss and ``backward(dout=1)``. :class:`LayerStack` adds the chapters 5-6 languag
 a list ``layers`` run in order, then a ``loss_layer``, and what resuming training exactly needs:
 ``state_dict()``/``load_state_dict()`` (the parameters and each recurrent layer's carried state,
 as arrays for a safe ``.npz``) and ``rng_states()``/``set_rng_states()`` (the dropout layers'
-generators, JSON). The sequel's ``save_params``/``load_params`` (float16 pickles) are not here.
+generators, JSON). ``save_params``/``load_params`` come from :class:`~.weights.SequelParams`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .weights import SequelParams
+
 __all__ = ["BaseModel", "LayerStack"]
 
 
-class BaseModel:
+class BaseModel(SequelParams):
     """``params``/``grads`` lists (None until a subclass builds them), forward and backward."""
 
     def __init__(self) -> None:
