@@ -26,7 +26,7 @@ from .backend import as_array_like
 from .container import ModelFileError
 from .files import load, save
 
-__all__ = ["BookParams", "RefusedPickleError", "load_pickled_arrays"]
+__all__ = ["ArraysOnlyUnpickler", "BookParams", "RefusedPickleError", "load_pickled_arrays"]
 
 #: ``(module, name)`` of every global a pickle of NumPy arrays refers to: the array and dtype
 #: classes, ``_reconstruct`` (protocols 0-4), ``_frombuffer`` (protocol 5) and ``scalar``
@@ -49,7 +49,7 @@ class RefusedPickleError(ModelFileError):
     """A pickle asked for something that a file of weights never needs; nothing was run."""
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
+class ArraysOnlyUnpickler(pickle.Unpickler):
     """An unpickler that can build NumPy arrays, dicts, lists, strings and numbers, nothing else.
 
     Builtin containers and numbers come from the pickle's own opcodes; every class or function
@@ -99,7 +99,7 @@ def load_pickled_arrays(path: StrPath) -> dict[str, np.ndarray]:
     where = f"'{path}'"
     try:
         data = path.read_bytes()
-        obj = _ArraysOnlyUnpickler(io.BytesIO(data), where).load()
+        obj = ArraysOnlyUnpickler(io.BytesIO(data), where).load()
     except RefusedPickleError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:

@@ -30,7 +30,7 @@ from .._version import __version__
 from ..backend import as_array_like, as_numpy
 
 # The weights-only unpickler of volume 1's pickles (it builds lists and dicts too); used as is.
-from ..book_weights import RefusedPickleError, _ArraysOnlyUnpickler
+from ..book_weights import ArraysOnlyUnpickler, RefusedPickleError
 from ..container import ModelFileError, open_npz, read_json_entry, write_npz_atomic
 
 __all__ = [
@@ -50,7 +50,7 @@ _MAX_JSON_BYTES = 1 << 20
 def _unpickle(path: Path) -> Any:
     where = f"'{path}'"
     try:
-        return _ArraysOnlyUnpickler(io.BytesIO(path.read_bytes()), where).load()
+        return ArraysOnlyUnpickler(io.BytesIO(path.read_bytes()), where).load()
     except RefusedPickleError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
