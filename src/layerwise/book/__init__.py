@@ -162,6 +162,8 @@ def run_script(
         Its arguments (``sys.argv[1:]`` while it runs).
     in_place : bool, default False
         Run in the clone's chapter folder, where the script may overwrite the clone's files.
+        A script whose folder has no ``common/`` or ``dataset/`` beside it (not in a clone of
+        the book) always runs in its own folder.
     run_folder : str or Path, optional
         The clone's run folder (default :func:`layerwise.book.runfolder.default_root`); the
         script runs in its subfolder named as the chapter.
@@ -186,7 +188,10 @@ def run_script(
     script = Path(path).resolve()
     if not script.is_file():
         raise FileNotFoundError(f"no script {path} (looked for {script})")
-    if in_place:
+    # A script outside the book's layout (no common/ or dataset/ beside its folder) is the
+    # reader's own: it runs where it is, as python would.
+    in_clone = any((script.parent.parent / name).is_dir() for name in ("common", "dataset"))
+    if in_place or not in_clone:
         run = runfolder.in_place(script.parent)
     else:
         run = runfolder.prepare(script, None if run_folder is None else Path(run_folder))
@@ -202,11 +207,11 @@ def run_script(
         ):
             runpy.run_path(str(script), run_name="__main__")
     finally:
-        if not in_place:
+        if run.folder != run.clone_chapter:
             for written in run.written():
                 _say(f"the script wrote {written}")
         figures = run.folder
-        if in_place:  # the pictures are layerwise's, not the script's: not into the clone
+        if run.folder == run.clone_chapter:  # the pictures are layerwise's: not into the clone
             figures = runfolder.default_root(script.parent.parent) / script.parent.name
         _save_figures(figures, script.stem)
     return run.folder
