@@ -509,3 +509,13 @@ def test_book_style_accuracy_takes_a_label_column_and_uint8_images():
     adapter = BookStyleNetwork(network)
     expected = network.net.accuracy(x_test.astype(np.float64) / 255.0, t_test)
     assert adapter.accuracy(x_test, t_test[:, None], batch_size=300) == pytest.approx(expected)
+
+
+def test_limit_keeps_the_test_sets_proportion_in_whole_hundreds():
+    from layerwise.book.dataset.mnist import limited
+
+    x_train, x_test = np.zeros((60000, 1)), np.ones((10000, 1))
+    dataset = (x_train, np.zeros(60000)), (x_test, np.ones(10000))
+    for n, n_test in [(1000, 100), (1300, 200), (600, 100), (599, 99), (60, 10), (1, 1)]:
+        (x, t), (xt, tt) = limited(dataset, n)
+        assert (len(x), len(t), len(xt), len(tt)) == (n, n, n_test, n_test), n

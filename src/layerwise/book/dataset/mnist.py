@@ -17,8 +17,9 @@ says why; a script that then tests weights trained on MNIST has each accuracy it
 as meaningless (:mod:`layerwise.book.stand_in`).
 
 ``LAYERWISE_BOOK_LIMIT=N`` keeps the first N training images and as many test images as the
-full set has per training image (a sixth of N for MNIST, at least one): a script that
-evaluates on both sets every epoch then evaluates no more images per step than on the full set.
+full set has per training image (a sixth of N for MNIST, whole hundreds from 100 on, at least
+one): a script that evaluates on both sets every epoch then evaluates no more images per step
+than on the full set.
 """
 
 from __future__ import annotations
@@ -78,10 +79,14 @@ def limited(dataset: Dataset, n: int) -> Dataset:
     Keeping the proportion keeps the cost of a script's own evaluation per training step: the
     book's ``train_neuralnet.py`` evaluates both sets once an epoch of ``n / batch_size``
     steps, so with as many test as training images it would evaluate more per step than on
-    the full set (200 images per step against 117 for MNIST).
+    the full set (200 images per step against 117 for MNIST). From 100 on, the count is rounded
+    down to whole hundreds: ``ch08/misclassified_mnist.py`` evaluates in batches of 100 and
+    compares all the labels with the predictions of whole batches.
     """
     (x_train, t_train), (x_test, t_test) = dataset
     n_test = max(1, n * len(x_test) // len(x_train))
+    if n_test >= 100:
+        n_test -= n_test % 100
     return (x_train[:n], t_train[:n]), (x_test[:n_test], t_test[:n_test])
 
 
