@@ -259,6 +259,14 @@ def test_regression_without_mnist_fashion_mnist_stands_in_and_each_accuracy_says
     assert result.returncode == 0, result.stderr
     assert "sample_weight.pkl there was written by an earlier run" in result.stderr
     assert "meaningless" not in result.stdout
+    # The failed download was remembered: not tried again for an hour, and said so.
+    assert "downloading" not in result.stderr
+    failed = clone.parent / "cache" / "layerwise" / "mnist" / "download-failed.txt"
+    assert "MNIST could not be downloaded 0 minutes ago" in result.stderr
+    assert f"once you delete {failed}" in result.stderr
+    failed.unlink()
+    result = run_book(clone, "ch03/neuralnet_weights.py", options=["--limit", "60"])
+    assert "layerwise: downloading http://127.0.0.1:" in result.stderr
 
 
 def test_without_mnist_and_weights_the_stand_in_is_said_once(clone):

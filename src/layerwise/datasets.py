@@ -66,6 +66,7 @@ __all__ = [
     "CLASS_NAMES",
     "DatasetNotFoundError",
     "IDXFormatError",
+    "cache_dir",
     "find_files",
     "load_fashion_mnist",
     "load_mnist",
@@ -302,7 +303,8 @@ def find_files(directory: StrPath) -> tuple[dict[str, Path], list[str]]:
     return found, missing
 
 
-def _cache_dir(name):
+def cache_dir(name: str) -> Path:
+    """The user cache of dataset ``name``: ``$XDG_CACHE_HOME/layerwise/<name>``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "layerwise" / name
 
@@ -314,7 +316,7 @@ def _search_dirs(name, data_dir):
     env = os.environ.get("LAYERWISE_DATA")
     if env:
         dirs += [Path(env) / name, Path(env)]
-    dirs.append(_cache_dir(name))
+    dirs.append(cache_dir(name))
     if name == "fashion-mnist":
         dirs.append(DEBIAN_FASHION_MNIST_DIR)
     return dirs
@@ -436,7 +438,7 @@ def locate(
         looked.append("  $LAYERWISE_DATA: not set")
     tried = []
     if download:
-        cache = _cache_dir(name)
+        cache = cache_dir(name)
         try:
             ok, tried = _download_missing(name, cache, progress)
         except OSError as err:  # e.g. the cache directory cannot be created
@@ -450,7 +452,7 @@ def locate(
     if name == "fashion-mnist":
         how += ", or install Debian's package: apt-get install dataset-fashion-mnist"
     mirrors = "\n".join(f"  {t}" for t in tried) if download else "  (download=False)"
-    looked = "Looked in:\n" + "\n".join(looked) + f"\nDownloads into {_cache_dir(name)}:\n{mirrors}"
+    looked = "Looked in:\n" + "\n".join(looked) + f"\nDownloads into {cache_dir(name)}:\n{mirrors}"
     raise DatasetNotFoundError(f"{name} not found.\n{looked}\n{how}.", looked)
 
 

@@ -10,6 +10,8 @@ Where MNIST is looked for, in this order:
 4. downloaded into that cache by :func:`layerwise.datasets.locate`: each file from the first
    mirror that serves it (``$LAYERWISE_MNIST_MIRRORS`` replaces the list), kept only if its MD5
    is MNIST's, each download reported on stderr. Once there, later runs read it from the cache.
+   A failed download is not tried again for an hour (delete ``download-failed.txt`` in that
+   cache folder to try at once).
 
 Only if that fails too, Fashion-MNIST (:func:`layerwise.datasets.load_fashion_mnist`, not
 downloaded) or else the sample shipped with layerwise stands in, with a notice on stderr that
@@ -24,8 +26,10 @@ than on the full set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,7 @@ from layerwise.book_weights import RefusedPickleError, load_pickled_arrays
 from layerwise.datasets import (
     Dataset,
     DatasetNotFoundError,
+    cache_dir,
     find_files,
     load_fashion_mnist,
     load_sample,
@@ -48,6 +53,12 @@ img_dim = (1, 28, 28)
 img_size = 784
 
 _BOOK_KEYS = ("train_img", "train_label", "test_img", "test_label")
+
+#: A failed download is remembered in MNIST's cache folder under this name, and not tried again
+#: for ``RETRY_AFTER`` seconds: without internet each script would otherwise wait for every
+#: mirror (up to 30 s each when the connection hangs) before the stand-in.
+FAILED_DOWNLOAD = "download-failed.txt"
+RETRY_AFTER = 3600
 
 
 def load_mnist(
@@ -112,10 +123,22 @@ def _mnist(normalize, flatten, one_hot_label):
         files, missing = find_files(folder)
         if not missing:
             return read_dataset(files, normalize, flatten, one_hot_label), None
+    failed = cache_dir("mnist") / FAILED_DOWNLOAD
+    recently = failed.is_file() and time.time() - failed.stat().st_mtime < RETRY_AFTER
     try:
-        files = locate("mnist", download=True, progress=True)  # the cache, else downloaded
+        files = locate("mnist", download=not recently, progress=True)
     except DatasetNotFoundError as error:
-        return None, _first_failure(error)
+        if recently:
+            minutes = (time.time() - failed.stat().st_mtime) / 60
+            return None, (
+                f"could not be downloaded {minutes:.0f} minutes ago ({failed.read_text().strip()}; "
+                f"tried again an hour after, or once you delete {failed})"
+            )
+        reason = _first_failure(error)
+        with contextlib.suppress(OSError):  # remembering is a courtesy, not a need
+            failed.write_text(reason + "\n")
+        return None, f"could not be downloaded: {reason}"
+    failed.unlink(missing_ok=True)
     return read_dataset(files, normalize, flatten, one_hot_label), None
 
 
@@ -123,8 +146,8 @@ def _first_failure(error):
     """The first mirror's failure in ``error``'s list, as a short reason."""
     for line in error.looked.splitlines():
         if "://" in line and ": " in line.strip():
-            return "could not be downloaded: " + line.strip().split(": ", 1)[1]
-    return "not found"
+            return line.strip().split(": ", 1)[1]
+    return "no mirror answered"
 
 
 def _from_book_pickle(path, normalize, flatten, one_hot_label):
