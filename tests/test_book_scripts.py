@@ -206,6 +206,17 @@ def test_regression_the_clone_is_never_written_the_run_folder_is(clone):
         assert pickle.load(f)["W1"][0, 0] == 3.0
 
 
+def test_run_folder_option_and_bad_threads(clone, tmp_path):
+    result = run_book(
+        clone, "ch07/save_weights.py", "4", options=["--run-folder", str(tmp_path / "mine")]
+    )
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "mine" / "ch07" / "params.pkl", "rb") as f:
+        assert pickle.load(f)["W1"][0, 0] == 4.0
+    result = run_book(clone, "ch07/save_weights.py", "4", options=["--threads", "-1"])
+    assert result.returncode == 2 and "--threads must be 0" in result.stderr
+
+
 def test_without_a_display_the_figures_are_saved_in_the_run_folder(clone):
     pytest.importorskip("matplotlib")
     result = run_book(clone, "ch06/show_figure.py")
