@@ -196,9 +196,11 @@ def run_script(
     else:
         run = runfolder.prepare(script, None if run_folder is None else Path(run_folder))
         _say(f"running in {run.folder} (what the script writes goes there, not into the clone)")
-        for path_ in run.own:
-            _say(f"{path_.name} there was written by an earlier run: the script reads it, not "
-                 f"the clone's (delete it to use the clone's)")  # fmt: skip
+        for own in run.own:
+            _say(
+                f"{own.name} there was written by an earlier run: the script reads it, not the "
+                "clone's (delete it to use the clone's)"
+            )
     try:
         with (
             _book_imports(script, argv, run.folder),
