@@ -83,6 +83,8 @@ def isolated(tmp_path, monkeypatch):
     nowhere = (tmp_path / "no-mirror").as_uri() + "/"
     monkeypatch.setitem(datasets.MIRRORS, "mnist", [nowhere])
     monkeypatch.setitem(datasets.MIRRORS, "fashion-mnist", [nowhere])
+    for variable in datasets.MIRRORS_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
     return tmp_path
 
 
@@ -401,6 +403,25 @@ def test_download_falls_back_to_second_mirror_and_caches(isolated, served, monke
     assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in served.iterdir())
     shutil.rmtree(served)  # now only the cache has the files
     assert marker_of(load_mnist(normalize=False, download=False)) == 42
+
+
+def test_mirrors_variable_replaces_the_mirrors_and_progress_names_each_file(
+    isolated, served, monkeypatch, capsys
+):
+    gone = (isolated / "gone").as_uri()
+    monkeypatch.setenv("LAYERWISE_MNIST_MIRRORS", f" {gone}, {served.as_uri()}/\n")
+    assert datasets.mirrors("mnist") == [gone + "/", served.as_uri() + "/"]
+    assert datasets.mirrors("fashion-mnist") == datasets.MIRRORS["fashion-mnist"]
+    files = datasets.locate("mnist", progress=True)
+    assert marker_of(datasets.read_dataset(files, normalize=False)) == 42
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"layerwise: downloading {gone}/train-images-idx3-ubyte.gz ..."
+    assert err[1].startswith("layerwise:   failed: ")
+    assert err[2] == f"layerwise: downloading {served.as_uri()}/train-images-idx3-ubyte.gz ..."
+    assert err[3].startswith("layerwise:   ") and err[3].endswith("MD5 checked")
+    assert len(err) == 4 * 4  # each file: the dead mirror tried, then the good one
+    load_mnist()  # from the cache now; and without progress=True, silent
+    assert capsys.readouterr().err == ""
 
 
 def test_checksum_mismatch_leaves_nothing(isolated, served, monkeypatch):

@@ -21,7 +21,11 @@ Where the files are looked for, in this order (the first directory holding all f
 3. the user cache, ``$XDG_CACHE_HOME/layerwise/<name>`` (default ``~/.cache/layerwise/<name>``);
 4. Fashion-MNIST only: ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``);
 5. with ``download=True``, the missing files are downloaded into the cache from each mirror
-   of :data:`MIRRORS` in turn and kept only if their MD5 matches :data:`MD5`.
+   of :data:`MIRRORS` in turn and kept only if their MD5 matches :data:`MD5`. The environment
+   variables ``LAYERWISE_MNIST_MIRRORS`` and ``LAYERWISE_FASHION_MNIST_MIRRORS`` (base URLs
+   separated by spaces or commas) replace those mirrors, for a local copy or a proxy; the
+   files must still match :data:`MD5`. With ``progress=True`` each download is reported on
+   stderr as it starts and ends.
 
 ``<name>`` is ``mnist`` or ``fashion-mnist``. Each file may be gzipped (``.gz``) or raw.
 :func:`locate` is that search on its own, :func:`find_files` looks in one folder and nowhere
@@ -43,7 +47,9 @@ import http.client
 import math
 import os
 import struct
+import sys
 import tempfile
+import time
 import urllib.request
 import zlib
 from collections.abc import Mapping
@@ -60,11 +66,13 @@ __all__ = [
     "CLASS_NAMES",
     "DatasetNotFoundError",
     "IDXFormatError",
+    "cache_dir",
     "find_files",
     "load_fashion_mnist",
     "load_mnist",
     "load_sample",
     "locate",
+    "mirrors",
     "read_dataset",
     "read_idx",
 ]
@@ -103,6 +111,12 @@ MIRRORS = {
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ],
+}
+
+#: The environment variable that replaces ``MIRRORS[name]``, by dataset name.
+MIRRORS_VARIABLES = {
+    "mnist": "LAYERWISE_MNIST_MIRRORS",
+    "fashion-mnist": "LAYERWISE_FASHION_MNIST_MIRRORS",
 }
 
 #: Published MD5 checksums of the gzipped files as the mirrors serve them. Debian recompressed
@@ -289,7 +303,8 @@ def find_files(directory: StrPath) -> tuple[dict[str, Path], list[str]]:
     return found, missing
 
 
-def _cache_dir(name):
+def cache_dir(name: str) -> Path:
+    """The user cache of dataset ``name``: ``$XDG_CACHE_HOME/layerwise/<name>``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "layerwise" / name
 
@@ -301,7 +316,7 @@ def _search_dirs(name, data_dir):
     env = os.environ.get("LAYERWISE_DATA")
     if env:
         dirs += [Path(env) / name, Path(env)]
-    dirs.append(_cache_dir(name))
+    dirs.append(cache_dir(name))
     if name == "fashion-mnist":
         dirs.append(DEBIAN_FASHION_MNIST_DIR)
     return dirs
@@ -344,7 +359,19 @@ def _download(url, target, md5):
             os.remove(tmp)
 
 
-def _download_missing(name, directory):
+def mirrors(name: str) -> list[str]:
+    """The base URLs dataset ``name`` is downloaded from, in order.
+
+    ``$LAYERWISE_MNIST_MIRRORS`` (``$LAYERWISE_FASHION_MNIST_MIRRORS`` for Fashion-MNIST), base
+    URLs separated by spaces or commas, if set; else :data:`MIRRORS`. A URL without a final
+    ``/`` gets one: the file names are appended to it.
+    """
+    variable = os.environ.get(MIRRORS_VARIABLES[name], "")
+    urls = variable.replace(",", " ").split() or MIRRORS[name]
+    return [url if url.endswith("/") else url + "/" for url in urls]
+
+
+def _download_missing(name, directory, progress=False):
     """Fetch the files ``directory`` lacks; return ``(ok, notes)`` listing every failure."""
     directory.mkdir(parents=True, exist_ok=True)
     notes = []
@@ -352,21 +379,39 @@ def _download_missing(name, directory):
         if (directory / filename).is_file() or (directory / f"{filename}.gz").is_file():
             continue
         gz = f"{filename}.gz"
-        for mirror in MIRRORS[name]:
+        for mirror in mirrors(name):
             url = mirror + gz
+            _report(progress, f"downloading {url} ...")
+            start = time.perf_counter()
             try:
                 _download(url, directory / gz, MD5[name][gz])
-                break
             except (OSError, ValueError, http.client.HTTPException) as err:
                 # URLError, timeouts and our own checks are OSErrors; ValueError is an
                 # unusable URL. Either way: note why, and try the next mirror.
                 notes.append(f"{url}: {err}")
+                _report(progress, f"  failed: {err}")
+                continue
+            size = (directory / gz).stat().st_size
+            seconds = time.perf_counter() - start
+            _report(progress, f"  {size / 1e6:.1f} MB in {seconds:.1f} s, MD5 checked")
+            break
         else:
             return False, notes  # every mirror failed; the other files would too
     return True, notes
 
 
-def locate(name: str, data_dir: StrPath | None = None, *, download: bool = True) -> dict[str, Path]:
+def _report(progress, message):
+    if progress:
+        print(f"layerwise: {message}", file=sys.stderr, flush=True)
+
+
+def locate(
+    name: str,
+    data_dir: StrPath | None = None,
+    *,
+    download: bool = True,
+    progress: bool = False,
+) -> dict[str, Path]:
     """The four files of dataset ``name`` as ``{role: path}``, found in the search order.
 
     Parameters
@@ -374,6 +419,8 @@ def locate(name: str, data_dir: StrPath | None = None, *, download: bool = True)
     name : {'mnist', 'fashion-mnist'}
     data_dir, download
         As for :func:`load_mnist`.
+    progress : bool, default False
+        Say on stderr which file is downloaded from where, and how it went.
 
     Raises
     ------
@@ -391,9 +438,9 @@ def locate(name: str, data_dir: StrPath | None = None, *, download: bool = True)
         looked.append("  $LAYERWISE_DATA: not set")
     tried = []
     if download:
-        cache = _cache_dir(name)
+        cache = cache_dir(name)
         try:
-            ok, tried = _download_missing(name, cache)
+            ok, tried = _download_missing(name, cache, progress)
         except OSError as err:  # e.g. the cache directory cannot be created
             ok, tried = False, [f"cannot write to {cache}: {err}"]
         if ok:
@@ -405,7 +452,7 @@ def locate(name: str, data_dir: StrPath | None = None, *, download: bool = True)
     if name == "fashion-mnist":
         how += ", or install Debian's package: apt-get install dataset-fashion-mnist"
     mirrors = "\n".join(f"  {t}" for t in tried) if download else "  (download=False)"
-    looked = "Looked in:\n" + "\n".join(looked) + f"\nDownloads into {_cache_dir(name)}:\n{mirrors}"
+    looked = "Looked in:\n" + "\n".join(looked) + f"\nDownloads into {cache_dir(name)}:\n{mirrors}"
     raise DatasetNotFoundError(f"{name} not found.\n{looked}\n{how}.", looked)
 
 
@@ -490,7 +537,8 @@ def load_mnist(
         Directory to look in first.
     download : bool, default True
         If the files are not found locally, download them into the user cache from
-        :data:`MIRRORS`, verified against :data:`MD5`.
+        :data:`MIRRORS` (or ``$LAYERWISE_MNIST_MIRRORS``, see :func:`mirrors`), verified
+        against :data:`MD5`.
 
     Returns
     -------

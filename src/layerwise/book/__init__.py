@@ -20,10 +20,19 @@ the book's module                       answered by
 
 A star-import gives what the book's module gives (``from common.optimizer import *`` brings
 ``np``). The chapter's own modules (``simple_convnet.py``, ``deep_convnet.py``) stay the book's.
-Nothing is written into the clone: not even ``__pycache__``.
 
-``LAYERWISE_BOOK_LIMIT=N`` (the command line's ``--limit N``) keeps the first N training and
-N test images of whatever ``load_mnist`` loads, for a quick run.
+Nothing is written into the clone, not even ``__pycache__``: the script runs in a run folder
+(:mod:`layerwise.book.runfolder`) that holds copies of the chapter's data files, so what it
+writes (``params.pkl``) lands there and later scripts of the chapter read it there. With
+``in_place=True`` (``--in-place``) it runs in the clone's chapter folder itself, as
+``python SCRIPT`` would, and may overwrite what the clone ships.
+
+Without a display (matplotlib's backend is not interactive), the figures that ``plt.show()``
+would open are saved as PNG files in the run folder when the script ends, and named.
+
+``LAYERWISE_BOOK_LIMIT=N`` (the command line's ``--limit N``) keeps the first N training images
+of whatever ``load_mnist`` loads, and the test images in the full set's proportion
+(:func:`layerwise.book.dataset.mnist.limited`), for a quick run.
 """
 
 from __future__ import annotations
@@ -39,9 +48,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+from .._blas import blas_threads
 from .._types import StrPath
+from . import runfolder, stand_in
 
 __all__ = ["ANSWERED", "BookFinder", "run_script", "running_script"]
+
+#: matplotlib's backends that open no window: their figures are saved instead.
+_NO_WINDOW = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
 
 _HERE = Path(__file__).parent
 
@@ -99,10 +113,10 @@ def _answered(name: str) -> bool:
 
 
 @contextmanager
-def _book_imports(script: Path, argv: Sequence[str]) -> Iterator[None]:
-    """The interpreter as ``python SCRIPT ARGV`` run in the script's folder sets it up, plus
-    the finder; everything restored afterwards (the modules the run imported from the clone
-    are forgotten, so that a second run imports them afresh)."""
+def _book_imports(script: Path, argv: Sequence[str], cwd: Path) -> Iterator[None]:
+    """The interpreter as ``python SCRIPT ARGV`` run in ``cwd`` sets it up, plus the finder;
+    the script's folder first on ``sys.path``; everything restored afterwards (the modules the
+    run imported from the clone are forgotten, so that a second run imports them afresh)."""
     global _script
     folder = script.parent
     saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if _answered(name)}
@@ -112,7 +126,7 @@ def _book_imports(script: Path, argv: Sequence[str]) -> Iterator[None]:
     sys.argv = [str(script), *argv]
     sys.path.insert(0, str(folder))
     sys.dont_write_bytecode = True  # no __pycache__ in the clone
-    os.chdir(folder)
+    os.chdir(cwd)
     _script = script
     try:
         yield
@@ -129,9 +143,16 @@ def _book_imports(script: Path, argv: Sequence[str]) -> Iterator[None]:
         sys.modules.update(saved_modules)
 
 
-def run_script(path: StrPath, argv: Sequence[str] = ()) -> None:
+def run_script(
+    path: StrPath,
+    argv: Sequence[str] = (),
+    *,
+    in_place: bool = False,
+    run_folder: StrPath | None = None,
+    threads: int | None = 1,
+) -> Path:
     """Run one of the book's scripts as ``python SCRIPT ARGV`` from its chapter folder would,
-    with ``common.*`` and ``dataset.mnist`` answered by layerwise.
+    with ``common.*`` and ``dataset.mnist`` answered by layerwise, in a run folder.
 
     Parameters
     ----------
@@ -139,6 +160,23 @@ def run_script(path: StrPath, argv: Sequence[str] = ()) -> None:
         The script, e.g. ``ch07/train_convnet.py`` in a clone of the book's repository.
     argv : sequence of str
         Its arguments (``sys.argv[1:]`` while it runs).
+    in_place : bool, default False
+        Run in the clone's chapter folder, where the script may overwrite the clone's files.
+        A script whose folder has no ``common/`` or ``dataset/`` beside it (not in a clone of
+        the book) always runs in its own folder.
+    run_folder : str or Path, optional
+        The clone's run folder (default :func:`layerwise.book.runfolder.default_root`); the
+        script runs in its subfolder named as the chapter.
+    threads : int or None, default 1
+        BLAS threads while the script runs (None: NumPy's default). One, as layerwise's
+        Trainer uses, because the book's matrices are small: with two threads on a machine
+        whose other core is busy, ``ch05/train_neuralnet.py`` took minutes instead of seconds
+        (the threads wait for each other; see :mod:`layerwise._blas`).
+
+    Returns
+    -------
+    Path
+        The folder the script ran in.
 
     Raises
     ------
@@ -150,5 +188,49 @@ def run_script(path: StrPath, argv: Sequence[str] = ()) -> None:
     script = Path(path).resolve()
     if not script.is_file():
         raise FileNotFoundError(f"no script {path} (looked for {script})")
-    with _book_imports(script, argv):
-        runpy.run_path(str(script), run_name="__main__")
+    # A script outside the book's layout (no common/ or dataset/ beside its folder) is the
+    # reader's own: it runs where it is, as python would.
+    in_clone = any((script.parent.parent / name).is_dir() for name in ("common", "dataset"))
+    if in_place or not in_clone:
+        run = runfolder.in_place(script.parent)
+    else:
+        run = runfolder.prepare(script, None if run_folder is None else Path(run_folder))
+        _say(f"running in {run.folder} (what the script writes goes there, not into the clone)")
+        for own in run.own:
+            _say(
+                f"{own.name} there was written by an earlier run: the script reads it, not the "
+                "clone's (delete it to use the clone's)"
+            )
+    try:
+        with (
+            _book_imports(script, argv, run.folder),
+            stand_in.watching(run.shipped),
+            blas_threads(threads),
+        ):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        if run.folder != run.clone_chapter:
+            for written in run.written():
+                _say(f"the script wrote {written}")
+        figures = run.folder
+        if run.folder == run.clone_chapter:  # the pictures are layerwise's: not into the clone
+            figures = runfolder.default_root(script.parent.parent) / script.parent.name
+        _save_figures(figures, script.stem)
+    return run.folder
+
+
+def _say(message: str) -> None:
+    print(f"layerwise book: {message}", file=sys.stderr, flush=True)
+
+
+def _save_figures(folder: Path, stem: str) -> None:
+    """Without a display, save the figures ``plt.show()`` could not open, and name them."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None or plt.get_backend().lower() not in _NO_WINDOW or not plt.get_fignums():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in plt.get_fignums():
+        target = folder / f"{stem}-figure{number}.png"
+        plt.figure(number).savefig(target)
+        _say(f"no display: figure {number} saved as {target}")
+    plt.close("all")

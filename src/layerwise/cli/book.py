@@ -1,7 +1,9 @@
 """``layerwise book SCRIPT [ARGS]``: run one of the book's chapter scripts on layerwise.
 
-See :mod:`layerwise.book`. The script's own output and exit status are the command's; an
-exception in the script prints its traceback, as ``python SCRIPT`` would, and exits with 1.
+See :mod:`layerwise.book`. The script runs in a run folder that is named on stderr (what it
+writes goes there, the clone is not changed) unless ``--in-place`` is given. The script's own
+output and exit status are the command's; an exception in the script prints its traceback, as
+``python SCRIPT`` would, and exits with 1.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ def add_parser(sub):
         "book",
         help="run one of the book's scripts with common.* and dataset.mnist from layerwise",
         description=(
-            "Run one of the book's chapter scripts (a clone of its repository) from its chapter "
-            "folder, with common.* and dataset.mnist answered by layerwise; nothing is written "
-            "into the clone. Example: layerwise book ch07/train_convnet.py"
+            "Run one of the book's chapter scripts (a clone of its repository) with common.* "
+            "and dataset.mnist answered by layerwise, in a run folder that holds copies of the "
+            "chapter's data files: what the script writes lands there, and later scripts of "
+            "the chapter read it there; nothing is written into the clone unless --in-place is "
+            "given. Example: layerwise book ch07/train_convnet.py"
         ),
     )
     p.add_argument("script", help="the script, e.g. ch07/train_convnet.py")
@@ -31,7 +35,31 @@ def add_parser(sub):
         "--limit",
         type=int,
         metavar="N",
-        help="load_mnist keeps the first N training and N test images (LAYERWISE_BOOK_LIMIT)",
+        help=(
+            "load_mnist keeps the first N training images and the test images in the full "
+            "set's proportion (N/6 for MNIST) (LAYERWISE_BOOK_LIMIT)"
+        ),
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="BLAS threads while the script runs (default 1, as layerwise train; 0: NumPy's)",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run in the clone's chapter folder: the script may overwrite what the clone ships",
+    )
+    where.add_argument(
+        "--run-folder",
+        metavar="DIR",
+        help=(
+            "the clone's run folder (default $LAYERWISE_BOOK_RUNS/<clone>, else "
+            "~/.local/share/layerwise/book/<clone>)"
+        ),
     )
     p.set_defaults(func=run, parser=p)
     return p
@@ -44,8 +72,16 @@ def run(args):
         if args.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {args.limit}")
         os.environ["LAYERWISE_BOOK_LIMIT"] = str(args.limit)
+    if args.threads < 0:
+        raise UsageError(f"--threads must be 0 (NumPy's default) or more, got {args.threads}")
     try:
-        book.run_script(args.script, args.args)
+        book.run_script(
+            args.script,
+            args.args,
+            in_place=args.in_place,
+            run_folder=args.run_folder,
+            threads=args.threads or None,
+        )
     except SystemExit as exit:
         code = exit.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -72,8 +72,8 @@ class Convolution(Layer):
     ----------
     W : ndarray, shape (FN, C, FH, FW)
         FN filters of C channels, FH high and FW wide. Kept by reference (no copy).
-    b : ndarray, shape (FN,)
-        One bias per filter.
+    b : ndarray, shape (FN,), or a scalar
+        One bias per filter; a scalar is the same bias for every filter (stored as (FN,)).
     stride : int >= 1, default 1
     pad : int >= 0, default 0
         Zeros added on every side of each input image.
@@ -111,6 +111,8 @@ class Convolution(Layer):
     def __init__(self, W: npt.ArrayLike, b: npt.ArrayLike, stride: int = 1, pad: int = 0) -> None:
         W = as_float_array(W, "Convolution", name="W")
         b = as_float_array(b, "Convolution", name="b")
+        if W.ndim == 4 and b.ndim == 0:  # a scalar bias, as in the book: the same for each filter
+            b = b.reshape(1).repeat(W.shape[0])
         if W.ndim != 4 or W.size == 0:
             raise ValueError(
                 "Convolution: W must be 4-D, (FN, C, FH, FW) = (filters, channels, height, "

@@ -7,12 +7,17 @@ verbose=True)``, with ``train()`` and the lists ``train_loss_list``, ``train_acc
 ``simple_convnet.py``): see :class:`layerwise.training.BookStyleNetwork`.
 
 Each epoch is one pass over a shuffled training set and prints one line (layerwise's
-:class:`~layerwise.training.Trainer`); the book's per-iteration "train loss" lines are not
-printed. At the end, the whole test set's accuracy is printed under the book's banner.
+:class:`~layerwise.training.Trainer`). Between them, as the book's Trainer does, each iteration
+prints its ``train loss:`` line when ``verbose``, so that a long epoch shows its progress as it
+goes; where layerwise's progress bar is shown instead (stderr a terminal, tqdm installed), the
+bar counts the iterations. At the end, the whole test set's accuracy is printed under the
+book's banner.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +45,16 @@ class Trainer(training.Trainer):
         if kwargs.get("seed") is None:
             kwargs["seed"] = int(np.random.randint(2**31))  # noqa: NPY002 - the book's generator
         super().__init__(*args, **kwargs)
+        # The condition under which layerwise's Trainer draws its bar (training._progress).
+        bar = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
+        self._loss_lines = self.verbose and not bar
+
+    def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
+        """One iteration, and the book's ``train loss:`` line when ``verbose``."""
+        loss = super().train_step(x_batch, t_batch)
+        if self._loss_lines:
+            print("train loss:" + str(loss), flush=True)
+        return loss
 
     def train(self) -> Self:
         super().train()
