@@ -67,6 +67,7 @@ __all__ = [
     "DatasetNotFoundError",
     "IDXFormatError",
     "cache_dir",
+    "download",
     "find_files",
     "load_fashion_mnist",
     "load_mnist",
@@ -322,7 +323,7 @@ def _search_dirs(name, data_dir):
     return dirs
 
 
-def _download(url, target, md5):
+def download(url: str, target: Path, md5: str) -> None:
     """Download ``url`` to ``target`` atomically, keeping it only if its MD5 is ``md5``.
 
     The bytes go to a temporary file beside ``target`` that is renamed (``os.replace``,
@@ -384,7 +385,7 @@ def _download_missing(name, directory, progress=False):
             _report(progress, f"downloading {url} ...")
             start = time.perf_counter()
             try:
-                _download(url, directory / gz, MD5[name][gz])
+                download(url, directory / gz, MD5[name][gz])
             except (OSError, ValueError, http.client.HTTPException) as err:
                 # URLError, timeouts and our own checks are OSErrors; ValueError is an
                 # unusable URL. Either way: note why, and try the next mirror.

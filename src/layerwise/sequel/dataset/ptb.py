@@ -59,7 +59,7 @@ def _find(file_name: str, data_dir: StrPath | None, download: bool) -> Path:
     env = os.environ.get("LAYERWISE_DATA")
     if env:
         dirs += [Path(env) / "ptb", Path(env)]
-    cache = datasets._cache_dir("ptb")
+    cache = datasets.cache_dir("ptb")
     dirs.append(cache)
     for directory in dirs:
         if (directory / file_name).is_file():
@@ -73,7 +73,7 @@ def _find(file_name: str, data_dir: StrPath | None, download: bool) -> Path:
         else:
             for mirror in MIRRORS:
                 try:
-                    datasets._download(mirror + file_name, cache / file_name, MD5[file_name])
+                    datasets.download(mirror + file_name, cache / file_name, MD5[file_name])
                     return cache / file_name
                 except (OSError, ValueError, http.client.HTTPException) as err:
                     tried.append(f"{mirror + file_name}: {err}")
