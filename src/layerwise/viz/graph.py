@@ -218,9 +218,9 @@ class Graph:
         self.title = title
         self._counts: dict[str, int] = {}  # class name -> how many layers of it have been named
         # id(layer) -> (its name, how many calls so far)
-        self._names: dict[int, tuple[str, int]] = {}
+        self._names: dict[int, list[Any]] = {}
 
-    def add_node(self, layer, slots, output):
+    def add_node(self, layer: Any, slots: list[Slot], output: Value) -> Node:
         """Record a forward call of ``layer``: a node named ``Kind<n>`` (``#k`` for its k-th
         call), its input ``slots`` and ``output``; the recorder calls this."""
         key = id(layer)
@@ -244,7 +244,14 @@ class Graph:
         )
         return node
 
-    def add_backward(self, layer, node, inputs, returned, grads):
+    def add_backward(
+        self,
+        layer: Any,
+        node: Node | None,
+        inputs: dict[str, Value],
+        returned: Sequence[Value | None],
+        grads: dict[str, Value],
+    ) -> None:
         """Record a backward call of ``layer`` (``node`` is its forward node, or None): what it
         was given, what it ``returned`` and the parameter ``grads`` it filled in."""
         names = [f"d{slot.name}" for slot in node.inputs] if node is not None else []
