@@ -18,7 +18,8 @@ Workloads (issue 31), float32, the sequel's sizes:
 
 PyTorch does the same with ``nn.Embedding``, ``nn.LSTM`` (the decoder started from the
 encoder's last ``h`` and a zero ``c``, as the sequel's), ``torch.bmm`` for the attention,
-``nn.Linear`` and ``cross_entropy``. Everything runs in this process with BLAS and torch pinned
+``nn.Linear`` and ``cross_entropy``, from layerwise's weights (checked before timing: the same
+loss, the same answers). Everything runs in this process with BLAS and torch pinned
 to one thread, rounds interleaved, medians reported (``measure`` of ``benchmarks/sequel.py``).
 """
 
@@ -99,6 +100,37 @@ def torch_seq2seq(torch, key, peeky):
     return Model()
 
 
+def torch_from_layerwise(torch, tm, model):
+    """Copy layerwise's weights into the PyTorch model, position by position.
+
+    ``nn.LSTM`` orders the gates i, f, g, o (the sequel f, g, i, o), stores (4H, in) and has two
+    biases; ``nn.Linear`` stores (out, in).
+    """
+
+    def lstm(module, Wx, Wh, b):
+        order = [2, 0, 1, 3]
+        blocks = [np.split(a, 4, axis=-1) for a in (Wx, Wh, b)]
+        Wx, Wh, b = (np.concatenate([parts[k] for k in order], axis=-1) for parts in blocks)
+        module.weight_ih_l0.copy_(torch.tensor(Wx.T))
+        module.weight_hh_l0.copy_(torch.tensor(Wh.T))
+        module.bias_ih_l0.copy_(torch.tensor(b))
+        module.bias_hh_l0.zero_()
+
+    p = model.params
+    with torch.no_grad():
+        tm.enc_embed.weight.copy_(torch.tensor(p[0]))
+        lstm(tm.encoder, *p[1:4])
+        tm.dec_embed.weight.copy_(torch.tensor(p[4]))
+        lstm(tm.decoder, *p[5:8])
+        tm.affine.weight.copy_(torch.tensor(p[8].T))
+        tm.affine.bias.copy_(torch.tensor(p[9]))
+
+
+def same_loss(torch, tm, model, xs, ts):
+    """The two models' losses on one batch (they must agree before their times mean anything)."""
+    return float(model.forward(xs, ts)), tm.loss(torch.tensor(xs), torch.tensor(ts)).item()
+
+
 def training_workload(key, book, torch):
     V, D, H, _, _ = SIZES[key]
     rng = np.random.default_rng(0)
@@ -121,6 +153,9 @@ def training_workload(key, book, torch):
         steps["the sequel"] = step(book_model, xs, ts)
     if torch is not None:
         tm = torch_seq2seq(torch, key, peeky=key == "peeky")
+        torch_from_layerwise(torch, tm, model)
+        ours, theirs = same_loss(torch, tm, model, xs, ts)
+        assert abs(ours - theirs) <= 1e-4 * abs(theirs), (ours, theirs)
         txs, tts = torch.tensor(xs), torch.tensor(ts)
 
         def torch_step():
@@ -143,7 +178,9 @@ def generation_workload(book, torch, n=500):
         steps["the sequel"] = lambda: [book_model.generate(xs[[i]], 0, ta - 1) for i in range(n)]
     if torch is not None:
         tm = torch_seq2seq(torch, "attention", peeky=False)
+        torch_from_layerwise(torch, tm, model)
         txs = torch.tensor(xs)
+        assert (tm.generate(txs, 0, ta - 1).numpy() == model.generate_batch(xs, 0, ta - 1)).all()
         steps["PyTorch"] = lambda: tm.generate(txs, 0, ta - 1)
     return steps
 

@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.picture and args.model == "attention":
         x, t = x_test[:1], t_test[:1]
         guess = model.generate_batch(x, t[:, 0], t.shape[1] - 1)
-        amap = model.decoder.attention_map[0][:, ::-1]  # the question read forwards again
+        question = [id_to_char[int(i)] for i in x[0, ::-1]]  # read forwards again
+        width = len("".join(question).rstrip())  # the padding to the right left out
         plot_attention(
-            amap,
-            [id_to_char[int(i)] for i in x[0, ::-1]],
+            model.decoder.attention_map[0][:, ::-1][:, :width],
+            question[:width],
             [id_to_char[int(i)] for i in guess[0]],
             path=args.picture,
         )
