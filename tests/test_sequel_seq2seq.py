@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -351,3 +352,24 @@ def test_resume_from_files_is_bit_identical(tmp_path, name):
     fit(trainer)
     for p, q in zip(resumed.params, straight.params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+def test_the_sequels_rnnlm_weights_load_and_generate():
+    """``ch06/Rnnlm.pkl`` (V 10000, D = H = 100, float16) into RnnlmGen, read without running
+    code; generation is deterministic for a seed and the model is far from uniform."""
+    pkl = Path("/work/books/dlfs2/ch06/Rnnlm.pkl")
+    if not pkl.is_file():
+        pytest.skip("the sequel's clone is not on this machine")
+    model = RnnlmGen(seed=0)
+    model.load_params(pkl)
+    texts = []
+    for _ in range(2):
+        model.reset_state()
+        texts.append(model.generate(0, skip_ids=[27], sample_size=30, seed=5))
+    assert texts[0] == texts[1] and 27 not in texts[0]
+    model.reset_state()
+    score = model.predict(np.array([[0]])).reshape(-1).astype(np.float64)
+    p = np.exp(score - score.max())
+    p /= p.sum()
+    entropy = -(p * np.log(p)).sum()
+    assert entropy < 0.8 * np.log(10000)  # a trained model: much less than a uniform guess
