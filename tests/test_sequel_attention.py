@@ -139,8 +139,11 @@ def the_sequels_code():
         yield importlib
     finally:
         sys.path.remove(str(BOOK))
-        for name in set(sys.modules) - before:
-            if name.split(".")[0] in {"common", "dataset", "ch07", "ch08"}:
+        for name in set(sys.modules) - before:  # ch07's modules import each other top-level
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if name.split(".")[0] in {"common", "dataset", "ch07", "ch08"} or where.startswith(
+                str(BOOK)
+            ):
                 del sys.modules[name]
 
 
