@@ -167,6 +167,17 @@ class TimeAttention(SequelLayer):
     ------
     hs_enc, dhs_enc : (N, Te, H). hs_dec, dhs_dec, out, dout : (N, Td, H). No parameters.
     ``attention_weights``: a list of Td arrays (N, Te), the sequel's layout.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> layer = TimeAttention()
+    >>> out = layer.forward(rng.normal(size=(2, 7, 4)), rng.normal(size=(2, 3, 4)))
+    >>> out.shape, len(layer.attention_weights), layer.attention_weights[0].shape
+    ((2, 3, 4), 3, (2, 7))
+    >>> [g.shape for g in layer.backward(np.ones_like(out))]
+    [(2, 7, 4), (2, 3, 4)]
     """
 
     def __init__(self) -> None:
