@@ -201,3 +201,12 @@ def test_the_sequels_pretrained_date_model_converts_its_test_dates():
     assert accuracy >= 0.99
     guess = model.generate(x_test[[0]], int(t_test[0, 0]), t_test.shape[1] - 1)
     assert "".join(id_to_char[i] for i in guess) == "".join(id_to_char[i] for i in t_test[0, 1:])
+    # The sequel's own AttentionSeq2seq with the same (float16-rounded) weights gives, question
+    # by question, the answers layerwise's gives all at once.
+    with the_sequels_code() as imp:
+        book = _book_model(imp, "AttentionSeq2seq")(len(char_to_id), 16, 256)
+        for theirs, mine in zip(book.params, model.params, strict=True):
+            theirs[...] = mine
+        start = int(t_test[0, 0])  # '_'
+        book_answers = [[int(i) for i in book.generate(x_test[[k]], start, 10)] for k in range(40)]
+    assert model.generate_batch(x_test[:40], start, 10).tolist() == book_answers
