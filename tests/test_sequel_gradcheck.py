@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import max_relative_error, record_worst
+from test_sequel_attention_cases import attention_cases
 
 from layerwise import numerical_gradient
 from layerwise.sequel import SEQUEL_LAYERS
@@ -199,7 +200,7 @@ def cases() -> list[Case]:
     return out
 
 
-CASES = cases()
+CASES = cases() + [Case(*case) for case in attention_cases()]
 
 
 def _as_tuple(value):

@@ -26,7 +26,13 @@ from .backend import as_array_like
 from .container import ModelFileError
 from .files import load, save
 
-__all__ = ["ArraysOnlyUnpickler", "BookParams", "RefusedPickleError", "load_pickled_arrays"]
+__all__ = [
+    "ArraysOnlyUnpickler",
+    "BookParams",
+    "RefusedPickleError",
+    "load_pickled_arrays",
+    "load_pickled_list",
+]
 
 #: ``(module, name)`` of every global a pickle of NumPy arrays refers to: the array and dtype
 #: classes, ``_reconstruct`` (protocols 0-4), ``_frombuffer`` (protocol 5) and ``scalar``
@@ -95,31 +101,69 @@ def load_pickled_arrays(path: StrPath) -> dict[str, np.ndarray]:
     ModelFileError
         If the file is not a readable pickle (truncated, damaged).
     """
-    path = Path(path)
-    where = f"'{path}'"
-    try:
-        data = path.read_bytes()
-        obj = ArraysOnlyUnpickler(io.BytesIO(data), where).load()
-    except RefusedPickleError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
-        raise ModelFileError(f"cannot load {where}: not a readable pickle ({err})") from err
+    obj, where = _unpickle(path)
     if not isinstance(obj, dict):
         raise RefusedPickleError(
             f"refused to load {where}: it holds a {type(obj).__name__}, not a dict of "
             "parameter names to NumPy arrays"
         )
     for key, value in obj.items():
-        if not isinstance(key, str) or type(value) is not np.ndarray:
+        if not isinstance(key, str):
             raise RefusedPickleError(
                 f"refused to load {where}: entry {key!r} is a {type(value).__name__}; a "
                 "weights file maps parameter names (str) to NumPy arrays"
             )
-        if value.dtype.kind not in "biufc":  # object arrays could hold anything
-            raise RefusedPickleError(
-                f"refused to load {where}: entry {key!r} has dtype {value.dtype}, not numbers"
-            )
+        _check_numeric(value, key, where)
     return obj
+
+
+def load_pickled_list(path: StrPath) -> list[np.ndarray]:
+    """A pickled ``list`` of ``numpy.ndarray`` (the sequel's weight files), safely.
+
+    The sequel's ``save_params`` pickles its ``params`` list, each array cast to float16
+    (``ch08/AttentionSeq2seq.pkl``, ``ch06/Rnnlm.pkl``). Read as :func:`load_pickled_arrays`
+    reads a dict: only NumPy arrays can be built, anything else is refused before it runs.
+
+    Raises
+    ------
+    RefusedPickleError
+        If the pickle asks for anything but NumPy arrays, or holds something other than a list
+        of numeric arrays.
+    ModelFileError
+        If the file is not a readable pickle.
+    """
+    obj, where = _unpickle(path)
+    if not isinstance(obj, list):
+        raise RefusedPickleError(
+            f"refused to load {where}: it holds a {type(obj).__name__}, not a list of NumPy "
+            "arrays (the sequel's weight files)"
+        )
+    for i, value in enumerate(obj):
+        _check_numeric(value, i, where)
+    return obj
+
+
+def _unpickle(path: StrPath) -> tuple[Any, str]:
+    path = Path(path)
+    where = f"'{path}'"
+    try:
+        data = path.read_bytes()
+        return ArraysOnlyUnpickler(io.BytesIO(data), where).load(), where
+    except RefusedPickleError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
+        raise ModelFileError(f"cannot load {where}: not a readable pickle ({err})") from err
+
+
+def _check_numeric(value: Any, key: Any, where: str) -> None:
+    if type(value) is not np.ndarray:
+        raise RefusedPickleError(
+            f"refused to load {where}: entry {key!r} is a {type(value).__name__}, not a NumPy array"
+        )
+    if value.dtype.kind not in "biufc":  # object arrays could hold anything
+        raise RefusedPickleError(
+            f"refused to load {where}: entry {key!r} has dtype {value.dtype}, not numbers"
+        )
 
 
 class BookParams:

@@ -19,6 +19,11 @@ module                         the sequel's
                                eval_perplexity
 ``.optimizer``                 ``common/optimizer.py``: SGD ... Adam on lists
 ``.word2vec``                  ``ch03``/``ch04``: SimpleCBOW, SimpleSkipGram, CBOW, SkipGram
+``.rnnlm_gen``, ``.seq2seq``   ``ch07``: RnnlmGen, BetterRnnlmGen, Encoder, Decoder, Seq2seq,
+                               PeekyDecoder, PeekySeq2seq, eval_seq2seq
+``.attention``                 ``ch08``: WeightSum, AttentionWeight, Attention, TimeAttention,
+                               AttentionEncoder, AttentionDecoder, AttentionSeq2seq
+``.dataset.sequence``          ``dataset/sequence.py``: load_data, get_vocab
 =============================  ==========================================================
 
 The design, the differences from the sequel's code and the LSTM gate order against PyTorch's
@@ -27,6 +32,7 @@ are in ``docs/sequel.md``.
 
 from __future__ import annotations
 
+from .attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from .base import SEQUEL_LAYERS, SequelLayer, register_sequel_layer
 from .layers import (
     Affine,
@@ -60,6 +66,8 @@ __all__ = [
     "RNN",
     "SEQUEL_LAYERS",
     "Affine",
+    "Attention",
+    "AttentionWeight",
     "Dropout",
     "Embedding",
     "EmbeddingDot",
@@ -71,6 +79,7 @@ __all__ = [
     "Softmax",
     "SoftmaxWithLoss",
     "TimeAffine",
+    "TimeAttention",
     "TimeBiLSTM",
     "TimeDropout",
     "TimeEmbedding",
@@ -80,5 +89,6 @@ __all__ = [
     "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",
     "UnigramSampler",
+    "WeightSum",
     "register_sequel_layer",
 ]

@@ -1,0 +1,99 @@
+"""Text generation with the chapter-6 language models (the sequel's ``ch07/rnnlm_gen.py``).
+
+A trained language model gives, after each word, the softmax of its scores: a distribution of
+the next word. Generating is drawing from it and feeding the drawn word back::
+
+    p = softmax(score(x_t)),   x_{t+1} ~ p   (ids in ``skip_ids`` drawn again)
+
+The model's LSTM is stateful, so each step carries the state of the text so far; call
+``reset_state()`` before a new text (and after training with another batch size: a stateful
+layer refuses a batch of another size). :meth:`~RnnlmGen.get_state` and
+:meth:`~RnnlmGen.set_state` save and restore that state, to generate several continuations of
+one beginning.
+
+Difference from the sequel's code: the words are drawn from a generator of our own,
+``generate(..., seed=)`` (an int, a ``numpy.random.Generator`` or None); the same seed from
+the same state gives the same text. The sequel draws from NumPy's global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+
+from .functions import softmax
+from .rnnlm import BetterRnnlm, Rnnlm
+
+__all__ = ["BetterRnnlmGen", "RnnlmGen"]
+
+
+class _Generating:
+    """``generate`` for a language model with ``predict`` (N, T) -> scores (N, T, V)."""
+
+    predict: Any
+
+    def generate(
+        self,
+        start_id: int,
+        skip_ids: Collection[int] | None = None,
+        sample_size: int = 100,
+        *,
+        seed: Any = None,
+    ) -> list[int]:
+        """``sample_size`` word ids, the first ``start_id``, each next one drawn from the model.
+
+        Parameters
+        ----------
+        start_id : int
+        skip_ids : collection of int, optional
+            Ids never emitted (the sequel skips ``<unk>`` and ``N``); drawn again instead.
+        sample_size : int
+            Length of the list returned, ``start_id`` included.
+        seed : int, numpy.random.Generator or None
+            The draws' generator.
+        """
+        rng = np.random.default_rng(seed)
+        skip = set() if skip_ids is None else {int(i) for i in skip_ids}
+        word_ids = [int(start_id)]
+        x = int(start_id)
+        while len(word_ids) < sample_size:
+            score = self.predict(np.array([[x]]))
+            p = softmax(score.reshape(-1).astype(np.float64))  # float64: the sum is 1 to 1e-16
+            sampled = int(rng.choice(len(p), p=p))
+            if sampled not in skip:
+                x = sampled
+                word_ids.append(x)
+        return word_ids
+
+
+class RnnlmGen(_Generating, Rnnlm):
+    """:class:`~layerwise.sequel.rnnlm.Rnnlm` that writes text; the constructor is Rnnlm's.
+
+    Examples
+    --------
+    >>> model = RnnlmGen(vocab_size=7, wordvec_size=4, hidden_size=4, seed=0)
+    >>> text = model.generate(0, skip_ids=[6], sample_size=10, seed=1)
+    >>> len(text), 6 in text
+    (10, False)
+    """
+
+    def get_state(self) -> tuple[Any, Any]:
+        """``(h, c)`` of the LSTM (None before the first step)."""
+        return self.lstm_layer.h, self.lstm_layer.c
+
+    def set_state(self, state: tuple[Any, Any]) -> None:
+        self.lstm_layer.set_state(*state)
+
+
+class BetterRnnlmGen(_Generating, BetterRnnlm):
+    """:class:`~layerwise.sequel.rnnlm.BetterRnnlm` that writes text (dropout off)."""
+
+    def get_state(self) -> list[tuple[Any, Any]]:
+        """``[(h, c), (h, c)]``, one pair per LSTM layer."""
+        return [(layer.h, layer.c) for layer in self.lstm_layers]
+
+    def set_state(self, states: list[tuple[Any, Any]]) -> None:
+        for layer, state in zip(self.lstm_layers, states, strict=True):
+            layer.set_state(*state)
