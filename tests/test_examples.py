@@ -12,10 +12,20 @@ import layerwise
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run(name, *args):
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=300
-    )
+def run(name, *args, retry_gloo_abort=False):
+    """Run an example; its stdout. With ``retry_gloo_abort``, a second try when a process died
+    in gloo's C++ teardown ("terminate called without an active exception", SIGABRT): seen once
+    in CI on a clean clone, from torch's gloo transport, not from the example or layerwise; any
+    other failure, or the same one twice, fails the test."""
+    for _ in range(2 if retry_gloo_abort else 1):
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / name), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode == 0 or "terminate called" not in result.stderr:
+            break
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -75,7 +85,7 @@ def test_ddp_torch_equals_one_process(tmp_path):
     pytest.importorskip("torch")
     model = tmp_path / "ddp.npz"
     settings = "--train-size 400 --epochs 2 --dtype float64 --check".split()
-    out = run("ddp_torch.py", *settings, "--out", str(model))
+    out = run("ddp_torch.py", *settings, "--out", str(model), retry_gloo_abort=True)
     assert "test accuracy" in out
     last = out.splitlines()[-1]
     assert "(OK, tolerance 1e-10)" in last, out
