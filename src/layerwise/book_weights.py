@@ -31,7 +31,7 @@ __all__ = [
     "BookParams",
     "RefusedPickleError",
     "load_pickled_arrays",
-    "load_pickled_list",
+    "unpickle_weights",
 ]
 
 #: ``(module, name)`` of every global a pickle of NumPy arrays refers to: the array and dtype
@@ -101,7 +101,7 @@ def load_pickled_arrays(path: StrPath) -> dict[str, np.ndarray]:
     ModelFileError
         If the file is not a readable pickle (truncated, damaged).
     """
-    obj, where = _unpickle(path)
+    obj, where = unpickle_weights(path)
     if not isinstance(obj, dict):
         raise RefusedPickleError(
             f"refused to load {where}: it holds a {type(obj).__name__}, not a dict of "
@@ -117,33 +117,10 @@ def load_pickled_arrays(path: StrPath) -> dict[str, np.ndarray]:
     return obj
 
 
-def load_pickled_list(path: StrPath) -> list[np.ndarray]:
-    """A pickled ``list`` of ``numpy.ndarray`` (the sequel's weight files), safely.
-
-    The sequel's ``save_params`` pickles its ``params`` list, each array cast to float16
-    (``ch08/AttentionSeq2seq.pkl``, ``ch06/Rnnlm.pkl``). Read as :func:`load_pickled_arrays`
-    reads a dict: only NumPy arrays can be built, anything else is refused before it runs.
-
-    Raises
-    ------
-    RefusedPickleError
-        If the pickle asks for anything but NumPy arrays, or holds something other than a list
-        of numeric arrays.
-    ModelFileError
-        If the file is not a readable pickle.
-    """
-    obj, where = _unpickle(path)
-    if not isinstance(obj, list):
-        raise RefusedPickleError(
-            f"refused to load {where}: it holds a {type(obj).__name__}, not a list of NumPy "
-            "arrays (the sequel's weight files)"
-        )
-    for i, value in enumerate(obj):
-        _check_numeric(value, i, where)
-    return obj
-
-
-def _unpickle(path: StrPath) -> tuple[Any, str]:
+def unpickle_weights(path: StrPath) -> tuple[Any, str]:
+    """What the pickle at ``path`` holds, built by :class:`ArraysOnlyUnpickler`, and the path
+    quoted for messages; a damaged file is a :class:`ModelFileError`, a forbidden global a
+    :class:`RefusedPickleError` (nothing run). The caller checks what was built."""
     path = Path(path)
     where = f"'{path}'"
     try:

@@ -16,10 +16,8 @@ name, in the model's dtype (the sequel's float16 rounds each weight to about 3 d
 
 from __future__ import annotations
 
-import io
 import json
 import numbers
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from .._version import __version__
 from ..backend import as_array_like, as_numpy
 
 # The weights-only unpickler of volume 1's pickles (it builds lists and dicts too); used as is.
-from ..book_weights import ArraysOnlyUnpickler, RefusedPickleError
+from ..book_weights import RefusedPickleError, unpickle_weights
 from ..container import ModelFileError, open_npz, read_json_entry, write_npz_atomic
 
 __all__ = [
@@ -45,16 +43,6 @@ _DESCRIPTION = "__sequel_params__"
 _WORDS = "words"  # save_word_vectors: id_to_word in id order, a unicode array
 _ZIP_SIGNATURE = b"PK"  # an .npz file is a zip archive; a pickle starts with b"\x80" or "("
 _MAX_JSON_BYTES = 1 << 20
-
-
-def _unpickle(path: Path) -> Any:
-    where = f"'{path}'"
-    try:
-        return ArraysOnlyUnpickler(io.BytesIO(path.read_bytes()), where).load()
-    except RefusedPickleError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
-        raise ModelFileError(f"cannot load {where}: not a readable pickle ({err})") from err
 
 
 def _is_numeric_array(value: Any) -> bool:
@@ -85,7 +73,7 @@ def load_pickled_params(path: StrPath) -> list[np.ndarray]:
         If the file is not a readable pickle.
     """
     path = Path(path)
-    obj = _unpickle(path)
+    obj, _ = unpickle_weights(path)
     if not isinstance(obj, (list, tuple)):
         raise RefusedPickleError(
             f"refused to load '{path}': it holds a {type(obj).__name__}, not the list of "
@@ -135,7 +123,7 @@ def load_word_vectors(path: StrPath) -> dict[str, Any]:
         id_to_word = dict(enumerate(words))
         word_to_id = {w: i for i, w in id_to_word.items()}
     else:
-        obj = _unpickle(path)
+        obj, _ = unpickle_weights(path)
         if not isinstance(obj, dict) or set(obj) != {"word_vecs", "word_to_id", "id_to_word"}:
             held = sorted(map(repr, obj)) if isinstance(obj, dict) else type(obj).__name__
             raise RefusedPickleError(
