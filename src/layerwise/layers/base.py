@@ -59,6 +59,7 @@ __all__ = [
     "ACTIVATIONS",
     "LAYERS",
     "BackwardBeforeForwardError",
+    "backward_before_forward",
     "Layer",
     "init_gains",
     "init_scale",
@@ -98,6 +99,14 @@ class BackwardBeforeForwardError(RuntimeError, ValueError):
     """``backward`` was called before ``forward`` had cached what it needs."""
 
 
+def backward_before_forward(owner: Any) -> BackwardBeforeForwardError:
+    """The error for ``owner.backward`` called before its forward had cached what it needs."""
+    return BackwardBeforeForwardError(
+        f"{type(owner).__name__}.backward was called before forward: call forward(...) "
+        "first, it caches what the backward pass needs"
+    )
+
+
 class Layer:
     """Optional base class: the protocol's defaults for a layer without parameters.
 
@@ -122,10 +131,7 @@ class Layer:
         return {}
 
     def _not_ready(self):
-        return BackwardBeforeForwardError(
-            f"{type(self).__name__}.backward was called before forward: call forward(...) "
-            "first, it caches what the backward pass needs"
-        )
+        return backward_before_forward(self)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

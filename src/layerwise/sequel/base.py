@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import as_float_array
-from ..layers.base import BackwardBeforeForwardError
+from ..layers.base import BackwardBeforeForwardError, backward_before_forward
 
 T = TypeVar("T", bound=type)
 
@@ -83,10 +83,7 @@ class SequelLayer:
         return {}
 
     def _not_ready(self) -> BackwardBeforeForwardError:
-        return BackwardBeforeForwardError(
-            f"{type(self).__name__}.backward was called before forward: call forward(...) "
-            "first, it caches what the backward pass needs"
-        )
+        return backward_before_forward(self)
 
     def __repr__(self) -> str:
         shapes = ", ".join(

@@ -29,8 +29,9 @@ from .time_layers import (
 __all__ = ["BetterRnnlm", "Rnnlm", "SimpleRnnlm"]
 
 
-class _Weights:
-    """The sequel's initial weights, drawn in float64 from one generator and cast."""
+class InitialWeights:
+    """The sequel's initial weights, drawn in float64 from one generator and cast (the
+    language models here and the seq2seq models draw theirs through it)."""
 
     def __init__(self, seed: Any, dtype: npt.DTypeLike) -> None:
         self.rng = np.random.default_rng(seed)
@@ -54,7 +55,7 @@ class _OneLayerRnnlm(LayerStack):
     def __init__(
         self, cell: Any, gates: int, V: int, D: int, H: int, seed: Any, dtype: npt.DTypeLike
     ) -> None:
-        w = _Weights(seed, dtype)
+        w = InitialWeights(seed, dtype)
         layers = [
             TimeEmbedding(w.normal(V, D, 0.01)),
             cell(*w.recurrent(D, H, gates), stateful=True),
@@ -135,7 +136,7 @@ class BetterRnnlm(LayerStack):
             raise ValueError(
                 f"BetterRnnlm: weight tying needs wordvec_size == hidden_size, got {D} and {H}"
             )
-        w = _Weights(seed, dtype)
+        w = InitialWeights(seed, dtype)
         embed_W = w.normal(V, D, 0.01)
         self.lstm_layers = [
             TimeLSTM(*w.recurrent(D, H, 4), stateful=True),

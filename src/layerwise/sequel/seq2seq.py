@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..layers.base import backward_before_forward
 from .base_model import BaseModel
-from .rnnlm import _Weights
+from .rnnlm import InitialWeights
 from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
 __all__ = [
@@ -69,7 +70,7 @@ class Encoder:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        w = _Weights(seed, dtype)
+        w = InitialWeights(seed, dtype)
         self.embed = TimeEmbedding(w.normal(vocab_size, wordvec_size, 0.01))
         self.lstm = TimeLSTM(*w.recurrent(wordvec_size, hidden_size, 4), stateful=False)
         self.params = self.embed.params + self.lstm.params
@@ -82,7 +83,7 @@ class Encoder:
 
     def backward(self, dh: npt.ArrayLike) -> None:
         if self.hs is None:
-            raise self.lstm._not_ready()
+            raise backward_before_forward(self)
         dhs = np.zeros_like(self.hs)
         dhs[:, -1, :] = dh  # only the last state was used
         self.embed.backward(self.lstm.backward(dhs))
@@ -106,7 +107,7 @@ class _Decoding:
     ) -> None:
         V, D, H = vocab_size, wordvec_size, hidden_size
         lstm_in, affine_in = self._input_sizes(D, H)
-        w = _Weights(seed, dtype)
+        w = InitialWeights(seed, dtype)
         # The sequel draws each array in this order, scaled by its own fan-in.
         self.embed = TimeEmbedding(w.normal(V, D, 0.01))
         self.lstm = TimeLSTM(
@@ -222,7 +223,7 @@ class PeekyDecoder(_Decoding):
 
     def backward(self, dscore: npt.ArrayLike) -> np.ndarray:
         if self.cache is None:
-            raise self.lstm._not_ready()
+            raise backward_before_forward(self)
         H = self.cache
         dout = self.affine.backward(dscore)
         dlstm = self.lstm.backward(dout[:, :, H:])

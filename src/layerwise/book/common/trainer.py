@@ -45,7 +45,7 @@ class Trainer(training.Trainer):
         if kwargs.get("seed") is None:
             kwargs["seed"] = int(np.random.randint(2**31))  # noqa: NPY002 - the book's generator
         super().__init__(*args, **kwargs)
-        # The condition under which layerwise's Trainer draws its bar (training._progress).
+        # The condition under which layerwise's Trainer draws its bar (_surroundings.progress_bar).
         bar = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
         self._loss_lines = self.verbose and not bar
 
