@@ -4,6 +4,17 @@ exception, no warning, no modified input), references, and the tolerance for com
 
 The suites are in ``test_<module>_properties.py``, one per module they test: functions, layers,
 regularization, conv and network.
+
+For each generated case the call must either give a correct result (checked against a simple
+reference where that is cheap, and against the dtype policy: parameter-free code keeps a floating
+input's dtype and computes int/bool in float64; Affine and the networks compute in their
+parameters' dtype) or raise one of the documented errors, a ValueError or TypeError whose message
+names the function, layer or network. Never another exception, never a warning (finite input
+never warns; see ``layerwise._checks`` for the one documented exception with infinite ``dout``),
+never a modified input; read-only inputs must work everywhere.
+
+The number of generated calls is counted per kind of call and printed after the run (with ``-s``
+or ``-v``).
 """
 
 import warnings

@@ -18,6 +18,7 @@ import pytest
 from conftest import record_worst
 from hypothesis import given
 from hypothesis import strategies as st
+from test_interop_plan import KINDS, fully_connected_stack
 
 from layerwise import (
     Affine,
@@ -508,38 +509,15 @@ def test_from_torch_checks_that_an_unflatten_restores_the_flattened_shape():
 # ---------------------------------------------------------------------- properties
 
 
-LAYER_KINDS = ["relu", "sigmoid", "batchnorm", "book dropout", "inverted dropout", "affine"]
-
-
 @given(
-    kinds=st.lists(st.sampled_from(LAYER_KINDS), min_size=1, max_size=6),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
     p=st.sampled_from([0.0, 0.2, 0.5]),
     seed=st.integers(0, 2**16),
 )
 def test_to_torch_is_exact_or_refuses_property(kinds, p, seed):
     """Any stack of fully connected layers converts exactly (eval and training) or is refused,
     and only when a book Dropout with p > 0 meets a Sigmoid on both sides."""
-    rng = np.random.default_rng(seed)
-    width = 5
-    layers = [Affine(rng.standard_normal((4, width)), rng.standard_normal(width))]
-    for kind in kinds:
-        if kind == "affine":
-            layers.append(Affine(rng.standard_normal((width, width)), rng.standard_normal(width)))
-        elif kind == "batchnorm":
-            layers.append(
-                BatchNormalization(
-                    rng.uniform(0.5, 2, width),
-                    rng.standard_normal(width),
-                    running_mean=rng.standard_normal(width),
-                    running_var=rng.uniform(0.5, 2, width),
-                )
-            )
-        elif kind.endswith("dropout"):
-            layers.append(Dropout(p, inverted=kind == "inverted dropout", seed=seed))
-        else:
-            layers.append(Relu() if kind == "relu" else Sigmoid())
-    net = Sequential(*layers)
-    x = rng.standard_normal((6, 4))
+    net, x = fully_connected_stack(kinds, p, seed)
     try:
         module = to_torch(net)
     except ConversionError as err:

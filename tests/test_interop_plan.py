@@ -205,14 +205,9 @@ def test_what_has_no_exact_counterpart_is_refused_by_name(network, words):
 KINDS = ["relu", "sigmoid", "batchnorm", "book dropout", "inverted dropout", "affine"]
 
 
-@given(
-    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
-    p=st.sampled_from([0.0, 0.2, 0.5]),
-    seed=st.integers(0, 2**16),
-)
-def test_any_stack_plans_exactly_or_is_refused(kinds, p, seed):
-    """The factor of a book Dropout finds a home, exactly, unless a Sigmoid (or an end) lies on
-    both sides of it before any Affine or BatchNorm."""
+def fully_connected_stack(kinds, p, seed):
+    """An Affine(4, 5) followed by ``kinds`` (5 units wide; Dropouts of ratio ``p``), and a
+    batch of 6 inputs: the stacks both this module and ``test_interop.py`` generate."""
     rng = np.random.default_rng(seed)
     width = 5
     layers = [Affine(rng.standard_normal((4, width)), rng.standard_normal(width))]
@@ -232,8 +227,18 @@ def test_any_stack_plans_exactly_or_is_refused(kinds, p, seed):
             layers.append(Dropout(p, inverted=kind == "inverted dropout", seed=seed))
         else:
             layers.append(Relu() if kind == "relu" else Sigmoid())
-    net = Sequential(*layers)
-    x = rng.standard_normal((6, 4))
+    return Sequential(*layers), rng.standard_normal((6, 4))
+
+
+@given(
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
+    p=st.sampled_from([0.0, 0.2, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_stack_plans_exactly_or_is_refused(kinds, p, seed):
+    """The factor of a book Dropout finds a home, exactly, unless a Sigmoid (or an end) lies on
+    both sides of it before any Affine or BatchNorm."""
+    net, x = fully_connected_stack(kinds, p, seed)
     try:
         ours = run_plan(net, x)
     except ConversionError as err:

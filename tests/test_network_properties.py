@@ -1,15 +1,7 @@
 """Property-based tests of the networks: predict, loss, gradient, accuracy.
 
-For each generated case the call must either give a correct result (checked against a simple
-reference where that is cheap, and against the dtype policy: parameter-free code keeps a floating
-input's dtype and computes int/bool in float64; Affine and the networks compute in their
-parameters' dtype) or raise one of the documented errors, a ValueError or TypeError whose message
-names the function, layer or network. Never another exception, never a warning (finite input
-never warns; see ``layerwise._checks`` for the one documented exception with infinite ``dout``),
-never a modified input; read-only inputs must work everywhere.
-
-The number of generated calls is counted per kind of call and printed after the run (with ``-s``
-or ``-v``).
+Each generated call gives a correct result or a documented, named error, and nothing else: the
+rule is written out in ``property_cases.py``, which holds what the suites share.
 """
 
 import warnings
