@@ -31,9 +31,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sequel import measure  # benchmarks/sequel.py, beside this file
+from sequel import print_table  # benchmarks/sequel.py, beside this file
 
-from layerwise import blas_threads
 from layerwise.sequel.attention import AttentionSeq2seq
 from layerwise.sequel.seq2seq import PeekySeq2seq
 
@@ -222,23 +221,7 @@ def main(argv=None):
             lambda: generation_workload(book, torch),
         ),
     }
-    print(f"{rounds} interleaved rounds, one thread, median ms per step")
-    print("| step | layerwise | the sequel | PyTorch | sequel / layerwise | layerwise / PyTorch |")
-    print("|---|---|---|---|---|---|")
-    with blas_threads(1):
-        for key, (label, make) in workloads.items():
-            if args.only and key != args.only:
-                continue
-            t = measure(make(), rounds)
-            ms = {k: f"{v * 1e3:.1f}" for k, v in t.items()}
-            ours = t["layerwise"]
-            speedup = f"{t['the sequel'] / ours:.1f}x" if "the sequel" in t else "-"
-            vs_torch = f"{ours / t['PyTorch']:.2f}" if "PyTorch" in t else "-"
-            print(
-                f"| {label} | {ms['layerwise']} | {ms.get('the sequel', '-')} | "
-                f"{ms.get('PyTorch', '-')} | {speedup} | {vs_torch} |",
-                flush=True,
-            )
+    print_table(workloads, rounds, args.only)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,28 @@ def measure(steps, rounds):
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+def print_table(workloads, rounds, only=None):
+    """Time each ``{key: (label, make)}`` workload (``make()`` gives its steps, by
+    implementation) and print one markdown row per workload, as it is measured."""
+    print(f"{rounds} interleaved rounds, one thread, median ms per step")
+    print("| step | layerwise | the sequel | PyTorch | sequel / layerwise | layerwise / PyTorch |")
+    print("|---|---|---|---|---|---|")
+    with blas_threads(1):
+        for key, (label, make) in workloads.items():
+            if only and key != only:
+                continue
+            t = measure(make(), rounds)
+            ms = {k: f"{v * 1e3:.1f}" for k, v in t.items()}
+            ours = t["layerwise"]
+            speedup = f"{t['the sequel'] / ours:.1f}x" if "the sequel" in t else "-"
+            vs_torch = f"{ours / t['PyTorch']:.2f}" if "PyTorch" in t else "-"
+            print(
+                f"| {label} | {ms['layerwise']} | {ms.get('the sequel', '-')} | "
+                f"{ms.get('PyTorch', '-')} | {speedup} | {vs_torch} |",
+                flush=True,
+            )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--book", default=os.environ.get("SEQUEL_BOOK", "/work/books/dlfs2"))
@@ -219,23 +241,7 @@ def main(argv=None):
             "BetterRnnlm fwd+bwd, V 10000, D=H=650, b20, T35",
             lambda: rnnlm_workload(book, torch, better=True),
         )
-    print(f"{rounds} interleaved rounds, one thread, median ms per step")
-    print("| step | layerwise | the sequel | PyTorch | sequel / layerwise | layerwise / PyTorch |")
-    print("|---|---|---|---|---|---|")
-    with blas_threads(1):
-        for key, (label, make) in workloads.items():
-            if args.only and key != args.only:
-                continue
-            t = measure(make(), rounds)
-            ms = {k: f"{v * 1e3:.1f}" for k, v in t.items()}
-            ours = t["layerwise"]
-            speedup = f"{t['the sequel'] / ours:.1f}x" if "the sequel" in t else "-"
-            vs_torch = f"{ours / t['PyTorch']:.2f}" if "PyTorch" in t else "-"
-            print(
-                f"| {label} | {ms['layerwise']} | {ms.get('the sequel', '-')} | "
-                f"{ms.get('PyTorch', '-')} | {speedup} | {vs_torch} |",
-                flush=True,
-            )
+    print_table(workloads, rounds, args.only)
 
 
 if __name__ == "__main__":
