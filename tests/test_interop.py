@@ -18,7 +18,7 @@ import pytest
 from conftest import record_worst
 from hypothesis import given
 from hypothesis import strategies as st
-from test_interop_plan import KINDS, fully_connected_stack
+from test_interop_plan import KINDS, Square, fully_connected_stack
 
 from layerwise import (
     Affine,
@@ -48,7 +48,6 @@ from layerwise.interop import (
     to_torch,
 )
 from layerwise.interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
-from layerwise.layers import Layer
 from layerwise.optimizers import Adam
 
 torch = pytest.importorskip("torch")
@@ -273,16 +272,6 @@ def test_to_torch_does_not_change_the_network(trained, sample_test):
 
 
 # ---------------------------------------------------------------------- refusals
-
-
-class Square(Layer):
-    """A layer no bridge knows: refused by name."""
-
-    def forward(self, x):
-        return x * x
-
-    def backward(self, dout):
-        return dout
 
 
 @pytest.mark.parametrize(
