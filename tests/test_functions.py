@@ -424,3 +424,15 @@ def test_softmax_loss_agrees_with_cross_entropy_of_softmax(case):
     np.testing.assert_allclose(
         softmax_loss(x, labels), cross_entropy_error(softmax(x), labels), rtol=1e-12, atol=1e-15
     )
+
+
+def test_mean_negative_log_takes_labels_or_onehot_rows():
+    rng = np.random.default_rng(0)
+    log_y = np.log(softmax(rng.normal(size=(5, 4))))
+    labels = np.array([0, 3, 1, 1, 2])
+    expected = -np.mean(log_y[np.arange(5), labels])
+    assert F.mean_negative_log(log_y, labels, None) == pytest.approx(expected, rel=1e-15)
+    onehot = np.eye(4)[labels]
+    assert F.mean_negative_log(log_y, None, onehot) == pytest.approx(expected, rel=1e-15)
+    with pytest.raises(TypeError, match="labels or onehot"):
+        F.mean_negative_log(log_y, None, None)

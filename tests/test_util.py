@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from layerwise._checks import InvalidParameterError
-from layerwise.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
+from layerwise.util import (
+    col2im,
+    conv_output_size,
+    im2col,
+    shuffle_dataset,
+    smooth_curve,
+    window_output_shape,
+)
 
 # ---------------------------------------------------------------- the book's code, for comparison
 
@@ -472,3 +479,14 @@ def test_im2col_and_col2im_properties(data, shape, fh, fw, stride, pad):
     assert col.tobytes() == loop_im2col(x.astype(dtype), fh, fw, stride, pad).tobytes()
     img = run(lambda col: col2im(col, shape, fh, fw, stride, pad), col)
     assert img.shape == shape and img.dtype == dtype
+
+
+def test_window_output_shape_is_conv_output_size_on_both_axes():
+    assert window_output_shape((2, 3, 28, 32), 5, 3, 2, 1) == (
+        conv_output_size(28, 5, 2, 1),
+        conv_output_size(32, 3, 2, 1),
+    )
+    with pytest.raises(ValueError, match=r"^Pool: expected images .* x.reshape\(-1, 1, 28, 28\)"):
+        window_output_shape((4, 784), 2, 2, where="Pool")
+    with pytest.raises(ValueError, match="window_output_shape: .*larger"):
+        window_output_shape((1, 1, 4, 4), 7, 1)

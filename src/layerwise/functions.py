@@ -33,6 +33,7 @@ __all__ = [
     "cross_entropy_error",
     "identity_function",
     "log_softmax",
+    "mean_negative_log",
     "mean_squared_error",
     "numerical_gradient",
     "relu",
@@ -321,7 +322,7 @@ def cross_entropy_error(y: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
     labels, onehot = check_labels(t, y.shape, "cross_entropy_error")
     with quiet():  # a negative "probability" gives NaN, without a warning
         log_y = np.log(np.maximum(y, np.finfo(y.dtype).tiny))
-    return _mean_negative_log(log_y, labels, onehot)
+    return mean_negative_log(log_y, labels, onehot)
 
 
 def softmax_loss(x: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
@@ -346,19 +347,43 @@ def softmax_loss(x: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
     x = as_float_array(x, "softmax_loss")
     check_scores(x, "softmax_loss")
     labels, onehot = check_labels(t, x.shape, "softmax_loss")
-    return _mean_negative_log(log_softmax(x), labels, onehot)
+    return mean_negative_log(log_softmax(x), labels, onehot)
 
 
-def _mean_negative_log(log_y, labels, onehot):
-    """``-mean_n sum_k t_nk log_y_nk`` for labels (N,) or one-hot rows (N, C); 1-D is one row."""
+def mean_negative_log(
+    log_y: np.ndarray, labels: np.ndarray | None, onehot: np.ndarray | None
+) -> np.floating:
+    """``-mean_n sum_k t_nk log_y_nk``: the cross-entropy's last step, given log-probabilities.
+
+    The common end of :func:`cross_entropy_error`, :func:`softmax_loss` and
+    :class:`layerwise.layers.SoftmaxWithLoss` (PyTorch's ``nll_loss`` with a mean). The
+    supervision is taken as already checked (labels in range, shapes agreeing): exactly one of
+    ``labels`` and ``onehot`` is given.
+
+    Parameters
+    ----------
+    log_y : ndarray, shape (N, C) or (C,)
+        Log-probabilities; a 1-D ``log_y`` is one row.
+    labels : ndarray of int, shape (N,), or None
+        Label indices in [0, C); ``None`` when ``onehot`` is given.
+    onehot : ndarray, shape like ``log_y``, or None
+        One-hot or probability rows; ``None`` when ``labels`` is given.
+
+    Returns
+    -------
+    float
+        Mean over the rows, a scalar of ``log_y``'s dtype (on ``log_y``'s device).
+    """
     dtype = log_y.dtype
     log_y = log_y.reshape(-1, log_y.shape[-1])
     n = len(log_y)
     with quiet():  # huge one-hot weights give an inf loss, without a warning
         if labels is not None:
             total = log_y[get_array_module(log_y).arange(n), labels.reshape(n)].sum()
-        else:
+        elif onehot is not None:
             total = np.sum(onehot.reshape(log_y.shape) * log_y)
+        else:
+            raise TypeError("mean_negative_log: give labels or onehot")
         # astype, not dtype.type: a NumPy scalar stays one, CuPy's 0-d array stays on the GPU
         return (-total / n).astype(dtype)
 

@@ -23,7 +23,14 @@ from ._checks import (
 )
 from .backend import get_array_module
 
-__all__ = ["col2im", "conv_output_size", "im2col", "shuffle_dataset", "smooth_curve"]
+__all__ = [
+    "col2im",
+    "conv_output_size",
+    "im2col",
+    "shuffle_dataset",
+    "smooth_curve",
+    "window_output_shape",
+]
 
 
 def smooth_curve(x: npt.ArrayLike) -> np.ndarray:
@@ -163,8 +170,42 @@ def _check_window(filter_h, filter_w, stride, pad, where):
     return filter_h, filter_w, stride, pad
 
 
-def _output_shape(shape, filter_h, filter_w, stride, pad, where, channels=1):
-    """(out_h, out_w) for images of ``shape`` (N, C, H, W); a ValueError naming ``where``."""
+def window_output_shape(
+    shape: tuple[int, ...],
+    filter_h: int,
+    filter_w: int,
+    stride: int = 1,
+    pad: int = 0,
+    where: str = "window_output_shape",
+    channels: int = 1,
+) -> tuple[int, int]:
+    """The output height and width of a convolution or pooling over images of ``shape``.
+
+    :func:`conv_output_size` along both axes, with the shape checked first.
+
+    Parameters
+    ----------
+    shape : tuple of int, (N, C, H, W)
+        The images' shape.
+    filter_h, filter_w : int
+        The window's height and width.
+    stride, pad : int
+        As for :func:`conv_output_size`.
+    where : str
+        The name the errors start with (the layer or function being called).
+    channels : int
+        The channels the caller expects, used only for the hint of an error on flat rows.
+
+    Returns
+    -------
+    (out_h, out_w) : tuple of int
+
+    Raises
+    ------
+    ValueError
+        ``shape`` is not four sizes >= 1 (with a hint on how to make images of flat rows), or
+        the window is larger than the padded image.
+    """
     if len(shape) != 4 or 0 in shape:
         raise ValueError(
             f"{where}: expected images of shape (N, C, H, W), all sizes >= 1, got shape "
@@ -252,7 +293,7 @@ def im2col(
     where = "im2col"
     x = as_float_array(input_data, where, name="input_data")
     filter_h, filter_w, stride, pad = _check_window(filter_h, filter_w, stride, pad, where)
-    out_h, out_w = _output_shape(x.shape, filter_h, filter_w, stride, pad, where)
+    out_h, out_w = window_output_shape(x.shape, filter_h, filter_w, stride, pad, where)
     N = x.shape[0]
     img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
     # Every window as a view of img, shape (N, C, out_h, out_w, filter_h, filter_w): window
@@ -314,7 +355,7 @@ def col2im(
             f"{where}: input_shape must be a tuple of whole numbers (N, C, H, W), "
             f"got {input_shape!r}"
         ) from err
-    out_h, out_w = _output_shape(shape, filter_h, filter_w, stride, pad, where)
+    out_h, out_w = window_output_shape(shape, filter_h, filter_w, stride, pad, where)
     N, C, H, W = shape
     rows, columns = N * out_h * out_w, C * filter_h * filter_w
     if col.shape != (rows, columns):

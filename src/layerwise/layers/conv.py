@@ -46,7 +46,7 @@ from .._checks import (
     quiet,
 )
 from ..backend import get_array_module
-from ..util import _output_shape, col2im, im2col
+from ..util import col2im, im2col, window_output_shape
 from . import _conv_fast as fast
 from .base import Layer, initial_weights, register_layer
 
@@ -197,7 +197,7 @@ class Convolution(Layer):
                 f"{where}: x must have {C} channels, x of shape (N, {C}, H, W), to match W of "
                 f"shape {self.W.shape} (FN, C, FH, FW), got x of shape {x.shape}"
             )
-        out_h, out_w = _output_shape(x.shape, FH, FW, self.stride, self.pad, where, C)
+        out_h, out_w = window_output_shape(x.shape, FH, FW, self.stride, self.pad, where, C)
         with quiet():  # beyond the float range is inf, as in Affine
             self.x = as_dtype(x, self.W.dtype)
             xp = get_array_module(self.W)
@@ -221,7 +221,9 @@ class Convolution(Layer):
         if self.x is None:
             raise self._not_ready()
         FN, C, FH, FW = self.W.shape
-        out_h, out_w = _output_shape(self.x.shape, FH, FW, self.stride, self.pad, "Convolution")
+        out_h, out_w = window_output_shape(
+            self.x.shape, FH, FW, self.stride, self.pad, "Convolution"
+        )
         dout = check_dout(dout, (len(self.x), FN, out_h, out_w), "Convolution", self.W.dtype)
         with quiet():
             if self._X3 is not None:
@@ -325,7 +327,7 @@ class Pooling(Layer):
         where = "Pooling.forward"
         x = as_float_array(x, where)
         ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
-        out_h, out_w = _output_shape(x.shape, ph, pw, s, p, where)
+        out_h, out_w = window_output_shape(x.shape, ph, pw, s, p, where)
         self.x = x
         if fast.pool_fast_path(ph, pw, s, get_array_module(x)):
             out, self.arg_max = fast.pool_forward(x, s, p)
@@ -342,7 +344,7 @@ class Pooling(Layer):
             raise self._not_ready()
         ph, pw, s, p = self.pool_h, self.pool_w, self.stride, self.pad
         N, C, H, W = self.x.shape
-        out_h, out_w = _output_shape(self.x.shape, ph, pw, s, p, "Pooling")
+        out_h, out_w = window_output_shape(self.x.shape, ph, pw, s, p, "Pooling")
         dout = check_dout(dout, (N, C, out_h, out_w), "Pooling", self.x.dtype)
         xp = get_array_module(self.x)
         if fast.pool_fast_path(ph, pw, s, xp):

@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from .._checks import as_array, as_float_array, check_dout, check_labels, check_scores, quiet
 from ..backend import get_array_module
-from ..functions import _mean_negative_log, log_softmax
+from ..functions import log_softmax, mean_negative_log
 from .base import Layer, register_layer
 
 
@@ -54,7 +54,7 @@ class SoftmaxWithLoss(Layer):
         self.t = as_array(t, "SoftmaxWithLoss.forward", name="t")
         log_y = log_softmax(x)  # log y from the logits: exact where y underflows to 0
         self.y = np.exp(log_y)
-        self.loss = loss = _mean_negative_log(log_y, labels, onehot)  # the cross-entropy
+        self.loss = loss = mean_negative_log(log_y, labels, onehot)  # the cross-entropy
         return loss
 
     def backward(self, dout: npt.ArrayLike = 1.0) -> np.ndarray:
