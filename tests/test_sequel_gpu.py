@@ -15,7 +15,9 @@ Two kinds of test, as in ``test_gpu.py``:
 """
 
 import copy
+import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +44,9 @@ def standin(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", make_cupy())
     yield sys.modules["cupy"]
     backend._checked_cupy.cache_clear()
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def _tuple(value):
@@ -401,6 +406,17 @@ def test_to_gpu_and_to_cpu_of_the_sequels_util(standin):
     on = to_gpu(a)
     assert is_cupy_array(on) and to_gpu(on) is on
     assert type(to_cpu(on)) is np.ndarray and to_cpu(a) is a
+
+
+def test_the_gpu_scripts_sequel_check_runs_its_cupy_path_through_the_stand_in(standin, capsys):
+    # benchmarks/gpu.py's (e) runs on a GPU machine only: here it meets CuPy's refusals.
+    spec = importlib.util.spec_from_file_location("gpu_script", BENCHMARKS / "gpu.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    report = script.Report()
+    script.check_sequel(report, "cuda", dry_run=True)
+    out = capsys.readouterr().out
+    assert not report.failed and out.count("ok  ") == 3, out
 
 
 # ---------------------------------------------------------------- on a real GPU (marked)
