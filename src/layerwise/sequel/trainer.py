@@ -32,11 +32,6 @@ from .util import clip_grads
 __all__ = ["RnnlmTrainer", "Trainer", "remove_duplicate"]
 
 
-def _is_transposed_view(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when ``b`` is ``a.T`` (or ``a`` is ``b.T``): the same memory, read transposed."""
-    return is_transposed_view(a, b)
-
-
 def remove_duplicate(
     params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -58,7 +53,7 @@ def remove_duplicate(
         while j < len(params):
             if params[j] is params[i]:
                 grads[i] += grads[j]
-            elif _is_transposed_view(params[i], params[j]):
+            elif is_transposed_view(params[i], params[j]):
                 grads[i] += grads[j].T
             else:
                 j += 1
