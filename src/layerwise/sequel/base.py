@@ -19,6 +19,10 @@ hence the namespace :mod:`layerwise.sequel`.
 rebuilds it) and the error for ``backward`` before ``forward``. :data:`SEQUEL_LAYERS` registers
 them by name, apart from volume 1's registry (the sequel reuses the names ``Affine``,
 ``Sigmoid``, ``SoftmaxWithLoss``, ``Dropout`` for classes of another protocol).
+
+On a GPU (CuPy), the layers compute with their parameters' array module. :class:`OnDevice`
+gives layers and models ``to(device)``: since the arrays are shared by identity, a move must
+replace every occurrence of an array with the same moved array, which :func:`move_arrays` does.
 """
 
 from __future__ import annotations
