@@ -401,6 +401,25 @@ def test_state_dict_of_a_device_model_resumes_on_the_host_and_back(standin, tmp_
     _same(loss_gpu, cpu.forward(xs, ts), "loss after resuming")
 
 
+def test_to_cuda_without_cupy_says_what_is_missing_and_moves_nothing(monkeypatch):
+    backend._checked_cupy.cache_clear()
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy: ImportError
+    model = Rnnlm(V, 4, 5, seed=0)
+    with pytest.raises(backend.DeviceUnavailableError, match="CuPy is not installed"):
+        model.to("cuda")
+    assert model.device == "cpu" and all(type(p) is np.ndarray for p in model.params)
+    backend._checked_cupy.cache_clear()
+
+
+def test_the_standin_has_what_the_sequel_reads_of_cupys_arrays(standin):
+    # data.ptr (is_transposed_view) and a view through the caller's own Ellipsis (GRU's backward)
+    a = standin.asarray(np.arange(6.0).reshape(2, 3))
+    assert a.data.ptr == a.T.data.ptr and a[1:].data.ptr == a.data.ptr + 3 * a.itemsize
+    view = a[..., :2]
+    view[...] = 0
+    np.testing.assert_array_equal(as_numpy(a), [[0, 0, 2], [0, 0, 5]])
+
+
 def test_to_gpu_and_to_cpu_of_the_sequels_util(standin):
     a = np.arange(3.0)
     on = to_gpu(a)
