@@ -316,20 +316,23 @@ def test_clip_grads_scales_device_gradients_in_place(standin):
 # ---------------------------------------------------------------- trainers, evaluation, files
 
 
-def test_the_trainer_on_device_data_is_the_host_run(standin):
+@pytest.mark.parametrize("data_on", ["device", "host"])
+def test_the_trainer_of_a_device_model_is_the_host_run(standin, capsys, data_on):
+    # Data on the device, as the sequel's scripts put it, or left on the host (ids copied over).
     cpu, gpu = _pair("CBOW")
     contexts, target = _ids((40, 4), V, 3), _ids(40, V, 4)
+    gpu_data = (
+        map(standin.asarray, (contexts, target)) if data_on == "device" else (contexts, target)
+    )
     runs = []
-    for model, data in (
-        (cpu, (contexts, target)),
-        (gpu, map(standin.asarray, (contexts, target))),
-    ):
+    for model, data in ((cpu, (contexts, target)), (gpu, gpu_data)):
         trainer = Trainer(model, optimizer.Adam(0.01), seed=0)
         trainer.fit(*data, max_epoch=2, batch_size=8, max_grad=0.5, eval_interval=2)
         runs.append(trainer.loss_list)
     assert runs[0] == runs[1] and all(type(v) is float for v in runs[1])
     for a, b in zip(gpu.params, cpu.params, strict=True):
         _same(a, b, "params after fit")
+    capsys.readouterr()
 
 
 def test_the_rnnlm_trainer_and_eval_perplexity_on_a_device_corpus(standin, capsys):
