@@ -20,7 +20,11 @@ What it checks, each printed with its measured figure (exit status 1 if any fail
     swapped for ``cupy``: float64, tap-by-tap im2col). Targets: layerwise <= 2x PyTorch's
     time, and >= 3x faster than the book's. The GPU is synchronised before and after each
     timed run (``cupy.cuda.Device().synchronize()``, ``torch.cuda.synchronize()``);
-(d) ``pytest -m gpu tests/test_gpu.py``: the test suite's GPU tests.
+(d) ``pytest -m gpu tests/test_gpu.py tests/test_sequel_gpu.py``: the test suite's GPU tests;
+(e) the sequel's models at the issue's sizes (Rnnlm V 10000, D = H = 100, batch 20, 35 steps;
+    BetterRnnlm D = H = 650; CBOW with negative sampling, H 100, window 5, batch 100): loss and
+    every gradient of a step on CuPy as on NumPy (float32, <= 1e-4), and the time of a training
+    step (forward, backward, SGD) on the GPU and on the CPU, printed (no target yet).
 
 The dry run computes everything on NumPy ("cpu" in place of "cuda"), at tiny sizes, without
 PyTorch CUDA, and does not hold the timings to the targets: it is there so that this script
@@ -46,7 +50,12 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 from layerwise import interop, load, save  # noqa: E402
-from layerwise.backend import DeviceUnavailableError, array_module, as_numpy  # noqa: E402
+from layerwise.backend import (  # noqa: E402
+    DeviceUnavailableError,
+    array_module,
+    as_numpy,
+    to_device,
+)
 from layerwise.book_nets import (  # noqa: E402
     DeepConvNet,
     MultiLayerNet,
@@ -57,6 +66,10 @@ from layerwise.book_nets import (  # noqa: E402
 from layerwise.layers import Affine, Convolution, Dropout, Pooling, Relu  # noqa: E402
 from layerwise.network import Sequential  # noqa: E402
 from layerwise.optimizers import Adam  # noqa: E402
+from layerwise.sequel.optimizer import SGD  # noqa: E402
+from layerwise.sequel.rnnlm import BetterRnnlm, Rnnlm  # noqa: E402
+from layerwise.sequel.trainer import remove_duplicate  # noqa: E402
+from layerwise.sequel.word2vec import CBOW  # noqa: E402
 from layerwise.training import Trainer  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -294,18 +307,73 @@ def check_step_time(report, device, batch, rounds, steps, dry_run):
 
 
 def check_gpu_tests(report):
-    print("(d) pytest -m gpu tests/test_gpu.py")
+    print("(d) pytest -m gpu tests/test_gpu.py tests/test_sequel_gpu.py")
     missing = [m for m in ("pytest", "hypothesis") if importlib.util.find_spec(m) is None]
     if missing:  # the test suite's conftest needs both
         report.skip("pytest -m gpu", f"{' and '.join(missing)} not installed")
         return
     command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-               str(HERE.parent / "tests" / "test_gpu.py")]  # fmt: skip
+               str(HERE.parent / "tests" / "test_gpu.py"),
+               str(HERE.parent / "tests" / "test_sequel_gpu.py")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent, timeout=240)
     last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     report.check("pytest -m gpu", result.returncode == 0, last)
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-2000:], sep="\n")
+
+
+# ---------------------------------------------------------------- (e) the sequel's models
+
+
+def _sequel_models(dry_run):
+    """{name: (make(), x, t)}: the sequel's models at the issue's sizes (tiny in a dry run)."""
+    rng = np.random.default_rng(0)
+    V, H, H2, N, T = (50, 8, 8, 4, 5) if dry_run else (10000, 100, 650, 20, 35)
+    corpus = rng.integers(0, V, 20 * V)
+    lm = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    contexts, target = rng.integers(0, V, (5 * N, 10)), rng.integers(0, V, 5 * N)
+    return {
+        f"Rnnlm (V {V}, D = H = {H}, batch {N}, {T} steps)": (lambda: Rnnlm(V, H, H, seed=0), *lm),
+        f"BetterRnnlm (D = H = {H2})": (lambda: BetterRnnlm(V, H2, H2, seed=0), *lm),
+        f"CBOW (negative sampling, H {H}, window 5, batch {5 * N})": (
+            lambda: CBOW(V, H, 5, corpus, seed=0),
+            contexts,
+            target,
+        ),
+    }
+
+
+def check_sequel(report, device, dry_run):
+    print(f"(e) the sequel's models on {device}: a step against NumPy (float32), and its time "
+          "(median ms per step: forward, backward, SGD)")  # fmt: skip
+    xp = array_module(device)
+    sync = (lambda: None) if xp is np else (lambda: xp.cuda.Device().synchronize())
+    rounds, steps = (1, 1) if dry_run else (5, 3)
+    for name, (make, x, t) in _sequel_models(dry_run).items():
+        cpu, gpu = make(), make().to(device)  # the same seed: the same weights and draws
+        x_gpu, t_gpu = to_device(x, device), to_device(t, device)
+        loss_cpu, loss_gpu = cpu.forward(x, t), gpu.forward(x_gpu, t_gpu)
+        cpu.backward()
+        gpu.backward()
+        worst = abs(float(loss_gpu) - float(loss_cpu)) / abs(float(loss_cpu))
+        worst = max(worst, *(relative(a, b) for a, b in zip(gpu.grads, cpu.grads, strict=True)))
+        report.check(name, worst <= TOLERANCE, f"largest relative difference {worst:.2e}")
+        times = {"gpu": [], "cpu": []}
+        for _ in range(rounds):  # interleaved: the GPU's rounds and the CPU's alternate
+            for where, model, batch, wait in (("gpu", gpu, (x_gpu, t_gpu), sync),
+                                              ("cpu", cpu, (x, t), lambda: None)):  # fmt: skip
+                optimizer = SGD(0.1)
+                wait()
+                start = time.perf_counter()
+                for _ in range(steps):
+                    model.forward(*batch)
+                    model.backward()
+                    optimizer.update(*remove_duplicate(model.params, model.grads))
+                wait()
+                times[where].append((time.perf_counter() - start) / steps * 1e3)
+        ms = {where: statistics.median(ts) for where, ts in times.items()}
+        print(f"        {device}: {ms['gpu']:8.2f} ms   cpu: {ms['cpu']:8.2f} ms   "
+              f"({ms['cpu'] / ms['gpu']:.1f}x)")  # fmt: skip
 
 
 def main(argv=None):
@@ -333,6 +401,7 @@ def main(argv=None):
     else:
         check_step_time(report, device, batch=100, rounds=15, steps=20, dry_run=False)
     check_gpu_tests(report)
+    check_sequel(report, device, dry_run=dry)
     seconds = time.perf_counter() - started
     if report.failed:
         print(f"FAILED ({seconds:.0f} s): {', '.join(report.failed)}")

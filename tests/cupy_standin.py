@@ -216,6 +216,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     real = property(lambda self: ndarray._of(self._a.real))
     imag = property(lambda self: ndarray._of(self._a.imag))
     device = property(lambda self: _Device(0))
+    # cupy.cuda.MemoryPointer: ``ptr`` is the address of the first element (here a host one)
+    data = property(lambda self: types.SimpleNamespace(ptr=self._a.ctypes.data))
 
     @property
     def base(self):
@@ -258,7 +260,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __getitem__(self, key):
         key, basic = _index(key)
         # With an Ellipsis, NumPy's integer indexing gives a 0-d view, as CuPy's always does.
-        return ndarray._of(self._a[(*key, Ellipsis) if basic else key])
+        view = basic and not any(k is Ellipsis for k in key)
+        return ndarray._of(self._a[(*key, Ellipsis) if view else key])
 
     def __setitem__(self, key, value):
         key, basic = _index(key)

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_float_array
+from .._checks import as_array, as_dtype, as_float_array
 from .._types import StrPath
+from ..backend import as_numpy
 from ..functions import softmax
 from .base import SequelLayer, register_sequel_layer
 from .seq2seq import Encoder, Seq2seq, _Decoding
@@ -98,7 +99,7 @@ class WeightSum(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs, a = self.cache
-        dc = np.asarray(dc, hs.dtype)
+        dc = as_dtype(as_array(dc, "WeightSum.backward", name="dc"), hs.dtype)
         return a[:, :, None] * dc[:, None, :], (hs @ dc[:, :, None])[:, :, 0]
 
 
@@ -126,7 +127,8 @@ class AttentionWeight(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs, h, a = self.cache
-        ds = _softmax_backward(a, np.asarray(da, hs.dtype))
+        da = as_dtype(as_array(da, "AttentionWeight.backward", name="da"), hs.dtype)
+        ds = _softmax_backward(a, da)
         return ds[:, :, None] * h[:, None, :], (ds[:, None, :] @ hs)[:, 0]
 
 
@@ -196,7 +198,7 @@ class TimeAttention(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs_enc, hs_dec, A = self.cache
-        dC = np.asarray(dout, hs_enc.dtype)
+        dC = as_dtype(as_array(dout, "TimeAttention.backward", name="dout"), hs_enc.dtype)
         dS = _softmax_backward(A, dC @ hs_enc.transpose(0, 2, 1))
         dhs_enc = A.transpose(0, 2, 1) @ dC + dS.transpose(0, 2, 1) @ hs_dec
         return dhs_enc, dS @ hs_enc
@@ -240,7 +242,7 @@ class AttentionDecoder(_Decoding):
         return self.affine.forward(np.concatenate((c, dec_hs), axis=2))
 
     def forward(self, xs: npt.ArrayLike, enc_hs: npt.ArrayLike) -> np.ndarray:
-        enc_hs = np.asarray(enc_hs)
+        enc_hs = as_array(enc_hs, "AttentionDecoder.forward", name="enc_hs")
         self.lstm.set_state(enc_hs[:, -1])
         return self._attend(xs, enc_hs)
 
@@ -310,7 +312,7 @@ def plot_attention(
         import matplotlib.pyplot as plt
     except ImportError as err:  # an optional extra
         raise ImportError("plot_attention needs matplotlib: pip install matplotlib") from err
-    amap = np.asarray(attention_map, dtype=float)
+    amap = as_numpy(attention_map).astype(float)  # drawn from the host
     if amap.ndim != 2 or amap.shape != (len(column_labels), len(row_labels)):
         raise ValueError(
             f"plot_attention: expected a map of shape (len(column_labels), len(row_labels)) = "

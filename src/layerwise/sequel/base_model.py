@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..backend import as_array_like
+from .base import OnDevice
 from .weights import SequelParams
 
 __all__ = ["BaseModel", "LayerStack"]
 
 
-class BaseModel(SequelParams):
+class BaseModel(OnDevice, SequelParams):
     """``params``/``grads`` lists (None until a subclass builds them), forward and backward."""
 
     def __init__(self) -> None:
@@ -80,7 +82,7 @@ class LayerStack(BaseModel):
             for name in getattr(layer, "state_names", ()):
                 value = getattr(layer, name)
                 if value is not None:
-                    state[f"layers/{j}/{name}"] = np.array(value, copy=True)
+                    state[f"layers/{j}/{name}"] = np.copy(value)  # on its device
         return state
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
@@ -110,9 +112,11 @@ class LayerStack(BaseModel):
                 + ". Was this state saved from a model of other sizes?"
             )
         for i, p in enumerate(self.params):
-            p[...] = state[f"params/{i}"]
+            p[...] = as_array_like(state[f"params/{i}"], p)  # from a file: host to p's device
+        like = self.params[0] if self.params else None
         for key, (layer, name) in states.items():
-            setattr(layer, name, np.array(state[key], copy=True) if key in keys else None)
+            value = as_array_like(np.copy(state[key]), like) if key in keys else None
+            setattr(layer, name, value)
 
     def rng_states(self) -> dict[str, Any]:
         """``{layer index: bit_generator.state}`` of every layer with a generator ``rng``."""

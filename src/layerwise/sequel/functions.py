@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..functions import cross_entropy_error, log_softmax, relu, sigmoid, softmax
 
 __all__ = [
@@ -66,13 +67,14 @@ def softmax_and_log_at(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.nda
     y : ndarray, shape (M, C), x's dtype
     log_y_t : ndarray, shape (M,)
     """
-    y = np.empty_like(x)
-    log_y_t = np.empty(len(x), x.dtype)
+    xp = get_array_module(x)
+    y = xp.empty_like(x)
+    log_y_t = xp.empty(len(x), x.dtype)
     rows = max(1, (1 << 18) // max(1, x.shape[1] * x.itemsize))
     for start in range(0, len(x), rows):
         block, yb = x[start : start + rows], y[start : start + rows]
         np.subtract(block, block.max(axis=1, keepdims=True), out=yb)
-        log_y_t[start : start + rows] = yb[np.arange(len(yb)), t[start : start + rows]]
+        log_y_t[start : start + rows] = yb[xp.arange(len(yb)), t[start : start + rows]]
         np.exp(yb, out=yb)
         total = yb.sum(axis=1, keepdims=True)
         yb /= total

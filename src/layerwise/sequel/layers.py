@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_dtype, as_float_array, check_dout, quiet
+from .._checks import as_array, as_dtype, as_float_array, check_dout, quiet
+from ..backend import as_array_like, get_array_module
 from ..layers import Dropout as _Dropout
 from ..layers import Sigmoid as _Sigmoid
 from ..layers import SoftmaxWithLoss as _SoftmaxWithLoss
@@ -281,7 +282,7 @@ class SigmoidWithLoss(SequelLayer):
     def forward(self, x: npt.ArrayLike, t: npt.ArrayLike) -> np.floating:
         where = f"{type(self).__name__}.forward"
         x = as_float_array(x, where)
-        t = np.asarray(t)
+        t = as_array_like(as_array(t, where, name="t"), x)  # labels on the scores' device
         if t.shape != x.shape or x.size == 0:
             raise ValueError(
                 f"{where}: t must have the shape of the scores x, {x.shape} (non-empty), got "
@@ -317,7 +318,7 @@ def scatter_rows(dW: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
     if not dW.flags.c_contiguous:  # no flat view to write through (a transposed weight's)
         np.add.at(dW, ids.reshape(-1), rows)
         return
-    flat = ids.reshape(-1, 1) * D + np.arange(D)
+    flat = ids.reshape(-1, 1) * D + get_array_module(dW).arange(D)
     np.add.at(dW.reshape(V * D), flat.reshape(-1), rows.reshape(-1))
 
 
@@ -363,7 +364,8 @@ class Embedding(SequelLayer):
 
     def forward(self, idx: npt.ArrayLike) -> np.ndarray:
         W = self.params[0]
-        self.idx = check_ids(idx, len(W), f"{type(self).__name__}.forward")
+        # ids given on the host go to W's device once (CuPy would copy them at each use)
+        self.idx = as_array_like(check_ids(idx, len(W), f"{type(self).__name__}.forward"), W)
         return W[self.idx]
 
     def backward(self, dout: npt.ArrayLike) -> None:

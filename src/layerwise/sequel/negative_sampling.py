@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_float_array, check_dout, check_number
+from .._checks import as_array, as_float_array, check_dout, check_number
+from ..backend import as_array_like, as_numpy
 from .base import SequelLayer, check_ids, register_sequel_layer
 from .layers import Embedding, SigmoidWithLoss
 
@@ -61,7 +62,7 @@ class EmbeddingDot(SequelLayer):
         W = self.params[0]
         where = f"{type(self).__name__}.forward"
         h = as_float_array(h, where, name="h").astype(W.dtype, copy=False)
-        idx = np.asarray(idx)
+        idx = as_array(idx, where, name="idx")
         if h.ndim != 2 or h.shape[1] != W.shape[1] or idx.ndim not in (1, 2) or len(idx) != len(h):
             raise ValueError(
                 f"{where}: expected h of shape (N, {W.shape[1]}) and idx of shape (N,) or (N, K), "
@@ -101,6 +102,11 @@ class UnigramSampler:
     seed : None, int or numpy.random.Generator, keyword-only
         The sampler's generator ``rng`` (the sequel draws from NumPy's global state).
 
+    The sampler works on the host, whatever device the model is on: targets given on a GPU are
+    copied to the host (N ids) and :class:`NegativeSamplingLoss` copies the negatives to its
+    weights' device (N S ids). The same seed then draws the same negatives on either device,
+    and the rejection rounds need no device-to-host synchronisation.
+
     Attributes
     ----------
     vocab_size : int
@@ -108,10 +114,12 @@ class UnigramSampler:
     rng : numpy.random.Generator
     """
 
+    stays_on_host = True  # moving a model (``to("cuda")``) leaves the sampler here
+
     def __init__(
         self, corpus: npt.ArrayLike, power: float, sample_size: int, *, seed: Any = None
     ) -> None:
-        corpus = check_ids(corpus, np.iinfo(np.intp).max, "UnigramSampler")
+        corpus = check_ids(as_numpy(corpus), np.iinfo(np.intp).max, "UnigramSampler")
         if corpus.ndim != 1 or corpus.size == 0:
             raise ValueError(
                 f"UnigramSampler: corpus must be 1-D and non-empty, got {corpus.shape}"
@@ -154,6 +162,7 @@ class UnigramSampler:
         -------
         ndarray of intp, shape (N, sample_size)
         """
+        target = as_numpy(target)  # N ids from a GPU: the sampler draws on the host
         target = check_ids(target, self.vocab_size, "UnigramSampler.get_negative_sample")
         target = target.reshape(-1)
         n, size = len(target), self.sample_size
@@ -230,11 +239,13 @@ class NegativeSamplingLoss(SequelLayer):
         self.negative_sample: np.ndarray | None = None
 
     def forward(self, h: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        target = np.asarray(target)
-        self.negative_sample = self.sampler.get_negative_sample(target)
+        W = self.params[0]
+        target = as_array(target, f"{type(self).__name__}.forward", name="target")
+        self.negative_sample = as_array_like(self.sampler.get_negative_sample(target), W)
+        target = as_array_like(target, W)
         idx = np.concatenate([target.reshape(-1, 1), self.negative_sample], axis=1)
         score = self.embed_dot.forward(h, idx)
-        label = np.zeros(idx.shape, score.dtype)
+        label = np.zeros_like(score)
         label[:, 0] = 1
         # SigmoidWithLoss averages over N (S + 1) entries; the sequel's loss sums S + 1 means.
         return self.loss_layer.forward(score, label) * (self.sample_size + 1)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import as_numpy
 from .functions import softmax
 from .rnnlm import BetterRnnlm, Rnnlm
 
@@ -61,6 +62,7 @@ class _Generating:
         while len(word_ids) < sample_size:
             score = self.predict(np.array([[x]]))
             p = softmax(score.reshape(-1).astype(np.float64))  # float64: the sum is 1 to 1e-16
+            p = as_numpy(p)  # V probabilities to the host, where the seeded generator draws
             sampled = int(rng.choice(len(p), p=p))
             if sampled not in skip:
                 x = sampled

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._checks import as_array
+from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from .base_model import BaseModel
 from .rnnlm import InitialWeights
@@ -140,10 +142,11 @@ class _Decoding:
 
         ``start_id``: one id for all rows, or one per row (N,).
         """
-        self._begin(np.asarray(state))
+        state = as_array(state, f"{type(self).__name__}.generate_batch", name="state")
+        self._begin(state)
         n = len(self.lstm.h)  # type: ignore[arg-type]
-        x = np.broadcast_to(np.asarray(start_id, dtype=int), (n,)).reshape(n, 1)
-        sampled = np.empty((n, sample_size), dtype=int)
+        x = np.broadcast_to(as_numpy(start_id).astype(int), (n,)).reshape(n, 1)
+        sampled = get_array_module(state).empty((n, sample_size), dtype=int)  # on the device
         for t in range(sample_size):
             x = self._step(x).argmax(axis=-1)
             sampled[:, t] = x[:, 0]
@@ -216,7 +219,7 @@ class PeekyDecoder(_Decoding):
         return self.affine.forward(np.concatenate((hs, out), axis=2))
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
-        h = np.asarray(h)
+        h = as_array(h, "PeekyDecoder.forward", name="h")
         self.lstm.set_state(h)
         self.cache = h.shape[1]
         return self._peek(h, xs)
@@ -278,7 +281,7 @@ class Seq2seq(BaseModel):
         self.grads = self.encoder.grads + self.decoder.grads
 
     def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike) -> np.floating:
-        ts = np.asarray(ts)
+        ts = as_array(ts, f"{type(self).__name__}.forward", name="ts")
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(
                 f"{type(self).__name__}.forward: expected ts of shape (N, T) with T >= 2 (the "
@@ -320,9 +323,9 @@ def eval_seq2seq(
     answer; with ``verbose`` the question (reversed back when ``is_reverse``), the answer and
     the guess are printed, the guess marked right or wrong.
     """
-    correct = np.asarray(correct).reshape(-1)
+    correct = as_numpy(correct).reshape(-1)
     guess = model.generate(question, int(correct[0]), len(correct) - 1)
-    text = "".join(id_to_char[int(c)] for c in np.asarray(question).reshape(-1))
+    text = "".join(id_to_char[int(c)] for c in as_numpy(question).reshape(-1))
     answer = "".join(id_to_char[int(c)] for c in correct[1:])
     guessed = "".join(id_to_char[int(c)] for c in guess)
     if verbose:
@@ -348,10 +351,11 @@ def seq2seq_accuracy(
     :func:`eval_seq2seq` over every row, counted, but decoded ``batch_size`` questions at a
     time (``generate_batch``); ``t[:, 0]`` is each row's start symbol.
     """
-    x, t = np.asarray(x), np.asarray(t)
+    x, t = as_array(x, "seq2seq_accuracy"), as_numpy(t)
     correct = 0
     for start in range(0, len(x), batch_size):
         tb = t[start : start + batch_size]
         guess = model.generate_batch(x[start : start + batch_size], tb[:, 0], tb.shape[1] - 1)
+        guess = as_numpy(guess)  # N answers to compare with t on the host
         correct += int(np.all(guess == tb[:, 1:], axis=1).sum())
     return correct / len(x)

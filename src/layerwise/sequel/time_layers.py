@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_dtype, as_float_array, check_dout, quiet
+from .._checks import as_array, as_dtype, as_float_array, check_dout, quiet
+from ..backend import as_array_like, get_array_module
 from ..layers import Dropout as _Dropout
 from .base import SequelLayer, check_ids, check_ndim, register_sequel_layer
 from .functions import gate_sigmoid, softmax_and_log_at
@@ -82,7 +83,7 @@ def _contiguous_T(W: Array) -> Array:
     OpenBLAS multiplies a few rows by a weight stored row-major up to 2.3x faster than by a
     transposed view of it (N 20, H 100 to 650, one thread); the copy costs about one step.
     """
-    return np.ascontiguousarray(W.T)
+    return get_array_module(W).ascontiguousarray(W.T)
 
 
 def _input_grads(X: Array, dA: Array, Wx: Array, grads: list[Array]) -> Array:
@@ -139,9 +140,10 @@ def lstm_forward(
     """
     H = Wh.shape[0]
     gates = _input_projection(X, Wx, b)
-    cs = np.empty((*gates.shape[:2], H), gates.dtype)
+    xp = get_array_module(gates)
+    cs = xp.empty((*gates.shape[:2], H), gates.dtype)
     hs = np.empty_like(cs)
-    m = np.full(4 * H, 0.5, gates.dtype)
+    m = xp.full(4 * H, 0.5, gates.dtype)
     m[H : 2 * H] = 1
     m_add = m.copy()
     m_add[H : 2 * H] = 0
@@ -190,7 +192,7 @@ def lstm_backward(
     dh = np.zeros_like(h0)
     ds = np.empty_like(h0)  # tanh(c_t), then its slope, then ds
     dc_prev = np.empty_like(h0)
-    slope = np.empty((N, 4 * H), gates.dtype)
+    slope = get_array_module(gates).empty((N, 4 * H), gates.dtype)
     dc = np.zeros_like(c0) if dc is None else dc
     for t in reversed(range(len(dH))):
         g = gates[t]
@@ -228,7 +230,7 @@ def gru_forward(X: Array, h0: Array, Wx: Array, Wh: Array, b: Array) -> tuple[Ar
     """
     H = Wh.shape[0]
     gates = _input_projection(X, Wx, b)
-    rh = np.empty((*gates.shape[:2], H), gates.dtype)
+    rh = get_array_module(gates).empty((*gates.shape[:2], H), gates.dtype)
     hs = np.empty_like(rh)
     h = h0
     for t in range(len(gates)):
@@ -330,7 +332,8 @@ class _Cell(SequelLayer):
         dout = check_dout(dout, shape, where, self.params[0].dtype)
         # Always a copy: for N = 1 or T = 1 the swapped view is contiguous already, and
         # ascontiguousarray would hand back the caller's array for backward to overwrite.
-        return np.array(dout[None] if len(shape) == 2 else dout.swapaxes(0, 1), order="C")
+        xp = get_array_module(dout)
+        return xp.array(dout[None] if len(shape) == 2 else dout.swapaxes(0, 1), order="C")
 
 
 class _OneStateCell(_Cell):
@@ -477,12 +480,12 @@ class _TimeCell(_Cell):
                 f"{where}: expected xs of shape (N, T, {Wx.shape[0]}) (batch, time, features), "
                 f"got {xs.shape}"
             )
-        return np.ascontiguousarray(xs.swapaxes(0, 1), dtype=Wx.dtype)
+        return get_array_module(xs).ascontiguousarray(xs.swapaxes(0, 1), dtype=Wx.dtype)
 
     def _start(self, state: np.ndarray | None, n: int, name: str) -> np.ndarray:
         """The state a sequence starts from: the carried one when stateful, else zeros."""
         if not self.stateful or state is None:
-            return np.zeros((n, self.hidden_size), self.params[0].dtype)
+            return np.zeros_like(self.params[0], shape=(n, self.hidden_size))
         return self._state(state, n, f"{type(self).__name__}.forward (stateful)", name)
 
     def set_state(self, h: npt.ArrayLike) -> None:
@@ -493,7 +496,7 @@ class _TimeCell(_Cell):
 
     @staticmethod
     def _batch_major(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a.swapaxes(0, 1))
+        return get_array_module(a).ascontiguousarray(a.swapaxes(0, 1))
 
 
 class _OneStateTimeCell(_TimeCell):
@@ -614,7 +617,7 @@ class TimeEmbedding(Embedding):
     """
 
     def forward(self, xs: npt.ArrayLike) -> np.ndarray:
-        xs = np.asarray(xs)
+        xs = as_array(xs, f"{type(self).__name__}.forward", name="xs")
         check_ndim(xs, 2, f"{type(self).__name__}.forward", "(N, T) of word ids")
         return super().forward(xs)
 
@@ -659,7 +662,7 @@ class TimeSoftmaxWithLoss(SequelLayer):
         xs = as_float_array(xs, where, name="xs")
         check_ndim(xs, 3, where, "(N, T, V)")
         N, T, V = xs.shape
-        ts = np.asarray(ts)
+        ts = as_array_like(as_array(ts, where, name="ts"), xs)  # labels on the scores' device
         if ts.shape == xs.shape:  # one-hot labels
             ts = ts.argmax(axis=2)
         if ts.shape != (N, T):
@@ -672,7 +675,7 @@ class TimeSoftmaxWithLoss(SequelLayer):
         with quiet():
             ys, log_y = softmax_and_log_at(xs.reshape(N * T, V), t)
             n_labelled = mask.sum()
-            loss = -log_y[mask].sum() / xs.dtype.type(n_labelled)
+            loss = -log_y[mask].sum() / n_labelled.astype(xs.dtype)
         self.cache = (t, ys, mask, (N, T, V))
         return loss
 
@@ -681,10 +684,11 @@ class TimeSoftmaxWithLoss(SequelLayer):
             raise self._not_ready()
         t, ys, mask, (N, T, V) = self.cache
         dout = float(check_dout(dout, (), type(self).__name__))
-        scale = ys.dtype.type(dout / max(int(mask.sum()), 1))  # nothing labelled: dx = 0
+        # nothing labelled: dx = 0; the count stays where mask is (no read-back per step)
+        scale = (dout / np.maximum(mask.sum(), 1)).astype(ys.dtype)
         # (y - onehot) * scale as y * scale, then -scale at the labels: one pass over y
         dx = np.multiply(ys, scale)
-        dx[np.arange(N * T), t] -= scale
+        dx[get_array_module(ys).arange(N * T), t] -= scale
         if not mask.all():
             dx[~mask] = 0
         return dx.reshape(N, T, V)
@@ -750,13 +754,13 @@ class TimeBiLSTM(SequelLayer):
         return {"stateful": self.forward_lstm.stateful}
 
     def forward(self, xs: npt.ArrayLike) -> np.ndarray:
-        xs = np.asarray(xs)
+        xs = as_array(xs, f"{type(self).__name__}.forward", name="xs")
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
         return np.concatenate((o1, o2[:, ::-1]), axis=2)
 
     def backward(self, dhs: npt.ArrayLike) -> np.ndarray:
-        dhs = np.asarray(dhs)
+        dhs = as_array(dhs, f"{type(self).__name__}.backward", name="dhs")
         H = self.forward_lstm.hidden_size
         dxs = self.forward_lstm.backward(dhs[:, :, :H])
         dxs += self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]

@@ -24,20 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._checks import as_array
+from ..backend import as_array_like, get_array_module
+from .base import is_transposed_view
 from .util import clip_grads
 
 __all__ = ["RnnlmTrainer", "Trainer", "remove_duplicate"]
-
-
-def _is_transposed_view(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when ``b`` is ``a.T`` (or ``a`` is ``b.T``): the same memory, read transposed."""
-    return (
-        a.ndim == 2
-        and b.shape == a.T.shape
-        and b.strides == a.T.strides
-        and a.ctypes.data == b.ctypes.data
-        and np.shares_memory(a, b)
-    )
 
 
 def remove_duplicate(
@@ -61,7 +53,7 @@ def remove_duplicate(
         while j < len(params):
             if params[j] is params[i]:
                 grads[i] += grads[j]
-            elif _is_transposed_view(params[i], params[j]):
+            elif is_transposed_view(params[i], params[j]):
                 grads[i] += grads[j].T
             else:
                 j += 1
@@ -71,14 +63,14 @@ def remove_duplicate(
     return params, grads
 
 
-def _step(model: Any, optimizer: Any, x: Any, t: Any, max_grad: float | None) -> float:
+def _step(model: Any, optimizer: Any, x: Any, t: Any, max_grad: float | None) -> Any:
     loss = model.forward(x, t)
     model.backward()
     params, grads = remove_duplicate(model.params, model.grads)
     if max_grad is not None:
         clip_grads(grads, max_grad)
     optimizer.update(params, grads)
-    return float(loss)
+    return loss  # on the model's device: read back only at eval_interval
 
 
 def _loop(
@@ -93,12 +85,14 @@ def _loop(
 ) -> None:
     """The sequel's loop: a step per batch; every ``eval_interval`` steps a line and a point
     on ``curve``, ``measure`` of the mean loss since the last (the loss itself, or exp)."""
-    total_loss, loss_count = 0.0, 0
+    total_loss: Any = 0.0
+    loss_count = 0
     start_time = time.time()
     interval = trainer.eval_interval
     for _ in range(max_epoch):
         for iters, (x, t) in enumerate(epoch()):
-            total_loss += _step(trainer.model, trainer.optimizer, x, t, max_grad)
+            loss = _step(trainer.model, trainer.optimizer, x, t, max_grad)
+            total_loss = np.add(total_loss, loss, dtype=np.float64)
             loss_count += 1
             if interval is not None and iters % interval == 0:
                 value = float(measure(total_loss / loss_count))
@@ -150,11 +144,11 @@ class Trainer:
         max_grad: float | None = None,
         eval_interval: int | None = 20,
     ) -> None:
-        x, t = np.asarray(x), np.asarray(t)
+        x, t = as_array(x, "Trainer.fit"), as_array(t, "Trainer.fit", name="t")
         max_iters = len(x) // batch_size
 
         def epoch() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            idx = self.rng.permutation(len(x))
+            idx = as_array_like(self.rng.permutation(len(x)), x)  # drawn on the host
             xs, ts = x[idx], t[idx]
             for iters in range(max_iters):
                 batch = slice(iters * batch_size, (iters + 1) * batch_size)
@@ -191,7 +185,8 @@ class RnnlmTrainer:
         if self.time_idx is None:
             self.time_idx = 0
         jump = len(x) // batch_size
-        positions = np.arange(batch_size)[:, None] * jump + self.time_idx + np.arange(time_size)
+        xp = get_array_module(x)  # the positions index the corpus where it is
+        positions = xp.arange(batch_size)[:, None] * jump + self.time_idx + xp.arange(time_size)
         positions %= len(x)
         self.time_idx += time_size
         return x[positions], t[positions]
@@ -206,7 +201,7 @@ class RnnlmTrainer:
         max_grad: float | None = None,
         eval_interval: int | None = 20,
     ) -> None:
-        xs, ts = np.asarray(xs), np.asarray(ts)
+        xs, ts = as_array(xs, "RnnlmTrainer.fit", "xs"), as_array(ts, "RnnlmTrainer.fit", "ts")
         max_iters = len(xs) // (batch_size * time_size)
         self.time_idx = 0
         self.ppl_list = []

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import check_number, quiet
-from ..backend import as_numpy, to_device
+from .._checks import as_array, check_number, quiet
+from ..backend import as_numpy, get_array_module, to_device
 
 __all__ = [
     "analogy",
@@ -94,7 +94,7 @@ def create_co_matrix(corpus: npt.ArrayLike, vocab_size: int, window_size: int = 
 
 def cos_similarity(x: npt.ArrayLike, y: npt.ArrayLike, eps: float = 1e-8) -> np.floating:
     """``x . y / ((|x| + eps) (|y| + eps))``: the cosine of two vectors, 0 for a zero vector."""
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = as_array(x, "cos_similarity"), as_array(y, "cos_similarity", name="y")
     nx = x / (np.sqrt(np.sum(x**2)) + eps)
     ny = y / (np.sqrt(np.sum(y**2)) + eps)
     return np.dot(nx, ny)
@@ -137,7 +137,9 @@ def most_similar(
         print(f"{query} is not found")
         return None
     print("\n[query] " + query)
-    similarity = _similarities(np.asarray(word_matrix), word_matrix[word_to_id[query]])
+    word_matrix = as_array(word_matrix, "most_similar", name="word_matrix")
+    # computed where the vectors are; the V similarities come to the host to be ranked
+    similarity = as_numpy(_similarities(word_matrix, word_matrix[word_to_id[query]]))
     return _print_top(similarity, id_to_word, (query,), top)
 
 
@@ -193,7 +195,7 @@ def create_contexts_target(
 
 def normalize(x: npt.ArrayLike) -> np.ndarray:
     """Each row of a matrix (or a vector) divided by its length; a new array."""
-    x = np.asarray(x)
+    x = as_array(x, "normalize")
     return x / np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
 
 
@@ -220,7 +222,7 @@ def analogy(
     print(f"\n[analogy] {a}:{b} = {c}:?")
     vec = {w: word_matrix[word_to_id[w]] for w in (a, b, c)}
     query_vec = normalize(vec[b] - vec[a] + vec[c])
-    similarity = np.dot(word_matrix, query_vec)
+    similarity = as_numpy(np.dot(word_matrix, query_vec))  # ranked on the host
     if answer is not None:
         print(f"==>{answer}:{np.dot(word_matrix[word_to_id[answer]], query_vec)}")
     return _print_top(similarity, id_to_word, (a, b, c), top)
@@ -246,7 +248,8 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     ``|g|`` is the L2 norm of all the gradients together, as one vector (the sequel's
     section 5.5.3: gradient clipping against exploding gradients).
     """
-    total_norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    # summed where the gradients are; one number comes back to the host, for the test below
+    total_norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
     rate = max_norm / (total_norm + 1e-6)
     if rate < 1:
         for grad in grads:
@@ -263,7 +266,7 @@ def eval_perplexity(
     ``model.forward(xs, ts, train_flg=False)`` (or ``model.forward(xs, ts)`` for a model
     without the flag) gives each batch's mean loss. Progress is printed as in the sequel.
     """
-    corpus = np.asarray(corpus)
+    corpus = as_array(corpus, "eval_perplexity", name="corpus")
     size = len(corpus)
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:
@@ -273,7 +276,8 @@ def eval_perplexity(
         )
     print("evaluating perplexity ...")
     jump = (size - 1) // batch_size
-    starts = np.arange(batch_size)[:, None] * jump + np.arange(time_size)
+    xp = get_array_module(corpus)  # the positions index the corpus where it is
+    starts = xp.arange(batch_size)[:, None] * jump + xp.arange(time_size)
     total_loss = 0.0
     for iters in range(max_iters):
         positions = starts + iters * time_size
@@ -282,7 +286,7 @@ def eval_perplexity(
             loss = model.forward(xs, ts, train_flg=False)
         except TypeError:  # a model whose forward has no train_flg, as the sequel allows
             loss = model.forward(xs, ts)
-        total_loss += float(loss)
+        total_loss = np.add(total_loss, loss, dtype=np.float64)  # on the loss's device
         sys.stdout.write(f"\r{iters} / {max_iters}")
         sys.stdout.flush()
     print("")

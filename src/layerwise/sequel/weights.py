@@ -185,7 +185,7 @@ def save_word_vectors(
     dtype and ``words``, the V words in id order. :func:`load_word_vectors` reads it back.
     """
     path = Path(path)
-    vecs = np.asarray(word_vecs)
+    vecs = as_numpy(word_vecs)  # a file holds host arrays
     _check_word_vectors(vecs, word_to_id, id_to_word, path)
     words = np.array([id_to_word[i] for i in range(vecs.shape[0])], dtype=str)
     return write_npz_atomic(path, {"word_vecs": vecs, _WORDS: words})

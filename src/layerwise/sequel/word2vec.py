@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import check_number
+from .._checks import as_array, check_number
+from .base import OnDevice
 from .layers import Embedding, MatMul, SoftmaxWithLoss
 from .negative_sampling import NegativeSamplingLoss
 
@@ -42,7 +43,7 @@ def _collect(model: Any, layers: list[Any]) -> None:
         model.grads += layer.grads
 
 
-class _FullSoftmax:
+class _FullSoftmax(OnDevice):
     """SimpleCBOW's and SimpleSkipGram's weights: ``W_in`` (V, H) and ``W_out`` (H, V)."""
 
     def __init__(
@@ -84,7 +85,7 @@ class SimpleCBOW(_FullSoftmax):
         _collect(self, [self.in_layer0, self.in_layer1, self.out_layer])
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        contexts = np.asarray(contexts)
+        contexts = as_array(contexts, f"{type(self).__name__}.forward", name="contexts")
         h = self.in_layer0.forward(contexts[:, 0])
         h += self.in_layer1.forward(contexts[:, 1])
         h *= 0.5
@@ -116,7 +117,7 @@ class SimpleSkipGram(_FullSoftmax):
         _collect(self, [self.in_layer, self.out_layer])
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        contexts = np.asarray(contexts)
+        contexts = as_array(contexts, f"{type(self).__name__}.forward", name="contexts")
         s = self.out_layer.forward(self.in_layer.forward(target))
         return self.loss_layer1.forward(s, contexts[:, 0]) + self.loss_layer2.forward(
             s, contexts[:, 1]
@@ -127,7 +128,7 @@ class SimpleSkipGram(_FullSoftmax):
         self.in_layer.backward(self.out_layer.backward(ds))
 
 
-class _NegativeSampling:
+class _NegativeSampling(OnDevice):
     """CBOW's and SkipGram's weights and layers: ``W_in`` and ``W_out``, both (V, H)."""
 
     def __init__(
@@ -197,7 +198,7 @@ class SkipGram(_NegativeSampling):
     """
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        contexts = np.asarray(contexts)
+        contexts = as_array(contexts, f"{type(self).__name__}.forward", name="contexts")
         h = self.in_layer.forward(target)
         n_context = contexts.shape[1]
         # The loss layer averages over its N 2w rows; the sequel sums 2w means over N.
