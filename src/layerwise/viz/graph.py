@@ -37,7 +37,7 @@ from .._types import StrPath
 from ..backend import is_cupy_array
 from ..container import write_atomic
 
-__all__ = ["Call", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
+__all__ = ["Call", "Drawing", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
 
 #: How to get Graphviz, said whenever it is missing.
 INSTALL_GRAPHVIZ = (
@@ -199,7 +199,70 @@ class Edge:
     backward: Value | None
 
 
-class Graph:
+class Drawing:
+    """What every drawing has once it gives DOT text (``to_dot(dpi=None)``): SVG and PNG through
+    Graphviz, a file by its extension, and the picture in Jupyter."""
+
+    def to_dot(self, dpi: float | None = None) -> str:
+        raise NotImplementedError
+
+    def pipe(self, format: str) -> bytes:
+        """The drawing rendered by Graphviz, as bytes (``format``: ``svg``, ``png``).
+
+        Raises
+        ------
+        GraphvizNotFoundError
+            When the ``graphviz`` Python package or the ``dot`` program is missing.
+        """
+        try:
+            import graphviz
+        except ImportError:
+            raise GraphvizNotFoundError(
+                f"the Python package `graphviz` is not installed; {INSTALL_GRAPHVIZ}"
+            ) from None
+        # PNG at 110 dpi: the 72 of Graphviz's default make 14-point text small on a screen.
+        dot = self.to_dot(dpi=110 if format == "png" else None)
+        try:
+            return graphviz.Source(dot).pipe(format=format)
+        except graphviz.ExecutableNotFound:
+            raise GraphvizNotFoundError(
+                f"Graphviz's `dot` program was not found on PATH; {INSTALL_GRAPHVIZ}"
+            ) from None
+
+    def save(self, path: StrPath) -> Path:
+        """Write the drawing to ``path``, in the format its extension names.
+
+        ``.dot`` / ``.gv``: DOT text (no dependency); ``.svg``, ``.png``: rendered by Graphviz.
+
+        Returns
+        -------
+        Path
+        """
+        path = Path(path)
+        format = FORMATS.get(path.suffix.lower())
+        if format is None:
+            raise ValueError(
+                f"{type(self).__name__}.save: cannot tell the format of {str(path)!r} from its "
+                f"extension; use one of {', '.join(FORMATS)}"
+            )
+        data = self.to_dot().encode() if format == "dot" else self.pipe(format)
+        return write_atomic(path, lambda f: f.write(data))
+
+    def _repr_svg_(self):
+        # Jupyter: the picture when Graphviz is there, else the text of __repr__ (which says why).
+        try:
+            return self.pipe("svg").decode()
+        except GraphvizNotFoundError:
+            return None
+
+    def _repr_png_(self):
+        try:
+            return self.pipe("png")
+        except GraphvizNotFoundError:
+            return None
+
+
+class Graph(Drawing):
     """What a :class:`~layerwise.viz.recorder.Recorder` noted, and its drawing.
 
     Attributes
@@ -393,61 +456,6 @@ class Graph:
             lines.append(f"  e{k}:{ports[1]} -> {head} [tailclip=false];")
         lines.append("}")
         return "\n".join(lines) + "\n"
-
-    def pipe(self, format: str) -> bytes:
-        """The drawing rendered by Graphviz, as bytes (``format``: ``svg``, ``png``).
-
-        Raises
-        ------
-        GraphvizNotFoundError
-            When the ``graphviz`` Python package or the ``dot`` program is missing.
-        """
-        try:
-            import graphviz
-        except ImportError:
-            raise GraphvizNotFoundError(
-                f"the Python package `graphviz` is not installed; {INSTALL_GRAPHVIZ}"
-            ) from None
-        # PNG at 110 dpi: the 72 of Graphviz's default make 14-point text small on a screen.
-        dot = self.to_dot(dpi=110 if format == "png" else None)
-        try:
-            return graphviz.Source(dot).pipe(format=format)
-        except graphviz.ExecutableNotFound:
-            raise GraphvizNotFoundError(
-                f"Graphviz's `dot` program was not found on PATH; {INSTALL_GRAPHVIZ}"
-            ) from None
-
-    def save(self, path: StrPath) -> Path:
-        """Write the drawing to ``path``, in the format its extension names.
-
-        ``.dot`` / ``.gv``: DOT text (no dependency); ``.svg``, ``.png``: rendered by Graphviz.
-
-        Returns
-        -------
-        Path
-        """
-        path = Path(path)
-        format = FORMATS.get(path.suffix.lower())
-        if format is None:
-            raise ValueError(
-                f"Graph.save: cannot tell the format of {str(path)!r} from its extension; use "
-                f"one of {', '.join(FORMATS)}"
-            )
-        data = self.to_dot().encode() if format == "dot" else self.pipe(format)
-        return write_atomic(path, lambda f: f.write(data))
-
-    def _repr_svg_(self):
-        # Jupyter: the picture when Graphviz is there, else the text of __repr__ (which says why).
-        try:
-            return self.pipe("svg").decode()
-        except GraphvizNotFoundError:
-            return None
-
-    def _repr_png_(self):
-        try:
-            return self.pipe("png")
-        except GraphvizNotFoundError:
-            return None
 
     def __str__(self):
         """The calls in order: what went in and what came out of each."""
