@@ -39,7 +39,7 @@ the step, ``x * mask / (1 - p)``).
 >>> [node.name for node in graph.nodes if node.step == 2 and node.kind == "layer"]
 ['Embedding', 'LSTM', 'Affine', 'Softmax with Loss']
 >>> [(a.name, a.tail.step, a.head.step) for a in graph.arrows if a.kind == "state"]
-[('h1', 1, 2), ('c1', 1, 2), ('h2', 2, 3), ('c2', 2, 3)]
+[('h0', 0, 1), ('c0', 0, 1), ('h1', 1, 2), ('c1', 1, 2), ('h2', 2, 3), ('c2', 2, 3)]
 """
 
 from __future__ import annotations
@@ -357,16 +357,19 @@ class _Tape:
         row: str,
         kind: str = "layer",
         weights: StepNode | None = None,
+        state_from: int | None = None,
     ) -> tuple[_Ref, ...]:
         """Call ``layer.forward`` on the inputs (a :class:`_Ref` is drawn as an arrow, an array
-        is a constant such as a dropout mask); one :class:`_Ref` per output."""
+        is a constant such as a dropout mask); one :class:`_Ref` per output. The inputs from
+        position ``state_from`` on are a recurrent cell's state (``h_prev``, ``c_prev``)."""
         node = self._node(StepNode(name, kind, step, part, row, layer))
         arrays = [x.array if isinstance(x, _Ref) else x for x in inputs]
         result = layer.forward(*arrays)
         outputs = result if isinstance(result, tuple) else (result,)
-        for x in inputs:
+        for i, x in enumerate(inputs):
             if isinstance(x, _Ref):
-                kind_ = "state" if x.node.row == row and x.node.step != step else "data"
+                state = state_from is not None and i >= state_from
+                kind_ = "state" if state else "data"
                 arrow = Arrow(x.node, node, x.name, Value.of(x.array), kind=kind_)
                 self.graph.arrows.append(arrow)
                 self._links.append((x, arrow))
@@ -485,17 +488,20 @@ class _Unrolling:
         self._seen[name] = self._seen.get(name, 0) + 1
         return f"{self.part}:{name}#{self._seen[name]}"
 
-    def call(self, layer, name, inputs, out_names, t, row, weights=None, kind="layer"):  # noqa: ANN001, ANN201
+    def call(
+        self,
+        layer: Any,
+        name: str,
+        inputs: Sequence[Any],
+        out_names: Sequence[str],
+        t: int | None,
+        row: str,
+        weights: StepNode | None = None,
+        **how: Any,
+    ) -> tuple[_Ref, ...]:
+        """:meth:`_Tape.call` for step ``t`` of this part (``how``: ``kind``, ``state_from``)."""
         return self.tape.call(
-            layer,
-            name,
-            inputs,
-            out_names,
-            step=t,
-            part=self.part,
-            row=row,
-            kind=kind,
-            weights=weights,
+            layer, name, inputs, out_names, step=t, part=self.part, row=row, weights=weights, **how
         )
 
     def ids(self, ids: np.ndarray, letter: str) -> list[_Ref]:
@@ -529,7 +535,9 @@ class _Unrolling:
         for t, x in enumerate(xs, start=1):
             out_names = [f"{n}{t}" for n in layer.state_names]
             step = cell(*layer.params)
-            state = list(self.call(step, name, [x, *state], out_names, t, row, weights))
+            state = list(
+                self.call(step, name, [x, *state], out_names, t, row, weights, state_from=1)
+            )
             hs.append(state[0])
         return hs, state
 
