@@ -99,6 +99,8 @@ class StepNode:
         The per-step layer (or piece) whose call this is.
     grads : dict of str to Value
         Its parameter gradients; for a weights node, their sums over the steps.
+    note : str
+        For a weights node, an array it shares with another (weight tying), else ``''``.
     """
 
     name: str
@@ -108,6 +110,7 @@ class StepNode:
     row: str = ""
     layer: Any = None
     grads: dict = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(eq=False)
@@ -257,6 +260,11 @@ def _same_ranks(rows: dict[str, list[StepNode]]) -> list[list[StepNode]]:
     return list(merged.values())
 
 
+def _text(text: str) -> str:
+    """Text for a Graphviz HTML label (``<``, ``>``, ``&`` escaped; quotes left as they are)."""
+    return html.escape(text, quote=False)
+
+
 def _node_attributes(node: StepNode) -> str:
     tooltip = f"tooltip={_quote(_where(node))}"
     if node.kind == "input":
@@ -273,13 +281,17 @@ def _node_attributes(node: StepNode) -> str:
         shapes = "  ".join(
             f"{n} {p.shape}" for n, p in zip(layer.param_names, layer.params, strict=True)
         )
-        steps = sum(1 for _ in node.grads) and ""
         grads = ", ".join(node.grads)
         rows = [
-            f"<tr><td>{html.escape(node.name)}: {html.escape(shapes)}</td></tr>",
-            f'<tr><td><font color="red" point-size="10">{html.escape(grads)}: the sums of '
-            f"the steps'{steps}</font></td></tr>",
+            f"<tr><td>{_text(node.name)}: {_text(shapes)}</td></tr>",
+            f'<tr><td><font color="red" point-size="10">{_text(grads)}: the sums of '
+            "the steps'</font></td></tr>",
         ]
+        if node.note:
+            rows.insert(
+                1,
+                f'<tr><td><font point-size="10">{_text(node.note)}</font></td></tr>',
+            )
         label = f'<<table border="0" cellspacing="0" cellpadding="1">{"".join(rows)}</table>>'
         return f"[shape=note, style=dashed, color=gray40, fontsize=11, label={label}, {tooltip}]"
     return f"[shape=box, style=rounded, label={_quote(node.name)}, {tooltip}]"
@@ -293,12 +305,12 @@ def _arrow_attributes(arrow: Arrow, xlabel: bool = False) -> str:
         # no constraint: the weights stay beside their row instead of taking a rank of their own
         return f"style=dashed, color=gray50, constraint=false, tooltip={_quote(tip)}"
     # an input's name is written at its tail already; the loss's gradient is 1, as in the book
-    forward = "" if arrow.tail.kind == "input" else html.escape(arrow.name)
+    forward = "" if arrow.tail.kind == "input" else _text(arrow.name)
     if arrow.backward is None:
         back = ""
     else:
         text = arrow.backward.text if arrow.head.kind == "output" else f"d{arrow.name}"
-        back = f'<font color="red">{html.escape(text)}</font>'
+        back = f'<font color="red">{_text(text)}</font>'
     label = f"<{forward}<br/>{back}>" if forward and back else f"<{forward or back}>"
     return f"{'xlabel' if xlabel else 'label'}={label}, tooltip={_quote(tip)}"
 
@@ -342,8 +354,18 @@ class _Tape:
         return _Ref(node, 0, name, array)
 
     def weights(self, time_layer: Any, name: str, part: str, row: str) -> StepNode:
-        """One node for the weights of ``time_layer``, which each of its steps reads."""
-        return self._node(StepNode(name, "weights", None, part, row, time_layer))
+        """One node for the weights of ``time_layer``, which each of its steps reads; its note
+        names an array it shares with earlier weights (BetterRnnlm's Affine W = embedding W^T)."""
+        node = StepNode(name, "weights", None, part, row, time_layer)
+        for other in self.graph.nodes:
+            if other.kind != "weights":
+                continue
+            for mine, p in zip(time_layer.param_names, time_layer.params, strict=True):
+                for theirs, q in zip(other.layer.param_names, other.layer.params, strict=True):
+                    if np.shares_memory(p, q):
+                        transposed = "^T" if p.shape != q.shape else ""
+                        node.note = f"{mine} = {other.name}'s {theirs}{transposed} (tied)"
+        return self._node(node)
 
     def call(
         self,
