@@ -115,9 +115,15 @@ class StepNode:
 
 @dataclass(eq=False)
 class Arrow:
-    """An array passed from ``tail`` to ``head``: named ``name`` (``h1``), what went forward,
-    what came back (None: no gradient, as for word ids), and its kind: ``'data'`` up a step,
-    ``'state'`` from one step to the next, ``'weights'`` from the shared weights to a step."""
+    """An array passed from ``tail`` to ``head``, named ``name`` (``h1``).
+
+    ``forward`` and ``backward`` describe what went forward and the gradient that came back
+    along the arrow (None: none, as for word ids) as :class:`~layerwise.viz.graph.Value`;
+    ``value`` and ``grad`` are those arrays themselves. ``kind``: ``'data'`` up a step,
+    ``'state'`` into a recurrent cell's ``h_prev``/``c_prev``, ``'weights'`` from the shared
+    weights to a step. Where an output feeds two arrows (``h_t`` up and to the next step), the
+    gradient reaching it is the sum of their ``grad``.
+    """
 
     tail: StepNode
     head: StepNode
@@ -125,6 +131,8 @@ class Arrow:
     forward: Value | None
     backward: Value | None = None
     kind: str = "data"
+    value: Any = field(default=None, repr=False)
+    grad: Any = field(default=None, repr=False)
 
 
 class UnrolledGraph(Drawing):
@@ -392,7 +400,7 @@ class _Tape:
             if isinstance(x, _Ref):
                 state = state_from is not None and i >= state_from
                 kind_ = "state" if state else "data"
-                arrow = Arrow(x.node, node, x.name, Value.of(x.array), kind=kind_)
+                arrow = Arrow(x.node, node, x.name, Value.of(x.array), kind=kind_, value=x.array)
                 self.graph.arrows.append(arrow)
                 self._links.append((x, arrow))
         if weights is not None:
@@ -406,9 +414,9 @@ class _Tape:
         """Draw ``refs`` going out to ``name``; ``dout`` is what comes back (None: nothing)."""
         node = self._node(StepNode(name, "output", refs[0].node.step, refs[0].node.part))
         for ref in refs:
-            arrow = Arrow(ref.node, node, ref.name, Value.of(ref.array))
+            arrow = Arrow(ref.node, node, ref.name, Value.of(ref.array), value=ref.array)
             if dout is not None:
-                arrow.backward = Value.of(dout)
+                arrow.backward, arrow.grad = Value.of(dout), dout
                 self._grads_in.setdefault((id(ref.node), ref.index), []).append(dout)
             self.graph.arrows.append(arrow)
 
@@ -429,7 +437,8 @@ class _Tape:
             for x, dx in zip(inputs, returned, strict=False):
                 if isinstance(x, _Ref) and dx is not None:
                     self._grads_in.setdefault((id(x.node), x.index), []).append(dx)
-                    arrows[id(x.node), x.index, id(node)].backward = Value.of(dx)
+                    arrow = arrows[id(x.node), x.index, id(node)]
+                    arrow.backward, arrow.grad = Value.of(dx), dx
             weights = self._weights_of.get(id(node))
             names = getattr(layer, "param_names", ())  # the joining pieces have none
             params, grads = getattr(layer, "params", ()), getattr(layer, "grads", ())
