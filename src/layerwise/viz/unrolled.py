@@ -192,7 +192,8 @@ class UnrolledGraph(Drawing):
             # one group per column: Graphviz keeps a group's arrows straight
             column = "weights" if node.kind == "weights" else node.step
             group = f", group={node.part or 'x'}{column}" if column else ""
-            lines.append(f"  {ids[id(node)]} {_node_attributes(node)[:-1]}{group}];")
+            fed = sum(a.tail is node for a in self.arrows)  # a weights node: its steps
+            lines.append(f"  {ids[id(node)]} {_node_attributes(node, fed)[:-1]}{group}];")
         rows: dict[str, list[StepNode]] = {}
         for node in self.nodes:
             if node.row and (node.kind != "op" or node.step is not None):
@@ -273,7 +274,7 @@ def _text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _node_attributes(node: StepNode) -> str:
+def _node_attributes(node: StepNode, fed: int = 0) -> str:
     tooltip = f"tooltip={_quote(_where(node))}"
     if node.kind == "input":
         return f"[shape=plaintext, label={_quote(node.name)}, fontsize=12, {tooltip}]"
@@ -292,8 +293,8 @@ def _node_attributes(node: StepNode) -> str:
         grads = ", ".join(node.grads)
         rows = [
             f"<tr><td>{_text(node.name)}: {_text(shapes)}</td></tr>",
-            f'<tr><td><font color="red" point-size="10">{_text(grads)}: the sums of '
-            "the steps'</font></td></tr>",
+            f'<tr><td><font color="red" point-size="10">{_text(grads)}: sums over the '
+            f"{fed} steps</font></td></tr>",
         ]
         if node.note:
             rows.insert(
@@ -509,9 +510,10 @@ CELLS = {TimeRNN: RNN, TimeLSTM: LSTM, TimeGRU: GRU}
 class _Unrolling:
     """The per-step calls of one model's (or one encoder's, one decoder's) time layers."""
 
-    def __init__(self, tape: _Tape, part: str = "") -> None:
+    def __init__(self, tape: _Tape, part: str = "", start_in_row: bool = True) -> None:
         self.tape = tape
         self.part = part
+        self.start_in_row = start_in_row  # draw h0 (c0) left of the first step, in its row
         self._seen: dict[str, int] = {}
 
     def row(self, name: str) -> str:
@@ -559,8 +561,8 @@ class _Unrolling:
         name = cell.__name__
         row = self.row(name)
         weights = self.tape.weights(layer, name, self.part, row)
-        for ref in start:  # a language model's start state comes in from the left of the row
-            if ref.node.kind == "input" and not self.part:
+        for ref in start:  # the start state comes in from the left of the row
+            if ref.node.kind == "input" and self.start_in_row:
                 ref.node.row = row
         state, hs = start, []
         for t, x in enumerate(xs, start=1):
@@ -676,15 +678,17 @@ def _unroll_seq2seq(tape: _Tape, model: Seq2seq, xs: np.ndarray, ts: np.ndarray)
     """Encoder then decoder (chapters 7 and 8): the encoder's last ``h`` starts the decoder;
     a peeky decoder also gives it to every step, an attention decoder reads all of ``hs``."""
     encoder, decoder, n = model.encoder, model.decoder, len(xs)
-    enc = _Unrolling(tape, "encoder")
+    # A peeky decoder's h crosses every row on its way up; Graphviz 2.43 then loses arrows
+    # within a row, so its start states are drawn below the rows.
+    peeky = isinstance(decoder, PeekyDecoder)
+    enc = _Unrolling(tape, "encoder", start_in_row=not peeky)
     enc_hs, (h, _) = enc.recurrent(
         encoder.lstm,
         enc.embedding(encoder.embed, enc.ids(xs, "x")),
         _start(enc, encoder.lstm, {}, n),
     )
-    dec = _Unrolling(tape, "decoder")
+    dec = _Unrolling(tape, "decoder", start_in_row=not peeky)
     inputs = dec.embedding(decoder.embed, dec.ids(ts[:, :-1], "y"))
-    peeky = isinstance(decoder, PeekyDecoder)
     if peeky:
         names = [f"[h,e{t}]" for t in range(1, len(inputs) + 1)]
         inputs = dec.concat([(h, e) for e in inputs], names)
