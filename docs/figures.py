@@ -58,17 +58,25 @@ def ch5_graphs(out, numbers):
             out / "ch5_two_layer_net.svg"
         )
     except viz.GraphvizNotFoundError:
-        # Without Graphviz the pages show the pictures committed beside README.md instead.
-        for name, committed in [
-            ("ch5_apple.svg", "graph_apple.png"),
-            ("ch5_apple_orange.svg", "graph_apple_orange.png"),
-            ("ch5_two_layer_net.svg", "graph_two_layer_net.png"),
-        ]:
-            (out / name).write_text(
-                '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-                f' width="100%"><image href="../../{committed}" width="100%"/></svg>'
-            )
-        numbers["graphviz"] = False
+        committed_pictures(
+            out,
+            numbers,
+            [
+                ("ch5_apple.svg", "graph_apple.png"),
+                ("ch5_apple_orange.svg", "graph_apple_orange.png"),
+                ("ch5_two_layer_net.svg", "graph_two_layer_net.png"),
+            ],
+        )
+
+
+def committed_pictures(out, numbers, pictures):
+    """Without Graphviz the pages show the pictures committed beside README.md instead."""
+    for name, committed in pictures:
+        (out / name).write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+            f' width="100%"><image href="../../{committed}" width="100%"/></svg>'
+        )
+    numbers["graphviz"] = False
 
 
 def sequel_unrolled_graphs(out, numbers):
@@ -90,15 +98,14 @@ def sequel_unrolled_graphs(out, numbers):
             out / "sequel_attention_unrolled.svg"
         )
     except viz.GraphvizNotFoundError:
-        for name, committed in [
-            ("sequel_rnnlm_unrolled.svg", "graph_rnnlm_unrolled.png"),
-            ("sequel_attention_unrolled.svg", "graph_attention_unrolled.png"),
-        ]:
-            (out / name).write_text(
-                '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-                f' width="100%"><image href="../../{committed}" width="100%"/></svg>'
-            )
-        numbers["graphviz"] = False
+        committed_pictures(
+            out,
+            numbers,
+            [
+                ("sequel_rnnlm_unrolled.svg", "graph_rnnlm_unrolled.png"),
+                ("sequel_attention_unrolled.svg", "graph_attention_unrolled.png"),
+            ],
+        )
 
 
 def ch5_gradcheck(out, numbers):
