@@ -433,7 +433,7 @@ class Graph(Drawing):
             "  edge [arrowsize=0.7];",
         ]
         if self.title:
-            lines.append(f"  labelloc=t; label={_quote(self.title)};")
+            lines.append(f"  labelloc=t; label={dot_string(self.title)};")
         for node in self.nodes:
             lines.append(f"  {ids[id(node)]} {_node_attributes(node)};")
         for k, edge in enumerate(self.edges()):
@@ -441,17 +441,17 @@ class Graph(Drawing):
                 tail = ids[id(edge.tail)]
             else:
                 tail = f"s{k}"
-                lines.append(f"  {tail} [shape=plaintext, label={_quote(edge.tail)}];")
+                lines.append(f"  {tail} [shape=plaintext, label={dot_string(edge.tail)}];")
             if isinstance(edge.head, Node):
                 head = ids[id(edge.head)]
             else:
                 head = f"o{k}"
-                lines.append(f"  {head} [shape=plaintext, label={_quote(edge.head)}];")
+                lines.append(f"  {head} [shape=plaintext, label={dot_string(edge.head)}];")
             tip = f"forward {edge.forward}" + (
                 f"\nbackward {edge.backward}" if edge.backward is not None else ""
             )
             label = _arrow_label(edge, vertical=rankdir == "TB")
-            lines.append(f"  e{k} [shape=plain, label={label}, tooltip={_quote(tip)}];")
+            lines.append(f"  e{k} [shape=plain, label={label}, tooltip={dot_string(tip)}];")
             lines.append(f"  {tail} -> e{k}:{ports[0]} [arrowhead=none, headclip=false];")
             lines.append(f"  e{k}:{ports[1]} -> {head} [tailclip=false];")
         lines.append("}")
@@ -483,7 +483,7 @@ class Graph(Drawing):
 LONG_CHAIN = 12
 
 
-def _quote(text):
+def dot_string(text):
     """A DOT string literal."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -515,9 +515,9 @@ def _arrow_label(edge, vertical=False):
 
 def _node_attributes(node):
     symbol = getattr(node.layer, "symbol", None)
-    tooltip = f"tooltip={_quote(node.name)}"
+    tooltip = f"tooltip={dot_string(node.name)}"
     if symbol:  # the book's × and + nodes
-        return f"[shape=circle, fixedsize=true, width=0.45, label={_quote(symbol)}, {tooltip}]"
+        return f"[shape=circle, fixedsize=true, width=0.45, label={dot_string(symbol)}, {tooltip}]"
     rows = [f"<tr><td>{html.escape(node.name)}</td></tr>"]
     for name, value in node.grads.items():
         rows.append(

@@ -69,7 +69,7 @@ from ..sequel.time_layers import (
     TimeRNN,
     TimeSoftmaxWithLoss,
 )
-from .graph import Drawing, Value, _quote
+from .graph import Drawing, Value, dot_string
 
 __all__ = ["Arrow", "StepNode", "UnrolledGraph", "record_unrolled"]
 
@@ -90,7 +90,8 @@ class StepNode:
         A per-step layer call, a small joining piece (``concat``, ``hs``, ``mean``), the shared
         weights of one time layer, an input from outside, an output.
     step : int or None
-        The time step, 1 to T; None for nodes outside the steps (weights, ``hs``, ``mean``).
+        The time step, 1 to T (0: the state the first step starts from); None for nodes
+        outside the steps (weights, ``hs``, ``mean``).
     part : str
         ``'encoder'``, ``'decoder'`` or ``''`` (a language model).
     row : str
@@ -187,7 +188,7 @@ class UnrolledGraph(Drawing):
             '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7];',
         ]
         if self.title:
-            lines.append(f"  labelloc=t; label={_quote(self.title)};")
+            lines.append(f"  labelloc=t; label={dot_string(self.title)};")
         for node in self.nodes:
             # one group per column: Graphviz keeps a group's arrows straight
             column = "weights" if node.kind == "weights" else node.step
@@ -275,14 +276,14 @@ def _text(text: str) -> str:
 
 
 def _node_attributes(node: StepNode, fed: int = 0) -> str:
-    tooltip = f"tooltip={_quote(_where(node))}"
+    tooltip = f"tooltip={dot_string(_where(node))}"
     if node.kind == "input":
-        return f"[shape=plaintext, label={_quote(node.name)}, fontsize=12, {tooltip}]"
+        return f"[shape=plaintext, label={dot_string(node.name)}, fontsize=12, {tooltip}]"
     if node.kind == "output":
-        return f"[shape=plaintext, label={_quote(node.name)}, {tooltip}]"
+        return f"[shape=plaintext, label={dot_string(node.name)}, {tooltip}]"
     if node.kind == "op":
         return (
-            f'[shape=ellipse, margin="0.05,0.02", fontsize=11, label={_quote(node.name)}, '
+            f'[shape=ellipse, margin="0.05,0.02", fontsize=11, label={dot_string(node.name)}, '
             f"{tooltip}]"
         )
     if node.kind == "weights":
@@ -303,7 +304,7 @@ def _node_attributes(node: StepNode, fed: int = 0) -> str:
             )
         label = f'<<table border="0" cellspacing="0" cellpadding="1">{"".join(rows)}</table>>'
         return f"[shape=note, style=dashed, color=gray40, fontsize=11, label={label}, {tooltip}]"
-    return f"[shape=box, style=rounded, label={_quote(node.name)}, {tooltip}]"
+    return f"[shape=box, style=rounded, label={dot_string(node.name)}, {tooltip}]"
 
 
 def _arrow_attributes(arrow: Arrow, xlabel: bool = False) -> str:
@@ -312,7 +313,7 @@ def _arrow_attributes(arrow: Arrow, xlabel: bool = False) -> str:
     )
     if arrow.kind == "weights":
         # no constraint: the weights stay beside their row instead of taking a rank of their own
-        return f"style=dashed, color=gray50, constraint=false, tooltip={_quote(tip)}"
+        return f"style=dashed, color=gray50, constraint=false, tooltip={dot_string(tip)}"
     # an input's name is written at its tail already; the loss's gradient is 1, as in the book
     forward = "" if arrow.tail.kind == "input" else _text(arrow.name)
     if arrow.backward is None:
@@ -321,7 +322,7 @@ def _arrow_attributes(arrow: Arrow, xlabel: bool = False) -> str:
         text = arrow.backward.text if arrow.head.kind == "output" else f"d{arrow.name}"
         back = f'<font color="red">{_text(text)}</font>'
     label = f"<{forward}<br/>{back}>" if forward and back else f"<{forward or back}>"
-    return f"{'xlabel' if xlabel else 'label'}={label}, tooltip={_quote(tip)}"
+    return f"{'xlabel' if xlabel else 'label'}={label}, tooltip={dot_string(tip)}"
 
 
 # ---------------------------------------------------------------------- the recording
@@ -347,8 +348,8 @@ class _Tape:
         self._calls: list[tuple[StepNode, Any, list[Any], tuple[Any, ...]]] = []
         self._links: list[tuple[_Ref, Arrow]] = []
         self._grads_in: dict[tuple[int, int], list[Any]] = {}  # (id(node), index) -> grads
-        self.step_grads: list[tuple[Any, Any]] = []  # (parameter array, its gradient)
-        self._weights_of: dict[int, StepNode] = {}  # id(step node) -> its weights node
+        # id(parameter array) -> (the array, the sum of the steps' gradients of it)
+        self.grad_sums: dict[int, tuple[Any, Any]] = {}
         self.loss: Any = None  # the unrolled steps' L
 
     def _node(self, node: StepNode) -> StepNode:
@@ -406,7 +407,6 @@ class _Tape:
                 self._links.append((x, arrow))
         if weights is not None:
             self.graph.arrows.append(Arrow(weights, node, "", None, kind="weights"))
-            self._weights_of[id(node)] = weights
         self._calls.append((node, layer, list(inputs), outputs))
         named = zip(out_names, outputs, strict=True)
         return tuple(_Ref(node, k, n, out) for k, (n, out) in enumerate(named))
@@ -427,7 +427,6 @@ class _Tape:
         arrows: dict[tuple[int, int, int], Arrow] = {}  # (id(tail), index, id(head))
         for ref, arrow in self._links:
             arrows[id(ref.node), ref.index, id(arrow.head)] = arrow
-        sums: dict[int, tuple[StepNode, dict[str, Any]]] = {}
         for node, layer, inputs, outputs in reversed(self._calls):
             douts = []
             for k, out in enumerate(outputs):
@@ -440,18 +439,19 @@ class _Tape:
                     self._grads_in.setdefault((id(x.node), x.index), []).append(dx)
                     arrow = arrows[id(x.node), x.index, id(node)]
                     arrow.backward, arrow.grad = Value.of(dx), dx
-            weights = self._weights_of.get(id(node))
             names = getattr(layer, "param_names", ())  # the joining pieces have none
             params, grads = getattr(layer, "params", ()), getattr(layer, "grads", ())
             for name, param, grad in zip(names, params, grads, strict=True):
-                key = "d" + name
-                node.grads[key] = Value.of(grad)
-                self.step_grads.append((param, grad.copy()))
-                if weights is not None:
-                    total = sums.setdefault(id(weights), (weights, {}))[1]
-                    total[key] = total[key] + grad if key in total else grad.copy()
-        for weights, total in sums.values():
-            weights.grads = {key: Value.of(value) for key, value in total.items()}
+                node.grads["d" + name] = Value.of(grad)
+                held = self.grad_sums.get(id(param))
+                self.grad_sums[id(param)] = (param, grad.copy() if held is None else held[1] + grad)
+        for weights in self.graph.nodes:
+            if weights.kind == "weights":
+                layer = weights.layer
+                weights.grads = {
+                    "d" + name: Value.of(self.grad_sums[id(param)][1])
+                    for name, param in zip(layer.param_names, layer.params, strict=True)
+                }
 
 
 # ---------------------------------------------------------------------- small joining pieces
@@ -812,11 +812,8 @@ def _check(model: Any, tape: _Tape, loss: Any, name: str) -> None:
     problems = []
     if not np.isclose(unrolled_loss, float(loss), rtol=rtol, atol=atol):
         problems.append(f"loss {unrolled_loss:.8g}, the model's {float(loss):.8g}")
-    sums: dict[int, Any] = {}
-    for param, grad in tape.step_grads:
-        sums[id(param)] = sums[id(param)] + grad if id(param) in sums else grad
     for i, (param, grad) in enumerate(zip(model.params, model.grads, strict=True)):
-        mine = sums.get(id(param))
+        mine = tape.grad_sums.get(id(param), (None, None))[1]
         if mine is None:
             problems.append(f"params[{i}] {param.shape} is used by no step")
         elif not np.allclose(mine, grad, rtol=rtol, atol=atol):
