@@ -808,7 +808,9 @@ def _check(model: Any, tape: _Tape, loss: Any, name: str) -> None:
     """The unrolled steps' loss and summed gradients against the model's own."""
     unrolled_loss = float(tape.loss)
     dtype = model.params[0].dtype
-    rtol, atol = (1e-9, 1e-12) if dtype == np.float64 else (1e-4, 1e-6)
+    # one summation order against another: float64 agrees to 1e-9, float32 to 1e-4, and
+    # float16 (the sequel's weight files) to a few of its 3 digits
+    rtol, atol = {8: (1e-9, 1e-12), 4: (1e-4, 1e-6)}.get(dtype.itemsize, (5e-2, 1e-3))
     problems = []
     if not np.isclose(unrolled_loss, float(loss), rtol=rtol, atol=atol):
         problems.append(f"loss {unrolled_loss:.8g}, the model's {float(loss):.8g}")
