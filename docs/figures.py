@@ -58,17 +58,54 @@ def ch5_graphs(out, numbers):
             out / "ch5_two_layer_net.svg"
         )
     except viz.GraphvizNotFoundError:
-        # Without Graphviz the pages show the pictures committed beside README.md instead.
-        for name, committed in [
-            ("ch5_apple.svg", "graph_apple.png"),
-            ("ch5_apple_orange.svg", "graph_apple_orange.png"),
-            ("ch5_two_layer_net.svg", "graph_two_layer_net.png"),
-        ]:
-            (out / name).write_text(
-                '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
-                f' width="100%"><image href="../../{committed}" width="100%"/></svg>'
-            )
-        numbers["graphviz"] = False
+        committed_pictures(
+            out,
+            numbers,
+            [
+                ("ch5_apple.svg", "graph_apple.png"),
+                ("ch5_apple_orange.svg", "graph_apple_orange.png"),
+                ("ch5_two_layer_net.svg", "graph_two_layer_net.png"),
+            ],
+        )
+
+
+def committed_pictures(out, numbers, pictures):
+    """Without Graphviz the pages show the pictures committed beside README.md instead."""
+    for name, committed in pictures:
+        (out / name).write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+            f' width="100%"><image href="../../{committed}" width="100%"/></svg>'
+        )
+    numbers["graphviz"] = False
+
+
+def sequel_unrolled_graphs(out, numbers):
+    """The sequel's figures of a recurrent step unrolled in time (chapters 5-8): a tiny Rnnlm
+    and AttentionSeq2seq, one training step over 3 time steps, from recorded layer calls."""
+    from layerwise.sequel.attention import AttentionSeq2seq
+    from layerwise.sequel.rnnlm import Rnnlm
+
+    rng = np.random.default_rng(0)
+    lm = Rnnlm(8, 4, 4, seed=0, dtype=np.float64)
+    ids = rng.integers(0, 8, (2, 4))
+    att = AttentionSeq2seq(8, 4, 4, seed=0, dtype=np.float64)
+    try:
+        viz.record_unrolled(lm, ids[:, :-1], ids[:, 1:], title="Rnnlm").save(
+            out / "sequel_rnnlm_unrolled.svg"
+        )
+        question, answer = rng.integers(0, 8, (2, 3)), rng.integers(0, 8, (2, 4))
+        viz.record_unrolled(att, question, answer, title="AttentionSeq2seq").save(
+            out / "sequel_attention_unrolled.svg"
+        )
+    except viz.GraphvizNotFoundError:
+        committed_pictures(
+            out,
+            numbers,
+            [
+                ("sequel_rnnlm_unrolled.svg", "graph_rnnlm_unrolled.png"),
+                ("sequel_attention_unrolled.svg", "graph_attention_unrolled.png"),
+            ],
+        )
 
 
 def ch5_gradcheck(out, numbers):
@@ -351,6 +388,7 @@ def ch8_misclassified(out, numbers):
 
 FIGURES = [
     ch5_graphs,
+    sequel_unrolled_graphs,
     ch5_gradcheck,
     ch5_training,
     ch6_optimizers,

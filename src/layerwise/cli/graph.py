@@ -1,9 +1,19 @@
-"""``layerwise graph``: a computational graph, the book's apple figures or a model's one step."""
+"""``layerwise graph``: a computational graph, the book's apple figures or a model's one step.
+
+Volume 1's models are drawn as one step of layers (:func:`~layerwise.viz.record_step`); the
+sequel's recurrent models as one training step unrolled over ``--steps`` time steps
+(:func:`~layerwise.viz.record_unrolled`), either a tiny model built here (``--model``) or a
+sequel model file, on random word ids of its vocabulary.
+"""
 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..viz import apple_graph, record_step
 from ._common import (
@@ -19,16 +29,48 @@ from .train import RUN_OPTIONS
 
 APPLES = ("apple", "apple-orange")  # the book's two shopping figures of chapter 5
 
+#: The sequel's recurrent models ``--model`` builds, by name: (module, class).
+SEQUEL_MODELS = {
+    "simple-rnnlm": ("rnnlm", "SimpleRnnlm"),
+    "rnnlm": ("rnnlm", "Rnnlm"),
+    "better-rnnlm": ("rnnlm", "BetterRnnlm"),
+    "seq2seq": ("seq2seq", "Seq2seq"),
+    "peeky-seq2seq": ("seq2seq", "PeekySeq2seq"),
+    "attention-seq2seq": ("attention", "AttentionSeq2seq"),
+}
+
+#: ``--model``'s sizes: vocabulary, word vectors, hidden state; small enough to read the
+#: shapes on the picture. Float64, so the drawing is checked against the model to 1e-9.
+TINY = {"vocab_size": 8, "wordvec_size": 4, "hidden_size": 4}
+BATCH = 2  # sequences drawn at once (N)
+
 
 def add_parser(sub):
     p = sub.add_parser(
-        "graph", help="draw a computational graph: the book's apple figures or a model's step"
+        "graph",
+        help="draw a computational graph: the book's apple figures, a model's step, or a "
+        "recurrent model's step unrolled in time",
     )
     p.add_argument(
         "what",
         metavar="WHAT",
-        help="apple, apple-orange (the book's figures), or a model .npz / run folder (one "
-        "training step on a batch of its dataset)",
+        nargs="?",
+        help="apple, apple-orange (the book's figures), a model .npz / run folder (one "
+        "training step on a batch of its dataset), or a sequel model file (one step unrolled "
+        "over --steps time steps, on random word ids)",
+    )
+    p.add_argument(
+        "--model",
+        choices=SEQUEL_MODELS,
+        metavar="MODEL",
+        help="instead of WHAT: a tiny model of the sequel (V=8, D=H=4), one training step "
+        f"unrolled over --steps time steps: {', '.join(SEQUEL_MODELS)}",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        metavar="T",
+        help="for a recurrent model: the time steps drawn (default 3)",
     )
     p.add_argument(
         "--out",
@@ -43,7 +85,25 @@ def add_parser(sub):
 
 
 def run(args):
-    if args.what in APPLES:
+    recurrent = args.model is not None or _sequel_file(args.what)
+    if args.model is not None and args.what is not None:
+        raise UsageError(f"give WHAT ({args.what!r}) or --model, not both")
+    if args.what is None and args.model is None:
+        raise UsageError(
+            "say what to draw: apple, apple-orange, a model file or run folder, or --model "
+            f"{{{','.join(SEQUEL_MODELS)}}}"
+        )
+    if recurrent:
+        for name in ("dataset", "batch_size"):
+            if getattr(args, name) is not None:
+                raise UsageError(
+                    f"--{name.replace('_', '-')} is for volume 1's models; a recurrent model is "
+                    "drawn on random word ids"
+                )
+        figure: Any = _unrolled(args)
+    elif args.steps is not None:
+        raise UsageError("--steps is for the sequel's recurrent models (--model or their files)")
+    elif args.what in APPLES:
         figure = apple_graph(oranges=args.what == "apple-orange")
     elif not Path(args.what).exists():
         raise UsageError(
@@ -66,3 +126,58 @@ def run(args):
     else:
         print(f"wrote {figure.save(args.out)}")
     return 0
+
+
+def _model_path(what: str | None) -> Path | None:
+    """The model file WHAT names: the file itself, or a run folder's model.npz."""
+    if what is None or what in APPLES:
+        return None
+    path = Path(what)
+    return path / "model.npz" if path.is_dir() else path
+
+
+def _sequel_file(what: str | None) -> bool:
+    """Whether WHAT is a sequel model file (or a run folder holding one)."""
+    path = _model_path(what)
+    if path is None or not path.is_file():
+        return False
+    try:
+        model_files = _model_files()
+    except ImportError:  # without the sequel's model files, volume 1's files only
+        return False
+    return bool(model_files.is_sequel_model_file(path))
+
+
+def _model_files() -> Any:
+    """:mod:`layerwise.sequel.model_files`, imported when a file is to be read."""
+    return import_module("layerwise.sequel.model_files")
+
+
+def _unrolled(args):
+    """A recurrent model's training step, unrolled over --steps steps on random word ids."""
+    from ..viz import record_unrolled
+
+    if args.model is not None:
+        module, name = SEQUEL_MODELS[args.model]
+        cls = getattr(import_module(f"layerwise.sequel.{module}"), name)
+        model = cls(**TINY, seed=0, dtype=np.float64)
+        where = f"a tiny {name}"
+    else:
+        path = _model_path(args.what)
+        model = _model_files().load_model(path)
+        where = f"{type(model).__name__} ({path})"
+    steps = args.steps or 3
+    vocab = len(model.params[0])  # every sequel model starts with its embedding (V, D)
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, vocab, (BATCH, steps))
+    if hasattr(model, "encoder"):
+        ts = rng.integers(0, vocab, (BATCH, steps + 1))
+        parts = "; the encoder on the left, the decoder on the right"
+    else:
+        ts = rng.integers(0, vocab, (BATCH, steps))
+        parts = ""
+    title = (
+        f"{where}: one training step unrolled over {steps} time steps, on {BATCH} sequences "
+        f"of random word ids{parts}"
+    )
+    return record_unrolled(model, xs, ts, steps=steps, title=title)

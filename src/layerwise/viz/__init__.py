@@ -8,6 +8,9 @@ module           what it holds                                                 t
                  :func:`record_step` record the book's figures
 ``graph``        :class:`Graph`, what a recording noted, and its drawing as    chapter 5
                  DOT text, SVG or PNG (through Graphviz)
+``unrolled``     :func:`record_unrolled`: a recurrent model's training step      sequel 5-8
+                 unrolled over a few time steps, as the sequel draws it
+                 (:class:`UnrolledGraph`)
 ``plots``        learning curves, the first layer's filters, misclassified     chapters 4-8
                  images, a confusion matrix, several runs side by side
                  (through matplotlib)
@@ -29,7 +32,9 @@ this package only watches layers and draws what it saw.
 
 from __future__ import annotations
 
-from .graph import Call, Edge, Graph, GraphvizNotFoundError, Node, Slot, Value
+from typing import Any
+
+from .graph import Call, Drawing, Edge, Graph, GraphvizNotFoundError, Node, Slot, Value
 from .plots import (
     plot_confusion,
     plot_filters,
@@ -39,14 +44,31 @@ from .plots import (
 )
 from .recorder import Recorder, apple_graph, record, record_step
 
+#: Names of :mod:`.unrolled`, imported on first use: it imports the sequel's models, which
+#: ``import layerwise`` should not pay for.
+_UNROLLED = ("Arrow", "StepNode", "UnrolledGraph", "record_unrolled")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _UNROLLED:
+        from . import unrolled
+
+        return getattr(unrolled, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "Arrow",
     "Call",
+    "Drawing",
     "Edge",
     "Graph",
     "GraphvizNotFoundError",
     "Node",
     "Recorder",
     "Slot",
+    "StepNode",
+    "UnrolledGraph",
     "Value",
     "apple_graph",
     "plot_confusion",
@@ -56,4 +78,5 @@ __all__ = [
     "plot_runs",
     "record",
     "record_step",
+    "record_unrolled",
 ]

@@ -37,7 +37,7 @@ from .._types import StrPath
 from ..backend import is_cupy_array
 from ..container import write_atomic
 
-__all__ = ["Call", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
+__all__ = ["Call", "Drawing", "Edge", "Graph", "GraphvizNotFoundError", "Node", "Slot", "Value"]
 
 #: How to get Graphviz, said whenever it is missing.
 INSTALL_GRAPHVIZ = (
@@ -199,7 +199,70 @@ class Edge:
     backward: Value | None
 
 
-class Graph:
+class Drawing:
+    """What every drawing has once it gives DOT text (``to_dot(dpi=None)``): SVG and PNG through
+    Graphviz, a file by its extension, and the picture in Jupyter."""
+
+    def to_dot(self, dpi: float | None = None) -> str:
+        raise NotImplementedError
+
+    def pipe(self, format: str) -> bytes:
+        """The drawing rendered by Graphviz, as bytes (``format``: ``svg``, ``png``).
+
+        Raises
+        ------
+        GraphvizNotFoundError
+            When the ``graphviz`` Python package or the ``dot`` program is missing.
+        """
+        try:
+            import graphviz
+        except ImportError:
+            raise GraphvizNotFoundError(
+                f"the Python package `graphviz` is not installed; {INSTALL_GRAPHVIZ}"
+            ) from None
+        # PNG at 110 dpi: the 72 of Graphviz's default make 14-point text small on a screen.
+        dot = self.to_dot(dpi=110 if format == "png" else None)
+        try:
+            return graphviz.Source(dot).pipe(format=format)
+        except graphviz.ExecutableNotFound:
+            raise GraphvizNotFoundError(
+                f"Graphviz's `dot` program was not found on PATH; {INSTALL_GRAPHVIZ}"
+            ) from None
+
+    def save(self, path: StrPath) -> Path:
+        """Write the drawing to ``path``, in the format its extension names.
+
+        ``.dot`` / ``.gv``: DOT text (no dependency); ``.svg``, ``.png``: rendered by Graphviz.
+
+        Returns
+        -------
+        Path
+        """
+        path = Path(path)
+        format = FORMATS.get(path.suffix.lower())
+        if format is None:
+            raise ValueError(
+                f"{type(self).__name__}.save: cannot tell the format of {str(path)!r} from its "
+                f"extension; use one of {', '.join(FORMATS)}"
+            )
+        data = self.to_dot().encode() if format == "dot" else self.pipe(format)
+        return write_atomic(path, lambda f: f.write(data))
+
+    def _repr_svg_(self):
+        # Jupyter: the picture when Graphviz is there, else the text of __repr__ (which says why).
+        try:
+            return self.pipe("svg").decode()
+        except GraphvizNotFoundError:
+            return None
+
+    def _repr_png_(self):
+        try:
+            return self.pipe("png")
+        except GraphvizNotFoundError:
+            return None
+
+
+class Graph(Drawing):
     """What a :class:`~layerwise.viz.recorder.Recorder` noted, and its drawing.
 
     Attributes
@@ -370,7 +433,7 @@ class Graph:
             "  edge [arrowsize=0.7];",
         ]
         if self.title:
-            lines.append(f"  labelloc=t; label={_quote(self.title)};")
+            lines.append(f"  labelloc=t; label={dot_string(self.title)};")
         for node in self.nodes:
             lines.append(f"  {ids[id(node)]} {_node_attributes(node)};")
         for k, edge in enumerate(self.edges()):
@@ -378,76 +441,21 @@ class Graph:
                 tail = ids[id(edge.tail)]
             else:
                 tail = f"s{k}"
-                lines.append(f"  {tail} [shape=plaintext, label={_quote(edge.tail)}];")
+                lines.append(f"  {tail} [shape=plaintext, label={dot_string(edge.tail)}];")
             if isinstance(edge.head, Node):
                 head = ids[id(edge.head)]
             else:
                 head = f"o{k}"
-                lines.append(f"  {head} [shape=plaintext, label={_quote(edge.head)}];")
+                lines.append(f"  {head} [shape=plaintext, label={dot_string(edge.head)}];")
             tip = f"forward {edge.forward}" + (
                 f"\nbackward {edge.backward}" if edge.backward is not None else ""
             )
             label = _arrow_label(edge, vertical=rankdir == "TB")
-            lines.append(f"  e{k} [shape=plain, label={label}, tooltip={_quote(tip)}];")
+            lines.append(f"  e{k} [shape=plain, label={label}, tooltip={dot_string(tip)}];")
             lines.append(f"  {tail} -> e{k}:{ports[0]} [arrowhead=none, headclip=false];")
             lines.append(f"  e{k}:{ports[1]} -> {head} [tailclip=false];")
         lines.append("}")
         return "\n".join(lines) + "\n"
-
-    def pipe(self, format: str) -> bytes:
-        """The drawing rendered by Graphviz, as bytes (``format``: ``svg``, ``png``).
-
-        Raises
-        ------
-        GraphvizNotFoundError
-            When the ``graphviz`` Python package or the ``dot`` program is missing.
-        """
-        try:
-            import graphviz
-        except ImportError:
-            raise GraphvizNotFoundError(
-                f"the Python package `graphviz` is not installed; {INSTALL_GRAPHVIZ}"
-            ) from None
-        # PNG at 110 dpi: the 72 of Graphviz's default make 14-point text small on a screen.
-        dot = self.to_dot(dpi=110 if format == "png" else None)
-        try:
-            return graphviz.Source(dot).pipe(format=format)
-        except graphviz.ExecutableNotFound:
-            raise GraphvizNotFoundError(
-                f"Graphviz's `dot` program was not found on PATH; {INSTALL_GRAPHVIZ}"
-            ) from None
-
-    def save(self, path: StrPath) -> Path:
-        """Write the drawing to ``path``, in the format its extension names.
-
-        ``.dot`` / ``.gv``: DOT text (no dependency); ``.svg``, ``.png``: rendered by Graphviz.
-
-        Returns
-        -------
-        Path
-        """
-        path = Path(path)
-        format = FORMATS.get(path.suffix.lower())
-        if format is None:
-            raise ValueError(
-                f"Graph.save: cannot tell the format of {str(path)!r} from its extension; use "
-                f"one of {', '.join(FORMATS)}"
-            )
-        data = self.to_dot().encode() if format == "dot" else self.pipe(format)
-        return write_atomic(path, lambda f: f.write(data))
-
-    def _repr_svg_(self):
-        # Jupyter: the picture when Graphviz is there, else the text of __repr__ (which says why).
-        try:
-            return self.pipe("svg").decode()
-        except GraphvizNotFoundError:
-            return None
-
-    def _repr_png_(self):
-        try:
-            return self.pipe("png")
-        except GraphvizNotFoundError:
-            return None
 
     def __str__(self):
         """The calls in order: what went in and what came out of each."""
@@ -475,7 +483,7 @@ class Graph:
 LONG_CHAIN = 12
 
 
-def _quote(text):
+def dot_string(text):
     """A DOT string literal."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -507,9 +515,9 @@ def _arrow_label(edge, vertical=False):
 
 def _node_attributes(node):
     symbol = getattr(node.layer, "symbol", None)
-    tooltip = f"tooltip={_quote(node.name)}"
+    tooltip = f"tooltip={dot_string(node.name)}"
     if symbol:  # the book's × and + nodes
-        return f"[shape=circle, fixedsize=true, width=0.45, label={_quote(symbol)}, {tooltip}]"
+        return f"[shape=circle, fixedsize=true, width=0.45, label={dot_string(symbol)}, {tooltip}]"
     rows = [f"<tr><td>{html.escape(node.name)}</td></tr>"]
     for name, value in node.grads.items():
         rows.append(
