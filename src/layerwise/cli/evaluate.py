@@ -9,8 +9,10 @@ import numpy as np
 from .. import datasets, interop
 from ..backend import CUPY_INSTALL
 from ..run_folders import model_file
+from ..sequel.checkpoints import sequel_file_kind
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
+from . import _sequel
 from ._common import (
     NO_PICTURES,
     UsageError,
@@ -19,6 +21,7 @@ from ._common import (
     dataset,
     device,
     load_dataset,
+    non_negative_int,
     open_model,
     workers,
 )
@@ -27,7 +30,11 @@ from .train import RUN_OPTIONS
 
 
 def add_parser(sub):
-    p = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy and confusion matrix of a saved model; perplexity of a language model; "
+        "accuracy and wrong answers of a seq2seq model",
+    )
     p.add_argument(
         "model",
         help="a model .npz written by `layerwise train`, or the run folder holding it, or an "
@@ -36,8 +43,16 @@ def add_parser(sub):
     p.add_argument(
         "--dataset",
         type=dataset,
-        help="whose test set: sample, fashion-mnist, mnist, DIR (default: the dataset the "
-        f"model was trained on, else {RUN_OPTIONS['dataset']})",
+        help="whose test set: sample, fashion-mnist, mnist, DIR; ptb, addition, date, FILE for "
+        "the sequel's models (default: the dataset the model was trained on, else "
+        f"{RUN_OPTIONS['dataset']})",
+    )
+    p.add_argument(
+        "--wrong",
+        type=non_negative_int,
+        default=10,
+        metavar="N",
+        help="seq2seq models: list the first N wrong answers (default 10)",
     )
     p.add_argument(
         "--out", help="where misclassified.png and confusion.png go (default: beside MODEL)"
@@ -65,6 +80,10 @@ def run(args):
         raise UsageError(f"--device {args.device}: an .onnx model is run by onnxruntime on the CPU")
     check_device(args.device, args.workers)  # before the model: a device refused costs nothing
     model = model_file(args.model)
+    if sequel_file_kind(model) is not None:
+        if args.workers != 1 or args.device != "cpu" or args.out:
+            raise UsageError("--workers, --device and --out do not apply to the sequel's models")
+        return _sequel.evaluate(model, args.dataset, args.wrong)
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
