@@ -17,7 +17,7 @@ from test_cli import _kill_during_training, _start, run
 from layerwise.cli import main
 from layerwise.sequel.checkpoints import SequelCheckpoint
 from layerwise.sequel.dataset import ptb, sequence
-from layerwise.sequel.model_files import read_model_file
+from layerwise.sequel.model_files import read_model_file, save_model
 from layerwise.sequel.util import eval_perplexity
 
 
@@ -329,3 +329,17 @@ def test_generate_refuses_what_a_model_cannot_take(tmp_path, texts):
     for args, message in cases:
         result = run("generate", *args)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_commands_of_volume_1s_networks_refuse_a_sequel_model_by_name(tmp_path, capsys):
+    from layerwise.run_folders import dataset_name
+    from layerwise.sequel.rnnlm import Rnnlm
+
+    path = save_model(Rnnlm(5, 3, 3, seed=0), tmp_path / "lm.npz")
+    for command in (["gradcheck", str(path)], ["export", str(path), "--onnx", "x.onnx"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert "is a model of the sequel's models, which this command does not take" in err
+    record = {"dataset": {"name": str(tmp_path / "words.txt"), "files": ["words.txt"]}}
+    assert dataset_name(record) == "words.txt"  # a file, not a folder "words.txt/"
+    assert dataset_name({"dataset": {"name": "ptb"}}) == "ptb"

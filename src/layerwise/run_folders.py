@@ -475,9 +475,15 @@ def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, 
 
 def dataset_name(record: dict[str, Any]) -> str:
     """The dataset of the run.json ``record``: ``sample``, ``mnist``, ``fashion-mnist``, a
-    dataset folder's name as ``tiny/``, or ``?`` when the record does not say."""
-    name = str(record.get("dataset", {}).get("name", "?"))
-    return name if name in (*NAMED_DATASETS, "?") else Path(name).name + "/"
+    dataset folder's name as ``tiny/``, the sequel's ``ptb``, ``addition``, ``date`` or a text
+    file's name, or ``?`` when the record does not say."""
+    dataset = record.get("dataset", {})
+    name = str(dataset.get("name", "?"))
+    if name in (*NAMED_DATASETS, "ptb", "addition", "date", "?"):
+        return name
+    if dataset.get("files") == [Path(name).name]:  # a text file, for the sequel's models
+        return Path(name).name
+    return Path(name).name + "/"
 
 
 def run_title(record: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from ..backend import array_module, parse_device
 from ..checkpoints import Checkpoint, checkpoint_network
 from ..files import load, read_training
 from ..run_folders import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
+from ..sequel.checkpoints import sequel_file_kind
 
 #: Printed where a picture would have been written.
 NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"
@@ -219,13 +220,29 @@ def as_images(x, network):
 # ---------------------------------------------------------------------- models
 
 
+def refuse_sequel(model):
+    """A ValueError for a file of the sequel's models, which only some commands take."""
+    kind = sequel_file_kind(model)
+    if kind is not None:
+        raise ValueError(
+            f"{model} is a {kind} of the sequel's models, which this command does not take "
+            "(layerwise evaluate and generate do); it takes volume 1's networks"
+        )
+
+
 def open_model(path):
     """``(model file, network, its training options)`` of a model .npz or a run folder.
 
     A run folder without model.npz gives the network of its checkpoint (the model file is
     then the checkpoint), with a note on stderr saying so.
+
+    Raises
+    ------
+    ValueError
+        For a model or checkpoint of the sequel's models, naming the commands that take them.
     """
     model = model_file(path)
+    refuse_sequel(model)
     if model.name == CHECKPOINT:
         checkpoint = Checkpoint.read(model)
         record = read_run(model.parent) or {}
