@@ -343,3 +343,16 @@ def test_commands_of_volume_1s_networks_refuse_a_sequel_model_by_name(tmp_path, 
     record = {"dataset": {"name": str(tmp_path / "words.txt"), "files": ["words.txt"]}}
     assert dataset_name(record) == "words.txt"  # a file, not a folder "words.txt/"
     assert dataset_name({"dataset": {"name": "ptb"}}) == "ptb"
+
+
+def test_a_diverging_run_is_recorded_diverged_exit_1_without_warnings(tmp_path, texts):
+    out = tmp_path / "diverged"
+    args = ["--model", "rnnlm", "--hidden", "8", "--wordvec-size", "8", "--batch-size", "5"]
+    args += ["--time-size", "5", "--lr", "1e30", "--max-grad", "1", "--quiet"]
+    result = run("train", *args, "--dataset", str(texts / "words.txt"), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    assert "the run diverged: in epoch 1 the mean training loss" in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "diverged" and "3 ln(31)" in record["message"]
+    assert (out / "train_loss.csv").is_file() and not (out / "model.npz").exists()

@@ -187,3 +187,26 @@ def test_hostile_checkpoints_are_refused_by_name(tmp_path, checkpoint, change, m
     with pytest.raises(ModelFileError, match=message) as e:
         SequelCheckpoint.read(path)
     assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("name", list(LANGUAGE_MODELS) + list(SEQ2SEQ))
+def test_the_steps_are_the_sequels_trainers_steps(name):
+    # The sequel's RnnlmTrainer and Trainer (layerwise's copies, same batches, same shuffle from
+    # the seed) reach the same parameters bit for bit: the epochs' evaluation changes nothing.
+    from layerwise.sequel.trainer import RnnlmTrainer, Trainer
+
+    if name in LANGUAGE_MODELS:
+        ours = _language(name).train()
+        model = LANGUAGE_MODELS[name]()
+        RnnlmTrainer(model, SGD(lr=5.0)).fit(
+            CORPUS[:-1], CORPUS[1:], max_epoch=3, batch_size=4, time_size=5, max_grad=0.25,
+            eval_interval=None,
+        )  # fmt: skip
+    else:
+        ours = _seq2seq(name).train()
+        model = SEQ2SEQ[name]()
+        Trainer(model, Adam(lr=0.01), seed=3).fit(
+            X, T, max_epoch=3, batch_size=32, max_grad=5.0, eval_interval=None
+        )
+    for p, q in zip(ours.model.params, model.params, strict=True):
+        np.testing.assert_array_equal(p, q)

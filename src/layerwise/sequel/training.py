@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import quiet
 from .._surroundings import stop_signals
 from .._types import StrPath
-from ..errors import NonFiniteLossError, TrainingInterrupted
+from ..errors import DivergedError, NonFiniteLossError, TrainingInterrupted
 from .checkpoints import SequelCheckpoint
 from .model_files import model_description
 from .seq2seq import seq2seq_accuracy
@@ -134,10 +135,13 @@ class _Training:
         ------
         NonFiniteLossError
             When the loss becomes NaN or infinite.
+        DivergedError
+            When an epoch ends diverged (:meth:`check_divergence`).
         TrainingInterrupted
             On SIGINT/SIGTERM, after writing a checkpoint of the last finished iteration.
         """
-        with stop_signals() as stop:
+        # quiet(): a diverging run overflows to inf without warnings, and is stopped by name.
+        with stop_signals() as stop, quiet():
             while self.epoch < self.epochs:
                 self._begin_epoch()
                 start = time.perf_counter()
@@ -154,6 +158,7 @@ class _Training:
                     ):
                         self._checkpoint()
                 losses = self.train_loss_list[-self.iter_per_epoch :]
+                self.check_divergence(losses)
                 for name, value in zip(self.curve_names, self._evaluate(losses), strict=True):
                     self.curves[name].append(value)
                 self._end_epoch()
@@ -170,6 +175,23 @@ class _Training:
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self)
         return self
+
+    def check_divergence(self, losses: list[float]) -> None:
+        """Raise :class:`DivergedError` if the epoch whose ``losses`` these are diverged.
+
+        Volume 1's rule (:meth:`layerwise.Trainer.check_divergence`): its mean loss is more than
+        10 times the run's first iteration's and more than ``3 ln(V)``, three times the loss of
+        a uniform guess among the V words or characters. The epoch is then not checkpointed.
+        """
+        V = self.model.params[0].shape[0]
+        start, mean = self.train_loss_list[0], float(np.mean(losses))
+        if mean > 10 * start and mean > 3 * math.log(V):
+            raise DivergedError(
+                f"the run diverged: in epoch {self.epoch + 1} the mean training loss is "
+                f"{mean:.4g}, more than 10 times the first iteration's {start:.4g} and more "
+                f"than 3 ln({V}) = {3 * math.log(V):.3g}. Try a smaller learning rate than "
+                f"{self.optimizer.lr}."
+            )
 
     def _interrupted(self, signum: int) -> TrainingInterrupted:
         path = self._checkpoint()
