@@ -11,9 +11,7 @@ accuracy per epoch (:mod:`layerwise.sequel.training`).
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from ..optimizers import OPTIMIZERS
 from ..run_folders import (
     CHECKPOINT,
     MODEL,
+    NAMED_DATASETS,
     RUN_JSON,
     RUNS_DIR,
     base_record,
@@ -44,7 +43,6 @@ from ..sequel.model_files import SequelModelFile, model_description, read_model_
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
 from ..sequel.training import LanguageModelTraining, Seq2seqTraining
-from ..sequel.util import eval_perplexity
 from ._common import SEQUEL_DATASETS, UsageError, flag
 from ._lifecycle import Run
 
@@ -164,26 +162,9 @@ def new_options(args: Any) -> dict[str, Any]:
 def check_run(opts: dict[str, Any]) -> None:
     """Refuse option values the model and data set cannot take (before anything is written)."""
     model = SEQUEL_MODELS[opts["model"]]
-    name = opts["dataset"]
-    if name in ("sample", "mnist", "fashion-mnist") or Path(name).is_dir():
-        raise UsageError(
-            f"--dataset {name}: the sequel's models read text: --dataset "
-            f"{'ptb or a text file' if model.language_model else 'addition, date or a file'}"
-        )
-    wrong = "ptb" if not model.language_model else next(
-        (n for n in SEQUENCE_FILES if n == name), None
-    )  # fmt: skip
-    if name == wrong:
-        raise UsageError(
-            f"--dataset {name} is for "
-            f"{'the seq2seq models' if name in SEQUENCE_FILES else 'the language models'}; "
-            f"--model {opts['model']} trains on "
-            f"{'ptb or a text file' if model.language_model else 'addition, date or a file'}"
-        )
+    check_dataset(opts["dataset"], model.language_model, f"--model {opts['model']}")
     if len(opts["hidden"]) != 1:
         raise UsageError(f"--model {opts['model']} takes one --hidden size")
-    if model.language_model and not opts["time_size"]:
-        raise UsageError("--time-size must be given for a language model")
     if not model.language_model and opts["time_size"] is not None:
         raise UsageError(f"--time-size applies to the language models, not --model {opts['model']}")
     if model.cls is BetterRnnlm and opts["wordvec_size"] != opts["hidden"][0]:
@@ -198,6 +179,17 @@ def check_run(opts: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------- data
+
+
+def check_dataset(name: str, language_model: bool, who: str) -> None:
+    """Refuse a ``--dataset`` that ``who`` (a language model or not) cannot read, naming what
+    it reads."""
+    reads = "ptb or a text file" if language_model else "addition, date or a file of questions"
+    if name in NAMED_DATASETS or Path(name).is_dir():
+        raise UsageError(f"--dataset {name}: the sequel's models read text; {who} reads {reads}")
+    if (name == "ptb" and not language_model) or (name in SEQUENCE_FILES and language_model):
+        kind = "language models" if name == "ptb" else "seq2seq models"
+        raise UsageError(f"--dataset {name} is for the {kind}; {who} reads {reads}")
 
 
 @dataclass
@@ -518,72 +510,3 @@ def open_sequel_model(path: Path) -> tuple[SequelModelFile, dict[str, Any]]:
         return checkpoint.model, checkpoint.extra.get("options", {})
     model_file = read_model_file(path)
     return model_file, (model_file.training or {}).get("options", {})
-
-
-def _ids(texts: Any, vocab: list[str], known: dict[str, int], what: str) -> np.ndarray:
-    """``texts``' ids (data set's ``vocab``) as the model's (``known``), or a ValueError
-    naming ``what`` ("test words") the model does not know."""
-    unknown = sorted({vocab[i] for i in np.unique(texts)} - set(known))
-    if unknown:
-        raise ValueError(
-            f"{len(unknown)} of the {what} are not in the model's vocabulary, e.g. "
-            f"{unknown[:5]}; was it trained on another data set?"
-        )
-    table = np.array([known.get(w, -1) for w in vocab])
-    return table[np.asarray(texts)]
-
-
-def evaluate(path: Path, dataset_name: str | None, wrong: int) -> int:
-    """``layerwise evaluate`` of a sequel model: the perplexity of a language model on the
-    test text, a seq2seq model's accuracy and a table of its first ``wrong`` wrong answers."""
-    model_file, options = open_sequel_model(path)
-    model, known = model_file.model, model_file.word_to_id
-    if model_file.vocab is None:
-        raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be read")
-    trained_on = options.get("dataset")
-    name = dataset_name or trained_on
-    if name is None:
-        raise UsageError(f"{path} does not say what it was trained on: choose with --dataset")
-    note = " (the dataset it was trained on)" if dataset_name is None else ""
-    sequence_info = model_file.sequence or {}
-    data = load_text_data(name, not model_file.is_seq2seq, sequence_info.get("reversed", False))
-    if not model_file.is_seq2seq:
-        corpus = _ids(data.test, data.vocab, known, "test words")
-        time_size = min(35, len(corpus) - 1)  # the sequel's eval_perplexity: 10 rows of 35
-        batch_size = max(1, min(10, (len(corpus) - 1) // max(time_size, 1)))
-        model.reset_state()
-        with contextlib.redirect_stdout(io.StringIO()):  # its progress line
-            perplexity = eval_perplexity(model, corpus, batch_size, time_size)
-        print(f"{path}: perplexity {perplexity:.2f} on {len(corpus)} test words of {name}{note}")
-        return 0
-    x_test, t_test = data.test
-    x = _ids(x_test, data.vocab, known, "test questions' characters")
-    t = _ids(t_test, data.vocab, known, "test answers' characters")
-    guesses = np.concatenate([
-        model.generate_batch(x[i : i + 1000], t[i : i + 1000, 0], t.shape[1] - 1)
-        for i in range(0, len(x), 1000)
-    ])  # fmt: skip
-    right = np.all(guesses == t[:, 1:], axis=1)
-    print(
-        f"{path}: accuracy {right.mean():.4f} ({int(right.sum())} of {len(x)} test questions of "
-        f"{name} answered exactly){note}"
-    )
-    vocab = model_file.vocab
-    reverse = sequence_info.get("reversed", False)
-
-    def text(ids: np.ndarray, backwards: bool = False) -> str:
-        chars = "".join(vocab[i] for i in ids)
-        return (chars[::-1] if backwards else chars).strip()
-
-    rows = [
-        (text(x[i], reverse), text(t[i, 1:]), text(guesses[i]))
-        for i in np.flatnonzero(~right)[:wrong]
-    ]
-    if rows:
-        print(f"the first {len(rows)} wrong answers:")
-        widths = [
-            max(len(r[k]) for r in [("question", "answer", "guess"), *rows]) for k in range(3)
-        ]
-        for row in [("question", "answer", "guess"), *rows]:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0
