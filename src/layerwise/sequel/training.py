@@ -143,38 +143,38 @@ class _Training:
         # quiet(): a diverging run overflows to inf without warnings, and is stopped by name.
         with stop_signals() as stop, quiet():
             while self.epoch < self.epochs:
-                self._begin_epoch()
                 start = time.perf_counter()
-                while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
-                    if stop.signum is not None:
-                        raise self._interrupted(stop.signum)
-                    self.train_loss_list.append(self.train_step(*self._next_batch()))
-                    self.iteration += 1
-                    every = self.checkpoint_every
-                    if (
-                        every
-                        and self.iteration % every == 0
-                        and self.iteration % self.iter_per_epoch
-                    ):
-                        self._checkpoint()
-                losses = self.train_loss_list[-self.iter_per_epoch :]
-                self.check_divergence(losses)
-                for name, value in zip(self.curve_names, self._evaluate(losses), strict=True):
-                    self.curves[name].append(value)
-                self._end_epoch()
-                self.epoch += 1
-                if self.verbose:
-                    shown = "  ".join(
-                        f"{n.replace('_', ' ')} {v[-1]:.4f}" for n, v in self.curves.items()
-                    )
-                    took = time.perf_counter() - start
-                    print(
-                        f"epoch {self.epoch:>3}/{self.epochs}  {shown}  ({took:.2f} s)", flush=True
-                    )
+                self._train_epoch(stop)
+                self._end_of_epoch(time.perf_counter() - start)
                 self._checkpoint()
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self)
         return self
+
+    def _train_epoch(self, stop: Any) -> None:
+        """The rest of this epoch's iterations; a signal (``stop.signum``) ends them."""
+        self._begin_epoch()
+        every = self.checkpoint_every
+        while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
+            if stop.signum is not None:
+                raise self._interrupted(stop.signum)
+            self.train_loss_list.append(self.train_step(*self._next_batch()))
+            self.iteration += 1
+            # An epoch's last iteration is checkpointed once the epoch is measured.
+            if every and self.iteration % every == 0 and self.iteration % self.iter_per_epoch:
+                self._checkpoint()
+
+    def _end_of_epoch(self, seconds: float) -> None:
+        """Check the epoch did not diverge, measure its curves, count it done and say so."""
+        losses = self.train_loss_list[-self.iter_per_epoch :]
+        self.check_divergence(losses)
+        for name, value in zip(self.curve_names, self._evaluate(losses), strict=True):
+            self.curves[name].append(value)
+        self._epoch_done()
+        self.epoch += 1
+        if self.verbose:
+            shown = "  ".join(f"{n.replace('_', ' ')} {v[-1]:.4f}" for n, v in self.curves.items())
+            print(f"epoch {self.epoch:>3}/{self.epochs}  {shown}  ({seconds:.2f} s)", flush=True)
 
     def check_divergence(self, losses: list[float]) -> None:
         """Raise :class:`DivergedError` if the epoch whose ``losses`` these are diverged.
@@ -208,7 +208,7 @@ class _Training:
     def _begin_epoch(self) -> None:
         """Before an epoch's first (or resumed) iteration."""
 
-    def _end_epoch(self) -> None:
+    def _epoch_done(self) -> None:
         """After an epoch's evaluation."""
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
@@ -438,7 +438,7 @@ class Seq2seqTraining(_Training):
         if self._perm is None:
             self._perm = self.rng.permutation(len(self.x_train))
 
-    def _end_epoch(self) -> None:
+    def _epoch_done(self) -> None:
         self._perm = None
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
