@@ -258,6 +258,10 @@ def test_truncated_files_are_refused(tmp_path):
             load_model(path)
 
 
-def test_a_missing_file_is_file_not_found(tmp_path):
+def test_a_missing_file_is_file_not_found_and_a_run_folder_gives_its_model(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "none.npz")
+    with pytest.raises(FileNotFoundError, match="a folder without model.npz"):
+        load_model(tmp_path)
+    save_model(_make("Rnnlm"), tmp_path / "model.npz")
+    assert type(load_model(tmp_path)).__name__ == "Rnnlm"

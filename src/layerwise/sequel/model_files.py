@@ -308,10 +308,15 @@ def is_sequel_model_file(path: StrPath) -> bool:
 def read_model_file(path: StrPath) -> SequelModelFile:
     """The model of a file :func:`save_model` wrote, with its vocabulary and records.
 
+    Parameters
+    ----------
+    path : str or Path
+        A model file, or a run folder of ``layerwise train`` (its ``model.npz`` is read).
+
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file, or a folder without model.npz.
     ModelFileError
         Anything wrong with the file, named: not an ``.npz``, pickled objects, no or bad JSON
         description, an unknown class, sizes that are not whole numbers >= 1, arrays missing,
@@ -319,6 +324,14 @@ def read_model_file(path: StrPath) -> SequelModelFile:
         or dtypes, a vocabulary of the wrong length, repeated entries, tied weights given two
         values.
     """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.npz").is_file():
+            raise FileNotFoundError(
+                f"'{path}' is a folder without model.npz: a run folder holds one once its run "
+                "finished (its checkpoint.npz: layerwise.sequel.checkpoints.SequelCheckpoint)"
+            )
+        path = path / "model.npz"
     with open_npz(path, "sequel model file") as f:
         description = read_json_entry(
             f, DESCRIPTION_KEY, FORMAT, (VERSION,), _MAX_DESCRIPTION_BYTES
@@ -329,7 +342,8 @@ def read_model_file(path: StrPath) -> SequelModelFile:
 def load_model(path: StrPath) -> Any:
     """The model a file :func:`save_model` wrote, rebuilt (class, sizes, dtype, parameters).
 
-    ``read_model_file(path).model``; see :func:`read_model_file` for what is refused.
+    ``read_model_file(path).model``: ``path`` a model file or a run folder; see
+    :func:`read_model_file` for what is refused.
     """
     return read_model_file(path).model
 
