@@ -292,6 +292,7 @@ def test_a_killed_run_is_evaluated_from_its_checkpoint_and_resumed(tmp_path, tex
         (["--model", "better-rnnlm", "--hidden", "8"], "--wordvec-size (650) must equal"),
         (["--model", "rnnlm", "--dropout", "0.2"], "--dropout does not apply to --model rnnlm"),
         (["--model", "rnnlm", "--reverse"], "--reverse applies to the seq2seq models"),
+        (["--model", "rnnlm", "--eval-samples", "9"], "--eval-samples applies to the seq2seq"),
         (["--model", "seq2seq", "--time-size", "4"], "--time-size applies to the language"),
         (["--model", "rnnn"], "did you mean 'rnnlm'"),
     ],

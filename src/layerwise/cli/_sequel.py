@@ -174,6 +174,8 @@ def check_run(opts: dict[str, Any]) -> None:
         )
     if model.cls is not BetterRnnlm and opts["dropout"]:
         raise UsageError(f"--dropout does not apply to --model {opts['model']} (better-rnnlm)")
+    if model.language_model and opts["eval_samples"]:
+        raise UsageError("--eval-samples applies to the seq2seq models (their test questions)")
     if model.language_model and opts["reverse"]:
         raise UsageError("--reverse applies to the seq2seq models (it reverses the questions)")
 

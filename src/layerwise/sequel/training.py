@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import quiet
-from .._surroundings import stop_signals
+from .._surroundings import progress_bar, stop_signals
 from .._types import StrPath
 from ..errors import DivergedError, NonFiniteLossError, TrainingInterrupted
 from .checkpoints import SequelCheckpoint
@@ -141,30 +141,36 @@ class _Training:
             On SIGINT/SIGTERM, after writing a checkpoint of the last finished iteration.
         """
         # quiet(): a diverging run overflows to inf without warnings, and is stopped by name.
-        with stop_signals() as stop, quiet():
+        with progress_bar(self) as bar, stop_signals() as stop, quiet():
             while self.epoch < self.epochs:
                 start = time.perf_counter()
-                self._train_epoch(stop)
-                self._end_of_epoch(time.perf_counter() - start)
+                self._train_epoch(stop, bar)
+                self._end_of_epoch(time.perf_counter() - start, bar)
                 self._checkpoint()
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self)
         return self
 
-    def _train_epoch(self, stop: Any) -> None:
+    def _train_epoch(self, stop: Any, bar: Any) -> None:
         """The rest of this epoch's iterations; a signal (``stop.signum``) ends them."""
         self._begin_epoch()
+        if bar is not None:  # a PTB epoch takes minutes: a bar per epoch, on a terminal
+            bar.reset(total=self.iter_per_epoch)
+            bar.update(self.iteration - self.epoch * self.iter_per_epoch)  # resumed
+            bar.set_description(f"epoch {self.epoch + 1}/{self.epochs}", refresh=False)
         every = self.checkpoint_every
         while self.iteration < (self.epoch + 1) * self.iter_per_epoch:
             if stop.signum is not None:
                 raise self._interrupted(stop.signum)
             self.train_loss_list.append(self.train_step(*self._next_batch()))
             self.iteration += 1
+            if bar is not None:
+                bar.update(1)
             # An epoch's last iteration is checkpointed once the epoch is measured.
             if every and self.iteration % every == 0 and self.iteration % self.iter_per_epoch:
                 self._checkpoint()
 
-    def _end_of_epoch(self, seconds: float) -> None:
+    def _end_of_epoch(self, seconds: float, bar: Any) -> None:
         """Check the epoch did not diverge, measure its curves, count it done and say so."""
         losses = self.train_loss_list[-self.iter_per_epoch :]
         self.check_divergence(losses)
@@ -172,9 +178,12 @@ class _Training:
             self.curves[name].append(value)
         self._epoch_done()
         self.epoch += 1
-        if self.verbose:
-            shown = "  ".join(f"{n.replace('_', ' ')} {v[-1]:.4f}" for n, v in self.curves.items())
-            print(f"epoch {self.epoch:>3}/{self.epochs}  {shown}  ({seconds:.2f} s)", flush=True)
+        shown = "  ".join(f"{n.replace('_', ' ')} {v[-1]:.4f}" for n, v in self.curves.items())
+        line = f"epoch {self.epoch:>3}/{self.epochs}  {shown}  ({seconds:.2f} s)"
+        if bar is not None:
+            bar.write(line)
+        elif self.verbose:
+            print(line, flush=True)
 
     def check_divergence(self, losses: list[float]) -> None:
         """Raise :class:`DivergedError` if the epoch whose ``losses`` these are diverged.
