@@ -357,3 +357,21 @@ def test_a_diverging_run_is_recorded_diverged_exit_1_without_warnings(tmp_path, 
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "diverged" and "3 ln(31)" in record["message"]
     assert (out / "train_loss.csv").is_file() and not (out / "model.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--model", "seq2seq"], {"reverse": False, "hidden": [128], "epochs": 25}),
+        (["--model", "attention-seq2seq"], {"reverse": True, "hidden": [256], "dataset": "date"}),
+        (["--model", "attention-seq2seq", "--no-reverse"], {"reverse": False}),
+        (["--model", "peeky-seq2seq", "--reverse", "--lr", "0.01"], {"reverse": True, "lr": 0.01}),
+        (["--model", "better-rnnlm"], {"dropout": 0.5, "wordvec_size": 650, "time_size": 35}),
+        (["--model", "rnnlm"], {"optimizer": "sgd", "lr": 20.0, "max_grad": 0.25, "epochs": 4}),
+    ],
+)
+def test_each_model_defaults_to_the_books_settings(args, expected):
+    from layerwise.cli import _sequel, build_parser
+
+    options = _sequel.new_options(build_parser().parse_args(["train", *args]))
+    assert {k: options[k] for k in expected} == expected

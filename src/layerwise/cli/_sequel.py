@@ -63,34 +63,27 @@ class SequelModel:
         return self.cls in (Rnnlm, BetterRnnlm)
 
 
+# The book's settings: ch06/train_rnnlm.py, ch06/train_better_rnnlm.py, ch07/train_seq2seq.py,
+# ch08/train.py.
 _LM = {"optimizer": "sgd", "lr": 20.0, "batch_size": 20, "time_size": 35, "max_grad": 0.25}
+_RNNLM = {**_LM, "dataset": "ptb", "epochs": 4, "wordvec_size": 100, "hidden": [100]}
+_BETTER = {**_LM, "dataset": "ptb", "epochs": 40, "wordvec_size": 650, "hidden": [650]}
 _S2S = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "max_grad": 5.0, "wordvec_size": 16}
+_ADDITION = {**_S2S, "dataset": "addition", "epochs": 25, "hidden": [128], "reverse": False}
+_DATES = {**_S2S, "dataset": "date", "epochs": 10, "hidden": [256], "reverse": True}
 
-#: The sequel's models by ``--model`` name, with the book's settings (ch06/train_rnnlm.py,
-#: ch06/train_better_rnnlm.py, ch07/train_seq2seq.py, ch08/train.py).
+#: The sequel's models by ``--model`` name, with the book's settings as their defaults.
 SEQUEL_MODELS = {
-    "rnnlm": SequelModel(
-        Rnnlm, "Rnnlm, chapter 6",
-        {**_LM, "dataset": "ptb", "epochs": 4, "wordvec_size": 100, "hidden": [100]},
-    ),
+    "rnnlm": SequelModel(Rnnlm, "Rnnlm, chapter 6", _RNNLM),
     "better-rnnlm": SequelModel(
-        BetterRnnlm, "BetterRnnlm, chapter 6: two LSTM layers, dropout, weight tying",
-        {**_LM, "dataset": "ptb", "epochs": 40, "wordvec_size": 650, "hidden": [650],
-         "dropout": 0.5},
+        BetterRnnlm,
+        "BetterRnnlm, chapter 6: two LSTM layers, dropout, weight tying",
+        {**_BETTER, "dropout": 0.5},
     ),
-    "seq2seq": SequelModel(
-        Seq2seq, "Seq2seq, chapter 7", {**_S2S, "dataset": "addition", "epochs": 25,
-                                        "hidden": [128]},
-    ),
-    "peeky-seq2seq": SequelModel(
-        PeekySeq2seq, "PeekySeq2seq, chapter 7", {**_S2S, "dataset": "addition", "epochs": 25,
-                                                  "hidden": [128]},
-    ),
-    "attention-seq2seq": SequelModel(
-        AttentionSeq2seq, "AttentionSeq2seq, chapter 8", {**_S2S, "dataset": "date",
-                                                          "epochs": 10, "hidden": [256]},
-    ),
-}  # fmt: skip
+    "seq2seq": SequelModel(Seq2seq, "Seq2seq, chapter 7", _ADDITION),
+    "peeky-seq2seq": SequelModel(PeekySeq2seq, "PeekySeq2seq, chapter 7", _ADDITION),
+    "attention-seq2seq": SequelModel(AttentionSeq2seq, "AttentionSeq2seq, chapter 8", _DATES),
+}
 
 #: The options of a run of the sequel's models; None: the model's default, else as here.
 SEQUEL_RUN_OPTIONS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import sys
@@ -261,9 +262,9 @@ def add_parser(sub):
     )
     p.add_argument(
         "--reverse",
-        action="store_true",
-        default=None,
-        help="seq2seq models: read the questions reversed, as the sequel's chapter 7 does",
+        action=argparse.BooleanOptionalAction,
+        help="seq2seq models: read the questions reversed, as the sequel's section 7.3.2 does "
+        "(default: as the book's script: --no-reverse, --reverse for attention-seq2seq)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
