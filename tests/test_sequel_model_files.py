@@ -83,6 +83,8 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
         save_model(object(), tmp_path / "m.npz")
     with pytest.raises(ValueError, match="has 3 entries, the model's vocab_size is 13"):
         save_model(_make("Rnnlm"), tmp_path / "m.npz", vocab=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"the vocabulary's ids are not 0 \.\. 1"):
+        save_model(_make("Rnnlm"), tmp_path / "m.npz", vocab={0: "a", 2: "b"})
     with pytest.raises(ValueError, match="single characters"):
         save_model(_make("Seq2seq"), tmp_path / "m.npz", vocab=WORDS)
     with pytest.raises(ValueError, match="for seq2seq models, not a Rnnlm"):

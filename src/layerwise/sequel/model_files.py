@@ -199,7 +199,9 @@ def model_description(
         for i, (p, s) in enumerate(zip(params, expected, strict=False))
         if p.shape != s
     ]
-    if vocab is not None:
+    if isinstance(vocab, Mapping) and sorted(vocab) != list(range(len(vocab))):
+        problems.append(f"the vocabulary's ids are not 0 .. {len(vocab) - 1}")
+    elif vocab is not None:
         words = [vocab[i] for i in range(len(vocab))] if isinstance(vocab, Mapping) else vocab
         arrays[VOCAB_KEY] = np.array(list(words), dtype=str)
         problems += _vocab_problems(list(words), MODEL_CLASSES[name].vocabulary, V)
