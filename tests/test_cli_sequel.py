@@ -201,10 +201,10 @@ def _final(folder):
 @pytest.mark.parametrize(
     "kind, args",
     [
-        ("better-rnnlm", [*LM, "--epochs", "12", "--checkpoint-every", "23"]),
+        ("better-rnnlm", [*LM, "--epochs", "30", "--checkpoint-every", "23"]),
         ("attention-seq2seq", [
             "--model", "attention-seq2seq", "--hidden", "24", "--wordvec-size", "8",
-            "--batch-size", "16", "--lr", "0.01", "--seed", "4", "--epochs", "8",
+            "--batch-size", "16", "--lr", "0.01", "--seed", "4", "--epochs", "12",
             "--checkpoint-every", "11", "--eval-samples", "40",
         ]),
     ],
