@@ -408,21 +408,21 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
         _check_lengths(data, opts)
         trainer: Any = LanguageModelTraining(
             model, optimizer, data.train, data.val, time_size=opts["time_size"],
-            seed=opts["seed"], **common,
+            seed=opts["seed"], model_file={"vocab": data.vocab}, **common,
         )  # fmt: skip
-        trainer.model_file = {"vocab": data.vocab}
         sizes = (len(data.train), len(data.val))
     else:
         (x_train, t_train), (x_test, t_test) = data.train, data.test
+        shape = {
+            "question_width": x_train.shape[1],
+            "answer_width": t_train.shape[1],
+            "reversed": opts["reverse"],
+        }
         trainer = Seq2seqTraining(
             model, optimizer, x_train, t_train, x_test, t_test, seed=opts["seed"],
-            eval_samples=opts["eval_samples"], **common,
+            eval_samples=opts["eval_samples"],
+            model_file={"vocab": data.vocab, "sequence": shape}, **common,
         )  # fmt: skip
-        widths = {"question_width": x_train.shape[1], "answer_width": t_train.shape[1]}
-        trainer.model_file = {
-            "vocab": data.vocab,
-            "sequence": {**widths, "reversed": opts["reverse"]},
-        }
         sizes = (len(x_train), len(x_test))
     # Only now, so that a run refused above leaves nothing behind.
     if out is None:
@@ -434,7 +434,6 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
         record = read_run(out) if resuming else None
         if resuming:
             trainer.load_checkpoint(out / CHECKPOINT, epochs=opts["epochs"])
-            trainer.extra = {"options": opts}
         if record is None:
             description = {k: model_description(model)[0][k] for k in ("class", "config")}
             parameters = sum(p.size for p in _distinct(model.params))
