@@ -857,7 +857,8 @@ def test_choices_still_take_any_case_and_show_in_help():
     from layerwise.cli._common import choice
 
     assert choice(["sgd", "adam"])("ADAM") == "adam"
-    assert "{two-layer,mlp,convnet,deep-convnet}" in run("train", "--help").stdout
+    # Volume 1's networks, then the sequel's models.
+    assert "{two-layer,mlp,convnet,deep-convnet,rnnlm," in run("train", "--help").stdout
 
 
 def test_regression_the_conv_nets_take_batchnorm(tmp_path, tiny):

@@ -41,6 +41,7 @@ from ._types import StrPath
 from ._version import __version__
 from .checkpoints import Checkpoint
 from .container import write_atomic
+from .sequel.checkpoints import SequelCheckpoint, sequel_file_kind
 
 if TYPE_CHECKING:
     from .network import Sequential
@@ -317,14 +318,31 @@ def new_record(
         :func:`end_record` fills in (``ended``, ``seconds``, ``epochs_done``, ``iterations``,
         ``train_acc``, ``test_acc``) still empty.
     """
+    parameters = int(sum(p.size for p in network.parameters()))
+    return base_record(options, network.get_config(), parameters, optimizer, source, sizes, command)
+
+
+def base_record(
+    options: dict[str, Any],
+    architecture: dict[str, Any],
+    parameters: int,
+    optimizer: Any,
+    source: dict[str, Any],
+    sizes: tuple[int, int],
+    command: str,
+    scores: tuple[str, ...] = ("train_acc", "test_acc"),
+) -> dict[str, Any]:
+    """:func:`new_record` of any model: its ``architecture`` (a JSON object) and ``parameters``
+    (their count) given, and the ``scores`` its run.json reports at each epoch's end (None
+    until the first)."""
     hyper = {k: float(v) for k, v in optimizer.hyperparameters.items()}  # lr, momentum, ...
     return {
         "format": "layerwise-run",
         "version": 1,
         "status": "running",
         "model": options["model"],
-        "network": network.get_config(),
-        "parameters": int(sum(p.size for p in network.parameters())),
+        "network": architecture,
+        "parameters": parameters,
         "dataset": {"name": options["dataset"], **source, "train": sizes[0], "test": sizes[1]},
         "optimizer": {"name": options["optimizer"], **hyper},
         "epochs": options["epochs"],
@@ -348,8 +366,7 @@ def new_record(
         "seconds": 0.0,
         "epochs_done": 0,
         "iterations": 0,
-        "train_acc": None,
-        "test_acc": None,
+        **dict.fromkeys(scores),
     }
 
 
@@ -359,6 +376,8 @@ def end_record(
     status: str,
     seconds: float,
     message: str | None = None,
+    *,
+    scores: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``record`` updated with how the run ended.
 
@@ -373,9 +392,12 @@ def end_record(
         How long this part of the run trained; added to the seconds of earlier parts.
     message : str, optional
         Why it stopped, for an unfinished run.
+    scores : dict, optional, keyword-only
+        What the run measured at its last epoch's end (default: the Trainer's ``train_acc``
+        and ``test_acc``).
     """
     seconds = round(record.get("seconds", 0.0) + seconds, 3)
-    record.update(_progress(trainer), status=status, ended=_now(), seconds=seconds)
+    record.update(_progress(trainer, scores), status=status, ended=_now(), seconds=seconds)
     record["epochs"] = trainer.epochs
     record.pop("message", None)
     if message:
@@ -383,7 +405,14 @@ def end_record(
     return record
 
 
-def write_progress(folder: Path, record: dict[str, Any], trainer: Trainer, seconds: float) -> Path:
+def write_progress(
+    folder: Path,
+    record: dict[str, Any],
+    trainer: Trainer,
+    seconds: float,
+    *,
+    scores: dict[str, Any] | None = None,
+) -> Path:
     """Write run.json of a run still training: how far it got, and a new heartbeat.
 
     Parameters
@@ -395,24 +424,30 @@ def write_progress(folder: Path, record: dict[str, Any], trainer: Trainer, secon
     trainer : Trainer
     seconds : float
         How long this part of the run has trained so far.
+    scores : dict, optional, keyword-only
+        As :func:`end_record` takes them.
 
     Returns
     -------
     Path
         The run.json written.
     """
-    record.update(_progress(trainer))
+    record.update(_progress(trainer, scores))
     return write_run(folder, {**record, "seconds": round(record["seconds"] + seconds, 3)})
 
 
-def _progress(trainer):
+def _progress(trainer, scores=None):
     """How far the run got, and a new heartbeat: what run.json says at each epoch's end."""
+    if scores is None:
+        scores = {
+            "train_acc": trainer.train_acc_list[-1] if trainer.train_acc_list else None,
+            "test_acc": trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+        }
     return {
         "heartbeat": _now(),
         "epochs_done": trainer.epoch,
         "iterations": trainer.iteration,
-        "train_acc": trainer.train_acc_list[-1] if trainer.train_acc_list else None,
-        "test_acc": trainer.test_acc_list[-1] if trainer.test_acc_list else None,
+        **scores,
     }
 
 
@@ -440,9 +475,15 @@ def resume_record(record: dict[str, Any], options: dict[str, Any]) -> dict[str, 
 
 def dataset_name(record: dict[str, Any]) -> str:
     """The dataset of the run.json ``record``: ``sample``, ``mnist``, ``fashion-mnist``, a
-    dataset folder's name as ``tiny/``, or ``?`` when the record does not say."""
-    name = str(record.get("dataset", {}).get("name", "?"))
-    return name if name in (*NAMED_DATASETS, "?") else Path(name).name + "/"
+    dataset folder's name as ``tiny/``, the sequel's ``ptb``, ``addition``, ``date`` or a text
+    file's name, or ``?`` when the record does not say."""
+    dataset = record.get("dataset", {})
+    name = str(dataset.get("name", "?"))
+    if name in (*NAMED_DATASETS, "ptb", "addition", "date", "?"):
+        return name
+    if dataset.get("files") == [Path(name).name]:  # a text file, for the sequel's models
+        return Path(name).name
+    return Path(name).name + "/"
 
 
 def run_title(record: dict[str, Any]) -> str:
@@ -511,7 +552,8 @@ def resume_point(folder: Path) -> tuple[dict[str, Any], int]:
     Parameters
     ----------
     folder : Path
-        A run folder holding checkpoint.npz, written by ``layerwise train``.
+        A run folder holding checkpoint.npz, written by ``layerwise train`` (of volume 1's
+        networks or of the sequel's models).
 
     Returns
     -------
@@ -533,11 +575,22 @@ def resume_point(folder: Path) -> tuple[dict[str, Any], int]:
         raise ResumeError(what)
     if not (folder / CHECKPOINT).is_file():
         raise ResumeError(f"there is no {CHECKPOINT} in that folder")
-    checkpoint = Checkpoint.read(folder / CHECKPOINT)
+    checkpoint = read_any_checkpoint(folder / CHECKPOINT)
     options = checkpoint.extra.get("options")
     if not isinstance(options, dict):
         raise ResumeError(f"its {CHECKPOINT} was not written by `layerwise train`")
     return options, checkpoint.epochs_begun
+
+
+def read_any_checkpoint(path: StrPath) -> Checkpoint | SequelCheckpoint:
+    """The checkpoint at ``path``, of volume 1's Trainer or of a sequel model's training.
+
+    Both give ``epoch``, ``iteration``, ``epochs_begun`` and ``extra``. Raises as
+    :meth:`Checkpoint.read` does.
+    """
+    if sequel_file_kind(path) == "checkpoint":
+        return SequelCheckpoint.read(path)
+    return Checkpoint.read(path)
 
 
 # ---------------------------------------------------------------------- listing

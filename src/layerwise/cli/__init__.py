@@ -1,4 +1,4 @@
-"""The ``layerwise`` command: train, evaluate, runs, gradcheck, graph, export and book.
+"""The ``layerwise`` command: train, evaluate, generate, runs, gradcheck, graph, export and book.
 
 Models: ``two-layer`` (TwoLayerNet, chapter 5), ``mlp`` (MultiLayerNet, or MultiLayerNetExtend
 with ``--batchnorm`` / ``--dropout``, chapter 6), ``convnet`` (SimpleConvNet, chapter 7) and
@@ -28,11 +28,11 @@ import sys
 
 from .. import __version__, interop
 from ..backend import DeviceUnavailableError
-from . import book, evaluate, export, gradcheck, graph, runs, train
+from . import book, evaluate, export, generate, gradcheck, graph, runs, train
 from ._common import UsageError, did_you_mean
 
 #: The commands in the order ``layerwise --help`` lists them.
-COMMANDS = (train, evaluate, export, runs, gradcheck, graph, book)
+COMMANDS = (train, evaluate, generate, export, runs, gradcheck, graph, book)
 
 
 def build_parser():

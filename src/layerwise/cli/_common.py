@@ -13,6 +13,7 @@ from ..backend import array_module, parse_device
 from ..checkpoints import Checkpoint, checkpoint_network
 from ..files import load, read_training
 from ..run_folders import CHECKPOINT, MODEL, NAMED_DATASETS, model_file, read_run, status_phrase
+from ..sequel.checkpoints import sequel_file_kind
 
 #: Printed where a picture would have been written.
 NO_PICTURES = "matplotlib is not installed, so no pictures: pip install 'layerwise[plot]'"
@@ -132,15 +133,22 @@ def check_device(device, workers):
     array_module(device)
 
 
+#: The sequel's datasets known by name; any other is a text file.
+SEQUEL_DATASETS = ("ptb", "addition", "date")
+
+
 def dataset(text):
-    """A dataset's name, or a folder (made absolute, so the run can be resumed from anywhere)."""
-    if text in NAMED_DATASETS:
+    """A dataset's name, or a folder or file (made absolute, so the run can be resumed from
+    anywhere): a folder of IDX files for volume 1's networks, a text file for the sequel's."""
+    if text in NAMED_DATASETS or text in SEQUEL_DATASETS:
         return text
-    if Path(text).is_dir():
+    if Path(text).is_dir() or Path(text).is_file():
         return str(Path(text).resolve())
+    names = (*NAMED_DATASETS, *SEQUEL_DATASETS)
     raise argparse.ArgumentTypeError(
-        f"must be {', '.join(NAMED_DATASETS)} or a folder of IDX files; {text!r} is none of "
-        f"these{did_you_mean(text, NAMED_DATASETS)}"
+        f"must be {', '.join(NAMED_DATASETS)} or a folder of IDX files (volume 1's networks), "
+        f"or {', '.join(SEQUEL_DATASETS)} or a text file (the sequel's models); {text!r} is "
+        f"none of these{did_you_mean(text, names)}"
     )
 
 
@@ -157,6 +165,11 @@ def load_dataset(name):
     ((x_train, t_train), (x_test, t_test)), source
         ``source`` is what was read, for run.json: ``{"folder": ..., "files": [...]}``.
     """
+    if name in SEQUEL_DATASETS or Path(name).is_file():
+        raise UsageError(
+            f"--dataset {name} is text, for the sequel's models; volume 1's networks read "
+            f"{', '.join(NAMED_DATASETS)} or a folder of IDX files"
+        )
     if name == "sample":
         path = datasets.SAMPLE_PATH
         source = {"folder": str(path.parent), "files": [path.name]}
@@ -207,13 +220,29 @@ def as_images(x, network):
 # ---------------------------------------------------------------------- models
 
 
+def refuse_sequel(model):
+    """A ValueError for a file of the sequel's models, which only some commands take."""
+    kind = sequel_file_kind(model)
+    if kind is not None:
+        raise ValueError(
+            f"{model} is a {kind} of the sequel's models, which this command does not take "
+            "(layerwise evaluate and generate do); it takes volume 1's networks"
+        )
+
+
 def open_model(path):
     """``(model file, network, its training options)`` of a model .npz or a run folder.
 
     A run folder without model.npz gives the network of its checkpoint (the model file is
     then the checkpoint), with a note on stderr saying so.
+
+    Raises
+    ------
+    ValueError
+        For a model or checkpoint of the sequel's models, naming the commands that take them.
     """
     model = model_file(path)
+    refuse_sequel(model)
     if model.name == CHECKPOINT:
         checkpoint = Checkpoint.read(model)
         record = read_run(model.parent) or {}

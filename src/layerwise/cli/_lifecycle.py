@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..backend import as_numpy
-from ..checkpoints import Checkpoint
 from ..files import save
 from ..parallel import WorkerError
 from ..parallel.mpi import abort
@@ -18,6 +17,7 @@ from ..run_folders import (
     MODEL,
     RUN_JSON,
     end_record,
+    read_any_checkpoint,
     run_title,
     write_history,
     write_progress,
@@ -60,6 +60,10 @@ class Run:
     anything else raised                         failed       1        raised on: main() says it
     ===========================================  ===========  =======  =============================
 
+    What a run writes and reports is its ``files``' (:class:`NetworkFiles` for volume 1's
+    networks, the default; the sequel's models have theirs): the scores run.json keeps, the
+    files of a finished and of an unfinished run, and the final line.
+
     Under MPI (``comm``), rank 0 alone records, writes and prints; every rank reaches the same end
     and exits with the same status. A rank on which anything else is raised, before or during
     training, names itself, prints its traceback and aborts every rank with status 1 (the others
@@ -67,8 +71,9 @@ class Run:
     ``running`` and ``layerwise runs`` shows the run killed.
     """
 
-    def __init__(self, comm=None):
+    def __init__(self, comm=None, files=None):
         self.comm = comm
+        self.files = NetworkFiles() if files is None else files
         self.lead = comm is None or comm.Get_rank() == 0
         self.exit_status = 0
         self.trainer = None  # set by begin()
@@ -83,7 +88,8 @@ class Run:
             trainer.on_epoch_end = self._progress
 
     def _progress(self, trainer):  # at each epoch's end: how far it got, and the heartbeat
-        write_progress(self.out, self.record, trainer, time.perf_counter() - self.start)
+        seconds = time.perf_counter() - self.start
+        write_progress(self.out, self.record, trainer, seconds, scores=self.files.scores(trainer))
 
     def __enter__(self):
         return self
@@ -131,23 +137,24 @@ class Run:
         """Rank 0: run.json says how the run ended, its files are written, the user is told."""
         trainer, out, record = self.trainer, self.out, self.record
         seconds = time.perf_counter() - self.start
+        scores = self.files.scores(trainer)
         if ending.status == "finished":
-            end_record(record, trainer, "finished", seconds)
-            written, plotted = _write_finished(trainer, out, record, self.first_filters)
-            print(f"final test accuracy: {trainer.test_acc_list[-1]:.4f}  ({seconds:.1f} s)")
+            end_record(record, trainer, "finished", seconds, scores=scores)
+            written, plotted = self.files.write_finished(trainer, out, record, self.first_filters)
+            print(f"{self.files.final_line(trainer)}  ({seconds:.1f} s)")
             print("wrote " + ", ".join(map(str, written)))
             if not plotted:
                 print(NO_PICTURES)
             return
         with _signals_ignored():  # the record is written whatever the number of Ctrl-Cs
-            end_record(record, trainer, ending.status, seconds, ending.message)
+            end_record(record, trainer, ending.status, seconds, ending.message, scores=scores)
             if ending.raised:  # whatever failed may fail again: run.json alone, if it can be
                 try:
                     write_run(out, record)
                 except OSError:
                     pass  # the error that ended the run is the one main() reports
                 return
-            written = _write_unfinished(trainer, out, record)
+            written = self.files.write_unfinished(trainer, out, record)
             if ending.status == "interrupted":  # after the progress bar's line
                 print(f"\n{ending.message}", file=sys.stderr)
             else:
@@ -179,7 +186,7 @@ def _last_checkpoint(out, trainer):
     """Which checkpoint a run stopped at once can resume from, said for the user."""
     path = out / CHECKPOINT
     try:
-        checkpoint = Checkpoint.read(path)
+        checkpoint = read_any_checkpoint(path)
     except (OSError, ValueError):
         return f"there is no checkpoint to resume from ({path} could not be read)"
     iteration = checkpoint.iteration
@@ -197,6 +204,24 @@ def _resume_advice(out):
     if (out / CHECKPOINT).is_file():
         return f"resume with: layerwise train --resume {out}"
     return f"nothing to resume from: no {CHECKPOINT} in {out}; start the run again"
+
+
+class NetworkFiles:
+    """What a run of volume 1's networks writes and reports (the Trainer's accuracies)."""
+
+    def scores(self, trainer):
+        """run.json's scores at an epoch's end: the last train and test accuracies."""
+        last = {"train_acc": trainer.train_acc_list, "test_acc": trainer.test_acc_list}
+        return {name: values[-1] if values else None for name, values in last.items()}
+
+    def final_line(self, trainer):
+        return f"final test accuracy: {trainer.test_acc_list[-1]:.4f}"
+
+    def write_finished(self, trainer, out, record, first_filters):
+        return _write_finished(trainer, out, record, first_filters)
+
+    def write_unfinished(self, trainer, out, record):
+        return _write_unfinished(trainer, out, record)
 
 
 def _write_finished(trainer, out, record, first_filters):

@@ -1,14 +1,21 @@
-"""``layerwise evaluate``: the accuracy and confusion matrix of a saved model on a test set."""
+"""``layerwise evaluate``: the accuracy and confusion matrix of a saved model on a test set;
+the perplexity of the sequel's language models, the accuracy and wrong answers of its seq2seq
+models."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import datasets, interop
 from ..backend import CUPY_INSTALL
 from ..run_folders import model_file
+from ..sequel.checkpoints import sequel_file_kind
+from ..sequel.util import eval_perplexity
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
 from ._common import (
@@ -19,15 +26,21 @@ from ._common import (
     dataset,
     device,
     load_dataset,
+    non_negative_int,
     open_model,
     workers,
 )
+from ._sequel import check_dataset, load_text_data, open_sequel_model
 from .export import ONNX_DATASET_KEY
 from .train import RUN_OPTIONS
 
 
 def add_parser(sub):
-    p = sub.add_parser("evaluate", help="accuracy and confusion matrix of a saved model")
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy and confusion matrix of a saved model; perplexity of a language model; "
+        "accuracy and wrong answers of a seq2seq model",
+    )
     p.add_argument(
         "model",
         help="a model .npz written by `layerwise train`, or the run folder holding it, or an "
@@ -36,8 +49,16 @@ def add_parser(sub):
     p.add_argument(
         "--dataset",
         type=dataset,
-        help="whose test set: sample, fashion-mnist, mnist, DIR (default: the dataset the "
-        f"model was trained on, else {RUN_OPTIONS['dataset']})",
+        help="whose test set: sample, fashion-mnist, mnist, DIR; ptb, addition, date, FILE for "
+        "the sequel's models (default: the dataset the model was trained on, else "
+        f"{RUN_OPTIONS['dataset']})",
+    )
+    p.add_argument(
+        "--wrong",
+        type=non_negative_int,
+        default=10,
+        metavar="N",
+        help="seq2seq models: list the first N wrong answers (default 10)",
     )
     p.add_argument(
         "--out", help="where misclassified.png and confusion.png go (default: beside MODEL)"
@@ -65,6 +86,10 @@ def run(args):
         raise UsageError(f"--device {args.device}: an .onnx model is run by onnxruntime on the CPU")
     check_device(args.device, args.workers)  # before the model: a device refused costs nothing
     model = model_file(args.model)
+    if sequel_file_kind(model) is not None:
+        if args.workers != 1 or args.device != "cpu" or args.out:
+            raise UsageError("--workers, --device and --out do not apply to the sequel's models")
+        return _evaluate_sequel(model, args.dataset, args.wrong)
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
@@ -107,4 +132,74 @@ def run(args):
         print("wrote " + ", ".join(map(str, pictures)))
     else:
         print(NO_PICTURES)
+    return 0
+
+
+def _ids(texts: Any, vocab: list[str], known: dict[str, int], what: str) -> np.ndarray:
+    """``texts``' ids (data set's ``vocab``) as the model's (``known``), or a ValueError
+    naming ``what`` ("test words") the model does not know."""
+    unknown = sorted({vocab[i] for i in np.unique(texts)} - set(known))
+    if unknown:
+        raise ValueError(
+            f"{len(unknown)} of the {what} are not in the model's vocabulary, e.g. "
+            f"{unknown[:5]}; was it trained on another data set?"
+        )
+    table = np.array([known.get(w, -1) for w in vocab])
+    return table[np.asarray(texts)]
+
+
+def _evaluate_sequel(path: Path, dataset_name: str | None, wrong: int) -> int:
+    """``layerwise evaluate`` of a sequel model: the perplexity of a language model on the
+    test text, a seq2seq model's accuracy and a table of its first ``wrong`` wrong answers."""
+    loaded, options = open_sequel_model(path)
+    model, known = loaded.model, loaded.word_to_id
+    if loaded.vocab is None:
+        raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be read")
+    trained_on = options.get("dataset")
+    name = dataset_name or trained_on
+    if name is None:
+        raise UsageError(f"{path} does not say what it was trained on: choose with --dataset")
+    note = " (the dataset it was trained on)" if dataset_name is None else ""
+    check_dataset(name, not loaded.is_seq2seq, str(path))
+    sequence_info = loaded.sequence or {}
+    data = load_text_data(name, not loaded.is_seq2seq, sequence_info.get("reversed", False))
+    if not loaded.is_seq2seq:
+        corpus = _ids(data.test, data.vocab, known, "test words")
+        time_size = min(35, len(corpus) - 1)  # the sequel's eval_perplexity: 10 rows of 35
+        batch_size = max(1, min(10, (len(corpus) - 1) // max(time_size, 1)))
+        model.reset_state()
+        with contextlib.redirect_stdout(io.StringIO()):  # its progress line
+            perplexity = eval_perplexity(model, corpus, batch_size, time_size)
+        print(f"{path}: perplexity {perplexity:.2f} on {len(corpus)} test words of {name}{note}")
+        return 0
+    x_test, t_test = data.test
+    x = _ids(x_test, data.vocab, known, "test questions' characters")
+    t = _ids(t_test, data.vocab, known, "test answers' characters")
+    guesses = np.concatenate([
+        model.generate_batch(x[i : i + 1000], t[i : i + 1000, 0], t.shape[1] - 1)
+        for i in range(0, len(x), 1000)
+    ])  # fmt: skip
+    right = np.all(guesses == t[:, 1:], axis=1)
+    print(
+        f"{path}: accuracy {right.mean():.4f} ({int(right.sum())} of {len(x)} test questions of "
+        f"{name} answered exactly){note}"
+    )
+    vocab = loaded.vocab
+    reverse = sequence_info.get("reversed", False)
+
+    def text(ids: np.ndarray, backwards: bool = False) -> str:
+        chars = "".join(vocab[i] for i in ids)
+        return (chars[::-1] if backwards else chars).strip()
+
+    rows = [
+        (text(x[i], reverse), text(t[i, 1:]), text(guesses[i]))
+        for i in np.flatnonzero(~right)[:wrong]
+    ]
+    if rows:
+        print(f"the first {len(rows)} wrong answers:")
+        widths = [
+            max(len(r[k]) for r in [("question", "answer", "guess"), *rows]) for k in range(3)
+        ]
+        for row in [("question", "answer", "guess"), *rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0

@@ -6,7 +6,7 @@ from .. import interop
 from ..files import load, read_training
 from ..interop.onnx_bridge import DEFAULT_OPSET, MIN_OPSET
 from ..run_folders import model_file
-from ._common import UsageError, positive_int
+from ._common import UsageError, positive_int, refuse_sequel
 
 #: The ONNX metadata entry where ``export`` records the dataset the model was trained on.
 ONNX_DATASET_KEY = "layerwise.dataset"
@@ -39,6 +39,7 @@ def run(args):
     if args.opset is not None and args.onnx is None:
         raise UsageError("--opset applies to --onnx")
     model = model_file(args.model)
+    refuse_sequel(model)
     network = load(model)
     if args.torch is not None:
         module = interop.save_torch(network, args.torch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import sys
@@ -26,6 +27,7 @@ from ..run_folders import (
     runs_held,
 )
 from ..training import Trainer
+from . import _sequel
 from ._common import (
     UsageError,
     as_images,
@@ -100,19 +102,23 @@ def add_parser(sub):
         usage="%(prog)s [options]",
         help="train a network; write the model, run.json, history and curves",
     )
+    models = [*MODEL_DEFAULTS, *_sequel.SEQUEL_MODELS]
     p.add_argument(
         "--dataset",
         type=dataset,
         help=f"sample (shipped), fashion-mnist, mnist, or a folder of IDX files (the only place "
-        f"looked in); default {default['dataset']}",
+        f"looked in); default {default['dataset']}. The sequel's models: ptb or a text file "
+        "(language models; default ptb), addition, date or a file of question_answer lines "
+        "(seq2seq; default addition, date for attention-seq2seq)",
     )
     p.add_argument(
         "--model",
-        type=choice(MODEL_DEFAULTS),
-        metavar=choices_metavar(MODEL_DEFAULTS),
+        type=choice(models),
+        metavar=choices_metavar(models),
         help="two-layer: TwoLayerNet (chapter 5), mlp: MultiLayerNet (chapter 6), convnet: "
         f"SimpleConvNet (chapter 7), deep-convnet: DeepConvNet (chapter 8); default "
-        f"{default['model']}",
+        f"{default['model']}. The sequel's: "
+        + ", ".join(f"{k}: {m.summary}" for k, m in _sequel.SEQUEL_MODELS.items()),
     )
     p.add_argument(
         "--hidden", type=positive_int, nargs="+", help=f"hidden layer sizes (default: {hidden})"
@@ -235,6 +241,31 @@ def add_parser(sub):
         help="run under mpiexec -n N: the ranks share each step as --workers shares it, rank 0 "
         f"writes the run (needs {MPI_INSTALL}); see docs/many-cores.md",
     )
+    p.add_argument(
+        "--wordvec-size",
+        type=positive_int,
+        metavar="D",
+        help="the sequel's models: the word (or character) vectors' size (default: the book's, "
+        "100 for rnnlm, 650 for better-rnnlm, 16 for the seq2seq models)",
+    )
+    p.add_argument(
+        "--time-size",
+        type=positive_int,
+        metavar="T",
+        help="language models: the time steps of truncated BPTT (default 35)",
+    )
+    p.add_argument(
+        "--max-grad",
+        type=positive_float,
+        help="the sequel's models: clip the gradients' norm to this (default 0.25 for the "
+        "language models, 5.0 for seq2seq)",
+    )
+    p.add_argument(
+        "--reverse",
+        action=argparse.BooleanOptionalAction,
+        help="seq2seq models: read the questions reversed, as the sequel's section 7.3.2 does "
+        "(default: as the book's script: --no-reverse, --reverse for attention-seq2seq)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     p.set_defaults(func=run, parser=p)
 
@@ -254,7 +285,7 @@ def new_options(args):
     return opts
 
 
-def resumed_options(args):
+def resumed_options(args, run_options=RUN_OPTIONS, may_change=RESUME_MAY_CHANGE):
     """The options of the run in ``--resume DIR``, with what ``--resume`` may change.
 
     Any other option the command line names must agree with the run's: a different value
@@ -270,17 +301,17 @@ def resumed_options(args):
         saved, begun = resume_point(out)
     except ResumeError as err:
         raise UsageError(f"--resume {out}: {err}") from None
-    opts = {**RUN_OPTIONS, **saved}
-    for name in RUN_OPTIONS:
+    opts = {**run_options, **saved}
+    for name in run_options:
         given = getattr(args, name)
-        if given is None or name in RESUME_MAY_CHANGE or given == opts.get(name):
+        if given is None or name in may_change or given == opts.get(name):
             continue
         raise UsageError(
             f"{flag(name)} {_shown(given)} would change the run in {out}, which has "
             f"{flag(name)} {_shown(opts.get(name))}; --resume continues a run as it was "
-            f"started and takes only {', '.join(map(flag, RESUME_MAY_CHANGE))} and --quiet"
+            f"started and takes only {', '.join(map(flag, may_change))} and --quiet"
         )
-    for name in RESUME_MAY_CHANGE:
+    for name in may_change:
         if getattr(args, name) is not None:
             opts[name] = getattr(args, name)
     if opts["epochs"] < begun:
@@ -324,14 +355,20 @@ def cap_workers(workers):
 # ---------------------------------------------------------------------- the run
 
 
-def options(args):
-    """``(folder, options)`` of the run: resumed, or new (folder None: a new one in runs/)."""
+def options(args, sequel=False):
+    """``(folder, options)`` of the run: resumed, or new (folder None: a new one in runs/).
+
+    ``sequel``: the run is of one of the sequel's models (:mod:`._sequel`'s options)."""
     if args.force and not args.out:
         raise UsageError("--force needs --out (the folder whose run it replaces)")
-    if args.resume is not None:
+    if args.resume is not None and sequel:
+        out, opts = resumed_options(
+            args, _sequel.SEQUEL_RUN_OPTIONS, _sequel.SEQUEL_RESUME_MAY_CHANGE
+        )
+    elif args.resume is not None:
         out, opts = resumed_options(args)
     else:
-        opts = new_options(args)
+        opts = _sequel.new_options(args) if sequel else new_options(args)
         out = None if args.out is None else Path(args.out)
         held = [] if out is None else runs_held(out)
         if held and not args.force:
@@ -340,6 +377,8 @@ def options(args):
                 f"replace that run with --force, or continue it with --resume {out}"
             )
     opts["threads"] = cap_threads(opts["threads"])
+    if sequel:
+        return out, opts
     opts["workers"] = cap_workers(opts["workers"])
     if opts["mpi"] and opts["workers"] != 1:
         raise UsageError(
@@ -357,11 +396,27 @@ def options(args):
 
 def run(args):
     resuming = args.resume is not None
-    out, opts = options(args)
+    sequel = _is_sequel(args)
+    _sequel.check_options(args, sequel)
+    out, opts = options(args, sequel)
+    if sequel:
+        return _sequel.train(args, out, opts, resuming)
     comm = world() if opts["mpi"] else None
     with Run(comm) as this:
         _train(this, args, out, opts, resuming)
     return this.exit_status
+
+
+def _is_sequel(args):
+    """Whether the run is of the sequel's models: ``--model`` names one, or ``--resume`` a run
+    of one (a folder that holds no run is left to :func:`resumed_options` to refuse)."""
+    if args.resume is None:
+        return args.model in _sequel.SEQUEL_MODELS
+    try:
+        saved, _ = resume_point(Path(args.resume))
+    except (ResumeError, ValueError, OSError):
+        return False
+    return saved.get("model") in _sequel.SEQUEL_MODELS
 
 
 def _train(this, args, out, opts, resuming):

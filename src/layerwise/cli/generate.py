@@ -1,0 +1,144 @@
+"""``layerwise generate``: text from a language model, or a seq2seq model's answer.
+
+A language model (rnnlm, better-rnnlm) writes ``--length`` words after ``--start`` (the sequel's
+chapter 7: each next word drawn from the softmax of the model's scores, ``<unk>``, ``N`` and ``$``
+never drawn, ``<eos>`` printed as a full stop and a line break); the same ``--seed`` gives the
+same text. A seq2seq model answers ``--input``, greedily, padded and reversed as its training
+data were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..run_folders import model_file
+from ..sequel.checkpoints import sequel_file_kind
+from ..sequel.rnnlm import BetterRnnlm
+from ..sequel.rnnlm_gen import BetterRnnlmGen, RnnlmGen
+from ._common import UsageError, did_you_mean, non_negative_int, positive_int
+from ._sequel import open_sequel_model
+
+#: Words the sequel's ch07/generate_text.py never draws.
+SKIPPED = ("N", "<unk>", "$")
+DEFAULT_LENGTH = 100
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="text from a language model, or a seq2seq model's answer to --input",
+    )
+    p.add_argument(
+        "model", help="a model .npz of the sequel's models written by `layerwise train`, or its "
+        "run folder"
+    )  # fmt: skip
+    p.add_argument(
+        "--start",
+        metavar="WORDS",
+        help="language models: the text to continue, one word or several (default <eos>: a "
+        "new sentence)",
+    )
+    p.add_argument(
+        "--length",
+        type=positive_int,
+        metavar="N",
+        help=f"language models: the words to write, the start's last included (default "
+        f"{DEFAULT_LENGTH})",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        help="language models: the draws' seed, a number >= 0: the same seed, the same text "
+        "(default: a fresh text each time)",
+    )
+    p.add_argument(
+        "--input",
+        metavar="TEXT",
+        help="seq2seq models: the question to answer, as the data set writes one ('16+75', "
+        "'september 27, 1994')",
+    )
+    p.set_defaults(func=run, parser=p)
+
+
+def run(args: Any) -> int:
+    path = model_file(args.model)
+    if sequel_file_kind(path) is None:
+        raise UsageError(
+            f"{path} is not a model of the sequel's: generate takes a language model or a "
+            "seq2seq model written by `layerwise train --model rnnlm` (better-rnnlm, seq2seq, "
+            "peeky-seq2seq, attention-seq2seq)"
+        )
+    loaded, _ = open_sequel_model(path)
+    if loaded.vocab is None:
+        raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be written")
+    if loaded.is_seq2seq:
+        given = [f"--{n}" for n in ("start", "length", "seed") if getattr(args, n) is not None]
+        if given or args.input is None:
+            raise UsageError(
+                f"{path} is a seq2seq model ({loaded.class_name}): give it --input TEXT"
+                + (f"; {', '.join(given)} apply to language models" if given else "")
+            )
+        print(_answer(loaded, args.input))
+    else:
+        if args.input is not None:
+            raise UsageError(
+                f"{path} is a language model ({loaded.class_name}): --input is for seq2seq "
+                "models; give --start WORDS"
+            )
+        print(_text(loaded, args.start or "<eos>", args.length or DEFAULT_LENGTH, args.seed))
+    return 0
+
+
+def _text(loaded: Any, start: str, length: int, seed: int | None) -> str:
+    """``length`` words continuing ``start``, drawn with ``seed``."""
+    word_to_id = loaded.word_to_id
+    words = start.split()
+    for word in words:
+        if word not in word_to_id:
+            raise UsageError(
+                f"--start: {word!r} is not in the model's vocabulary of {len(word_to_id)} words"
+                f"{did_you_mean(word, word_to_id)}"
+            )
+    model = loaded.model
+    gen_class = BetterRnnlmGen if isinstance(model, BetterRnnlm) else RnnlmGen
+    gen = gen_class(**loaded.config, dtype=model.params[0].dtype)
+    for p, q in zip(gen.params, model.params, strict=True):
+        p[...] = q
+    for word in words[:-1]:  # the start's first words set the state, as ch07 primes it
+        gen.predict(np.array([[word_to_id[word]]]))
+    skip = [word_to_id[w] for w in SKIPPED if w in word_to_id]
+    ids = gen.generate(word_to_id[words[-1]], skip_ids=skip, sample_size=length, seed=seed)
+    text = " ".join([*words[:-1], *(loaded.vocab[i] for i in ids)])
+    text = text.replace(" <eos>", ".\n").replace("<eos>", "")  # the sequel's
+    return "\n".join(line.strip() for line in text.strip().splitlines())
+
+
+def _answer(loaded: Any, question: str) -> str:
+    """The model's answer to ``question``, padded and reversed as its training data were."""
+    sequence = loaded.sequence
+    if sequence is None:
+        raise ValueError(
+            f"{loaded.path}: the model file does not say how wide its questions are (written by "
+            "save_model without sequence=): it cannot pad --input"
+        )
+    width = sequence["question_width"]
+    if len(question) > width or "_" in question:
+        raise UsageError(
+            f"--input {question!r}: a question of this model has at most {width} characters "
+            "and no '_'"
+        )
+    char_to_id = loaded.word_to_id
+    unknown = sorted(set(question) - set(char_to_id))
+    if unknown or "_" not in char_to_id:
+        raise UsageError(
+            f"--input {question!r}: the model does not know the characters {unknown}; it knows "
+            f"{''.join(sorted(char_to_id))!r}"
+        )
+    padded = question.ljust(width)
+    if sequence["reversed"]:
+        padded = padded[::-1]
+    x = np.array([[char_to_id[c] for c in padded]])
+    ids = loaded.model.generate_batch(x, char_to_id["_"], sequence["answer_width"] - 1)[0]
+    return "".join(loaded.vocab[i] for i in ids).strip()

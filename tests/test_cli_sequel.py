@@ -1,0 +1,377 @@
+"""`layerwise train/evaluate/generate` of the sequel's models, run as a user would: in a subprocess.
+
+Tiny models on text made here (a word file, additions in the sequel's format, PTB-named files),
+so that each run takes seconds even with every core busy.
+"""
+
+import csv
+import json
+import os
+import random
+import signal
+
+import numpy as np
+import pytest
+from test_cli import _kill_during_training, _start, run
+
+from layerwise.cli import main
+from layerwise.sequel.checkpoints import SequelCheckpoint
+from layerwise.sequel.dataset import ptb, sequence
+from layerwise.sequel.model_files import read_model_file, save_model
+from layerwise.sequel.util import eval_perplexity
+
+
+def _words(n_lines, seed):
+    """Lines of words with a pattern to learn (each word tends to follow its predecessor)."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n_lines):
+        start = rng.integers(0, 30)
+        steps = rng.integers(0, 3, size=rng.integers(6, 14)).cumsum()
+        lines.append(" ".join(f"w{(start + s) % 30}" for s in steps))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def texts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("texts")
+    (folder / "words.txt").write_text(_words(500, 0), encoding="utf-8")
+    (folder / "addition.txt").write_text(sequence.make_addition(1200, seed=0), encoding="utf-8")
+    return folder
+
+
+LM = ["--model", "better-rnnlm", "--hidden", "16", "--wordvec-size", "16", "--batch-size", "5"]
+LM += ["--time-size", "8", "--lr", "5", "--dropout", "0.3", "--seed", "3"]
+S2S = ["--model", "peeky-seq2seq", "--hidden", "24", "--wordvec-size", "8", "--batch-size", "32"]
+S2S += ["--lr", "0.01", "--seed", "4", "--reverse"]
+
+
+def _history(folder):
+    with open(folder / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_language_model_trains_evaluates_and_generates(tmp_path, texts, matplotlib):
+    out = tmp_path / "lm"
+    corpus = texts / "words.txt"
+    result = run("train", *LM, "--dataset", str(corpus), "--epochs", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "training better-rnnlm (BetterRnnlm, V 31, D 16, H 16)" in result.stdout
+    names = {p.name for p in out.iterdir()}
+    assert names >= {"model.npz", "run.json", "checkpoint.npz", "history.csv", "train_loss.csv"}
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _history(out)
+    assert list(rows[0]) == ["epoch", "iterations", "train_perplexity", "val_perplexity"]
+    ppl = [float(r["val_perplexity"]) for r in rows]
+    assert len(ppl) == 3 and ppl[-1] < ppl[0] < 31 * 1.5  # learning, from about V
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["model"] == "better-rnnlm"
+    assert record["val_perplexity"] == ppl[-1] and record["epochs_done"] == 3
+    assert record["network"]["config"] == {
+        "vocab_size": 31, "wordvec_size": 16, "hidden_size": 16, "dropout_ratio": 0.3
+    }  # fmt: skip
+    assert record["optimizer"] == {"name": "sgd", "lr": 5.0}
+    assert f"final val perplexity: {ppl[-1]:.4f}" in result.stdout
+
+    # The model file: the words in order of first appearance, <eos> after each line.
+    loaded = read_model_file(out / "model.npz")
+    words = [w for line in corpus.read_text().splitlines() for w in [*line.split(), "<eos>"]]
+    assert loaded.vocab == list(dict.fromkeys(words))
+    assert loaded.training["options"]["time_size"] == 8
+
+    # evaluate: the perplexity of the text's last tenth, as eval_perplexity gives it.
+    evaluated = run("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr
+    ids = [loaded.word_to_id[w] for w in words]
+    test = np.array(ids[len(ids) - len(ids) // 10 :])
+    expected = eval_perplexity(loaded.model, test, 10, 35)
+    assert f"perplexity {expected:.2f} on {len(test)} test words" in evaluated.stdout
+
+    # generate: the same seed, the same text; another seed, another text.
+    texts_written = [run("generate", str(out), "--seed", s, "--length", "40").stdout
+                     for s in ("7", "7", "8")]  # fmt: skip
+    assert texts_written[0] == texts_written[1] != texts_written[2]
+    assert len(texts_written[0].replace(".", " ").split()) >= 20
+    assert set(texts_written[0].replace(".", " ").split()) <= set(loaded.vocab)
+    primed = run("generate", str(out), "--start", "w3 w4", "--seed", "7", "--length", "5")
+    assert primed.returncode == 0 and primed.stdout.startswith("w3 w4"), primed.stderr
+
+
+def test_a_seq2seq_model_trains_evaluates_and_answers(tmp_path, texts):
+    out = tmp_path / "s2s"
+    data = texts / "addition.txt"
+    result = run("train", *S2S, "--dataset", str(data), "--epochs", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = _history(out)
+    assert list(rows[0]) == ["epoch", "iterations", "mean_train_loss", "test_acc"]
+    losses = [float(r["mean_train_loss"]) for r in rows]
+    assert losses[-1] < losses[0]
+    record = json.loads((out / "run.json").read_text())
+    assert record["test_acc"] == float(rows[-1]["test_acc"]) and record["model"] == "peeky-seq2seq"
+    loaded = read_model_file(out / "model.npz")
+    assert loaded.class_name == "PeekySeq2seq"
+    assert loaded.sequence == {"question_width": 7, "answer_width": 5, "reversed": True}
+
+    # evaluate: the test split of the sequel's sequence.py, questions reversed as in training.
+    evaluated = run("evaluate", str(out), "--wrong", "3")
+    assert evaluated.returncode == 0, evaluated.stderr
+    (_, _), (x_test, t_test) = sequence.load_data(data)
+    _, id_to_char = sequence.get_vocab()
+    guesses = loaded.model.generate_batch(x_test[:, ::-1], t_test[:, 0], 4)
+    right = np.all(guesses == t_test[:, 1:], axis=1)
+    assert f"accuracy {right.mean():.4f} ({right.sum()} of 120 test questions" in evaluated.stdout
+    table = evaluated.stdout.split("wrong answers:\n")[1].splitlines()
+    assert table[0].split() == ["question", "answer", "guess"] and len(table) == 4
+    first = np.flatnonzero(~right)[0]
+    question = "".join(id_to_char[i] for i in x_test[first]).strip()
+    answer = "".join(id_to_char[i] for i in t_test[first, 1:]).strip()
+    assert table[1].split()[:2] == [question, answer]
+
+    # generate --input: the same answer as the model gives that question in the test set.
+    answered = run("generate", str(out), "--input", question)
+    assert answered.returncode == 0, answered.stderr
+    guess = "".join(id_to_char[i] for i in guesses[first]).strip()
+    assert answered.stdout == guess + "\n"
+
+
+# ---------------------------------------------------------------- data sets
+
+
+def test_addition_is_found_under_layerwise_data_and_said_absent_in_one_line(tmp_path, texts):
+    (tmp_path / "data" / "sequel").mkdir(parents=True)
+    (tmp_path / "data" / "sequel" / "addition.txt").write_bytes(
+        (texts / "addition.txt").read_bytes()
+    )
+    env = {"LAYERWISE_DATA": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ["train", *S2S, "--dataset", "addition", "--epochs", "1", "--quiet"]
+    found = run(*args, "--out", str(tmp_path / "found"), env=env)
+    assert found.returncode == 0, found.stderr
+    record = json.loads((tmp_path / "found" / "run.json").read_text())
+    assert record["dataset"]["folder"] == str(tmp_path / "data" / "sequel")
+
+    env["LAYERWISE_DATA"] = str(tmp_path / "empty")
+    missing = run(*args, "--out", str(tmp_path / "missing"), env=env, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+    assert "--dataset addition: addition.txt not found" in missing.stderr
+    assert "deep-learning-from-scratch-2" in missing.stderr
+    assert not (tmp_path / "missing").exists()  # a refused run leaves nothing
+
+
+def test_ptb_is_read_from_files_made_here_and_said_absent_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    text = _words(300, 1)
+    folder = tmp_path / "data" / "ptb"
+    folder.mkdir(parents=True)
+    lines = text.splitlines()
+    for split, part in (("train", lines[:240]), ("valid", lines[240:270]), ("test", lines[270:])):
+        (folder / ptb.FILES[split]).write_text("".join(f" {x} \n" for x in part))
+    env = {"LAYERWISE_DATA": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = tmp_path / "ptb-run"
+    args = [*LM[:-6], "--lr", "5", "--epochs", "1", "--quiet", "--out", str(out)]
+    trained = run("train", *args, "--dataset", "ptb", env=env)
+    assert trained.returncode == 0, trained.stderr
+    corpus, _, id_to_word = ptb.load_data("train", folder)
+    loaded = read_model_file(out / "model.npz")
+    assert loaded.vocab == [id_to_word[i] for i in range(len(id_to_word))]
+    evaluated = run("evaluate", str(out), env=env)
+    test, _, _ = ptb.load_data("test", folder)
+    assert f"on {len(test)} test words of ptb" in evaluated.stdout, evaluated.stderr
+
+    # Absent, and no mirror answers: one line that says what to do, nothing written.
+    monkeypatch.setenv("LAYERWISE_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(ptb, "MIRRORS", [(tmp_path / "no-mirror").as_uri() + "/"])
+    assert main(["train", *args[:-1], str(tmp_path / "absent"), "--dataset", "ptb"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--dataset ptb: the Penn Treebank was not found" in err
+    assert "LAYERWISE_DATA" in err and not (tmp_path / "absent").exists()
+
+
+# ---------------------------------------------------------------- kill and resume
+
+
+def _final(folder):
+    model = read_model_file(folder / "model.npz").model
+    losses = (folder / "train_loss.csv").read_text()
+    return model.params, (folder / "history.csv").read_text(), losses
+
+
+@pytest.mark.parametrize(
+    "kind, args",
+    [
+        ("better-rnnlm", [*LM, "--epochs", "30", "--checkpoint-every", "23"]),
+        ("attention-seq2seq", [
+            "--model", "attention-seq2seq", "--hidden", "24", "--wordvec-size", "8",
+            "--batch-size", "16", "--lr", "0.01", "--seed", "4", "--epochs", "12",
+            "--checkpoint-every", "11", "--eval-samples", "40",
+        ]),
+    ],
+    ids=["better-rnnlm", "attention-seq2seq"],
+)  # fmt: skip
+def test_kill_and_resume_is_bit_identical(tmp_path, texts, kind, args):
+    """SIGKILL at random points (and one SIGINT), resumed each time: the final parameters,
+    the curves and every iteration's loss equal those of a run never stopped, bit for bit."""
+    data = str(texts / ("words.txt" if kind == "better-rnnlm" else "addition.txt"))
+    args = ["train", *args, "--dataset", data, "--quiet"]
+    reference = tmp_path / "reference"
+    clean = run(*args, "--out", str(reference))
+    assert clean.returncode == 0, clean.stderr
+    expected = _final(reference)
+
+    out = tmp_path / "stopped"
+    checkpoint = out / "checkpoint.npz"
+    rng = random.Random(os.environ.get("PYTEST_SEED", f"sequel-{kind}"))
+    outcomes = []
+    proc = _start(*args, "--out", str(out))
+    try:
+        for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGKILL):
+            mtime = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+            code, _, err = _kill_during_training(proc, checkpoint, sig, rng, mtime)
+            outcomes.append((signal.Signals(sig).name, code))
+            if code == 0:
+                break  # it finished before the signal: nothing left to stop
+            if sig == signal.SIGKILL:
+                assert code == -signal.SIGKILL, err
+                assert SequelCheckpoint.read(checkpoint).iteration > 0
+            else:
+                assert code == 128 + sig, err
+                assert f"layerwise train --resume {out}" in err
+            proc = _start("train", "--resume", str(out), "--quiet")
+        else:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    print("kill-and-resume outcomes:", outcomes)
+    assert sum(1 for _, code in outcomes if code != 0) >= 2, outcomes
+    params, history, losses = _final(out)
+    assert losses == expected[2], outcomes
+    assert history == expected[1], outcomes
+    for p, q in zip(params, expected[0], strict=True):
+        np.testing.assert_array_equal(p, q)
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and len(record["resumed"]) >= 2
+
+
+def test_a_killed_run_is_evaluated_from_its_checkpoint_and_resumed(tmp_path, texts):
+    out = tmp_path / "lm"
+    args = ["train", *LM, "--dataset", str(texts / "words.txt"), "--epochs", "1", "--quiet"]
+    assert run(*args, "--out", str(out)).returncode == 0
+    (out / "model.npz").unlink()  # as a run killed after its first epoch leaves it
+    evaluated = run("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "using the model of its checkpoint.npz" in evaluated.stderr
+    assert "perplexity" in evaluated.stdout
+    extended = run("train", "--resume", str(out), "--epochs", "2")
+    assert extended.returncode == 0, extended.stderr
+    assert f"{out}: resuming at iteration" in extended.stdout and "epoch   2/2" in extended.stdout
+    changed = run("train", "--resume", str(out), "--time-size", "9")
+    assert changed.returncode == 2
+    assert "--time-size 9 would change the run" in changed.stderr
+
+
+# ---------------------------------------------------------------- usage
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "seq2seq", "--batchnorm"], "--batchnorm does not apply to the sequel's"),
+        (["--model", "rnnlm", "--workers", "2"], "--workers does not apply to the sequel's"),
+        (["--time-size", "5"], "--time-size applies only to the sequel's models"),
+        (["--reverse"], "--reverse applies only to the sequel's models"),
+        (["--model", "rnnlm", "--dataset", "addition"], "--dataset addition is for the seq2seq"),
+        (["--model", "seq2seq", "--dataset", "ptb"], "--dataset ptb is for the language models"),
+        (["--model", "seq2seq", "--dataset", "sample"], "the sequel's models read text"),
+        (["--dataset", "ptb"], "--dataset ptb is text, for the sequel's models"),
+        (["--model", "rnnlm", "--hidden", "4", "5"], "takes one --hidden size"),
+        (["--model", "better-rnnlm", "--hidden", "8"], "--wordvec-size (650) must equal"),
+        (["--model", "rnnlm", "--dropout", "0.2"], "--dropout does not apply to --model rnnlm"),
+        (["--model", "rnnlm", "--reverse"], "--reverse applies to the seq2seq models"),
+        (["--model", "rnnlm", "--eval-samples", "9"], "--eval-samples applies to the seq2seq"),
+        (["--model", "seq2seq", "--time-size", "4"], "--time-size applies to the language"),
+        (["--model", "rnnn"], "did you mean 'rnnlm'"),
+    ],
+)
+def test_options_a_model_does_not_take_are_usage_errors(tmp_path, args, message):
+    result = run("train", *args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_refuses_what_a_model_cannot_take(tmp_path, texts):
+    lm, s2s = tmp_path / "lm", tmp_path / "s2s"
+    common = ["--epochs", "1", "--quiet"]
+    assert (
+        run(
+            "train", *LM, *common, "--dataset", str(texts / "words.txt"), "--out", str(lm)
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            "train", *S2S, *common, "--dataset", str(texts / "addition.txt"), "--out", str(s2s)
+        ).returncode
+        == 0
+    )
+    cases = [
+        ([str(lm), "--input", "1+2"], "--input is for seq2seq models"),
+        ([str(lm), "--start", "w3 zz"], "'zz' is not in the model's vocabulary"),
+        ([str(s2s)], "give it --input TEXT"),
+        ([str(s2s), "--input", "1+2", "--seed", "3"], "--seed apply to language models"),
+        ([str(s2s), "--input", "12345678"], "at most 7 characters"),
+        ([str(s2s), "--input", "1*2"], "does not know the characters ['*']"),
+    ]
+    for args, message in cases:
+        result = run("generate", *args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_commands_of_volume_1s_networks_refuse_a_sequel_model_by_name(tmp_path, capsys):
+    from layerwise.run_folders import dataset_name
+    from layerwise.sequel.rnnlm import Rnnlm
+
+    path = save_model(Rnnlm(5, 3, 3, seed=0), tmp_path / "lm.npz")
+    for command in (["gradcheck", str(path)], ["export", str(path), "--onnx", "x.onnx"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert "is a model of the sequel's models, which this command does not take" in err
+    record = {"dataset": {"name": str(tmp_path / "words.txt"), "files": ["words.txt"]}}
+    assert dataset_name(record) == "words.txt"  # a file, not a folder "words.txt/"
+    assert dataset_name({"dataset": {"name": "ptb"}}) == "ptb"
+
+
+def test_a_diverging_run_is_recorded_diverged_exit_1_without_warnings(tmp_path, texts):
+    out = tmp_path / "diverged"
+    args = ["--model", "rnnlm", "--hidden", "8", "--wordvec-size", "8", "--batch-size", "5"]
+    args += ["--time-size", "5", "--lr", "1e30", "--max-grad", "1", "--quiet"]
+    result = run("train", *args, "--dataset", str(texts / "words.txt"), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    assert "the run diverged: in epoch 1 the mean training loss" in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "diverged" and "3 ln(31)" in record["message"]
+    assert (out / "train_loss.csv").is_file() and not (out / "model.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--model", "seq2seq"], {"reverse": False, "hidden": [128], "epochs": 25}),
+        (["--model", "attention-seq2seq"], {"reverse": True, "hidden": [256], "dataset": "date"}),
+        (["--model", "attention-seq2seq", "--no-reverse"], {"reverse": False}),
+        (["--model", "peeky-seq2seq", "--reverse", "--lr", "0.01"], {"reverse": True, "lr": 0.01}),
+        (["--model", "better-rnnlm"], {"dropout": 0.5, "wordvec_size": 650, "time_size": 35}),
+        (["--model", "rnnlm"], {"optimizer": "sgd", "lr": 20.0, "max_grad": 0.25, "epochs": 4}),
+    ],
+)
+def test_each_model_defaults_to_the_books_settings(args, expected):
+    from layerwise.cli import _sequel, build_parser
+
+    options = _sequel.new_options(build_parser().parse_args(["train", *args]))
+    assert {k: options[k] for k in expected} == expected
