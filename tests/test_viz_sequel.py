@@ -16,6 +16,7 @@ import pytest
 from layerwise.cli import main
 from layerwise.sequel.attention import AttentionSeq2seq
 from layerwise.sequel.base_model import LayerStack
+from layerwise.sequel.model_files import save_model
 from layerwise.sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from layerwise.sequel.seq2seq import PeekySeq2seq, Seq2seq
 from layerwise.sequel.time_layers import (
@@ -425,9 +426,7 @@ def test_cli_refuses_bad_input_with_exit_2(capsys, argv, message):
 
 
 def test_cli_draws_a_sequel_model_file(capsys, tmp_path):
-    """Needs ``layerwise.sequel.model_files`` (another branch): skipped until it is merged."""
-    model_files = pytest.importorskip("layerwise.sequel.model_files")
-    path = model_files.save_model(Rnnlm(9, 3, 4, seed=0), tmp_path / "lm.npz")
+    path = save_model(Rnnlm(9, 3, 4, seed=0), tmp_path / "lm.npz")
     assert main(["graph", str(path), "--steps", "2"]) == 0
     dot = capsys.readouterr().out
     assert "Rnnlm (" in dot and "Embedding: W (9, 3)" in dot and dot.count('label="LSTM"') == 2

@@ -141,16 +141,9 @@ def _sequel_file(what: str | None) -> bool:
     path = _model_path(what)
     if path is None or not path.is_file():
         return False
-    try:
-        model_files = _model_files()
-    except ImportError:  # without the sequel's model files, volume 1's files only
-        return False
-    return bool(model_files.is_sequel_model_file(path))
+    from ..sequel.model_files import is_sequel_model_file  # the sequel only when asked
 
-
-def _model_files() -> Any:
-    """:mod:`layerwise.sequel.model_files`, imported when a file is to be read."""
-    return import_module("layerwise.sequel.model_files")
+    return is_sequel_model_file(path)
 
 
 def _unrolled(args):
@@ -164,7 +157,9 @@ def _unrolled(args):
         where = f"a tiny {name}"
     else:
         path = _model_path(args.what)
-        model = _model_files().load_model(path)
+        from ..sequel.model_files import load_model
+
+        model = load_model(path)
         where = f"{type(model).__name__} ({path})"
     steps = args.steps or 3
     vocab = len(model.params[0])  # every sequel model starts with its embedding (V, D)
