@@ -63,6 +63,23 @@ def test_embedding_of_a_transposed_weight_fills_its_gradient():
     np.testing.assert_array_equal(layer.grads[0], [[0, 0, 0], [2, 2, 2], [0, 0, 0], [1, 1, 1]])
 
 
+def test_embedding_zeroing_only_touched_rows_gives_the_dense_gradient():
+    # touched_rows_only zeroes the rows the previous backward wrote, not all of dW; the ids
+    # array is refilled in place by the caller, so the layer must remember a copy of them.
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((20, 3))
+    dense, touched = Embedding(W), Embedding(W, touched_rows_only=True)
+    assert touched.get_config() == {"touched_rows_only": True} and dense.get_config() == {}
+    ids = np.empty((4, 5), int)
+    for _ in range(6):
+        ids[...] = rng.integers(0, 20, ids.shape)
+        dout = rng.standard_normal((4, 5, 3))
+        for layer in (dense, touched):
+            layer.forward(ids)
+            layer.backward(dout)
+        np.testing.assert_array_equal(touched.grads[0], dense.grads[0])
+
+
 def test_tied_weights_stay_tied_through_in_place_updates():
     # BetterRnnlm's tying: TimeAffine(embed_W.T, b) holds a view of the embedding's array.
     rng = np.random.default_rng(1)

@@ -42,6 +42,9 @@ class EmbeddingDot(SequelLayer):
     ----------
     W : ndarray, shape (V, H)
         The output-side word vectors.
+    touched_rows_only : bool, default False, keyword-only
+        See :class:`~layerwise.sequel.layers.Embedding`: backward zeroes only the rows of ``dW``
+        its previous call wrote.
 
     Shapes
     ------
@@ -51,11 +54,14 @@ class EmbeddingDot(SequelLayer):
 
     param_names = ("W",)
 
-    def __init__(self, W: npt.ArrayLike) -> None:
-        self.embed = Embedding(W)
+    def __init__(self, W: npt.ArrayLike, *, touched_rows_only: bool = False) -> None:
+        self.embed = Embedding(W, touched_rows_only=touched_rows_only)
         self.params = self.embed.params
         self.grads = self.embed.grads
         self.cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return self.embed.get_config()
 
     def forward(self, h: npt.ArrayLike, idx: npt.ArrayLike) -> np.ndarray:
         W = self.params[0]
@@ -204,6 +210,8 @@ class NegativeSamplingLoss(SequelLayer):
     sample_size : int, default 5
     seed : keyword-only
         Seeds the sampler's generator.
+    touched_rows_only : bool, default False, keyword-only
+        See :class:`~layerwise.sequel.layers.Embedding`.
 
     Shapes
     ------
@@ -221,10 +229,11 @@ class NegativeSamplingLoss(SequelLayer):
         sample_size: int = 5,
         *,
         seed: Any = None,
+        touched_rows_only: bool = False,
     ) -> None:
         self.sampler = UnigramSampler(corpus, power, sample_size, seed=seed)
         self.sample_size = self.sampler.sample_size
-        self.embed_dot = EmbeddingDot(W)
+        self.embed_dot = EmbeddingDot(W, touched_rows_only=touched_rows_only)
         self.loss_layer = SigmoidWithLoss()
         self.params, self.grads = self.embed_dot.params, self.embed_dot.grads
         self.negative_sample: np.ndarray | None = None

@@ -146,8 +146,12 @@ class _NegativeSampling:
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
         W_in, W_out = _init((V, H), rng, dtype), _init((V, H), rng, dtype)
-        self.in_layer = Embedding(W_in)
-        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=0.75, sample_size=5, seed=rng)
+        # No array is listed twice and nothing adds into the gradients, so backward need
+        # only zero the rows it wrote last time (a dense (V, H) zeroing took half the step).
+        self.in_layer = Embedding(W_in, touched_rows_only=True)
+        self.ns_loss = NegativeSamplingLoss(
+            W_out, corpus, power=0.75, sample_size=5, seed=rng, touched_rows_only=True
+        )
         _collect(self, [self.in_layer, self.ns_loss])
         self.word_vecs = W_in
 
