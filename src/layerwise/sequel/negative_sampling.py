@@ -150,7 +150,9 @@ class UnigramSampler:
         renormalised over the words not yet taken. Column by column for all rows at once, a word
         drawn from ``P`` is kept where it is not taken and drawn again where it is (rejection
         leaves exactly ``P`` renormalised over the rest); rows still unlucky after a few rounds
-        draw from their renormalised distribution directly.
+        draw from their renormalised distribution directly. The first draw of every column is
+        independent of the others, so all are made at once, and the rows where none is
+        rejected skip the loop.
 
         Parameters
         ----------
@@ -165,17 +167,23 @@ class UnigramSampler:
         n, size = len(target), self.sample_size
         taken = np.empty((n, size + 1), np.intp)
         taken[:, 0] = target
+        taken[:, 1:] = self._draw(n * size).reshape(n, size)  # every column's first draw
+        # A row whose first draws are distinct and miss its target keeps them all; only the
+        # others (a few percent) go through the rejection, column by column.
+        ordered = np.sort(taken, axis=1)
+        clash = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+        rows = taken[clash]
         for k in range(1, size + 1):
-            col = self._draw(n)
-            redo = np.flatnonzero((col[:, None] == taken[:, :k]).any(axis=1))
+            col = rows[:, k]  # a view: redrawn words land in rows
+            redo = np.flatnonzero((col[:, None] == rows[:, :k]).any(axis=1))
             for _ in range(8):
                 if redo.size == 0:
                     break
                 col[redo] = self._draw(redo.size)
-                redo = redo[(col[redo, None] == taken[redo, :k]).any(axis=1)]
+                redo = redo[(col[redo, None] == rows[redo, :k]).any(axis=1)]
             if redo.size:
-                col[redo] = self._draw_excluding(taken[redo, :k])
-            taken[:, k] = col
+                col[redo] = self._draw_excluding(rows[redo, :k])
+        taken[clash] = rows
         return taken[:, 1:]
 
     def _draw_excluding(self, excluded: np.ndarray) -> np.ndarray:
