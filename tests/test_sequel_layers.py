@@ -80,6 +80,21 @@ def test_embedding_zeroing_only_touched_rows_gives_the_dense_gradient():
         np.testing.assert_array_equal(touched.grads[0], dense.grads[0])
 
 
+def test_affine_with_many_rows_adds_the_bias_inside_the_product():
+    # More rows than 2 D: the forward is [x, 1] [W; b], one product; the same numbers (to
+    # rounding) and the same backward as x W + b.
+    rng = np.random.default_rng(5)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    x, dout = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+    layer = Affine(W, b)
+    np.testing.assert_allclose(layer.forward(x), x @ W + b, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(layer.backward(dout), dout @ W.T, rtol=1e-13)
+    np.testing.assert_allclose(layer.grads[0], x.reshape(-1, 3).T @ dout.reshape(-1, 4))
+    np.testing.assert_allclose(layer.grads[1], dout.sum(axis=(0, 1)))
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 3\)"):
+        layer.forward(np.ones((10, 2)))
+
+
 def test_tied_weights_stay_tied_through_in_place_updates():
     # BetterRnnlm's tying: TimeAffine(embed_W.T, b) holds a view of the embedding's array.
     rng = np.random.default_rng(1)
