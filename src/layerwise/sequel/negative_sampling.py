@@ -87,7 +87,7 @@ class EmbeddingDot(SequelLayer):
         if dout.ndim == 1:
             self.embed.backward(dout[:, None] * h)
             return dout[:, None] * target_W
-        self.embed.backward(dout[:, :, None] * h[:, None, :])
+        self.embed.backward_scaled_rows(dout, h)
         return (dout[:, None, :] @ target_W)[:, 0, :]
 
 

@@ -183,8 +183,7 @@ class CBOW(_NegativeSampling):
     def backward(self, dout: float = 1) -> None:
         dh = self.ns_loss.backward(dout)
         n_context = 2 * self.window_size
-        dh_each = np.broadcast_to(dh[:, None, :] / n_context, (len(dh), n_context, dh.shape[1]))
-        self.in_layer.backward(dh_each)
+        self.in_layer.backward_scaled_rows(np.full((len(dh), n_context), 1 / n_context), dh)
 
 
 class SkipGram(_NegativeSampling):
