@@ -27,6 +27,7 @@ from layerwise.sequel import (
     UnigramSampler,
 )
 from layerwise.sequel.functions import softmax_and_log_at
+from layerwise.sequel.negative_sampling import alias_table
 
 RECURRENT = [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)]
 
@@ -336,6 +337,20 @@ def test_sampler_has_the_sequels_distribution(corpus):
             seen = np.mean((rows[:, 0] == pair[0]) & (rows[:, 1] == pair[1]))
             se = np.sqrt(prob * (1 - prob) / len(rows))
             assert abs(seen - prob) <= 5 * se + 1e-12, (t, pair, seen, prob)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_alias_table_gives_back_the_distribution(seed):
+    # Column i is kept with probability keep[i], else it is alias[i]; each word's total share
+    # of the n columns, divided by n, must be its probability.
+    rng = np.random.default_rng(seed)
+    p = rng.random(50) ** 4 + 1e-9
+    p /= p.sum()
+    keep, alias = alias_table(p)
+    share = keep.copy()
+    np.add.at(share, alias, 1 - keep)
+    np.testing.assert_allclose(share / len(p), p, rtol=1e-9, atol=1e-15)
+    assert np.all((keep >= 0) & (keep <= 1))
 
 
 def test_regression_sampler_is_reproducible_from_its_seed_and_leaves_the_global_state_alone():
