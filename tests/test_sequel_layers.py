@@ -27,6 +27,7 @@ from layerwise.sequel import (
     UnigramSampler,
 )
 from layerwise.sequel.functions import softmax_and_log_at
+from layerwise.sequel.negative_sampling import alias_table
 
 RECURRENT = [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)]
 
@@ -61,6 +62,57 @@ def test_embedding_of_a_transposed_weight_fills_its_gradient():
     layer.forward(np.array([1, 1, 3]))
     layer.backward(np.ones((3, 3)))
     np.testing.assert_array_equal(layer.grads[0], [[0, 0, 0], [2, 2, 2], [0, 0, 0], [1, 1, 1]])
+
+
+def test_embedding_zeroing_only_touched_rows_gives_the_dense_gradient():
+    # touched_rows_only zeroes the rows the previous backward wrote, not all of dW; the ids
+    # array is refilled in place by the caller, so the layer must remember a copy of them.
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((20, 3))
+    dense, touched = Embedding(W), Embedding(W, touched_rows_only=True)
+    assert touched.get_config() == {"touched_rows_only": True} and dense.get_config() == {}
+    ids = np.empty((4, 5), int)
+    for _ in range(6):
+        ids[...] = rng.integers(0, 20, ids.shape)
+        dout = rng.standard_normal((4, 5, 3))
+        for layer in (dense, touched):
+            layer.forward(ids)
+            layer.backward(dout)
+        np.testing.assert_array_equal(touched.grads[0], dense.grads[0])
+
+
+@pytest.mark.parametrize("touched_rows_only", [False, True])
+def test_embedding_backward_of_scaled_rows_is_the_backward_of_their_product(touched_rows_only):
+    # backward_scaled_rows(scale, rows) = backward(scale[:, :, None] * rows[:, None, :]),
+    # computed as one product by the distinct ids; ids repeat within and across rows.
+    rng = np.random.default_rng(6)
+    W = rng.standard_normal((6, 3))
+    formed, scaled = Embedding(W), Embedding(W, touched_rows_only=touched_rows_only)
+    for _ in range(3):
+        ids = rng.integers(0, 6, (4, 5))
+        scale, rows = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+        formed.forward(ids)
+        formed.backward(scale[:, :, None] * rows[:, None, :])
+        scaled.forward(ids)
+        scaled.backward_scaled_rows(scale, rows)
+        np.testing.assert_allclose(scaled.grads[0], formed.grads[0], rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="scale of their shape"):
+        scaled.backward_scaled_rows(scale[:, :2], rows)
+
+
+def test_affine_with_many_rows_adds_the_bias_inside_the_product():
+    # More rows than 2 D: the forward is [x, 1] [W; b], one product; the same numbers (to
+    # rounding) and the same backward as x W + b.
+    rng = np.random.default_rng(5)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    x, dout = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+    layer = Affine(W, b)
+    np.testing.assert_allclose(layer.forward(x), x @ W + b, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(layer.backward(dout), dout @ W.T, rtol=1e-13)
+    np.testing.assert_allclose(layer.grads[0], x.reshape(-1, 3).T @ dout.reshape(-1, 4))
+    np.testing.assert_allclose(layer.grads[1], dout.sum(axis=(0, 1)))
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 3\)"):
+        layer.forward(np.ones((10, 2)))
 
 
 def test_tied_weights_stay_tied_through_in_place_updates():
@@ -285,6 +337,20 @@ def test_sampler_has_the_sequels_distribution(corpus):
             seen = np.mean((rows[:, 0] == pair[0]) & (rows[:, 1] == pair[1]))
             se = np.sqrt(prob * (1 - prob) / len(rows))
             assert abs(seen - prob) <= 5 * se + 1e-12, (t, pair, seen, prob)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_alias_table_gives_back_the_distribution(seed):
+    # Column i is kept with probability keep[i], else it is alias[i]; each word's total share
+    # of the n columns, divided by n, must be its probability.
+    rng = np.random.default_rng(seed)
+    p = rng.random(50) ** 4 + 1e-9
+    p /= p.sum()
+    keep, alias = alias_table(p)
+    share = keep.copy()
+    np.add.at(share, alias, 1 - keep)
+    np.testing.assert_allclose(share / len(p), p, rtol=1e-9, atol=1e-15)
+    assert np.all((keep >= 0) & (keep <= 1))
 
 
 def test_regression_sampler_is_reproducible_from_its_seed_and_leaves_the_global_state_alone():

@@ -9,7 +9,12 @@ from conftest import max_relative_error, record_worst
 
 from layerwise import numerical_gradient
 from layerwise.sequel import optimizer as opt
-from layerwise.sequel.util import convert_one_hot, create_contexts_target, preprocess
+from layerwise.sequel.util import (
+    clip_grads,
+    convert_one_hot,
+    create_contexts_target,
+    preprocess,
+)
 from layerwise.sequel.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
 
 TEXT = "You say goodbye and I say hello. You say hello and I say goodbye."
@@ -80,6 +85,29 @@ def test_negative_sampling_models_learn(cls):
         adam.update(model.params, model.grads)
     assert np.mean(losses[-20:]) < 0.6 * np.mean(losses[:20])
     assert model.word_vecs is model.params[0] and model.word_vecs.dtype == np.float32
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_zeroing_only_touched_rows_gives_the_dense_gradients_through_training(cls):
+    # CBOW and SkipGram zero only the rows of dW that their last backward wrote. A twin whose
+    # layers zero all of dW, given the same batches and negatives, must get the same gradients
+    # at every step of the sequel's loop (clip_grads scaling them in place, then Adam).
+    corpus, word_to_id, _ = preprocess(TEXT)
+    contexts, target = create_contexts_target(corpus, 1)
+    models = [cls(len(word_to_id), 4, 1, corpus, seed=3) for _ in range(2)]
+    dense = models[1]
+    dense.in_layer.touched_rows_only = dense.ns_loss.embed_dot.embed.touched_rows_only = False
+    optimizers = [opt.Adam(0.01), opt.Adam(0.01)]
+    order = np.random.default_rng(0)
+    for _ in range(8):
+        batch = order.choice(len(target), 3, replace=False)
+        for model, adam in zip(models, optimizers, strict=True):
+            model.forward(contexts[batch], target[batch])
+            model.backward()
+            clip_grads(model.grads, 0.05)
+            adam.update(model.params, model.grads)
+        for a, b in zip(models[0].grads, dense.grads, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_models_are_reproducible_from_their_seed():

@@ -147,8 +147,12 @@ class _NegativeSampling(OnDevice):
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
         W_in, W_out = _init((V, H), rng, dtype), _init((V, H), rng, dtype)
-        self.in_layer = Embedding(W_in)
-        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=0.75, sample_size=5, seed=rng)
+        # No array is listed twice and nothing adds into the gradients, so backward need
+        # only zero the rows it wrote last time (a dense (V, H) zeroing took half the step).
+        self.in_layer = Embedding(W_in, touched_rows_only=True)
+        self.ns_loss = NegativeSamplingLoss(
+            W_out, corpus, power=0.75, sample_size=5, seed=rng, touched_rows_only=True
+        )
         _collect(self, [self.in_layer, self.ns_loss])
         self.word_vecs = W_in
 
@@ -180,8 +184,7 @@ class CBOW(_NegativeSampling):
     def backward(self, dout: float = 1) -> None:
         dh = self.ns_loss.backward(dout)
         n_context = 2 * self.window_size
-        dh_each = np.broadcast_to(dh[:, None, :] / n_context, (len(dh), n_context, dh.shape[1]))
-        self.in_layer.backward(dh_each)
+        self.in_layer.backward_scaled_rows(np.full((len(dh), n_context), 1 / n_context), dh)
 
 
 class SkipGram(_NegativeSampling):
