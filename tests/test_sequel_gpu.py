@@ -279,7 +279,7 @@ def test_weight_tying_survives_the_move_there_and_back(standin):
 def test_the_sampler_stays_on_the_host_and_draws_the_same_negatives(standin):
     cpu, gpu = _pair("CBOW")
     sampler = gpu.ns_loss.sampler
-    assert type(sampler._cdf) is np.ndarray and type(sampler.word_p) is np.ndarray
+    assert type(sampler._keep) is np.ndarray and type(sampler.word_p) is np.ndarray
     _, x, t = MODELS["CBOW"]
     cpu.forward(x, t)
     gpu.forward(standin.asarray(x), standin.asarray(t))

@@ -168,18 +168,20 @@ class Affine(MatMul):
     def forward(self, x: npt.ArrayLike) -> np.ndarray:
         W, b = self.params
         D, H = W.shape
-        if np.prod(np.shape(x)[:-1], dtype=int) <= 2 * D:  # rows of x
+        x = _features(x, W, f"{type(self).__name__}.forward")
+        if x.size // D <= 2 * D:  # rows of x
             out = super().forward(x)
             out += b  # in place: the output keeps W's dtype
             return out
         # Many rows: [x, 1] [W; b] puts the bias inside the product, so the (M, H) output is
         # written once; the copy of W is the smaller pass when M > 2 D (Rnnlm's 700 x 10000
         # scores from D 100: 30% off the forward).
-        self.x = _features(x, W, f"{type(self).__name__}.forward")
-        x1 = np.ones((*self.x.shape[:-1], D + 1), W.dtype)
-        x1[..., :D] = self.x
+        self.x = x
+        xp = get_array_module(W)
+        # concatenate, not x1[..., :D] = x: CuPy would copy a host x over without a word
+        x1 = xp.concatenate([x, xp.ones((*x.shape[:-1], 1), W.dtype)], axis=-1)
         with quiet():
-            return (x1.reshape(-1, D + 1) @ np.vstack([W, b])).reshape(*x1.shape[:-1], H)
+            return (x1.reshape(-1, D + 1) @ xp.concatenate([W, b[None]])).reshape(*x.shape[:-1], H)
 
     def _bias_grad(self, d2: np.ndarray) -> None:
         np.sum(d2, axis=0, out=self.grads[1])
@@ -360,10 +362,11 @@ def scatter_scaled_rows(
     else:
         dW[zero] = 0
     N, K = ids.shape
-    u, inv = np.unique(ids, return_inverse=True)
-    C = np.zeros((len(u), N), dW.dtype)
-    np.add.at(C, (inv.reshape(N, K), np.arange(N)[:, None]), scale)
-    dW[u] = C @ rows
+    xp = get_array_module(dW)
+    u, inv = xp.unique(ids, return_inverse=True)
+    C = xp.zeros(len(u) * N, dW.dtype)  # (U, N), filled through its flat view (one index)
+    np.add.at(C, (inv.reshape(N, K) * N + xp.arange(N)[:, None]).reshape(-1), scale.reshape(-1))
+    dW[u] = C.reshape(len(u), N) @ rows
     return u
 
 
@@ -448,7 +451,8 @@ class Embedding(SequelLayer):
             raise self._not_ready()
         W = self.params[0]
         where = f"{type(self).__name__}.backward_scaled_rows"
-        scale, rows = as_dtype(np.asarray(scale), W.dtype), as_dtype(np.asarray(rows), W.dtype)
+        scale = as_dtype(as_array(scale, where, name="scale"), W.dtype)
+        rows = as_dtype(as_array(rows, where, name="rows"), W.dtype)
         N, D = len(self.idx), W.shape[1]
         if self.idx.ndim != 2 or scale.shape != self.idx.shape or rows.shape != (N, D):
             raise ValueError(

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import as_array, check_number
+from ..backend import get_array_module
 from .base import OnDevice
 from .layers import Embedding, MatMul, SoftmaxWithLoss
 from .negative_sampling import NegativeSamplingLoss
@@ -184,7 +185,8 @@ class CBOW(_NegativeSampling):
     def backward(self, dout: float = 1) -> None:
         dh = self.ns_loss.backward(dout)
         n_context = 2 * self.window_size
-        self.in_layer.backward_scaled_rows(np.full((len(dh), n_context), 1 / n_context), dh)
+        scale = get_array_module(dh).full((len(dh), n_context), 1 / n_context, dh.dtype)
+        self.in_layer.backward_scaled_rows(scale, dh)
 
 
 class SkipGram(_NegativeSampling):
