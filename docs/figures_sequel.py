@@ -76,9 +76,11 @@ def quietly(call, *args, **kwargs):
         return call(*args, **kwargs)
 
 
-def table(path, header, rows):
+def table(path, header, rows, note=None):
+    """A Markdown table at ``path`` for a page to include, and a line under it."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["", note] if note else []
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -433,12 +435,16 @@ def sequel_ch7_addition(out, numbers):
         answer = "".join(id_to_char[int(c)] for c in right).strip()
         said = "".join(id_to_char[int(c)] for c in guess).strip()
         rows.append((f"`{text}`", answer, said, "yes" if said == answer else "**no**"))
-    table(out / "sequel_ch7_answers.md", ["question", "answer", "PeekySeq2seq says", "right"], rows)
-    with (out / "sequel_ch7_answers.md").open("a") as f:
-        f.write(
-            f"\nData: {source}, {len(x):,} training and {len(x_test):,} test questions; "
-            f"the answers of the peeky model after epoch {epochs} to the first 8 of them.\n"
-        )
+    note = (
+        f"Data: {source}, {len(x):,} training and {len(x_test):,} test questions; "
+        f"the answers of the peeky model after epoch {epochs} to the first 8 of them."
+    )
+    table(
+        out / "sequel_ch7_answers.md",
+        ["question", "answer", "PeekySeq2seq says", "right"],
+        rows,
+        note,
+    )
     numbers["sequel_ch7_addition"] = {
         "data": source,
         "train": len(x),
@@ -478,16 +484,12 @@ def sequel_ch8_attention(out, numbers):
         f"test accuracy {100 * accuracy[-1]:.2f}%"
     )
     save(fig, out / "sequel_ch8_attention.png")
-    table(
-        out / "sequel_ch8_accuracy.md",
-        ["epoch", "test accuracy"],
-        [(e + 1, f"{100 * a:.2f}%") for e, a in enumerate(accuracy)],
+    note = (
+        f"Data: {source}, {len(x):,} training and {len(x_test):,} test dates; "
+        f"{seconds:.0f} s of training and testing."
     )
-    with (out / "sequel_ch8_accuracy.md").open("a") as f:
-        f.write(
-            f"\nData: {source}, {len(x):,} training and {len(x_test):,} test dates; "
-            f"{seconds:.0f} s of training and testing.\n"
-        )
+    rows = [(e + 1, f"{100 * a:.2f}%") for e, a in enumerate(accuracy)]
+    table(out / "sequel_ch8_accuracy.md", ["epoch", "test accuracy"], rows, note)
     numbers["sequel_ch8"] = {
         "data": source,
         "hidden": hidden,
