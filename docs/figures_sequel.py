@@ -151,7 +151,7 @@ def two_layer_net(input_size, hidden_size, output_size, seed):
 
 
 def sequel_ch1_spiral(out, numbers):
-    """Figures 1-38 and 1-39: the spiral, the loss, the decision regions (ch01/train.py)."""
+    """Section 1.4: the spiral, the loss, the decision regions (ch01/train.py)."""
     x, t = spiral.load_data(seed=1984)
     model = two_layer_net(2, 10, 3, seed=0)
     trainer = Trainer(model, SGD(lr=1.0), seed=0)
@@ -180,7 +180,7 @@ def sequel_ch1_spiral(out, numbers):
 
 
 def sequel_ch2_count(out, numbers):
-    """Figure 2-11 (co-occurrence, PPMI, SVD of one sentence) and SVD vectors of a corpus."""
+    """Section 2.4.3 (co-occurrence, PPMI, SVD of one sentence) and SVD vectors of a corpus."""
     corpus, word_to_id, id_to_word = preprocess("You say goodbye and I say hello.")
     C = create_co_matrix(corpus, len(word_to_id))
     W = ppmi(C)
@@ -203,7 +203,7 @@ def sequel_ch2_count(out, numbers):
             word, (U[i, 0], U[i, 1]), xytext=(4, 4 - 12 * (word == "i")), textcoords="offset points"
         )
     axes[2].margins(0.2)
-    axes[2].set_title("SVD: the first two columns of U (fig. 2-11)")
+    axes[2].set_title("SVD: the first two columns of U")
     save(fig, out / "sequel_ch2_count.png")
 
     train, _, word_to_id, id_to_word, name = load_corpus()
@@ -244,7 +244,7 @@ def sequel_ch3_simple_cbow(out, numbers):
     quietly(trainer.fit, contexts, target, max_epoch=1000, batch_size=3, eval_interval=20)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     a.plot(trainer.loss_list)
-    a.set(xlabel="epochs", ylabel="loss", title="SimpleCBOW, hidden 5, Adam (fig. 3-21)")
+    a.set(xlabel="epochs", ylabel="loss", title="SimpleCBOW, hidden 5, Adam")
     vecs = model.word_vecs
     b.imshow(vecs, cmap="coolwarm", aspect="auto")
     b.set_yticks(range(len(id_to_word)), [id_to_word[i] for i in range(len(id_to_word))])
@@ -294,7 +294,7 @@ def sequel_ch4_word2vec(out, numbers):
 
 
 def sequel_ch6_perplexity(out, numbers):
-    """Figures 5-33 / 6-38 side by side: validation perplexity of RNN, LSTM, BetterRnnlm."""
+    """Chapters 5 and 6 side by side: validation perplexity of RNN, LSTM, BetterRnnlm."""
     train, val, word_to_id, _, name = load_corpus()
     V, epochs = len(word_to_id), 10
     runs = {
@@ -404,7 +404,7 @@ def train_seq2seq(model, x, t, x_test, t_test, epochs):
 
 
 def sequel_ch7_addition(out, numbers):
-    """Figures 7-23 and 7-27 in one: plain, reversed, and reversed peeky seq2seq."""
+    """Section 7.4 in one figure: plain, reversed, and reversed peeky seq2seq."""
     x, t, x_test, t_test, char_to_id, id_to_char, source = sequence_data(
         "addition.txt", sequence.make_addition
     )
@@ -464,7 +464,7 @@ def sequel_ch7_addition(out, numbers):
 
 
 def sequel_ch8_attention(out, numbers):
-    """Figure 8-26: the attention map of a date conversion, from a model trained here."""
+    """Chapter 8: the attention map of a date conversion, from a model trained here."""
     x, t, x_test, t_test, char_to_id, id_to_char, source = sequence_data(
         "date.txt", sequence.make_dates
     )

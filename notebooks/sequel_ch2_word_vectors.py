@@ -61,7 +61,7 @@ for query in ["true", "raised", "list"]:
     most_similar(query, word_to_id, id_to_word, word_vecs, top=4)
 
 # %% [markdown]
-# ## The sentence's words by the first two SVD columns (figure 2-11)
+# ## The sentence's words by the first two SVD columns (section 2.4.3)
 
 # %%
 _, small_to_id, _ = preprocess("You say goodbye and I say hello.")

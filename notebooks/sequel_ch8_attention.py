@@ -13,7 +13,7 @@
 #
 # `AttentionSeq2seq` trained briefly on dates in the format of the book's `date.txt` (made by
 # `sequence.make_dates`; `sequence.load_data("date.txt", data_dir=CLONE)` reads the book's), and
-# the attention map of one conversion (figure 8-26). Train longer (more dates, more epochs,
+# the attention map of one conversion. Train longer (more dates, more epochs,
 # H 256) for the book's sharp map: the guide's figure does.
 
 # %%
