@@ -373,9 +373,10 @@ def sequel_ch7_generate(out, numbers):
     for seed in range(3):
         model.reset_state()
         ids = model.generate(word_to_id[start], skip_ids, sample_size=60, seed=seed)
-        text = " ".join(id_to_word[i] for i in ids).replace(" <eos>", ".")
+        text = " ".join(id_to_word[i] for i in ids)
+        text = re.sub(r"( <eos>)+", ".", text)  # an empty sentence is no sentence
         texts[seed] = text
-    lines = [f"Drawn from the BetterRnnlm trained above on the {name}, from `{start}`:", ""]
+    lines = [f"Drawn from chapter 6's BetterRnnlm, trained on the {name}, from `{start}`:", ""]
     lines += [f"- seed {seed}: *{text}*" for seed, text in texts.items()]
     (out / "sequel_ch7_generated.md").write_text("\n".join(lines) + "\n")
     numbers["sequel_ch7_generated"] = texts
