@@ -58,7 +58,8 @@ train, val = corpus[:cut], corpus[cut:]
 print(len(train), "training words,", len(val), "validation words,", len(word_to_id), "distinct")
 
 # %% [markdown]
-# ## Rnnlm and BetterRnnlm, D = H = 50, SGD 20, clipped at 0.25, 3 epochs (section 6.4-6.5)
+# ## Rnnlm and BetterRnnlm, D = H = 50, SGD 20, batch 20 x 35, clipped at 0.25, 3 epochs
+# (sections 6.4-6.5; the book's `train_rnnlm.py` with a smaller model)
 
 # %%
 curves = {}
@@ -67,26 +68,16 @@ for name, model in [
     ("BetterRnnlm", BetterRnnlm(len(word_to_id), 50, 50, seed=0)),
 ]:
     trainer = RnnlmTrainer(model, SGD(lr=20.0))
-    curves[name] = []
-    for _ in range(3):
-        trainer.fit(
-            train[:-1],
-            train[1:],
-            max_epoch=1,
-            batch_size=20,
-            time_size=35,
-            max_grad=0.25,
-            eval_interval=None,
-        )
-        model.reset_state()
-        curves[name].append(eval_perplexity(model, val))
-        model.reset_state()
-print(curves)
+    trainer.fit(train[:-1], train[1:], max_epoch=3, max_grad=0.25, eval_interval=10)
+    curves[name] = trainer.ppl_list
+    model.reset_state()
+    print(name, "validation perplexity", eval_perplexity(model, val))
 
 # %%
 for name, curve in curves.items():
-    plt.plot(range(1, 4), curve, marker="o", label=name)
-plt.xlabel("epoch")
-plt.ylabel("validation perplexity")
+    plt.plot(curve, label=name)
+plt.xlabel("iterations (x10, as the sequel's trainer.plot())")
+plt.ylabel("training perplexity (mean of 10 iterations)")
+plt.ylim(0, 1000)
 plt.legend()
 plt.show()
