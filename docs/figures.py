@@ -4,11 +4,13 @@
 every picture and number on the chapter pages comes from the code of the checkout being built.
 Everything trains on the Fashion-MNIST sample shipped inside the package (no download) for a few
 epochs: about 40 s on two cores. Each figure also writes the numbers it shows into
-``numbers.json`` and small markdown tables (``*.md``) that the pages include.
+``numbers.json`` and small markdown tables (``*.md``) that the pages include. The sequel's
+figures (``docs/figures_sequel.py``, a few minutes) follow volume 1's.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -386,6 +388,15 @@ def ch8_misclassified(out, numbers):
     )
 
 
+def sequel_figures():
+    """The sequel's figure functions (``docs/figures_sequel.py``, beside this file)."""
+    path = Path(__file__).with_name("figures_sequel.py")
+    spec = importlib.util.spec_from_file_location("layerwise_docs_figures_sequel", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FIGURES
+
+
 FIGURES = [
     ch5_graphs,
     sequel_unrolled_graphs,
@@ -398,6 +409,7 @@ FIGURES = [
     ch7_im2col,
     ch7_filters,
     ch8_misclassified,
+    *sequel_figures(),
 ]
 
 
@@ -405,6 +417,11 @@ def make_all(out, only=None):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     numbers, seconds = {}, {}
+    stamp = out / "numbers.json"
+    if only and stamp.exists():
+        # Some figures remade: the others' numbers stay.
+        numbers = json.loads(stamp.read_text())
+        seconds = numbers.pop("seconds", {})
     with layerwise.blas_threads(1):
         for make in FIGURES:
             if only and make.__name__ not in only:

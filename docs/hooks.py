@@ -1,9 +1,9 @@
 """MkDocs hook: make the chapter guides' figures (``docs/figures.py``) before the pages are read.
 
 The figures go to ``docs/figures/`` (git ignores it). They are made again when that folder lacks
-``numbers.json`` or is older than ``figures.py``, so ``mkdocs serve`` does not retrain on every
-reload (writing into the docs folder would trigger another reload); ``LAYERWISE_DOCS_FIGURES=1``
-forces a remake.
+``numbers.json`` or is older than ``figures.py`` or ``figures_sequel.py``, so ``mkdocs serve``
+does not retrain on every reload (writing into the docs folder would trigger another reload);
+``LAYERWISE_DOCS_FIGURES=1`` forces a remake.
 
 A paragraph under ``<!-- github-only -->`` is for readers of the Markdown on GitHub (which shows
 neither the figures made at build time nor the ``--8<--`` includes) and is left out of the site.
@@ -50,7 +50,8 @@ def on_page_content(content, **kwargs):
 def on_pre_build(config):
     stamp = OUT / "numbers.json"
     script = HERE / "figures.py"
-    fresh = stamp.exists() and stamp.stat().st_mtime >= script.stat().st_mtime
+    scripts = [script, HERE / "figures_sequel.py"]
+    fresh = stamp.exists() and all(stamp.stat().st_mtime >= s.stat().st_mtime for s in scripts)
     if fresh and os.environ.get("LAYERWISE_DOCS_FIGURES") != "1":
         return
     spec = importlib.util.spec_from_file_location("layerwise_docs_figures", script)
