@@ -294,6 +294,8 @@ def test_a_killed_run_is_evaluated_from_its_checkpoint_and_resumed(tmp_path, tex
         (["--model", "rnnlm", "--reverse"], "--reverse applies to the seq2seq models"),
         (["--model", "rnnlm", "--eval-samples", "9"], "--eval-samples applies to the seq2seq"),
         (["--model", "seq2seq", "--time-size", "4"], "--time-size applies to the language"),
+        (["--model", "seq2seq", "--lr-decay", "4"], "--lr-decay applies to the language"),
+        (["--lr-decay", "4"], "--lr-decay applies only to the sequel's models"),
         (["--model", "rnnn"], "did you mean 'rnnlm'"),
     ],
 )

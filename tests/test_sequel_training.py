@@ -210,3 +210,31 @@ def test_the_steps_are_the_sequels_trainers_steps(name):
         )
     for p, q in zip(ours.model.params, model.params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+def test_lr_decay_divides_the_rate_after_every_epoch_no_better_than_the_best(tmp_path):
+    # The sequel's ch06/train_better_rnnlm.py: `if best_ppl > ppl: best_ppl = ppl else: lr /= 4`.
+    def trainer(epochs, path=None):
+        return LanguageModelTraining(
+            Rnnlm(20, 6, 7, seed=0), SGD(lr=20.0), CORPUS, VAL, epochs=epochs, batch_size=4,
+            time_size=5, lr_decay=4.0, checkpoint_path=path, verbose=False,
+        )  # fmt: skip
+
+    done = trainer(6).train()
+    lr, best, decays = 20.0, float("inf"), 0
+    for ppl in done.curves["val_perplexity"]:
+        if best > ppl:
+            best = ppl
+        else:
+            lr, decays = lr / 4.0, decays + 1
+    assert decays >= 1  # the run exercises the rule
+    assert done.optimizer.lr == lr
+    # the lowered rate is the optimizer's state: a run resumed from a checkpoint goes on with it
+    halfway = trainer(3, tmp_path / "c.npz").train()
+    resumed = trainer(6)
+    resumed.load_checkpoint(tmp_path / "c.npz", epochs=6)
+    assert resumed.optimizer.lr == halfway.optimizer.lr
+    resumed.train()
+    assert resumed.curves == done.curves and resumed.optimizer.lr == lr
+    for p, q in zip(resumed.model.params, done.model.params, strict=True):
+        np.testing.assert_array_equal(p, q)

@@ -78,7 +78,7 @@ SEQUEL_MODELS = {
     "better-rnnlm": SequelModel(
         BetterRnnlm,
         "BetterRnnlm, chapter 6: two LSTM layers, dropout, weight tying",
-        {**_BETTER, "dropout": 0.5},
+        {**_BETTER, "dropout": 0.5, "lr_decay": 4.0},
     ),
     "seq2seq": SequelModel(Seq2seq, "Seq2seq, chapter 7", _ADDITION),
     "peeky-seq2seq": SequelModel(PeekySeq2seq, "PeekySeq2seq, chapter 7", _ADDITION),
@@ -98,6 +98,7 @@ SEQUEL_RUN_OPTIONS = {
     "batch_size": None,
     "time_size": None,
     "max_grad": None,
+    "lr_decay": None,
     "reverse": False,
     "dtype": "float32",
     "seed": 0,
@@ -108,7 +109,13 @@ SEQUEL_RUN_OPTIONS = {
 #: What ``--resume`` may change for them.
 SEQUEL_RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every")
 #: The options of ``train`` only the sequel's models take, and their "not given".
-SEQUEL_ONLY = {"wordvec_size": None, "time_size": None, "max_grad": None, "reverse": None}
+SEQUEL_ONLY = {
+    "wordvec_size": None,
+    "time_size": None,
+    "max_grad": None,
+    "lr_decay": None,
+    "reverse": None,
+}
 #: The options of ``train`` the sequel's models do not take, and their "not given".
 VOLUME_ONE_ONLY = {
     "activation": None,
@@ -167,6 +174,8 @@ def check_run(opts: dict[str, Any]) -> None:
         )
     if model.cls is not BetterRnnlm and opts["dropout"]:
         raise UsageError(f"--dropout does not apply to --model {opts['model']} (better-rnnlm)")
+    if not model.language_model and opts["lr_decay"] is not None:
+        raise UsageError(f"--lr-decay applies to the language models, not --model {opts['model']}")
     if model.language_model and opts["eval_samples"]:
         raise UsageError("--eval-samples applies to the seq2seq models (their test questions)")
     if model.language_model and opts["reverse"]:
@@ -408,7 +417,8 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
         _check_lengths(data, opts)
         trainer: Any = LanguageModelTraining(
             model, optimizer, data.train, data.val, time_size=opts["time_size"],
-            seed=opts["seed"], model_file={"vocab": data.vocab}, **common,
+            lr_decay=opts["lr_decay"], seed=opts["seed"], model_file={"vocab": data.vocab},
+            **common,
         )  # fmt: skip
         sizes = (len(data.train), len(data.val))
     else:

@@ -261,6 +261,14 @@ def add_parser(sub):
         "language models, 5.0 for seq2seq)",
     )
     p.add_argument(
+        "--lr-decay",
+        type=positive_float,
+        metavar="F",
+        help="language models: divide the learning rate by F after an epoch whose validation "
+        "perplexity is no better than the best before it, as the sequel's "
+        "ch06/train_better_rnnlm.py does (default: 4 for better-rnnlm, none for rnnlm)",
+    )
+    p.add_argument(
         "--reverse",
         action=argparse.BooleanOptionalAction,
         help="seq2seq models: read the questions reversed, as the sequel's section 7.3.2 does "

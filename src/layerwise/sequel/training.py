@@ -332,6 +332,11 @@ class LanguageModelTraining(_Training):
         An epoch is ``(L - 1) // (batch_size * time_size)`` iterations.
     max_grad : float, optional
         Clip the gradients' norm to it.
+    lr_decay : float, optional
+        Divide the optimizer's ``lr`` by it after an epoch whose validation perplexity is no
+        lower than the lowest before it, as the sequel's ``ch06/train_better_rnnlm.py`` does
+        with 4. The learning rate is part of the optimizer's state, so a resumed run goes on
+        with the lowered one.
     **kwargs
         ``checkpoint_path``, ``checkpoint_every``, ``model_file`` (``save_model``'s ``vocab``,
         ``training``), ``extra``, ``verbose``.
@@ -350,6 +355,7 @@ class LanguageModelTraining(_Training):
         epochs: int,
         batch_size: int,
         time_size: int,
+        lr_decay: float | None = None,
         **kwargs: Any,
     ) -> None:
         self.xs, self.ts = np.asarray(corpus)[:-1], np.asarray(corpus)[1:]
@@ -361,6 +367,7 @@ class LanguageModelTraining(_Training):
         )  # fmt: skip
         self.time_steps = time_size  # self.time_size, an int here
         self.time_idx = 0
+        self.lr_decay = lr_decay
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
         jump = len(self.xs) // self.batch_size
@@ -382,6 +389,9 @@ class LanguageModelTraining(_Training):
         with contextlib.redirect_stdout(io.StringIO()):  # eval_perplexity prints its progress
             val = eval_perplexity(self.model, self.val_corpus, self.batch_size, self.time_steps)
         self._set_carried(carried)
+        best = self.curves["val_perplexity"]
+        if self.lr_decay is not None and best and val >= min(best):
+            self.optimizer.lr /= self.lr_decay
         return [float(np.exp(np.mean(losses))), val]
 
     def _position(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
