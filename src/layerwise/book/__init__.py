@@ -41,6 +41,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
+import re
 import runpy
 import sys
 from collections.abc import Iterator, Sequence
@@ -50,31 +51,29 @@ from types import ModuleType
 
 from .._blas import blas_threads
 from .._types import StrPath
-from . import runfolder, stand_in
+from . import runfolder, safe_pickles, stand_in
+from .books import FIRST, SEQUEL, BookScriptError, Recognised, recognise
 
-__all__ = ["ANSWERED", "BookFinder", "run_script", "running_script"]
+__all__ = [
+    "ANSWERED",
+    "BookFinder",
+    "BookScriptError",
+    "recognise",
+    "run_script",
+    "running_script",
+]
 
 #: matplotlib's backends that open no window: their figures are saved instead.
 _NO_WINDOW = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
 
 _HERE = Path(__file__).parent
 
-#: The book's module names that the hook answers: ``common``, ``dataset`` and these submodules.
-ANSWERED = frozenset(
-    {
-        "common",
-        "common.functions",
-        "common.gradient",
-        "common.layers",
-        "common.multi_layer_net",
-        "common.multi_layer_net_extend",
-        "common.optimizer",
-        "common.trainer",
-        "common.util",
-        "dataset",
-        "dataset.mnist",
-    }
-)
+#: The first book's module names that the hook answers (:data:`SEQUEL.answered
+#: <layerwise.book.books.SEQUEL>` are the sequel's).
+ANSWERED = FIRST.answered
+
+#: A chapter folder of a clone: ``ch01`` ... ``ch08``.
+_CHAPTER = re.compile(r"ch\d+")
 
 _script: Path | None = None
 
@@ -85,12 +84,25 @@ def running_script() -> Path | None:
 
 
 class BookFinder(importlib.abc.MetaPathFinder):
-    """Finds the names of :data:`ANSWERED` in this package, under the book's names.
+    """Finds the book's ``common.*`` and ``dataset.*`` in this package, under the book's names,
+    and the clone's chapter folders as packages.
 
-    ``common.layers`` is this package's ``common/layers.py`` executed as a module named
-    ``common.layers``, so its relative imports (``from .functions import *``) are answered by
-    this finder too.
+    ``common.layers`` is this package's ``common/layers.py`` (the sequel's:
+    ``sequel/common/layers.py``) executed as a module named ``common.layers``, so its relative
+    imports (``from .functions import *``) are answered by this finder too. A ``common.*`` or
+    ``dataset.*`` name the book's modules do not include is a ModuleNotFoundError that says
+    which book the clone was taken for and what is answered.
+
+    ``ch06`` is the clone's chapter folder, a namespace package: the sequel's modules import
+    each other across chapters (``ch07/rnnlm_gen.py``: ``from ch06.rnnlm import Rnnlm``),
+    which its scripts reach through ``sys.path.append('..')``; in a run folder ``..`` is the
+    run folder, which holds no Python.
     """
+
+    def __init__(self, recognised: Recognised | None = None) -> None:
+        # Without a clone (the finder made on its own): the first book's names, no chapters.
+        self.recognised = recognised or Recognised(Path("."), FIRST, None)
+        self._chapters = recognised is not None
 
     def find_spec(
         self,
@@ -98,22 +110,80 @@ class BookFinder(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None = None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in ANSWERED:
+        book = self.recognised.book
+        top = fullname.partition(".")[0]
+        if fullname not in book.answered:
+            if top in ("common", "dataset"):
+                raise ModuleNotFoundError(self._not_answered(fullname), name=fullname)
+            chapter = self.recognised.clone / fullname
+            if self._chapters and _CHAPTER.fullmatch(fullname) and chapter.is_dir():
+                spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+                spec.submodule_search_locations = [str(chapter)]
+                return spec
             return None
-        where = _HERE.joinpath(*fullname.split("."))
+        where = book.modules.joinpath(*fullname.split("."))
         if where.is_dir():
             return importlib.util.spec_from_file_location(
                 fullname, where / "__init__.py", submodule_search_locations=[str(where)]
             )
         return importlib.util.spec_from_file_location(fullname, where.with_suffix(".py"))
 
+    def _not_answered(self, fullname: str) -> str:
+        book = self.recognised.book
+        other = SEQUEL if book is FIRST else FIRST
+        message = (
+            f"No module named {fullname!r}: this clone was taken for "
+            f"{self.recognised.describe()}, whose modules layerwise answers are "
+            f"{book.listing()}"
+        )
+        if fullname in other.answered:
+            message += f"; {fullname} is {other.title.split(',')[0]}'s"
+        return message
+
+
+class ChapterFallback(importlib.abc.MetaPathFinder):
+    """Last on :data:`sys.meta_path`: a top-level module no other finder found, taken from the
+    one chapter folder of the clone that has it, said on stderr.
+
+    A chapter module imported from another chapter may import its own neighbours by their bare
+    names: the sequel's ``ch07/peeky_seq2seq.py`` says ``from seq2seq import Seq2seq``, which
+    only works when the script runs from ``ch07``, so its ``ch08/train.py`` (``from
+    ch07.peeky_seq2seq import PeekySeq2seq``) stops there under plain ``python``. Where exactly
+    one chapter folder has ``seq2seq.py``, that is the module meant.
+    """
+
+    def __init__(self, clone: Path) -> None:
+        self.clone = clone
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if "." in fullname or _answered(fullname):
+            return None
+        found = sorted(self.clone.glob(f"ch*/{fullname}.py"))
+        found = [where for where in found if _CHAPTER.fullmatch(where.parent.name)]
+        if len(found) != 1:
+            return None
+        _say(
+            f"no module named {fullname!r} beside the script: taking "
+            f"{found[0].relative_to(self.clone)}, the one chapter that has it (as python run "
+            f"from {found[0].parent.name} would)"
+        )
+        return importlib.util.spec_from_file_location(fullname, found[0])
+
 
 def _answered(name: str) -> bool:
-    return name.split(".")[0] in ("common", "dataset")
+    top = name.partition(".")[0]
+    return top in ("common", "dataset") or _CHAPTER.fullmatch(top) is not None
 
 
 @contextmanager
-def _book_imports(script: Path, argv: Sequence[str], cwd: Path) -> Iterator[None]:
+def _book_imports(
+    script: Path, argv: Sequence[str], cwd: Path, recognised: Recognised | None = None
+) -> Iterator[None]:
     """The interpreter as ``python SCRIPT ARGV`` run in ``cwd`` sets it up, plus the finder;
     the script's folder first on ``sys.path``; everything restored afterwards (the modules the
     run imported from the clone are forgotten, so that a second run imports them afresh)."""
@@ -121,8 +191,11 @@ def _book_imports(script: Path, argv: Sequence[str], cwd: Path) -> Iterator[None
     folder = script.parent
     saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if _answered(name)}
     saved = (list(sys.argv), list(sys.path), os.getcwd(), sys.dont_write_bytecode, _script)
-    finder = BookFinder()
+    finder = BookFinder(recognised)
     sys.meta_path.insert(0, finder)
+    fallback = ChapterFallback(folder.parent) if recognised is not None else None
+    if fallback is not None:
+        sys.meta_path.append(fallback)
     sys.argv = [str(script), *argv]
     sys.path.insert(0, str(folder))
     sys.dont_write_bytecode = True  # no __pycache__ in the clone
@@ -132,6 +205,8 @@ def _book_imports(script: Path, argv: Sequence[str], cwd: Path) -> Iterator[None
         yield
     finally:
         sys.meta_path.remove(finder)
+        if fallback is not None:
+            sys.meta_path.remove(fallback)
         sys.argv[:], sys.path[:] = saved[0], saved[1]
         os.chdir(saved[2])
         sys.dont_write_bytecode, _script = saved[3], saved[4]
@@ -190,21 +265,30 @@ def run_script(
         raise FileNotFoundError(f"no script {path} (looked for {script})")
     # A script outside the book's layout (no common/ or dataset/ beside its folder) is the
     # reader's own: it runs where it is, as python would.
-    in_clone = any((script.parent.parent / name).is_dir() for name in ("common", "dataset"))
-    if in_place or not in_clone:
+    clone = script.parent.parent
+    in_clone = any((clone / name).is_dir() for name in ("common", "dataset"))
+    recognised = recognise(clone) if in_clone else None
+    if recognised is not None:
+        _say(f"a clone of {recognised.describe()}")
+    if in_place or recognised is None:
         run = runfolder.in_place(script.parent)
     else:
-        run = runfolder.prepare(script, None if run_folder is None else Path(run_folder))
+        # The sequel's scripts read other chapters' files (../ch06/Rnnlm.pkl): all are copied.
+        chapters = ()
+        if recognised.book is SEQUEL:
+            chapters = tuple(p.name for p in sorted(clone.iterdir()) if _CHAPTER.fullmatch(p.name))
+        run = runfolder.prepare(script, None if run_folder is None else Path(run_folder), chapters)
         _say(f"running in {run.folder} (what the script writes goes there, not into the clone)")
         for own in run.own:
             _say(
-                f"{own.name} there was written by an earlier run: the script reads it, not the "
-                "clone's (delete it to use the clone's)"
+                f"{os.path.relpath(own, run.folder)} there was written by an earlier run: the "
+                "script reads it, not the clone's (delete it to use the clone's)"
             )
     try:
         with (
-            _book_imports(script, argv, run.folder),
+            _book_imports(script, argv, run.folder, recognised),
             stand_in.watching(run.shipped),
+            safe_pickles.weights_only(),
             blas_threads(threads),
         ):
             runpy.run_path(str(script), run_name="__main__")
@@ -214,7 +298,7 @@ def run_script(
                 _say(f"the script wrote {written}")
         figures = run.folder
         if run.folder == run.clone_chapter:  # the pictures are layerwise's: not into the clone
-            figures = runfolder.default_root(script.parent.parent) / script.parent.name
+            figures = runfolder.default_root(clone) / script.parent.name
         _save_figures(figures, script.stem)
     return run.folder
 

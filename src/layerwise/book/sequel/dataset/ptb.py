@@ -1,0 +1,99 @@
+"""The sequel's ``dataset/ptb.py``: the Penn Treebank, by :mod:`layerwise.sequel.dataset.ptb`.
+
+``load_data('train' | 'val' | 'test')`` gives ``(corpus, word_to_id, id_to_word)`` with the
+sequel's ids; ``load_vocab()`` the two maps. The three text files are looked for in
+
+1. the clone's ``dataset/`` folder (where the sequel's own ``ptb.py`` downloads them);
+2. ``$LAYERWISE_DATA/ptb``, then ``$LAYERWISE_DATA``;
+3. layerwise's cache, ``~/.cache/layerwise/ptb``;
+
+and else downloaded into that cache, each file from the first mirror that serves it
+(``$LAYERWISE_PTB_MIRRORS``, base URLs separated by spaces or commas, replaces the list), kept
+only if its MD5 is the published one, each download named on stderr. Where none of that
+works (no internet), the run stops with one line: PTB could not be had, and how to provide it.
+Nothing is written into the clone, and no pickle is read (the sequel caches its vocabulary as
+``ptb.vocab.pkl``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from layerwise import datasets
+from layerwise.book.books import BookScriptError, dataset_folders
+from layerwise.sequel.dataset import ptb
+
+__all__ = ["dataset_dir", "key_file", "load_data", "load_vocab", "np", "url_base"]
+
+#: The split each name stands for, and its file (the sequel's names).
+key_file = {"train": "ptb.train.txt", "test": "ptb.test.txt", "valid": "ptb.valid.txt"}
+url_base = ptb.MIRRORS[0]
+dataset_dir = str(dataset_folders()[0])
+
+#: The environment variable that replaces :data:`layerwise.sequel.dataset.ptb.MIRRORS`.
+MIRRORS_VARIABLE = "LAYERWISE_PTB_MIRRORS"
+
+
+def load_vocab() -> tuple[dict[str, int], dict[int, str]]:
+    """``(word_to_id, id_to_word)`` of the training file, ids in order of first appearance."""
+    _ensure_files()
+    return ptb.load_vocab(dataset_folders()[0], download=False)
+
+
+def load_data(data_type: str = "train") -> tuple[np.ndarray, dict[str, int], dict[int, str]]:
+    """``(corpus, word_to_id, id_to_word)`` of one split: ``'train'``, ``'val'`` or ``'test'``."""
+    _ensure_files()
+    return ptb.load_data(data_type, dataset_folders()[0], download=False)
+
+
+def _ensure_files() -> None:
+    """Download into the cache what is found nowhere; or stop the run with one line."""
+    folder = dataset_folders()[0]
+    places = _places(folder)
+    missing = [n for n in ptb.FILES.values() if not any((p / n).is_file() for p in places)]
+    if not missing:
+        return
+    cache = datasets.cache_dir("ptb")
+    failures = []
+    for name in missing:
+        for url in _mirrors():
+            print(f"layerwise: downloading {url}{name} ...", file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                datasets.download(url + name, cache / name, ptb.MD5[name])
+            except (OSError, ValueError, http.client.HTTPException) as err:
+                print(f"layerwise:   failed: {err}", file=sys.stderr, flush=True)
+                failures.append(f"{url}{name}: {err}")
+                continue
+            seconds = time.perf_counter() - start
+            print(f"layerwise:   done in {seconds:.1f} s, MD5 checked", file=sys.stderr)
+            break
+        else:
+            raise BookScriptError(_cannot(missing, places, failures[0]))
+
+
+def _places(folder: Path) -> list[Path]:
+    """Where :mod:`layerwise.sequel.dataset.ptb` looks, given the clone's folder, in order."""
+    env = os.environ.get("LAYERWISE_DATA")
+    return [folder, *([Path(env) / "ptb", Path(env)] if env else []), datasets.cache_dir("ptb")]
+
+
+def _mirrors() -> list[str]:
+    urls = os.environ.get(MIRRORS_VARIABLE, "").replace(",", " ").split() or ptb.MIRRORS
+    return [url if url.endswith("/") else url + "/" for url in urls]
+
+
+def _cannot(missing: list[str], places: list[Path], failure: str) -> str:
+    return (
+        f"PTB could not be had: {', '.join(missing)} found in none of "
+        f"{', '.join(map(str, places))}, and the download failed ({failure}). Put "
+        "ptb.train.txt, ptb.valid.txt and ptb.test.txt (github.com/tomsercu/lstm, data/) in a "
+        f"folder and set LAYERWISE_DATA to it, or set {MIRRORS_VARIABLE} to a mirror serving them"
+    )
