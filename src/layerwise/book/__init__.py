@@ -1,4 +1,4 @@
-"""Run the book's own chapter scripts on layerwise: ``layerwise book ch07/train_convnet.py``.
+"""Run the books' own chapter scripts on layerwise: ``layerwise book ch07/train_convnet.py``.
 
 A reader of "Deep Learning from Scratch" has the book's repository cloned; its scripts import
 ``common.*`` and ``dataset.mnist`` after ``sys.path.append(os.pardir)``. :func:`run_script` runs
@@ -21,8 +21,20 @@ the book's module                       answered by
 A star-import gives what the book's module gives (``from common.optimizer import *`` brings
 ``np``). The chapter's own modules (``simple_convnet.py``, ``deep_convnet.py``) stay the book's.
 
+A clone of the sequel's repository ("Deep Learning from Scratch 2"), recognised by its files
+(:mod:`layerwise.book.books`: its ``common/time_layers.py``), has its ``common.*`` (layers,
+time_layers, functions, optimizer, trainer, util, base_model, np, config) and ``dataset.*``
+(spiral, ptb, sequence) answered by :mod:`layerwise.sequel` through the modules of
+``sequel/``; its chapter folders are answered as packages (``from ch06.rnnlm import Rnnlm``),
+and a bare module name found nowhere else is taken from the one chapter that has it
+(:class:`ChapterFallback`). ``config.GPU = True`` goes through :mod:`layerwise.backend`. What
+cannot be had (CuPy, the Penn Treebank offline) is a :class:`BookScriptError` of one line.
+While a script runs, its own ``pickle.load`` builds arrays and nothing else
+(:mod:`layerwise.book.safe_pickles`).
+
 Nothing is written into the clone, not even ``__pycache__``: the script runs in a run folder
-(:mod:`layerwise.book.runfolder`) that holds copies of the chapter's data files, so what it
+(:mod:`layerwise.book.runfolder`) that holds copies of the chapter's data files (for the
+sequel, of every chapter's: ``../ch06/Rnnlm.pkl``), so what it
 writes (``params.pkl``) lands there and later scripts of the chapter read it there. With
 ``in_place=True`` (``--in-place``) it runs in the clone's chapter folder itself, as
 ``python SCRIPT`` would, and may overwrite what the clone ships.
@@ -226,8 +238,11 @@ def run_script(
     run_folder: StrPath | None = None,
     threads: int | None = 1,
 ) -> Path:
-    """Run one of the book's scripts as ``python SCRIPT ARGV`` from its chapter folder would,
-    with ``common.*`` and ``dataset.mnist`` answered by layerwise, in a run folder.
+    """Run one of the books' scripts as ``python SCRIPT ARGV`` from its chapter folder would,
+    with ``common.*`` and ``dataset.*`` answered by layerwise, in a run folder.
+
+    Which book the clone is (the first or the sequel) is told from its files and said on
+    stderr (:func:`layerwise.book.books.recognise`).
 
     Parameters
     ----------
@@ -257,6 +272,9 @@ def run_script(
     ------
     FileNotFoundError
         If ``path`` is not a file.
+    BookScriptError
+        What the script asked for cannot be had (CuPy for ``config.GPU = True``, PTB offline):
+        one line saying what to do.
     BaseException
         Whatever the script raises, ``SystemExit`` included.
     """

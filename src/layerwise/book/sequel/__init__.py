@@ -5,3 +5,5 @@
 ``common/time_layers.py``, and so on; see :mod:`layerwise.book` and ``docs/book-scripts.md``.
 Each module gives, on a star-import, what the sequel's module of that name gives.
 """
+
+from __future__ import annotations
