@@ -302,3 +302,19 @@ def test_a_chapter_module_importing_its_neighbour_by_bare_name_from_another_chap
     assert result.returncode == 0, result.stderr
     assert result.stdout == "accuracy 1.0\n"
     assert "no module named 'answerer' beside the script: taking ch07/answerer.py" in result.stderr
+
+
+def test_without_a_display_each_show_saves_its_figures_and_closes_them(clone):
+    # The sequel's ch01/train_custom_loop.py draws the loss, shows it, then draws the decision
+    # regions: under Agg both went into one figure, the second drawn over the first.
+    pytest.importorskip("matplotlib")
+    result = run_book(clone, "ch01/show_twice.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "open after the first show: 0\n"
+    folder = run_folder(clone) / "ch01"
+    saved = [line for line in result.stderr.splitlines() if "no display: figure" in line]
+    assert saved == [
+        f"layerwise book: no display: figure {n} saved as {folder}/show_twice-figure{n}.png"
+        for n in (1, 2, 3)
+    ]
+    assert "the script wrote" not in result.stderr  # the pictures are named once

@@ -39,8 +39,9 @@ writes (``params.pkl``) lands there and later scripts of the chapter read it the
 ``in_place=True`` (``--in-place``) it runs in the clone's chapter folder itself, as
 ``python SCRIPT`` would, and may overwrite what the clone ships.
 
-Without a display (matplotlib's backend is not interactive), the figures that ``plt.show()``
-would open are saved as PNG files in the run folder when the script ends, and named.
+Without a display (matplotlib's backend is not interactive), each ``plt.show()`` saves the
+figures it would open as PNG files in the run folder, names them and closes them, as closing
+their windows would (:mod:`layerwise.book.figures`); what is open at the end is saved too.
 
 ``LAYERWISE_BOOK_LIMIT=N`` (the command line's ``--limit N``) keeps the first N training images
 of whatever ``load_mnist`` loads, and the test images in the full set's proportion
@@ -65,6 +66,7 @@ from .._blas import blas_threads
 from .._types import StrPath
 from . import runfolder, safe_pickles, stand_in
 from .books import FIRST, SEQUEL, BookScriptError, Recognised, recognise
+from .figures import Figures, saving_figures
 
 __all__ = [
     "ANSWERED",
@@ -75,8 +77,6 @@ __all__ = [
     "running_script",
 ]
 
-#: matplotlib's backends that open no window: their figures are saved instead.
-_NO_WINDOW = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
 
 _HERE = Path(__file__).parent
 
@@ -302,37 +302,26 @@ def run_script(
                 f"{os.path.relpath(own, run.folder)} there was written by an earlier run: the "
                 "script reads it, not the clone's (delete it to use the clone's)"
             )
+    pictures = run.folder
+    if run.folder == run.clone_chapter:  # the pictures are layerwise's: not into the clone
+        pictures = runfolder.default_root(clone) / script.parent.name
+    figures = Figures(pictures, script.stem, _say)
     try:
         with (
             _book_imports(script, argv, run.folder, recognised),
             stand_in.watching(run.shipped),
             safe_pickles.weights_only(),
             blas_threads(threads),
+            saving_figures(figures),
         ):
             runpy.run_path(str(script), run_name="__main__")
     finally:
         if run.folder != run.clone_chapter:
             for written in run.written():
-                _say(f"the script wrote {written}")
-        figures = run.folder
-        if run.folder == run.clone_chapter:  # the pictures are layerwise's: not into the clone
-            figures = runfolder.default_root(clone) / script.parent.name
-        _save_figures(figures, script.stem)
+                if written not in figures.saved:
+                    _say(f"the script wrote {written}")
     return run.folder
 
 
 def _say(message: str) -> None:
     print(f"layerwise book: {message}", file=sys.stderr, flush=True)
-
-
-def _save_figures(folder: Path, stem: str) -> None:
-    """Without a display, save the figures ``plt.show()`` could not open, and name them."""
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None or plt.get_backend().lower() not in _NO_WINDOW or not plt.get_fignums():
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    for number in plt.get_fignums():
-        target = folder / f"{stem}-figure{number}.png"
-        plt.figure(number).savefig(target)
-        _say(f"no display: figure {number} saved as {target}")
-    plt.close("all")
