@@ -149,7 +149,7 @@ class BookFinder(importlib.abc.MetaPathFinder):
             f"{book.listing()}"
         )
         if fullname in other.answered:
-            message += f"; {fullname} is {other.title.split(',')[0]}'s"
+            message += f"; {fullname} is {other.name}'s"
         return message
 
 

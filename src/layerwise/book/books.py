@@ -31,6 +31,8 @@ class Book:
     ----------
     key : str
         ``"first"`` or ``"sequel"``.
+    name : str
+        How messages call it: ``"the first book"``, ``"the sequel"``.
     title : str
         The English title, for messages.
     modules : Path
@@ -42,6 +44,7 @@ class Book:
     """
 
     key: str
+    name: str
     title: str
     modules: Path
     answered: frozenset[str]
@@ -54,7 +57,8 @@ class Book:
 
 FIRST = Book(
     "first",
-    'the first book, "Deep Learning from Scratch"',
+    "the first book",
+    '"Deep Learning from Scratch"',
     _HERE,
     frozenset(
         {
@@ -82,7 +86,8 @@ FIRST = Book(
 
 SEQUEL = Book(
     "sequel",
-    'the sequel, "Deep Learning from Scratch 2"',
+    "the sequel",
+    '"Deep Learning from Scratch 2"',
     _HERE / "sequel",
     frozenset(
         {
@@ -125,12 +130,13 @@ class Recognised:
 
     def describe(self) -> str:
         """``'the sequel, "..." (it has common/time_layers.py)'``, for messages."""
+        named = f"{self.book.name}, {self.book.title}"
         if self.because is None:
             return (
-                f"{self.book.title} (assumed: none of the files that tell the books apart is "
-                f"there, e.g. {FIRST.markers[0]} or {SEQUEL.markers[0]})"
+                f"{named} (assumed: none of the files that tell the books apart is there, "
+                f"e.g. {FIRST.markers[0]} or {SEQUEL.markers[0]})"
             )
-        return f"{self.book.title} (it has {self.because})"
+        return f"{named} (it has {self.because})"
 
 
 def recognise(clone: Path) -> Recognised:
