@@ -318,3 +318,18 @@ def test_without_a_display_each_show_saves_its_figures_and_closes_them(clone):
         for n in (1, 2, 3)
     ]
     assert "the script wrote" not in result.stderr  # the pictures are named once
+
+
+def test_in_process_runs_leave_no_book_module_no_finder_and_import_afresh(
+    clone, monkeypatch, capsys
+):
+    from layerwise.book import run_script
+
+    monkeypatch.setenv("LAYERWISE_BOOK_RUNS", str(clone.parent / "runs"))
+    finders = list(sys.meta_path)
+    for _ in range(2):  # the second run imports the chapter modules again, from the clone
+        run_script(clone / "ch08" / "reuse.py")
+        assert capsys.readouterr().out == "accuracy 1.0\n"
+        assert sys.meta_path == finders
+        left = [n for n in sys.modules if n.split(".")[0] in ("common", "dataset", "ch07")]
+        assert left == [] and "answerer" not in sys.modules
