@@ -278,6 +278,13 @@ def test_without_ptb_one_line_says_it_could_not_be_had_and_how_to_provide_it(clo
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("layerwise book: PTB could not be had: ptb.train.txt")
     assert "set LAYERWISE_DATA" in line and "LAYERWISE_PTB_MIRRORS" in line
+    # The failed download is remembered: not tried again for an hour, and said so.
+    result = run_book(clone, "ch07/generate_tiny.py")
+    assert result.returncode == 1 and "downloading" not in result.stderr
+    failed = clone.parent / "cache" / "layerwise" / "ptb" / "download-failed.txt"
+    line = result.stderr.strip().splitlines()[-1]
+    assert "the download failed 0 minutes ago (http://127.0.0.1:" in line
+    assert f"once you delete {failed})" in line
 
 
 def test_ch07_sequence_reads_the_clones_dataset_and_eval_seq2seq(clone):
