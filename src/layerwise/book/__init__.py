@@ -77,9 +77,6 @@ __all__ = [
     "running_script",
 ]
 
-
-_HERE = Path(__file__).parent
-
 #: The first book's module names that the hook answers (:data:`SEQUEL.answered
 #: <layerwise.book.books.SEQUEL>` are the sequel's).
 ANSWERED = FIRST.answered
