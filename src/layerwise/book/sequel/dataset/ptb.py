@@ -10,10 +10,10 @@ sequel's ids; ``load_vocab()`` the two maps. The three text files are looked for
 and else downloaded into that cache, each file from the first mirror that serves it
 (``$LAYERWISE_PTB_MIRRORS``, base URLs separated by spaces or commas, replaces the list), kept
 only if its MD5 is the published one, each download named on stderr; a failed download is not
-tried again for an hour. Where none of that
-works (no internet), the run stops with one line: PTB could not be had, and how to provide it.
-Nothing is written into the clone, and no pickle is read (the sequel caches its vocabulary as
-``ptb.vocab.pkl``).
+tried again for an hour. Where none of that works (no internet), the run stops with one line:
+PTB could not be had, and how to provide it. A bad ``data_type`` is
+:func:`layerwise.sequel.dataset.ptb.load_data`'s ValueError. Nothing is written into the clone,
+and no pickle is read (the sequel caches its vocabulary as ``ptb.vocab.pkl``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from layerwise.sequel.dataset import ptb
 
 __all__ = ["dataset_dir", "key_file", "load_data", "load_vocab", "np", "url_base"]
 
-#: The split each name stands for, and its file (the sequel's names).
+#: The file of each split, the sequel's module-level names (``url_base``, ``dataset_dir``) too.
 key_file = {"train": "ptb.train.txt", "test": "ptb.test.txt", "valid": "ptb.valid.txt"}
 url_base = ptb.MIRRORS[0]
 dataset_dir = str(dataset_folders()[0])
