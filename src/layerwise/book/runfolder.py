@@ -16,6 +16,10 @@ own to run in instead:
   there: weights you trained replace the clone's pretrained ones *in the run folder* only.
   Delete a file there to get the clone's copy back.
 
+The sequel's scripts also read files of other chapters (``ch07/generate_text.py`` loads
+``../ch06/Rnnlm.pkl``), so for it :func:`prepare` is given every chapter folder of the clone
+(``chapters``), and each gets its copies in the run folder the same way.
+
 The script itself and the chapter's modules (``simple_convnet.py``) are run from the clone, as
 they are there.
 """
@@ -26,14 +30,16 @@ import filecmp
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["RunFolder", "default_root", "in_place", "prepare"]
 
-#: What ``dataset/`` of the clone holds that the run folder does not copy: the book's code and
-#: MNIST, which ``load_mnist`` reads from the clone itself (tens of megabytes).
-_NOT_COPIED = ("*.py", "mnist.pkl", "*.gz", "*-ubyte")
+#: What ``dataset/`` of the clone holds that the run folder does not copy: the book's code,
+#: MNIST and the Penn Treebank (the sequel's ``ptb.py`` downloads it there), which layerwise
+#: reads from the clone itself (tens of megabytes).
+_NOT_COPIED = ("*.py", "mnist.pkl", "*.gz", "*-ubyte", "ptb.*")
 
 
 def default_root(clone: Path) -> Path:
@@ -62,18 +68,24 @@ class RunFolder:
     shipped : set of Path
         The weights files (``.pkl``, ``.npz``) that hold what the clone ships: the clone's own
         and their unchanged copies in ``folder``.
+    watched : Path, optional
+        The folder whose files :meth:`written` reports: the whole run folder (``folder``
+        when not given).
     """
 
     folder: Path
     clone_chapter: Path
     own: list[Path] = field(default_factory=list)
     shipped: set[Path] = field(default_factory=set)
+    watched: Path | None = None
     _before: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def written(self) -> list[Path]:
-        """The files of ``folder`` the run made or changed (by size and modification time)."""
+        """The files the run made or changed (by size and modification time)."""
         return [
-            path for path, stamp in _stamps(self.folder).items() if self._before.get(path) != stamp
+            path
+            for path, stamp in _stamps(self.watched or self.folder).items()
+            if self._before.get(path) != stamp
         ]
 
 
@@ -95,7 +107,7 @@ def _copy_missing(source: Path, target: Path, skip: tuple[str, ...]) -> None:
             shutil.copy2(path, target / path.name)
 
 
-def prepare(script: Path, root: Path | None = None) -> RunFolder:
+def prepare(script: Path, root: Path | None = None, chapters: Sequence[str] = ()) -> RunFolder:
     """Make (or bring up to date) the run folder for ``script``; see the module's docstring.
 
     Parameters
@@ -104,25 +116,32 @@ def prepare(script: Path, root: Path | None = None) -> RunFolder:
         The script, resolved: ``<clone>/<chapter>/<name>.py``.
     root : Path, optional
         The clone's run folder; default :func:`default_root`.
+    chapters : sequence of str
+        Other chapter folders of the clone (``"ch06"``) whose files the script may read with
+        a path such as ``../ch06/Rnnlm.pkl``: copied the same way.
     """
     chapter = script.parent
     clone = chapter.parent
-    root = default_root(clone) if root is None else Path(root)
-    folder = root / chapter.name
-    _copy_missing(chapter, folder, ("*.py", "__pycache__"))
+    root = (default_root(clone) if root is None else Path(root)).resolve()
+    names = dict.fromkeys([chapter.name, *chapters])
+    for name in names:
+        _copy_missing(clone / name, root / name, ("*.py", "__pycache__"))
     if (clone / "dataset").is_dir():
         _copy_missing(clone / "dataset", root / "dataset", _NOT_COPIED)
     run = in_place(chapter)
-    run.folder = folder.resolve()
-    for path in sorted(run.folder.iterdir()):
-        twin = chapter / path.name
-        if not (path.is_file() and twin.is_file()):
-            continue
-        if not filecmp.cmp(path, twin, shallow=False):
-            run.own.append(path)
-        elif twin in run.shipped:
-            run.shipped.add(path)
-    run._before = _stamps(run.folder)
+    run.folder = root / chapter.name
+    run.watched = root
+    for name in names:
+        shipped = {path for path in (clone / name).iterdir() if path.suffix in (".pkl", ".npz")}
+        for path in sorted((root / name).iterdir()):
+            twin = clone / name / path.name
+            if not (path.is_file() and twin.is_file()):
+                continue
+            if not filecmp.cmp(path, twin, shallow=False):
+                run.own.append(path)
+            elif twin in shipped:
+                run.shipped.add(path)
+    run._before = _stamps(root)
     return run
 
 

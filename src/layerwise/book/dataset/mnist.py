@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from layerwise.book import stand_in
+from layerwise.book.books import dataset_folders
 from layerwise.book_weights import RefusedPickleError, load_pickled_arrays
 from layerwise.datasets import (
     Dataset,
@@ -101,22 +102,11 @@ def limited(dataset: Dataset, n: int) -> Dataset:
     return (x_train[:n], t_train[:n]), (x_test[:n_test], t_test[:n_test])
 
 
-def _book_folders():
-    """The clone's ``dataset/`` folder: beside the running script's chapter folder."""
-    from layerwise.book import running_script
-
-    script = running_script()
-    folders = [Path.cwd().parent / "dataset"]
-    if script is not None:
-        folders.insert(0, script.parent.parent / "dataset")
-    return list(dict.fromkeys(folders))
-
-
 def _mnist(normalize, flatten, one_hot_label):
     """``(dataset, None)``, or ``(None, why)`` if MNIST is nowhere and cannot be downloaded."""
     env = os.environ.get("LAYERWISE_DATA")
     folders = [Path(env) / "mnist", Path(env)] if env else []
-    for folder in [*folders, *_book_folders()]:
+    for folder in [*folders, *dataset_folders()]:
         pickled = folder / "mnist.pkl"
         if folder.name == "dataset" and pickled.is_file():
             return _from_book_pickle(pickled, normalize, flatten, one_hot_label), None
