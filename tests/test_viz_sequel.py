@@ -401,6 +401,9 @@ def test_cli_draws_a_tiny_model_unrolled(capsys, tmp_path):
     dot = capsys.readouterr().out
     assert dot.startswith("digraph unrolled {")
     assert dot.count('label="LSTM"') == 2 and "a tiny Rnnlm: one training step unrolled" in dot
+
+
+def test_cli_renders_a_tiny_model_unrolled_to_svg(dot, capsys, tmp_path):
     out = tmp_path / "att.svg"
     assert main(["graph", "--model", "attention-seq2seq", "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"wrote {out}\n"
