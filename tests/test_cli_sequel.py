@@ -421,6 +421,8 @@ def test_a_word2vec_model_trains_resumes_and_gives_nearest_words(tmp_path, texts
     ranked = [loaded.vocab[i] for i in np.argsort(-(unit @ unit[ids["w3"]])) if i != ids["w3"]]
     shown = nearest.stdout.split("[query] w3")[1].split("[query]")[0].split()
     assert [w.rstrip(":") for w in shown[::2]][:5] == ranked[:5]
+    generated = run("generate", str(out))
+    assert generated.returncode == 2 and "is a word2vec model (SkipGram)" in generated.stderr
     unknown = run("evaluate", str(out), "--query", "nowhere")
     assert unknown.returncode == 2
     assert "--query: nowhere not in the model's 31 words" in unknown.stderr
