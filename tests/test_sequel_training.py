@@ -254,3 +254,12 @@ def test_lr_decay_divides_the_rate_after_every_epoch_no_better_than_the_best(tmp
     assert resumed.curves == done.curves and resumed.optimizer.lr == lr
     for p, q in zip(resumed.model.params, done.model.params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("name", ["rng", "sampler_rng"])
+def test_a_word2vec_checkpoint_without_a_generator_is_refused_by_name(tmp_path, name):
+    path = tmp_path / "good.npz"
+    _stopped_at(_word2vec("CBOW", path, every=7), 10)
+    arrays = _edit(read_npz(path), lambda d: d.pop(name))
+    with pytest.raises(ModelFileError, match=f"'{name}' must be a generator's state"):
+        SequelCheckpoint.read(_write(tmp_path / "bad.npz", arrays))

@@ -185,6 +185,11 @@ def _check_description(f: NpzFile, description: dict[str, Any]) -> None:
         raise fail("kind", f"one of {', '.join(KINDS)}", settings.get("kind"))
     for name, optional in SETTINGS.items():
         whole(settings, name, optional)
+    # the generators a word2vec run goes on from: the shuffling one and the negative sampler's
+    needed = ("rng", "sampler_rng") if settings["kind"] == "word2vec" else ()
+    for name in needed:
+        if not description.get(name):
+            raise fail(name, "a generator's state (a word2vec run's)", description.get(name))
     for name in ("epoch", "iteration", "iter_per_epoch"):
         whole(description, name)
     whole(description, "time_idx", optional=True)
