@@ -44,6 +44,8 @@ LM = ["--model", "better-rnnlm", "--hidden", "16", "--wordvec-size", "16", "--ba
 LM += ["--time-size", "8", "--lr", "5", "--dropout", "0.3", "--seed", "3"]
 S2S = ["--model", "peeky-seq2seq", "--hidden", "24", "--wordvec-size", "8", "--batch-size", "32"]
 S2S += ["--lr", "0.01", "--seed", "4", "--reverse"]
+W2V = ["--model", "cbow", "--hidden", "32", "--window-size", "2", "--batch-size", "20"]
+W2V += ["--seed", "3"]
 
 
 def _history(folder):
@@ -207,13 +209,14 @@ def _final(folder):
             "--batch-size", "16", "--lr", "0.01", "--seed", "4", "--epochs", "12",
             "--checkpoint-every", "11", "--eval-samples", "40",
         ]),
+        ("cbow", [*W2V, "--epochs", "40", "--checkpoint-every", "50"]),
     ],
-    ids=["better-rnnlm", "attention-seq2seq"],
+    ids=["better-rnnlm", "attention-seq2seq", "cbow"],
 )  # fmt: skip
 def test_kill_and_resume_is_bit_identical(tmp_path, texts, kind, args):
     """SIGKILL at random points (and one SIGINT), resumed each time: the final parameters,
     the curves and every iteration's loss equal those of a run never stopped, bit for bit."""
-    data = str(texts / ("words.txt" if kind == "better-rnnlm" else "addition.txt"))
+    data = str(texts / ("addition.txt" if kind == "attention-seq2seq" else "words.txt"))
     args = ["train", *args, "--dataset", data, "--quiet"]
     reference = tmp_path / "reference"
     clean = run(*args, "--out", str(reference))
@@ -297,6 +300,16 @@ def test_a_killed_run_is_evaluated_from_its_checkpoint_and_resumed(tmp_path, tex
         (["--model", "seq2seq", "--lr-decay", "4"], "--lr-decay applies to the language"),
         (["--lr-decay", "4"], "--lr-decay applies only to the sequel's models"),
         (["--model", "rnnn"], "did you mean 'rnnlm'"),
+        (["--window-size", "2"], "--window-size applies only to the sequel's models"),
+        (["--model", "rnnlm", "--window-size", "2"], "--window-size applies to --model cbow"),
+        (["--model", "cbow", "--wordvec-size", "8"], "its word vectors are --hidden long"),
+        (["--model", "skip-gram", "--time-size", "8"], "--time-size applies to the language"),
+        (["--model", "cbow", "--lr-decay", "4"], "--lr-decay applies to the language"),
+        (["--model", "cbow", "--dropout", "0.2"], "--dropout does not apply to --model cbow"),
+        (["--model", "cbow", "--reverse"], "--reverse applies to the seq2seq models"),
+        (["--model", "skip-gram", "--eval-samples", "9"], "--eval-samples applies to the seq2seq"),
+        (["--model", "cbow", "--workers", "2"], "--workers does not apply to the sequel's"),
+        (["--model", "cbow", "--dataset", "addition"], "--dataset addition is for the seq2seq"),
     ],
 )
 def test_options_a_model_does_not_take_are_usage_errors(tmp_path, args, message):
@@ -370,6 +383,8 @@ def test_a_diverging_run_is_recorded_diverged_exit_1_without_warnings(tmp_path, 
         (["--model", "peeky-seq2seq", "--reverse", "--lr", "0.01"], {"reverse": True, "lr": 0.01}),
         (["--model", "better-rnnlm"], {"dropout": 0.5, "wordvec_size": 650, "time_size": 35}),
         (["--model", "rnnlm"], {"optimizer": "sgd", "lr": 20.0, "max_grad": 0.25, "epochs": 4}),
+        (["--model", "cbow"], {"window_size": 5, "hidden": [100], "batch_size": 100, "epochs": 10}),
+        (["--model", "skip-gram"], {"optimizer": "adam", "lr": 0.001, "max_grad": None}),
     ],
 )
 def test_each_model_defaults_to_the_books_settings(args, expected):
@@ -377,3 +392,37 @@ def test_each_model_defaults_to_the_books_settings(args, expected):
 
     options = _sequel.new_options(build_parser().parse_args(["train", *args]))
     assert {k: options[k] for k in expected} == expected
+
+
+def test_a_word2vec_model_trains_resumes_and_gives_nearest_words(tmp_path, texts):
+    out = tmp_path / "sg"
+    args = ["train", "--model", "skip-gram", "--hidden", "12", "--window-size", "2"]
+    args += ["--batch-size", "50", "--dataset", str(texts / "words.txt")]
+    result = run(*args, "--epochs", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "training skip-gram (SkipGram, V 31, H 12, window 2)" in result.stdout
+    assert [row["epoch"] for row in _history(out)] == ["1", "2"]
+    loaded = read_model_file(out)
+    assert loaded.class_name == "SkipGram" and loaded.config["window_size"] == 2
+    assert loaded.vocab[:2] == ["w26", "w28"] and loaded.training["options"]["model"] == "skip-gram"
+    extended = run("train", "--resume", str(out), "--epochs", "3", "--quiet")
+    assert extended.returncode == 0, extended.stderr
+    assert len(_history(out)) == 3
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["model"] == "skip-gram"
+
+    nearest = run("evaluate", str(out), "--query", "w3", "w10")
+    assert nearest.returncode == 0, nearest.stderr
+    assert "[query] w3" in nearest.stdout and "[query] w10" in nearest.stdout
+    # the five nearest, as most_similar ranks the model's word vectors
+    vecs = read_model_file(out).model.word_vecs
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = {w: i for i, w in enumerate(loaded.vocab)}
+    ranked = [loaded.vocab[i] for i in np.argsort(-(unit @ unit[ids["w3"]])) if i != ids["w3"]]
+    shown = nearest.stdout.split("[query] w3")[1].split("[query]")[0].split()
+    assert [w.rstrip(":") for w in shown[::2]][:5] == ranked[:5]
+    generated = run("generate", str(out))
+    assert generated.returncode == 2 and "is a word2vec model (SkipGram)" in generated.stderr
+    unknown = run("evaluate", str(out), "--query", "nowhere")
+    assert unknown.returncode == 2
+    assert "--query: nowhere not in the model's 31 words" in unknown.stderr

@@ -15,7 +15,8 @@ from layerwise.sequel.model_files import save_model
 from layerwise.sequel.optimizer import SGD, Adam
 from layerwise.sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from layerwise.sequel.seq2seq import PeekySeq2seq, Seq2seq
-from layerwise.sequel.training import LanguageModelTraining, Seq2seqTraining
+from layerwise.sequel.training import LanguageModelTraining, Seq2seqTraining, Word2vecTraining
+from layerwise.sequel.word2vec import CBOW, SkipGram
 
 CORPUS = np.random.default_rng(0).integers(0, 20, 1500)
 VAL = np.random.default_rng(1).integers(0, 20, 300)
@@ -32,6 +33,11 @@ SEQ2SEQ = {
     "AttentionSeq2seq": lambda: AttentionSeq2seq(13, 5, 8, seed=2),
 }
 
+WORD2VEC = {
+    "CBOW": lambda: CBOW(20, 6, 2, CORPUS, seed=4),
+    "SkipGram": lambda: SkipGram(20, 6, 2, CORPUS, seed=4),
+}
+
 
 def _language(name, path=None, every=None):
     return LanguageModelTraining(
@@ -44,6 +50,13 @@ def _seq2seq(name, path=None, every=None):
     return Seq2seqTraining(
         SEQ2SEQ[name](), Adam(lr=0.01), X, T, X_TEST, T_TEST, epochs=3, batch_size=32, seed=3,
         max_grad=5.0, checkpoint_path=path, checkpoint_every=every, verbose=False,
+    )  # fmt: skip
+
+
+def _word2vec(name, path=None, every=None):
+    return Word2vecTraining(
+        WORD2VEC[name](), Adam(lr=0.01), CORPUS[:400], epochs=3, batch_size=30, seed=5,
+        checkpoint_path=path, checkpoint_every=every, verbose=False,
     )  # fmt: skip
 
 
@@ -67,11 +80,14 @@ def _stopped_at(trainer, iteration):
 
 @pytest.mark.parametrize(
     "make, name, stop",
-    [(_language, n, 100) for n in LANGUAGE_MODELS] + [(_seq2seq, n, 16) for n in SEQ2SEQ],
+    [(_language, n, 100) for n in LANGUAGE_MODELS]
+    + [(_seq2seq, n, 16) for n in SEQ2SEQ]
+    + [(_word2vec, n, 30) for n in WORD2VEC],
 )
 def test_a_run_resumed_inside_an_epoch_equals_one_never_stopped(tmp_path, make, name, stop):
     # Checkpoints every 7 iterations: the last before `stop` is inside an epoch (recurrent
-    # state, dropout generators and time_idx, or the epoch's order and the generator).
+    # state, dropout generators and time_idx, or the epoch's order and the generator, and
+    # word2vec's negative sampler's generator).
     clean = make(name).train()
     path = tmp_path / "checkpoint.npz"
     _stopped_at(make(name, path, every=7), stop)
@@ -238,3 +254,12 @@ def test_lr_decay_divides_the_rate_after_every_epoch_no_better_than_the_best(tmp
     assert resumed.curves == done.curves and resumed.optimizer.lr == lr
     for p, q in zip(resumed.model.params, done.model.params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("name", ["rng", "sampler_rng"])
+def test_a_word2vec_checkpoint_without_a_generator_is_refused_by_name(tmp_path, name):
+    path = tmp_path / "good.npz"
+    _stopped_at(_word2vec("CBOW", path, every=7), 10)
+    arrays = _edit(read_npz(path), lambda d: d.pop(name))
+    with pytest.raises(ModelFileError, match=f"'{name}' must be a generator's state"):
+        SequelCheckpoint.read(_write(tmp_path / "bad.npz", arrays))

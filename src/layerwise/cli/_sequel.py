@@ -3,10 +3,12 @@
 ``layerwise train --model rnnlm|better-rnnlm`` trains a language model (chapter 6) on
 ``--dataset ptb`` or a text file; ``--model seq2seq|peeky-seq2seq|attention-seq2seq`` a
 sequence-to-sequence model (chapters 7-8) on ``--dataset addition``, ``date`` or a file of
-``question_answer`` lines. A run is a run folder as volume 1's are (run.json, checkpoint.npz at
-every epoch's end, resumable bit for bit; :class:`~layerwise.cli._lifecycle.Run` ends it), its
-model file the sequel's (:mod:`layerwise.sequel.model_files`), its curve the perplexity or the
-accuracy per epoch (:mod:`layerwise.sequel.training`).
+``question_answer`` lines; ``--model cbow|skip-gram`` word vectors (chapter 4) on ``ptb`` or a
+text file, as the language models read it. A run is a run folder as volume 1's are (run.json,
+checkpoint.npz at every epoch's end, resumable bit for bit;
+:class:`~layerwise.cli._lifecycle.Run` ends it), its model file the sequel's
+(:mod:`layerwise.sequel.model_files`), its curve the perplexity, the accuracy or word2vec's mean
+loss per epoch (:mod:`layerwise.sequel.training`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from ..sequel.dataset import ptb, sequence
 from ..sequel.model_files import SequelModelFile, model_description, read_model_file, save_model
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
-from ..sequel.training import LanguageModelTraining, Seq2seqTraining
+from ..sequel.training import LanguageModelTraining, Seq2seqTraining, Word2vecTraining
+from ..sequel.word2vec import CBOW, SkipGram
 from ._common import SEQUEL_DATASETS, UsageError, flag
 from ._lifecycle import Run
 
@@ -62,15 +65,26 @@ class SequelModel:
     def language_model(self) -> bool:
         return self.cls in (Rnnlm, BetterRnnlm)
 
+    @property
+    def word2vec(self) -> bool:
+        return self.cls in (CBOW, SkipGram)
+
+    @property
+    def reads_words(self) -> bool:
+        """Whether it reads a corpus of words (ptb, a text file), not questions."""
+        return self.language_model or self.word2vec
+
 
 # The book's settings: ch06/train_rnnlm.py, ch06/train_better_rnnlm.py, ch07/train_seq2seq.py,
-# ch08/train.py.
+# ch08/train.py, ch04/train.py.
 _LM = {"optimizer": "sgd", "lr": 20.0, "batch_size": 20, "time_size": 35, "max_grad": 0.25}
 _RNNLM = {**_LM, "dataset": "ptb", "epochs": 4, "wordvec_size": 100, "hidden": [100]}
 _BETTER = {**_LM, "dataset": "ptb", "epochs": 40, "wordvec_size": 650, "hidden": [650]}
 _S2S = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "max_grad": 5.0, "wordvec_size": 16}
 _ADDITION = {**_S2S, "dataset": "addition", "epochs": 25, "hidden": [128], "reverse": False}
 _DATES = {**_S2S, "dataset": "date", "epochs": 10, "hidden": [256], "reverse": True}
+_WORD2VEC = {"optimizer": "adam", "lr": 0.001, "batch_size": 100, "epochs": 10}
+_WORD2VEC = {**_WORD2VEC, "dataset": "ptb", "hidden": [100], "window_size": 5}
 
 #: The sequel's models by ``--model`` name, with the book's settings as their defaults.
 SEQUEL_MODELS = {
@@ -83,6 +97,8 @@ SEQUEL_MODELS = {
     "seq2seq": SequelModel(Seq2seq, "Seq2seq, chapter 7", _ADDITION),
     "peeky-seq2seq": SequelModel(PeekySeq2seq, "PeekySeq2seq, chapter 7", _ADDITION),
     "attention-seq2seq": SequelModel(AttentionSeq2seq, "AttentionSeq2seq, chapter 8", _DATES),
+    "cbow": SequelModel(CBOW, "CBOW with negative sampling, chapter 4", _WORD2VEC),
+    "skip-gram": SequelModel(SkipGram, "SkipGram with negative sampling, chapter 4", _WORD2VEC),
 }
 
 #: The options of a run of the sequel's models; None: the model's default, else as here.
@@ -91,6 +107,7 @@ SEQUEL_RUN_OPTIONS = {
     "model": None,
     "hidden": None,
     "wordvec_size": None,
+    "window_size": None,
     "dropout": None,
     "optimizer": None,
     "lr": None,
@@ -111,6 +128,7 @@ SEQUEL_RESUME_MAY_CHANGE = ("epochs", "threads", "checkpoint_every")
 #: The options of ``train`` only the sequel's models take, and their "not given".
 SEQUEL_ONLY = {
     "wordvec_size": None,
+    "window_size": None,
     "time_size": None,
     "max_grad": None,
     "lr_decay": None,
@@ -162,7 +180,7 @@ def new_options(args: Any) -> dict[str, Any]:
 def check_run(opts: dict[str, Any]) -> None:
     """Refuse option values the model and data set cannot take (before anything is written)."""
     model = SEQUEL_MODELS[opts["model"]]
-    check_dataset(opts["dataset"], model.language_model, f"--model {opts['model']}")
+    check_dataset(opts["dataset"], model.reads_words, f"--model {opts['model']}")
     if len(opts["hidden"]) != 1:
         raise UsageError(f"--model {opts['model']} takes one --hidden size")
     if not model.language_model and opts["time_size"] is not None:
@@ -176,10 +194,19 @@ def check_run(opts: dict[str, Any]) -> None:
         raise UsageError(f"--dropout does not apply to --model {opts['model']} (better-rnnlm)")
     if not model.language_model and opts["lr_decay"] is not None:
         raise UsageError(f"--lr-decay applies to the language models, not --model {opts['model']}")
-    if model.language_model and opts["eval_samples"]:
+    if model.reads_words and opts["eval_samples"]:
         raise UsageError("--eval-samples applies to the seq2seq models (their test questions)")
-    if model.language_model and opts["reverse"]:
+    if model.reads_words and opts["reverse"]:
         raise UsageError("--reverse applies to the seq2seq models (it reverses the questions)")
+    if model.word2vec and opts["wordvec_size"] is not None:
+        raise UsageError(
+            f"--wordvec-size does not apply to --model {opts['model']}: its word vectors are "
+            "--hidden long"
+        )
+    if not model.word2vec and opts["window_size"] is not None:
+        raise UsageError(
+            f"--window-size applies to --model cbow and skip-gram, not --model {opts['model']}"
+        )
 
 
 # ---------------------------------------------------------------------- data
@@ -301,9 +328,15 @@ def find_sequence_file(name: str) -> Path:
         ) from None
 
 
-def build_model(opts: dict[str, Any], vocab_size: int) -> Any:
-    """The model of a run's options (its sizes, dtype and seed)."""
+def build_model(opts: dict[str, Any], vocab_size: int, corpus: Any = None) -> Any:
+    """The model of a run's options (its sizes, dtype and seed); word2vec's sampler counts the
+    words of ``corpus``."""
     model = SEQUEL_MODELS[opts["model"]]
+    if model.word2vec:
+        return model.cls(
+            vocab_size, opts["hidden"][0], opts["window_size"], corpus, seed=opts["seed"],
+            dtype=opts["dtype"],
+        )  # fmt: skip
     sizes = (vocab_size, opts["wordvec_size"], opts["hidden"][0])
     extra = {"dropout_ratio": opts["dropout"]} if model.cls is BetterRnnlm else {}
     return model.cls(*sizes, **extra, seed=opts["seed"], dtype=opts["dtype"])
@@ -372,6 +405,10 @@ def plot_curves(trainer: Any, path: Path, heading: str) -> bool:
                 np.arange(1, len(values) + 1), values, marker="o", label=name.replace("_", " ")
             )
     kind = "perplexity" if "val_perplexity" in trainer.curves else "accuracy"
+    if list(trainer.curves) == ["mean_train_loss"]:  # word2vec: its mean loss is the curve
+        values = trainer.curves["mean_train_loss"]
+        ax_curve.plot(np.arange(1, len(values) + 1), values, marker="o", label="mean train loss")
+        kind = "mean loss"
     ax_curve.set(xlabel="epoch", ylabel=kind, title=f"{kind} per epoch")
     ax_curve.legend()
     for ax in (ax_loss, ax_curve):
@@ -385,8 +422,7 @@ def plot_curves(trainer: Any, path: Path, heading: str) -> bool:
 
 def title(record: dict[str, Any]) -> str:
     """``rnnlm V 10000, D 100, H 100 on ptb · sgd lr 20 · 4 epochs, batch 20, float32``."""
-    config = record["network"]["config"]
-    sizes = f"V {config['vocab_size']}, D {config['wordvec_size']}, H {config['hidden_size']}"
+    sizes = _size_names(record["network"]["config"])
     dataset = record["dataset"]["name"]
     dataset = dataset if dataset in SEQUEL_DATASETS else Path(dataset).name
     optimizer = record["optimizer"]
@@ -402,8 +438,8 @@ def title(record: dict[str, Any]) -> str:
 def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> int:
     """Train the sequel's model of ``opts`` into ``out`` (a new folder in runs/ if None)."""
     model_info = SEQUEL_MODELS[opts["model"]]
-    data = load_text_data(opts["dataset"], model_info.language_model, opts["reverse"])
-    model = build_model(opts, len(data.vocab))
+    data = load_text_data(opts["dataset"], model_info.reads_words, opts["reverse"])
+    model = build_model(opts, len(data.vocab), data.train)
     optimizer = getattr(sequel_optimizers, OPTIMIZERS[opts["optimizer"]].__name__)(lr=opts["lr"])
     common = {
         "epochs": opts["epochs"],
@@ -421,6 +457,13 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
             **common,
         )  # fmt: skip
         sizes = (len(data.train), len(data.val))
+    elif model_info.word2vec:
+        _check_examples(data, opts)
+        trainer = Word2vecTraining(
+            model, optimizer, data.train, seed=opts["seed"], model_file={"vocab": data.vocab},
+            **common,
+        )
+        sizes = (trainer.train_size, len(data.val))
     else:
         (x_train, t_train), (x_test, t_test) = data.train, data.test
         shape = {
@@ -459,7 +502,7 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
             print(
                 f"training {opts['model']} ({type(model).__name__}, {_sizes(model)}) on "
                 f"{opts['dataset']} ({sizes[0]} train / {sizes[1]} "
-                f"{'validation words' if model_info.language_model else 'test'}) -> {out}"
+                f"{_second_part(model_info)}) -> {out}"
             )
         this.begin(trainer, out, record)
         with blas_threads(None if opts["threads"] == 0 else opts["threads"]):
@@ -478,6 +521,23 @@ def _check_lengths(data: TextData, opts: dict[str, Any]) -> None:
             )
 
 
+def _check_examples(data: TextData, opts: dict[str, Any]) -> None:
+    examples = len(data.train) - 2 * opts["window_size"]
+    if examples < opts["batch_size"]:
+        raise UsageError(
+            f"--dataset {opts['dataset']}: its training text makes {max(examples, 0)} examples "
+            f"of --window-size {opts['window_size']}, fewer than one batch of --batch-size "
+            f"{opts['batch_size']}: give smaller sizes or more text"
+        )
+
+
+def _second_part(model: SequelModel) -> str:
+    """What the second of the run's sizes counts."""
+    if model.word2vec:
+        return "words held out"
+    return "validation words" if model.language_model else "test"
+
+
 def _distinct(params: list[np.ndarray]) -> list[np.ndarray]:
     """Each array once (a tied weight's transposed view is not another array)."""
     out: list[np.ndarray] = []
@@ -489,9 +549,13 @@ def _distinct(params: list[np.ndarray]) -> list[np.ndarray]:
 
 def _sizes(model: Any) -> str:
     """``V 10000, D 100, H 100``: the sequel's names of the sizes."""
-    config = model_description(model)[0]["config"]
-    names = {"vocab_size": "V", "wordvec_size": "D", "hidden_size": "H"}
-    return ", ".join(f"{names[k]} {config[k]}" for k in names)
+    return _size_names(model_description(model)[0]["config"])
+
+
+def _size_names(config: dict[str, Any]) -> str:
+    """``V 10000, D 100, H 100`` or word2vec's ``V 10000, H 100, window 5``."""
+    names = {"vocab_size": "V", "wordvec_size": "D", "hidden_size": "H", "window_size": "window"}
+    return ", ".join(f"{names[k]} {config[k]}" for k in names if k in config)
 
 
 # ---------------------------------------------------------------------- evaluate, generate

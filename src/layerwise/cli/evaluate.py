@@ -15,7 +15,7 @@ from .. import datasets, interop
 from ..backend import CUPY_INSTALL
 from ..run_folders import model_file
 from ..sequel.checkpoints import sequel_file_kind
-from ..sequel.util import eval_perplexity
+from ..sequel.util import eval_perplexity, most_similar
 from ..training import predicted_labels
 from ..viz.plots import plot_confusion, plot_misclassified
 from ._common import (
@@ -39,7 +39,7 @@ def add_parser(sub):
     p = sub.add_parser(
         "evaluate",
         help="accuracy and confusion matrix of a saved model; perplexity of a language model; "
-        "accuracy and wrong answers of a seq2seq model",
+        "accuracy and wrong answers of a seq2seq model; nearest words of a word2vec model",
     )
     p.add_argument(
         "model",
@@ -59,6 +59,14 @@ def add_parser(sub):
         default=10,
         metavar="N",
         help="seq2seq models: list the first N wrong answers (default 10)",
+    )
+    p.add_argument(
+        "--query",
+        nargs="+",
+        metavar="WORD",
+        help="cbow, skip-gram models: print the words nearest these in cosine similarity "
+        f"(default: those of {', '.join(BOOK_QUERIES)} in the vocabulary, as the sequel's "
+        "ch04/eval.py, else its first four words)",
     )
     p.add_argument(
         "--out", help="where misclassified.png and confusion.png go (default: beside MODEL)"
@@ -89,7 +97,9 @@ def run(args):
     if sequel_file_kind(model) is not None:
         if args.workers != 1 or args.device != "cpu" or args.out:
             raise UsageError("--workers, --device and --out do not apply to the sequel's models")
-        return _evaluate_sequel(model, args.dataset, args.wrong)
+        return _evaluate_sequel(model, args.dataset, args.wrong, args.query)
+    if args.query:
+        raise UsageError("--query applies to word2vec models (cbow, skip-gram)")
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
@@ -148,13 +158,40 @@ def _ids(texts: Any, vocab: list[str], known: dict[str, int], what: str) -> np.n
     return table[np.asarray(texts)]
 
 
-def _evaluate_sequel(path: Path, dataset_name: str | None, wrong: int) -> int:
+#: The words the sequel's ch04/eval.py asks for the neighbours of.
+BOOK_QUERIES = ("you", "year", "car", "toyota")
+
+
+def _nearest_words(loaded: Any, queries: list[str] | None) -> int:
+    """Print the five words nearest each query in the model's word vectors (cosine)."""
+    vocab = loaded.vocab
+    if queries is None:
+        queries = [w for w in BOOK_QUERIES if w in loaded.word_to_id] or vocab[:4]
+    unknown = [w for w in queries if w not in loaded.word_to_id]
+    if unknown:
+        raise UsageError(f"--query: {', '.join(unknown)} not in the model's {len(vocab)} words")
+    id_to_word = dict(enumerate(vocab))
+    for query in queries:
+        most_similar(query, loaded.word_to_id, id_to_word, loaded.model.word_vecs, top=5)
+    return 0
+
+
+def _evaluate_sequel(
+    path: Path, dataset_name: str | None, wrong: int, queries: list[str] | None = None
+) -> int:
     """``layerwise evaluate`` of a sequel model: the perplexity of a language model on the
-    test text, a seq2seq model's accuracy and a table of its first ``wrong`` wrong answers."""
+    test text, a seq2seq model's accuracy and a table of its first ``wrong`` wrong answers,
+    a word2vec model's nearest words to ``queries``."""
     loaded, options = open_sequel_model(path)
     model, known = loaded.model, loaded.word_to_id
     if loaded.vocab is None:
         raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be read")
+    if loaded.class_name in ("CBOW", "SkipGram"):
+        return _nearest_words(loaded, queries)
+    if queries:
+        raise UsageError(
+            f"--query applies to word2vec models (cbow, skip-gram), not a {loaded.class_name}"
+        )
     trained_on = options.get("dataset")
     name = dataset_name or trained_on
     if name is None:

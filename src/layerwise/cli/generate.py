@@ -73,6 +73,11 @@ def run(args: Any) -> int:
     loaded, _ = open_sequel_model(path)
     if loaded.vocab is None:
         raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be written")
+    if loaded.class_name in ("CBOW", "SkipGram"):
+        raise UsageError(
+            f"{path} is a word2vec model ({loaded.class_name}): it writes no text; `layerwise "
+            "evaluate` prints its nearest words"
+        )
     if loaded.is_seq2seq:
         given = [f"--{n}" for n in ("start", "length", "seed") if getattr(args, n) is not None]
         if given or args.input is None:

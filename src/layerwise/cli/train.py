@@ -249,6 +249,13 @@ def add_parser(sub):
         "100 for rnnlm, 650 for better-rnnlm, 16 for the seq2seq models)",
     )
     p.add_argument(
+        "--window-size",
+        type=positive_int,
+        metavar="N",
+        help="cbow, skip-gram: the context words on each side of a word (default 5, as the "
+        "sequel's ch04/train.py)",
+    )
+    p.add_argument(
         "--time-size",
         type=positive_int,
         metavar="T",

@@ -8,12 +8,14 @@ without unpickling) holding
   (its class name), ``settings`` (the trainer's: ``kind``, ``epochs``, ``batch_size``,
   ``time_size``, ``train_size``, ``max_grad``, ``seed``), the position (``epoch``,
   ``iteration``; a language model's batch offset ``time_idx``; a seq2seq trainer's shuffling
-  generator ``rng``), the dropout layers' generators (``model_rng``) and the caller's ``extra``;
+  generator ``rng``; word2vec's too, and its negative sampler's ``sampler_rng``), the dropout
+  layers' generators (``model_rng``) and the caller's ``extra``;
 - ``'model/params/<i>'``, ``'model/vocab'``: the model, as a model file holds it;
 - ``'state/layers/<j>/<name>'``: each recurrent layer's carried state (``h``, ``c``);
 - ``'optimizer/<key>'``: the optimizer's ``state_dict()``;
 - ``'history/<name>'``: the loss of every iteration and each curve's value per epoch;
-- ``'trainer/perm'``: a seq2seq epoch's order of the training rows, when it stopped inside one.
+- ``'trainer/perm'``: a seq2seq or word2vec epoch's order of the training rows, when it stopped
+  inside one.
 
 :meth:`SequelCheckpoint.read` reads it in the container's plain sequence: the description is
 checked, the model's entries are checked against the sizes it declares
@@ -49,7 +51,7 @@ SETTINGS = {
     "train_size": False,
     "seed": True,
 }
-KINDS = ("language-model", "seq2seq")
+KINDS = ("language-model", "seq2seq", "word2vec")
 
 
 def sequel_file_kind(path: StrPath) -> str | None:
@@ -173,7 +175,7 @@ def _check_description(f: NpzFile, description: dict[str, Any]) -> None:
     for name in ("model", "settings"):
         if not isinstance(description.get(name), dict):
             raise fail(name, "an object", description.get(name))
-    for name in ("extra", "model_rng", "rng"):
+    for name in ("extra", "model_rng", "rng", "sampler_rng"):
         if not isinstance(description.get(name, {}), dict):
             raise fail(name, "an object", description.get(name))
     if not isinstance(description.get("optimizer"), str):
@@ -183,6 +185,11 @@ def _check_description(f: NpzFile, description: dict[str, Any]) -> None:
         raise fail("kind", f"one of {', '.join(KINDS)}", settings.get("kind"))
     for name, optional in SETTINGS.items():
         whole(settings, name, optional)
+    # the generators a word2vec run goes on from: the shuffling one and the negative sampler's
+    needed = ("rng", "sampler_rng") if settings["kind"] == "word2vec" else ()
+    for name in needed:
+        if not description.get(name):
+            raise fail(name, "a generator's state (a word2vec run's)", description.get(name))
     for name in ("epoch", "iteration", "iter_per_epoch"):
         whole(description, name)
     whole(description, "time_idx", optional=True)

@@ -9,12 +9,18 @@ unpickling) holding
 - ``'__sequel_model__'``: a JSON description: ``format``, ``version``, ``layerwise`` (the
   version that wrote it), ``class`` (one of :data:`MODEL_CLASSES`), ``config`` (the
   constructor's sizes: ``vocab_size``, ``wordvec_size``, ``hidden_size``, and BetterRnnlm's
-  ``dropout_ratio``), ``dtype``, and optionally ``sequence`` (a seq2seq model's question and
+  ``dropout_ratio``; CBOW's and SkipGram's ``vocab_size``, ``hidden_size``, ``window_size``),
+  ``dtype``, and optionally ``sequence`` (a seq2seq model's question and
   answer widths and whether it reads questions reversed) and ``training`` (any JSON object:
   the command line keeps its options there);
 - ``'params/0'`` ... : ``params`` in the sequel's order (a tied weight at each of its
   positions, as the sequel's weight files hold it);
-- ``'vocab'``, optionally: the V words (language models) or characters (seq2seq) in id order.
+- ``'vocab'``, optionally: the V words (language models, word2vec) or characters (seq2seq) in id
+  order.
+
+A CBOW or SkipGram read back has the word vectors (``word_vecs``, ``W_in``) and ``W_out``, but
+not the corpus its sampler drew negatives in proportion to: the file's model samples every word
+alike. Training goes on from a checkpoint, whose trainer rebuilds the model on the corpus.
 
 Reading is the container's plain sequence: the description is read and checked (a known class,
 whole sizes >= 1, a float dtype), the shapes of ``params`` are computed from the sizes alone
@@ -52,6 +58,7 @@ from ..container import NpzFile, open_npz, read_json_entry, write_npz_atomic
 from .attention import AttentionSeq2seq
 from .rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from .seq2seq import PeekySeq2seq, Seq2seq
+from .word2vec import CBOW, SkipGram
 
 __all__ = [
     "MODEL_CLASSES",
@@ -71,6 +78,7 @@ VOCAB_KEY = "vocab"
 _MAX_DESCRIPTION_BYTES = 1 << 20
 _DTYPES = ("float16", "float32", "float64")
 _SIZES = ("vocab_size", "wordvec_size", "hidden_size")
+_WORD2VEC = ("vocab_size", "hidden_size", "window_size")
 _SEQUENCE = {"question_width": int, "answer_width": int, "reversed": bool}
 
 
@@ -100,6 +108,16 @@ def _seq2seq(lstm_in: Callable[[int, int], int], affine_in: int) -> Callable[...
     return shapes
 
 
+def _word2vec(V: int, H: int, window_size: int) -> list[tuple[int, ...]]:
+    """CBOW's and SkipGram's ``W_in`` and ``W_out``, both (V, H)."""
+    return [(V, H), (V, H)]
+
+
+def _uniform_corpus(config: Mapping[str, Any]) -> dict[str, Any]:
+    """word2vec's constructor takes a corpus for its sampler; a file holds none (see above)."""
+    return {"corpus": np.arange(config["vocab_size"])}
+
+
 @dataclass(frozen=True)
 class ModelClass:
     """What a model file needs of one of the sequel's model classes.
@@ -111,11 +129,17 @@ class ModelClass:
         ``shapes(V, D, H)``: the shapes of ``params``, computed without building anything.
     vocabulary : {'words', 'chars'}
         What its ids stand for: words for the language models, characters for seq2seq.
+    sizes : tuple of str
+        The constructor's sizes, in the order ``shapes`` takes them.
+    rebuild : callable or None
+        ``rebuild(config)``: the constructor's other arguments when rebuilt from a file.
     """
 
     cls: type
     shapes: Callable[..., list[tuple[int, ...]]]
     vocabulary: str
+    sizes: tuple[str, ...] = ("vocab_size", "wordvec_size", "hidden_size")
+    rebuild: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     @property
     def is_seq2seq(self) -> bool:
@@ -130,6 +154,8 @@ MODEL_CLASSES: dict[str, ModelClass] = {
     "Seq2seq": ModelClass(Seq2seq, _seq2seq(lambda D, H: D, 1), "chars"),
     "PeekySeq2seq": ModelClass(PeekySeq2seq, _seq2seq(lambda D, H: H + D, 2), "chars"),
     "AttentionSeq2seq": ModelClass(AttentionSeq2seq, _seq2seq(lambda D, H: D, 2), "chars"),
+    "CBOW": ModelClass(CBOW, _word2vec, "words", _WORD2VEC, _uniform_corpus),
+    "SkipGram": ModelClass(SkipGram, _word2vec, "words", _WORD2VEC, _uniform_corpus),
 }
 
 
@@ -139,7 +165,8 @@ def param_shapes(class_name: str, config: Mapping[str, Any]) -> list[tuple[int, 
     >>> param_shapes("Rnnlm", {"vocab_size": 10, "wordvec_size": 3, "hidden_size": 2})
     [(10, 3), (3, 8), (2, 8), (8,), (2, 10), (10,)]
     """
-    return MODEL_CLASSES[class_name].shapes(*(config[k] for k in _SIZES))
+    kind = MODEL_CLASSES[class_name]
+    return kind.shapes(*(config[k] for k in kind.sizes))
 
 
 def _class_of(model: Any) -> str:
@@ -180,7 +207,11 @@ def model_description(
     name = _class_of(model)
     params = list(model.params)
     V, D = params[0].shape
-    config: dict[str, Any] = {"vocab_size": V, "wordvec_size": D, "hidden_size": params[2].shape[0]}
+    config: dict[str, Any] = {"vocab_size": V, "wordvec_size": D}
+    if MODEL_CLASSES[name].sizes == _WORD2VEC:
+        config = {"vocab_size": V, "hidden_size": D, "window_size": model.window_size}
+    else:
+        config["hidden_size"] = params[2].shape[0]
     if name == "BetterRnnlm":
         config["dropout_ratio"] = float(model.drop_layers[0].dropout_ratio)
     description: dict[str, Any] = {
@@ -228,7 +259,8 @@ def save_model(
 
     Parameters
     ----------
-    model : SimpleRnnlm, Rnnlm, BetterRnnlm, Seq2seq, PeekySeq2seq or AttentionSeq2seq
+    model : SimpleRnnlm, Rnnlm, BetterRnnlm, Seq2seq, PeekySeq2seq, AttentionSeq2seq, CBOW or
+        SkipGram
         Or a subclass of one with its constructor (RnnlmGen, written as Rnnlm).
     path : str or Path
         Written exactly as given (no suffix added).
@@ -404,7 +436,7 @@ def model_from_entries(
     if training is not None and not isinstance(training, dict):
         raise f.error(f"its 'training' must be a JSON object, got {type(training).__name__}")
     # Checked: the model is as large as the arrays the file really holds.
-    model = kind.cls(**config, dtype=dtype)
+    model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
     arrays = [f.read(k) for k in keys]
     for p, a in zip(model.params, arrays, strict=True):
         p[...] = a
@@ -445,10 +477,11 @@ def _config_problems(description: Mapping[str, Any]) -> list[str]:
     config = description.get("config")
     if not isinstance(config, dict):
         return [*problems, "'config' is not a JSON object"]
-    wanted = [*_SIZES, *(["dropout_ratio"] if name == "BetterRnnlm" else [])]
+    sizes = MODEL_CLASSES[name].sizes
+    wanted = [*sizes, *(["dropout_ratio"] if name == "BetterRnnlm" else [])]
     if sorted(config) != sorted(wanted):
         return [*problems, f"'config' has {sorted(config)}, a {name} takes {wanted}"]
-    for key in _SIZES:
+    for key in sizes:
         try:
             check_number(config[key], name, key, low=1, integer=True)
         except InvalidParameterError as err:

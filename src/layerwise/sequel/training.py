@@ -8,8 +8,8 @@ continued needs:
 
 - a position that says exactly where the run stands: the epoch and iteration, and for a
   language model the batch offset ``time_idx`` (truncated BPTT reads row i of the batch from
-  ``i * (L // batch_size) + time_idx``), for seq2seq the shuffling generator and the epoch's
-  order of the rows;
+  ``i * (L // batch_size) + time_idx``), for seq2seq and word2vec the shuffling generator and
+  the epoch's order of the rows, for word2vec also its negative sampler's generator;
 - a checkpoint (:class:`~layerwise.sequel.checkpoints.SequelCheckpoint`) at every epoch's end,
   every ``checkpoint_every`` iterations and when SIGINT or SIGTERM stops the run, holding the
   parameters, the optimizer's state, the recurrent layers' carried state and the dropout
@@ -18,7 +18,8 @@ continued needs:
 - a curve per epoch: a language model's training and validation perplexity
   (``exp`` of the mean loss; the validation text read as
   :func:`~layerwise.sequel.util.eval_perplexity` reads it, dropout off), a seq2seq model's mean
-  training loss and test accuracy (exact answers, greedy decoding).
+  training loss and test accuracy (exact answers, greedy decoding), word2vec's mean training
+  loss.
 
 Evaluation does not disturb training: the carried state is set aside and put back around it,
 and it draws from no generator.
@@ -45,9 +46,9 @@ from .checkpoints import SequelCheckpoint
 from .model_files import model_description
 from .seq2seq import seq2seq_accuracy
 from .trainer import remove_duplicate
-from .util import clip_grads, eval_perplexity
+from .util import clip_grads, create_contexts_target, eval_perplexity
 
-__all__ = ["LanguageModelTraining", "Seq2seqTraining"]
+__all__ = ["LanguageModelTraining", "Seq2seqTraining", "Word2vecTraining"]
 
 
 class _Training:
@@ -404,7 +405,54 @@ class LanguageModelTraining(_Training):
         self.model.set_rng_states(checkpoint.description.get("model_rng", {}))
 
 
-class Seq2seqTraining(_Training):
+class _ShuffledTraining(_Training):
+    """Minibatches of the rows of ``(x_train, t_train)``, in a new order each epoch, as the
+    sequel's Trainer takes them; the generator and the epoch's order are part of a checkpoint."""
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        x_train: np.ndarray,
+        t_train: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        **kwargs: Any,
+    ) -> None:
+        self.x_train, self.t_train = np.asarray(x_train), np.asarray(t_train)
+        super().__init__(
+            model, optimizer, epochs=epochs, batch_size=batch_size, seed=seed,
+            train_size=len(self.x_train), iter_per_epoch=len(self.x_train) // batch_size,
+            **kwargs,
+        )  # fmt: skip
+        self.rng = np.random.default_rng(seed)
+        self._perm: np.ndarray | None = None  # this epoch's order; None between epochs
+
+    def _begin_epoch(self) -> None:
+        if self._perm is None:
+            self._perm = self.rng.permutation(len(self.x_train))
+
+    def _epoch_done(self) -> None:
+        self._perm = None
+
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self._perm is not None
+        i = self.iteration - self.epoch * self.iter_per_epoch
+        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+        return self.x_train[idx], self.t_train[idx]
+
+    def _position(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        perm = {} if self._perm is None else {"trainer/perm": self._perm}
+        return {"rng": self.rng.bit_generator.state}, perm
+
+    def _restore(self, checkpoint: SequelCheckpoint) -> None:
+        self.rng.bit_generator.state = checkpoint.description["rng"]
+        self._perm = checkpoint.arrays.get("trainer/perm")
+
+
+class Seq2seqTraining(_ShuffledTraining):
     """Minibatches of questions and answers, shuffled each epoch; test accuracy per epoch.
 
     Parameters
@@ -437,42 +485,54 @@ class Seq2seqTraining(_Training):
         x_test: np.ndarray,
         t_test: np.ndarray,
         *,
-        epochs: int,
-        batch_size: int,
-        seed: int,
         eval_samples: int | None = None,
         **kwargs: Any,
     ) -> None:
-        self.x_train, self.t_train = np.asarray(x_train), np.asarray(t_train)
         self.x_test, self.t_test = x_test[:eval_samples], t_test[:eval_samples]
-        super().__init__(
-            model, optimizer, epochs=epochs, batch_size=batch_size, seed=seed,
-            train_size=len(self.x_train), iter_per_epoch=len(self.x_train) // batch_size,
-            **kwargs,
-        )  # fmt: skip
-        self.rng = np.random.default_rng(seed)
-        self._perm: np.ndarray | None = None  # this epoch's order; None between epochs
-
-    def _begin_epoch(self) -> None:
-        if self._perm is None:
-            self._perm = self.rng.permutation(len(self.x_train))
-
-    def _epoch_done(self) -> None:
-        self._perm = None
-
-    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        assert self._perm is not None
-        i = self.iteration - self.epoch * self.iter_per_epoch
-        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-        return self.x_train[idx], self.t_train[idx]
+        super().__init__(model, optimizer, x_train, t_train, **kwargs)
 
     def _evaluate(self, losses: list[float]) -> list[float]:
         return [float(np.mean(losses)), seq2seq_accuracy(self.model, self.x_test, self.t_test)]
 
+
+class Word2vecTraining(_ShuffledTraining):
+    """CBOW or SkipGram on a corpus, as the sequel's ch04/train.py trains them; the mean loss
+    per epoch.
+
+    The examples are :func:`~layerwise.sequel.util.create_contexts_target`'s: each word of the
+    corpus (but the ``window_size`` at either end) with the words around it, shuffled each
+    epoch. Beside the shuffling generator, a checkpoint holds the negative sampler's generator
+    (``model.ns_loss.sampler.rng``), which draws each step's negatives.
+
+    Parameters
+    ----------
+    model : CBOW or SkipGram
+        Built on ``corpus`` (its sampler's unigram counts).
+    optimizer : one of :mod:`layerwise.sequel.optimizer`'s
+    corpus : ndarray of int, shape (L,)
+    epochs, batch_size : int
+        An epoch is ``(L - 2 window_size) // batch_size`` iterations.
+    seed : int
+        The shuffling generator's.
+    **kwargs
+        ``max_grad``, ``checkpoint_path``, ``checkpoint_every``, ``model_file``, ``extra``,
+        ``verbose``.
+    """
+
+    kind = "word2vec"
+    curve_names = ("mean_train_loss",)
+
+    def __init__(self, model: Any, optimizer: Any, corpus: np.ndarray, **kwargs: Any) -> None:
+        contexts, target = create_contexts_target(corpus, model.window_size)
+        super().__init__(model, optimizer, contexts, target, **kwargs)
+
+    def _evaluate(self, losses: list[float]) -> list[float]:
+        return [float(np.mean(losses))]
+
     def _position(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        perm = {} if self._perm is None else {"trainer/perm": self._perm}
-        return {"rng": self.rng.bit_generator.state}, perm
+        fields, arrays = super()._position()
+        return {**fields, "sampler_rng": self.model.ns_loss.sampler.rng.bit_generator.state}, arrays
 
     def _restore(self, checkpoint: SequelCheckpoint) -> None:
-        self.rng.bit_generator.state = checkpoint.description["rng"]
-        self._perm = checkpoint.arrays.get("trainer/perm")
+        super()._restore(checkpoint)
+        self.model.ns_loss.sampler.rng.bit_generator.state = checkpoint.description["sampler_rng"]
