@@ -42,9 +42,41 @@ __all__ = [
     "Trainer",
     "TrainingInterrupted",
     "as_batch",
+    "check_loss_divergence",
     "predicted_labels",
     "read_checkpoint_meta",
 ]
+
+
+def check_loss_divergence(start: float, mean: float, classes: int, where: str, lr: Any) -> None:
+    """Raise :class:`DivergedError` if an epoch's mean loss shows a diverged run.
+
+    The rule: ``mean`` is more than 10 times ``start`` and more than ``3 ln(classes)``. An
+    untrained model's loss is about ``ln(classes)``, the cross-entropy of a uniform guess, and
+    training lowers it; a loss grown tenfold and three times worse than guessing means the
+    steps are too large. :meth:`Trainer.check_divergence` and the sequel's command-line
+    training (:mod:`layerwise.sequel.training`) both apply it.
+
+    Parameters
+    ----------
+    start : float
+        The loss of the run's first iteration (not its first epoch, so that a run that blew up
+        in its first epoch is caught too).
+    mean : float
+        The epoch's mean training loss.
+    classes : int
+        The classes (or words, or characters) the loss chooses among.
+    where : str
+        Which epoch, for the message: ``"at the end of epoch 3"``.
+    lr
+        The learning rate, for the message's advice.
+    """
+    if mean > 10 * start and mean > 3 * math.log(classes):
+        raise DivergedError(
+            f"the run diverged: {where} the mean training loss is {mean:.4g}, more than 10 "
+            f"times the first iteration's {start:.4g} and more than 3 ln({classes}) = "
+            f"{3 * math.log(classes):.3g}. Try a smaller learning rate than {lr}."
+        )
 
 
 def predicted_labels(
@@ -373,11 +405,7 @@ class Trainer:
         A run has diverged when either holds at the end of an epoch:
 
         - its mean training loss is more than 10 times the loss of the run's first iteration
-          and more than ``3 ln(C)`` (C classes). An untrained network's loss is about
-          ``ln(C)``, the cross-entropy of a uniform guess, and training lowers it; a loss
-          that has grown tenfold and is three times worse than guessing means the steps are
-          too large. (Compared with the first iteration, not the first epoch, so that a run
-          that blew up in its first epoch is caught too.)
+          and more than ``3 ln(C)`` (C classes): :func:`check_loss_divergence`.
         - its test accuracy is back at chance (at most ``1.5 / C``) after an earlier epoch
           reached at least ``3 / C``: the network had learned and has forgotten it.
 
@@ -388,21 +416,16 @@ class Trainer:
         t = self.t_train
         classes = t.shape[1] if t.ndim == 2 else int(max(t.max(), self.t_test.max())) + 1
         classes = max(classes, 2)
-        start = self.train_loss_list[0]
         mean = float(np.mean(self.train_loss_list[-self.iter_per_epoch :]))
         where = f"at the end of epoch {self.epoch}"
-        lr = f"Try a smaller learning rate than {getattr(self.optimizer, 'lr', '?')}."
-        if mean > 10 * start and mean > 3 * math.log(classes):
-            raise DivergedError(
-                f"the run diverged: {where} the mean training loss is {mean:.4g}, more than 10 "
-                f"times the first iteration's {start:.4g} and more than 3 ln({classes}) = "
-                f"{3 * math.log(classes):.3g}. {lr}"
-            )
+        lr = getattr(self.optimizer, "lr", "?")
+        check_loss_divergence(self.train_loss_list[0], mean, classes, where, lr)
         best, last = max(self.test_acc_list[:-1], default=0.0), self.test_acc_list[-1]
         if best >= 3 / classes and last <= 1.5 / classes:
             raise DivergedError(
                 f"the run diverged: {where} the test accuracy fell to {last:.4f}, chance for "
-                f"{classes} classes, after reaching {best:.4f}. {lr}"
+                f"{classes} classes, after reaching {best:.4f}. Try a smaller learning rate "
+                f"than {lr}."
             )
 
     def _open_stepper(self) -> Stepper:

@@ -41,7 +41,8 @@ import numpy as np
 from .._checks import quiet
 from .._surroundings import progress_bar, stop_signals
 from .._types import StrPath
-from ..errors import DivergedError, NonFiniteLossError, TrainingInterrupted
+from ..errors import NonFiniteLossError, TrainingInterrupted
+from ..training import check_loss_divergence
 from .checkpoints import SequelCheckpoint
 from .model_files import model_description
 from .seq2seq import seq2seq_accuracy
@@ -189,19 +190,13 @@ class _Training:
     def check_divergence(self, losses: list[float]) -> None:
         """Raise :class:`DivergedError` if the epoch whose ``losses`` these are diverged.
 
-        Volume 1's rule (:meth:`layerwise.Trainer.check_divergence`): its mean loss is more than
-        10 times the run's first iteration's and more than ``3 ln(V)``, three times the loss of
-        a uniform guess among the V words or characters. The epoch is then not checkpointed.
+        Volume 1's rule (:func:`layerwise.training.check_loss_divergence`), with V, the words or
+        characters, as the classes. The epoch is then not checkpointed.
         """
         V = self.model.params[0].shape[0]
-        start, mean = self.train_loss_list[0], float(np.mean(losses))
-        if mean > 10 * start and mean > 3 * math.log(V):
-            raise DivergedError(
-                f"the run diverged: in epoch {self.epoch + 1} the mean training loss is "
-                f"{mean:.4g}, more than 10 times the first iteration's {start:.4g} and more "
-                f"than 3 ln({V}) = {3 * math.log(V):.3g}. Try a smaller learning rate than "
-                f"{self.optimizer.lr}."
-            )
+        mean = float(np.mean(losses))
+        where = f"in epoch {self.epoch + 1}"
+        check_loss_divergence(self.train_loss_list[0], mean, V, where, self.optimizer.lr)
 
     def _interrupted(self, signum: int) -> TrainingInterrupted:
         path = self._checkpoint()
