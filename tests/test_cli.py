@@ -332,6 +332,41 @@ def _kill_during_training(proc, checkpoint, sig, rng, after_mtime=None):
     return proc.returncode, out, err
 
 
+def _interrupt_and_resume(args, out, signals, rng, after_kill=None):
+    """Start ``layerwise ARGS --out OUT``; after each (new) checkpoint and a random delay send
+    the next of ``signals``, then resume; let the last resume finish. Returns each signal's
+    (name, exit code); the run stops early where it finished before a signal landed (code 0).
+    ``after_kill(checkpoint)`` checks the checkpoint a SIGKILL left. The process is ended
+    even when an assertion fails."""
+    checkpoint = out / "checkpoint.npz"
+    outcomes = []
+    proc = _start(*args, "--out", str(out))
+    try:
+        for sig in signals:
+            mtime = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+            code, _, err = _kill_during_training(proc, checkpoint, sig, rng, mtime)
+            outcomes.append((signal.Signals(sig).name, code))
+            if code == 0:
+                break  # the run finished before the signal: nothing left to interrupt
+            if sig == signal.SIGKILL:
+                assert code == -signal.SIGKILL, err
+                if after_kill is not None:
+                    after_kill(checkpoint)
+            else:
+                assert code == 128 + sig, err
+                assert f"layerwise train --resume {out}" in err
+            proc = _start("train", "--resume", str(out), "--quiet")
+        else:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    print("kill-and-resume outcomes:", outcomes)
+    return outcomes
+
+
 # The chapter-6 network: Dropout's generators and BatchNorm's running statistics must come
 # back from every checkpoint too.
 RUN_EXTEND = [*RUN, "--model", "mlp", "--hidden", "60", "40", "--batchnorm", "--dropout", "0.2"]
@@ -360,26 +395,9 @@ def test_kill_and_resume_is_bit_identical(tmp_path, RUN):  # noqa: N803
     expected = _read_run(reference)
 
     out = tmp_path / "interrupted"
-    checkpoint = out / "checkpoint.npz"
     rng = random.Random(os.environ.get("PYTEST_SEED", "kill-resume"))
-    outcomes = []
-    proc = _start(*RUN, "--out", str(out))
-    for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
-        mtime = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
-        code, _, err = _kill_during_training(proc, checkpoint, sig, rng, mtime)
-        outcomes.append((signal.Signals(sig).name, code))
-        if code == 0:
-            break  # the run finished before the signal: nothing left to interrupt
-        if sig == signal.SIGKILL:
-            assert code == -signal.SIGKILL
-        else:
-            assert code == 128 + sig, err
-            assert f"layerwise train --resume {out}" in err
-        proc = _start("train", "--resume", str(out), "--quiet")
-    else:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-    print("kill-and-resume outcomes:", outcomes)
+    signals = (signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL)
+    outcomes = _interrupt_and_resume(RUN, out, signals, rng)
     assert sum(1 for _, c in outcomes if c != 0) >= 3, outcomes  # most signals interrupted
     state, history, losses = _read_run(out)
     assert losses == expected[2], outcomes

@@ -12,7 +12,7 @@ import signal
 
 import numpy as np
 import pytest
-from test_cli import _kill_during_training, _start, run
+from test_cli import _interrupt_and_resume, run
 
 from layerwise.cli import main
 from layerwise.sequel.checkpoints import SequelCheckpoint
@@ -224,32 +224,13 @@ def test_kill_and_resume_is_bit_identical(tmp_path, texts, kind, args):
     expected = _final(reference)
 
     out = tmp_path / "stopped"
-    checkpoint = out / "checkpoint.npz"
     rng = random.Random(os.environ.get("PYTEST_SEED", f"sequel-{kind}"))
-    outcomes = []
-    proc = _start(*args, "--out", str(out))
-    try:
-        for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGKILL):
-            mtime = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
-            code, _, err = _kill_during_training(proc, checkpoint, sig, rng, mtime)
-            outcomes.append((signal.Signals(sig).name, code))
-            if code == 0:
-                break  # it finished before the signal: nothing left to stop
-            if sig == signal.SIGKILL:
-                assert code == -signal.SIGKILL, err
-                assert SequelCheckpoint.read(checkpoint).iteration > 0
-            else:
-                assert code == 128 + sig, err
-                assert f"layerwise train --resume {out}" in err
-            proc = _start("train", "--resume", str(out), "--quiet")
-        else:
-            _, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=60)
-    print("kill-and-resume outcomes:", outcomes)
+
+    def after_kill(checkpoint):
+        assert SequelCheckpoint.read(checkpoint).iteration > 0
+
+    signals = (signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGKILL)
+    outcomes = _interrupt_and_resume(args, out, signals, rng, after_kill)
     assert sum(1 for _, code in outcomes if code != 0) >= 2, outcomes
     params, history, losses = _final(out)
     assert losses == expected[2], outcomes
