@@ -9,13 +9,16 @@ sequel model file, on random word ids of its vocabulary.
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..viz import apple_graph, record_step
+from ..sequel.attention import AttentionSeq2seq
+from ..sequel.model_files import is_sequel_model_file, load_model
+from ..sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
+from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
+from ..viz import apple_graph, record_step, record_unrolled
 from ._common import (
     UsageError,
     as_images,
@@ -29,14 +32,14 @@ from .train import RUN_OPTIONS
 
 APPLES = ("apple", "apple-orange")  # the book's two shopping figures of chapter 5
 
-#: The sequel's recurrent models ``--model`` builds, by name: (module, class).
+#: The sequel's recurrent models ``--model`` builds, by name.
 SEQUEL_MODELS = {
-    "simple-rnnlm": ("rnnlm", "SimpleRnnlm"),
-    "rnnlm": ("rnnlm", "Rnnlm"),
-    "better-rnnlm": ("rnnlm", "BetterRnnlm"),
-    "seq2seq": ("seq2seq", "Seq2seq"),
-    "peeky-seq2seq": ("seq2seq", "PeekySeq2seq"),
-    "attention-seq2seq": ("attention", "AttentionSeq2seq"),
+    "simple-rnnlm": SimpleRnnlm,
+    "rnnlm": Rnnlm,
+    "better-rnnlm": BetterRnnlm,
+    "seq2seq": Seq2seq,
+    "peeky-seq2seq": PeekySeq2seq,
+    "attention-seq2seq": AttentionSeq2seq,
 }
 
 #: ``--model``'s sizes: vocabulary, word vectors, hidden state; small enough to read the
@@ -139,26 +142,17 @@ def _model_path(what: str | None) -> Path | None:
 def _sequel_file(what: str | None) -> bool:
     """Whether WHAT is a sequel model file (or a run folder holding one)."""
     path = _model_path(what)
-    if path is None or not path.is_file():
-        return False
-    from ..sequel.model_files import is_sequel_model_file  # the sequel only when asked
-
-    return is_sequel_model_file(path)
+    return path is not None and path.is_file() and is_sequel_model_file(path)
 
 
 def _unrolled(args):
     """A recurrent model's training step, unrolled over --steps steps on random word ids."""
-    from ..viz import record_unrolled
-
     if args.model is not None:
-        module, name = SEQUEL_MODELS[args.model]
-        cls = getattr(import_module(f"layerwise.sequel.{module}"), name)
+        cls = SEQUEL_MODELS[args.model]
         model = cls(**TINY, seed=0, dtype=np.float64)
-        where = f"a tiny {name}"
+        where = f"a tiny {cls.__name__}"
     else:
         path = _model_path(args.what)
-        from ..sequel.model_files import load_model
-
         model = load_model(path)
         where = f"{type(model).__name__} ({path})"
     steps = args.steps or 3
