@@ -385,8 +385,8 @@ class LanguageModelTraining(_Training):
         with contextlib.redirect_stdout(io.StringIO()):  # eval_perplexity prints its progress
             val = eval_perplexity(self.model, self.val_corpus, self.batch_size, self.time_steps)
         self._set_carried(carried)
-        best = self.curves["val_perplexity"]
-        if self.lr_decay is not None and best and val >= min(best):
+        earlier = self.curves["val_perplexity"]  # this epoch's is appended by the caller
+        if self.lr_decay is not None and earlier and val >= min(earlier):
             self.optimizer.lr /= self.lr_decay
         return [float(np.exp(np.mean(losses))), val]
 
