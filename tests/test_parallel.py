@@ -368,7 +368,7 @@ def _alive(pid):
     try:  # a zombie (exited, not yet reaped by init) is not running
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped between the two looks: gone
         return False
 
 
