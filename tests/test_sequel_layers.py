@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from layerwise.functions import numerical_gradient
 from layerwise.layers import BackwardBeforeForwardError
 from layerwise.sequel import (
     SEQUEL_LAYERS,
@@ -26,7 +27,7 @@ from layerwise.sequel import (
     TimeSoftmaxWithLoss,
     UnigramSampler,
 )
-from layerwise.sequel.functions import softmax_and_log_at
+from layerwise.sequel.functions import exp_and_log_at, softmax_and_log_at
 from layerwise.sequel.negative_sampling import alias_table
 
 RECURRENT = [(TimeRNN, 1), (TimeLSTM, 4), (TimeGRU, 3)]
@@ -284,6 +285,72 @@ def test_softmax_in_blocks_of_rows_equals_the_whole_array_at_once(shape):
     ref = e / e.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(y, ref, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(log_y_t, np.log(ref[np.arange(shape[0]), t]), rtol=1e-13)
+
+
+def test_exp_and_log_at_is_the_softmax_before_its_division():
+    rng = np.random.default_rng(15)
+    x = 5 * rng.standard_normal((9, 70))
+    t = rng.integers(0, 70, 9)
+    e, s, log_y_t = exp_and_log_at(x, t)
+    y, log_ref = softmax_and_log_at(x, t)
+    np.testing.assert_allclose(e / s[:, None], y, rtol=1e-15)
+    np.testing.assert_allclose(s, np.exp(x - x.max(axis=1, keepdims=True)).sum(axis=1), rtol=1e-14)
+    np.testing.assert_array_equal(log_y_t, log_ref)
+    assert np.all(e.max(axis=1) == 1)  # the row maximum shifted to 0
+
+
+# ------------------------------------------------------------ TimeLSTM's static input
+
+
+def static_case(rng, N=3, T=4, S=2, D=3, H=4):
+    W = cell(rng, 4, D=S + D, H=H)
+    return W, rng.standard_normal((N, S)), rng.standard_normal((N, T, D))
+
+
+def test_time_lstm_static_input_is_its_concatenation_at_every_step():
+    rng = np.random.default_rng(16)
+    W, static, xs = static_case(rng)
+    N, T, _ = xs.shape
+    concat = np.concatenate([np.broadcast_to(static[:, None], (N, T, 2)), xs], axis=2)
+    ours, ref = TimeLSTM(*W, stateful=True), TimeLSTM(*[w.copy() for w in W], stateful=True)
+    for _ in range(2):  # the carried state too
+        hs = ours.forward(xs, static=static)
+        np.testing.assert_allclose(hs, ref.forward(concat), rtol=1e-13, atol=1e-15)
+        dhs = rng.standard_normal(hs.shape)
+        dxs, dref = ours.backward(dhs), ref.backward(dhs)
+        np.testing.assert_allclose(dxs, dref[:, :, 2:], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ours.dstatic, dref[:, :, :2].sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(ours.dh, ref.dh, rtol=1e-12, atol=1e-14)
+        for a, b in zip(ours.grads, ref.grads, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_time_lstm_static_input_gradients_are_the_numerical_ones():
+    rng = np.random.default_rng(17)
+    W, static, xs = static_case(rng)
+    layer = TimeLSTM(*W)
+    weights = rng.standard_normal((3, 4, 4))  # loss = sum(weights * hs)
+
+    def loss(_=None):
+        return float(np.sum(weights * layer.forward(xs, static=static)))
+
+    loss()
+    layer.backward(weights)
+    analytic = [layer.dstatic.copy(), *(g.copy() for g in layer.grads)]
+    for got, at in zip(analytic, [static, *layer.params], strict=True):
+        np.testing.assert_allclose(got, numerical_gradient(loss, at), rtol=1e-7, atol=1e-9)
+
+
+def test_time_lstm_refuses_a_static_input_that_does_not_fit():
+    rng = np.random.default_rng(18)
+    W, static, xs = static_case(rng)
+    layer = TimeLSTM(*W)
+    with pytest.raises(ValueError, match=r"static of shape \(N, S\) with 0 < S < 5"):
+        layer.forward(xs, static=np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"expected xs of shape \(N, T, 3\)"):
+        layer.forward(xs[:, :, :2], static=static)
+    with pytest.raises(ValueError, match="static has 2 rows, xs 3 sequences"):
+        layer.forward(xs, static=static[:2])
 
 
 def test_regression_sigmoid_with_loss_is_exact_in_the_tail():

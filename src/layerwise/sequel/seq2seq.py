@@ -203,7 +203,8 @@ class PeekyDecoder(_Decoding):
     ``params``: embed W (V, D), Wx (H + D, 4H), Wh (H, 4H), b (4H,), affine W (2H, V), b (V,).
 
     Backward: ``dh = lstm.dh + sum_t (dh_affine_t + dh_lstm_t)``, the first H columns of the
-    affine and LSTM input gradients.
+    affine and LSTM input gradients. ``h`` is the LSTM's static input (see
+    :meth:`TimeLSTM.forward`): ``h Wx[:H]`` is formed once per sequence, not at every step.
     """
 
     cache: int | None = None
@@ -213,9 +214,10 @@ class PeekyDecoder(_Decoding):
         return H + D, 2 * H
 
     def _peek(self, h: np.ndarray, xs: Any) -> np.ndarray:
-        out = self.embed.forward(xs)
+        # [h, embed(x_t)] into the LSTM: h is its static input, multiplied by Wx once per
+        # sequence instead of at every step (the sequel concatenates it T times)
+        out = self.lstm.forward(self.embed.forward(xs), static=h)
         hs = np.broadcast_to(h[:, None, :], (*out.shape[:2], h.shape[1]))
-        out = self.lstm.forward(np.concatenate((hs, out), axis=2))
         return self.affine.forward(np.concatenate((hs, out), axis=2))
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
@@ -229,9 +231,8 @@ class PeekyDecoder(_Decoding):
             raise backward_before_forward(self)
         H = self.cache
         dout = self.affine.backward(dscore)
-        dlstm = self.lstm.backward(dout[:, :, H:])
-        self.embed.backward(dlstm[:, :, H:])
-        return self.lstm.dh + dout[:, :, :H].sum(axis=1) + dlstm[:, :, :H].sum(axis=1)
+        self.embed.backward(self.lstm.backward(dout[:, :, H:]))
+        return self.lstm.dh + dout[:, :, :H].sum(axis=1) + self.lstm.dstatic
 
     def _begin(self, h: np.ndarray) -> None:
         self.lstm.set_state(h)

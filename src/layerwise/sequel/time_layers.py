@@ -39,7 +39,7 @@ from .._checks import as_array, as_dtype, as_float_array, check_dout, quiet
 from ..backend import as_array_like, get_array_module
 from ..layers import Dropout as _Dropout
 from .base import SequelLayer, check_ids, check_ndim, register_sequel_layer
-from .functions import gate_sigmoid, softmax_and_log_at
+from .functions import exp_and_log_at, gate_sigmoid
 from .layers import Affine, Embedding, SigmoidWithLoss
 
 __all__ = [
@@ -91,6 +91,19 @@ def _input_grads(X: Array, dA: Array, Wx: Array, grads: list[Array]) -> Array:
     np.matmul(_flat(X).T, _flat(dA), out=grads[0])
     np.sum(dA, axis=(0, 1), out=grads[2])
     return (_flat(dA) @ Wx.T).reshape(X.shape)
+
+
+def _static_grads(static: Array, dA: Array, Wx_static: Array, grads: list[Array]) -> Array:
+    """The gradients through a static input (the same ``s`` (N, S) at every step).
+
+    Its pre-activation term ``s Wx_s + b`` (N, G H) is shared by the T steps, so its gradient
+    is ``dC = sum_t da_t``: ``dWx_s = s^T dC``, ``db = sum_n dC``, and ``ds = dC Wx_s^T`` is
+    returned (N, S). ``grads`` : [dWx_s (S, G H), db (G H,)].
+    """
+    dC = dA.sum(axis=0)
+    np.matmul(static.T, dC, out=grads[0])
+    np.sum(dC, axis=0, out=grads[1])
+    return dC @ Wx_static.T
 
 
 # ------------------------------------------------------------------------- the cells' maths
@@ -171,13 +184,15 @@ def lstm_backward(
     params: list[Array],
     grads: list[Array],
     dc: Array | None = None,
-) -> tuple[Array, Array, Array]:
+    keep_dA: bool = False,
+) -> Any:
     """Backward of :func:`lstm_forward`; returns (dX, dh0, dc0). Overwrites dH.
 
     With ``ds = dc_t + dh_t o (1 - tanh(c_t)^2)``: ``dc_{t-1} = ds f``, and the
     pre-activation gradients ``da_f = ds c_{t-1} f (1 - f)``, ``da_g = ds i (1 - g^2)``,
     ``da_i = ds g i (1 - i)``, ``da_o = dh_t tanh(c_t) o (1 - o)``; ``dh_{t-1} = da Wh^T``.
-    ``dc`` is the gradient arriving at the last cell state (the single-step LSTM's).
+    ``dc`` is the gradient arriving at the last cell state (the single-step LSTM's). With
+    ``keep_dA``, the pre-activation gradients (T, N, 4H) are returned fourth.
 
     Each step's factors (``tanh(c_t)``, the gates' slopes) are formed in (N, H) and (N, 4H)
     buffers reused from step to step, which stay in cache; only the pre-activation gradients
@@ -218,7 +233,8 @@ def lstm_backward(
         da *= slope
         dh = np.matmul(da, WhT, out=dh)
     np.matmul(_flat(_shifted(h0, hs)).T, _flat(dA), out=grads[1])
-    return _input_grads(X, dA, Wx, grads), dh, dc
+    dX = _input_grads(X, dA, Wx, grads)
+    return (dX, dh, dc, dA) if keep_dA else (dX, dh, dc)
 
 
 def gru_forward(X: Array, h0: Array, Wx: Array, Wh: Array, b: Array) -> tuple[Array, Array, Array]:
@@ -470,14 +486,16 @@ class _TimeCell(_Cell):
     def get_config(self) -> dict[str, Any]:
         return {"stateful": self.stateful}
 
-    def _sequence(self, xs: Any) -> np.ndarray:
-        """xs (N, T, D) as a time-major copy (T, N, D) in the parameters' dtype."""
+    def _sequence(self, xs: Any, skip: int = 0) -> np.ndarray:
+        """xs (N, T, D) as a time-major copy (T, N, D) in the parameters' dtype; D is Wx's
+        rows less the ``skip`` that a static input takes."""
         where = f"{type(self).__name__}.forward"
         Wx = self.params[0]
+        D = Wx.shape[0] - skip
         xs = as_float_array(xs, where, name="xs")
-        if xs.ndim != 3 or xs.shape[2] != Wx.shape[0] or xs.size == 0:
+        if xs.ndim != 3 or xs.shape[2] != D or xs.size == 0:
             raise ValueError(
-                f"{where}: expected xs of shape (N, T, {Wx.shape[0]}) (batch, time, features), "
+                f"{where}: expected xs of shape (N, T, {D}) (batch, time, features), "
                 f"got {xs.shape}"
             )
         return get_array_module(xs).ascontiguousarray(xs.swapaxes(0, 1), dtype=Wx.dtype)
@@ -566,12 +584,38 @@ class TimeLSTM(_TimeCell):
     ) -> None:
         super().__init__(Wx, Wh, b, stateful)
         self.c: np.ndarray | None = None
+        self.static: np.ndarray | None = None
+        self.dstatic: np.ndarray | None = None
 
-    def forward(self, xs: npt.ArrayLike) -> np.ndarray:
-        X = self._sequence(xs)
+    def forward(self, xs: npt.ArrayLike, static: npt.ArrayLike | None = None) -> np.ndarray:
+        """hs (N, T, H) for xs (N, T, D).
+
+        ``static`` (N, S), optional: features that are the same at every step, read before
+        ``xs``'s, so that step t's input is ``[static, xs[:, t]]`` and ``Wx`` has S + D rows
+        (the peeky decoder's ``[h, embed(x_t)]``, section 7.4). The same ``hs`` as
+        ``forward(concatenate([broadcast(static), xs], axis=2))``, with ``static Wx[:S] + b``
+        multiplied once per sequence instead of at each of the T steps; backward then leaves
+        the static input's gradient (N, S) in ``dstatic`` and returns the gradient of xs alone.
+        """
+        Wx, Wh, b = self.params
+        if static is None:
+            X = self._sequence(xs)
+            self.static = None
+        else:
+            static = self._static(static)
+            S = static.shape[1]
+            X = self._sequence(xs, skip=S)
+            if len(static) != X.shape[1]:
+                raise ValueError(
+                    f"{type(self).__name__}.forward: static has {len(static)} rows, xs "
+                    f"{X.shape[1]} sequences"
+                )
+            b = static @ Wx[:S] + b  # the static input's share of every step's pre-activation
+            Wx = Wx[S:]
+            self.static = static
         h0 = self._start(self.h, X.shape[1], "h")
         c0 = self._start(self.c, X.shape[1], "c")
-        cache = lstm_forward(X, h0, c0, *self.params)
+        cache = lstm_forward(X, h0, c0, Wx, Wh, b)
         self.cache = (X, h0, c0, cache)
         self.h, self.c = cache[2][-1].copy(), cache[1][-1].copy()
         return self._batch_major(cache[2])
@@ -582,8 +626,26 @@ class TimeLSTM(_TimeCell):
         X, h0, c0, cache = self.cache
         hs = cache[2]
         dH = self._douts(dhs, (hs.shape[1], hs.shape[0], hs.shape[2]))
-        dX, self.dh, _ = lstm_backward(dH, X, h0, c0, cache, self.params, self.grads)
+        if self.static is None:
+            dX, self.dh, _ = lstm_backward(dH, X, h0, c0, cache, self.params, self.grads)
+            return self._batch_major(dX)
+        S = self.static.shape[1]
+        (Wx, Wh, b), (dWx, dWh, db) = self.params, self.grads
+        dX, self.dh, _, dA = lstm_backward(
+            dH, X, h0, c0, cache, [Wx[S:], Wh, b], [dWx[S:], dWh, db], keep_dA=True
+        )
+        self.dstatic = _static_grads(self.static, dA, Wx[:S], [dWx[:S], db])
         return self._batch_major(dX)
+
+    def _static(self, static: Any) -> np.ndarray:
+        where = f"{type(self).__name__}.forward"
+        static = as_dtype(as_float_array(static, where, name="static"), self.params[0].dtype)
+        if static.ndim != 2 or not 0 < static.shape[1] < self.params[0].shape[0]:
+            raise ValueError(
+                f"{where}: expected static of shape (N, S) with 0 < S < {self.params[0].shape[0]} "
+                f"(Wx's rows), got {static.shape}"
+            )
+        return static
 
     def set_state(self, h: npt.ArrayLike, c: npt.ArrayLike | None = None) -> None:
         self.h, self.c = h, c  # type: ignore[assignment]  # checked at the next forward
@@ -641,13 +703,15 @@ class TimeSoftmaxWithLoss(SequelLayer):
 
     Forward: ``loss = -(1/M) sum_{(n,t): ts[n,t] != -1} log softmax(xs[n,t])[ts[n,t]]``, ``M``
     the number of labelled steps (PyTorch's ``cross_entropy(..., ignore_index=-1)``), with
-    ``log y`` from the logits (see :func:`~layerwise.sequel.functions.softmax_and_log_at`).
-    Backward: ``dxs[n,t] = dout (y[n,t] - onehot(ts[n,t])) / M`` where labelled, 0 where not.
+    ``log y`` from the logits (see :func:`~layerwise.sequel.functions.exp_and_log_at`).
+    Backward: ``dxs[n,t] = dout (y[n,t] - onehot(ts[n,t])) / M`` where labelled, 0 where not;
+    ``y = e / s`` is formed there, in the same pass as the scaling by ``dout / M``.
 
     Shapes
     ------
     xs : (N, T, V) scores. ts : (N, T) ids in [0, V) or ``ignore_label`` (-1), or one-hot
-    (N, T, V). loss : scalar. dxs : (N, T, V). Caches ``(ts, ys, mask, (N, T, V))``.
+    (N, T, V). loss : scalar. dxs : (N, T, V). Caches ``(ts, e, s, mask, (N, T, V))``, the
+    softmax unnormalised (``e``, (N T, V)) and its row sums (``s``, (N T,)).
 
     A batch in which every label is ignored has loss NaN, as in PyTorch, and gradient 0.
     """
@@ -673,22 +737,22 @@ class TimeSoftmaxWithLoss(SequelLayer):
         t = np.where(mask, ts.reshape(N * T), 0)
         t = check_ids(t, V, where)
         with quiet():
-            ys, log_y = softmax_and_log_at(xs.reshape(N * T, V), t)
+            e, s, log_y = exp_and_log_at(xs.reshape(N * T, V), t)
             n_labelled = mask.sum()
             loss = -log_y[mask].sum() / n_labelled.astype(xs.dtype)
-        self.cache = (t, ys, mask, (N, T, V))
+        self.cache = (t, e, s, mask, (N, T, V))
         return loss
 
     def backward(self, dout: npt.ArrayLike = 1.0) -> np.ndarray:
         if self.cache is None:
             raise self._not_ready()
-        t, ys, mask, (N, T, V) = self.cache
+        t, e, s, mask, (N, T, V) = self.cache
         dout = float(check_dout(dout, (), type(self).__name__))
         # nothing labelled: dx = 0; the count stays where mask is (no read-back per step)
-        scale = (dout / np.maximum(mask.sum(), 1)).astype(ys.dtype)
-        # (y - onehot) * scale as y * scale, then -scale at the labels: one pass over y
-        dx = np.multiply(ys, scale)
-        dx[get_array_module(ys).arange(N * T), t] -= scale
+        scale = (dout / np.maximum(mask.sum(), 1)).astype(e.dtype)
+        # (y - onehot) * scale as e * (scale / s), then -scale at the labels: one pass over e
+        dx = np.multiply(e, (scale / s)[:, None])
+        dx[get_array_module(e).arange(N * T), t] -= scale
         if not mask.all():
             dx[~mask] = 0
         return dx.reshape(N, T, V)
