@@ -31,7 +31,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sequel import print_table  # benchmarks/sequel.py, beside this file
+from sequel import (  # benchmarks/sequel.py, beside this file
+    affine_products,
+    lstm_products,
+    print_table,
+    products_step,
+)
 
 from layerwise.sequel.attention import AttentionSeq2seq
 from layerwise.sequel.seq2seq import PeekySeq2seq
@@ -130,6 +135,27 @@ def same_loss(torch, tm, model, xs, ts):
     return float(model.forward(xs, ts)), tm.loss(torch.tensor(xs), torch.tensor(ts)).item()
 
 
+def step_products(key):
+    """The products of layerwise's training step (see ``products_step``): the encoder's and
+    decoder's LSTMs, the peeky decoder's static input once, the attention's batched products
+    (scores, context, and their four gradients), the output layer."""
+    V, D, H, tq, ta = SIZES[key]
+    N, T = BATCH, ta - 1
+    products = lstm_products(N, tq, D, H) + lstm_products(N, T, D, H)
+    if key == "attention":
+        products += [
+            (N, T, H, tq, 1, False),  # S = Hd Hs^T
+            (N, T, tq, H, 1, False),  # C = A Hs
+            (N, T, H, tq, 1, False),  # dA = dC Hs^T
+            (N, tq, T, H, 2, True),  # dHs = A^T dC + dS^T Hd
+            (N, T, tq, H, 1, False),  # dHd = dS Hs
+        ]
+    else:  # h Wx[:H], then its dWx[:H] and gradient
+        products += [(None, N, H, 4 * H, 1, False), (None, H, N, 4 * H, 1, True)]
+        products += [(None, N, 4 * H, H, 1, False)]
+    return products + affine_products(N * T, 2 * H, V)
+
+
 def training_workload(key, book, torch):
     V, D, H, _, _ = SIZES[key]
     rng = np.random.default_rng(0)
@@ -144,7 +170,7 @@ def training_workload(key, book, torch):
 
         return run
 
-    steps = {"layerwise": step(model, xs, ts)}
+    steps = {"layerwise": step(model, xs, ts), "products": products_step(step_products(key))}
     if book is not None:
         module = "ch08.attention_seq2seq" if key == "attention" else "peeky_seq2seq"
         book_model = getattr(__import__(module, fromlist=["x"]), cls.__name__)(V, D, H)

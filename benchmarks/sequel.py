@@ -114,7 +114,13 @@ def rnnlm_workload(book, torch, better=False):
     xs, ts = rng.integers(0, V, (BATCH, TIME)), rng.integers(0, V, (BATCH, TIME))
     D = H = 650 if better else 100
     ours = BetterRnnlm(V, D, H, seed=0) if better else Rnnlm(V, D, H, seed=0)
-    steps = {"layerwise": lm_step(ours, xs, ts)}
+    layers = 2 if better else 1
+    steps = {
+        "layerwise": lm_step(ours, xs, ts),
+        "products": products_step(
+            lstm_products(BATCH, TIME, D, H) * layers + affine_products(BATCH * TIME, H, V)
+        ),
+    }
     if book is not None:
         module = __import__("ch06.better_rnnlm" if better else "ch06.rnnlm", fromlist=["x"])
         theirs = (module.BetterRnnlm if better else module.Rnnlm)(V, D, H)
@@ -166,6 +172,51 @@ def torch_cbow_step(torch, H, S, corpus, contexts, target):
     return step
 
 
+def products_step(products, seed=0):
+    """The bare NumPy products of a training step, float32, into preallocated outputs.
+
+    ``products``: ``(batch, m, k, n, repeats, transposed)`` per product, ``(m, k) @ (k, n)``
+    (``batch`` of them at once where it is not None), made ``repeats`` times; ``transposed``:
+    the left operand is a transposed view, as in a weight gradient ``X^T dA``. Timed beside
+    the implementations, this is what the step's matrix products alone take here: the floor
+    under any NumPy implementation that makes the same products.
+    """
+    rng = np.random.default_rng(seed)
+    runs = []
+    for batch, m, k, n, repeats, transposed in products:
+        lead = () if batch is None else (batch,)
+        a = rng.random((*lead, k, m) if transposed else (*lead, m, k), np.float32)
+        a = a.swapaxes(-1, -2) if transposed else a
+        runs.append((a, rng.random((*lead, k, n), np.float32), repeats))
+    outs = [np.empty((*a.shape[:-1], b.shape[-1]), np.float32) for a, b, _ in runs]
+
+    def step():
+        for (a, b, repeats), out in zip(runs, outs, strict=True):
+            for _ in range(repeats):
+                np.matmul(a, b, out=out)
+
+    return step
+
+
+def lstm_products(N, T, D, H):
+    """The products of layerwise's TimeLSTM forward and backward (N, T, D) -> (N, T, H):
+    the input projection, T times ``h Wh`` and ``da Wh^T``, and ``dWh``, ``dWx``, ``dX``."""
+    G, M = 4 * H, T * N
+    return [
+        (None, M, D, G, 1, False),
+        (None, N, H, G, T, False),
+        (None, N, G, H, T, False),
+        (None, H, M, G, 1, True),
+        (None, D, M, G, 1, True),
+        (None, M, G, D, 1, False),
+    ]
+
+
+def affine_products(M, D, C):
+    """An affine layer's forward and backward products on M rows, D -> C."""
+    return [(None, M, D, C, 1, False), (None, D, M, C, 1, True), (None, M, C, D, 1, False)]
+
+
 def measure(steps, rounds):
     """Median seconds per call of each step over ``rounds`` interleaved rounds (after a warm-up)."""
     names = list(steps)
@@ -189,8 +240,11 @@ def print_table(workloads, rounds, only=None):
     """Time each ``{key: (label, make)}`` workload (``make()`` gives its steps, by
     implementation) and print one markdown row per workload, as it is measured."""
     print(f"{rounds} interleaved rounds, one thread, median ms per step")
-    print("| step | layerwise | the sequel | PyTorch | sequel / layerwise | layerwise / PyTorch |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| step | layerwise | the sequel | PyTorch | products | sequel / layerwise "
+        "| layerwise / PyTorch | sequel / products |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with blas_threads(1):
         for key, (label, make) in workloads.items():
             if only and key != only:
@@ -200,9 +254,13 @@ def print_table(workloads, rounds, only=None):
             ours = t["layerwise"]
             speedup = f"{t['the sequel'] / ours:.1f}x" if "the sequel" in t else "-"
             vs_torch = f"{ours / t['PyTorch']:.2f}" if "PyTorch" in t else "-"
+            ceiling = "-"
+            if "the sequel" in t and "products" in t:
+                ceiling = f"{t['the sequel'] / t['products']:.1f}x"
             print(
                 f"| {label} | {ms['layerwise']} | {ms.get('the sequel', '-')} | "
-                f"{ms.get('PyTorch', '-')} | {speedup} | {vs_torch} |",
+                f"{ms.get('PyTorch', '-')} | {ms.get('products', '-')} | {speedup} | "
+                f"{vs_torch} | {ceiling} |",
                 flush=True,
             )
 

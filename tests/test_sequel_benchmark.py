@@ -31,4 +31,5 @@ def test_sequel_benchmark_prints_its_table(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("| CBOW")]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert float(cells[1]) > 0 and cells[2] == "-" and cells[4] == "-"  # no clone: no sequel column
+    # no clone: no sequel column, nor its ratios; CBOW has no products row
+    assert float(cells[1]) > 0 and cells[2] == cells[4] == cells[5] == cells[7] == "-"

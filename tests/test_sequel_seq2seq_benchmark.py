@@ -16,15 +16,37 @@ from layerwise.sequel.seq2seq import PeekySeq2seq
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("key", ["attention", "peeky"])
-def test_the_pytorch_yardstick_is_the_same_model(key, monkeypatch):
-    torch = pytest.importorskip("torch")
+def load_benchmark(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it imports its sibling sequel.py
     spec = importlib.util.spec_from_file_location(
         "seq2seq_benchmark", ROOT / "benchmarks" / "seq2seq.py"
     )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def flops(products):
+    return sum(2 * (b or 1) * m * k * n * r for b, m, k, n, r, _ in products)
+
+
+def test_the_products_floor_makes_an_lstms_products(monkeypatch):
+    bench = load_benchmark(monkeypatch)
+    N, T, D, H = 3, 5, 2, 4
+    # forward x Wx + h Wh; backward dWx, dWh (as large) and dx, dh (as large): 3 times
+    assert flops(bench.lstm_products(N, T, D, H)) == 3 * 2 * T * N * (D + H) * 4 * H
+    assert flops(bench.affine_products(7, 3, 5)) == 3 * 2 * 7 * 3 * 5
+    for key in ("attention", "peeky"):
+        monkeypatch.setitem(bench.SIZES, key, (11, D, H, T, 4))
+        products = bench.step_products(key)
+        assert all(min(p[1:5]) > 0 for p in products)
+        bench.products_step(products)()  # the shapes fit together
+
+
+@pytest.mark.parametrize("key", ["attention", "peeky"])
+def test_the_pytorch_yardstick_is_the_same_model(key, monkeypatch):
+    torch = pytest.importorskip("torch")
+    bench = load_benchmark(monkeypatch)
 
     V, D, H, tq, ta = 11, 4, 6, 7, 5
     monkeypatch.setitem(bench.SIZES, key, (V, D, H, tq, ta))
@@ -63,4 +85,4 @@ def test_the_benchmark_prints_its_row(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("| PeekySeq2seq")]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert float(cells[1]) > 0 and cells[2] == "-"
+    assert float(cells[1]) > 0 and cells[2] == "-" and float(cells[4]) > 0  # products row
