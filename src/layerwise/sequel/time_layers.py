@@ -574,6 +574,7 @@ class TimeLSTM(_TimeCell):
     ------
     xs : (N, T, D). hs, dhs : (N, T, H). dxs : (N, T, D). h, c, dh : (N, H).
     grads : [dWx (D, 4H), dWh (H, 4H), db (4H,)], summed over the T steps.
+    With a static input (see :meth:`forward`): static, dstatic : (N, S), xs (N, T, D - S).
     """
 
     n_gates = 4
