@@ -409,7 +409,7 @@ def sequel_ch7_addition(out, numbers):
     x, t, x_test, t_test, char_to_id, id_to_char, source = sequence_data(
         "addition.txt", sequence.make_addition
     )
-    V, epochs = len(char_to_id), 6
+    V, epochs = len(char_to_id), 8
     runs = [
         ("Seq2seq", Seq2seq, False),
         ("Seq2seq, reversed input", Seq2seq, True),
