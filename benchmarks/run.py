@@ -639,7 +639,11 @@ def main(argv=None):
         f"{', '.join(map(str, env['blas_architecture']))}; OPENBLAS_CORETYPE="
         f"{env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}. "
         f"Median of {rounds} interleaved rounds, per call, µs"
-        + (" (the convolutional workloads: 2 rounds, one thread only)" if args.quick else "")
+        + (
+            f" (the convolutional workloads: {min(rounds, 2)} rounds, one thread only)"
+            if args.quick
+            else ""
+        )
         + f". Step data: {data.source}."
     )
     for name, micro in report["micro"].items():

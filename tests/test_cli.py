@@ -383,6 +383,7 @@ RUN_CONV = [
 RUN_WORKERS = [*RUN_EXTEND, "--workers", "2"]
 
 
+@pytest.mark.signals
 @pytest.mark.parametrize(
     "RUN",
     [RUN, RUN_EXTEND, RUN_CONV, RUN_WORKERS],

@@ -200,6 +200,7 @@ def _final(folder):
     return model.params, (folder / "history.csv").read_text(), losses
 
 
+@pytest.mark.signals
 @pytest.mark.parametrize(
     "kind, args",
     [
