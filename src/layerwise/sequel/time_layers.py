@@ -93,16 +93,16 @@ def _input_grads(X: Array, dA: Array, Wx: Array, grads: list[Array]) -> Array:
     return (_flat(dA) @ Wx.T).reshape(X.shape)
 
 
-def _static_grads(static: Array, dA: Array, Wx_static: Array, grads: list[Array]) -> Array:
+def _static_grads(static: Array, dA: Array, Wx_static: Array, dWx_static: Array) -> Array:
     """The gradients through a static input (the same ``s`` (N, S) at every step).
 
     Its pre-activation term ``s Wx_s + b`` (N, G H) is shared by the T steps, so its gradient
-    is ``dC = sum_t da_t``: ``dWx_s = s^T dC``, ``db = sum_n dC``, and ``ds = dC Wx_s^T`` is
-    returned (N, S). ``grads`` : [dWx_s (S, G H), db (G H,)].
+    is ``dC = sum_t da_t``: ``dWx_s = s^T dC`` is written into ``dWx_static`` (S, G H), and
+    ``ds = dC Wx_s^T`` is returned (N, S). (``db``, the sum of ``dA`` over t and n, is
+    :func:`_input_grads`'s already.)
     """
     dC = dA.sum(axis=0)
-    np.matmul(static.T, dC, out=grads[0])
-    np.sum(dC, axis=0, out=grads[1])
+    np.matmul(static.T, dC, out=dWx_static)
     return dC @ Wx_static.T
 
 
@@ -635,7 +635,7 @@ class TimeLSTM(_TimeCell):
         dX, self.dh, _, dA = lstm_backward(
             dH, X, h0, c0, cache, [Wx[S:], Wh, b], [dWx[S:], dWh, db], keep_dA=True
         )
-        self.dstatic = _static_grads(self.static, dA, Wx[:S], [dWx[:S], db])
+        self.dstatic = _static_grads(self.static, dA, Wx[:S], dWx[:S])
         return self._batch_major(dX)
 
     def _static(self, static: Any) -> np.ndarray:
