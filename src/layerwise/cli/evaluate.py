@@ -186,7 +186,7 @@ def _evaluate_sequel(
     model, known = loaded.model, loaded.word_to_id
     if loaded.vocab is None:
         raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be read")
-    if loaded.class_name in ("CBOW", "SkipGram"):
+    if loaded.is_word2vec:
         return _nearest_words(loaded, queries)
     if queries:
         raise UsageError(

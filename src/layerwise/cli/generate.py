@@ -73,7 +73,7 @@ def run(args: Any) -> int:
     loaded, _ = open_sequel_model(path)
     if loaded.vocab is None:
         raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be written")
-    if loaded.class_name in ("CBOW", "SkipGram"):
+    if loaded.is_word2vec:
         raise UsageError(
             f"{path} is a word2vec model ({loaded.class_name}): it writes no text; `layerwise "
             "evaluate` prints its nearest words"

@@ -145,6 +145,11 @@ class ModelClass:
     def is_seq2seq(self) -> bool:
         return self.vocabulary == "chars"
 
+    @property
+    def is_word2vec(self) -> bool:
+        """Word vectors (CBOW, SkipGram): sized by ``window_size``, not by ``wordvec_size``."""
+        return self.sizes == _WORD2VEC
+
 
 #: The classes a model file may name, by class name.
 MODEL_CLASSES: dict[str, ModelClass] = {
@@ -207,11 +212,11 @@ def model_description(
     name = _class_of(model)
     params = list(model.params)
     V, D = params[0].shape
-    config: dict[str, Any] = {"vocab_size": V, "wordvec_size": D}
-    if MODEL_CLASSES[name].sizes == _WORD2VEC:
+    config: dict[str, Any]
+    if MODEL_CLASSES[name].is_word2vec:
         config = {"vocab_size": V, "hidden_size": D, "window_size": model.window_size}
     else:
-        config["hidden_size"] = params[2].shape[0]
+        config = {"vocab_size": V, "wordvec_size": D, "hidden_size": params[2].shape[0]}
     if name == "BetterRnnlm":
         config["dropout_ratio"] = float(model.drop_layers[0].dropout_ratio)
     description: dict[str, Any] = {
@@ -322,6 +327,10 @@ class SequelModelFile:
     @property
     def is_seq2seq(self) -> bool:
         return MODEL_CLASSES[self.class_name].is_seq2seq
+
+    @property
+    def is_word2vec(self) -> bool:
+        return MODEL_CLASSES[self.class_name].is_word2vec
 
     @property
     def word_to_id(self) -> dict[str, int]:
