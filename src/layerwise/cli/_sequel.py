@@ -83,8 +83,10 @@ _BETTER = {**_LM, "dataset": "ptb", "epochs": 40, "wordvec_size": 650, "hidden":
 _S2S = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "max_grad": 5.0, "wordvec_size": 16}
 _ADDITION = {**_S2S, "dataset": "addition", "epochs": 25, "hidden": [128], "reverse": False}
 _DATES = {**_S2S, "dataset": "date", "epochs": 10, "hidden": [256], "reverse": True}
-_WORD2VEC = {"optimizer": "adam", "lr": 0.001, "batch_size": 100, "epochs": 10}
-_WORD2VEC = {**_WORD2VEC, "dataset": "ptb", "hidden": [100], "window_size": 5}
+_WORD2VEC = {
+    "optimizer": "adam", "lr": 0.001, "batch_size": 100, "epochs": 10, "dataset": "ptb",
+    "hidden": [100], "window_size": 5,
+}  # fmt: skip
 
 #: The sequel's models by ``--model`` name, with the book's settings as their defaults.
 SEQUEL_MODELS = {
@@ -399,16 +401,14 @@ def plot_curves(trainer: Any, path: Path, heading: str) -> bool:
     fig, (ax_loss, ax_curve) = plt.subplots(1, 2, figsize=(10, 4.2))
     ax_loss.plot(np.arange(1, len(trainer.train_loss_list) + 1), trainer.train_loss_list, lw=0.6)
     ax_loss.set(xlabel="iteration", ylabel="loss", title="loss of each minibatch")
-    for name, values in trainer.curves.items():
-        if name != "mean_train_loss":
-            ax_curve.plot(
-                np.arange(1, len(values) + 1), values, marker="o", label=name.replace("_", " ")
-            )
-    kind = "perplexity" if "val_perplexity" in trainer.curves else "accuracy"
-    if list(trainer.curves) == ["mean_train_loss"]:  # word2vec: its mean loss is the curve
-        values = trainer.curves["mean_train_loss"]
-        ax_curve.plot(np.arange(1, len(values) + 1), values, marker="o", label="mean train loss")
-        kind = "mean loss"
+    # the mean loss is the left panel's already, unless it is the only curve (word2vec's)
+    curves = {k: v for k, v in trainer.curves.items() if k != "mean_train_loss"} or trainer.curves
+    for name, values in curves.items():
+        ax_curve.plot(
+            np.arange(1, len(values) + 1), values, marker="o", label=name.replace("_", " ")
+        )
+    kinds = {"val_perplexity": "perplexity", "test_acc": "accuracy"}
+    kind = next((kinds[k] for k in kinds if k in curves), "mean loss")
     ax_curve.set(xlabel="epoch", ylabel=kind, title=f"{kind} per epoch")
     ax_curve.legend()
     for ax in (ax_loss, ax_curve):
