@@ -299,6 +299,42 @@ def test_exp_and_log_at_is_the_softmax_before_its_division():
     assert np.all(e.max(axis=1) == 1)  # the row maximum shifted to 0
 
 
+def test_exp_and_log_at_can_write_over_its_input_block_by_block():
+    rng = np.random.default_rng(16)
+    x = 5 * rng.standard_normal((300, 500))  # blocks of 65 rows: the labels read before each
+    t = rng.integers(0, 500, 300)
+    ref = exp_and_log_at(x, t)
+    e, s, log_y_t = exp_and_log_at(x, t, out=x)
+    assert e is x
+    for got, want in zip((e, s, log_y_t), ref, strict=True):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"out must have x's shape \(300, 500\) and dtype"):
+        exp_and_log_at(x, t, out=np.empty((300, 500), np.float32))
+
+
+def test_time_softmax_with_loss_overwriting_its_scores_gives_the_same_loss_and_gradient():
+    rng = np.random.default_rng(17)
+    xs = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    ts = np.array([[0, 1, -1], [4, 4, 2]])
+    layer = TimeSoftmaxWithLoss()
+    loss, dx = layer.forward(xs, ts), layer.backward(0.5)
+    scores = xs.copy()
+    owner = TimeSoftmaxWithLoss()
+    assert owner.forward(scores, ts, overwrite_xs=True) == loss
+    assert not np.array_equal(scores, xs)  # the softmax is written there
+    got = owner.backward(0.5)
+    np.testing.assert_array_equal(got, dx)
+    assert np.shares_memory(got, scores)  # and then the gradient
+    with pytest.raises(BackwardBeforeForwardError):  # the one backward spent the cache
+        owner.backward()
+    # Scores that cannot be written are left alone, and the gradient is the same.
+    scores = xs.copy()
+    scores.flags.writeable = False
+    assert owner.forward(scores, ts, overwrite_xs=True) == loss
+    np.testing.assert_array_equal(scores, xs)
+    np.testing.assert_array_equal(owner.backward(0.5), dx)
+
+
 # ------------------------------------------------------------ TimeLSTM's static input
 
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import record_worst
 
 from layerwise import numerical_gradient
+from layerwise.layers import BackwardBeforeForwardError
 from layerwise.sequel.dataset import spiral
 from layerwise.sequel.layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
 from layerwise.sequel.optimizer import SGD, Adam
@@ -70,6 +71,27 @@ def test_model_gradients_match_central_differences(name, model):
     for p, g in zip(params, grads, strict=True):
         n = (4 * numerical_gradient(loss, p, 5e-4) - numerical_gradient(loss, p, 1e-3)) / 3
         record_worst("sequel model gradient check", name, normwise_error(g, n), 1e-8)
+
+
+@pytest.mark.parametrize("make", [SimpleRnnlm, Rnnlm, BetterRnnlm], ids=lambda m: m.__name__)
+def test_language_models_loss_writing_over_its_scores_computes_the_same_step(make):
+    # Their loss writes its softmax and gradient over the scores, their own temporary: the
+    # step is the one the layers compute without it, bit for bit, and the model's backward
+    # runs once per forward, as PyTorch's does once per graph.
+    xs = tiny_corpus(20, seed=3).reshape(4, 5)
+    ts = (xs + 1) % V
+    plain, owner = make(V, 4, 4, seed=0), make(V, 4, 4, seed=0)
+    plain.scores_are_temporary = False
+    assert owner.scores_are_temporary
+    for _ in range(2):  # the second step from the carried state (and the next dropout masks)
+        assert owner.forward(xs, ts) == plain.forward(xs, ts)
+        owner.backward()
+        plain.backward()
+        for g, want in zip(owner.grads, plain.grads, strict=True):
+            np.testing.assert_array_equal(g, want)
+    plain.backward()  # repeatable without the overwrite
+    with pytest.raises(BackwardBeforeForwardError, match="TimeSoftmaxWithLoss"):
+        owner.backward()
 
 
 def test_models_default_to_float32_and_list_params_in_the_sequels_order():

@@ -44,7 +44,15 @@ class LayerStack(BaseModel):
     ``predict(xs)`` gives the last layer's output (scores); ``forward(xs, ts)`` the loss;
     ``backward(dout=1)`` runs every layer's backward in reverse and returns the gradient with
     respect to the first layer's input (None after an embedding).
+
+    A subclass whose ``predict`` returns an array that nothing else holds (a last
+    :class:`~layerwise.sequel.time_layers.TimeAffine`'s fresh output) sets
+    ``scores_are_temporary``: its loss layer, a
+    :class:`~layerwise.sequel.time_layers.TimeSoftmaxWithLoss`, then writes its softmax and
+    gradient over the scores (``overwrite_xs``), and ``backward`` runs once per ``forward``.
     """
+
+    scores_are_temporary = False
 
     def __init__(self, layers: list[Any], loss_layer: Any) -> None:
         super().__init__()
@@ -62,7 +70,12 @@ class LayerStack(BaseModel):
         return out
 
     def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike) -> np.floating:
-        return self.loss_layer.forward(self.predict(xs), ts)
+        return self._loss(self.predict(xs), ts)
+
+    def _loss(self, scores: np.ndarray, ts: npt.ArrayLike) -> np.floating:
+        if self.scores_are_temporary:
+            return self.loss_layer.forward(scores, ts, overwrite_xs=True)
+        return self.loss_layer.forward(scores, ts)
 
     def backward(self, dout: float = 1) -> Any:
         d = self.loss_layer.backward(dout)

@@ -47,7 +47,9 @@ def gate_sigmoid(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def exp_and_log_at(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exp_and_log_at(
+    x: np.ndarray, t: np.ndarray, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The softmax of ``x`` (M, C) left unnormalised, its row sums, and ``log y[m, t[m]]``.
 
     ``e = exp(x - m)`` with ``m`` the row maximum, ``s = sum_j e_j``, so that
@@ -66,15 +68,23 @@ def exp_and_log_at(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ----------
     x : ndarray of float, shape (M, C)
     t : ndarray of int, shape (M,), entries in [0, C)
+    out : ndarray, shape (M, C), x's dtype, optional
+        Where ``e`` is written; ``x`` itself may be given, and is then overwritten block by
+        block (each block's maximum and labelled entries are read before it is).
 
     Returns
     -------
-    e : ndarray, shape (M, C), x's dtype
+    e : ndarray, shape (M, C), x's dtype (``out`` where given)
     s : ndarray, shape (M,)
     log_y_t : ndarray, shape (M,)
     """
     xp = get_array_module(x)
-    e = xp.empty_like(x)
+    if out is not None and (out.shape != x.shape or out.dtype != x.dtype):
+        raise ValueError(
+            f"exp_and_log_at: out must have x's shape {x.shape} and dtype {x.dtype}, got "
+            f"{out.shape} {out.dtype}"
+        )
+    e = xp.empty_like(x) if out is None else out
     s = xp.empty(len(x), x.dtype)
     log_y_t = xp.empty(len(x), x.dtype)
     ones = xp.ones(x.shape[1], x.dtype)

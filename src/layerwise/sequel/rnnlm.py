@@ -52,6 +52,8 @@ class InitialWeights:
 class _OneLayerRnnlm(LayerStack):
     """TimeEmbedding, one stateful recurrent layer ``cell`` of ``gates`` gates, TimeAffine."""
 
+    scores_are_temporary = True  # the TimeAffine's fresh output: the loss writes over it
+
     def __init__(
         self, cell: Any, gates: int, V: int, D: int, H: int, seed: Any, dtype: npt.DTypeLike
     ) -> None:
@@ -121,6 +123,8 @@ class BetterRnnlm(LayerStack):
     layers' mode, as in the sequel.
     """
 
+    scores_are_temporary = True  # the TimeAffine's fresh output: the loss writes over it
+
     def __init__(
         self,
         vocab_size: int = 10000,
@@ -160,7 +164,7 @@ class BetterRnnlm(LayerStack):
         return super().predict(xs)
 
     def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike, train_flg: bool = True) -> np.floating:
-        return self.loss_layer.forward(self.predict(xs, train_flg), ts)
+        return self._loss(self.predict(xs, train_flg), ts)
 
     def reset_state(self) -> None:
         for layer in self.lstm_layers:
