@@ -170,7 +170,8 @@ def training_workload(key, book, torch):
 
         return run
 
-    steps = {"layerwise": step(model, xs, ts), "products": products_step(step_products(key))}
+    products = step_products(key)
+    steps = {"layerwise": step(model, xs, ts), "products": products_step(products)}
     if book is not None:
         module = "ch08.attention_seq2seq" if key == "attention" else "peeky_seq2seq"
         book_model = getattr(__import__(module, fromlist=["x"]), cls.__name__)(V, D, H)
@@ -188,6 +189,7 @@ def training_workload(key, book, torch):
             tm.loss(txs, tts).backward()
 
         steps["PyTorch"] = torch_step
+        steps["PyTorch products"] = products_step(products, torch=torch)
     return steps
 
 

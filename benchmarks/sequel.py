@@ -115,12 +115,8 @@ def rnnlm_workload(book, torch, better=False):
     D = H = 650 if better else 100
     ours = BetterRnnlm(V, D, H, seed=0) if better else Rnnlm(V, D, H, seed=0)
     layers = 2 if better else 1
-    steps = {
-        "layerwise": lm_step(ours, xs, ts),
-        "products": products_step(
-            lstm_products(BATCH, TIME, D, H) * layers + affine_products(BATCH * TIME, H, V)
-        ),
-    }
+    products = lstm_products(BATCH, TIME, D, H) * layers + affine_products(BATCH * TIME, H, V)
+    steps = {"layerwise": lm_step(ours, xs, ts), "products": products_step(products)}
     if book is not None:
         module = __import__("ch06.better_rnnlm" if better else "ch06.rnnlm", fromlist=["x"])
         theirs = (module.BetterRnnlm if better else module.Rnnlm)(V, D, H)
@@ -130,6 +126,7 @@ def rnnlm_workload(book, torch, better=False):
         steps["PyTorch"] = torch_lm_step(
             torch, D, H, 2 if better else 1, 0.5 if better else 0, xs, ts
         )
+        steps["PyTorch products"] = products_step(products, torch=torch)
     return steps
 
 
@@ -172,7 +169,7 @@ def torch_cbow_step(torch, H, S, corpus, contexts, target):
     return step
 
 
-def products_step(products, seed=0):
+def products_step(products, seed=0, torch=None):
     """The bare NumPy products of a training step, float32, into preallocated outputs.
 
     ``products``: ``(batch, m, k, n, repeats, transposed)`` per product, ``(m, k) @ (k, n)``
@@ -180,20 +177,28 @@ def products_step(products, seed=0):
     the left operand is a transposed view, as in a weight gradient ``X^T dA``. Timed beside
     the implementations, this is what the step's matrix products alone take here: the floor
     under any NumPy implementation that makes the same products.
+
+    With ``torch``, the same products by ``torch.matmul`` on tensors of the same layouts:
+    what PyTorch's BLAS takes for them.
     """
     rng = np.random.default_rng(seed)
     runs = []
     for batch, m, k, n, repeats, transposed in products:
         lead = () if batch is None else (batch,)
         a = rng.random((*lead, k, m) if transposed else (*lead, m, k), np.float32)
+        b = rng.random((*lead, k, n), np.float32)
+        if torch is not None:
+            a, b = torch.from_numpy(a), torch.from_numpy(b)
         a = a.swapaxes(-1, -2) if transposed else a
-        runs.append((a, rng.random((*lead, k, n), np.float32), repeats))
-    outs = [np.empty((*a.shape[:-1], b.shape[-1]), np.float32) for a, b, _ in runs]
+        runs.append((a, b, repeats))
+    matmul = np.matmul if torch is None else torch.matmul
+    empty = (lambda shape: np.empty(shape, np.float32)) if torch is None else torch.empty
+    outs = [empty((*a.shape[:-1], b.shape[-1])) for a, b, _ in runs]
 
     def step():
         for (a, b, repeats), out in zip(runs, outs, strict=True):
             for _ in range(repeats):
-                np.matmul(a, b, out=out)
+                matmul(a, b, out=out)
 
     return step
 
@@ -241,10 +246,11 @@ def print_table(workloads, rounds, only=None):
     implementation) and print one markdown row per workload, as it is measured."""
     print(f"{rounds} interleaved rounds, one thread, median ms per step")
     print(
-        "| step | layerwise | the sequel | PyTorch | products | sequel / layerwise "
-        "| layerwise / PyTorch | sequel / products |"
+        "| step | layerwise | the sequel | PyTorch | products | PyTorch products "
+        "| sequel / layerwise | layerwise / PyTorch | sequel / products "
+        "| layerwise / PyTorch beyond the products |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with blas_threads(1):
         for key, (label, make) in workloads.items():
             if only and key != only:
@@ -257,10 +263,16 @@ def print_table(workloads, rounds, only=None):
             ceiling = "-"
             if "the sequel" in t and "products" in t:
                 ceiling = f"{t['the sequel'] / t['products']:.1f}x"
+            beyond = "-"  # what each spends on everything but the products, compared
+            if "PyTorch products" in t:
+                beyond = (
+                    f"{(ours - t['products']) / (t['PyTorch'] - t['PyTorch products']):.2f}"
+                )
             print(
                 f"| {label} | {ms['layerwise']} | {ms.get('the sequel', '-')} | "
-                f"{ms.get('PyTorch', '-')} | {ms.get('products', '-')} | {speedup} | "
-                f"{vs_torch} | {ceiling} |",
+                f"{ms.get('PyTorch', '-')} | {ms.get('products', '-')} | "
+                f"{ms.get('PyTorch products', '-')} | {speedup} | {vs_torch} | {ceiling} | "
+                f"{beyond} |",
                 flush=True,
             )
 

@@ -86,3 +86,7 @@ def test_the_benchmark_prints_its_row(tmp_path):
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert float(cells[1]) > 0 and cells[2] == "-" and float(cells[4]) > 0  # products row
+    if importlib.util.find_spec("torch") is not None:  # the same products by PyTorch's BLAS
+        assert float(cells[5]) > 0 and float(cells[9]) > 0
+    else:
+        assert cells[3] == cells[5] == cells[9] == "-"
