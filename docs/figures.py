@@ -7,17 +7,20 @@ epochs: about 40 s on two cores. Each figure also writes the numbers it shows in
 ``numbers.json`` and small markdown tables (``*.md``) that the pages include. The sequel's
 figures (``docs/figures_sequel.py``, a few minutes) follow volume 1's. The two longest runs
 (``BESIDE``) are made meanwhile by a second process, ``python docs/figures.py FOLDER NAME ...``:
-on two cores the build takes about two minutes instead of four, with the same numbers.
+on two cores the build takes about two minutes instead of four, with the same numbers. That
+process ends with the one that started it, however it ends (``_end_with_parent``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -436,7 +439,8 @@ def make_all(out, only=None):
     if not only:  # `python docs/figures.py OUT NAME ...` in a folder of its own
         folder = Path(tempfile.mkdtemp(prefix=".beside-", dir=out))
         command = [sys.executable, str(Path(__file__).resolve()), str(folder), *BESIDE]
-        beside = folder, subprocess.Popen(command)  # its lines go where this one's go
+        env = {**os.environ, PARENT: str(os.getpid())}
+        beside = folder, subprocess.Popen(command, env=env)  # its lines go where this one's go
     try:
         with layerwise.blas_threads(1):
             for make in FIGURES:
@@ -466,6 +470,30 @@ def make_all(out, only=None):
     return numbers
 
 
+# Set for the second process: the pid of the build that started it.
+PARENT = "LAYERWISE_FIGURES_PARENT"
+
+
+def _end_with_parent(parent, folder):
+    """End this process, and remove its folder of figures, once ``parent`` has gone.
+
+    The parent's ``finally`` ends this process when the parent fails or is interrupted; one
+    killed outright (SIGKILL, or a signal Python does not handle) runs no code, and this
+    process, adopted by another, would make its figures for nothing for another minute. A
+    thread polls the parent's pid twice a second instead (``os.getppid`` changes on adoption).
+    """
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 if __name__ == "__main__":
     # python docs/figures.py [OUT [NAME ...]]: NAME picks figures by function name.
+    if PARENT in os.environ and len(sys.argv) > 1:
+        _end_with_parent(int(os.environ[PARENT]), sys.argv[1])
     make_all(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "figures", sys.argv[2:])
