@@ -566,7 +566,8 @@ def make_cupy(device_count=1):
         for part in module.split(".")[1:]:
             numpy_module = getattr(numpy_module, part)
         for name in names:
-            setattr(target, name, _function(getattr(numpy_module, name), f"{target.__name__}"))
+            if hasattr(numpy_module, name):  # NumPy 2.5 removed row_stack, which CuPy 13 has
+                setattr(target, name, _function(getattr(numpy_module, name), target.__name__))
 
     def default_rng(seed=None):
         return seed if isinstance(seed, Generator) else Generator(seed)
