@@ -301,6 +301,17 @@ def test_options_a_model_does_not_take_are_usage_errors(tmp_path, args, message)
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("model", ["rnnlm", "cbow", "seq2seq"])
+def test_a_file_that_is_not_utf8_text_is_refused_in_one_line(tmp_path, capsys, model):
+    data = tmp_path / "data.txt"
+    data.write_bytes(b"one two \xb6 three\n" * 200)
+    out = tmp_path / "o"
+    assert main(["train", "--model", model, "--dataset", str(data), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"layerwise: error: --dataset {data}: not UTF-8 text (byte 0xb6 at offset 8)\n"
+    assert not out.exists()
+
+
 def test_generate_refuses_what_a_model_cannot_take(tmp_path, texts):
     lm, s2s = tmp_path / "lm", tmp_path / "s2s"
     common = ["--epochs", "1", "--quiet"]

@@ -267,6 +267,8 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
     path = find_sequence_file(name)
     try:
         (x_train, t_train), (x_test, t_test) = sequence.load_data(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--dataset {name}: {_not_utf8(err)}") from None
     except ValueError as err:
         raise ValueError(f"--dataset {name}: {err}") from None
     _, id_to_char = sequence.get_vocab()
@@ -293,8 +295,15 @@ def _ptb() -> TextData:
     return TextData(corpus, val, test, vocab, source)
 
 
+def _not_utf8(err: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+
+
 def _word_file(path: Path) -> TextData:
-    words = _words(path.read_text(encoding="utf-8"))
+    try:
+        words = _words(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--dataset {path}: {_not_utf8(err)}") from None
     word_to_id: dict[str, int] = {}
     for word in words:
         word_to_id.setdefault(word, len(word_to_id))
