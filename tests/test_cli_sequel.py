@@ -312,6 +312,24 @@ def test_a_file_that_is_not_utf8_text_is_refused_in_one_line(tmp_path, capsys, m
     assert not out.exists()
 
 
+def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
+    from layerwise.sequel.rnnlm import Rnnlm
+
+    vocab = ["the", "a", "cat", "<eos>"]  # a text file's lines end in <eos>, as PTB's
+    path = save_model(Rnnlm(4, 3, 3, seed=0), tmp_path / "lm.npz", vocab=vocab)
+    short, enough = tmp_path / "short.txt", tmp_path / "enough.txt"
+    short.write_text("the cat a the\n")  # a last tenth of 0 words
+    enough.write_text("the cat a " * 7)  # 21 words and <eos>: the last 2 are read
+    assert main(["evaluate", str(path), "--dataset", str(short)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"layerwise: error: --dataset {short}: its test text (the file's last tenth) has 0 words; "
+        "a perplexity needs at least 2\n"
+    )
+    assert main(["evaluate", str(path), "--dataset", str(enough)]) == 0
+    assert "perplexity" in capsys.readouterr().out
+
+
 def test_generate_refuses_what_a_model_cannot_take(tmp_path, texts):
     lm, s2s = tmp_path / "lm", tmp_path / "s2s"
     common = ["--epochs", "1", "--quiet"]

@@ -202,6 +202,12 @@ def _evaluate_sequel(
     data = load_text_data(name, not loaded.is_seq2seq, sequence_info.get("reversed", False))
     if not loaded.is_seq2seq:
         corpus = _ids(data.test, data.vocab, known, "test words")
+        if len(corpus) < 2:  # a word to read and the next one to predict
+            part = "test text" if name == "ptb" else "test text (the file's last tenth)"
+            raise ValueError(
+                f"--dataset {name}: its {part} has {len(corpus)} word"
+                f"{'s' * (len(corpus) != 1)}; a perplexity needs at least 2"
+            )
         time_size = min(35, len(corpus) - 1)  # the sequel's eval_perplexity: 10 rows of 35
         batch_size = max(1, min(10, (len(corpus) - 1) // max(time_size, 1)))
         model.reset_state()
