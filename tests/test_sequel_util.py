@@ -125,6 +125,22 @@ def test_regression_normalize_returns_a_new_array():
     np.testing.assert_allclose(normalize(np.array([3.0, 4.0])), [0.6, 0.8])
 
 
+def test_regression_normalize_leaves_a_row_of_zeros_zeros():
+    # The sequel's divides by the row's length, 0: NaN and a RuntimeWarning (an error here).
+    got = normalize(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(got, [[0.0, 0.0], [0.6, 0.8]])
+    np.testing.assert_array_equal(normalize(np.zeros(3)), 0)
+
+
+@pytest.mark.parametrize("max_norm", [-1.0, float("nan")])
+def test_regression_clip_grads_refuses_a_negative_or_nan_maximum(max_norm):
+    # The sequel's multiplies by max_norm / |g|: a negative maximum turns the gradients round.
+    grads = [np.full(2, 3.0)]
+    with pytest.raises(ValueError, match=r"clip_grads: max_norm must be >= 0, got (-1\.0|nan)"):
+        clip_grads(grads, max_norm)
+    np.testing.assert_array_equal(grads[0], 3.0)
+
+
 def test_clip_grads_scales_in_place_to_the_maximum_norm():
     grads = [np.full((2, 2), 3.0), np.full(1, 4.0)]  # norm sqrt(4 * 9 + 16) = sqrt(52)
     held = list(grads)

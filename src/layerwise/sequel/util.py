@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_number, quiet
+from .._checks import InvalidParameterError, as_array, check_number, quiet
 from ..backend import as_numpy, get_array_module, to_device
 
 __all__ = [
@@ -194,9 +194,14 @@ def create_contexts_target(
 
 
 def normalize(x: npt.ArrayLike) -> np.ndarray:
-    """Each row of a matrix (or a vector) divided by its length; a new array."""
+    """Each row of a matrix (or a vector) divided by its length; a new array.
+
+    A row of zeros stays zeros, as in scikit-learn's ``normalize`` (the sequel's gives NaN
+    with a warning: 0 / 0).
+    """
     x = as_array(x, "normalize")
-    return x / np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    return x / np.where(norm == 0, 1, norm)
 
 
 def analogy(
@@ -246,8 +251,11 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     """Scale every gradient in place by ``max_norm / (|g| + 1e-6)`` when that is below 1.
 
     ``|g|`` is the L2 norm of all the gradients together, as one vector (the sequel's
-    section 5.5.3: gradient clipping against exploding gradients).
+    section 5.5.3: gradient clipping against exploding gradients). ``max_norm`` must be at
+    least 0 (a negative one, which the sequel takes, turns every gradient round).
     """
+    if not max_norm >= 0:  # NaN too
+        raise InvalidParameterError(f"clip_grads: max_norm must be >= 0, got {max_norm!r}")
     # summed where the gradients are; one number comes back to the host, for the test below
     total_norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
     rate = max_norm / (total_norm + 1e-6)
