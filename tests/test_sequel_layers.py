@@ -486,6 +486,11 @@ def test_sampler_refuses_more_negatives_than_words():
         UnigramSampler(np.array([0, 1, 2]), 0.75, 3)
 
 
+def test_sampler_refuses_a_negative_id_in_its_corpus():
+    with pytest.raises(ValueError, match=r"^UnigramSampler: word ids must be >= 0, got -1$"):
+        UnigramSampler(np.array([0, -1, 2, 3]), 0.75, 1)
+
+
 # --------------------------------------------------------------------------------- errors
 
 

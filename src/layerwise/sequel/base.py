@@ -223,12 +223,17 @@ def check_ndim(x: np.ndarray, ndim: int, where: str, layout: str) -> None:
         raise ValueError(f"{where}: expected a non-empty array of shape {layout}, got {x.shape}")
 
 
-def check_ids(ids: Any, vocab_size: int, where: str) -> np.ndarray:
-    """Word ids as an integer array with every id in [0, vocab_size)."""
+def check_ids(ids: Any, vocab_size: int | None, where: str) -> np.ndarray:
+    """Word ids as an integer array with every id in [0, vocab_size), or >= 0 where
+    ``vocab_size`` is None (a corpus that defines the vocabulary)."""
     ids = as_array(ids, where, name="ids")  # on its device
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{where}: word ids must be integers, got dtype {ids.dtype}")
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+    if not ids.size:
+        return ids
+    if vocab_size is None and ids.min() < 0:
+        raise ValueError(f"{where}: word ids must be >= 0, got {ids.min()}")
+    if vocab_size is not None and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(
             f"{where}: word ids must lie in [0, {vocab_size}) for a vocabulary of {vocab_size}, "
             f"got values from {ids.min()} to {ids.max()}"

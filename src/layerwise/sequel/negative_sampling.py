@@ -152,7 +152,7 @@ class UnigramSampler:
     def __init__(
         self, corpus: npt.ArrayLike, power: float, sample_size: int, *, seed: Any = None
     ) -> None:
-        corpus = check_ids(as_numpy(corpus), np.iinfo(np.intp).max, "UnigramSampler")
+        corpus = check_ids(as_numpy(corpus), None, "UnigramSampler")
         if corpus.ndim != 1 or corpus.size == 0:
             raise ValueError(
                 f"UnigramSampler: corpus must be 1-D and non-empty, got {corpus.shape}"
