@@ -212,6 +212,60 @@ def test_get_state_set_state_continue_a_text():
         assert not np.allclose(model.predict(np.array([[2]])), after_state)  # the state is used
 
 
+def _peaked_gen(cls=RnnlmGen):
+    """A generating model whose softmax puts about half its mass on word 0 at every step."""
+    model = cls(vocab_size=8, wordvec_size=4, hidden_size=4, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(4)
+    for p in model.params:
+        p[...] = rng.normal(0, 0.5, p.shape)
+    model.params[-1][0] = 3.0  # the output bias of word 0
+    return model
+
+
+@pytest.mark.parametrize("cls", [RnnlmGen, BetterRnnlmGen])
+def test_regression_a_skipped_word_is_drawn_again_from_the_same_step(cls):
+    # The sequel predicts again from the same word after drawing a skipped one, which moves the
+    # state on as if that word had been read twice: its text depends on how often it redrew.
+    # Here the state after generating is the state of reading the text's words once each.
+    model, reader = _peaked_gen(cls), _peaked_gen(cls)
+    text = model.generate(3, skip_ids=[0, 99], sample_size=30, seed=5)
+    assert 0 not in text and len(text) == 30
+    for word in text[:-1]:
+        reader.predict(np.array([[word]]))
+    for (h, c), (h_ref, c_ref) in zip(
+        model.get_state() if cls is BetterRnnlmGen else [model.get_state()],
+        reader.get_state() if cls is BetterRnnlmGen else [reader.get_state()],
+        strict=True,
+    ):
+        np.testing.assert_array_equal(h, h_ref)
+        np.testing.assert_array_equal(c, c_ref)
+
+
+def test_a_skipped_words_share_goes_to_the_others_in_proportion():
+    model = _peaked_gen()
+    p = np.exp(model.predict(np.array([[2]]))[0, 0])
+    p[[0, 5]] = 0
+    p /= p.sum()
+    counts = np.zeros(8)
+    gen = np.random.default_rng(6)
+    for _ in range(4000):
+        model.reset_state()
+        counts[model.generate(2, skip_ids=[0, 5], sample_size=2, seed=gen)[1]] += 1
+    assert counts[0] == counts[5] == 0
+    assert np.abs(counts / 4000 - p).max() < 4 * np.sqrt(p * (1 - p) / 4000).max()
+
+
+def test_generation_refuses_what_leaves_nothing_to_draw_or_a_negative_length():
+    with pytest.raises(ValueError, match="skip_ids leave none of the 8 words to draw"):
+        _peaked_gen().generate(1, skip_ids=range(8), sample_size=3)
+    xs = np.zeros((2, 5), int)
+    for model in (Seq2seq(V, 4, 6, seed=0), AttentionSeq2seq(V, 4, 6, seed=0)):
+        with pytest.raises(ValueError, match="sample_size must be a whole number >= 0, got -1"):
+            model.generate_batch(xs, 1, -1)
+        assert model.generate_batch(xs, 1, 0).shape == (2, 0)
+    assert model.decoder.attention_map.shape == (2, 0, 5)  # no step, no weights
+
+
 # ----------------------------------------------------------------------- weight files
 
 

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from .._checks import as_array, as_dtype, as_float_array
 from .._types import StrPath
-from ..backend import as_numpy
+from ..backend import as_numpy, get_array_module
 from ..functions import softmax
 from .base import SequelLayer, register_sequel_layer
 from .seq2seq import Encoder, Seq2seq, _Decoding
@@ -267,7 +267,10 @@ class AttentionDecoder(_Decoding):
     def generate_batch(self, enc_hs: Any, start_id: Any, sample_size: int) -> np.ndarray:
         """Greedy decoding, ids (N, sample_size); ``attention_map`` (N, sample_size, Te)."""
         sampled = super().generate_batch(enc_hs, start_id, sample_size)
-        self.attention_map = np.stack(self._weights, axis=1)
+        N, Te = self.enc_hs.shape[:2]
+        xp = get_array_module(self.enc_hs)
+        weights = self._weights or [xp.empty((N, 0, Te), self.enc_hs.dtype)]
+        self.attention_map = xp.stack(weights, axis=1) if self._weights else weights[0]
         return sampled
 
 

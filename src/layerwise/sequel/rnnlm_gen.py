@@ -31,9 +31,11 @@ __all__ = ["BetterRnnlmGen", "RnnlmGen"]
 
 
 class _Generating:
-    """``generate`` for a language model with ``predict`` (N, T) -> scores (N, T, V)."""
+    """``generate`` for a language model with ``predict`` (N, T) -> scores (N, T, V) and
+    ``params`` led by the (V, D) embedding."""
 
     predict: Any
+    params: list[np.ndarray]
 
     def generate(
         self,
@@ -49,24 +51,36 @@ class _Generating:
         ----------
         start_id : int
         skip_ids : collection of int, optional
-            Ids never emitted (the sequel skips ``<unk>`` and ``N``); drawn again instead.
+            Ids never emitted (the sequel skips ``<unk>`` and ``N``): each step draws from the
+            softmax with their share taken out, which is drawing again from the same step
+            until another word comes. (The sequel draws again after predicting again from the
+            same word, which moves the state on as if that word had been read twice.)
         sample_size : int
             Length of the list returned, ``start_id`` included.
         seed : int, numpy.random.Generator or None
             The draws' generator.
         """
         rng = np.random.default_rng(seed)
-        skip = set() if skip_ids is None else {int(i) for i in skip_ids}
+        V = self.params[0].shape[0]  # the embedding's rows
+        skip = sorted({int(i) for i in skip_ids or ()} & set(range(V)))
+        if len(skip) == V:
+            raise ValueError(f"generate: skip_ids leave none of the {V} words to draw")
         word_ids = [int(start_id)]
         x = int(start_id)
         while len(word_ids) < sample_size:
             score = self.predict(np.array([[x]]))
             p = softmax(score.reshape(-1).astype(np.float64))  # float64: the sum is 1 to 1e-16
             p = as_numpy(p)  # V probabilities to the host, where the seeded generator draws
-            sampled = int(rng.choice(len(p), p=p))
-            if sampled not in skip:
-                x = sampled
-                word_ids.append(x)
+            if skip:
+                p[skip] = 0
+                if not p.sum() > 0:
+                    raise ValueError(
+                        "generate: every word but the skipped ones has probability 0 after "
+                        f"{word_ids[-1]} (step {len(word_ids)})"
+                    )
+                p /= p.sum()
+            x = int(rng.choice(len(p), p=p))
+            word_ids.append(x)
         return word_ids
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array
+from .._checks import as_array, check_number
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from .base_model import BaseModel
@@ -142,7 +142,9 @@ class _Decoding:
 
         ``start_id``: one id for all rows, or one per row (N,).
         """
-        state = as_array(state, f"{type(self).__name__}.generate_batch", name="state")
+        where = f"{type(self).__name__}.generate_batch"
+        sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
+        state = as_array(state, where, name="state")
         self._begin(state)
         n = len(self.lstm.h)  # type: ignore[arg-type]
         x = np.broadcast_to(as_numpy(start_id).astype(int), (n,)).reshape(n, 1)
@@ -297,6 +299,8 @@ class Seq2seq(BaseModel):
 
     def generate_batch(self, xs: npt.ArrayLike, start_id: Any, sample_size: int) -> np.ndarray:
         """Greedy answers to N questions ``xs`` (N, T): ids (N, sample_size)."""
+        where = f"{type(self).__name__}.generate_batch"
+        sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
         return self.decoder.generate_batch(self.encoder.forward(xs), start_id, sample_size)
 
     def generate(self, xs: npt.ArrayLike, start_id: int, sample_size: int) -> list[int]:
