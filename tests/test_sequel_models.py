@@ -4,12 +4,15 @@ test per difference."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import record_worst
 
 from layerwise import numerical_gradient
 from layerwise.layers import BackwardBeforeForwardError
+from layerwise.sequel.base_model import LayerStack
 from layerwise.sequel.dataset import spiral
 from layerwise.sequel.layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
 from layerwise.sequel.optimizer import SGD, Adam
@@ -244,6 +247,31 @@ def test_regression_remove_duplicate_merges_by_identity_not_by_equal_values():
     params, grads = remove_duplicate(tied, [gW, np.zeros(1), gT, np.full((2, 3), 4.0)])
     assert len(params) == 2 and params[0] is W
     np.testing.assert_array_equal(grads[0], np.full((2, 3), 7.0))  # 1 + 2 (transposed) + 4
+
+
+def test_regression_trainers_refuse_what_would_train_nothing_or_pair_the_wrong_targets():
+    # The sequel's loops take it all: data shorter than a batch trains nothing without a word,
+    # eval_interval 0 divides by zero, x and t of different lengths fail or misalign.
+    x, t = np.zeros((30, 2)), np.zeros(30, int)
+    net = LayerStack([Affine(np.zeros((2, 3)), np.zeros(3))], SoftmaxWithLoss())
+    trainer = Trainer(net, SGD())
+    cases = [
+        (dict(x=x, t=t[:10]), "Trainer.fit: x and t must be as long, got 30 and 10 samples"),
+        (dict(x=x, t=t, batch_size=31), "30 samples make no batch of batch_size 31 (31 samples)"),
+        (dict(x=x, t=t, eval_interval=0), "eval_interval must be a whole number >= 1, got 0"),
+        (dict(x=x, t=t, max_epoch=-1), "max_epoch must be a whole number >= 0, got -1"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            trainer.fit(**kwargs)
+    corpus = tiny_corpus(100)
+    lm = RnnlmTrainer(Rnnlm(V, 4, 4, seed=0), SGD())
+    with pytest.raises(ValueError, match=re.escape("got 99 and 98 words")):
+        lm.fit(corpus[:-1], corpus[2:], batch_size=2, time_size=5)
+    message = "99 words make no batch of batch_size 10 x time_size 10 (100 words)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        lm.fit(corpus[:-1], corpus[1:], batch_size=10, time_size=10)
+    assert trainer.loss_list == [] and lm.ppl_list is None  # nothing ran
 
 
 def test_regression_trainer_shuffles_from_its_seed():

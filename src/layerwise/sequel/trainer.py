@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array
+from .._checks import as_array, check_number
 from ..backend import as_array_like, get_array_module
 from .base import is_transposed_view
 from .util import clip_grads
@@ -71,6 +71,41 @@ def _step(model: Any, optimizer: Any, x: Any, t: Any, max_grad: float | None) ->
         clip_grads(grads, max_grad)
     optimizer.update(params, grads)
     return loss  # on the model's device: read back only at eval_interval
+
+
+def _check_fit(
+    where: str,
+    x: np.ndarray,
+    t: np.ndarray,
+    names: tuple[str, str, str],
+    max_epoch: int,
+    eval_interval: int | None,
+    sizes: dict[str, int],
+) -> int:
+    """Check ``fit``'s arguments; return the steps per epoch, ``len(x) // prod(sizes)``.
+
+    The sequel's loops take any of them: data shorter than one batch trains nothing without a
+    word, an ``eval_interval`` of 0 divides by zero, an ``x`` and ``t`` of different lengths
+    fail in an index or pair the wrong targets.
+    """
+    x_name, t_name, what = names
+    if len(x) != len(t):
+        raise ValueError(
+            f"{where}: {x_name} and {t_name} must be as long, got {len(x)} and {len(t)} {what}"
+        )
+    check_number(max_epoch, where, "max_epoch", low=0, integer=True)
+    if eval_interval is not None:
+        check_number(eval_interval, where, "eval_interval", low=1, integer=True)
+    per_step = 1
+    for name, size in sizes.items():
+        per_step *= check_number(size, where, name, low=1, integer=True)
+    if len(x) < per_step:
+        made = " x ".join(f"{name} {size}" for name, size in sizes.items())
+        raise ValueError(
+            f"{where}: {len(x)} {what} make no batch of {made} ({per_step} {what}): give "
+            "more data or smaller sizes"
+        )
+    return len(x) // per_step
 
 
 def _loop(
@@ -145,7 +180,9 @@ class Trainer:
         eval_interval: int | None = 20,
     ) -> None:
         x, t = as_array(x, "Trainer.fit"), as_array(t, "Trainer.fit", name="t")
-        max_iters = len(x) // batch_size
+        sizes = {"batch_size": batch_size}
+        names = ("x", "t", "samples")
+        max_iters = _check_fit("Trainer.fit", x, t, names, max_epoch, eval_interval, sizes)
 
         def epoch() -> Iterator[tuple[np.ndarray, np.ndarray]]:
             idx = as_array_like(self.rng.permutation(len(x)), x)  # drawn on the host
@@ -201,8 +238,11 @@ class RnnlmTrainer:
         max_grad: float | None = None,
         eval_interval: int | None = 20,
     ) -> None:
-        xs, ts = as_array(xs, "RnnlmTrainer.fit", "xs"), as_array(ts, "RnnlmTrainer.fit", "ts")
-        max_iters = len(xs) // (batch_size * time_size)
+        where = "RnnlmTrainer.fit"
+        xs, ts = as_array(xs, where, "xs"), as_array(ts, where, "ts")
+        sizes = {"batch_size": batch_size, "time_size": time_size}
+        names = ("xs", "ts", "words")
+        max_iters = _check_fit(where, xs, ts, names, max_epoch, eval_interval, sizes)
         self.time_idx = 0
         self.ppl_list = []
 
