@@ -424,6 +424,8 @@ FIGURES = [
 # The two longest runs (about half of the build): a second process makes them while this one
 # makes the others. Each process pins BLAS to one thread, so the numbers are those of one process.
 BESIDE = ["ch8_misclassified", "sequel_ch7_addition"]
+# Set for the second process: the pid of the build that started it.
+PARENT = "LAYERWISE_FIGURES_PARENT"
 
 
 def make_all(out, only=None):
@@ -468,10 +470,6 @@ def make_all(out, only=None):
     numbers["seconds"] = seconds
     (out / "numbers.json").write_text(json.dumps(numbers, indent=1) + "\n")
     return numbers
-
-
-# Set for the second process: the pid of the build that started it.
-PARENT = "LAYERWISE_FIGURES_PARENT"
 
 
 def _end_with_parent(parent, folder):

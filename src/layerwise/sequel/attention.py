@@ -267,10 +267,11 @@ class AttentionDecoder(_Decoding):
     def generate_batch(self, enc_hs: Any, start_id: Any, sample_size: int) -> np.ndarray:
         """Greedy decoding, ids (N, sample_size); ``attention_map`` (N, sample_size, Te)."""
         sampled = super().generate_batch(enc_hs, start_id, sample_size)
-        N, Te = self.enc_hs.shape[:2]
-        xp = get_array_module(self.enc_hs)
-        weights = self._weights or [xp.empty((N, 0, Te), self.enc_hs.dtype)]
-        self.attention_map = xp.stack(weights, axis=1) if self._weights else weights[0]
+        if self._weights:
+            self.attention_map = np.stack(self._weights, axis=1)
+        else:  # no step: no row of weights over the Te encoder states
+            N, Te = self.enc_hs.shape[:2]
+            self.attention_map = get_array_module(self.enc_hs).empty((N, 0, Te), self.enc_hs.dtype)
         return sampled
 
 

@@ -73,12 +73,13 @@ class _Generating:
             p = as_numpy(p)  # V probabilities to the host, where the seeded generator draws
             if skip:
                 p[skip] = 0
-                if not p.sum() > 0:
+                kept = p.sum()
+                if not kept > 0:
                     raise ValueError(
                         "generate: every word but the skipped ones has probability 0 after "
                         f"{word_ids[-1]} (step {len(word_ids)})"
                     )
-                p /= p.sum()
+                p /= kept
             x = int(rng.choice(len(p), p=p))
             word_ids.append(x)
         return word_ids
