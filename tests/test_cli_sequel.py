@@ -312,6 +312,33 @@ def test_a_file_that_is_not_utf8_text_is_refused_in_one_line(tmp_path, capsys, m
     assert not out.exists()
 
 
+TINY_S2S = ["--model", "seq2seq", "--hidden", "8", "--wordvec-size", "4", "--batch-size", "1"]
+
+
+@pytest.mark.parametrize(
+    "text, status, message",
+    [
+        ("_\n_\n", 1, "the questions are empty (each line begins with its '_')"),
+        ("_4\n_5\n_6\n", 1, "the questions are empty"),
+        ("1+1_\n2+2_\n3+3_\n", 1, "the answers are empty (each line ends with its '_')"),
+    ],
+)
+def test_regression_questions_that_cannot_train_are_refused_before_the_run(
+    tmp_path, text, status, message
+):
+    """Questions or answers of no character failed in training: each left a failed run folder
+    behind."""
+    data, out = tmp_path / "data.txt", tmp_path / "o"
+    data.write_text(text)
+    args = [*TINY_S2S, "--epochs", "1", "--quiet", "--out", str(out)]
+    result = run("train", *args, "--dataset", str(data))
+    assert result.returncode == status, result.stderr
+    assert f"error: --dataset {data}: {message}" in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr and not out.exists()
+    if status == 1:
+        assert result.stderr.count("\n") == 1
+
+
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
     from layerwise.sequel.rnnlm import Rnnlm
 

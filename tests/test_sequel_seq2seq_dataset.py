@@ -8,6 +8,7 @@ The re-implementation seeds NumPy's global state, as the sequel does (and restor
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,57 @@ def test_missing_file_says_where_it_looked(tmp_path, monkeypatch):
 def test_malformed_text_is_refused(text, match):
     with pytest.raises(ValueError, match=match):
         sequence.split_text(text)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("_\n_\n", "the questions are empty"),
+        ("_4\n_5\n_6\n", "the questions are empty"),
+        ("1+1_\n2+2_\n3+3_\n", "the answers are empty"),
+    ],
+)
+def test_regression_an_empty_question_or_answer_is_refused_naming_the_file(tmp_path, text, match):
+    """The sequel's gives questions of width 0, or answers of the '_' alone: nothing to learn,
+    and a model that fails only once trained."""
+    path = tmp_path / "empty.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: {match}"):
+        sequence.load_data(path)
+    with pytest.raises(ValueError, match=match):
+        sequence.split_text(text)
+
+
+def test_regression_a_file_that_is_not_utf8_is_refused_naming_it_the_byte_and_its_offset(
+    tmp_path,
+):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"\xef\xbb\xbf1+1_2\n1\xb62_3\n")
+    with pytest.raises(ValueError) as info:
+        sequence.load_data(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xb6 at offset 10)"
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "x", 2**32, 2**40, True])
+def test_regression_a_seed_randomstate_cannot_take_is_refused_in_our_words(tmp_path, seed):
+    path = tmp_path / "a.txt"
+    path.write_text(sequence.make_addition(20, seed=0))
+    wanted = "seed must be a whole number >= 0 and < 4294967296"
+    with pytest.raises(ValueError, match=f"^load_data: {wanted}"):
+        sequence.load_data(path, seed=seed)
+    with pytest.raises(ValueError, match=f"^split_text: {wanted}"):
+        sequence.split_text(path.read_text(), seed=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1, np.int64(5)])
+def test_seeds_at_the_ends_of_the_range_are_the_sequels(tmp_path, seed):
+    text = sequence.make_addition(40, seed=1)
+    _same(sequence.split_text(text, seed), book_load(text, seed)[0])
+
+
+def test_regression_a_folder_is_said_to_be_one(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"^{re.escape(str(tmp_path))} is a folder"):
+        sequence.load_data(tmp_path)
 
 
 def test_generators_are_seeded_and_correct():

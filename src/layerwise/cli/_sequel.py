@@ -40,7 +40,7 @@ from ..run_folders import (
 from ..sequel import optimizer as sequel_optimizers
 from ..sequel.attention import AttentionSeq2seq
 from ..sequel.checkpoints import SequelCheckpoint, sequel_file_kind
-from ..sequel.dataset import ptb, sequence
+from ..sequel.dataset import ptb, read_text, sequence
 from ..sequel.model_files import SequelModelFile, model_description, read_model_file, save_model
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
@@ -261,16 +261,16 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
     ------
     DatasetNotFoundError
         One line: what was looked for, where, and what to do.
+    ValueError
+        One line: the file is not UTF-8 text, or not in its format.
     """
     if language_model:
         return _ptb() if name == "ptb" else _word_file(Path(name))
     path = find_sequence_file(name)
     try:
         (x_train, t_train), (x_test, t_test) = sequence.load_data(path)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"--dataset {name}: {_not_utf8(err)}") from None
     except ValueError as err:
-        raise ValueError(f"--dataset {name}: {err}") from None
+        raise _refused(name, path, err) from None
     _, id_to_char = sequence.get_vocab()
     if reverse:  # the sequel's x_train[:, ::-1]: the question read from its end
         x_train, x_test = x_train[:, ::-1].copy(), x_test[:, ::-1].copy()
@@ -295,15 +295,20 @@ def _ptb() -> TextData:
     return TextData(corpus, val, test, vocab, source)
 
 
-def _not_utf8(err: UnicodeDecodeError) -> str:
-    return f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+def _refused(name: str, path: Path, err: ValueError) -> ValueError:
+    """The error of ``--dataset name`` whose file ``path`` was refused with ``err``, which
+    begins with the file's name: said once where ``name`` is that file."""
+    reason = str(err)
+    if name not in SEQUENCE_FILES:
+        reason = reason.removeprefix(f"{path}: ")
+    return ValueError(f"--dataset {name}: {reason}")
 
 
 def _word_file(path: Path) -> TextData:
     try:
-        words = _words(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ValueError(f"--dataset {path}: {_not_utf8(err)}") from None
+        words = _words(read_text(path))
+    except ValueError as err:
+        raise _refused(str(path), path, err) from None
     word_to_id: dict[str, int] = {}
     for word in words:
         word_to_id.setdefault(word, len(word_to_id))
