@@ -7,6 +7,7 @@ The re-implementation seeds NumPy's global state, as the sequel does (and restor
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -26,7 +27,7 @@ def book_load(text, seed, vocab=None):
     between calls as the sequel's module-level dicts are."""
     char_to_id, id_to_char = vocab if vocab is not None else ({}, {})
     questions, answers = [], []
-    for line in text.splitlines(keepends=True):
+    for line in io.StringIO(text, newline=None):  # as the sequel's open(file_path, 'r')
         idx = line.find("_")
         questions.append(line[:idx])
         answers.append(line[idx:-1])
@@ -171,6 +172,30 @@ def test_regression_an_empty_question_or_answer_is_refused_naming_the_file(tmp_p
         sequence.load_data(path)
     with pytest.raises(ValueError, match=match):
         sequence.split_text(text)
+
+
+def test_regression_lines_end_at_newlines_only_as_in_a_file_read_in_text_mode(tmp_path):
+    """str.splitlines also breaks at \\x0b, \\x0c, \\x1c-\\x1e, \\x85 and U+2028: characters of a
+    question for the sequel, which reads the file in text mode (\\r\\n and \\r end a line)."""
+    text = "a\x0bb_1\nc\x85d_2\r\ne\u2028f_3\rg\x1ch_4\n"
+    path = tmp_path / "odd.txt"
+    path.write_bytes(text.encode())
+    with open(path) as f:  # the sequel's open(file_path, 'r')
+        theirs, vocab = book_load(f.read(), 1984)
+    _same(sequence.split_text(text), theirs)
+    assert sequence.get_vocab() == vocab and "\r" not in vocab[0]
+    _same(sequence.load_data(path), theirs)
+    assert len(theirs[0][0]) == 4 and theirs[0][0].shape[1] == 3
+
+
+def test_regression_a_byte_order_mark_is_dropped(tmp_path):
+    """The sequel reads a UTF-8 BOM as a character of the first question, one wider than the
+    rest: NumPy's broadcast error. Ours is an encoding mark, as utf-8-sig reads it."""
+    text = sequence.make_addition(20, seed=0)
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    _same(sequence.load_data(path), book_load(text, 1984)[0])
+    assert "\ufeff" not in sequence.get_vocab()[0]
 
 
 def test_regression_a_file_that_is_not_utf8_is_refused_naming_it_the_byte_and_its_offset(

@@ -14,7 +14,9 @@ __all__ = ["read_text"]
 def read_text(path: StrPath) -> str:
     """The text of the UTF-8 file ``path``, read as the sequel's ``open(path)`` reads it.
 
-    Text mode: ``\\r\\n`` and ``\\r`` become ``\\n``.
+    Text mode: ``\\r\\n`` and ``\\r`` become ``\\n``. A byte-order mark at the start is an
+    encoding mark, not a character, and is dropped (the sequel's ``open`` keeps it as the
+    first question's first character, whose width then differs from the others').
 
     Raises
     ------
@@ -22,8 +24,9 @@ def read_text(path: StrPath) -> str:
         For bytes that are not UTF-8, naming the file, the first such byte and its offset.
     """
     try:
-        return Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
         ) from None
+    return text.removeprefix("\ufeff")

@@ -24,6 +24,8 @@ Differences from the sequel's code, each with a regression test:
 - a file that is not UTF-8, lines of different widths or an empty question or answer raise a
   ValueError naming the file (the sequel fails inside NumPy, or gives arrays of width 0), a
   seed that is not None or a whole number in ``[0, 2**32)`` a ValueError naming it;
+- a byte-order mark at the file's start is dropped (the sequel reads it as a character of the
+  first question, which is then one wider than the others);
 - NumPy's global random state is left alone.
 
 The files are the sequel's (its clone's ``dataset/`` folder); :func:`make_addition` and
@@ -32,6 +34,7 @@ The files are the sequel's (its clone's ``dataset/`` folder); :func:`make_additi
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -113,7 +116,8 @@ def split_text(
 
     Every line must end with a newline (the sequel drops each line's last character) and hold a
     ``_``; all questions must have one width, at least 1, and all answers another, at least one
-    character after the ``_``.
+    character after the ``_``. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as in a file the
+    sequel reads in text mode (no other line break, unlike :meth:`str.splitlines`).
 
     Returns
     -------
@@ -134,7 +138,8 @@ def _split(
     text: str, seed: int | None, source: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """:func:`split_text`, its errors beginning with ``source``."""
-    lines = text.splitlines(keepends=True)
+    # newline=None: the universal newlines of the sequel's open(file_path, 'r')
+    lines = list(io.StringIO(text, newline=None))
     if not lines:
         raise ValueError(f"{source}: no lines")
     questions, answers = [], []
