@@ -174,6 +174,16 @@ def test_regression_an_empty_question_or_answer_is_refused_naming_the_file(tmp_p
         sequence.split_text(text)
 
 
+def test_regression_a_vocabulary_given_earlier_is_not_rewritten_by_the_next_load():
+    sequence.split_text(sequence.make_addition(30, seed=0))
+    earlier = sequence.get_vocab()
+    kept = (dict(earlier[0]), dict(earlier[1]))
+    text = sequence.make_dates(30, seed=0)
+    sequence.split_text(text)
+    assert earlier == kept and sequence.get_vocab() is not earlier
+    assert sequence.get_vocab() == book_load(text, 1984)[1]  # still afresh at each load
+
+
 def test_regression_lines_end_at_newlines_only_as_in_a_file_read_in_text_mode(tmp_path):
     """str.splitlines also breaks at \\x0b, \\x0c, \\x1c-\\x1e, \\x85 and U+2028: characters of a
     question for the sequel, which reads the file in text mode (\\r\\n and \\r end a line)."""

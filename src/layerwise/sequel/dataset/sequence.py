@@ -18,7 +18,8 @@ Differences from the sequel's code, each with a regression test:
 
 - the vocabulary is the file's alone: the sequel's grows across calls in one process (load
   ``addition.txt`` then ``date.txt`` and the dates' ids start at 13), ours starts afresh at
-  each load (the ids of a fresh process, the ones its weights were trained with);
+  each load (the ids of a fresh process, the ones its weights were trained with), in new dicts,
+  so that those an earlier :func:`get_vocab` gave stay as they were;
 - a missing file raises :class:`~layerwise.datasets.DatasetNotFoundError` naming the places
   looked in (the sequel prints a line and returns None), a folder :class:`IsADirectoryError`;
 - a file that is not UTF-8, lines of different widths or an empty question or answer raise a
@@ -95,8 +96,8 @@ def locate(file_name: StrPath, data_dir: StrPath | None = None) -> Path:
     )
 
 
-def _update_vocab(text: str) -> None:
-    for char in text:
+def _update_vocab(txt: str, char_to_id: dict[str, int], id_to_char: dict[int, str]) -> None:
+    for char in txt:
         if char not in char_to_id:
             id_to_char[len(char_to_id)] = char
             char_to_id[char] = len(char_to_id)
@@ -161,11 +162,14 @@ def _split(
         raise ValueError(f"{source}: the questions are empty (each line begins with its '_')")
     if answers[0] == "_":
         raise ValueError(f"{source}: the answers are empty (each line ends with its '_')")
-    char_to_id.clear()
-    id_to_char.clear()
+    # New dicts, not the old ones cleared: what an earlier get_vocab() gave stays as it was.
+    global char_to_id, id_to_char
+    new_char_to_id: dict[str, int] = {}
+    new_id_to_char: dict[int, str] = {}
     for q, a in zip(questions, answers, strict=True):
-        _update_vocab(q)
-        _update_vocab(a)
+        _update_vocab(q, new_char_to_id, new_id_to_char)
+        _update_vocab(a, new_char_to_id, new_id_to_char)
+    char_to_id, id_to_char = new_char_to_id, new_id_to_char
     x = np.array([[char_to_id[c] for c in q] for q in questions], dtype=int)
     t = np.array([[char_to_id[c] for c in a] for a in answers], dtype=int)
     # The sequel: np.random.seed(seed); np.random.shuffle(indices). The same legacy stream,
@@ -209,7 +213,10 @@ def load_data(
 
 
 def get_vocab() -> tuple[dict[str, int], dict[int, str]]:
-    """``char_to_id, id_to_char`` of the last :func:`load_data` (or :func:`split_text`)."""
+    """``char_to_id, id_to_char`` of the last :func:`load_data` (or :func:`split_text`).
+
+    Each load makes new dicts: those returned before stay the vocabulary of their own load.
+    """
     return char_to_id, id_to_char
 
 
