@@ -318,6 +318,7 @@ TINY_S2S = ["--model", "seq2seq", "--hidden", "8", "--wordvec-size", "4", "--bat
 @pytest.mark.parametrize(
     "text, status, message",
     [
+        ("1+1_2\n", 2, "its test part, the last tenth of its 1 line, is empty: give at least 10"),
         ("_\n_\n", 1, "the questions are empty (each line begins with its '_')"),
         ("_4\n_5\n_6\n", 1, "the questions are empty"),
         ("1+1_\n2+2_\n3+3_\n", 1, "the answers are empty (each line ends with its '_')"),
@@ -326,8 +327,9 @@ TINY_S2S = ["--model", "seq2seq", "--hidden", "8", "--wordvec-size", "4", "--bat
 def test_regression_questions_that_cannot_train_are_refused_before_the_run(
     tmp_path, text, status, message
 ):
-    """Questions or answers of no character failed in training: each left a failed run folder
-    behind."""
+    """A test part of N // 10 = 0 rows trained, then failed in the accuracy (a bare
+    ZeroDivisionError); questions or answers of no character failed in training: each left a
+    failed run folder behind."""
     data, out = tmp_path / "data.txt", tmp_path / "o"
     data.write_text(text)
     args = [*TINY_S2S, "--epochs", "1", "--quiet", "--out", str(out)]
@@ -337,6 +339,33 @@ def test_regression_questions_that_cannot_train_are_refused_before_the_run(
     assert "Traceback" not in result.stderr and not out.exists()
     if status == 1:
         assert result.stderr.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def full_width(tmp_path_factory):
+    """A seq2seq run on questions that are all 3 characters wide: its vocabulary has no space."""
+    folder = tmp_path_factory.mktemp("full-width")
+    data = folder / "full-width.txt"
+    pairs = [(i % 10, i * 3 % 10) for i in range(1, 13)]
+    data.write_text("".join(f"{a}+{b}_{(a + b) % 10}\n" for a, b in pairs))
+    out = folder / "s2s"
+    args = [*TINY_S2S, "--epochs", "1", "--quiet", "--out", str(out)]
+    trained = run("train", *args, "--dataset", str(data))
+    assert trained.returncode == 0, trained.stderr
+    assert " " not in read_model_file(out / "model.npz").vocab
+    return out
+
+
+def test_regression_evaluate_refuses_a_test_part_of_no_questions(tmp_path, full_width):
+    """np.concatenate's "need at least one array to concatenate" was all it said."""
+    one = tmp_path / "one.txt"
+    one.write_text("1+1_2\n")
+    result = run("evaluate", str(full_width), "--dataset", str(one))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"layerwise evaluate: error: --dataset {one}: its test part, the last tenth of its 1 line, "
+        "is empty: give at least 10 lines"
+    )
 
 
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):

@@ -263,6 +263,8 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
         One line: what was looked for, where, and what to do.
     ValueError
         One line: the file is not UTF-8 text, or not in its format.
+    UsageError
+        A file of questions whose test part (its last tenth) is empty.
     """
     if language_model:
         return _ptb() if name == "ptb" else _word_file(Path(name))
@@ -271,6 +273,12 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
         (x_train, t_train), (x_test, t_test) = sequence.load_data(path)
     except ValueError as err:
         raise _refused(name, path, err) from None
+    if not len(x_test):  # the sequel's split keeps N // 10 rows for testing
+        lines = len(x_train)
+        raise UsageError(
+            f"--dataset {name}: its test part, the last tenth of its {lines} "
+            f"line{'s' * (lines != 1)}, is empty: give at least 10 lines"
+        )
     _, id_to_char = sequence.get_vocab()
     if reverse:  # the sequel's x_train[:, ::-1]: the question read from its end
         x_train, x_test = x_train[:, ::-1].copy(), x_test[:, ::-1].copy()
