@@ -368,6 +368,21 @@ def test_regression_evaluate_refuses_a_test_part_of_no_questions(tmp_path, full_
     )
 
 
+def test_regression_generate_refuses_an_input_a_model_without_a_space_cannot_pad(full_width):
+    """Padding '1+' with a space the model never saw failed with a bare KeyError: ' '; '' was
+    answered as a question of spaces."""
+    cases = [
+        ("1+", "--input '1+': a question of this model has exactly 3 characters (its training "
+         "questions were all that wide, so it knows no space to pad with)"),
+        ("1+23", "--input '1+23': a question of this model has exactly 3 characters and no '_'"),
+        ("", "--input '' is empty: give a question, as the data set writes one"),
+    ]  # fmt: skip
+    for question, message in cases:
+        result = run("generate", str(full_width), "--input", question)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == f"layerwise generate: error: {message}"
+
+
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
     from layerwise.sequel.rnnlm import Rnnlm
 
