@@ -383,6 +383,16 @@ def test_regression_generate_refuses_an_input_a_model_without_a_space_cannot_pad
         assert result.stderr.splitlines()[-1] == f"layerwise generate: error: {message}"
 
 
+def test_regression_a_checkpoint_named_is_said_to_be_used_as_named(full_width):
+    """It was said to stand in for a model.npz absent, with model.npz beside it."""
+    named = run("generate", str(full_width / "checkpoint.npz"), "--input", "1+2")
+    assert named.returncode == 0, named.stderr
+    assert named.stderr == (
+        f"layerwise: using the model of the checkpoint {full_width / 'checkpoint.npz'}, at "
+        "iteration 11 (epoch 1 finished)\n"
+    )
+
+
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
     from layerwise.sequel.rnnlm import Rnnlm
 

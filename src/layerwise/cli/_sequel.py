@@ -586,17 +586,19 @@ def _size_names(config: dict[str, Any]) -> str:
 def open_sequel_model(path: Path) -> tuple[SequelModelFile, dict[str, Any]]:
     """``(model file, the run's options)`` of a sequel model file or checkpoint at ``path``.
 
-    A checkpoint (a run folder without model.npz) gives its model as it was then, with a note
-    on stderr, as :func:`~._common.open_model` does for volume 1's networks.
+    A checkpoint (a run folder without model.npz, or a checkpoint named) gives its model as it
+    was then, with a note on stderr, as :func:`~._common.open_model` does for volume 1's
+    networks.
     """
     if sequel_file_kind(path) == "checkpoint":
         checkpoint = SequelCheckpoint.read(path)
         assert checkpoint.model is not None
-        print(
-            f"layerwise: {path.parent} holds no {MODEL}: using the model of its {path.name}, at "
-            f"iteration {checkpoint.iteration} (epoch {checkpoint.epoch} finished)",
-            file=sys.stderr,
-        )
+        when = f"at iteration {checkpoint.iteration} (epoch {checkpoint.epoch} finished)"
+        if path.name == CHECKPOINT and not (path.parent / MODEL).exists():
+            note = f"{path.parent} holds no {MODEL}: using the model of its {path.name}, {when}"
+        else:  # named by the user
+            note = f"using the model of the checkpoint {path}, {when}"
+        print(f"layerwise: {note}", file=sys.stderr)
         return checkpoint.model, checkpoint.extra.get("options", {})
     model_file = read_model_file(path)
     return model_file, (model_file.training or {}).get("options", {})
