@@ -393,6 +393,19 @@ def test_regression_a_checkpoint_named_is_said_to_be_used_as_named(full_width):
     )
 
 
+def test_regression_evaluate_refuses_questions_of_other_widths(texts, full_width):
+    """The widths the model file records were not compared: an accuracy of 0 on questions it
+    could not have been asked."""
+    data = texts / "addition.txt"
+    result = run("evaluate", str(full_width), "--dataset", str(data))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"layerwise evaluate: error: --dataset {data}: its questions are 7 characters wide and "
+        f"its answers 5 (the '_' included); {full_width / 'model.npz'} was trained on questions "
+        "of 3 and answers of 2"
+    )
+
+
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
     from layerwise.sequel.rnnlm import Rnnlm
 
