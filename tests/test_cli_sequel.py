@@ -312,6 +312,100 @@ def test_a_file_that_is_not_utf8_text_is_refused_in_one_line(tmp_path, capsys, m
     assert not out.exists()
 
 
+TINY_S2S = ["--model", "seq2seq", "--hidden", "8", "--wordvec-size", "4", "--batch-size", "1"]
+
+
+@pytest.mark.parametrize(
+    "text, status, message",
+    [
+        ("1+1_2\n", 2, "its test part, the last tenth of its 1 line, is empty: give at least 10"),
+        ("_\n_\n", 1, "the questions are empty (each line begins with its '_')"),
+        ("_4\n_5\n_6\n", 1, "the questions are empty"),
+        ("1+1_\n2+2_\n3+3_\n", 1, "the answers are empty (each line ends with its '_')"),
+    ],
+)
+def test_regression_questions_that_cannot_train_are_refused_before_the_run(
+    tmp_path, text, status, message
+):
+    """A test part of N // 10 = 0 rows trained, then failed in the accuracy (a bare
+    ZeroDivisionError); questions or answers of no character failed in training: each left a
+    failed run folder behind."""
+    data, out = tmp_path / "data.txt", tmp_path / "o"
+    data.write_text(text)
+    args = [*TINY_S2S, "--epochs", "1", "--quiet", "--out", str(out)]
+    result = run("train", *args, "--dataset", str(data))
+    assert result.returncode == status, result.stderr
+    assert f"error: --dataset {data}: {message}" in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr and not out.exists()
+    if status == 1:
+        assert result.stderr.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def full_width(tmp_path_factory):
+    """A seq2seq run on questions that are all 3 characters wide: its vocabulary has no space."""
+    folder = tmp_path_factory.mktemp("full-width")
+    data = folder / "full-width.txt"
+    pairs = [(i % 10, i * 3 % 10) for i in range(1, 13)]
+    data.write_text("".join(f"{a}+{b}_{(a + b) % 10}\n" for a, b in pairs))
+    out = folder / "s2s"
+    args = [*TINY_S2S, "--epochs", "1", "--quiet", "--out", str(out)]
+    trained = run("train", *args, "--dataset", str(data))
+    assert trained.returncode == 0, trained.stderr
+    assert " " not in read_model_file(out / "model.npz").vocab
+    return out
+
+
+def test_regression_evaluate_refuses_a_test_part_of_no_questions(tmp_path, full_width):
+    """np.concatenate's "need at least one array to concatenate" was all it said."""
+    one = tmp_path / "one.txt"
+    one.write_text("1+1_2\n")
+    result = run("evaluate", str(full_width), "--dataset", str(one))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"layerwise evaluate: error: --dataset {one}: its test part, the last tenth of its 1 line, "
+        "is empty: give at least 10 lines"
+    )
+
+
+def test_regression_generate_refuses_an_input_a_model_without_a_space_cannot_pad(full_width):
+    """Padding '1+' with a space the model never saw failed with a bare KeyError: ' '; '' was
+    answered as a question of spaces."""
+    cases = [
+        ("1+", "--input '1+': a question of this model has exactly 3 characters (its training "
+         "questions were all that wide, so it knows no space to pad with)"),
+        ("1+23", "--input '1+23': a question of this model has exactly 3 characters and no '_'"),
+        ("", "--input '' is empty: give a question, as the data set writes one"),
+    ]  # fmt: skip
+    for question, message in cases:
+        result = run("generate", str(full_width), "--input", question)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == f"layerwise generate: error: {message}"
+
+
+def test_regression_a_checkpoint_named_is_said_to_be_used_as_named(full_width):
+    """It was said to stand in for a model.npz absent, with model.npz beside it."""
+    named = run("generate", str(full_width / "checkpoint.npz"), "--input", "1+2")
+    assert named.returncode == 0, named.stderr
+    assert named.stderr == (
+        f"layerwise: using the model of the checkpoint {full_width / 'checkpoint.npz'}, at "
+        "iteration 11 (epoch 1 finished)\n"
+    )
+
+
+def test_regression_evaluate_refuses_questions_of_other_widths(texts, full_width):
+    """The widths the model file records were not compared: an accuracy of 0 on questions it
+    could not have been asked."""
+    data = texts / "addition.txt"
+    result = run("evaluate", str(full_width), "--dataset", str(data))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"layerwise evaluate: error: --dataset {data}: its questions are 7 characters wide and "
+        f"its answers 5 (the '_' included); {full_width / 'model.npz'} was trained on questions "
+        "of 3 and answers of 2"
+    )
+
+
 def test_evaluating_a_language_model_on_too_short_a_text_is_refused_in_one_line(tmp_path, capsys):
     from layerwise.sequel.rnnlm import Rnnlm
 

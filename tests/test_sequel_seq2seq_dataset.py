@@ -7,7 +7,9 @@ The re-implementation seeds NumPy's global state, as the sequel does (and restor
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ def book_load(text, seed, vocab=None):
     between calls as the sequel's module-level dicts are."""
     char_to_id, id_to_char = vocab if vocab is not None else ({}, {})
     questions, answers = [], []
-    for line in text.splitlines(keepends=True):
+    for line in io.StringIO(text, newline=None):  # as the sequel's open(file_path, 'r')
         idx = line.find("_")
         questions.append(line[:idx])
         answers.append(line[idx:-1])
@@ -151,6 +153,91 @@ def test_missing_file_says_where_it_looked(tmp_path, monkeypatch):
 def test_malformed_text_is_refused(text, match):
     with pytest.raises(ValueError, match=match):
         sequence.split_text(text)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("_\n_\n", "the questions are empty"),
+        ("_4\n_5\n_6\n", "the questions are empty"),
+        ("1+1_\n2+2_\n3+3_\n", "the answers are empty"),
+    ],
+)
+def test_regression_an_empty_question_or_answer_is_refused_naming_the_file(tmp_path, text, match):
+    """The sequel's gives questions of width 0, or answers of the '_' alone: nothing to learn,
+    and a model that fails only once trained."""
+    path = tmp_path / "empty.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: {match}"):
+        sequence.load_data(path)
+    with pytest.raises(ValueError, match=match):
+        sequence.split_text(text)
+
+
+def test_regression_a_vocabulary_given_earlier_is_not_rewritten_by_the_next_load():
+    sequence.split_text(sequence.make_addition(30, seed=0))
+    earlier = sequence.get_vocab()
+    kept = (dict(earlier[0]), dict(earlier[1]))
+    text = sequence.make_dates(30, seed=0)
+    sequence.split_text(text)
+    assert earlier == kept and sequence.get_vocab() is not earlier
+    assert sequence.get_vocab() == book_load(text, 1984)[1]  # still afresh at each load
+
+
+def test_regression_lines_end_at_newlines_only_as_in_a_file_read_in_text_mode(tmp_path):
+    """str.splitlines also breaks at \\x0b, \\x0c, \\x1c-\\x1e, \\x85 and U+2028: characters of a
+    question for the sequel, which reads the file in text mode (\\r\\n and \\r end a line)."""
+    text = "a\x0bb_1\nc\x85d_2\r\ne\u2028f_3\rg\x1ch_4\n"
+    path = tmp_path / "odd.txt"
+    path.write_bytes(text.encode())
+    with open(path) as f:  # the sequel's open(file_path, 'r')
+        theirs, vocab = book_load(f.read(), 1984)
+    _same(sequence.split_text(text), theirs)
+    assert sequence.get_vocab() == vocab and "\r" not in vocab[0]
+    _same(sequence.load_data(path), theirs)
+    assert len(theirs[0][0]) == 4 and theirs[0][0].shape[1] == 3
+
+
+def test_regression_a_byte_order_mark_is_dropped(tmp_path):
+    """The sequel reads a UTF-8 BOM as a character of the first question, one wider than the
+    rest: NumPy's broadcast error. Ours is an encoding mark, as utf-8-sig reads it."""
+    text = sequence.make_addition(20, seed=0)
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    _same(sequence.load_data(path), book_load(text, 1984)[0])
+    assert "\ufeff" not in sequence.get_vocab()[0]
+
+
+def test_regression_a_file_that_is_not_utf8_is_refused_naming_it_the_byte_and_its_offset(
+    tmp_path,
+):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"\xef\xbb\xbf1+1_2\n1\xb62_3\n")
+    with pytest.raises(ValueError) as info:
+        sequence.load_data(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xb6 at offset 10)"
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "x", 2**32, 2**40, True])
+def test_regression_a_seed_randomstate_cannot_take_is_refused_in_our_words(tmp_path, seed):
+    path = tmp_path / "a.txt"
+    path.write_text(sequence.make_addition(20, seed=0))
+    wanted = "seed must be a whole number >= 0 and < 4294967296"
+    with pytest.raises(ValueError, match=f"^load_data: {wanted}"):
+        sequence.load_data(path, seed=seed)
+    with pytest.raises(ValueError, match=f"^split_text: {wanted}"):
+        sequence.split_text(path.read_text(), seed=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1, np.int64(5)])
+def test_seeds_at_the_ends_of_the_range_are_the_sequels(tmp_path, seed):
+    text = sequence.make_addition(40, seed=1)
+    _same(sequence.split_text(text, seed), book_load(text, seed)[0])
+
+
+def test_regression_a_folder_is_said_to_be_one(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"^{re.escape(str(tmp_path))} is a folder"):
+        sequence.load_data(tmp_path)
 
 
 def test_generators_are_seeded_and_correct():

@@ -40,7 +40,7 @@ from ..run_folders import (
 from ..sequel import optimizer as sequel_optimizers
 from ..sequel.attention import AttentionSeq2seq
 from ..sequel.checkpoints import SequelCheckpoint, sequel_file_kind
-from ..sequel.dataset import ptb, sequence
+from ..sequel.dataset import ptb, read_text, sequence
 from ..sequel.model_files import SequelModelFile, model_description, read_model_file, save_model
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
@@ -261,16 +261,24 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
     ------
     DatasetNotFoundError
         One line: what was looked for, where, and what to do.
+    ValueError
+        One line: the file is not UTF-8 text, or not in its format.
+    UsageError
+        A file of questions whose test part (its last tenth) is empty.
     """
     if language_model:
         return _ptb() if name == "ptb" else _word_file(Path(name))
     path = find_sequence_file(name)
     try:
         (x_train, t_train), (x_test, t_test) = sequence.load_data(path)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"--dataset {name}: {_not_utf8(err)}") from None
     except ValueError as err:
-        raise ValueError(f"--dataset {name}: {err}") from None
+        raise _refused(name, path, err) from None
+    if not len(x_test):  # the sequel's split keeps N // 10 rows for testing
+        lines = len(x_train)
+        raise UsageError(
+            f"--dataset {name}: its test part, the last tenth of its {lines} "
+            f"line{'s' * (lines != 1)}, is empty: give at least 10 lines"
+        )
     _, id_to_char = sequence.get_vocab()
     if reverse:  # the sequel's x_train[:, ::-1]: the question read from its end
         x_train, x_test = x_train[:, ::-1].copy(), x_test[:, ::-1].copy()
@@ -295,15 +303,20 @@ def _ptb() -> TextData:
     return TextData(corpus, val, test, vocab, source)
 
 
-def _not_utf8(err: UnicodeDecodeError) -> str:
-    return f"not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"
+def _refused(name: str, path: Path, err: ValueError) -> ValueError:
+    """The error of ``--dataset name`` whose file ``path`` was refused with ``err``, which
+    begins with the file's name: said once where ``name`` is that file."""
+    reason = str(err)
+    if name not in SEQUENCE_FILES:
+        reason = reason.removeprefix(f"{path}: ")
+    return ValueError(f"--dataset {name}: {reason}")
 
 
 def _word_file(path: Path) -> TextData:
     try:
-        words = _words(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ValueError(f"--dataset {path}: {_not_utf8(err)}") from None
+        words = _words(read_text(path))
+    except ValueError as err:
+        raise _refused(str(path), path, err) from None
     word_to_id: dict[str, int] = {}
     for word in words:
         word_to_id.setdefault(word, len(word_to_id))
@@ -573,17 +586,19 @@ def _size_names(config: dict[str, Any]) -> str:
 def open_sequel_model(path: Path) -> tuple[SequelModelFile, dict[str, Any]]:
     """``(model file, the run's options)`` of a sequel model file or checkpoint at ``path``.
 
-    A checkpoint (a run folder without model.npz) gives its model as it was then, with a note
-    on stderr, as :func:`~._common.open_model` does for volume 1's networks.
+    A checkpoint (a run folder without model.npz, or a checkpoint named) gives its model as it
+    was then, with a note on stderr, as :func:`~._common.open_model` does for volume 1's
+    networks.
     """
     if sequel_file_kind(path) == "checkpoint":
         checkpoint = SequelCheckpoint.read(path)
         assert checkpoint.model is not None
-        print(
-            f"layerwise: {path.parent} holds no {MODEL}: using the model of its {path.name}, at "
-            f"iteration {checkpoint.iteration} (epoch {checkpoint.epoch} finished)",
-            file=sys.stderr,
-        )
+        when = f"at iteration {checkpoint.iteration} (epoch {checkpoint.epoch} finished)"
+        if path.name == CHECKPOINT and not (path.parent / MODEL).exists():
+            note = f"{path.parent} holds no {MODEL}: using the model of its {path.name}, {when}"
+        else:  # named by the user
+            note = f"using the model of the checkpoint {path}, {when}"
+        print(f"layerwise: {note}", file=sys.stderr)
         return checkpoint.model, checkpoint.extra.get("options", {})
     model_file = read_model_file(path)
     return model_file, (model_file.training or {}).get("options", {})

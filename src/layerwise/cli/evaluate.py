@@ -216,6 +216,14 @@ def _evaluate_sequel(
         print(f"{path}: perplexity {perplexity:.2f} on {len(corpus)} test words of {name}{note}")
         return 0
     x_test, t_test = data.test
+    if loaded.sequence is not None:  # the widths it was trained on
+        trained = (loaded.sequence["question_width"], loaded.sequence["answer_width"])
+        if (x_test.shape[1], t_test.shape[1]) != trained:
+            raise UsageError(
+                f"--dataset {name}: its questions are {x_test.shape[1]} characters wide and its "
+                f"answers {t_test.shape[1]} (the '_' included); {path} was trained on "
+                f"questions of {trained[0]} and answers of {trained[1]}"
+            )
     x = _ids(x_test, data.vocab, known, "test questions' characters")
     t = _ids(t_test, data.vocab, known, "test answers' characters")
     guesses = np.concatenate([

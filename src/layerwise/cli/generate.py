@@ -129,17 +129,28 @@ def _answer(loaded: Any, question: str) -> str:
             "save_model without sequence=): it cannot pad --input"
         )
     width = sequence["question_width"]
+    char_to_id = loaded.word_to_id
+    if not question.strip():
+        raise UsageError(
+            f"--input {question!r} is empty: give a question, as the data set writes one"
+        )
+    # Where every training question was full width, nothing was padded: no space to pad with.
+    pads = " " in char_to_id
     if len(question) > width or "_" in question:
         raise UsageError(
-            f"--input {question!r}: a question of this model has at most {width} characters "
-            "and no '_'"
+            f"--input {question!r}: a question of this model has {'at most' if pads else 'exactly'}"
+            f" {width} characters and no '_'"
         )
-    char_to_id = loaded.word_to_id
     unknown = sorted(set(question) - set(char_to_id))
     if unknown or "_" not in char_to_id:
         raise UsageError(
             f"--input {question!r}: the model does not know the characters {unknown}; it knows "
             f"{''.join(sorted(char_to_id))!r}"
+        )
+    if len(question) < width and not pads:
+        raise UsageError(
+            f"--input {question!r}: a question of this model has exactly {width} characters "
+            "(its training questions were all that wide, so it knows no space to pad with)"
         )
     padded = question.ljust(width)
     if sequence["reversed"]:

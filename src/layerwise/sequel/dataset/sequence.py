@@ -18,9 +18,15 @@ Differences from the sequel's code, each with a regression test:
 
 - the vocabulary is the file's alone: the sequel's grows across calls in one process (load
   ``addition.txt`` then ``date.txt`` and the dates' ids start at 13), ours starts afresh at
-  each load (the ids of a fresh process, the ones its weights were trained with);
+  each load (the ids of a fresh process, the ones its weights were trained with), in new dicts,
+  so that those an earlier :func:`get_vocab` gave stay as they were;
 - a missing file raises :class:`~layerwise.datasets.DatasetNotFoundError` naming the places
-  looked in (the sequel prints a line and returns None);
+  looked in (the sequel prints a line and returns None), a folder :class:`IsADirectoryError`;
+- a file that is not UTF-8, lines of different widths or an empty question or answer raise a
+  ValueError naming the file (the sequel fails inside NumPy, or gives arrays of width 0), a
+  seed that is not None or a whole number in ``[0, 2**32)`` a ValueError naming it;
+- a byte-order mark at the file's start is dropped (the sequel reads it as a character of the
+  first question, which is then one wider than the others);
 - NumPy's global random state is left alone.
 
 The files are the sequel's (its clone's ``dataset/`` folder); :func:`make_addition` and
@@ -29,14 +35,17 @@ The files are the sequel's (its clone's ``dataset/`` folder); :func:`make_additi
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..._checks import check_number
 from ..._types import StrPath
 from ...datasets import DatasetNotFoundError
+from . import read_text
 
 __all__ = ["get_vocab", "load_data", "locate", "make_addition", "make_dates", "split_text"]
 
@@ -55,6 +64,8 @@ def locate(file_name: StrPath, data_dir: StrPath | None = None) -> Path:
     ------
     DatasetNotFoundError
         Listing every place looked in.
+    IsADirectoryError
+        For ``file_name`` a folder, found in none of those places.
     """
     path = Path(file_name)
     if path.is_file():
@@ -69,6 +80,10 @@ def locate(file_name: StrPath, data_dir: StrPath | None = None) -> Path:
     for directory in dirs:
         if (directory / path).is_file():
             return directory / path
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{file_name} is a folder: name the file of questions in it (addition.txt, date.txt)"
+        )
     looked = "\n".join(f"  {d / path}" for d in dirs)
     if not env:
         looked += "\n  $LAYERWISE_DATA: not set"
@@ -81,11 +96,18 @@ def locate(file_name: StrPath, data_dir: StrPath | None = None) -> Path:
     )
 
 
-def _update_vocab(text: str) -> None:
-    for char in text:
+def _update_vocab(txt: str, char_to_id: dict[str, int], id_to_char: dict[int, str]) -> None:
+    for char in txt:
         if char not in char_to_id:
             id_to_char[len(char_to_id)] = char
             char_to_id[char] = len(char_to_id)
+
+
+def _check_seed(seed: Any, where: str) -> int | None:
+    """``seed`` if RandomState takes it as one number: None or a whole number in [0, 2**32)."""
+    if seed is None:
+        return None
+    return check_number(seed, where, "seed", integer=True, low=0, high=2**32, high_open=True)
 
 
 def split_text(
@@ -94,24 +116,39 @@ def split_text(
     """The sequel's split of the lines of ``text``; sets the vocabulary :func:`get_vocab` gives.
 
     Every line must end with a newline (the sequel drops each line's last character) and hold a
-    ``_``; all questions must have one width and all answers another.
+    ``_``; all questions must have one width, at least 1, and all answers another, at least one
+    character after the ``_``. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as in a file the
+    sequel reads in text mode (no other line break, unlike :meth:`str.splitlines`).
 
     Returns
     -------
     (x_train, t_train), (x_test, t_test) : ndarrays of int (the platform's default)
         Questions (N, Tq) and answers (N, Ta) as character ids; the test part is the last
         ``N // 10`` rows after the shuffle.
+
+    Raises
+    ------
+    ValueError
+        For text not in that format, or a seed that is not None or a whole number in
+        ``[0, 2**32)`` (what NumPy's ``RandomState`` takes).
     """
-    lines = text.splitlines(keepends=True)
+    return _split(text, _check_seed(seed, "split_text"), "sequence data")
+
+
+def _split(
+    text: str, seed: int | None, source: str
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """:func:`split_text`, its errors beginning with ``source``."""
+    # newline=None: the universal newlines of the sequel's open(file_path, 'r')
+    lines = list(io.StringIO(text, newline=None))
     if not lines:
-        raise ValueError("sequence data: no lines")
+        raise ValueError(f"{source}: no lines")
     questions, answers = [], []
     for number, line in enumerate(lines, 1):
         cut = line.find("_")
         if cut < 0 or not line.endswith("\n"):
             raise ValueError(
-                f"sequence data: line {number} {line!r} is not 'question_answer' ending in a "
-                "newline"
+                f"{source}: line {number} {line!r} is not 'question_answer' ending in a newline"
             )
         questions.append(line[:cut])
         answers.append(line[cut:-1])
@@ -119,14 +156,20 @@ def split_text(
         widths = {len(r) for r in rows}
         if len(widths) != 1:
             raise ValueError(
-                f"sequence data: the {name} must be padded to one width, got widths "
-                f"{sorted(widths)}"
+                f"{source}: the {name} must be padded to one width, got widths {sorted(widths)}"
             )
-    char_to_id.clear()
-    id_to_char.clear()
+    if not questions[0]:
+        raise ValueError(f"{source}: the questions are empty (each line begins with its '_')")
+    if answers[0] == "_":
+        raise ValueError(f"{source}: the answers are empty (each line ends with its '_')")
+    # New dicts, not the old ones cleared: what an earlier get_vocab() gave stays as it was.
+    global char_to_id, id_to_char
+    new_char_to_id: dict[str, int] = {}
+    new_id_to_char: dict[int, str] = {}
     for q, a in zip(questions, answers, strict=True):
-        _update_vocab(q)
-        _update_vocab(a)
+        _update_vocab(q, new_char_to_id, new_id_to_char)
+        _update_vocab(a, new_char_to_id, new_id_to_char)
+    char_to_id, id_to_char = new_char_to_id, new_id_to_char
     x = np.array([[char_to_id[c] for c in q] for q in questions], dtype=int)
     t = np.array([[char_to_id[c] for c in a] for a in answers], dtype=int)
     # The sequel: np.random.seed(seed); np.random.shuffle(indices). The same legacy stream,
@@ -155,13 +198,25 @@ def load_data(
     Returns
     -------
     As :func:`split_text`: 45,000 training and 5,000 test rows for the sequel's files.
+
+    Raises
+    ------
+    DatasetNotFoundError, IsADirectoryError
+        As :func:`locate`.
+    ValueError
+        As :func:`split_text`, naming the file; for a file that is not UTF-8 text, naming the
+        first byte that is not and its offset.
     """
+    seed = _check_seed(seed, "load_data")
     path = locate(file_name, data_dir)
-    return split_text(path.read_text(encoding="utf-8"), seed)
+    return _split(read_text(path), seed, str(path))
 
 
 def get_vocab() -> tuple[dict[str, int], dict[int, str]]:
-    """``char_to_id, id_to_char`` of the last :func:`load_data` (or :func:`split_text`)."""
+    """``char_to_id, id_to_char`` of the last :func:`load_data` (or :func:`split_text`).
+
+    Each load makes new dicts: those returned before stay the vocabulary of their own load.
+    """
     return char_to_id, id_to_char
 
 
