@@ -77,6 +77,12 @@ def test_train_default_writes_model_history_curves_and_run_json(matplotlib, tmp_
     _, (x_test, t_test) = load_sample()
     assert net.accuracy(x_test, t_test) == pytest.approx(final)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Regression: the checkpoint named beside model.npz was said to stand in for a model absent.
+    named = run("evaluate", str(out / "checkpoint.npz"), "--out", str(tmp_path / "pictures"))
+    assert named.returncode == 0, named.stderr
+    assert named.stderr.startswith(
+        f"layerwise: using the network of the checkpoint {out / 'checkpoint.npz'}, at iteration "
+    ), named.stderr
     # Issue 11, item 3: run.json says what the run was and how it ended.
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "finished" and record["model"] == "two-layer"

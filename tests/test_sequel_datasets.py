@@ -110,3 +110,12 @@ def test_ptb_refuses_an_unknown_split_and_foreign_words(isolated):
         ptb.load_data("validation", directory)
     with pytest.raises(ValueError, match="words the training file lacks"):
         ptb.load_data("test", directory)
+
+
+def test_regression_a_ptb_file_not_utf8_is_refused_naming_it(isolated):
+    """A damaged local file failed with the codec's bare UnicodeDecodeError."""
+    directory = write_ptb(isolated / "mine")
+    damaged = directory / ptb.FILES["train"]
+    damaged.write_bytes(b" the cat \xff sat \n")
+    with pytest.raises(ValueError, match=rf"^{damaged}: not UTF-8 text \(byte 0xff at offset 9\)$"):
+        ptb.load_data("train", directory)

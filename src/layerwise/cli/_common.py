@@ -234,7 +234,7 @@ def open_model(path):
     """``(model file, network, its training options)`` of a model .npz or a run folder.
 
     A run folder without model.npz gives the network of its checkpoint (the model file is
-    then the checkpoint), with a note on stderr saying so.
+    then the checkpoint), with a note on stderr saying so; so does a checkpoint named.
 
     Raises
     ------
@@ -245,14 +245,15 @@ def open_model(path):
     refuse_sequel(model)
     if model.name == CHECKPOINT:
         checkpoint = Checkpoint.read(model)
-        record = read_run(model.parent) or {}
-        how = f"the run {status_phrase(record)}" if "status" in record else "no model.npz"
-        print(
-            f"layerwise: {model.parent} holds no {MODEL} ({how}): using the network of its "
-            f"{CHECKPOINT}, at iteration {checkpoint.iteration} (epoch {checkpoint.epoch} "
-            "finished)",
-            file=sys.stderr,
-        )
+        when = f"at iteration {checkpoint.iteration} (epoch {checkpoint.epoch} finished)"
+        if (model.parent / MODEL).exists():  # the checkpoint named, beside a model
+            note = f"using the network of the checkpoint {model}, {when}"
+        else:
+            record = read_run(model.parent) or {}
+            how = f"the run {status_phrase(record)}" if "status" in record else "no model.npz"
+            note = f"{model.parent} holds no {MODEL} ({how}): using the network of its "
+            note += f"{CHECKPOINT}, {when}"
+        print(f"layerwise: {note}", file=sys.stderr)
         return model, checkpoint_network(model), checkpoint.extra.get("options", {})
     training = read_training(model) or {}
     return model, load(model), training.get("options", {})

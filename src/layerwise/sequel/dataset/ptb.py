@@ -29,6 +29,7 @@ import numpy as np
 
 from ... import datasets
 from ..._types import StrPath
+from . import read_text
 
 __all__ = ["FILES", "MD5", "MIRRORS", "load_data", "load_vocab"]
 
@@ -51,7 +52,7 @@ MD5 = {
 
 def _words(path: Path) -> list[str]:
     """The sequel's tokenisation: each line break becomes ``<eos>``, then split at spaces."""
-    return path.read_text(encoding="utf-8").replace("\n", "<eos>").strip().split()
+    return read_text(path).replace("\n", "<eos>").strip().split()
 
 
 def _find(file_name: str, data_dir: StrPath | None, download: bool) -> Path:
