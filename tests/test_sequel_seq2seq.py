@@ -431,3 +431,23 @@ def test_the_sequels_rnnlm_weights_load_and_generate():
     p /= p.sum()
     entropy = -(p * np.log(p)).sum()
     assert entropy < 0.8 * np.log(10000)  # a trained model: much less than a uniform guess
+
+
+# ----------------------------------------------------------------------- checks
+
+
+def test_regression_seq2seq_accuracy_refuses_mismatched_data_and_bad_batch_sizes():
+    # A 1-row t was broadcast over every question (1.0), t of one column counted every empty
+    # answer right (1.0), a 1-D t raised an IndexError, N = 0 divided by zero, batch_size -1
+    # scored nothing (0.0), 0 failed in range() and 1.5 with a bare TypeError.
+    model = Seq2seq(V, 3, 4, seed=0)
+    x, t = np.ones((2, 3), int), np.array([[0, 1, 2], [0, 2, 3]])
+    for bad in (t[:1], t[0], t[:, :1]):
+        with pytest.raises(ValueError, match=r"same N, got x of shape \(2, 3\) and t of shape"):
+            seq2seq_accuracy(model, x, bad)
+    with pytest.raises(ValueError, match="0 rows: there are no questions to score"):
+        seq2seq_accuracy(model, x[:0], t[:0])
+    for bad in (-1, 0, 1.5):
+        with pytest.raises(ValueError, match=f"batch_size must be a whole number >= 1, got {bad}"):
+            seq2seq_accuracy(model, x, t, batch_size=bad)
+    assert seq2seq_accuracy(model, x, t, batch_size=1) == seq2seq_accuracy(model, x, t)

@@ -356,7 +356,17 @@ def seq2seq_accuracy(
     :func:`eval_seq2seq` over every row, counted, but decoded ``batch_size`` questions at a
     time (``generate_batch``); ``t[:, 0]`` is each row's start symbol.
     """
-    x, t = as_array(x, "seq2seq_accuracy"), as_numpy(t)
+    where = "seq2seq_accuracy"
+    batch_size = check_number(batch_size, where, "batch_size", low=1, integer=True)
+    x, t = as_array(x, where), as_numpy(as_array(t, where, name="t"))
+    if x.ndim != 2 or t.ndim != 2 or t.shape[1] < 2 or len(x) != len(t):
+        raise ValueError(
+            f"{where}: expected questions x (N, Tq) and answers t (N, Ta) with Ta >= 2 (each "
+            f"row's start symbol, then its answer), the same N, got x of shape {x.shape} and t "
+            f"of shape {t.shape}"
+        )
+    if not len(x):
+        raise ValueError(f"{where}: x and t have 0 rows: there are no questions to score")
     correct = 0
     for start in range(0, len(x), batch_size):
         tb = t[start : start + batch_size]
