@@ -451,3 +451,30 @@ def test_regression_seq2seq_accuracy_refuses_mismatched_data_and_bad_batch_sizes
         with pytest.raises(ValueError, match=f"batch_size must be a whole number >= 1, got {bad}"):
             seq2seq_accuracy(model, x, t, batch_size=bad)
     assert seq2seq_accuracy(model, x, t, batch_size=1) == seq2seq_accuracy(model, x, t)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_regression_start_id_is_an_integer_id_of_the_vocabulary(name):
+    # 6.7 (and arrays of floats) were truncated to 6, True read as 1, '_', None and 2**64 failed
+    # in int(), a per-row list of the wrong length in NumPy's broadcasting, nan blamed xs.
+    model = MODELS[name](V, 3, 4, seed=0)
+    xs = np.ones((2, 5), int)
+    where = f"{name}.generate_batch: start_id must"
+    for bad in (6.7, np.array([6.7, 1.0]), True, "_", None, np.nan):
+        with pytest.raises(TypeError, match=f"{where} be an integer id"):
+            model.generate_batch(xs, bad, 3)
+    for bad in (2**64, V, -1, [1, V]):
+        with pytest.raises(ValueError, match=rf"{where} .*in \[0, {V}\) for a vocabulary of {V}"):
+            model.generate_batch(xs, bad, 3)
+    for bad in ([1, 2, 3], [[1, 2]]):
+        with pytest.raises(
+            ValueError, match=rf"{where} be one id, or one id per row, shape \(2,\)"
+        ):
+            model.generate_batch(xs, bad, 3)
+    decoder = type(model.decoder).__name__
+    with pytest.raises(TypeError, match=f"{decoder}.generate_batch: start_id must be an integer"):
+        model.decoder.generate_batch(model.encoder.forward(xs), 1.5, 3)
+    expected = model.generate_batch(xs, 3, 4)  # NumPy's integers, one or one per row, still do
+    for start in (np.int64(3), np.uint8(3), np.array(3), np.array([3, 3], np.int32)):
+        np.testing.assert_array_equal(model.generate_batch(xs, start, 4), expected)
+    assert model.generate(xs[:1], np.int64(3), 4) == expected[0].tolist()

@@ -29,6 +29,7 @@ checks). ``params`` lists the arrays in the sequel's order, so its weight files 
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any
 
@@ -51,6 +52,40 @@ __all__ = [
     "eval_seq2seq",
     "seq2seq_accuracy",
 ]
+
+
+def _start_ids(start_id: Any, n: int, vocab_size: int, where: str) -> np.ndarray:
+    """``start_id`` as n ids (n,) on the host: one id for every row, or one per row.
+
+    An id is a Python or NumPy integer in [0, vocab_size); a float is refused rather than
+    truncated, and a bool rather than read as 0 or 1.
+    """
+    if isinstance(start_id, numbers.Integral) and not isinstance(start_id, bool):
+        value = int(start_id)  # a Python int of any size, compared exactly
+        if not 0 <= value < vocab_size:
+            raise ValueError(
+                f"{where}: start_id must be an id in [0, {vocab_size}) for a vocabulary of "
+                f"{vocab_size}, got {value}"
+            )
+        return np.full(n, value, dtype=int)
+    ids = as_numpy(as_array(start_id, where, name="start_id"))
+    if ids.dtype.kind not in "iu":
+        got = f"an array of dtype {ids.dtype}" if ids.ndim else repr(start_id)
+        raise TypeError(
+            f"{where}: start_id must be an integer id, or an integer array of one id per row, "
+            f"got {got}"
+        )
+    if ids.ndim > 1 or (ids.ndim == 1 and len(ids) != n):
+        raise ValueError(
+            f"{where}: start_id must be one id, or one id per row, shape ({n},), got shape "
+            f"{ids.shape}"
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"{where}: start_id must hold ids in [0, {vocab_size}) for a vocabulary of "
+            f"{vocab_size}, got values from {ids.min()} to {ids.max()}"
+        )
+    return np.broadcast_to(ids.astype(int), (n,))
 
 
 class Encoder:
@@ -131,6 +166,10 @@ class _Decoding:
         """The LSTM's and the affine layer's input widths."""
         raise NotImplementedError
 
+    @property
+    def vocab_size(self) -> int:
+        return self.embed.params[0].shape[0]
+
     def _begin(self, state: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -145,9 +184,9 @@ class _Decoding:
         where = f"{type(self).__name__}.generate_batch"
         sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
         state = as_array(state, where, name="state")
+        n = len(state)
+        x = _start_ids(start_id, n, self.vocab_size, where).reshape(n, 1)
         self._begin(state)
-        n = len(self.lstm.h)  # type: ignore[arg-type]
-        x = np.broadcast_to(as_numpy(start_id).astype(int), (n,)).reshape(n, 1)
         sampled = get_array_module(state).empty((n, sample_size), dtype=int)  # on the device
         for t in range(sample_size):
             x = self._step(x).argmax(axis=-1)
@@ -301,7 +340,9 @@ class Seq2seq(BaseModel):
         """Greedy answers to N questions ``xs`` (N, T): ids (N, sample_size)."""
         where = f"{type(self).__name__}.generate_batch"
         sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
-        return self.decoder.generate_batch(self.encoder.forward(xs), start_id, sample_size)
+        state = self.encoder.forward(xs)
+        start_id = _start_ids(start_id, len(state), self.decoder.vocab_size, where)
+        return self.decoder.generate_batch(state, start_id, sample_size)
 
     def generate(self, xs: npt.ArrayLike, start_id: int, sample_size: int) -> list[int]:
         """The sequel's: the answer to one question ``xs`` (1, T), a list of ``sample_size`` ids."""
