@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from test_sequel_gradcheck import numgrad
 
 from layerwise.book_weights import RefusedPickleError
 from layerwise.container import ModelFileError
-from layerwise.sequel.attention import AttentionSeq2seq
+from layerwise.sequel.attention import AttentionDecoder, AttentionEncoder, AttentionSeq2seq
 from layerwise.sequel.dataset import sequence
 from layerwise.sequel.optimizer import Adam
 from layerwise.sequel.rnnlm_gen import BetterRnnlmGen, RnnlmGen
@@ -478,3 +479,35 @@ def test_regression_start_id_is_an_integer_id_of_the_vocabulary(name):
     for start in (np.int64(3), np.uint8(3), np.array(3), np.array([3, 3], np.int32)):
         np.testing.assert_array_equal(model.generate_batch(xs, start, 4), expected)
     assert model.generate(xs[:1], np.int64(3), 4) == expected[0].tolist()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        Encoder,
+        Decoder,
+        PeekyDecoder,
+        AttentionEncoder,
+        AttentionDecoder,
+        Seq2seq,
+        PeekySeq2seq,
+        AttentionSeq2seq,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_regression_sizes_are_whole_numbers_of_at_least_one(cls):
+    # 0 drew empty weights with a divide-by-zero warning; -1, 13.5, '13' and True failed inside
+    # NumPy (True drew one column).
+    for sizes, name, got in [
+        ((0, 4, 8), "vocab_size", "0"),
+        ((9, -1, 8), "wordvec_size", "-1"),
+        ((9, 4, 13.5), "hidden_size", "13.5"),
+        (("13", 4, 8), "vocab_size", "'13'"),
+        ((9, True, 8), "wordvec_size", "True"),
+    ]:
+        message = f"^{cls.__name__}: {name} must be a whole number >= 1, got {re.escape(got)}$"
+        with pytest.raises(ValueError, match=message):
+            cls(*sizes)
+    same = cls(np.int64(9), np.int32(4), 8, seed=0)  # NumPy integers draw the same weights
+    for p, q in zip(same.params, cls(9, 4, 8, seed=0).params, strict=True):
+        np.testing.assert_array_equal(p, q)

@@ -24,7 +24,9 @@ The constructors are the sequel's, ``(vocab_size, wordvec_size, hidden_size)``, 
 initialisation (embeddings ``N(0, 1) / 100``, weights ``N(0, 1) / sqrt(fan_in)``, biases 0)
 drawn from ``seed=`` in ``dtype=`` (keyword-only; float32 by default, float64 for gradient
 checks). ``params`` lists the arrays in the sequel's order, so its weight files load
-(:meth:`~layerwise.sequel.weights.SequelParams.load_params`).
+(:meth:`~layerwise.sequel.weights.SequelParams.load_params`). Each size must be a whole
+number, at least 1; ``dtype``, as in the language models, is not checked: give a floating type
+(an integer one casts the drawn weights to whole numbers, mostly 0, then stored as float64).
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ __all__ = [
     "eval_seq2seq",
     "seq2seq_accuracy",
 ]
+
+
+def _sizes(
+    where: str, vocab_size: Any, wordvec_size: Any, hidden_size: Any
+) -> tuple[int, int, int]:
+    """V, D and H as whole numbers >= 1 (0 would draw empty weights and divide by 0)."""
+    return (
+        check_number(vocab_size, where, "vocab_size", low=1, integer=True),
+        check_number(wordvec_size, where, "wordvec_size", low=1, integer=True),
+        check_number(hidden_size, where, "hidden_size", low=1, integer=True),
+    )
 
 
 def _start_ids(start_id: Any, n: int, vocab_size: int, where: str) -> np.ndarray:
@@ -107,9 +120,10 @@ class Encoder:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         w = InitialWeights(seed, dtype)
-        self.embed = TimeEmbedding(w.normal(vocab_size, wordvec_size, 0.01))
-        self.lstm = TimeLSTM(*w.recurrent(wordvec_size, hidden_size, 4), stateful=False)
+        self.embed = TimeEmbedding(w.normal(V, D, 0.01))
+        self.lstm = TimeLSTM(*w.recurrent(D, H, 4), stateful=False)
         self.params = self.embed.params + self.lstm.params
         self.grads = self.embed.grads + self.lstm.grads
         self.hs: np.ndarray | None = None
@@ -142,7 +156,7 @@ class _Decoding:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        V, D, H = vocab_size, wordvec_size, hidden_size
+        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         lstm_in, affine_in = self._input_sizes(D, H)
         w = InitialWeights(seed, dtype)
         # The sequel draws each array in this order, scaled by its own fan-in.
@@ -314,8 +328,8 @@ class Seq2seq(BaseModel):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        sizes = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         rng = np.random.default_rng(seed)  # one stream: the encoder's arrays, then the decoder's
-        sizes = (vocab_size, wordvec_size, hidden_size)
         self.encoder = self.encoder_class(*sizes, seed=rng, dtype=dtype)
         self.decoder = self.decoder_class(*sizes, seed=rng, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()
