@@ -511,3 +511,13 @@ def test_regression_sizes_are_whole_numbers_of_at_least_one(cls):
     same = cls(np.int64(9), np.int32(4), 8, seed=0)  # NumPy integers draw the same weights
     for p, q in zip(same.params, cls(9, 4, 8, seed=0).params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+def test_regression_encoders_check_dh():
+    # Encoder.backward(dh (2, 7)) with H = 8 failed in a bare broadcast.
+    for cls, shape in ((Encoder, (2, 8)), (AttentionEncoder, (2, 5, 8))):
+        encoder = cls(V, 4, 8, seed=0)
+        encoder.forward(np.ones((2, 5), int))
+        expected = re.escape(f"{cls.__name__}.backward: dout must have the shape of the forward ")
+        with pytest.raises(ValueError, match=expected + re.escape(f"output, {shape}, got")):
+            encoder.backward(np.ones((2, 7)))

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_number
+from .._checks import as_array, check_dout, check_number
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from .base_model import BaseModel
@@ -135,6 +135,8 @@ class Encoder:
     def backward(self, dh: npt.ArrayLike) -> None:
         if self.hs is None:
             raise backward_before_forward(self)
+        N, _, H = self.hs.shape
+        dh = check_dout(dh, (N, H), type(self).__name__, self.hs.dtype)
         dhs = np.zeros_like(self.hs)
         dhs[:, -1, :] = dh  # only the last state was used
         self.embed.backward(self.lstm.backward(dhs))
