@@ -521,3 +521,27 @@ def test_regression_encoders_check_dh():
         expected = re.escape(f"{cls.__name__}.backward: dout must have the shape of the forward ")
         with pytest.raises(ValueError, match=expected + re.escape(f"output, {shape}, got")):
             encoder.backward(np.ones((2, 7)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_regression_decoders_check_their_start_state(name):
+    # PeekyDecoder.forward(xs, None) or h (8,) raised an IndexError, Decoder.forward(xs, None)
+    # started from zeros, an h of the wrong width was blamed on xs, an enc_hs of two axes on h,
+    # and xs and ts of different numbers of rows on a stateful TimeLSTM's h.
+    model = MODELS[name](V, 4, 8, seed=0)
+    decoder = type(model.decoder).__name__
+    state_name = "enc_hs" if name == "AttentionSeq2seq" else "h"
+    good = np.ones((2, 5, 8) if name == "AttentionSeq2seq" else (2, 8))
+    xs = np.ones((2, 3), int)
+    with pytest.raises(TypeError, match=f"{decoder}.forward: expected {state_name}, .*got None"):
+        model.decoder.forward(xs, None)
+    wrong = rf"{decoder}.forward: expected a non-empty {state_name} of shape \(2, .*8\) for xs's 2"
+    for bad in (good[0], good[:1], good[..., :6], good[:, :0]):
+        with pytest.raises(ValueError, match=wrong):
+            model.decoder.forward(xs, bad)
+    for bad in (good[0], good[..., :6], good[:, :0]):
+        with pytest.raises(ValueError, match=f"{decoder}.generate_batch: expected a non-empty"):
+            model.decoder.generate_batch(bad, 1, 3)
+    assert model.decoder.forward(xs, good).shape == (2, 3, V)
+    with pytest.raises(ValueError, match=f"{name}.forward: xs and ts must have the same number"):
+        model.forward(np.ones((2, 4), int), np.ones((1, 3), int))

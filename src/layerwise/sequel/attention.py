@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, as_float_array, check_dout
+from .._checks import as_float_array, check_dout
 from .._types import StrPath
 from ..backend import as_numpy, get_array_module
 from ..functions import softmax
@@ -235,6 +235,9 @@ class AttentionDecoder(_Decoding):
     returns denc_hs (N, Te, H), the attention's gradient plus ``lstm.dh`` at the last step.
     """
 
+    state_name = "enc_hs"
+    state_ndim = 3
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.attention = TimeAttention()
@@ -250,7 +253,7 @@ class AttentionDecoder(_Decoding):
         return self.affine.forward(np.concatenate((c, dec_hs), axis=2))
 
     def forward(self, xs: npt.ArrayLike, enc_hs: npt.ArrayLike) -> np.ndarray:
-        enc_hs = as_array(enc_hs, "AttentionDecoder.forward", name="enc_hs")
+        xs, enc_hs = self._inputs(xs, enc_hs, "AttentionDecoder.forward")
         self.lstm.set_state(enc_hs[:, -1])
         return self._attend(xs, enc_hs)
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_dout, check_number
+from .._checks import as_array, as_float_array, check_dout, check_number
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from .base_model import BaseModel
@@ -146,8 +146,12 @@ class _Decoding:
     """Embedding, a stateful LSTM and an affine layer; greedy generation over a batch.
 
     A subclass gives ``_begin(state)`` (set the LSTM's start, keep what the steps need) and
-    ``_step(x)``: ids (N, 1) to scores (N, 1, V).
+    ``_step(x)``: ids (N, 1) to scores (N, 1, V); ``state_name`` and ``state_ndim`` say what
+    the encoder hands it: ``h`` (N, H) or ``enc_hs`` (N, Te, H).
     """
+
+    state_name = "h"
+    state_ndim = 2
 
     def __init__(
         self,
@@ -186,6 +190,35 @@ class _Decoding:
     def vocab_size(self) -> int:
         return self.embed.params[0].shape[0]
 
+    def _start_state(self, state: Any, n: int | None, where: str) -> np.ndarray:
+        """The encoder's output as a float array of shape (N, H) or (N, Te, H), N >= 1 (and
+        ``n``, xs's rows, where given)."""
+        H, name = self.lstm.hidden_size, self.state_name
+        N = "N" if n is None else n
+        shape = f"({N}, {H})" if self.state_ndim == 2 else f"({N}, Te, {H})"
+        shape += "" if n is None else f" for xs's {n} rows"
+        if state is None:  # the sequel's Decoder started from zeros, its PeekyDecoder failed
+            raise TypeError(
+                f"{where}: expected {name}, the encoder's output of shape {shape}, got None"
+            )
+        state = as_float_array(state, where, name=name)
+        if (
+            state.ndim != self.state_ndim
+            or state.shape[-1] != H
+            or 0 in state.shape
+            or (n is not None and len(state) != n)
+        ):
+            raise ValueError(
+                f"{where}: expected a non-empty {name} of shape {shape}, got {state.shape}"
+            )
+        return state
+
+    def _inputs(self, xs: Any, state: Any, where: str) -> tuple[Any, np.ndarray]:
+        """forward's ``xs`` and checked start state, of as many rows as ``xs``."""
+        xs = as_array(xs, where, name="xs")
+        n = len(xs) if xs.ndim == 2 else None  # otherwise TimeEmbedding says what xs must be
+        return xs, self._start_state(state, n, where)
+
     def _begin(self, state: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -199,7 +232,7 @@ class _Decoding:
         """
         where = f"{type(self).__name__}.generate_batch"
         sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
-        state = as_array(state, where, name="state")
+        state = self._start_state(state, None, where)
         n = len(state)
         x = _start_ids(start_id, n, self.vocab_size, where).reshape(n, 1)
         self._begin(state)
@@ -239,6 +272,7 @@ class Decoder(_Decoding):
         return D, H
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
+        xs, h = self._inputs(xs, h, "Decoder.forward")
         self.lstm.set_state(h)
         return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
 
@@ -278,7 +312,7 @@ class PeekyDecoder(_Decoding):
         return self.affine.forward(np.concatenate((hs, out), axis=2))
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
-        h = as_array(h, "PeekyDecoder.forward", name="h")
+        xs, h = self._inputs(xs, h, "PeekyDecoder.forward")
         self.lstm.set_state(h)
         self.cache = h.shape[1]
         return self._peek(h, xs)
@@ -339,11 +373,17 @@ class Seq2seq(BaseModel):
         self.grads = self.encoder.grads + self.decoder.grads
 
     def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike) -> np.floating:
-        ts = as_array(ts, f"{type(self).__name__}.forward", name="ts")
+        where = f"{type(self).__name__}.forward"
+        xs, ts = as_array(xs, where, name="xs"), as_array(ts, where, name="ts")
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(
-                f"{type(self).__name__}.forward: expected ts of shape (N, T) with T >= 2 (the "
-                f"start symbol, then the answer), got {ts.shape}"
+                f"{where}: expected ts of shape (N, T) with T >= 2 (the start symbol, then the "
+                f"answer), got {ts.shape}"
+            )
+        if xs.ndim == 2 and len(xs) != len(ts):  # xs of another rank: the encoder says so
+            raise ValueError(
+                f"{where}: xs and ts must have the same number of rows (one answer per "
+                f"question), got xs of shape {xs.shape} and ts of shape {ts.shape}"
             )
         decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]
         score = self.decoder.forward(decoder_xs, self.encoder.forward(xs))
