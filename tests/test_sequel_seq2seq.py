@@ -545,3 +545,14 @@ def test_regression_decoders_check_their_start_state(name):
     assert model.decoder.forward(xs, good).shape == (2, 3, V)
     with pytest.raises(ValueError, match=f"{name}.forward: xs and ts must have the same number"):
         model.forward(np.ones((2, 4), int), np.ones((1, 3), int))
+
+
+def test_regression_eval_seq2seq_refuses_an_empty_answer_and_names_a_missing_id():
+    # An empty correct raised an IndexError, an id missing from id_to_char a bare KeyError.
+    model = Seq2seq(V, 3, 4, seed=0)
+    id_to_char = {i: str(i) for i in range(V) if i != 2}
+    q = np.array([[1, 2, 3]])
+    with pytest.raises(ValueError, match="correct must hold the start symbol, then the answer"):
+        eval_seq2seq(model, q, np.array([], int), id_to_char)
+    with pytest.raises(ValueError, match=f"id 2 in the question is not in id_to_char \\({V - 1}"):
+        eval_seq2seq(model, q, np.array([0, 1, 1]), id_to_char)

@@ -426,10 +426,14 @@ def eval_seq2seq(
     the guess are printed, the guess marked right or wrong.
     """
     correct = as_numpy(correct).reshape(-1)
+    if not correct.size:
+        raise ValueError(
+            "eval_seq2seq: correct must hold the start symbol, then the answer; got an empty array"
+        )
     guess = model.generate(question, int(correct[0]), len(correct) - 1)
-    text = "".join(id_to_char[int(c)] for c in as_numpy(question).reshape(-1))
-    answer = "".join(id_to_char[int(c)] for c in correct[1:])
-    guessed = "".join(id_to_char[int(c)] for c in guess)
+    text = _chars(as_numpy(question).reshape(-1), id_to_char, "the question")
+    answer = _chars(correct[1:], id_to_char, "the correct answer")
+    guessed = _chars(guess, id_to_char, "the model's answer")
     if verbose:
         colors = {"ok": "\033[92m", "fail": "\033[91m", "close": "\033[0m"}
         print("Q", text[::-1] if is_reverse else text)
@@ -443,6 +447,17 @@ def eval_seq2seq(
         print(mark + " " + guessed)
         print("---")
     return int(answer == guessed)
+
+
+def _chars(ids: Any, id_to_char: dict[int, str], what: str) -> str:
+    """``ids`` as text; an id that ``id_to_char`` lacks is a ValueError naming it."""
+    try:
+        return "".join(id_to_char[int(i)] for i in ids)
+    except KeyError as err:
+        raise ValueError(
+            f"eval_seq2seq: id {err.args[0]!r} in {what} is not in id_to_char "
+            f"({len(id_to_char)} ids)"
+        ) from err
 
 
 def seq2seq_accuracy(
