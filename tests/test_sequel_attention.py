@@ -4,6 +4,7 @@ code, and the sequel's pretrained date model."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -210,3 +211,23 @@ def test_the_sequels_pretrained_date_model_converts_its_test_dates():
         start = int(t_test[0, 0])  # '_'
         book_answers = [[int(i) for i in book.generate(x_test[[k]], start, 10)] for k in range(40)]
     assert model.generate_batch(x_test[:40], start, 10).tolist() == book_answers
+
+
+def test_regression_backward_checks_dout_against_the_forward_output():
+    # A dout of another shape failed inside matmul, or (N 1 for 2) was broadcast into a wrong
+    # gradient without a word; a scalar raised an IndexError.
+    rng = np.random.default_rng(6)
+    hs, h, a = rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 4)), np.full((2, 5), 0.2)
+    cases = [
+        (TimeAttention(), (hs, rng.standard_normal((2, 3, 4))), [np.ones((2, 3, 5))], (2, 3, 4)),
+        (Attention(), (hs, h), [np.ones((2, 5)), 1.0, np.ones((1, 4))], (2, 4)),
+        (WeightSum(), (hs, a), [np.ones((1, 4)), 1.0], (2, 4)),
+        (AttentionWeight(), (hs, h), [np.ones((2, 4)), np.ones((1, 5))], (2, 5)),
+    ]
+    for layer, args, bads, shape in cases:
+        out = layer.forward(*args)
+        message = f"{type(layer).__name__}.backward: dout must have the shape of the forward"
+        for bad in bads:
+            with pytest.raises(ValueError, match=re.escape(f"{message} output, {shape}, got")):
+                layer.backward(bad)
+        assert [g.shape for g in layer.backward(np.ones_like(out))] == [a.shape for a in args]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from test_sequel_gradcheck import numgrad
 
 from layerwise.book_weights import RefusedPickleError
 from layerwise.container import ModelFileError
-from layerwise.sequel.attention import AttentionSeq2seq
+from layerwise.sequel.attention import AttentionDecoder, AttentionEncoder, AttentionSeq2seq
 from layerwise.sequel.dataset import sequence
 from layerwise.sequel.optimizer import Adam
 from layerwise.sequel.rnnlm_gen import BetterRnnlmGen, RnnlmGen
@@ -431,3 +432,127 @@ def test_the_sequels_rnnlm_weights_load_and_generate():
     p /= p.sum()
     entropy = -(p * np.log(p)).sum()
     assert entropy < 0.8 * np.log(10000)  # a trained model: much less than a uniform guess
+
+
+# ----------------------------------------------------------------------- checks
+
+
+def test_regression_seq2seq_accuracy_refuses_mismatched_data_and_bad_batch_sizes():
+    # A 1-row t was broadcast over every question (1.0), t of one column counted every empty
+    # answer right (1.0), a 1-D t raised an IndexError, N = 0 divided by zero, batch_size -1
+    # scored nothing (0.0), 0 failed in range() and 1.5 with a bare TypeError.
+    model = Seq2seq(V, 3, 4, seed=0)
+    x, t = np.ones((2, 3), int), np.array([[0, 1, 2], [0, 2, 3]])
+    for bad in (t[:1], t[0], t[:, :1]):
+        with pytest.raises(ValueError, match=r"same N, got x of shape \(2, 3\) and t of shape"):
+            seq2seq_accuracy(model, x, bad)
+    with pytest.raises(ValueError, match="0 rows: there are no questions to score"):
+        seq2seq_accuracy(model, x[:0], t[:0])
+    for bad in (-1, 0, 1.5):
+        with pytest.raises(ValueError, match=f"batch_size must be a whole number >= 1, got {bad}"):
+            seq2seq_accuracy(model, x, t, batch_size=bad)
+    assert seq2seq_accuracy(model, x, t, batch_size=1) == seq2seq_accuracy(model, x, t)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_regression_start_id_is_an_integer_id_of_the_vocabulary(name):
+    # 6.7 (and arrays of floats) were truncated to 6, True read as 1, '_', None and 2**64 failed
+    # in int(), a per-row list of the wrong length in NumPy's broadcasting, nan blamed xs.
+    model = MODELS[name](V, 3, 4, seed=0)
+    xs = np.ones((2, 5), int)
+    where = f"{name}.generate_batch: start_id must"
+    for bad in (6.7, np.array([6.7, 1.0]), True, "_", None, np.nan):
+        with pytest.raises(TypeError, match=f"{where} be an integer id"):
+            model.generate_batch(xs, bad, 3)
+    for bad in (2**64, V, -1, [1, V]):
+        with pytest.raises(ValueError, match=rf"{where} .*in \[0, {V}\) for a vocabulary of {V}"):
+            model.generate_batch(xs, bad, 3)
+    for bad in ([1, 2, 3], [[1, 2]]):
+        with pytest.raises(
+            ValueError, match=rf"{where} be one id, or one id per row, shape \(2,\)"
+        ):
+            model.generate_batch(xs, bad, 3)
+    decoder = type(model.decoder).__name__
+    with pytest.raises(TypeError, match=f"{decoder}.generate_batch: start_id must be an integer"):
+        model.decoder.generate_batch(model.encoder.forward(xs), 1.5, 3)
+    expected = model.generate_batch(xs, 3, 4)  # NumPy's integers, one or one per row, still do
+    for start in (np.int64(3), np.uint8(3), np.array(3), np.array([3, 3], np.int32)):
+        np.testing.assert_array_equal(model.generate_batch(xs, start, 4), expected)
+    assert model.generate(xs[:1], np.int64(3), 4) == expected[0].tolist()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        Encoder,
+        Decoder,
+        PeekyDecoder,
+        AttentionEncoder,
+        AttentionDecoder,
+        Seq2seq,
+        PeekySeq2seq,
+        AttentionSeq2seq,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_regression_sizes_are_whole_numbers_of_at_least_one(cls):
+    # 0 drew empty weights with a divide-by-zero warning; -1, 13.5, '13' and True failed inside
+    # NumPy (True drew one column).
+    for sizes, name, got in [
+        ((0, 4, 8), "vocab_size", "0"),
+        ((9, -1, 8), "wordvec_size", "-1"),
+        ((9, 4, 13.5), "hidden_size", "13.5"),
+        (("13", 4, 8), "vocab_size", "'13'"),
+        ((9, True, 8), "wordvec_size", "True"),
+    ]:
+        message = f"^{cls.__name__}: {name} must be a whole number >= 1, got {re.escape(got)}$"
+        with pytest.raises(ValueError, match=message):
+            cls(*sizes)
+    same = cls(np.int64(9), np.int32(4), 8, seed=0)  # NumPy integers draw the same weights
+    for p, q in zip(same.params, cls(9, 4, 8, seed=0).params, strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_regression_encoders_check_dh():
+    # Encoder.backward(dh (2, 7)) with H = 8 failed in a bare broadcast.
+    for cls, shape in ((Encoder, (2, 8)), (AttentionEncoder, (2, 5, 8))):
+        encoder = cls(V, 4, 8, seed=0)
+        encoder.forward(np.ones((2, 5), int))
+        expected = re.escape(f"{cls.__name__}.backward: dout must have the shape of the forward ")
+        with pytest.raises(ValueError, match=expected + re.escape(f"output, {shape}, got")):
+            encoder.backward(np.ones((2, 7)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_regression_decoders_check_their_start_state(name):
+    # PeekyDecoder.forward(xs, None) or h (8,) raised an IndexError, Decoder.forward(xs, None)
+    # started from zeros, an h of the wrong width was blamed on xs, an enc_hs of two axes on h,
+    # and xs and ts of different numbers of rows on a stateful TimeLSTM's h.
+    model = MODELS[name](V, 4, 8, seed=0)
+    decoder = type(model.decoder).__name__
+    state_name = "enc_hs" if name == "AttentionSeq2seq" else "h"
+    good = np.ones((2, 5, 8) if name == "AttentionSeq2seq" else (2, 8))
+    xs = np.ones((2, 3), int)
+    with pytest.raises(TypeError, match=f"{decoder}.forward: expected {state_name}, .*got None"):
+        model.decoder.forward(xs, None)
+    wrong = rf"{decoder}.forward: expected a non-empty {state_name} of shape \(2, .*8\) for xs's 2"
+    for bad in (good[0], good[:1], good[..., :6], good[:, :0]):
+        with pytest.raises(ValueError, match=wrong):
+            model.decoder.forward(xs, bad)
+    for bad in (good[0], good[..., :6], good[:, :0]):
+        with pytest.raises(ValueError, match=f"{decoder}.generate_batch: expected a non-empty"):
+            model.decoder.generate_batch(bad, 1, 3)
+    assert model.decoder.forward(xs, good).shape == (2, 3, V)
+    with pytest.raises(ValueError, match=f"{name}.forward: xs and ts must have the same number"):
+        model.forward(np.ones((2, 4), int), np.ones((1, 3), int))
+
+
+def test_regression_eval_seq2seq_refuses_an_empty_answer_and_names_a_missing_id():
+    # An empty correct raised an IndexError, an id missing from id_to_char a bare KeyError.
+    model = Seq2seq(V, 3, 4, seed=0)
+    id_to_char = {i: str(i) for i in range(V) if i != 2}
+    q = np.array([[1, 2, 3]])
+    with pytest.raises(ValueError, match="correct must hold the start symbol, then the answer"):
+        eval_seq2seq(model, q, np.array([], int), id_to_char)
+    with pytest.raises(ValueError, match=f"id 2 in the question is not in id_to_char \\({V - 1}"):
+        eval_seq2seq(model, q, np.array([0, 1, 1]), id_to_char)

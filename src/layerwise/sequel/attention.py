@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, as_dtype, as_float_array
+from .._checks import as_float_array, check_dout
 from .._types import StrPath
 from ..backend import as_numpy, get_array_module
 from ..functions import softmax
+from ..layers.base import backward_before_forward
 from .base import SequelLayer, register_sequel_layer
 from .seq2seq import Encoder, Seq2seq, _Decoding
 
@@ -99,7 +100,7 @@ class WeightSum(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs, a = self.cache
-        dc = as_dtype(as_array(dc, "WeightSum.backward", name="dc"), hs.dtype)
+        dc = check_dout(dc, (hs.shape[0], hs.shape[2]), "WeightSum", hs.dtype)
         return a[:, :, None] * dc[:, None, :], (hs @ dc[:, :, None])[:, :, 0]
 
 
@@ -127,7 +128,7 @@ class AttentionWeight(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs, h, a = self.cache
-        da = as_dtype(as_array(da, "AttentionWeight.backward", name="da"), hs.dtype)
+        da = check_dout(da, a.shape, "AttentionWeight", hs.dtype)
         ds = _softmax_backward(a, da)
         return ds[:, :, None] * h[:, None, :], (ds[:, None, :] @ hs)[:, 0]
 
@@ -152,6 +153,10 @@ class Attention(SequelLayer):
         return self.weight_sum_layer.forward(hs, a)
 
     def backward(self, dc: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        if self.weight_sum_layer.cache is None:
+            raise self._not_ready()
+        hs = self.weight_sum_layer.cache[0]
+        dc = check_dout(dc, (hs.shape[0], hs.shape[2]), "Attention", hs.dtype)
         dhs0, da = self.weight_sum_layer.backward(dc)
         dhs1, dh = self.attention_weight_layer.backward(da)
         return dhs0 + dhs1, dh
@@ -198,7 +203,7 @@ class TimeAttention(SequelLayer):
         if self.cache is None:
             raise self._not_ready()
         hs_enc, hs_dec, A = self.cache
-        dC = as_dtype(as_array(dout, "TimeAttention.backward", name="dout"), hs_enc.dtype)
+        dC = check_dout(dout, hs_dec.shape, "TimeAttention", hs_enc.dtype)
         dS = _softmax_backward(A, dC @ hs_enc.transpose(0, 2, 1))
         dhs_enc = A.transpose(0, 2, 1) @ dC + dS.transpose(0, 2, 1) @ hs_dec
         return dhs_enc, dS @ hs_enc
@@ -212,6 +217,9 @@ class AttentionEncoder(Encoder):
         return self.hs
 
     def backward(self, dhs: npt.ArrayLike) -> None:
+        if self.hs is None:
+            raise backward_before_forward(self)
+        dhs = check_dout(dhs, self.hs.shape, type(self).__name__, self.hs.dtype)
         self.embed.backward(self.lstm.backward(dhs))
 
 
@@ -226,6 +234,9 @@ class AttentionDecoder(_Decoding):
     forward(xs (N, T) ids, enc_hs (N, Te, H)) returns scores (N, T, V); backward(dscore)
     returns denc_hs (N, Te, H), the attention's gradient plus ``lstm.dh`` at the last step.
     """
+
+    state_name = "enc_hs"
+    state_ndim = 3
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -242,7 +253,7 @@ class AttentionDecoder(_Decoding):
         return self.affine.forward(np.concatenate((c, dec_hs), axis=2))
 
     def forward(self, xs: npt.ArrayLike, enc_hs: npt.ArrayLike) -> np.ndarray:
-        enc_hs = as_array(enc_hs, "AttentionDecoder.forward", name="enc_hs")
+        xs, enc_hs = self._inputs(xs, enc_hs, "AttentionDecoder.forward")
         self.lstm.set_state(enc_hs[:, -1])
         return self._attend(xs, enc_hs)
 

@@ -24,18 +24,21 @@ The constructors are the sequel's, ``(vocab_size, wordvec_size, hidden_size)``, 
 initialisation (embeddings ``N(0, 1) / 100``, weights ``N(0, 1) / sqrt(fan_in)``, biases 0)
 drawn from ``seed=`` in ``dtype=`` (keyword-only; float32 by default, float64 for gradient
 checks). ``params`` lists the arrays in the sequel's order, so its weight files load
-(:meth:`~layerwise.sequel.weights.SequelParams.load_params`).
+(:meth:`~layerwise.sequel.weights.SequelParams.load_params`). Each size must be a whole
+number, at least 1; ``dtype``, as in the language models, is not checked: give a floating type
+(an integer one casts the drawn weights to whole numbers, mostly 0, then stored as float64).
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_number
+from .._checks import as_array, as_float_array, check_dout, check_number
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from .base_model import BaseModel
@@ -51,6 +54,51 @@ __all__ = [
     "eval_seq2seq",
     "seq2seq_accuracy",
 ]
+
+
+def _sizes(
+    where: str, vocab_size: Any, wordvec_size: Any, hidden_size: Any
+) -> tuple[int, int, int]:
+    """V, D and H as whole numbers >= 1 (0 would draw empty weights and divide by 0)."""
+    return (
+        check_number(vocab_size, where, "vocab_size", low=1, integer=True),
+        check_number(wordvec_size, where, "wordvec_size", low=1, integer=True),
+        check_number(hidden_size, where, "hidden_size", low=1, integer=True),
+    )
+
+
+def _start_ids(start_id: Any, n: int, vocab_size: int, where: str) -> np.ndarray:
+    """``start_id`` as n ids (n,) on the host: one id for every row, or one per row.
+
+    An id is a Python or NumPy integer in [0, vocab_size); a float is refused rather than
+    truncated, and a bool rather than read as 0 or 1.
+    """
+    if isinstance(start_id, numbers.Integral) and not isinstance(start_id, bool):
+        value = int(start_id)  # a Python int of any size, compared exactly
+        if not 0 <= value < vocab_size:
+            raise ValueError(
+                f"{where}: start_id must be an id in [0, {vocab_size}) for a vocabulary of "
+                f"{vocab_size}, got {value}"
+            )
+        return np.full(n, value, dtype=int)
+    ids = as_numpy(as_array(start_id, where, name="start_id"))
+    if ids.dtype.kind not in "iu":
+        got = f"an array of dtype {ids.dtype}" if ids.ndim else repr(start_id)
+        raise TypeError(
+            f"{where}: start_id must be an integer id, or an integer array of one id per row, "
+            f"got {got}"
+        )
+    if ids.ndim > 1 or (ids.ndim == 1 and len(ids) != n):
+        raise ValueError(
+            f"{where}: start_id must be one id, or one id per row, shape ({n},), got shape "
+            f"{ids.shape}"
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"{where}: start_id must hold ids in [0, {vocab_size}) for a vocabulary of "
+            f"{vocab_size}, got values from {ids.min()} to {ids.max()}"
+        )
+    return np.broadcast_to(ids.astype(int), (n,))
 
 
 class Encoder:
@@ -72,9 +120,10 @@ class Encoder:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         w = InitialWeights(seed, dtype)
-        self.embed = TimeEmbedding(w.normal(vocab_size, wordvec_size, 0.01))
-        self.lstm = TimeLSTM(*w.recurrent(wordvec_size, hidden_size, 4), stateful=False)
+        self.embed = TimeEmbedding(w.normal(V, D, 0.01))
+        self.lstm = TimeLSTM(*w.recurrent(D, H, 4), stateful=False)
         self.params = self.embed.params + self.lstm.params
         self.grads = self.embed.grads + self.lstm.grads
         self.hs: np.ndarray | None = None
@@ -86,6 +135,8 @@ class Encoder:
     def backward(self, dh: npt.ArrayLike) -> None:
         if self.hs is None:
             raise backward_before_forward(self)
+        N, _, H = self.hs.shape
+        dh = check_dout(dh, (N, H), type(self).__name__, self.hs.dtype)
         dhs = np.zeros_like(self.hs)
         dhs[:, -1, :] = dh  # only the last state was used
         self.embed.backward(self.lstm.backward(dhs))
@@ -95,8 +146,12 @@ class _Decoding:
     """Embedding, a stateful LSTM and an affine layer; greedy generation over a batch.
 
     A subclass gives ``_begin(state)`` (set the LSTM's start, keep what the steps need) and
-    ``_step(x)``: ids (N, 1) to scores (N, 1, V).
+    ``_step(x)``: ids (N, 1) to scores (N, 1, V); ``state_name`` and ``state_ndim`` say what
+    the encoder hands it: ``h`` (N, H) or ``enc_hs`` (N, Te, H).
     """
+
+    state_name = "h"
+    state_ndim = 2
 
     def __init__(
         self,
@@ -107,7 +162,7 @@ class _Decoding:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        V, D, H = vocab_size, wordvec_size, hidden_size
+        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         lstm_in, affine_in = self._input_sizes(D, H)
         w = InitialWeights(seed, dtype)
         # The sequel draws each array in this order, scaled by its own fan-in.
@@ -131,6 +186,39 @@ class _Decoding:
         """The LSTM's and the affine layer's input widths."""
         raise NotImplementedError
 
+    @property
+    def vocab_size(self) -> int:
+        return self.embed.params[0].shape[0]
+
+    def _start_state(self, state: Any, n: int | None, where: str) -> np.ndarray:
+        """The encoder's output as a float array of shape (N, H) or (N, Te, H), N >= 1 (and
+        ``n``, xs's rows, where given)."""
+        H, name = self.lstm.hidden_size, self.state_name
+        N = "N" if n is None else n
+        shape = f"({N}, {H})" if self.state_ndim == 2 else f"({N}, Te, {H})"
+        shape += "" if n is None else f" for xs's {n} rows"
+        if state is None:  # the sequel's Decoder started from zeros, its PeekyDecoder failed
+            raise TypeError(
+                f"{where}: expected {name}, the encoder's output of shape {shape}, got None"
+            )
+        state = as_float_array(state, where, name=name)
+        if (
+            state.ndim != self.state_ndim
+            or state.shape[-1] != H
+            or 0 in state.shape
+            or (n is not None and len(state) != n)
+        ):
+            raise ValueError(
+                f"{where}: expected a non-empty {name} of shape {shape}, got {state.shape}"
+            )
+        return state
+
+    def _inputs(self, xs: Any, state: Any, where: str) -> tuple[Any, np.ndarray]:
+        """forward's ``xs`` and checked start state, of as many rows as ``xs``."""
+        xs = as_array(xs, where, name="xs")
+        n = len(xs) if xs.ndim == 2 else None  # otherwise TimeEmbedding says what xs must be
+        return xs, self._start_state(state, n, where)
+
     def _begin(self, state: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -144,10 +232,10 @@ class _Decoding:
         """
         where = f"{type(self).__name__}.generate_batch"
         sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
-        state = as_array(state, where, name="state")
+        state = self._start_state(state, None, where)
+        n = len(state)
+        x = _start_ids(start_id, n, self.vocab_size, where).reshape(n, 1)
         self._begin(state)
-        n = len(self.lstm.h)  # type: ignore[arg-type]
-        x = np.broadcast_to(as_numpy(start_id).astype(int), (n,)).reshape(n, 1)
         sampled = get_array_module(state).empty((n, sample_size), dtype=int)  # on the device
         for t in range(sample_size):
             x = self._step(x).argmax(axis=-1)
@@ -184,6 +272,7 @@ class Decoder(_Decoding):
         return D, H
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
+        xs, h = self._inputs(xs, h, "Decoder.forward")
         self.lstm.set_state(h)
         return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
 
@@ -223,7 +312,7 @@ class PeekyDecoder(_Decoding):
         return self.affine.forward(np.concatenate((hs, out), axis=2))
 
     def forward(self, xs: npt.ArrayLike, h: npt.ArrayLike) -> np.ndarray:
-        h = as_array(h, "PeekyDecoder.forward", name="h")
+        xs, h = self._inputs(xs, h, "PeekyDecoder.forward")
         self.lstm.set_state(h)
         self.cache = h.shape[1]
         return self._peek(h, xs)
@@ -275,8 +364,8 @@ class Seq2seq(BaseModel):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        sizes = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
         rng = np.random.default_rng(seed)  # one stream: the encoder's arrays, then the decoder's
-        sizes = (vocab_size, wordvec_size, hidden_size)
         self.encoder = self.encoder_class(*sizes, seed=rng, dtype=dtype)
         self.decoder = self.decoder_class(*sizes, seed=rng, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()
@@ -284,11 +373,17 @@ class Seq2seq(BaseModel):
         self.grads = self.encoder.grads + self.decoder.grads
 
     def forward(self, xs: npt.ArrayLike, ts: npt.ArrayLike) -> np.floating:
-        ts = as_array(ts, f"{type(self).__name__}.forward", name="ts")
+        where = f"{type(self).__name__}.forward"
+        xs, ts = as_array(xs, where, name="xs"), as_array(ts, where, name="ts")
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(
-                f"{type(self).__name__}.forward: expected ts of shape (N, T) with T >= 2 (the "
-                f"start symbol, then the answer), got {ts.shape}"
+                f"{where}: expected ts of shape (N, T) with T >= 2 (the start symbol, then the "
+                f"answer), got {ts.shape}"
+            )
+        if xs.ndim == 2 and len(xs) != len(ts):  # xs of another rank: the encoder says so
+            raise ValueError(
+                f"{where}: xs and ts must have the same number of rows (one answer per "
+                f"question), got xs of shape {xs.shape} and ts of shape {ts.shape}"
             )
         decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]
         score = self.decoder.forward(decoder_xs, self.encoder.forward(xs))
@@ -301,7 +396,9 @@ class Seq2seq(BaseModel):
         """Greedy answers to N questions ``xs`` (N, T): ids (N, sample_size)."""
         where = f"{type(self).__name__}.generate_batch"
         sample_size = check_number(sample_size, where, "sample_size", low=0, integer=True)
-        return self.decoder.generate_batch(self.encoder.forward(xs), start_id, sample_size)
+        state = self.encoder.forward(xs)
+        start_id = _start_ids(start_id, len(state), self.decoder.vocab_size, where)
+        return self.decoder.generate_batch(state, start_id, sample_size)
 
     def generate(self, xs: npt.ArrayLike, start_id: int, sample_size: int) -> list[int]:
         """The sequel's: the answer to one question ``xs`` (1, T), a list of ``sample_size`` ids."""
@@ -329,10 +426,14 @@ def eval_seq2seq(
     the guess are printed, the guess marked right or wrong.
     """
     correct = as_numpy(correct).reshape(-1)
+    if not correct.size:
+        raise ValueError(
+            "eval_seq2seq: correct must hold the start symbol, then the answer; got an empty array"
+        )
     guess = model.generate(question, int(correct[0]), len(correct) - 1)
-    text = "".join(id_to_char[int(c)] for c in as_numpy(question).reshape(-1))
-    answer = "".join(id_to_char[int(c)] for c in correct[1:])
-    guessed = "".join(id_to_char[int(c)] for c in guess)
+    text = _chars(as_numpy(question).reshape(-1), id_to_char, "the question")
+    answer = _chars(correct[1:], id_to_char, "the correct answer")
+    guessed = _chars(guess, id_to_char, "the model's answer")
     if verbose:
         colors = {"ok": "\033[92m", "fail": "\033[91m", "close": "\033[0m"}
         print("Q", text[::-1] if is_reverse else text)
@@ -348,6 +449,17 @@ def eval_seq2seq(
     return int(answer == guessed)
 
 
+def _chars(ids: Any, id_to_char: dict[int, str], what: str) -> str:
+    """``ids`` as text; an id that ``id_to_char`` lacks is a ValueError naming it."""
+    try:
+        return "".join(id_to_char[int(i)] for i in ids)
+    except KeyError as err:
+        raise ValueError(
+            f"eval_seq2seq: id {err.args[0]!r} in {what} is not in id_to_char "
+            f"({len(id_to_char)} ids)"
+        ) from err
+
+
 def seq2seq_accuracy(
     model: Any, x: npt.ArrayLike, t: npt.ArrayLike, *, batch_size: int = 1000
 ) -> float:
@@ -356,7 +468,17 @@ def seq2seq_accuracy(
     :func:`eval_seq2seq` over every row, counted, but decoded ``batch_size`` questions at a
     time (``generate_batch``); ``t[:, 0]`` is each row's start symbol.
     """
-    x, t = as_array(x, "seq2seq_accuracy"), as_numpy(t)
+    where = "seq2seq_accuracy"
+    batch_size = check_number(batch_size, where, "batch_size", low=1, integer=True)
+    x, t = as_array(x, where), as_numpy(as_array(t, where, name="t"))
+    if x.ndim != 2 or t.ndim != 2 or t.shape[1] < 2 or len(x) != len(t):
+        raise ValueError(
+            f"{where}: expected questions x (N, Tq) and answers t (N, Ta) with Ta >= 2 (each "
+            f"row's start symbol, then its answer), the same N, got x of shape {x.shape} and t "
+            f"of shape {t.shape}"
+        )
+    if not len(x):
+        raise ValueError(f"{where}: x and t have 0 rows: there are no questions to score")
     correct = 0
     for start in range(0, len(x), batch_size):
         tb = t[start : start + batch_size]
