@@ -19,6 +19,7 @@ from layerwise.sequel.optimizer import SGD, Adam
 from layerwise.sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from layerwise.sequel.trainer import RnnlmTrainer, Trainer, remove_duplicate
 from layerwise.sequel.util import eval_perplexity
+from layerwise.sequel.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
 
 V = 7
 
@@ -349,3 +350,34 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert "layers/1/h" in model.state_dict() and "layers/1/h" not in state
     model.load_state_dict(state)  # no carried state saved: the layer starts from zeros again
     assert model.lstm_layer.h is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda *s, **k: SimpleRnnlm(*s, **k),
+        lambda *s, **k: Rnnlm(*s, **k),
+        lambda *s, **k: BetterRnnlm(*s, **k),
+        lambda V, D, H, **k: SimpleCBOW(V, H, **k),
+        lambda V, D, H, **k: SimpleSkipGram(V, H, **k),
+        lambda V, D, H, **k: CBOW(V, H, 1, np.arange(20) % max(int(V), 7), **k),
+        lambda V, D, H, **k: SkipGram(V, H, 1, np.arange(20) % max(int(V), 7), **k),
+    ],
+    ids=["SimpleRnnlm", "Rnnlm", "BetterRnnlm", "SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram"],
+)
+def test_regression_the_models_refuse_sizes_below_one_and_dtypes_not_float(make):
+    """0 drew empty weights with a divide-by-zero warning, -1 and 4.5 failed inside NumPy, and
+    dtype=int truncated the drawn weights to whole numbers (the embedding's all 0), then
+    stored as float64."""
+    name = type(make(9, 8, 8, seed=0)).__name__
+    must = f"^{name}: {{}} must be a whole number >= 1, got {{}}$"
+    with pytest.raises(ValueError, match=must.format("vocab_size", 0)):
+        make(0, 8, 8)
+    with pytest.raises(ValueError, match=must.format("hidden_size", -1)):
+        make(9, 8, -1)
+    for dtype in (int, np.float16):
+        with pytest.raises(ValueError, match=f"^{name}: dtype must be float32 or float64, got"):
+            make(9, 8, 8, dtype=dtype)
+    same = make(np.int64(9), 8, 8, seed=0)
+    for p, q in zip(same.params, make(9, 8, 8, seed=0).params, strict=True):
+        np.testing.assert_array_equal(p, q)  # NumPy integers draw the same weights

@@ -193,6 +193,24 @@ def test_rnnlm_gen_draws_from_the_softmax():
     assert np.abs(counts / 4000 - p).max() < 4 * np.sqrt(p * (1 - p) / 4000).max()
 
 
+@pytest.mark.parametrize("cls", [RnnlmGen, BetterRnnlmGen])
+def test_regression_language_model_generate_checks_start_id_and_sample_size(cls):
+    """A float start_id was truncated (6.7 read as 6), True read as 1; an id beyond the
+    vocabulary came back unread where sample_size was 1; a sample_size of 0 or less gave a
+    list of 1, and 2.5 one of 3."""
+    model = cls(vocab_size=10, wordvec_size=4, hidden_size=4, seed=0)
+    name = f"{cls.__name__}.generate"
+    for start_id, got in ((6.7, "6.7"), (True, "True"), (10, "10"), (-1, "-1"), ("1", "'1'")):
+        message = f"^{name}: start_id must be a whole number >= 0 and < 10, got {got}$"
+        with pytest.raises(ValueError, match=message):
+            model.generate(start_id, sample_size=1)
+    for size in (0, -3, 2.5):
+        with pytest.raises(ValueError, match=f"^{name}: sample_size must be a whole number >= 1"):
+            model.generate(1, sample_size=size)
+    assert model.generate(np.int64(3), sample_size=1) == [3]
+    assert len(model.generate(3, sample_size=np.int32(4), seed=0)) == 4
+
+
 def test_get_state_set_state_continue_a_text():
     rng = np.random.default_rng(0)
     for model in (
@@ -508,6 +526,10 @@ def test_regression_sizes_are_whole_numbers_of_at_least_one(cls):
         message = f"^{cls.__name__}: {name} must be a whole number >= 1, got {re.escape(got)}$"
         with pytest.raises(ValueError, match=message):
             cls(*sizes)
+    # dtype=int truncated the drawn weights to whole numbers (embeddings 0), stored as float64
+    for dtype in (int, np.float16, "U4"):
+        with pytest.raises(ValueError, match=f"^{cls.__name__}: dtype must be float32 or float64"):
+            cls(9, 4, 8, dtype=dtype)
     same = cls(np.int64(9), np.int32(4), 8, seed=0)  # NumPy integers draw the same weights
     for p, q in zip(same.params, cls(9, 4, 8, seed=0).params, strict=True):
         np.testing.assert_array_equal(p, q)

@@ -5,7 +5,8 @@ stateful recurrent layer (its state carried from one batch to the next, truncate
 an affine layer to V scores per step, and :class:`~layerwise.sequel.TimeSoftmaxWithLoss`.
 The constructors are the sequel's, with its initialisation (embedding ``N(0, 1) / 100``,
 weights ``N(0, 1) / sqrt(fan_in)``, biases 0) drawn from ``seed=`` (keyword-only; the sequel
-draws from NumPy's global state) in ``dtype=`` (float32 by default, the sequel's ``'f'``).
+draws from NumPy's global state) in ``dtype=`` (float32 by default, the sequel's ``'f'``;
+float64 for gradient checks; nothing else). Each size must be a whole number, at least 1.
 ``params`` lists the arrays in the sequel's order, so its weight files map position by position.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._checks import check_number
+from ..plans import check_dtype
 from .base_model import LayerStack
 from .time_layers import (
     TimeAffine,
@@ -29,13 +32,23 @@ from .time_layers import (
 __all__ = ["BetterRnnlm", "Rnnlm", "SimpleRnnlm"]
 
 
+def check_sizes(where: str, **sizes: Any) -> tuple[int, ...]:
+    """The sizes named (``vocab_size=V, ...``), each a whole number >= 1, in the order given
+    (0 would draw empty weights and scale them by ``1 / sqrt(0)``)."""
+    return tuple(check_number(v, where, name, low=1, integer=True) for name, v in sizes.items())
+
+
 class InitialWeights:
     """The sequel's initial weights, drawn in float64 from one generator and cast (the
-    language models here and the seq2seq models draw theirs through it)."""
+    language models here and the seq2seq models draw theirs through it).
 
-    def __init__(self, seed: Any, dtype: npt.DTypeLike) -> None:
+    ``dtype`` must be float32 or float64 (an integer type would cast the drawn weights to
+    whole numbers, mostly 0); ``owner`` names the model in the error.
+    """
+
+    def __init__(self, seed: Any, dtype: npt.DTypeLike, owner: str) -> None:
+        self.dtype = check_dtype(dtype, owner)
         self.rng = np.random.default_rng(seed)
-        self.dtype = dtype
 
     def normal(self, rows: int, cols: int, scale: float) -> np.ndarray:
         return (self.rng.standard_normal((rows, cols)) * scale).astype(self.dtype)
@@ -57,11 +70,12 @@ class _OneLayerRnnlm(LayerStack):
     def __init__(
         self, cell: Any, gates: int, V: int, D: int, H: int, seed: Any, dtype: npt.DTypeLike
     ) -> None:
-        w = InitialWeights(seed, dtype)
+        V, D, H = check_sizes(type(self).__name__, vocab_size=V, wordvec_size=D, hidden_size=H)
+        w = InitialWeights(seed, dtype, type(self).__name__)
         layers = [
             TimeEmbedding(w.normal(V, D, 0.01)),
             cell(*w.recurrent(D, H, gates), stateful=True),
-            TimeAffine(w.normal(H, V, 1 / np.sqrt(H)), np.zeros(V, dtype)),
+            TimeAffine(w.normal(H, V, 1 / np.sqrt(H)), np.zeros(V, w.dtype)),
         ]
         super().__init__(layers, TimeSoftmaxWithLoss())
 
@@ -135,12 +149,14 @@ class BetterRnnlm(LayerStack):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        V, D, H = vocab_size, wordvec_size, hidden_size
+        V, D, H = check_sizes(
+            "BetterRnnlm", vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size
+        )
         if D != H:
             raise ValueError(
                 f"BetterRnnlm: weight tying needs wordvec_size == hidden_size, got {D} and {H}"
             )
-        w = InitialWeights(seed, dtype)
+        w = InitialWeights(seed, dtype, "BetterRnnlm")
         embed_W = w.normal(V, D, 0.01)
         self.lstm_layers = [
             TimeLSTM(*w.recurrent(D, H, 4), stateful=True),
@@ -154,7 +170,7 @@ class BetterRnnlm(LayerStack):
             self.drop_layers[1],
             self.lstm_layers[1],
             self.drop_layers[2],
-            TimeAffine(embed_W.T, np.zeros(V, dtype)),  # weight tying
+            TimeAffine(embed_W.T, np.zeros(V, w.dtype)),  # weight tying
         ]
         super().__init__(layers, TimeSoftmaxWithLoss())
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_number
 from ..backend import as_numpy
 from .functions import softmax
 from .rnnlm import BetterRnnlm, Rnnlm
@@ -50,23 +51,27 @@ class _Generating:
         Parameters
         ----------
         start_id : int
+            The first word's id, in [0, V).
         skip_ids : collection of int, optional
             Ids never emitted (the sequel skips ``<unk>`` and ``N``): each step draws from the
             softmax with their share taken out, which is drawing again from the same step
             until another word comes. (The sequel draws again after predicting again from the
             same word, which moves the state on as if that word had been read twice.)
         sample_size : int
-            Length of the list returned, ``start_id`` included.
+            Length of the list returned, ``start_id`` included: at least 1.
         seed : int, numpy.random.Generator or None
             The draws' generator.
         """
-        rng = np.random.default_rng(seed)
+        where = f"{type(self).__name__}.generate"
         V = self.params[0].shape[0]  # the embedding's rows
+        x = check_number(start_id, where, "start_id", low=0, high=V, high_open=True, integer=True)
+        # the list's length, start_id included (the sequel's gives [start_id] for 0 or less)
+        sample_size = check_number(sample_size, where, "sample_size", low=1, integer=True)
+        rng = np.random.default_rng(seed)
         skip = sorted({int(i) for i in skip_ids or ()} & set(range(V)))
         if len(skip) == V:
             raise ValueError(f"generate: skip_ids leave none of the {V} words to draw")
-        word_ids = [int(start_id)]
-        x = int(start_id)
+        word_ids = [x]
         while len(word_ids) < sample_size:
             score = self.predict(np.array([[x]]))
             p = softmax(score.reshape(-1).astype(np.float64))  # float64: the sum is 1 to 1e-16

@@ -25,8 +25,7 @@ initialisation (embeddings ``N(0, 1) / 100``, weights ``N(0, 1) / sqrt(fan_in)``
 drawn from ``seed=`` in ``dtype=`` (keyword-only; float32 by default, float64 for gradient
 checks). ``params`` lists the arrays in the sequel's order, so its weight files load
 (:meth:`~layerwise.sequel.weights.SequelParams.load_params`). Each size must be a whole
-number, at least 1; ``dtype``, as in the language models, is not checked: give a floating type
-(an integer one casts the drawn weights to whole numbers, mostly 0, then stored as float64).
+number, at least 1, and ``dtype`` float32 or float64, as in the language models.
 """
 
 from __future__ import annotations
@@ -41,8 +40,9 @@ import numpy.typing as npt
 from .._checks import as_array, as_float_array, check_dout, check_number
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
+from ..plans import check_dtype
 from .base_model import BaseModel
-from .rnnlm import InitialWeights
+from .rnnlm import InitialWeights, check_sizes
 from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
 __all__ = [
@@ -54,17 +54,6 @@ __all__ = [
     "eval_seq2seq",
     "seq2seq_accuracy",
 ]
-
-
-def _sizes(
-    where: str, vocab_size: Any, wordvec_size: Any, hidden_size: Any
-) -> tuple[int, int, int]:
-    """V, D and H as whole numbers >= 1 (0 would draw empty weights and divide by 0)."""
-    return (
-        check_number(vocab_size, where, "vocab_size", low=1, integer=True),
-        check_number(wordvec_size, where, "wordvec_size", low=1, integer=True),
-        check_number(hidden_size, where, "hidden_size", low=1, integer=True),
-    )
 
 
 def _start_ids(start_id: Any, n: int, vocab_size: int, where: str) -> np.ndarray:
@@ -120,8 +109,13 @@ class Encoder:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
-        w = InitialWeights(seed, dtype)
+        V, D, H = check_sizes(
+            type(self).__name__,
+            vocab_size=vocab_size,
+            wordvec_size=wordvec_size,
+            hidden_size=hidden_size,
+        )
+        w = InitialWeights(seed, dtype, type(self).__name__)
         self.embed = TimeEmbedding(w.normal(V, D, 0.01))
         self.lstm = TimeLSTM(*w.recurrent(D, H, 4), stateful=False)
         self.params = self.embed.params + self.lstm.params
@@ -162,9 +156,14 @@ class _Decoding:
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        V, D, H = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
+        V, D, H = check_sizes(
+            type(self).__name__,
+            vocab_size=vocab_size,
+            wordvec_size=wordvec_size,
+            hidden_size=hidden_size,
+        )
         lstm_in, affine_in = self._input_sizes(D, H)
-        w = InitialWeights(seed, dtype)
+        w = InitialWeights(seed, dtype, type(self).__name__)
         # The sequel draws each array in this order, scaled by its own fan-in.
         self.embed = TimeEmbedding(w.normal(V, D, 0.01))
         self.lstm = TimeLSTM(
@@ -364,7 +363,13 @@ class Seq2seq(BaseModel):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
-        sizes = _sizes(type(self).__name__, vocab_size, wordvec_size, hidden_size)
+        sizes = check_sizes(
+            type(self).__name__,
+            vocab_size=vocab_size,
+            wordvec_size=wordvec_size,
+            hidden_size=hidden_size,
+        )
+        check_dtype(dtype, type(self).__name__)  # named as the model, before the encoder's check
         rng = np.random.default_rng(seed)  # one stream: the encoder's arrays, then the decoder's
         self.encoder = self.encoder_class(*sizes, seed=rng, dtype=dtype)
         self.decoder = self.decoder_class(*sizes, seed=rng, dtype=dtype)

@@ -4,7 +4,8 @@ Each model has the sequel's constructor, ``forward(contexts, target)`` returning
 ``backward(dout=1)``, ``params``/``grads`` lists and ``word_vecs`` (the input-side matrix,
 ``W_in``: row w is word w's vector). Weights are ``0.01 * N(0, 1)`` as in the sequel, drawn from
 ``seed=`` (keyword-only, where the sequel draws from NumPy's global state) and stored in
-``dtype=`` (float32 by default, as the sequel's ``astype('f')``).
+``dtype=`` (float32 by default, as the sequel's ``astype('f')``, or float64); the sizes must be
+whole numbers, at least 1.
 
 - :class:`SimpleCBOW`, :class:`SimpleSkipGram` (chapter 3): one-hot inputs, ``MatMul`` layers and
   a softmax over the vocabulary; window 1. Their ``params`` are the sequel's lists
@@ -26,9 +27,11 @@ import numpy.typing as npt
 
 from .._checks import as_array, check_number
 from ..backend import get_array_module
+from ..plans import check_dtype
 from .base import OnDevice
 from .layers import Embedding, MatMul, SoftmaxWithLoss
 from .negative_sampling import NegativeSamplingLoss
+from .rnnlm import check_sizes
 
 __all__ = ["CBOW", "SimpleCBOW", "SimpleSkipGram", "SkipGram"]
 
@@ -55,8 +58,10 @@ class _FullSoftmax(OnDevice):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        where = type(self).__name__
+        V, H = check_sizes(where, vocab_size=vocab_size, hidden_size=hidden_size)
+        dtype = check_dtype(dtype, where)
         rng = np.random.default_rng(seed)
-        V, H = vocab_size, hidden_size
         W_in, W_out = _init((V, H), rng, dtype), _init((H, V), rng, dtype)
         self._build(W_in, W_out)
         self.word_vecs = W_in
@@ -142,8 +147,10 @@ class _NegativeSampling(OnDevice):
         seed: Any = None,
         dtype: npt.DTypeLike = np.float32,
     ) -> None:
+        where = type(self).__name__
+        V, H = check_sizes(where, vocab_size=vocab_size, hidden_size=hidden_size)
+        dtype = check_dtype(dtype, where)
         rng = np.random.default_rng(seed)
-        V, H = vocab_size, hidden_size
         self.window_size = check_number(
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
