@@ -481,6 +481,31 @@ def test_regression_negative_sampling_lists_its_weight_once():
     assert len(layer.params) == len(layer.grads) == 1 and layer.params[0] is W
 
 
+def test_regression_unsigned_word_ids_work_as_signed_ones():
+    """uint64 ids mixed with the layers' int64 arithmetic promoted to float64: Embedding's
+    backward failed ("arrays used as indices must be of integer type") and NegativeSamplingLoss
+    concatenated target and negatives into float ids."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((6, 3))
+    for dtype in (np.uint8, np.uint32, np.uint64, np.int32):
+        for make, ids in ((Embedding, np.array([1, 2, 2])), (TimeEmbedding, np.array([[1, 5]]))):
+            a, b = make(W.copy()), make(W.copy())
+            np.testing.assert_array_equal(a.forward(ids.astype(dtype)), b.forward(ids))
+            a.backward(np.ones((*ids.shape, 3)))
+            b.backward(np.ones((*ids.shape, 3)))
+            np.testing.assert_array_equal(a.grads[0], b.grads[0])
+        a = NegativeSamplingLoss(W.copy(), np.arange(6), 0.75, 2, seed=0)
+        b = NegativeSamplingLoss(W.copy(), np.arange(6), 0.75, 2, seed=0)
+        h = rng.standard_normal((2, 3))
+        assert a.forward(h, np.array([1, 4], dtype)) == b.forward(h, np.array([1, 4]))
+        np.testing.assert_array_equal(a.backward(), b.backward())
+        xs = rng.standard_normal((2, 3, 6))
+        ts = np.array([[0, 5, 1], [2, 2, 3]])
+        a, b = TimeSoftmaxWithLoss(), TimeSoftmaxWithLoss()
+        assert a.forward(xs, ts.astype(dtype)) == b.forward(xs, ts)
+        np.testing.assert_array_equal(a.backward(), b.backward())
+
+
 def test_sampler_refuses_more_negatives_than_words():
     with pytest.raises(ValueError, match="need at least 4 words"):
         UnigramSampler(np.array([0, 1, 2]), 0.75, 3)

@@ -381,3 +381,29 @@ def test_regression_the_models_refuse_sizes_below_one_and_dtypes_not_float(make)
     same = make(np.int64(9), 8, 8, seed=0)
     for p, q in zip(same.params, make(9, 8, 8, seed=0).params, strict=True):
         np.testing.assert_array_equal(p, q)  # NumPy integers draw the same weights
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Rnnlm(10, 4, 4, seed=0),
+        lambda: BetterRnnlm(10, 4, 4, seed=0),
+        lambda: CBOW(10, 4, 1, np.arange(10), seed=0),
+        lambda: SkipGram(10, 4, 1, np.arange(10), seed=0),
+    ],
+    ids=["Rnnlm", "BetterRnnlm", "CBOW", "SkipGram"],
+)
+def test_regression_the_models_take_unsigned_word_ids(make):
+    """uint64 ids failed: Rnnlm's backward in the embedding's scatter ("arrays used as indices
+    must be of integer type"), CBOW's forward on float ids (target and negatives concatenated:
+    uint64 with int64 promotes to float64). Now the same loss and gradients as int64 ids."""
+    a, b = make(), make()
+    if isinstance(a, (CBOW, SkipGram)):
+        xs, ts = np.array([[1, 2], [4, 6]]), np.array([3, 5])
+    else:
+        xs, ts = np.array([[1, 2, 9]]), np.array([[2, 3, 0]])
+    assert a.forward(xs.astype(np.uint64), ts.astype(np.uint64)) == b.forward(xs, ts)
+    a.backward()
+    b.backward()
+    for p, q in zip(a.grads, b.grads, strict=True):
+        np.testing.assert_array_equal(p, q)

@@ -290,7 +290,8 @@ class NegativeSamplingLoss(SequelLayer):
         W = self.params[0]
         target = as_array(target, f"{type(self).__name__}.forward", name="target")
         self.negative_sample = as_array_like(self.sampler.get_negative_sample(target), W)
-        target = as_array_like(target, W)
+        # checked by the sampler; as intp, for uint64 ids would make the concatenation float
+        target = as_array_like(target, W).astype(np.intp, copy=False)
         idx = np.concatenate([target.reshape(-1, 1), self.negative_sample], axis=1)
         score = self.embed_dot.forward(h, idx)
         label = np.zeros_like(score)
