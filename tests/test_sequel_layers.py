@@ -506,6 +506,18 @@ def test_regression_unsigned_word_ids_work_as_signed_ones():
         np.testing.assert_array_equal(a.backward(), b.backward())
 
 
+def test_regression_negative_sampling_refuses_a_corpus_beyond_its_weight():
+    """The corpus's ids were never checked against W's rows: the sampler drew negatives that
+    Embedding refused at random in a later forward, naming ids the caller never passed."""
+    with pytest.raises(
+        ValueError,
+        match=r"^NegativeSamplingLoss: the corpus holds word ids up to 9, but W has 5 rows "
+        r"\(a vocabulary of 5\): every id must be a row of W$",
+    ):
+        NegativeSamplingLoss(np.ones((5, 3)), np.arange(10))
+    NegativeSamplingLoss(np.ones((5, 3)), np.arange(5), sample_size=3)  # ids 0 .. 4: fits
+
+
 def test_sampler_refuses_more_negatives_than_words():
     with pytest.raises(ValueError, match="need at least 4 words"):
         UnigramSampler(np.array([0, 1, 2]), 0.75, 3)

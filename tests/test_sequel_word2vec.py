@@ -238,3 +238,18 @@ def test_regression_optimizer_state_is_a_dict_keyed_by_position():
 def test_list_optimizers_refuse_lists_of_different_lengths():
     with pytest.raises(ValueError, match="params has 2 arrays but grads has 1"):
         opt.SGD().update([np.ones(1), np.ones(1)], [np.ones(1)])
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_regression_negative_sampling_models_refuse_a_corpus_beyond_vocab_size(cls):
+    """The corpus was never checked against vocab_size: the model was built, and its sampler's
+    negatives (ids up to 19 for a vocabulary of 10) failed at random in a later forward, in a
+    message about ids the caller never passed."""
+    corpus = np.random.default_rng(0).integers(0, 20, 200)
+    with pytest.raises(
+        ValueError,
+        match=rf"^{cls.__name__}: the corpus holds word ids up to 19, but vocab_size is 10 "
+        r"\(W_in and W_out have 10 rows\): every id must be below vocab_size$",
+    ):
+        cls(10, 6, 1, corpus, seed=0)
+    cls(20, 6, 1, corpus, seed=0)

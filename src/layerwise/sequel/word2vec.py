@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import as_array, check_number
-from ..backend import get_array_module
+from ..backend import as_numpy, get_array_module
 from ..plans import check_dtype
-from .base import OnDevice
+from .base import OnDevice, check_ids
 from .layers import Embedding, MatMul, SoftmaxWithLoss
 from .negative_sampling import NegativeSamplingLoss
 from .rnnlm import check_sizes
@@ -154,6 +154,12 @@ class _NegativeSampling(OnDevice):
         self.window_size = check_number(
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
+        corpus = check_ids(as_numpy(corpus), None, where)
+        if corpus.size and corpus.max() >= V:  # the sequel fails, at random, in a later forward
+            raise ValueError(
+                f"{where}: the corpus holds word ids up to {corpus.max()}, but vocab_size is "
+                f"{V} (W_in and W_out have {V} rows): every id must be below vocab_size"
+            )
         W_in, W_out = _init((V, H), rng, dtype), _init((V, H), rng, dtype)
         # No array is listed twice and nothing adds into the gradients, so backward need
         # only zero the rows it wrote last time (a dense (V, H) zeroing took half the step).
@@ -176,7 +182,7 @@ class CBOW(_NegativeSampling):
     ----------
     vocab_size, hidden_size, window_size : int
     corpus : array_like of int
-        For the sampler's unigram distribution.
+        For the sampler's unigram distribution; ids below ``vocab_size``.
     seed : keyword-only
         Seeds the weights and the sampler.
 
