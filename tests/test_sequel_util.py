@@ -141,6 +141,17 @@ def test_regression_clip_grads_refuses_a_negative_or_nan_maximum(max_norm):
     np.testing.assert_array_equal(grads[0], 3.0)
 
 
+@pytest.mark.parametrize("max_norm", ["1", None, True, [1.0]])
+def test_regression_clip_grads_refuses_a_maximum_that_is_no_number(max_norm):
+    # The sequel's (and ours) compared it with 0: a bare TypeError from '>='.
+    grads = [np.full(2, 3.0)]
+    with pytest.raises(TypeError, match=r"^clip_grads: max_norm must be a finite number >= 0, got"):
+        clip_grads(grads, max_norm)
+    np.testing.assert_array_equal(grads[0], 3.0)
+    clip_grads(grads, np.array(1.0))  # a 0-d array, as np.load gives, is a number
+    clip_grads(grads, float("inf"))  # never clips, as in the sequel
+
+
 def test_clip_grads_scales_in_place_to_the_maximum_norm():
     grads = [np.full((2, 2), 3.0), np.full(1, 4.0)]  # norm sqrt(4 * 9 + 16) = sqrt(52)
     held = list(grads)

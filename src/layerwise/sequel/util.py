@@ -20,6 +20,7 @@ calls with the same result. Differences, each with a regression test in
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -254,7 +255,12 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     section 5.5.3: gradient clipping against exploding gradients). ``max_norm`` must be at
     least 0 (a negative one, which the sequel takes, turns every gradient round).
     """
-    if not max_norm >= 0:  # NaN too
+    number = max_norm
+    if isinstance(number, np.ndarray) and number.ndim == 0:
+        number = number.item()
+    if not isinstance(number, numbers.Real) or isinstance(number, bool):
+        check_number(max_norm, "clip_grads", "max_norm", low=0)  # raises, naming what came
+    if not number >= 0:  # NaN too; inf never clips, as in the sequel
         raise InvalidParameterError(f"clip_grads: max_norm must be >= 0, got {max_norm!r}")
     # summed where the gradients are; one number comes back to the host, for the test below
     total_norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
