@@ -214,6 +214,14 @@ def test_regression_eval_perplexity_of_a_short_corpus_says_so():
         eval_perplexity(Recorder(True), np.arange(100))
 
 
+@pytest.mark.parametrize("name", ["batch_size", "time_size"])
+@pytest.mark.parametrize("size", [0, -1, 2.5, "2"])
+def test_regression_eval_perplexity_refuses_sizes_that_are_not_whole_numbers_from_1(name, size):
+    # 0 divided by zero, -1 was blamed on the corpus or failed in TimeEmbedding, 2.5 in arange.
+    with pytest.raises(ValueError, match=rf"^eval_perplexity: {name} must be a whole number >= 1"):
+        eval_perplexity(Recorder(True), np.arange(100), **{name: size})
+
+
 def test_to_cpu_and_to_gpu_go_through_the_backend():
     x = np.arange(3.0)
     assert to_cpu(x) is x

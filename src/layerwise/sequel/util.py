@@ -281,6 +281,8 @@ def eval_perplexity(
     without the flag) gives each batch's mean loss. Progress is printed as in the sequel.
     """
     corpus = as_array(corpus, "eval_perplexity", name="corpus")
+    batch_size = check_number(batch_size, "eval_perplexity", "batch_size", low=1, integer=True)
+    time_size = check_number(time_size, "eval_perplexity", "time_size", low=1, integer=True)
     size = len(corpus)
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:
