@@ -222,6 +222,21 @@ def test_regression_eval_perplexity_refuses_sizes_that_are_not_whole_numbers_fro
         eval_perplexity(Recorder(True), np.arange(100), **{name: size})
 
 
+def test_regression_convert_one_hot_refuses_ids_outside_the_vocabulary():
+    # The sequel's loop raises an IndexError for 3, sets the last column for -1 and truncates
+    # 0.5 to 0; ours compared with arange(V) and gave rows of zeros for all three.
+    for ids in ([0, 3], [0, -1]):
+        with pytest.raises(ValueError, match=r"^convert_one_hot: word ids must lie in \[0, 3\)"):
+            convert_one_hot(np.array(ids), 3)
+    with pytest.raises(TypeError, match="^convert_one_hot: word ids must be integers, got dtype"):
+        convert_one_hot(np.array([0.5]), 3)
+    with pytest.raises(ValueError, match="^convert_one_hot: vocab_size must be a whole number"):
+        convert_one_hot(np.array([0]), 0)
+    np.testing.assert_array_equal(
+        convert_one_hot(np.array([2, 0], np.uint8), 3), [[0, 0, 1], [1, 0, 0]]
+    )
+
+
 def test_to_cpu_and_to_gpu_go_through_the_backend():
     x = np.arange(3.0)
     assert to_cpu(x) is x

@@ -15,7 +15,9 @@ calls with the same result. Differences, each with a regression test in
 - ``ppmi`` gives 0 for a word that never occurs (the sequel's ``0/0`` warns and gives NaN);
 - ``most_similar`` and ``analogy`` print as the sequel's do and also return the
   ``(word, similarity)`` pairs they print;
-- ``eval_perplexity`` raises for a corpus shorter than one batch (the sequel divides by zero).
+- ``eval_perplexity`` raises for a corpus shorter than one batch (the sequel divides by zero);
+- ``convert_one_hot`` refuses an id outside [0, vocab_size) or not an integer (the sequel
+  raises an IndexError for ``vocab_size``, sets the last column for -1, truncates 0.5 to 0).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy.typing as npt
 
 from .._checks import InvalidParameterError, as_array, check_number, quiet
 from ..backend import as_numpy, get_array_module, to_device
+from .base import check_ids
 
 __all__ = [
     "analogy",
@@ -145,8 +148,13 @@ def most_similar(
 
 
 def convert_one_hot(corpus: npt.ArrayLike, vocab_size: int) -> np.ndarray:
-    """Word ids (any shape) as one-hot vectors, int32 of shape ``(*corpus.shape, vocab_size)``."""
-    corpus = np.asarray(corpus)
+    """Word ids (any shape) as one-hot vectors, int32 of shape ``(*corpus.shape, vocab_size)``.
+
+    Every id must be an integer in [0, vocab_size) (the sequel's raises an IndexError for
+    ``vocab_size``, sets the last column for -1 and truncates a float id).
+    """
+    vocab_size = check_number(vocab_size, "convert_one_hot", "vocab_size", low=1, integer=True)
+    corpus = check_ids(corpus, vocab_size, "convert_one_hot")
     return (corpus[..., None] == np.arange(vocab_size)).astype(np.int32)
 
 
