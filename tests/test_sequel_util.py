@@ -237,6 +237,18 @@ def test_regression_convert_one_hot_refuses_ids_outside_the_vocabulary():
     )
 
 
+def test_regression_similarities_of_integer_counts_do_not_wrap_round():
+    # The sequel squares create_co_matrix's int32 counts in int32: 80000 ** 2 wraps round, and
+    # a row's cosine with itself came out 3.04; normalize([[100000, 0]]) gave 2.663.
+    C = create_co_matrix(np.array([0, 1] * 40000), 2)
+    assert C.dtype == np.int32  # the sequel's counts, kept
+    assert cos_similarity(C[0], C[0]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(normalize(np.array([[100000, 0]], np.int32)), [[1.0, 0.0]])
+    assert most_similar("a", {"a": 0, "b": 1}, {0: "a", 1: "b"}, C, top=1) == [("b", 0.0)]
+    x = np.array([[3.0, 4.0]], np.float32)
+    assert normalize(x).dtype == np.float32  # floats keep their dtype
+
+
 def test_to_cpu_and_to_gpu_go_through_the_backend():
     x = np.arange(3.0)
     assert to_cpu(x) is x

@@ -17,7 +17,9 @@ calls with the same result. Differences, each with a regression test in
   ``(word, similarity)`` pairs they print;
 - ``eval_perplexity`` raises for a corpus shorter than one batch (the sequel divides by zero);
 - ``convert_one_hot`` refuses an id outside [0, vocab_size) or not an integer (the sequel
-  raises an IndexError for ``vocab_size``, sets the last column for -1, truncates 0.5 to 0).
+  raises an IndexError for ``vocab_size``, sets the last column for -1, truncates 0.5 to 0);
+- ``cos_similarity``, ``most_similar`` and ``normalize`` take integer input as float64 (the
+  sequel squares :func:`create_co_matrix`'s int32 counts in int32, which wraps round).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import InvalidParameterError, as_array, check_number, quiet
+from .._checks import InvalidParameterError, as_array, as_float_array, check_number, quiet
 from ..backend import as_numpy, get_array_module, to_device
 from .base import check_ids
 
@@ -97,8 +99,12 @@ def create_co_matrix(corpus: npt.ArrayLike, vocab_size: int, window_size: int = 
 
 
 def cos_similarity(x: npt.ArrayLike, y: npt.ArrayLike, eps: float = 1e-8) -> np.floating:
-    """``x . y / ((|x| + eps) (|y| + eps))``: the cosine of two vectors, 0 for a zero vector."""
-    x, y = as_array(x, "cos_similarity"), as_array(y, "cos_similarity", name="y")
+    """``x . y / ((|x| + eps) (|y| + eps))``: the cosine of two vectors, 0 for a zero vector.
+
+    Integer vectors (rows of :func:`create_co_matrix`'s int32 counts) are taken as float64
+    first: the sequel's ``x ** 2`` in int32 wraps round past 46341.
+    """
+    x, y = as_float_array(x, "cos_similarity"), as_float_array(y, "cos_similarity", name="y")
     nx = x / (np.sqrt(np.sum(x**2)) + eps)
     ny = y / (np.sqrt(np.sum(y**2)) + eps)
     return np.dot(nx, ny)
@@ -141,7 +147,8 @@ def most_similar(
         print(f"{query} is not found")
         return None
     print("\n[query] " + query)
-    word_matrix = as_array(word_matrix, "most_similar", name="word_matrix")
+    # integer counts as float64: their squares would wrap round in int32
+    word_matrix = as_float_array(word_matrix, "most_similar", name="word_matrix")
     # computed where the vectors are; the V similarities come to the host to be ranked
     similarity = as_numpy(_similarities(word_matrix, word_matrix[word_to_id[query]]))
     return _print_top(similarity, id_to_word, (query,), top)
@@ -206,9 +213,10 @@ def normalize(x: npt.ArrayLike) -> np.ndarray:
     """Each row of a matrix (or a vector) divided by its length; a new array.
 
     A row of zeros stays zeros, as in scikit-learn's ``normalize`` (the sequel's gives NaN
-    with a warning: 0 / 0).
+    with a warning: 0 / 0). Integers are taken as float64 (the sequel's ``x ** 2`` wraps round
+    in int32); a float array keeps its dtype.
     """
-    x = as_array(x, "normalize")
+    x = as_float_array(x, "normalize")
     norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
     return x / np.where(norm == 0, 1, norm)
 
