@@ -249,6 +249,25 @@ def test_regression_similarities_of_integer_counts_do_not_wrap_round():
     assert normalize(x).dtype == np.float32  # floats keep their dtype
 
 
+def test_regression_contexts_of_a_corpus_too_short_for_one_window_are_empty():
+    # sliding_window_view raised "window shape cannot be larger than input array shape"; the
+    # sequel returns np.array([]): shape (0,), float64. Ours keeps the shape (0, 2 w) and the
+    # corpus's dtype, so that contexts[:, i] still reads.
+    for corpus, w in ((np.array([0, 1, 2]), 2), (np.array([], np.int64), 1), (np.arange(2), 1)):
+        contexts, target = create_contexts_target(corpus, w)
+        assert contexts.shape == (0, 2 * w) and target.shape == (0,)
+        assert contexts.dtype == target.dtype == corpus.dtype
+    with pytest.raises(
+        ValueError, match=r"^create_contexts_target: corpus must be 1-D .* \(2, 3\)$"
+    ):
+        create_contexts_target(np.zeros((2, 3), int))
+    for w in (0, 1.5):
+        with pytest.raises(
+            ValueError, match="^create_contexts_target: window_size must be a whole"
+        ):
+            create_contexts_target(np.arange(9), w)
+
+
 def test_to_cpu_and_to_gpu_go_through_the_backend():
     x = np.arange(3.0)
     assert to_cpu(x) is x

@@ -19,7 +19,9 @@ calls with the same result. Differences, each with a regression test in
 - ``convert_one_hot`` refuses an id outside [0, vocab_size) or not an integer (the sequel
   raises an IndexError for ``vocab_size``, sets the last column for -1, truncates 0.5 to 0);
 - ``cos_similarity``, ``most_similar`` and ``normalize`` take integer input as float64 (the
-  sequel squares :func:`create_co_matrix`'s int32 counts in int32, which wraps round).
+  sequel squares :func:`create_co_matrix`'s int32 counts in int32, which wraps round);
+- ``create_contexts_target`` of a corpus of 2 window_size words or fewer gives contexts of
+  shape (0, 2 window_size) in the corpus's dtype (the sequel's ``np.array([])``, (0,) float64).
 """
 
 from __future__ import annotations
@@ -192,9 +194,10 @@ def create_contexts_target(
 
     Returns
     -------
-    contexts : ndarray, shape (L - 2 window_size, 2 window_size)
+    contexts : ndarray, shape (max(L - 2 window_size, 0), 2 window_size)
         Left words then right words, nearest last on the left and first on the right.
-    target : ndarray, shape (L - 2 window_size,)
+    target : ndarray, shape (max(L - 2 window_size, 0),)
+        Both of the corpus's dtype; no rows for a corpus of 2 window_size words or fewer.
 
     Examples
     --------
@@ -203,8 +206,14 @@ def create_contexts_target(
     (array([[0, 2],
            [1, 3]]), array([1, 2]))
     """
-    corpus = np.asarray(corpus)
+    corpus = as_array(corpus, "create_contexts_target", name="corpus")
     w = check_number(window_size, "create_contexts_target", "window_size", low=1, integer=True)
+    if corpus.ndim != 1:
+        raise ValueError(
+            f"create_contexts_target: corpus must be 1-D word ids (L,), got shape {corpus.shape}"
+        )
+    if len(corpus) <= 2 * w:  # no word has w neighbours on each side (sliding_window_view fails)
+        return corpus[:0].reshape(0, 2 * w), corpus[:0].copy()
     windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * w + 1)
     return np.delete(windows, w, axis=1), windows[:, w].copy()
 
