@@ -15,7 +15,9 @@ whole numbers, at least 1.
   Embedding per context position and SkipGram one loss layer per position, all sharing one
   array; here one layer reads every position at once, so ``params`` is ``[W_in, W_out]`` (the
   sequel lists W_in 2 window_size times and W_out 6 or 12 times, which its Trainer's
-  ``remove_duplicate`` adds back together).
+  ``remove_duplicate`` adds back together). Their ``forward`` checks that contexts are
+  (N, 2 window_size) and target (N,): the sequel reads the first 2 window_size columns of
+  wider contexts and raises an IndexError for narrower ones.
 """
 
 from __future__ import annotations
@@ -170,6 +172,23 @@ class _NegativeSampling(OnDevice):
         _collect(self, [self.in_layer, self.ns_loss])
         self.word_vecs = W_in
 
+    def _examples(self, contexts: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+        """contexts (N, 2 window_size) and target (N,), N >= 1, as arrays; else a ValueError
+        (a wrong width scaled the loss or failed in backward, after a forward that worked)."""
+        where = f"{type(self).__name__}.forward"
+        contexts = as_array(contexts, where, name="contexts")
+        target = as_array(target, where, name="target")
+        width = 2 * self.window_size
+        if contexts.ndim != 2 or contexts.shape[1] != width or target.shape != contexts.shape[:1]:
+            raise ValueError(
+                f"{where}: expected contexts of shape (N, {width}) (2 window_size = {width} word "
+                f"ids per target) and target (N,), got contexts {contexts.shape} and target "
+                f"{target.shape}"
+            )
+        if not len(target):
+            raise ValueError(f"{where}: expected at least one example, got N = 0")
+        return contexts, target
+
 
 class CBOW(_NegativeSampling):
     """CBOW with negative sampling (section 4.3): the mean of the context words' vectors.
@@ -192,6 +211,7 @@ class CBOW(_NegativeSampling):
     """
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
+        contexts, target = self._examples(contexts, target)
         h = self.in_layer.forward(contexts).mean(axis=1)
         return self.ns_loss.forward(h, target)
 
@@ -216,7 +236,7 @@ class SkipGram(_NegativeSampling):
     """
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        contexts = as_array(contexts, f"{type(self).__name__}.forward", name="contexts")
+        contexts, target = self._examples(contexts, target)
         h = self.in_layer.forward(target)
         n_context = contexts.shape[1]
         # The loss layer averages over its N 2w rows; the sequel sums 2w means over N.
