@@ -352,6 +352,38 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert model.lstm_layer.h is None
 
 
+def test_regression_load_state_dict_refuses_tied_conflicts_and_carried_states_of_wrong_shape():
+    """A tied weight given two values kept the later one without a word (load_params refuses
+    it), and a carried state of the wrong shape was taken and failed only at the next forward."""
+    model = BetterRnnlm(V, 4, 4, seed=0)
+    model.forward(np.zeros((2, 3), int), np.zeros((2, 3), int))
+    before = model.state_dict()
+    tied = {**before, "params/0": before["params/0"] + 1}
+    with pytest.raises(
+        ValueError,
+        match=r"^BetterRnnlm\.load_state_dict: params/0 and params/7 are one array in this model "
+        r"\(tied weights\), but the state gives them different values; nothing was changed$",
+    ):
+        model.load_state_dict(tied)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    H = model.lstm_layers[0].hidden_size
+    for bad, why in (
+        ({"layers/2/h": np.zeros(7)}, r"layers/2/h has shape \(7,\) and dtype float64, expected"),
+        (
+            {"layers/2/h": np.zeros((2, H + 1))},
+            rf"layers/2/h has shape \(2, 5\) and dtype float64, expected a float \(N, {H}\)",
+        ),
+        ({"layers/2/c": np.zeros((3, H))}, r"layers/2/c has 3 rows, layers/2/h 2: expected one N"),
+        ({"layers/4/h": np.zeros((2, H), int)}, r"layers/4/h has shape \(2, 4\) and dtype int"),
+    ):
+        with pytest.raises(ValueError, match=f"^BetterRnnlm\\.load_state_dict: {why}"):
+            model.load_state_dict({**before, **bad})
+        for key, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[key])
+    model.load_state_dict(before)  # its own state loads
+
+
 @pytest.mark.parametrize(
     "make",
     [
