@@ -19,6 +19,7 @@ from layerwise.sequel import (
     SigmoidWithLoss,
     Softmax,
     TimeAffine,
+    TimeBiLSTM,
     TimeDropout,
     TimeEmbedding,
     TimeGRU,
@@ -529,6 +530,23 @@ def test_sampler_refuses_a_negative_id_in_its_corpus():
 
 
 # --------------------------------------------------------------------------------- errors
+
+
+def test_regression_time_bilstm_backward_checks_dout_itself():
+    # A wrong dout was blamed on a TimeLSTM and half its width ("expected (2, 5, 4), got
+    # (2, 5, 2)" for a (2, 5, 6) dout meant to be (2, 5, 8)), and so was backward before forward.
+    rng = np.random.default_rng(30)
+    layer = TimeBiLSTM(*cell(rng, 4), *cell(rng, 4))
+    with pytest.raises(BackwardBeforeForwardError, match=r"^TimeBiLSTM\.backward was called"):
+        layer.backward(np.ones((2, 5, 8)))
+    layer.forward(rng.standard_normal((2, 5, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^TimeBiLSTM\.backward: dout must have the shape of the forward output, "
+        r"\(2, 5, 8\), got \(2, 5, 6\)$",
+    ):
+        layer.backward(np.ones((2, 5, 6)))
+    assert layer.backward(np.ones((2, 5, 8))).shape == (2, 5, 3)
 
 
 def test_errors_name_the_layer_and_the_shapes():

@@ -829,6 +829,7 @@ class TimeBiLSTM(SequelLayer):
         self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+        self.out_shape: tuple[int, int, int] | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"stateful": self.forward_lstm.stateful}
@@ -837,10 +838,15 @@ class TimeBiLSTM(SequelLayer):
         xs = as_array(xs, f"{type(self).__name__}.forward", name="xs")
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
-        return np.concatenate((o1, o2[:, ::-1]), axis=2)
+        out = np.concatenate((o1, o2[:, ::-1]), axis=2)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dhs: npt.ArrayLike) -> np.ndarray:
-        dhs = as_array(dhs, f"{type(self).__name__}.backward", name="dhs")
+        if self.out_shape is None:
+            raise self._not_ready()
+        # checked whole here, so that a wrong one is not blamed on a TimeLSTM and half its width
+        dhs = check_dout(dhs, self.out_shape, type(self).__name__, self.params[0].dtype)
         H = self.forward_lstm.hidden_size
         dxs = self.forward_lstm.backward(dhs[:, :, :H])
         dxs += self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]
