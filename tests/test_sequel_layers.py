@@ -549,6 +549,23 @@ def test_regression_time_bilstm_backward_checks_dout_itself():
     assert layer.backward(np.ones((2, 5, 8))).shape == (2, 5, 3)
 
 
+def test_regression_a_second_backward_after_overwrite_xs_says_backward_already_ran():
+    # It said "backward was called before forward", after a forward and a backward.
+    layer = TimeSoftmaxWithLoss()
+    layer.forward(np.zeros((1, 2, 3)), np.array([[0, 2]]), overwrite_xs=True)
+    layer.backward()
+    with pytest.raises(
+        BackwardBeforeForwardError,
+        match=r"^TimeSoftmaxWithLoss\.backward: backward already ran for this forward, which "
+        r"let it write the gradient over the scores \(overwrite_xs=True",
+    ):
+        layer.backward()
+    layer.forward(np.zeros((1, 2, 3)), np.array([[0, 2]]), overwrite_xs=True)
+    layer.backward()  # a new forward, a new backward
+    with pytest.raises(BackwardBeforeForwardError, match="was called before forward"):
+        TimeSoftmaxWithLoss().backward()
+
+
 def test_errors_name_the_layer_and_the_shapes():
     rng = np.random.default_rng(12)
     layer = TimeLSTM(*cell(rng, 4))

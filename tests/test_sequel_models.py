@@ -98,6 +98,15 @@ def test_language_models_loss_writing_over_its_scores_computes_the_same_step(mak
         owner.backward()
 
 
+def test_regression_a_second_backward_says_it_already_ran_for_this_forward():
+    # Rnnlm's second backward after one forward said "backward was called before forward".
+    model = Rnnlm(10, 4, 4, seed=0)
+    model.forward(np.array([[1, 2]]), np.array([[2, 3]]))
+    model.backward()
+    with pytest.raises(BackwardBeforeForwardError, match="backward already ran for this forward"):
+        model.backward()
+
+
 def test_models_default_to_float32_and_list_params_in_the_sequels_order():
     model = BetterRnnlm(11, 6, 6, seed=0)
     shapes = [p.shape for p in model.params]
