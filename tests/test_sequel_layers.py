@@ -19,6 +19,7 @@ from layerwise.sequel import (
     SigmoidWithLoss,
     Softmax,
     TimeAffine,
+    TimeBiLSTM,
     TimeDropout,
     TimeEmbedding,
     TimeGRU,
@@ -481,6 +482,43 @@ def test_regression_negative_sampling_lists_its_weight_once():
     assert len(layer.params) == len(layer.grads) == 1 and layer.params[0] is W
 
 
+def test_regression_unsigned_word_ids_work_as_signed_ones():
+    """uint64 ids mixed with the layers' int64 arithmetic promoted to float64: Embedding's
+    backward failed ("arrays used as indices must be of integer type") and NegativeSamplingLoss
+    concatenated target and negatives into float ids."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((6, 3))
+    for dtype in (np.uint8, np.uint32, np.uint64, np.int32):
+        for make, ids in ((Embedding, np.array([1, 2, 2])), (TimeEmbedding, np.array([[1, 5]]))):
+            a, b = make(W.copy()), make(W.copy())
+            np.testing.assert_array_equal(a.forward(ids.astype(dtype)), b.forward(ids))
+            a.backward(np.ones((*ids.shape, 3)))
+            b.backward(np.ones((*ids.shape, 3)))
+            np.testing.assert_array_equal(a.grads[0], b.grads[0])
+        a = NegativeSamplingLoss(W.copy(), np.arange(6), 0.75, 2, seed=0)
+        b = NegativeSamplingLoss(W.copy(), np.arange(6), 0.75, 2, seed=0)
+        h = rng.standard_normal((2, 3))
+        assert a.forward(h, np.array([1, 4], dtype)) == b.forward(h, np.array([1, 4]))
+        np.testing.assert_array_equal(a.backward(), b.backward())
+        xs = rng.standard_normal((2, 3, 6))
+        ts = np.array([[0, 5, 1], [2, 2, 3]])
+        a, b = TimeSoftmaxWithLoss(), TimeSoftmaxWithLoss()
+        assert a.forward(xs, ts.astype(dtype)) == b.forward(xs, ts)
+        np.testing.assert_array_equal(a.backward(), b.backward())
+
+
+def test_regression_negative_sampling_refuses_a_corpus_beyond_its_weight():
+    """The corpus's ids were never checked against W's rows: the sampler drew negatives that
+    Embedding refused at random in a later forward, naming ids the caller never passed."""
+    with pytest.raises(
+        ValueError,
+        match=r"^NegativeSamplingLoss: the corpus holds word ids up to 9, but W has 5 rows "
+        r"\(a vocabulary of 5\): every id must be a row of W$",
+    ):
+        NegativeSamplingLoss(np.ones((5, 3)), np.arange(10))
+    NegativeSamplingLoss(np.ones((5, 3)), np.arange(5), sample_size=3)  # ids 0 .. 4: fits
+
+
 def test_sampler_refuses_more_negatives_than_words():
     with pytest.raises(ValueError, match="need at least 4 words"):
         UnigramSampler(np.array([0, 1, 2]), 0.75, 3)
@@ -492,6 +530,40 @@ def test_sampler_refuses_a_negative_id_in_its_corpus():
 
 
 # --------------------------------------------------------------------------------- errors
+
+
+def test_regression_time_bilstm_backward_checks_dout_itself():
+    # A wrong dout was blamed on a TimeLSTM and half its width ("expected (2, 5, 4), got
+    # (2, 5, 2)" for a (2, 5, 6) dout meant to be (2, 5, 8)), and so was backward before forward.
+    rng = np.random.default_rng(30)
+    layer = TimeBiLSTM(*cell(rng, 4), *cell(rng, 4))
+    with pytest.raises(BackwardBeforeForwardError, match=r"^TimeBiLSTM\.backward was called"):
+        layer.backward(np.ones((2, 5, 8)))
+    layer.forward(rng.standard_normal((2, 5, 3)))
+    with pytest.raises(
+        ValueError,
+        match=r"^TimeBiLSTM\.backward: dout must have the shape of the forward output, "
+        r"\(2, 5, 8\), got \(2, 5, 6\)$",
+    ):
+        layer.backward(np.ones((2, 5, 6)))
+    assert layer.backward(np.ones((2, 5, 8))).shape == (2, 5, 3)
+
+
+def test_regression_a_second_backward_after_overwrite_xs_says_backward_already_ran():
+    # It said "backward was called before forward", after a forward and a backward.
+    layer = TimeSoftmaxWithLoss()
+    layer.forward(np.zeros((1, 2, 3)), np.array([[0, 2]]), overwrite_xs=True)
+    layer.backward()
+    with pytest.raises(
+        BackwardBeforeForwardError,
+        match=r"^TimeSoftmaxWithLoss\.backward: backward already ran for this forward, which "
+        r"let it write the gradient over the scores \(overwrite_xs=True",
+    ):
+        layer.backward()
+    layer.forward(np.zeros((1, 2, 3)), np.array([[0, 2]]), overwrite_xs=True)
+    layer.backward()  # a new forward, a new backward
+    with pytest.raises(BackwardBeforeForwardError, match="was called before forward"):
+        TimeSoftmaxWithLoss().backward()
 
 
 def test_errors_name_the_layer_and_the_shapes():

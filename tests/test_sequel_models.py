@@ -98,6 +98,15 @@ def test_language_models_loss_writing_over_its_scores_computes_the_same_step(mak
         owner.backward()
 
 
+def test_regression_a_second_backward_says_it_already_ran_for_this_forward():
+    # Rnnlm's second backward after one forward said "backward was called before forward".
+    model = Rnnlm(10, 4, 4, seed=0)
+    model.forward(np.array([[1, 2]]), np.array([[2, 3]]))
+    model.backward()
+    with pytest.raises(BackwardBeforeForwardError, match="backward already ran for this forward"):
+        model.backward()
+
+
 def test_models_default_to_float32_and_list_params_in_the_sequels_order():
     model = BetterRnnlm(11, 6, 6, seed=0)
     shapes = [p.shape for p in model.params]
@@ -352,6 +361,38 @@ def test_load_state_dict_checks_everything_before_changing_anything():
     assert model.lstm_layer.h is None
 
 
+def test_regression_load_state_dict_refuses_tied_conflicts_and_carried_states_of_wrong_shape():
+    """A tied weight given two values kept the later one without a word (load_params refuses
+    it), and a carried state of the wrong shape was taken and failed only at the next forward."""
+    model = BetterRnnlm(V, 4, 4, seed=0)
+    model.forward(np.zeros((2, 3), int), np.zeros((2, 3), int))
+    before = model.state_dict()
+    tied = {**before, "params/0": before["params/0"] + 1}
+    with pytest.raises(
+        ValueError,
+        match=r"^BetterRnnlm\.load_state_dict: params/0 and params/7 are one array in this model "
+        r"\(tied weights\), but the state gives them different values; nothing was changed$",
+    ):
+        model.load_state_dict(tied)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    H = model.lstm_layers[0].hidden_size
+    for bad, why in (
+        ({"layers/2/h": np.zeros(7)}, r"layers/2/h has shape \(7,\) and dtype float64, expected"),
+        (
+            {"layers/2/h": np.zeros((2, H + 1))},
+            rf"layers/2/h has shape \(2, 5\) and dtype float64, expected a float \(N, {H}\)",
+        ),
+        ({"layers/2/c": np.zeros((3, H))}, r"layers/2/c has 3 rows, layers/2/h 2: expected one N"),
+        ({"layers/4/h": np.zeros((2, H), int)}, r"layers/4/h has shape \(2, 4\) and dtype int"),
+    ):
+        with pytest.raises(ValueError, match=f"^BetterRnnlm\\.load_state_dict: {why}"):
+            model.load_state_dict({**before, **bad})
+        for key, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[key])
+    model.load_state_dict(before)  # its own state loads
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -381,3 +422,29 @@ def test_regression_the_models_refuse_sizes_below_one_and_dtypes_not_float(make)
     same = make(np.int64(9), 8, 8, seed=0)
     for p, q in zip(same.params, make(9, 8, 8, seed=0).params, strict=True):
         np.testing.assert_array_equal(p, q)  # NumPy integers draw the same weights
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Rnnlm(10, 4, 4, seed=0),
+        lambda: BetterRnnlm(10, 4, 4, seed=0),
+        lambda: CBOW(10, 4, 1, np.arange(10), seed=0),
+        lambda: SkipGram(10, 4, 1, np.arange(10), seed=0),
+    ],
+    ids=["Rnnlm", "BetterRnnlm", "CBOW", "SkipGram"],
+)
+def test_regression_the_models_take_unsigned_word_ids(make):
+    """uint64 ids failed: Rnnlm's backward in the embedding's scatter ("arrays used as indices
+    must be of integer type"), CBOW's forward on float ids (target and negatives concatenated:
+    uint64 with int64 promotes to float64). Now the same loss and gradients as int64 ids."""
+    a, b = make(), make()
+    if isinstance(a, (CBOW, SkipGram)):
+        xs, ts = np.array([[1, 2], [4, 6]]), np.array([3, 5])
+    else:
+        xs, ts = np.array([[1, 2, 9]]), np.array([[2, 3, 0]])
+    assert a.forward(xs.astype(np.uint64), ts.astype(np.uint64)) == b.forward(xs, ts)
+    a.backward()
+    b.backward()
+    for p, q in zip(a.grads, b.grads, strict=True):
+        np.testing.assert_array_equal(p, q)

@@ -274,6 +274,25 @@ def test_a_skipped_words_share_goes_to_the_others_in_proportion():
     assert np.abs(counts / 4000 - p).max() < 4 * np.sqrt(p * (1 - p) / 4000).max()
 
 
+@pytest.mark.parametrize("cls", [RnnlmGen, BetterRnnlmGen])
+def test_regression_skip_ids_take_any_iterable_of_integer_ids(cls):
+    # skip_ids=np.array([2, 3]), which the sequel takes, failed in `skip_ids or ()` ("truth
+    # value of an array is ambiguous"), 3 in iteration, ['a'] in a bare int() and 2.7 was
+    # truncated to 2. Ids outside [0, V) are still ignored: the sequel never draws them either.
+    texts = []
+    for skip in ([0, 5, 99], (0, 5), {0, 5, -1}, np.array([0, 5]), np.array([[0], [5]], np.uint8)):
+        model = _peaked_gen(cls)
+        texts.append(model.generate(2, skip_ids=skip, sample_size=20, seed=4))
+    assert all(t == texts[0] for t in texts) and not {0, 5} & set(texts[0])
+    where = rf"^{cls.__name__}\.generate: skip_ids must"
+    for bad in (3, "05", 2.5):
+        with pytest.raises(TypeError, match=where + " be an iterable of integer word ids"):
+            _peaked_gen(cls).generate(2, skip_ids=bad, sample_size=3)
+    for bad in (["a"], [2.7], [True], np.array([2.0])):
+        with pytest.raises(TypeError, match=where + " hold integer word ids, got"):
+            _peaked_gen(cls).generate(2, skip_ids=bad, sample_size=3)
+
+
 def test_generation_refuses_what_leaves_nothing_to_draw_or_a_negative_length():
     with pytest.raises(ValueError, match="skip_ids leave none of the 8 words to draw"):
         _peaked_gen().generate(1, skip_ids=range(8), sample_size=3)

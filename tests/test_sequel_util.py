@@ -141,6 +141,17 @@ def test_regression_clip_grads_refuses_a_negative_or_nan_maximum(max_norm):
     np.testing.assert_array_equal(grads[0], 3.0)
 
 
+@pytest.mark.parametrize("max_norm", ["1", None, True, [1.0]])
+def test_regression_clip_grads_refuses_a_maximum_that_is_no_number(max_norm):
+    # The sequel's (and ours) compared it with 0: a bare TypeError from '>='.
+    grads = [np.full(2, 3.0)]
+    with pytest.raises(TypeError, match=r"^clip_grads: max_norm must be a finite number >= 0, got"):
+        clip_grads(grads, max_norm)
+    np.testing.assert_array_equal(grads[0], 3.0)
+    clip_grads(grads, np.array(1.0))  # a 0-d array, as np.load gives, is a number
+    clip_grads(grads, float("inf"))  # never clips, as in the sequel
+
+
 def test_clip_grads_scales_in_place_to_the_maximum_norm():
     grads = [np.full((2, 2), 3.0), np.full(1, 4.0)]  # norm sqrt(4 * 9 + 16) = sqrt(52)
     held = list(grads)
@@ -201,6 +212,60 @@ def test_regression_eval_perplexity_of_a_short_corpus_says_so():
     # The sequel divides by max_iters = 0.
     with pytest.raises(ValueError, match="shorter than one batch of 10 x 35"):
         eval_perplexity(Recorder(True), np.arange(100))
+
+
+@pytest.mark.parametrize("name", ["batch_size", "time_size"])
+@pytest.mark.parametrize("size", [0, -1, 2.5, "2"])
+def test_regression_eval_perplexity_refuses_sizes_that_are_not_whole_numbers_from_1(name, size):
+    # 0 divided by zero, -1 was blamed on the corpus or failed in TimeEmbedding, 2.5 in arange.
+    with pytest.raises(ValueError, match=rf"^eval_perplexity: {name} must be a whole number >= 1"):
+        eval_perplexity(Recorder(True), np.arange(100), **{name: size})
+
+
+def test_regression_convert_one_hot_refuses_ids_outside_the_vocabulary():
+    # The sequel's loop raises an IndexError for 3, sets the last column for -1 and truncates
+    # 0.5 to 0; ours compared with arange(V) and gave rows of zeros for all three.
+    for ids in ([0, 3], [0, -1]):
+        with pytest.raises(ValueError, match=r"^convert_one_hot: word ids must lie in \[0, 3\)"):
+            convert_one_hot(np.array(ids), 3)
+    with pytest.raises(TypeError, match="^convert_one_hot: word ids must be integers, got dtype"):
+        convert_one_hot(np.array([0.5]), 3)
+    with pytest.raises(ValueError, match="^convert_one_hot: vocab_size must be a whole number"):
+        convert_one_hot(np.array([0]), 0)
+    np.testing.assert_array_equal(
+        convert_one_hot(np.array([2, 0], np.uint8), 3), [[0, 0, 1], [1, 0, 0]]
+    )
+
+
+def test_regression_similarities_of_integer_counts_do_not_wrap_round():
+    # The sequel squares create_co_matrix's int32 counts in int32: 80000 ** 2 wraps round, and
+    # a row's cosine with itself came out 3.04; normalize([[100000, 0]]) gave 2.663.
+    C = create_co_matrix(np.array([0, 1] * 40000), 2)
+    assert C.dtype == np.int32  # the sequel's counts, kept
+    assert cos_similarity(C[0], C[0]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(normalize(np.array([[100000, 0]], np.int32)), [[1.0, 0.0]])
+    assert most_similar("a", {"a": 0, "b": 1}, {0: "a", 1: "b"}, C, top=1) == [("b", 0.0)]
+    x = np.array([[3.0, 4.0]], np.float32)
+    assert normalize(x).dtype == np.float32  # floats keep their dtype
+
+
+def test_regression_contexts_of_a_corpus_too_short_for_one_window_are_empty():
+    # sliding_window_view raised "window shape cannot be larger than input array shape"; the
+    # sequel returns np.array([]): shape (0,), float64. Ours keeps the shape (0, 2 w) and the
+    # corpus's dtype, so that contexts[:, i] still reads.
+    for corpus, w in ((np.array([0, 1, 2]), 2), (np.array([], np.int64), 1), (np.arange(2), 1)):
+        contexts, target = create_contexts_target(corpus, w)
+        assert contexts.shape == (0, 2 * w) and target.shape == (0,)
+        assert contexts.dtype == target.dtype == corpus.dtype
+    with pytest.raises(
+        ValueError, match=r"^create_contexts_target: corpus must be 1-D .* \(2, 3\)$"
+    ):
+        create_contexts_target(np.zeros((2, 3), int))
+    for w in (0, 1.5):
+        with pytest.raises(
+            ValueError, match="^create_contexts_target: window_size must be a whole"
+        ):
+            create_contexts_target(np.arange(9), w)
 
 
 def test_to_cpu_and_to_gpu_go_through_the_backend():

@@ -3,6 +3,8 @@ the sequel's update rules written here line for line, and a little training."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import max_relative_error, record_worst
@@ -238,3 +240,45 @@ def test_regression_optimizer_state_is_a_dict_keyed_by_position():
 def test_list_optimizers_refuse_lists_of_different_lengths():
     with pytest.raises(ValueError, match="params has 2 arrays but grads has 1"):
         opt.SGD().update([np.ones(1), np.ones(1)], [np.ones(1)])
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_regression_negative_sampling_models_refuse_a_corpus_beyond_vocab_size(cls):
+    """The corpus was never checked against vocab_size: the model was built, and its sampler's
+    negatives (ids up to 19 for a vocabulary of 10) failed at random in a later forward, in a
+    message about ids the caller never passed."""
+    corpus = np.random.default_rng(0).integers(0, 20, 200)
+    with pytest.raises(
+        ValueError,
+        match=rf"^{cls.__name__}: the corpus holds word ids up to 19, but vocab_size is 10 "
+        r"\(W_in and W_out have 10 rows\): every id must be below vocab_size$",
+    ):
+        cls(10, 6, 1, corpus, seed=0)
+    cls(20, 6, 1, corpus, seed=0)
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_regression_negative_sampling_models_check_the_contexts_width(cls):
+    """contexts were never checked against 2 window_size: SkipGram's forward raised an IndexError
+    for (N,) contexts; contexts of width 4 for a window of 1 gave a loss scaled by 4, then
+    backward failed; CBOW with width 2 for a window of 2 ran forward and failed in backward.
+    (The sequel reads the first 2 window_size columns and raises an IndexError for fewer.)"""
+    target = np.array([3, 4])
+    for window_size, contexts in (
+        (1, np.array([1, 2])),
+        (1, np.array([[1, 2, 5, 6], [2, 3, 6, 7]])),
+        (2, np.array([[1, 2], [2, 3]])),
+        (1, np.array([[1, 2], [2, 3], [4, 5]])),  # three rows for two targets
+    ):
+        model = cls(10, 4, window_size, np.arange(10), seed=0)
+        with pytest.raises(
+            ValueError,
+            match=rf"^{cls.__name__}\.forward: expected contexts of shape \(N, {2 * window_size}\)"
+            rf" .* got contexts {re.escape(str(contexts.shape))} and target \(2,\)$",
+        ):
+            model.forward(contexts, target)
+    model = cls(10, 4, 1, np.arange(10), seed=0)
+    with pytest.raises(ValueError, match="^.*forward: expected at least one example, got N = 0$"):
+        model.forward(np.zeros((0, 2), int), np.zeros(0, int))
+    model.forward(np.array([[1, 5], [2, 6]]), target)
+    model.backward()

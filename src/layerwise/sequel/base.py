@@ -224,18 +224,27 @@ def check_ndim(x: np.ndarray, ndim: int, where: str, layout: str) -> None:
 
 
 def check_ids(ids: Any, vocab_size: int | None, where: str) -> np.ndarray:
-    """Word ids as an integer array with every id in [0, vocab_size), or >= 0 where
-    ``vocab_size`` is None (a corpus that defines the vocabulary)."""
+    """Word ids as an array of ``np.intp`` with every id in [0, vocab_size), or >= 0 where
+    ``vocab_size`` is None (a corpus that defines the vocabulary).
+
+    Any integer dtype is taken; the ids come back as ``intp`` (free for int64 ids on a 64-bit
+    machine), so that arithmetic on them stays integer: NumPy promotes uint64 mixed with int64
+    to float64, which then cannot index.
+    """
     ids = as_array(ids, where, name="ids")  # on its device
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{where}: word ids must be integers, got dtype {ids.dtype}")
     if not ids.size:
-        return ids
-    if vocab_size is None and ids.min() < 0:
-        raise ValueError(f"{where}: word ids must be >= 0, got {ids.min()}")
-    if vocab_size is not None and (ids.min() < 0 or ids.max() >= vocab_size):
+        return ids.astype(np.intp, copy=False)
+    low, high = ids.min(), ids.max()
+    if vocab_size is None:
+        if low < 0:
+            raise ValueError(f"{where}: word ids must be >= 0, got {low}")
+        if high > np.iinfo(np.intp).max:  # uint64 ids that would wrap round in intp
+            raise ValueError(f"{where}: word ids must be <= {np.iinfo(np.intp).max}, got {high}")
+    elif low < 0 or high >= vocab_size:
         raise ValueError(
             f"{where}: word ids must lie in [0, {vocab_size}) for a vocabulary of {vocab_size}, "
-            f"got values from {ids.min()} to {ids.max()}"
+            f"got values from {low} to {high}"
         )
-    return ids
+    return ids.astype(np.intp, copy=False)

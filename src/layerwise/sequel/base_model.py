@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from ..backend import as_array_like
 from .base import OnDevice
-from .weights import SequelParams
+from .weights import SequelParams, copy_into_params
 
 __all__ = ["BaseModel", "LayerStack"]
 
@@ -103,7 +103,10 @@ class LayerStack(BaseModel):
 
         Parameters are written in place (``p[...] = value``), so tied weights, the optimizer's
         and the trainer's references stay valid. Everything is checked before anything
-        changes: a missing or unknown key or a wrong shape is a ValueError listing them all.
+        changes: a missing or unknown key, a wrong shape (a carried state must be (N, H), a
+        layer's states of one N) is a ValueError listing them all; so is a weight the model
+        ties (BetterRnnlm's embedding and affine) given two different values, as
+        :meth:`load_params` refuses it.
         """
         keys = set(state.keys())
         expected = {f"params/{i}" for i in range(len(self.params))}
@@ -118,14 +121,22 @@ class LayerStack(BaseModel):
             key = f"params/{i}"
             if key in keys and np.shape(state[key]) != p.shape:
                 problems.append(f"{key} has shape {np.shape(state[key])}, expected {p.shape}")
+        problems += _state_problems(state, states)
         if problems:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: "
                 + "; ".join(problems)
                 + ". Was this state saved from a model of other sizes?"
             )
-        for i, p in enumerate(self.params):
-            p[...] = as_array_like(state[f"params/{i}"], p)  # from a file: host to p's device
+        values = [state[f"params/{i}"] for i in range(len(self.params))]
+        ties = copy_into_params(self.params, values)  # from a file: host to the params' device
+        if ties:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: "
+                + ", ".join(f"params/{i} and params/{j}" for i, j in ties)
+                + " are one array in this model (tied weights), but the state gives them "
+                "different values; nothing was changed"
+            )
         like = self.params[0] if self.params else None
         for key, (layer, name) in states.items():
             value = as_array_like(np.copy(state[key]), like) if key in keys else None
@@ -143,3 +154,27 @@ class LayerStack(BaseModel):
         """Restore what :meth:`rng_states` returned."""
         for j, value in states.items():
             self.layers[int(j)].rng.bit_generator.state = value
+
+
+def _state_problems(state: Mapping[str, Any], states: dict[str, tuple[Any, str]]) -> list[str]:
+    """What is wrong with the carried states ``state`` gives: each must be a float (N, H) for
+    its layer's hidden size H, and a layer's states (h and c) must have one N."""
+    problems = []
+    first: dict[int, tuple[str, int]] = {}  # per layer, its first state's key and rows
+    for key, (layer, _name) in states.items():
+        if key not in state:
+            continue
+        value = state[key]
+        H = getattr(layer, "hidden_size", None)
+        shape = np.shape(value)
+        dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+        width_ok = len(shape) == 2 and shape[0] > 0 and (H is None or shape[1] == H)
+        if not width_ok or dtype.kind != "f":
+            problems.append(
+                f"{key} has shape {shape} and dtype {dtype}, expected a float (N, {H or 'H'})"
+            )
+            continue
+        other, n = first.setdefault(id(layer), (key, shape[0]))
+        if n != shape[0]:
+            problems.append(f"{key} has {shape[0]} rows, {other} {n}: expected one N")
+    return problems

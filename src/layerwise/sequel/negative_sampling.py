@@ -253,7 +253,7 @@ class NegativeSamplingLoss(SequelLayer):
     ----------
     W : ndarray, shape (V, H)
     corpus : array_like of int
-        Word ids the unigram distribution is counted from.
+        Word ids the unigram distribution is counted from, each a row of ``W`` (< V).
     power : float, default 0.75
     sample_size : int, default 5
     seed : keyword-only
@@ -282,6 +282,13 @@ class NegativeSamplingLoss(SequelLayer):
         self.sampler = UnigramSampler(corpus, power, sample_size, seed=seed)
         self.sample_size = self.sampler.sample_size
         self.embed_dot = EmbeddingDot(W, touched_rows_only=touched_rows_only)
+        V = len(self.embed_dot.params[0])
+        if self.sampler.vocab_size > V:  # the sequel fails, at random, in a later forward
+            raise ValueError(
+                f"{type(self).__name__}: the corpus holds word ids up to "
+                f"{self.sampler.vocab_size - 1}, but W has {V} rows (a vocabulary of {V}): "
+                "every id must be a row of W"
+            )
         self.loss_layer = SigmoidWithLoss()
         self.params, self.grads = self.embed_dot.params, self.embed_dot.grads
         self.negative_sample: np.ndarray | None = None
@@ -290,7 +297,8 @@ class NegativeSamplingLoss(SequelLayer):
         W = self.params[0]
         target = as_array(target, f"{type(self).__name__}.forward", name="target")
         self.negative_sample = as_array_like(self.sampler.get_negative_sample(target), W)
-        target = as_array_like(target, W)
+        # checked by the sampler; as intp, for uint64 ids would make the concatenation float
+        target = as_array_like(target, W).astype(np.intp, copy=False)
         idx = np.concatenate([target.reshape(-1, 1), self.negative_sample], axis=1)
         score = self.embed_dot.forward(h, idx)
         label = np.zeros_like(score)

@@ -13,18 +13,21 @@ one beginning.
 
 Difference from the sequel's code: the words are drawn from a generator of our own,
 ``generate(..., seed=)`` (an int, a ``numpy.random.Generator`` or None); the same seed from
-the same state gives the same text. The sequel draws from NumPy's global state.
+the same state gives the same text. The sequel draws from NumPy's global state. And
+``skip_ids`` must hold integer ids (the sequel's ``sampled not in skip_ids`` takes anything:
+``[2.0]`` skips word 2, ``[2.7]`` nothing, and ``3`` fails only once a word is drawn).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .._checks import check_number
-from ..backend import as_numpy
+from ..backend import as_numpy, is_cupy_array
 from .functions import softmax
 from .rnnlm import BetterRnnlm, Rnnlm
 
@@ -41,7 +44,7 @@ class _Generating:
     def generate(
         self,
         start_id: int,
-        skip_ids: Collection[int] | None = None,
+        skip_ids: Iterable[int] | None = None,
         sample_size: int = 100,
         *,
         seed: Any = None,
@@ -52,8 +55,9 @@ class _Generating:
         ----------
         start_id : int
             The first word's id, in [0, V).
-        skip_ids : collection of int, optional
-            Ids never emitted (the sequel skips ``<unk>`` and ``N``): each step draws from the
+        skip_ids : iterable of int, optional
+            Ids never emitted (the sequel skips ``<unk>`` and ``N``), in a list, tuple, set or
+            integer array; ids outside [0, V) are never drawn anyway. Each step draws from the
             softmax with their share taken out, which is drawing again from the same step
             until another word comes. (The sequel draws again after predicting again from the
             same word, which moves the state on as if that word had been read twice.)
@@ -68,7 +72,7 @@ class _Generating:
         # the list's length, start_id included (the sequel's gives [start_id] for 0 or less)
         sample_size = check_number(sample_size, where, "sample_size", low=1, integer=True)
         rng = np.random.default_rng(seed)
-        skip = sorted({int(i) for i in skip_ids or ()} & set(range(V)))
+        skip = sorted(set(_word_ids(skip_ids, where)) & set(range(V)))
         if len(skip) == V:
             raise ValueError(f"generate: skip_ids leave none of the {V} words to draw")
         word_ids = [x]
@@ -88,6 +92,28 @@ class _Generating:
             x = int(rng.choice(len(p), p=p))
             word_ids.append(x)
         return word_ids
+
+
+def _word_ids(ids: Iterable[Any] | None, where: str) -> list[int]:
+    """``skip_ids`` as a list of ints: None is none; any iterable of integers (an integer array
+    of any shape too); anything else a TypeError naming it (a float is not truncated)."""
+    if ids is None:
+        return []
+    if isinstance(ids, np.ndarray) or is_cupy_array(ids):
+        ids = as_numpy(ids)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise TypeError(f"{where}: skip_ids must hold integer word ids, got dtype {ids.dtype}")
+        return ids.reshape(-1).tolist()
+    if not isinstance(ids, Iterable) or isinstance(ids, (str, bytes)):
+        raise TypeError(
+            f"{where}: skip_ids must be an iterable of integer word ids (a list, tuple, set or "
+            f"array), got {type(ids).__name__} {ids!r}"
+        )
+    ids = list(ids)
+    bad = [i for i in ids if not isinstance(i, numbers.Integral) or isinstance(i, bool)]
+    if bad:
+        raise TypeError(f"{where}: skip_ids must hold integer word ids, got {bad[0]!r}")
+    return [int(i) for i in ids]
 
 
 class RnnlmGen(_Generating, Rnnlm):

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from .._checks import as_array, as_dtype, as_float_array, check_dout, quiet
 from ..backend import as_array_like, get_array_module
 from ..layers import Dropout as _Dropout
+from ..layers.base import BackwardBeforeForwardError
 from .base import SequelLayer, check_ids, check_ndim, register_sequel_layer
 from .functions import exp_and_log_at, gate_sigmoid
 from .layers import Affine, Embedding, SigmoidWithLoss
@@ -729,6 +730,7 @@ class TimeSoftmaxWithLoss(SequelLayer):
         self.params, self.grads = [], []
         self.cache: tuple[Any, ...] | None = None
         self.ignore_label = -1
+        self._spent = False  # the one backward of an overwrite_xs forward has run
 
     def forward(
         self, xs: npt.ArrayLike, ts: npt.ArrayLike, *, overwrite_xs: bool = False
@@ -754,11 +756,12 @@ class TimeSoftmaxWithLoss(SequelLayer):
             n_labelled = mask.sum()
             loss = -log_y[mask].sum() / n_labelled.astype(xs.dtype)
         self.cache = (t, e, s, mask, (N, T, V), owned)
+        self._spent = False
         return loss
 
     def backward(self, dout: npt.ArrayLike = 1.0) -> np.ndarray:
         if self.cache is None:
-            raise self._not_ready()
+            raise self._already_ran() if self._spent else self._not_ready()
         t, e, s, mask, (N, T, V), owned = self.cache
         dout = float(check_dout(dout, (), type(self).__name__))
         # nothing labelled: dx = 0; the count stays where mask is (no read-back per step)
@@ -767,11 +770,18 @@ class TimeSoftmaxWithLoss(SequelLayer):
         # written over it where it lies in the caller's scores (and the cache is then spent)
         dx = np.multiply(e, (scale / s)[:, None], out=e if owned else None)
         if owned:
-            self.cache = None
+            self.cache, self._spent = None, True
         dx[get_array_module(e).arange(N * T), t] -= scale
         if not mask.all():
             dx[~mask] = 0
         return dx.reshape(N, T, V)
+
+    def _already_ran(self) -> BackwardBeforeForwardError:
+        return BackwardBeforeForwardError(
+            f"{type(self).__name__}.backward: backward already ran for this forward, which let "
+            "it write the gradient over the scores (overwrite_xs=True, as the language models' "
+            "forward does): call forward again before the next backward"
+        )
 
 
 @register_sequel_layer
@@ -829,6 +839,7 @@ class TimeBiLSTM(SequelLayer):
         self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
         self.params = self.forward_lstm.params + self.backward_lstm.params
         self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+        self.out_shape: tuple[int, int, int] | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"stateful": self.forward_lstm.stateful}
@@ -837,10 +848,15 @@ class TimeBiLSTM(SequelLayer):
         xs = as_array(xs, f"{type(self).__name__}.forward", name="xs")
         o1 = self.forward_lstm.forward(xs)
         o2 = self.backward_lstm.forward(xs[:, ::-1])
-        return np.concatenate((o1, o2[:, ::-1]), axis=2)
+        out = np.concatenate((o1, o2[:, ::-1]), axis=2)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dhs: npt.ArrayLike) -> np.ndarray:
-        dhs = as_array(dhs, f"{type(self).__name__}.backward", name="dhs")
+        if self.out_shape is None:
+            raise self._not_ready()
+        # checked whole here, so that a wrong one is not blamed on a TimeLSTM and half its width
+        dhs = check_dout(dhs, self.out_shape, type(self).__name__, self.params[0].dtype)
         H = self.forward_lstm.hidden_size
         dxs = self.forward_lstm.backward(dhs[:, :, :H])
         dxs += self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]

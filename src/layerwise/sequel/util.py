@@ -15,11 +15,18 @@ calls with the same result. Differences, each with a regression test in
 - ``ppmi`` gives 0 for a word that never occurs (the sequel's ``0/0`` warns and gives NaN);
 - ``most_similar`` and ``analogy`` print as the sequel's do and also return the
   ``(word, similarity)`` pairs they print;
-- ``eval_perplexity`` raises for a corpus shorter than one batch (the sequel divides by zero).
+- ``eval_perplexity`` raises for a corpus shorter than one batch (the sequel divides by zero);
+- ``convert_one_hot`` refuses an id outside [0, vocab_size) or not an integer (the sequel
+  raises an IndexError for ``vocab_size``, sets the last column for -1, truncates 0.5 to 0);
+- ``cos_similarity``, ``most_similar`` and ``normalize`` take integer input as float64 (the
+  sequel squares :func:`create_co_matrix`'s int32 counts in int32, which wraps round);
+- ``create_contexts_target`` of a corpus of 2 window_size words or fewer gives contexts of
+  shape (0, 2 window_size) in the corpus's dtype (the sequel's ``np.array([])``, (0,) float64).
 """
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,8 +34,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import InvalidParameterError, as_array, check_number, quiet
+from .._checks import InvalidParameterError, as_array, as_float_array, check_number, quiet
 from ..backend import as_numpy, get_array_module, to_device
+from .base import check_ids
 
 __all__ = [
     "analogy",
@@ -93,8 +101,12 @@ def create_co_matrix(corpus: npt.ArrayLike, vocab_size: int, window_size: int = 
 
 
 def cos_similarity(x: npt.ArrayLike, y: npt.ArrayLike, eps: float = 1e-8) -> np.floating:
-    """``x . y / ((|x| + eps) (|y| + eps))``: the cosine of two vectors, 0 for a zero vector."""
-    x, y = as_array(x, "cos_similarity"), as_array(y, "cos_similarity", name="y")
+    """``x . y / ((|x| + eps) (|y| + eps))``: the cosine of two vectors, 0 for a zero vector.
+
+    Integer vectors (rows of :func:`create_co_matrix`'s int32 counts) are taken as float64
+    first: the sequel's ``x ** 2`` in int32 wraps round past 46341.
+    """
+    x, y = as_float_array(x, "cos_similarity"), as_float_array(y, "cos_similarity", name="y")
     nx = x / (np.sqrt(np.sum(x**2)) + eps)
     ny = y / (np.sqrt(np.sum(y**2)) + eps)
     return np.dot(nx, ny)
@@ -137,15 +149,21 @@ def most_similar(
         print(f"{query} is not found")
         return None
     print("\n[query] " + query)
-    word_matrix = as_array(word_matrix, "most_similar", name="word_matrix")
+    # integer counts as float64: their squares would wrap round in int32
+    word_matrix = as_float_array(word_matrix, "most_similar", name="word_matrix")
     # computed where the vectors are; the V similarities come to the host to be ranked
     similarity = as_numpy(_similarities(word_matrix, word_matrix[word_to_id[query]]))
     return _print_top(similarity, id_to_word, (query,), top)
 
 
 def convert_one_hot(corpus: npt.ArrayLike, vocab_size: int) -> np.ndarray:
-    """Word ids (any shape) as one-hot vectors, int32 of shape ``(*corpus.shape, vocab_size)``."""
-    corpus = np.asarray(corpus)
+    """Word ids (any shape) as one-hot vectors, int32 of shape ``(*corpus.shape, vocab_size)``.
+
+    Every id must be an integer in [0, vocab_size) (the sequel's raises an IndexError for
+    ``vocab_size``, sets the last column for -1 and truncates a float id).
+    """
+    vocab_size = check_number(vocab_size, "convert_one_hot", "vocab_size", low=1, integer=True)
+    corpus = check_ids(corpus, vocab_size, "convert_one_hot")
     return (corpus[..., None] == np.arange(vocab_size)).astype(np.int32)
 
 
@@ -176,9 +194,10 @@ def create_contexts_target(
 
     Returns
     -------
-    contexts : ndarray, shape (L - 2 window_size, 2 window_size)
+    contexts : ndarray, shape (max(L - 2 window_size, 0), 2 window_size)
         Left words then right words, nearest last on the left and first on the right.
-    target : ndarray, shape (L - 2 window_size,)
+    target : ndarray, shape (max(L - 2 window_size, 0),)
+        Both of the corpus's dtype; no rows for a corpus of 2 window_size words or fewer.
 
     Examples
     --------
@@ -187,8 +206,14 @@ def create_contexts_target(
     (array([[0, 2],
            [1, 3]]), array([1, 2]))
     """
-    corpus = np.asarray(corpus)
+    corpus = as_array(corpus, "create_contexts_target", name="corpus")
     w = check_number(window_size, "create_contexts_target", "window_size", low=1, integer=True)
+    if corpus.ndim != 1:
+        raise ValueError(
+            f"create_contexts_target: corpus must be 1-D word ids (L,), got shape {corpus.shape}"
+        )
+    if len(corpus) <= 2 * w:  # no word has w neighbours on each side (sliding_window_view fails)
+        return corpus[:0].reshape(0, 2 * w), corpus[:0].copy()
     windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * w + 1)
     return np.delete(windows, w, axis=1), windows[:, w].copy()
 
@@ -197,9 +222,10 @@ def normalize(x: npt.ArrayLike) -> np.ndarray:
     """Each row of a matrix (or a vector) divided by its length; a new array.
 
     A row of zeros stays zeros, as in scikit-learn's ``normalize`` (the sequel's gives NaN
-    with a warning: 0 / 0).
+    with a warning: 0 / 0). Integers are taken as float64 (the sequel's ``x ** 2`` wraps round
+    in int32); a float array keeps its dtype.
     """
-    x = as_array(x, "normalize")
+    x = as_float_array(x, "normalize")
     norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
     return x / np.where(norm == 0, 1, norm)
 
@@ -254,7 +280,12 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     section 5.5.3: gradient clipping against exploding gradients). ``max_norm`` must be at
     least 0 (a negative one, which the sequel takes, turns every gradient round).
     """
-    if not max_norm >= 0:  # NaN too
+    number = max_norm
+    if isinstance(number, np.ndarray) and number.ndim == 0:
+        number = number.item()
+    if not isinstance(number, numbers.Real) or isinstance(number, bool):
+        check_number(max_norm, "clip_grads", "max_norm", low=0)  # raises, naming what came
+    if not number >= 0:  # NaN too; inf never clips, as in the sequel
         raise InvalidParameterError(f"clip_grads: max_norm must be >= 0, got {max_norm!r}")
     # summed where the gradients are; one number comes back to the host, for the test below
     total_norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
@@ -275,6 +306,8 @@ def eval_perplexity(
     without the flag) gives each batch's mean loss. Progress is printed as in the sequel.
     """
     corpus = as_array(corpus, "eval_perplexity", name="corpus")
+    batch_size = check_number(batch_size, "eval_perplexity", "batch_size", low=1, integer=True)
+    time_size = check_number(time_size, "eval_perplexity", "time_size", low=1, integer=True)
     size = len(corpus)
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:

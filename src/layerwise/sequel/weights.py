@@ -25,7 +25,7 @@ import numpy as np
 
 from .._types import StrPath
 from .._version import __version__
-from ..backend import as_array_like, as_numpy
+from ..backend import as_array_like, as_numpy, get_array_module
 
 # The weights-only unpickler of volume 1's pickles (it builds lists and dicts too); used as is.
 from ..book_weights import RefusedPickleError, unpickle_weights
@@ -270,30 +270,48 @@ class SequelParams:
         else:
             arrays = load_pickled_params(path)
             _check_arrays(self.params, [(a.shape, a.dtype) for a in arrays], path, owner)
-        backup = [p.copy() for p in self.params]
-        # In place: the layers, the optimizer and tied views hold these very arrays.
-        for p, a in zip(self.params, arrays, strict=True):
-            p[...] = as_array_like(a, p)
-        # A tied position written twice keeps the later value: check each reads as given.
-        differ = [
-            i
-            for i, (p, a) in enumerate(zip(self.params, arrays, strict=True))
-            if not np.array_equal(as_numpy(p), a.astype(p.dtype), equal_nan=True)
-        ]
-        if differ:
-            for p, b in zip(self.params, backup, strict=True):
-                p[...] = b
-            ties = [
-                f"params[{i}] and params[{j}]"
-                for i in differ
-                for j in range(len(self.params))
-                if j != i and np.shares_memory(self.params[i], self.params[j])
-            ]
+        ties = copy_into_params(self.params, arrays)
+        if ties:
+            ties = [f"params[{i}] and params[{j}]" for i, j in ties]
             raise ModelFileError(
                 f"cannot load '{path}' into {owner}: {', '.join(ties)} are one array in this "
                 "model (tied weights), but the file gives them different values; nothing "
                 "was changed"
             )
+
+
+def copy_into_params(params: list[Any], arrays: list[Any]) -> list[tuple[int, int]]:
+    """Write ``arrays[i]`` into ``params[i]`` in place, unless tied positions disagree.
+
+    In place, because the layers, the optimizer and tied views hold these very arrays. Where
+    two positions are one array (BetterRnnlm's embedding ``W`` and its affine's ``W.T``), the
+    later write wins: each position is read back against what it was given, and where one
+    differs every parameter is put back as it was.
+
+    Returns
+    -------
+    list of (i, j)
+        The positions ``i`` whose value was overwritten by a tied position ``j`` (nothing was
+        changed then); empty when everything was written.
+    """
+    backup = [p.copy() for p in params]
+    for p, a in zip(params, arrays, strict=True):
+        p[...] = as_array_like(a, p)
+    differ = [
+        i
+        for i, (p, a) in enumerate(zip(params, arrays, strict=True))
+        if not np.array_equal(as_numpy(p), as_numpy(a).astype(p.dtype), equal_nan=True)
+    ]
+    if not differ:
+        return []
+    for p, b in zip(params, backup, strict=True):
+        p[...] = b
+    return [
+        (i, j)
+        for i in differ
+        for j in range(len(params))
+        if j != i and get_array_module(params[i]).shares_memory(params[i], params[j])
+    ]
 
 
 def _check_arrays(params, headers, path, owner):

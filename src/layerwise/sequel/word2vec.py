@@ -15,7 +15,9 @@ whole numbers, at least 1.
   Embedding per context position and SkipGram one loss layer per position, all sharing one
   array; here one layer reads every position at once, so ``params`` is ``[W_in, W_out]`` (the
   sequel lists W_in 2 window_size times and W_out 6 or 12 times, which its Trainer's
-  ``remove_duplicate`` adds back together).
+  ``remove_duplicate`` adds back together). Their ``forward`` checks that contexts are
+  (N, 2 window_size) and target (N,): the sequel reads the first 2 window_size columns of
+  wider contexts and raises an IndexError for narrower ones.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import as_array, check_number
-from ..backend import get_array_module
+from ..backend import as_numpy, get_array_module
 from ..plans import check_dtype
-from .base import OnDevice
+from .base import OnDevice, check_ids
 from .layers import Embedding, MatMul, SoftmaxWithLoss
 from .negative_sampling import NegativeSamplingLoss
 from .rnnlm import check_sizes
@@ -154,6 +156,12 @@ class _NegativeSampling(OnDevice):
         self.window_size = check_number(
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
+        corpus = check_ids(as_numpy(corpus), None, where)
+        if corpus.size and corpus.max() >= V:  # the sequel fails, at random, in a later forward
+            raise ValueError(
+                f"{where}: the corpus holds word ids up to {corpus.max()}, but vocab_size is "
+                f"{V} (W_in and W_out have {V} rows): every id must be below vocab_size"
+            )
         W_in, W_out = _init((V, H), rng, dtype), _init((V, H), rng, dtype)
         # No array is listed twice and nothing adds into the gradients, so backward need
         # only zero the rows it wrote last time (a dense (V, H) zeroing took half the step).
@@ -163,6 +171,23 @@ class _NegativeSampling(OnDevice):
         )
         _collect(self, [self.in_layer, self.ns_loss])
         self.word_vecs = W_in
+
+    def _examples(self, contexts: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+        """contexts (N, 2 window_size) and target (N,), N >= 1, as arrays; else a ValueError
+        (a wrong width scaled the loss or failed in backward, after a forward that worked)."""
+        where = f"{type(self).__name__}.forward"
+        contexts = as_array(contexts, where, name="contexts")
+        target = as_array(target, where, name="target")
+        width = 2 * self.window_size
+        if contexts.ndim != 2 or contexts.shape[1] != width or target.shape != contexts.shape[:1]:
+            raise ValueError(
+                f"{where}: expected contexts of shape (N, {width}) (2 window_size = {width} word "
+                f"ids per target) and target (N,), got contexts {contexts.shape} and target "
+                f"{target.shape}"
+            )
+        if not len(target):
+            raise ValueError(f"{where}: expected at least one example, got N = 0")
+        return contexts, target
 
 
 class CBOW(_NegativeSampling):
@@ -176,7 +201,7 @@ class CBOW(_NegativeSampling):
     ----------
     vocab_size, hidden_size, window_size : int
     corpus : array_like of int
-        For the sampler's unigram distribution.
+        For the sampler's unigram distribution; ids below ``vocab_size``.
     seed : keyword-only
         Seeds the weights and the sampler.
 
@@ -186,6 +211,7 @@ class CBOW(_NegativeSampling):
     """
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
+        contexts, target = self._examples(contexts, target)
         h = self.in_layer.forward(contexts).mean(axis=1)
         return self.ns_loss.forward(h, target)
 
@@ -210,7 +236,7 @@ class SkipGram(_NegativeSampling):
     """
 
     def forward(self, contexts: npt.ArrayLike, target: npt.ArrayLike) -> np.floating:
-        contexts = as_array(contexts, f"{type(self).__name__}.forward", name="contexts")
+        contexts, target = self._examples(contexts, target)
         h = self.in_layer.forward(target)
         n_context = contexts.shape[1]
         # The loss layer averages over its N 2w rows; the sequel sums 2w means over N.
