@@ -531,3 +531,30 @@ def test_a_word2vec_model_trains_resumes_and_gives_nearest_words(tmp_path, texts
     unknown = run("evaluate", str(out), "--query", "nowhere")
     assert unknown.returncode == 2
     assert "--query: nowhere not in the model's 31 words" in unknown.stderr
+
+
+# ---------------------------------------------------------------- the command line's edges
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory, texts):
+    """An Rnnlm and a CBOW of the words of ``texts``, saved as built (no run: quick)."""
+    from layerwise.sequel.rnnlm import Rnnlm
+    from layerwise.sequel.word2vec import CBOW
+
+    folder = tmp_path_factory.mktemp("untrained")
+    text = (texts / "words.txt").read_text()
+    vocab = list(dict.fromkeys(w for line in text.splitlines() for w in [*line.split(), "<eos>"]))
+    corpus = np.arange(len(vocab))
+    lm = save_model(Rnnlm(len(vocab), 4, 4, seed=0), folder / "lm.npz", vocab=vocab)
+    cbow = save_model(CBOW(len(vocab), 4, 2, corpus, seed=0), folder / "cbow.npz", vocab=vocab)
+    return {"lm": lm, "cbow": cbow}
+
+
+def test_regression_a_start_of_whitespace_is_a_new_sentence(untrained, capsys):
+    """--start " " failed with a bare IndexError (no word to start from); "" meant <eos>."""
+    texts_written = []
+    for start in ("", " ", " \t "):
+        assert main(["generate", str(untrained["lm"]), "--start", start, "--seed", "5"]) == 0
+        texts_written.append(capsys.readouterr().out)
+    assert texts_written[0] == texts_written[1] == texts_written[2] != ""

@@ -37,8 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--start",
         metavar="WORDS",
-        help="language models: the text to continue, one word or several (default <eos>: a "
-        "new sentence)",
+        help="language models: the text to continue, one word or several (default, and for "
+        "one of spaces only: <eos>, a new sentence)",
     )
     p.add_argument(
         "--length",
@@ -92,14 +92,14 @@ def run(args: Any) -> int:
                 f"{path} is a language model ({loaded.class_name}): --input is for seq2seq "
                 "models; give --start WORDS"
             )
-        print(_text(loaded, args.start or "<eos>", args.length or DEFAULT_LENGTH, args.seed))
+        print(_text(loaded, args.start or "", args.length or DEFAULT_LENGTH, args.seed))
     return 0
 
 
 def _text(loaded: Any, start: str, length: int, seed: int | None) -> str:
-    """``length`` words continuing ``start``, drawn with ``seed``."""
+    """``length`` words continuing ``start`` (no words: ``<eos>``), drawn with ``seed``."""
     word_to_id = loaded.word_to_id
-    words = start.split()
+    words = start.split() or ["<eos>"]  # "" and " " alike: a new sentence
     for word in words:
         if word not in word_to_id:
             raise UsageError(
