@@ -8,7 +8,11 @@ import csv
 import json
 import os
 import random
+import select
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -558,3 +562,29 @@ def test_regression_a_start_of_whitespace_is_a_new_sentence(untrained, capsys):
         assert main(["generate", str(untrained["lm"]), "--start", start, "--seed", "5"]) == 0
         texts_written.append(capsys.readouterr().out)
     assert texts_written[0] == texts_written[1] == texts_written[2] != ""
+
+
+def test_regression_generate_shows_each_word_as_drawn_and_keeps_them_on_ctrl_c(untrained, capsys):
+    """The whole text was built before anything was printed: --length 100000000 showed
+    nothing, and Ctrl-C threw away all that had been drawn."""
+    assert main(["generate", str(untrained["lm"]), "--seed", "5", "--length", "30"]) == 0
+    expected = capsys.readouterr().out.split()[:20]
+    argv = ["generate", str(untrained["lm"]), "--seed", "5", "--length", "100000000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerwise", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        shown, deadline = b"", time.monotonic() + 30
+        while len(shown.split()) <= 20 and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 1)[0]:
+                shown += os.read(proc.stdout.fileno(), 4096)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert err == b"layerwise: interrupted\n"
+    text = (shown + out).decode()
+    assert text.split()[:20] == expected and text.endswith("\n")
