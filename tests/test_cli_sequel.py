@@ -588,3 +588,14 @@ def test_regression_generate_shows_each_word_as_drawn_and_keeps_them_on_ctrl_c(u
     assert err == b"layerwise: interrupted\n"
     text = (shown + out).decode()
     assert text.split()[:20] == expected and text.endswith("\n")
+
+
+@pytest.mark.parametrize("decay", ["0.5", "0.0"])
+def test_regression_an_lr_decay_below_one_is_refused(capsys, decay):
+    """--lr-decay 0.5 was taken: the learning rate doubled after each epoch no better than
+    the best."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "rnnlm", "--lr-decay", decay])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.endswith(f"error: argument --lr-decay: must be a finite number >= 1, got {decay}")
