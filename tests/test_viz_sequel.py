@@ -433,3 +433,15 @@ def test_cli_draws_a_sequel_model_file(capsys, tmp_path):
     assert main(["graph", str(path), "--steps", "2"]) == 0
     dot = capsys.readouterr().out
     assert "Rnnlm (" in dot and "Embedding: W (9, 3)" in dot and dot.count('label="LSTM"') == 2
+
+
+def test_regression_cli_draws_at_most_50_steps(capsys):
+    """--steps 200000 had no cap: 1 GB after 20 s and still recording."""
+    assert main(["graph", "--model", "rnnlm", "--steps", "50"]) == 0
+    assert capsys.readouterr().out.count('label="LSTM"') == 50
+    with pytest.raises(SystemExit) as exit_:
+        main(["graph", "--model", "rnnlm", "--steps", "51"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "layerwise graph: error: argument --steps: must be a whole number >= 1 and <= 50, got 51"
+    )

@@ -25,6 +25,7 @@ from ._common import (
     dataset,
     did_you_mean,
     load_dataset,
+    number,
     open_model,
     positive_int,
 )
@@ -46,6 +47,9 @@ SEQUEL_MODELS = {
 #: shapes on the picture. Float64, so the drawing is checked against the model to 1e-9.
 TINY = {"vocab_size": 8, "wordvec_size": 4, "hidden_size": 4}
 BATCH = 2  # sequences drawn at once (N)
+#: The most time steps ``--steps`` draws: a drawing of 50 is some 14,000 points (5 m) wide, far
+#: past what can be read, and every step more only repeats the one before.
+MAX_STEPS = 50
 
 
 def add_parser(sub):
@@ -71,9 +75,9 @@ def add_parser(sub):
     )
     p.add_argument(
         "--steps",
-        type=positive_int,
+        type=number(integer=True, low=1, high=MAX_STEPS),
         metavar="T",
-        help="for a recurrent model: the time steps drawn (default 3)",
+        help=f"for a recurrent model: the time steps drawn, 1 to {MAX_STEPS} (default 3)",
     )
     p.add_argument(
         "--out",
