@@ -25,6 +25,7 @@ from layerwise.sequel.time_layers import (
     TimeEmbedding,
     TimeSoftmaxWithLoss,
 )
+from layerwise.sequel.word2vec import CBOW, SkipGram
 from layerwise.viz import UnrolledGraph, record_unrolled
 
 T = 3
@@ -444,4 +445,19 @@ def test_regression_cli_draws_at_most_50_steps(capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "layerwise graph: error: argument --steps: must be a whole number >= 1 and <= 50, got 51"
+    )
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_regression_cli_says_which_models_it_unrolls_for_a_word2vec_file(capsys, tmp_path, cls):
+    """It said "record_unrolled: cannot unroll a CBOW", naming a function of the library."""
+    path = save_model(cls(9, 4, 2, np.arange(9), seed=0), tmp_path / "w2v.npz")
+    with pytest.raises(SystemExit) as exit_:
+        main(["graph", str(path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"layerwise graph: error: {path} is a word2vec model ({cls.__name__}), which has no time "
+        "steps to unroll: layerwise graph draws the sequel's recurrent models, simple-rnnlm, "
+        "rnnlm, better-rnnlm, seq2seq, peeky-seq2seq, attention-seq2seq (their model files or "
+        "--model)"
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..sequel.attention import AttentionSeq2seq
-from ..sequel.model_files import is_sequel_model_file, load_model
+from ..sequel.model_files import is_sequel_model_file, read_model_file
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
 from ..viz import apple_graph, record_step, record_unrolled
@@ -157,7 +157,14 @@ def _unrolled(args):
         where = f"a tiny {cls.__name__}"
     else:
         path = _model_path(args.what)
-        model = load_model(path)
+        loaded = read_model_file(path)
+        if loaded.is_word2vec:
+            raise UsageError(
+                f"{path} is a word2vec model ({loaded.class_name}), which has no time steps to "
+                "unroll: layerwise graph draws the sequel's recurrent models, "
+                f"{', '.join(SEQUEL_MODELS)} (their model files or --model)"
+            )
+        model = loaded.model
         where = f"{type(model).__name__} ({path})"
     steps = args.steps or 3
     vocab = len(model.params[0])  # every sequel model starts with its embedding (V, D)
