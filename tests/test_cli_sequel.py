@@ -599,3 +599,31 @@ def test_regression_an_lr_decay_below_one_is_refused(capsys, decay):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.endswith(f"error: argument --lr-decay: must be a finite number >= 1, got {decay}")
+
+
+@pytest.mark.parametrize(
+    "model, text, message",
+    [
+        ("rnnlm", "", "the file holds no words (it is empty)"),
+        ("rnnlm", " \n\t\n" * 50, "the file holds no words (only whitespace)"),
+        ("skip-gram", "", "the file holds no words (it is empty)"),
+        ("cbow", "a b a b\n" * 50, "its training text has 3 distinct words (<eos>, the end of a "
+         "line, included), too few for 5 negative samples per word: give a text of at least 6"),
+        ("skip-gram", "a b c d\n" * 50, "its training text has 5 distinct words"),
+    ],
+)  # fmt: skip
+def test_regression_a_word_file_without_enough_words_is_refused_before_the_run(
+    tmp_path, capsys, model, text, message
+):
+    """An empty file failed as "Rnnlm: vocab_size must be a whole number >= 1, got 0", one of
+    too few distinct words as "UnigramSampler: 5 distinct negatives per target need ...": exit
+    1, naming neither the file nor what it lacks."""
+    data, out = tmp_path / "words.txt", tmp_path / "o"
+    data.write_text(text)
+    argv = ["train", "--model", model, "--hidden", "4", "--batch-size", "1", "--epochs", "1"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--dataset", str(data), "--out", str(out), "--quiet"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"layerwise train: error: --dataset {data}: {message}")
+    assert not out.exists()
