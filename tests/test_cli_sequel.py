@@ -627,3 +627,33 @@ def test_regression_a_word_file_without_enough_words_is_refused_before_the_run(
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith(f"layerwise train: error: --dataset {data}: {message}")
     assert not out.exists()
+
+
+def test_regression_evaluate_refuses_the_options_a_model_does_not_take(
+    tmp_path, capsys, untrained, full_width
+):
+    """evaluate ignored them without a word (--dataset and --wrong of a word2vec model, --wrong
+    of a language model), where generate refuses the options a model does not take."""
+    import layerwise
+
+    volume_1 = layerwise.save(layerwise.TwoLayerNet(784, 8, 10, seed=0), tmp_path / "m.npz")
+    lm, cbow, s2s = untrained["lm"], untrained["cbow"], full_width / "model.npz"
+    cases = [
+        ([cbow, "--dataset", "ptb"], f"{cbow} is a word2vec model (CBOW): --dataset does not "
+         "apply to it; it takes --query"),
+        ([cbow, "--wrong", "0", "--dataset", "date"], f"{cbow} is a word2vec model (CBOW): "
+         "--dataset, --wrong do not apply to it; it takes --query"),
+        ([lm, "--wrong", "3"], f"{lm} is a language model (Rnnlm): --wrong does not apply to it; "
+         "it takes --dataset"),
+        ([lm, "--query", "w3"], f"{lm} is a language model (Rnnlm): --query does not apply to "
+         "it; it takes --dataset"),
+        ([s2s, "--query", "1"], f"{s2s} is a seq2seq model (Seq2seq): --query does not apply to "
+         "it; it takes --dataset, --wrong"),
+        ([volume_1, "--wrong", "3"], "--wrong applies to the seq2seq models (seq2seq, "
+         "peeky-seq2seq, attention-seq2seq)"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main(["evaluate", *map(str, args)])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"layerwise evaluate: error: {message}"
