@@ -8,7 +8,11 @@ import csv
 import json
 import os
 import random
+import select
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -531,3 +535,125 @@ def test_a_word2vec_model_trains_resumes_and_gives_nearest_words(tmp_path, texts
     unknown = run("evaluate", str(out), "--query", "nowhere")
     assert unknown.returncode == 2
     assert "--query: nowhere not in the model's 31 words" in unknown.stderr
+
+
+# ---------------------------------------------------------------- the command line's edges
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory, texts):
+    """An Rnnlm and a CBOW of the words of ``texts``, saved as built (no run: quick)."""
+    from layerwise.sequel.rnnlm import Rnnlm
+    from layerwise.sequel.word2vec import CBOW
+
+    folder = tmp_path_factory.mktemp("untrained")
+    text = (texts / "words.txt").read_text()
+    vocab = list(dict.fromkeys(w for line in text.splitlines() for w in [*line.split(), "<eos>"]))
+    corpus = np.arange(len(vocab))
+    lm = save_model(Rnnlm(len(vocab), 4, 4, seed=0), folder / "lm.npz", vocab=vocab)
+    cbow = save_model(CBOW(len(vocab), 4, 2, corpus, seed=0), folder / "cbow.npz", vocab=vocab)
+    return {"lm": lm, "cbow": cbow}
+
+
+def test_regression_a_start_of_whitespace_is_a_new_sentence(untrained, capsys):
+    """--start " " failed with a bare IndexError (no word to start from); "" meant <eos>."""
+    texts_written = []
+    for start in ("", " ", " \t "):
+        assert main(["generate", str(untrained["lm"]), "--start", start, "--seed", "5"]) == 0
+        texts_written.append(capsys.readouterr().out)
+    assert texts_written[0] == texts_written[1] == texts_written[2] != ""
+
+
+def test_regression_generate_shows_each_word_as_drawn_and_keeps_them_on_ctrl_c(untrained, capsys):
+    """The whole text was built before anything was printed: --length 100000000 showed
+    nothing, and Ctrl-C threw away all that had been drawn."""
+    assert main(["generate", str(untrained["lm"]), "--seed", "5", "--length", "30"]) == 0
+    expected = capsys.readouterr().out.split()[:20]
+    argv = ["generate", str(untrained["lm"]), "--seed", "5", "--length", "100000000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerwise", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        shown, deadline = b"", time.monotonic() + 30
+        while len(shown.split()) <= 20 and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 1)[0]:
+                shown += os.read(proc.stdout.fileno(), 4096)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert err == b"layerwise: interrupted\n"
+    text = (shown + out).decode()
+    assert text.split()[:20] == expected and text.endswith("\n")
+
+
+@pytest.mark.parametrize("decay", ["0.5", "0.0"])
+def test_regression_an_lr_decay_below_one_is_refused(capsys, decay):
+    """--lr-decay 0.5 was taken: the learning rate doubled after each epoch no better than
+    the best."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "rnnlm", "--lr-decay", decay])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.endswith(f"error: argument --lr-decay: must be a finite number >= 1, got {decay}")
+
+
+@pytest.mark.parametrize(
+    "model, text, message",
+    [
+        ("rnnlm", "", "the file holds no words (it is empty)"),
+        ("rnnlm", " \n\t\n" * 50, "the file holds no words (only whitespace)"),
+        ("skip-gram", "", "the file holds no words (it is empty)"),
+        ("cbow", "a b a b\n" * 50, "its training text has 3 distinct words (<eos>, the end of a "
+         "line, included), too few for 5 negative samples per word: give a text of at least 6"),
+        ("skip-gram", "a b c d\n" * 50, "its training text has 5 distinct words"),
+    ],
+)  # fmt: skip
+def test_regression_a_word_file_without_enough_words_is_refused_before_the_run(
+    tmp_path, capsys, model, text, message
+):
+    """An empty file failed as "Rnnlm: vocab_size must be a whole number >= 1, got 0", one of
+    too few distinct words as "UnigramSampler: 5 distinct negatives per target need ...": exit
+    1, naming neither the file nor what it lacks."""
+    data, out = tmp_path / "words.txt", tmp_path / "o"
+    data.write_text(text)
+    argv = ["train", "--model", model, "--hidden", "4", "--batch-size", "1", "--epochs", "1"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--dataset", str(data), "--out", str(out), "--quiet"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"layerwise train: error: --dataset {data}: {message}")
+    assert not out.exists()
+
+
+def test_regression_evaluate_refuses_the_options_a_model_does_not_take(
+    tmp_path, capsys, untrained, full_width
+):
+    """evaluate ignored them without a word (--dataset and --wrong of a word2vec model, --wrong
+    of a language model), where generate refuses the options a model does not take."""
+    import layerwise
+
+    volume_1 = layerwise.save(layerwise.TwoLayerNet(784, 8, 10, seed=0), tmp_path / "m.npz")
+    lm, cbow, s2s = untrained["lm"], untrained["cbow"], full_width / "model.npz"
+    cases = [
+        ([cbow, "--dataset", "ptb"], f"{cbow} is a word2vec model (CBOW): --dataset does not "
+         "apply to it; it takes --query"),
+        ([cbow, "--wrong", "0", "--dataset", "date"], f"{cbow} is a word2vec model (CBOW): "
+         "--dataset, --wrong do not apply to it; it takes --query"),
+        ([lm, "--wrong", "3"], f"{lm} is a language model (Rnnlm): --wrong does not apply to it; "
+         "it takes --dataset"),
+        ([lm, "--query", "w3"], f"{lm} is a language model (Rnnlm): --query does not apply to "
+         "it; it takes --dataset"),
+        ([s2s, "--query", "1"], f"{s2s} is a seq2seq model (Seq2seq): --query does not apply to "
+         "it; it takes --dataset, --wrong"),
+        ([volume_1, "--wrong", "3"], "--wrong applies to the seq2seq models (seq2seq, "
+         "peeky-seq2seq, attention-seq2seq)"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main(["evaluate", *map(str, args)])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"layerwise evaluate: error: {message}"

@@ -175,6 +175,16 @@ def test_rnnlm_gen_same_seed_same_text_and_skip_ids():
     assert not {0, 1} & set(texts[0] + texts[2])
 
 
+def test_rnnlm_gen_draws_one_at_a_time_what_generate_lists():
+    model = RnnlmGen(vocab_size=12, wordvec_size=5, hidden_size=6, seed=0)
+    listed = model.generate(3, skip_ids=[0], sample_size=30, seed=4)
+    model.reset_state()
+    draws = model.draws(3, skip_ids=[0], seed=4)
+    assert [next(draws) for _ in range(30)] == listed
+    with pytest.raises(ValueError, match="^RnnlmGen.draws: start_id must be a whole number"):
+        model.draws(12)  # checked at once, not at the first word
+
+
 def test_rnnlm_gen_draws_from_the_softmax():
     """Each step's word is drawn with probability softmax(score): from a fixed state, the
     frequencies of the first drawn word match the softmax to sampling error."""

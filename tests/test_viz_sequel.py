@@ -25,6 +25,7 @@ from layerwise.sequel.time_layers import (
     TimeEmbedding,
     TimeSoftmaxWithLoss,
 )
+from layerwise.sequel.word2vec import CBOW, SkipGram
 from layerwise.viz import UnrolledGraph, record_unrolled
 
 T = 3
@@ -433,3 +434,30 @@ def test_cli_draws_a_sequel_model_file(capsys, tmp_path):
     assert main(["graph", str(path), "--steps", "2"]) == 0
     dot = capsys.readouterr().out
     assert "Rnnlm (" in dot and "Embedding: W (9, 3)" in dot and dot.count('label="LSTM"') == 2
+
+
+def test_regression_cli_draws_at_most_50_steps(capsys):
+    """--steps 200000 had no cap: 1 GB after 20 s and still recording."""
+    assert main(["graph", "--model", "rnnlm", "--steps", "50"]) == 0
+    assert capsys.readouterr().out.count('label="LSTM"') == 50
+    with pytest.raises(SystemExit) as exit_:
+        main(["graph", "--model", "rnnlm", "--steps", "51"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "layerwise graph: error: argument --steps: must be a whole number >= 1 and <= 50, got 51"
+    )
+
+
+@pytest.mark.parametrize("cls", [CBOW, SkipGram])
+def test_regression_cli_says_which_models_it_unrolls_for_a_word2vec_file(capsys, tmp_path, cls):
+    """It said "record_unrolled: cannot unroll a CBOW", naming a function of the library."""
+    path = save_model(cls(9, 4, 2, np.arange(9), seed=0), tmp_path / "w2v.npz")
+    with pytest.raises(SystemExit) as exit_:
+        main(["graph", str(path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"layerwise graph: error: {path} is a word2vec model ({cls.__name__}), which has no time "
+        "steps to unroll: layerwise graph draws the sequel's recurrent models, simple-rnnlm, "
+        "rnnlm, better-rnnlm, seq2seq, peeky-seq2seq, attention-seq2seq (their model files or "
+        "--model)"
+    )

@@ -54,6 +54,7 @@ non_negative_int = number(integer=True, low=0)
 positive_float = number(low=0, low_open=True)
 non_negative_float = number(low=0)
 ratio = number(low=0, high=1, high_open=True)
+at_least_one = number(low=1)
 
 
 def did_you_mean(text, names):

@@ -45,7 +45,7 @@ from ..sequel.model_files import SequelModelFile, model_description, read_model_
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
 from ..sequel.training import LanguageModelTraining, Seq2seqTraining, Word2vecTraining
-from ..sequel.word2vec import CBOW, SkipGram
+from ..sequel.word2vec import CBOW, NEGATIVES, SkipGram
 from ._common import SEQUEL_DATASETS, UsageError, flag
 from ._lifecycle import Run
 
@@ -264,7 +264,8 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
     ValueError
         One line: the file is not UTF-8 text, or not in its format.
     UsageError
-        A file of questions whose test part (its last tenth) is empty.
+        A file of questions whose test part (its last tenth) is empty; a file of words that
+        holds none.
     """
     if language_model:
         return _ptb() if name == "ptb" else _word_file(Path(name))
@@ -314,9 +315,13 @@ def _refused(name: str, path: Path, err: ValueError) -> ValueError:
 
 def _word_file(path: Path) -> TextData:
     try:
-        words = _words(read_text(path))
+        text = read_text(path)
     except ValueError as err:
         raise _refused(str(path), path, err) from None
+    words = _words(text)
+    if all(word == "<eos>" for word in words):  # each line's end, also of a blank line
+        what = "only whitespace" if text else "it is empty"
+        raise UsageError(f"--dataset {path}: the file holds no words ({what})")
     word_to_id: dict[str, int] = {}
     for word in words:
         word_to_id.setdefault(word, len(word_to_id))
@@ -461,6 +466,10 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
     """Train the sequel's model of ``opts`` into ``out`` (a new folder in runs/ if None)."""
     model_info = SEQUEL_MODELS[opts["model"]]
     data = load_text_data(opts["dataset"], model_info.reads_words, opts["reverse"])
+    if model_info.language_model:
+        _check_lengths(data, opts)
+    elif model_info.word2vec:
+        _check_examples(data, opts)
     model = build_model(opts, len(data.vocab), data.train)
     optimizer = getattr(sequel_optimizers, OPTIMIZERS[opts["optimizer"]].__name__)(lr=opts["lr"])
     common = {
@@ -472,7 +481,6 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
         "verbose": not args.quiet,
     }
     if model_info.language_model:
-        _check_lengths(data, opts)
         trainer: Any = LanguageModelTraining(
             model, optimizer, data.train, data.val, time_size=opts["time_size"],
             lr_decay=opts["lr_decay"], seed=opts["seed"], model_file={"vocab": data.vocab},
@@ -480,7 +488,6 @@ def train(args: Any, out: Path | None, opts: dict[str, Any], resuming: bool) -> 
         )  # fmt: skip
         sizes = (len(data.train), len(data.val))
     elif model_info.word2vec:
-        _check_examples(data, opts)
         trainer = Word2vecTraining(
             model, optimizer, data.train, seed=opts["seed"], model_file={"vocab": data.vocab},
             **common,
@@ -544,6 +551,13 @@ def _check_lengths(data: TextData, opts: dict[str, Any]) -> None:
 
 
 def _check_examples(data: TextData, opts: dict[str, Any]) -> None:
+    distinct = len(np.unique(data.train))
+    if distinct <= NEGATIVES:
+        raise UsageError(
+            f"--dataset {opts['dataset']}: its training text has {distinct} distinct word"
+            f"{'s' * (distinct != 1)} (<eos>, the end of a line, included), too few for "
+            f"{NEGATIVES} negative samples per word: give a text of at least {NEGATIVES + 1}"
+        )
     examples = len(data.train) - 2 * opts["window_size"]
     if examples < opts["batch_size"]:
         raise UsageError(

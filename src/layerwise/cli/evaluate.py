@@ -56,9 +56,8 @@ def add_parser(sub):
     p.add_argument(
         "--wrong",
         type=non_negative_int,
-        default=10,
         metavar="N",
-        help="seq2seq models: list the first N wrong answers (default 10)",
+        help=f"seq2seq models: list the first N wrong answers (default {DEFAULT_WRONG})",
     )
     p.add_argument(
         "--query",
@@ -100,6 +99,10 @@ def run(args):
         return _evaluate_sequel(model, args.dataset, args.wrong, args.query)
     if args.query:
         raise UsageError("--query applies to word2vec models (cbow, skip-gram)")
+    if args.wrong is not None:
+        raise UsageError(
+            "--wrong applies to the seq2seq models (seq2seq, peeky-seq2seq, attention-seq2seq)"
+        )
     if model.suffix == ".onnx":  # exported by `layerwise export --onnx`: run by onnxruntime
         network = interop.load_onnx(model)
         trained_on = network.metadata.get(ONNX_DATASET_KEY)
@@ -160,6 +163,14 @@ def _ids(texts: Any, vocab: list[str], known: dict[str, int], what: str) -> np.n
 
 #: The words the sequel's ch04/eval.py asks for the neighbours of.
 BOOK_QUERIES = ("you", "year", "car", "toyota")
+#: The wrong answers of a seq2seq model listed unless --wrong says.
+DEFAULT_WRONG = 10
+#: The options of ``evaluate`` that some of the sequel's models take: which each kind takes.
+TAKES = {
+    "word2vec model": ("--query",),
+    "language model": ("--dataset",),
+    "seq2seq model": ("--dataset", "--wrong"),
+}
 
 
 def _nearest_words(loaded: Any, queries: list[str] | None) -> int:
@@ -177,7 +188,7 @@ def _nearest_words(loaded: Any, queries: list[str] | None) -> int:
 
 
 def _evaluate_sequel(
-    path: Path, dataset_name: str | None, wrong: int, queries: list[str] | None = None
+    path: Path, dataset_name: str | None, wrong: int | None, queries: list[str] | None = None
 ) -> int:
     """``layerwise evaluate`` of a sequel model: the perplexity of a language model on the
     test text, a seq2seq model's accuracy and a table of its first ``wrong`` wrong answers,
@@ -186,12 +197,18 @@ def _evaluate_sequel(
     model, known = loaded.model, loaded.word_to_id
     if loaded.vocab is None:
         raise ValueError(f"{path}: the model file holds no vocabulary, so no text can be read")
+    kind = "word2vec model" if loaded.is_word2vec else "language model"
+    kind = "seq2seq model" if loaded.is_seq2seq else kind
+    given = {"--dataset": dataset_name, "--wrong": wrong, "--query": queries}
+    foreign = [n for n, value in given.items() if value is not None and n not in TAKES[kind]]
+    if foreign:
+        raise UsageError(
+            f"{path} is a {kind} ({loaded.class_name}): {', '.join(foreign)} "
+            f"{'does' if len(foreign) == 1 else 'do'} not apply to it; it takes "
+            f"{', '.join(TAKES[kind])}"
+        )
     if loaded.is_word2vec:
         return _nearest_words(loaded, queries)
-    if queries:
-        raise UsageError(
-            f"--query applies to word2vec models (cbow, skip-gram), not a {loaded.class_name}"
-        )
     trained_on = options.get("dataset")
     name = dataset_name or trained_on
     if name is None:
@@ -244,7 +261,7 @@ def _evaluate_sequel(
 
     rows = [
         (text(x[i], reverse), text(t[i, 1:]), text(guesses[i]))
-        for i in np.flatnonzero(~right)[:wrong]
+        for i in np.flatnonzero(~right)[: DEFAULT_WRONG if wrong is None else wrong]
     ]
     if rows:
         print(f"the first {len(rows)} wrong answers:")

@@ -9,6 +9,9 @@ data were.
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,8 +40,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--start",
         metavar="WORDS",
-        help="language models: the text to continue, one word or several (default <eos>: a "
-        "new sentence)",
+        help="language models: the text to continue, one word or several (default, and for "
+        "one of spaces only: <eos>, a new sentence)",
     )
     p.add_argument(
         "--length",
@@ -92,14 +95,25 @@ def run(args: Any) -> int:
                 f"{path} is a language model ({loaded.class_name}): --input is for seq2seq "
                 "models; give --start WORDS"
             )
-        print(_text(loaded, args.start or "<eos>", args.length or DEFAULT_LENGTH, args.seed))
+        pieces = _text(loaded, args.start or "", args.length or DEFAULT_LENGTH, args.seed)
+        written = False
+        try:
+            for piece in pieces:  # each word as it is drawn: Ctrl-C keeps what was shown
+                print(piece, end="", flush=True)
+                written = True
+        except KeyboardInterrupt:
+            if written:
+                print()  # the line cut short, ended before the note on stderr
+            raise
+        print()
     return 0
 
 
-def _text(loaded: Any, start: str, length: int, seed: int | None) -> str:
-    """``length`` words continuing ``start``, drawn with ``seed``."""
+def _text(loaded: Any, start: str, length: int, seed: int | None) -> Iterator[str]:
+    """``length`` words continuing ``start`` (no words: ``<eos>``), drawn with ``seed``, in
+    pieces as they are drawn (:func:`_shown`); ``start`` is checked at once."""
     word_to_id = loaded.word_to_id
-    words = start.split()
+    words = start.split() or ["<eos>"]  # "" and " " alike: a new sentence
     for word in words:
         if word not in word_to_id:
             raise UsageError(
@@ -114,10 +128,35 @@ def _text(loaded: Any, start: str, length: int, seed: int | None) -> str:
     for word in words[:-1]:  # the start's first words set the state, as ch07 primes it
         gen.predict(np.array([[word_to_id[word]]]))
     skip = [word_to_id[w] for w in SKIPPED if w in word_to_id]
-    ids = gen.generate(word_to_id[words[-1]], skip_ids=skip, sample_size=length, seed=seed)
-    text = " ".join([*words[:-1], *(loaded.vocab[i] for i in ids)])
-    text = text.replace(" <eos>", ".\n").replace("<eos>", "")  # the sequel's
-    return "\n".join(line.strip() for line in text.strip().splitlines())
+    ids = gen.draws(word_to_id[words[-1]], skip_ids=skip, seed=seed)
+    drawn = (loaded.vocab[i] for i in itertools.islice(ids, length))
+    return _shown(itertools.chain(words[:-1], drawn))
+
+
+def _shown(words: Iterable[str]) -> Iterator[str]:
+    """``words`` (no whitespace in a word, as in a vocabulary) as the sequel prints them, a
+    piece per word as it comes: joined by spaces, ``" <eos>"`` a full stop and a line break,
+    then the text and each line stripped::
+
+        text = " ".join(words).replace(" <eos>", ".\\n").replace("<eos>", "")
+        "\\n".join(line.strip() for line in text.strip().splitlines())
+
+    A word's trailing whitespace is held back until the next word shows whether it is inside
+    a line (kept), between lines (the line breaks only) or at the end (dropped).
+    """
+    held, begun = "", False
+    for i, word in enumerate(words):
+        piece = (f" {word}" if i else word).replace(" <eos>", ".\n").replace("<eos>", "")
+        shown = []
+        for run in re.findall(r"\s+|\S+", piece):
+            if run.isspace():
+                held += run
+                continue
+            breaks = len(f".{held}.".splitlines()) - 1
+            shown += [("\n" * breaks or held) if begun else "", run]
+            held, begun = "", True
+        if shown:
+            yield "".join(shown)
 
 
 def _answer(loaded: Any, question: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..sequel.attention import AttentionSeq2seq
-from ..sequel.model_files import is_sequel_model_file, load_model
+from ..sequel.model_files import is_sequel_model_file, read_model_file
 from ..sequel.rnnlm import BetterRnnlm, Rnnlm, SimpleRnnlm
 from ..sequel.seq2seq import PeekySeq2seq, Seq2seq
 from ..viz import apple_graph, record_step, record_unrolled
@@ -25,6 +25,7 @@ from ._common import (
     dataset,
     did_you_mean,
     load_dataset,
+    number,
     open_model,
     positive_int,
 )
@@ -46,6 +47,9 @@ SEQUEL_MODELS = {
 #: shapes on the picture. Float64, so the drawing is checked against the model to 1e-9.
 TINY = {"vocab_size": 8, "wordvec_size": 4, "hidden_size": 4}
 BATCH = 2  # sequences drawn at once (N)
+#: The most time steps ``--steps`` draws: a drawing of 50 is some 14,000 points (5 m) wide, far
+#: past what can be read, and every step more only repeats the one before.
+MAX_STEPS = 50
 
 
 def add_parser(sub):
@@ -71,9 +75,9 @@ def add_parser(sub):
     )
     p.add_argument(
         "--steps",
-        type=positive_int,
+        type=number(integer=True, low=1, high=MAX_STEPS),
         metavar="T",
-        help="for a recurrent model: the time steps drawn (default 3)",
+        help=f"for a recurrent model: the time steps drawn, 1 to {MAX_STEPS} (default 3)",
     )
     p.add_argument(
         "--out",
@@ -153,7 +157,14 @@ def _unrolled(args):
         where = f"a tiny {cls.__name__}"
     else:
         path = _model_path(args.what)
-        model = load_model(path)
+        loaded = read_model_file(path)
+        if loaded.is_word2vec:
+            raise UsageError(
+                f"{path} is a word2vec model ({loaded.class_name}), which has no time steps to "
+                "unroll: layerwise graph draws the sequel's recurrent models, "
+                f"{', '.join(SEQUEL_MODELS)} (their model files or --model)"
+            )
+        model = loaded.model
         where = f"{type(model).__name__} ({path})"
     steps = args.steps or 3
     vocab = len(model.params[0])  # every sequel model starts with its embedding (V, D)

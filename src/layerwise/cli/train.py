@@ -31,6 +31,7 @@ from . import _sequel
 from ._common import (
     UsageError,
     as_images,
+    at_least_one,
     check_device,
     choice,
     choices_metavar,
@@ -269,10 +270,10 @@ def add_parser(sub):
     )
     p.add_argument(
         "--lr-decay",
-        type=positive_float,
+        type=at_least_one,
         metavar="F",
-        help="language models: divide the learning rate by F after an epoch whose validation "
-        "perplexity is no better than the best before it, as the sequel's "
+        help="language models: divide the learning rate by F >= 1 (1: no decay) after an epoch "
+        "whose validation perplexity is no better than the best before it, as the sequel's "
         "ch06/train_better_rnnlm.py does (default: 4 for better-rnnlm, none for rnnlm)",
     )
     p.add_argument(

@@ -20,8 +20,9 @@ the same state gives the same text. The sequel draws from NumPy's global state. 
 
 from __future__ import annotations
 
+import itertools
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,8 @@ __all__ = ["BetterRnnlmGen", "RnnlmGen"]
 
 
 class _Generating:
-    """``generate`` for a language model with ``predict`` (N, T) -> scores (N, T, V) and
-    ``params`` led by the (V, D) embedding."""
+    """``generate`` and ``draws`` for a language model with ``predict`` (N, T) -> scores
+    (N, T, V) and ``params`` led by the (V, D) embedding."""
 
     predict: Any
     params: list[np.ndarray]
@@ -67,16 +68,33 @@ class _Generating:
             The draws' generator.
         """
         where = f"{type(self).__name__}.generate"
-        V = self.params[0].shape[0]  # the embedding's rows
-        x = check_number(start_id, where, "start_id", low=0, high=V, high_open=True, integer=True)
+        words = self._draws(start_id, skip_ids, seed, where)
         # the list's length, start_id included (the sequel's gives [start_id] for 0 or less)
         sample_size = check_number(sample_size, where, "sample_size", low=1, integer=True)
+        return list(itertools.islice(words, sample_size))
+
+    def draws(
+        self, start_id: int, skip_ids: Iterable[int] | None = None, *, seed: Any = None
+    ) -> Iterator[int]:
+        """``start_id``, then word ids drawn one after another without end: what
+        :meth:`generate` lists, one at a time, for text shown as it is written. The arguments
+        are :meth:`generate`'s, checked at once."""
+        return self._draws(start_id, skip_ids, seed, f"{type(self).__name__}.draws")
+
+    def _draws(
+        self, start_id: int, skip_ids: Iterable[int] | None, seed: Any, where: str
+    ) -> Iterator[int]:
+        V = self.params[0].shape[0]  # the embedding's rows
+        x = check_number(start_id, where, "start_id", low=0, high=V, high_open=True, integer=True)
         rng = np.random.default_rng(seed)
         skip = sorted(set(_word_ids(skip_ids, where)) & set(range(V)))
         if len(skip) == V:
             raise ValueError(f"generate: skip_ids leave none of the {V} words to draw")
-        word_ids = [x]
-        while len(word_ids) < sample_size:
+        return self._drawn(x, skip, rng)
+
+    def _drawn(self, x: int, skip: list[int], rng: np.random.Generator) -> Iterator[int]:
+        yield x
+        for step in itertools.count(1):
             score = self.predict(np.array([[x]]))
             p = softmax(score.reshape(-1).astype(np.float64))  # float64: the sum is 1 to 1e-16
             p = as_numpy(p)  # V probabilities to the host, where the seeded generator draws
@@ -86,12 +104,11 @@ class _Generating:
                 if not kept > 0:
                     raise ValueError(
                         "generate: every word but the skipped ones has probability 0 after "
-                        f"{word_ids[-1]} (step {len(word_ids)})"
+                        f"{x} (step {step})"
                     )
                 p /= kept
             x = int(rng.choice(len(p), p=p))
-            word_ids.append(x)
-        return word_ids
+            yield x
 
 
 def _word_ids(ids: Iterable[Any] | None, where: str) -> list[int]:

@@ -37,6 +37,10 @@ from .rnnlm import check_sizes
 
 __all__ = ["CBOW", "SimpleCBOW", "SimpleSkipGram", "SkipGram"]
 
+#: The negative samples CBOW and SkipGram draw per target word, as the sequel's (section 4.2.6):
+#: a corpus needs at least one distinct word more.
+NEGATIVES = 5
+
 
 def _init(shape: tuple[int, int], rng: np.random.Generator, dtype: npt.DTypeLike) -> np.ndarray:
     return (0.01 * rng.standard_normal(shape)).astype(dtype)
@@ -167,7 +171,7 @@ class _NegativeSampling(OnDevice):
         # only zero the rows it wrote last time (a dense (V, H) zeroing took half the step).
         self.in_layer = Embedding(W_in, touched_rows_only=True)
         self.ns_loss = NegativeSamplingLoss(
-            W_out, corpus, power=0.75, sample_size=5, seed=rng, touched_rows_only=True
+            W_out, corpus, power=0.75, sample_size=NEGATIVES, seed=rng, touched_rows_only=True
         )
         _collect(self, [self.in_layer, self.ns_loss])
         self.word_vecs = W_in
