@@ -564,6 +564,7 @@ def test_regression_a_start_of_whitespace_is_a_new_sentence(untrained, capsys):
     assert texts_written[0] == texts_written[1] == texts_written[2] != ""
 
 
+@pytest.mark.signals
 def test_regression_generate_shows_each_word_as_drawn_and_keeps_them_on_ctrl_c(untrained, capsys):
     """The whole text was built before anything was printed: --length 100000000 showed
     nothing, and Ctrl-C threw away all that had been drawn."""
