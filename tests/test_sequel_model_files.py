@@ -2,6 +2,7 @@
 
 import json
 import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -282,3 +283,26 @@ def test_a_missing_file_is_file_not_found_and_a_run_folder_gives_its_model(tmp_p
         load_model(tmp_path)
     save_model(_make("Rnnlm"), tmp_path / "model.npz")
     assert type(load_model(tmp_path)).__name__ == "Rnnlm"
+
+
+# ---------------------------------------------------------------------- regressions
+
+
+def test_regression_a_compressed_entry_is_refused_unread(tmp_path, good):
+    # layerwise writes its entries stored; a deflated one can unpack to far more than the
+    # file's size (300 KB of deflated zeros describing Rnnlm(1_500_000, 50, 1) peaked at
+    # 1.76 GB), so it is refused before it is read, naming the file and the entry.
+    path = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, array in good.items():
+            info = zipfile.ZipInfo(name + ".npy")
+            if name == "params/0":
+                info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as member:
+                np.lib.format.write_array(member, array)
+    with pytest.raises(ModelFileError, match="entry 'params/0' is compressed") as e:
+        load_model(path)
+    assert str(path) in str(e.value)
+    np.savez_compressed(tmp_path / "all.npz", **good)
+    with pytest.raises(ModelFileError, match=f"entry '{DESCRIPTION_KEY}' is compressed"):
+        read_model_file(tmp_path / "all.npz")

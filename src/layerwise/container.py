@@ -8,7 +8,9 @@ entry that describes them. This module holds what the two share:
   flushed to disk, then renamed over it, so a crash mid-write leaves the previous file intact;
 - :func:`open_npz`: every entry's ``.npy`` header (shape and dtype) is read and checked before
   any array is, so the caller can refuse an entry larger than it expects before its memory is
-  allocated; object arrays are refused, nothing is ever unpickled;
+  allocated; object arrays are refused, nothing is ever unpickled, and a compressed entry is
+  refused unread (what is written here is stored, and a stored entry holds no more than the
+  file's size);
 - :func:`read_json_entry`: the JSON description, its size, format and version checked.
 
 Every defect of a file (not a zip, truncated, damaged, pickled, a bad description) raises
@@ -217,7 +219,17 @@ class NpzFile:
             raise
 
     def read(self, name: str) -> np.ndarray:
-        """The array of entry ``name`` (its header was checked when the file was opened)."""
+        """The array of entry ``name`` (its header was checked when the file was opened).
+
+        A compressed entry is refused unread: layerwise writes its entries stored, and a
+        stored entry cannot hold more than the file's own size, a compressed one can.
+        """
+        info = self._npz.zip.getinfo(name + ".npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise self.error(
+                f"entry {name!r} is compressed; layerwise writes and reads only uncompressed "
+                "entries (a compressed one can unpack to far more than the file's size)"
+            )
         with self._damage_reported():
             return self._npz[name]
 
@@ -302,7 +314,8 @@ def open_npz(path: StrPath, what: str = "checkpoint") -> NpzFile:
     ModelFileError
         If the file is not an ``.npz`` archive, is truncated or damaged, holds something other
         than ``.npy`` arrays, or holds object arrays (which would be unpickled: refused for
-        safety, since unpickling can run arbitrary code).
+        safety, since unpickling can run arbitrary code). A compressed entry is refused by
+        :meth:`NpzFile.read`.
     """
     return NpzFile(path, what)
 

@@ -26,7 +26,9 @@ Reading is the container's plain sequence: the description is read and checked (
 whole sizes >= 1, a float dtype), the shapes of ``params`` are computed from the sizes alone
 (:func:`param_shapes`) and compared with every entry's header, and only then is a model built
 and an array read. So a file declaring a vocabulary of 10**12 words makes layerwise allocate
-nothing; every refusal is a :class:`~layerwise.container.ModelFileError` naming the file.
+nothing, and a compressed entry is refused unread (the entries are stored: an array cannot be
+larger than the file); every refusal is a :class:`~layerwise.container.ModelFileError` naming
+the file.
 
 Examples
 --------
@@ -364,8 +366,8 @@ def read_model_file(path: StrPath) -> SequelModelFile:
         Anything wrong with the file, named: not an ``.npz``, pickled objects, no or bad JSON
         description, an unknown class, sizes that are not whole numbers >= 1, arrays missing,
         unexpected, of other shapes (judged from their headers, before anything is allocated)
-        or dtypes, a vocabulary of the wrong length, repeated entries, tied weights given two
-        values.
+        or dtypes, compressed entries, a vocabulary of the wrong length, repeated entries, tied
+        weights given two values.
     """
     path = Path(path)
     if path.is_dir():
