@@ -25,10 +25,10 @@ alike. Training goes on from a checkpoint, whose trainer rebuilds the model on t
 Reading is the container's plain sequence: the description is read and checked (a known class,
 whole sizes >= 1, a float dtype), the shapes of ``params`` are computed from the sizes alone
 (:func:`param_shapes`) and compared with every entry's header, and only then is a model built
-and an array read. So a file declaring a vocabulary of 10**12 words makes layerwise allocate
-nothing, and a compressed entry is refused unread (the entries are stored: an array cannot be
-larger than the file); every refusal is a :class:`~layerwise.container.ModelFileError` naming
-the file.
+and the arrays read into it, one at a time. So a file declaring a vocabulary of 10**12 words
+makes layerwise allocate nothing, a compressed entry is refused unread (the entries are stored:
+an array cannot be larger than the file), and loading holds the model and one array at most;
+every refusal is a :class:`~layerwise.container.ModelFileError` naming the file.
 
 Examples
 --------
@@ -448,21 +448,21 @@ def model_from_entries(
         raise f.error(f"its 'training' must be a JSON object, got {type(training).__name__}")
     # Checked: the model is as large as the arrays the file really holds.
     model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
-    arrays = [f.read(k) for k in keys]
-    for p, a in zip(model.params, arrays, strict=True):
+    # One array at a time, dropped once copied: the peak is the model and one array.
+    params = model.params
+    for i, (p, key) in enumerate(zip(params, keys, strict=True)):
+        a = f.read(key)
+        # A tied weight (BetterRnnlm's affine W is embed W.T) is written at both positions,
+        # so the file must give both the same value.
+        tied = [j for j in range(i) if np.shares_memory(params[j], p)]
+        if tied and not np.array_equal(p, a, equal_nan=True):
+            ties = ", ".join(f"params/{j} and params/{i}" for j in tied)
+            raise f.error(
+                f"{ties} are one array in a {name} (tied weights), but the file gives them "
+                "different values"
+            )
         p[...] = a
-    # A tied weight (BetterRnnlm's affine W is embed W.T) is written at both positions:
-    # the later one wins, so each must read back as the file gives it.
-    differ = [i for i, (p, a) in enumerate(zip(model.params, arrays, strict=True))
-              if not np.array_equal(p, a, equal_nan=True)]  # fmt: skip
-    if differ:
-        params = model.params
-        ties = [f"params/{i} and params/{j}" for i in differ for j in range(len(params))
-                if j != i and np.shares_memory(params[i], params[j])]  # fmt: skip
-        raise f.error(
-            f"{', '.join(ties)} are one array in a {name} (tied weights), but the file gives "
-            "them different values"
-        )
+        del a
     return SequelModelFile(
         f.path, model, name, dict(config), vocab, None if sequence is None else dict(sequence),
         training,
