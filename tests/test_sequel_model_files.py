@@ -325,3 +325,21 @@ def test_regression_loading_holds_the_model_and_one_array_not_every_array(tmp_pa
     assert peak < 4 * size
     for p, q in zip(model.params, loaded.params, strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize(
+    "name, vocab, position",
+    [
+        ("Rnnlm", ["a", "b\x00", "c"], 1),  # read back as 'b'
+        ("Rnnlm", ["a", "a\x00", "b"], 1),  # read back as a repeated 'a'
+        ("Seq2seq", ["a", "b", "\x00"], 2),  # read back as '', not a character
+    ],
+    ids=["changed", "repeated", "empty-char"],
+)
+def test_regression_save_refuses_a_word_ending_in_nul(tmp_path, name, vocab, position):
+    # NumPy's str arrays drop trailing NULs: such a vocabulary was saved, then read back
+    # changed without a word or refused on loading.
+    model = MODEL_CLASSES[name].cls(3, 4, 5, seed=0)
+    with pytest.raises(ValueError, match=rf"vocab\[{position}\] .* ends in '\\x00'"):
+        save_model(model, tmp_path / "m.npz", vocab=vocab)
+    assert not (tmp_path / "m.npz").exists()

@@ -290,7 +290,8 @@ def save_model(
     TypeError
         A model of another class, or ``training`` not JSON-serialisable.
     ValueError
-        A vocabulary of the wrong length, repeated entries, or bad ``sequence``, named.
+        A vocabulary of the wrong length, repeated entries, an entry ending in ``'\\x00'``
+        (NumPy's text arrays drop trailing NULs), or bad ``sequence``, named.
     """
     description, arrays = model_description(
         model, vocab=vocab, sequence=sequence, training=training
@@ -514,7 +515,15 @@ def _vocab_problems(words: list[Any], vocabulary: str, V: int) -> list[str]:
         problems.append(f"has {len(words)} entries, the model's vocab_size is {V}")
     if not all(isinstance(w, str) for w in words):
         problems.append("must hold only str")
-    elif len(set(words)) != len(words):
+        return problems
+    # NumPy's str arrays drop trailing NULs: "b\x00" would read back as "b".
+    nul = [i for i, w in enumerate(words) if w.endswith("\x00")]
+    if nul:
+        problems.append(
+            f"vocab[{nul[0]}] ({words[nul[0]]!r}) ends in '\\x00', which a model file cannot "
+            "keep (NumPy drops trailing NULs from text)"
+        )
+    if len(set(words)) != len(words):
         repeated = sorted({w for w in words if words.count(w) > 1})[:3]
         problems.append(f"repeats {repeated}")
     elif vocabulary == "chars" and any(len(w) != 1 for w in words):
