@@ -343,3 +343,25 @@ def test_regression_save_refuses_a_word_ending_in_nul(tmp_path, name, vocab, pos
     with pytest.raises(ValueError, match=rf"vocab\[{position}\] .* ends in '\\x00'"):
         save_model(model, tmp_path / "m.npz", vocab=vocab)
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_regression_a_float16_description_is_refused_as_a_bad_description(tmp_path, good):
+    # It passed the description check, then the constructor's bare InvalidParameterError
+    # ("Rnnlm: dtype must be float32 or float64") did not name the file.
+    path = _write(tmp_path / "f16.npz", _edited(good, _set(None, dtype="float16")))
+    with pytest.raises(ModelFileError, match="'dtype' is 'float16', not one of float32") as e:
+        load_model(path)
+    assert str(path) in str(e.value)
+
+
+def test_regression_sizes_the_constructor_refuses_are_a_model_file_error(tmp_path):
+    # A CBOW of 3 words cannot draw 5 distinct negatives: the UnigramSampler's plain
+    # ValueError did not name the file.
+    arrays = read_npz(save_model(_make("CBOW"), tmp_path / "c.npz"))
+    arrays = _edited(arrays, _set("config", vocab_size=3))
+    arrays.update({k: v[:3] for k, v in arrays.items() if k.startswith("params/")})
+    path = _write(tmp_path / "small.npz", arrays)
+    with pytest.raises(ModelFileError, match=r"its CBOW\(vocab_size=3, .*\) cannot be built") as e:
+        load_model(path)
+    assert str(path) in str(e.value) and "at least 6 words" in str(e.value)
+    assert isinstance(e.value.__cause__, ValueError)

@@ -23,7 +23,7 @@ not the corpus its sampler drew negatives in proportion to: the file's model sam
 alike. Training goes on from a checkpoint, whose trainer rebuilds the model on the corpus.
 
 Reading is the container's plain sequence: the description is read and checked (a known class,
-whole sizes >= 1, a float dtype), the shapes of ``params`` are computed from the sizes alone
+whole sizes >= 1, float32 or float64), the shapes of ``params`` are computed from the sizes alone
 (:func:`param_shapes`) and compared with every entry's header, and only then is a model built
 and the arrays read into it, one at a time. So a file declaring a vocabulary of 10**12 words
 makes layerwise allocate nothing, a compressed entry is refused unread (the entries are stored:
@@ -78,7 +78,7 @@ FORMAT, VERSION = "layerwise-sequel-model", 1
 DESCRIPTION_KEY = "__sequel_model__"
 VOCAB_KEY = "vocab"
 _MAX_DESCRIPTION_BYTES = 1 << 20
-_DTYPES = ("float16", "float32", "float64")
+_DTYPES = ("float32", "float64")  # what the models are built in
 _SIZES = ("vocab_size", "wordvec_size", "hidden_size")
 _WORD2VEC = ("vocab_size", "hidden_size", "window_size")
 _SEQUENCE = {"question_width": int, "answer_width": int, "reversed": bool}
@@ -367,8 +367,9 @@ def read_model_file(path: StrPath) -> SequelModelFile:
         Anything wrong with the file, named: not an ``.npz``, pickled objects, no or bad JSON
         description, an unknown class, sizes that are not whole numbers >= 1, arrays missing,
         unexpected, of other shapes (judged from their headers, before anything is allocated)
-        or dtypes, compressed entries, a vocabulary of the wrong length, repeated entries, tied
-        weights given two values.
+        or dtypes, compressed entries, sizes the model's constructor refuses (a CBOW of fewer
+        than 6 words), a vocabulary of the wrong length, repeated entries, tied weights given
+        two values.
     """
     path = Path(path)
     if path.is_dir():
@@ -448,7 +449,10 @@ def model_from_entries(
     if training is not None and not isinstance(training, dict):
         raise f.error(f"its 'training' must be a JSON object, got {type(training).__name__}")
     # Checked: the model is as large as the arrays the file really holds.
-    model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
+    try:
+        model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
+    except ValueError as e:  # sizes the constructor refuses (a CBOW of under 6 words)
+        raise f.error(f"its {name}({_call(config)}) cannot be built: {e}") from e
     # One array at a time, dropped once copied: the peak is the model and one array.
     params = model.params
     for i, (p, key) in enumerate(zip(params, keys, strict=True)):
