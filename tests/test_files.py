@@ -5,6 +5,7 @@ import json
 import math
 import os
 import pathlib
+import signal
 import sys
 import tracemalloc
 import zipfile
@@ -27,7 +28,7 @@ from layerwise import (
     Trainer,
     TwoLayerNet,
 )
-from layerwise.checkpoints import checkpoint_network
+from layerwise.checkpoints import Checkpoint, checkpoint_network, read_checkpoint_meta
 from layerwise.files import (
     ARCHITECTURE_KEY,
     ModelFileError,
@@ -832,3 +833,23 @@ def test_regression_a_compressed_entry_is_refused_unread(tmp_path, good):
         assert f.headers["W1"] == ((4, 3), np.dtype(np.float64))
         with pytest.raises(ModelFileError, match="entry 'W1' is compressed"):
             f.read("W1")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_regression_a_named_pipe_is_refused_at_once(tmp_path):
+    # Opening a FIFO blocks until something writes to it: load hung for ever.
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+
+    def blocked(signum, frame):
+        raise TimeoutError("blocked for 5 s")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)
+    try:
+        for read in (load, read_npz, Checkpoint.read, read_checkpoint_meta):
+            with pytest.raises(ModelFileError, match=f"'{path}': it is not a regular file"):
+                read(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

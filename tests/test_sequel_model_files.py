@@ -1,6 +1,8 @@
 """The sequel's model files (layerwise.sequel.model_files): round trips and hostile files."""
 
 import json
+import os
+import signal
 import tracemalloc
 import zipfile
 
@@ -365,3 +367,30 @@ def test_regression_sizes_the_constructor_refuses_are_a_model_file_error(tmp_pat
         load_model(path)
     assert str(path) in str(e.value) and "at least 6 words" in str(e.value)
     assert isinstance(e.value.__cause__, ValueError)
+
+
+def _within(seconds, call):
+    """``call()``, failing instead of hanging if it blocks for ``seconds``."""
+
+    def blocked(signum, frame):
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(seconds)
+    try:
+        return call()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_regression_a_named_pipe_is_refused_at_once(tmp_path):
+    # Opening a FIFO blocks until something writes to it: loading hung for ever.
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+    for read in (load_model, read_model_file):
+        with pytest.raises(ModelFileError, match="not a regular file") as e:
+            _within(5, lambda read=read: read(path))
+        assert str(path) in str(e.value)
+    assert _within(5, lambda: is_sequel_model_file(path)) is False

@@ -206,6 +206,11 @@ class NpzFile:
 
     def __init__(self, path: StrPath, what: str) -> None:
         self.path, self.what = Path(path), what
+        # Opening a named pipe blocks until something writes to it; a folder is left to
+        # open(), which raises IsADirectoryError.
+        mode = os.stat(self.path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise self.error("it is not a regular file (a named pipe, a device or a socket)")
         self._file = open(self.path, "rb")
         try:
             if self._file.read(4) not in _ZIP_SIGNATURES:
@@ -312,9 +317,10 @@ def open_npz(path: StrPath, what: str = "checkpoint") -> NpzFile:
     FileNotFoundError
         If ``path`` does not exist.
     ModelFileError
-        If the file is not an ``.npz`` archive, is truncated or damaged, holds something other
-        than ``.npy`` arrays, or holds object arrays (which would be unpickled: refused for
-        safety, since unpickling can run arbitrary code). A compressed entry is refused by
+        If the file is not a regular file (a named pipe, whose opening would wait for a writer),
+        not an ``.npz`` archive, is truncated or damaged, holds something other than ``.npy``
+        arrays, or holds object arrays (which would be unpickled: refused for safety, since
+        unpickling can run arbitrary code). A compressed entry is refused by
         :meth:`NpzFile.read`.
     """
     return NpzFile(path, what)

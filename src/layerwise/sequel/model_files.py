@@ -369,7 +369,7 @@ def read_model_file(path: StrPath) -> SequelModelFile:
         unexpected, of other shapes (judged from their headers, before anything is allocated)
         or dtypes, compressed entries, sizes the model's constructor refuses (a CBOW of fewer
         than 6 words), a vocabulary of the wrong length, repeated entries, tied weights given
-        two values.
+        two values, a named pipe or device in place of a file.
     """
     path = Path(path)
     if path.is_dir():
