@@ -853,3 +853,12 @@ def test_regression_a_named_pipe_is_refused_at_once(tmp_path):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_regression_a_folder_where_no_file_can_be_created_names_the_file_asked_for():
+    # /proc is a folder, but no file can be created in it: the error named the temporary
+    # file ('/proc/.x.npz.llfiv3za.tmp').
+    with pytest.raises(OSError) as e:
+        save(TwoLayerNet(4, 3, 2, seed=0), "/proc/x.npz")
+    assert e.value.filename == "/proc/x.npz" and ".tmp" not in str(e.value)

@@ -111,7 +111,10 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # overwriting keeps the file's permissions
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # a folder where no file can be created (read-only, /proc)
+        raise OSError(e.errno, e.strerror, str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -119,11 +122,13 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename == tmp:
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
     _fsync_directory(path.parent)
     return path
