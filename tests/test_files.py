@@ -5,6 +5,7 @@ import json
 import math
 import os
 import pathlib
+import signal
 import sys
 import tracemalloc
 import zipfile
@@ -27,7 +28,7 @@ from layerwise import (
     Trainer,
     TwoLayerNet,
 )
-from layerwise.checkpoints import checkpoint_network
+from layerwise.checkpoints import Checkpoint, checkpoint_network, read_checkpoint_meta
 from layerwise.files import (
     ARCHITECTURE_KEY,
     ModelFileError,
@@ -669,7 +670,9 @@ def test_read_npz_always_asks_numpy_not_to_unpickle(tmp_path, monkeypatch):
 def _deflated_zeros_member(zf, name, descr, shape):
     """A real, honest .npy entry of zeros, deflated: 200 MB of it take a few hundred KB on disk."""
     header = {"descr": descr, "fortran_order": False, "shape": shape}
-    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+    info = zipfile.ZipInfo(name + ".npy")
+    info.compress_type = zipfile.ZIP_DEFLATED  # the file's other entries are stored, as ours
+    with zf.open(info, "w", force_zip64=True) as member:
         np.lib.format.write_array_header_1_0(member, header)
         remaining = math.prod(shape) * np.dtype(descr).itemsize
         chunk = bytes(1 << 20)
@@ -682,7 +685,7 @@ def test_honest_but_oversized_entry_is_refused_before_it_is_read(tmp_path, good)
     # A zip bomb that does not lie: W1 really holds 200 MB of zeros. The description says W1 is
     # (4, 3), so load refuses the file from the headers alone, without allocating the 200 MB.
     path = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(path, "w") as zf:
         for name, array in good.items():
             if name != "W1":
                 with zf.open(name + ".npy", "w") as member:
@@ -701,7 +704,7 @@ def test_honest_but_oversized_entry_is_refused_before_it_is_read(tmp_path, good)
 
 def test_oversized_description_entry_is_refused_before_it_is_read(tmp_path, good):
     path = tmp_path / "big-description.npz"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(path, "w") as zf:
         for name, array in good.items():
             if name != ARCHITECTURE_KEY:
                 with zf.open(name + ".npy", "w") as member:
@@ -813,3 +816,49 @@ def test_files_written_before_networks_declared_their_plans_still_load():
     trainer.load_checkpoint(checkpoint).train()  # the second epoch, as the old run trained it
     assert trainer.train_loss_list == expected["resumed_loss"].tolist()
     np.testing.assert_array_equal(trainer.network.params["W1"], expected["resumed_W1"])
+
+
+# ---------------------------------------------------------------------- regressions
+
+
+def test_regression_a_compressed_entry_is_refused_unread(tmp_path, good):
+    # The reader inflated whatever the zip held, though layerwise writes only stored entries:
+    # a small file of deflated zeros matching its description unpacked to gigabytes.
+    path = tmp_path / "compressed.npz"
+    np.savez_compressed(path, **good)
+    with pytest.raises(ModelFileError, match=f"entry '{ARCHITECTURE_KEY}' is compressed") as e:
+        load(path)
+    assert str(path) in str(e.value)
+    with open_npz(path, "model file") as f:  # the headers alone are still read
+        assert f.headers["W1"] == ((4, 3), np.dtype(np.float64))
+        with pytest.raises(ModelFileError, match="entry 'W1' is compressed"):
+            f.read("W1")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_regression_a_named_pipe_is_refused_at_once(tmp_path):
+    # Opening a FIFO blocks until something writes to it: load hung for ever.
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+
+    def blocked(signum, frame):
+        raise TimeoutError("blocked for 5 s")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)
+    try:
+        for read in (load, read_npz, Checkpoint.read, read_checkpoint_meta):
+            with pytest.raises(ModelFileError, match=f"'{path}': it is not a regular file"):
+                read(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_regression_a_folder_where_no_file_can_be_created_names_the_file_asked_for():
+    # /proc is a folder, but no file can be created in it: the error named the temporary
+    # file ('/proc/.x.npz.llfiv3za.tmp').
+    with pytest.raises(OSError) as e:
+        save(TwoLayerNet(4, 3, 2, seed=0), "/proc/x.npz")
+    assert e.value.filename == "/proc/x.npz" and ".tmp" not in str(e.value)

@@ -1,7 +1,10 @@
 """The sequel's model files (layerwise.sequel.model_files): round trips and hostile files."""
 
 import json
+import os
+import signal
 import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from layerwise.sequel.model_files import (
     read_model_file,
     save_model,
 )
+from layerwise.sequel.rnnlm import Rnnlm
 from layerwise.sequel.rnnlm_gen import BetterRnnlmGen
 
 CHARS = list("0123456789+ _")
@@ -282,3 +286,111 @@ def test_a_missing_file_is_file_not_found_and_a_run_folder_gives_its_model(tmp_p
         load_model(tmp_path)
     save_model(_make("Rnnlm"), tmp_path / "model.npz")
     assert type(load_model(tmp_path)).__name__ == "Rnnlm"
+
+
+# ---------------------------------------------------------------------- regressions
+
+
+def test_regression_a_compressed_entry_is_refused_unread(tmp_path, good):
+    # layerwise writes its entries stored; a deflated one can unpack to far more than the
+    # file's size (300 KB of deflated zeros describing Rnnlm(1_500_000, 50, 1) peaked at
+    # 1.76 GB), so it is refused before it is read, naming the file and the entry.
+    path = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, array in good.items():
+            info = zipfile.ZipInfo(name + ".npy")
+            if name == "params/0":
+                info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as member:
+                np.lib.format.write_array(member, array)
+    with pytest.raises(ModelFileError, match="entry 'params/0' is compressed") as e:
+        load_model(path)
+    assert str(path) in str(e.value)
+    np.savez_compressed(tmp_path / "all.npz", **good)
+    with pytest.raises(ModelFileError, match=f"entry '{DESCRIPTION_KEY}' is compressed"):
+        read_model_file(tmp_path / "all.npz")
+
+
+def test_regression_loading_holds_the_model_and_one_array_not_every_array(tmp_path):
+    # The arrays were all read before any was copied into the model: 5.7 times the model's
+    # size at the peak. Now each is dropped once copied; what remains is the constructor's
+    # float64 draw of the largest weight before its cast (about 3 times).
+    model = Rnnlm(20_000, 50, 1, seed=0)
+    path = save_model(model, tmp_path / "m.npz")
+    size = sum(p.nbytes for p in model.params)
+    tracemalloc.start()
+    try:
+        loaded = load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * size
+    for p, q in zip(model.params, loaded.params, strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize(
+    "name, vocab, position",
+    [
+        ("Rnnlm", ["a", "b\x00", "c"], 1),  # read back as 'b'
+        ("Rnnlm", ["a", "a\x00", "b"], 1),  # read back as a repeated 'a'
+        ("Seq2seq", ["a", "b", "\x00"], 2),  # read back as '', not a character
+    ],
+    ids=["changed", "repeated", "empty-char"],
+)
+def test_regression_save_refuses_a_word_ending_in_nul(tmp_path, name, vocab, position):
+    # NumPy's str arrays drop trailing NULs: such a vocabulary was saved, then read back
+    # changed without a word or refused on loading.
+    model = MODEL_CLASSES[name].cls(3, 4, 5, seed=0)
+    with pytest.raises(ValueError, match=rf"vocab\[{position}\] .* ends in '\\x00'"):
+        save_model(model, tmp_path / "m.npz", vocab=vocab)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_regression_a_float16_description_is_refused_as_a_bad_description(tmp_path, good):
+    # It passed the description check, then the constructor's bare InvalidParameterError
+    # ("Rnnlm: dtype must be float32 or float64") did not name the file.
+    path = _write(tmp_path / "f16.npz", _edited(good, _set(None, dtype="float16")))
+    with pytest.raises(ModelFileError, match="'dtype' is 'float16', not one of float32") as e:
+        load_model(path)
+    assert str(path) in str(e.value)
+
+
+def test_regression_sizes_the_constructor_refuses_are_a_model_file_error(tmp_path):
+    # A CBOW of 3 words cannot draw 5 distinct negatives: the UnigramSampler's plain
+    # ValueError did not name the file.
+    arrays = read_npz(save_model(_make("CBOW"), tmp_path / "c.npz"))
+    arrays = _edited(arrays, _set("config", vocab_size=3))
+    arrays.update({k: v[:3] for k, v in arrays.items() if k.startswith("params/")})
+    path = _write(tmp_path / "small.npz", arrays)
+    with pytest.raises(ModelFileError, match=r"its CBOW\(vocab_size=3, .*\) cannot be built") as e:
+        load_model(path)
+    assert str(path) in str(e.value) and "at least 6 words" in str(e.value)
+    assert isinstance(e.value.__cause__, ValueError)
+
+
+def _within(seconds, call):
+    """``call()``, failing instead of hanging if it blocks for ``seconds``."""
+
+    def blocked(signum, frame):
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(seconds)
+    try:
+        return call()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_regression_a_named_pipe_is_refused_at_once(tmp_path):
+    # Opening a FIFO blocks until something writes to it: loading hung for ever.
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+    for read in (load_model, read_model_file):
+        with pytest.raises(ModelFileError, match="not a regular file") as e:
+            _within(5, lambda read=read: read(path))
+        assert str(path) in str(e.value)
+    assert _within(5, lambda: is_sequel_model_file(path)) is False

@@ -278,12 +278,15 @@ def test_trainer_accuracy_counts_correct_rows(sample):
 
 
 def _rewrite_with_entry(src, dst, name, descr, shape):
-    """``src``'s checkpoint with entry ``name`` replaced by honest, deflated zeros of ``shape``."""
-    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as new:
+    """``src``'s checkpoint with entry ``name`` replaced by honest, deflated zeros of ``shape``
+    (the other entries stored, as layerwise writes them)."""
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w") as new:
         for info in old.infolist():
             if info.filename != name + ".npy":
                 new.writestr(info.filename, old.read(info))
-        with new.open(name + ".npy", "w", force_zip64=True) as member:
+        bomb = zipfile.ZipInfo(name + ".npy")
+        bomb.compress_type = zipfile.ZIP_DEFLATED
+        with new.open(bomb, "w", force_zip64=True) as member:
             np.lib.format.write_array_header_1_0(
                 member, {"descr": descr, "fortran_order": False, "shape": shape}
             )

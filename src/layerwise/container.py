@@ -8,7 +8,9 @@ entry that describes them. This module holds what the two share:
   flushed to disk, then renamed over it, so a crash mid-write leaves the previous file intact;
 - :func:`open_npz`: every entry's ``.npy`` header (shape and dtype) is read and checked before
   any array is, so the caller can refuse an entry larger than it expects before its memory is
-  allocated; object arrays are refused, nothing is ever unpickled;
+  allocated; object arrays are refused, nothing is ever unpickled, and a compressed entry is
+  refused unread (what is written here is stored, and a stored entry holds no more than the
+  file's size);
 - :func:`read_json_entry`: the JSON description, its size, format and version checked.
 
 Every defect of a file (not a zip, truncated, damaged, pickled, a bad description) raises
@@ -109,7 +111,10 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # overwriting keeps the file's permissions
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # a folder where no file can be created (read-only, /proc)
+        raise OSError(e.errno, e.strerror, str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -117,11 +122,13 @@ def write_atomic(path: StrPath, write: Callable[[BinaryIO], object]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename == tmp:
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
     _fsync_directory(path.parent)
     return path
@@ -204,6 +211,11 @@ class NpzFile:
 
     def __init__(self, path: StrPath, what: str) -> None:
         self.path, self.what = Path(path), what
+        # Opening a named pipe blocks until something writes to it; a folder is left to
+        # open(), which raises IsADirectoryError.
+        mode = os.stat(self.path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise self.error("it is not a regular file (a named pipe, a device or a socket)")
         self._file = open(self.path, "rb")
         try:
             if self._file.read(4) not in _ZIP_SIGNATURES:
@@ -217,7 +229,17 @@ class NpzFile:
             raise
 
     def read(self, name: str) -> np.ndarray:
-        """The array of entry ``name`` (its header was checked when the file was opened)."""
+        """The array of entry ``name`` (its header was checked when the file was opened).
+
+        A compressed entry is refused unread: layerwise writes its entries stored, and a
+        stored entry cannot hold more than the file's own size, a compressed one can.
+        """
+        info = self._npz.zip.getinfo(name + ".npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise self.error(
+                f"entry {name!r} is compressed; layerwise writes and reads only uncompressed "
+                "entries (a compressed one can unpack to far more than the file's size)"
+            )
         with self._damage_reported():
             return self._npz[name]
 
@@ -300,9 +322,11 @@ def open_npz(path: StrPath, what: str = "checkpoint") -> NpzFile:
     FileNotFoundError
         If ``path`` does not exist.
     ModelFileError
-        If the file is not an ``.npz`` archive, is truncated or damaged, holds something other
-        than ``.npy`` arrays, or holds object arrays (which would be unpickled: refused for
-        safety, since unpickling can run arbitrary code).
+        If the file is not a regular file (a named pipe, whose opening would wait for a writer),
+        not an ``.npz`` archive, is truncated or damaged, holds something other than ``.npy``
+        arrays, or holds object arrays (which would be unpickled: refused for safety, since
+        unpickling can run arbitrary code). A compressed entry is refused by
+        :meth:`NpzFile.read`.
     """
     return NpzFile(path, what)
 

@@ -23,10 +23,12 @@ not the corpus its sampler drew negatives in proportion to: the file's model sam
 alike. Training goes on from a checkpoint, whose trainer rebuilds the model on the corpus.
 
 Reading is the container's plain sequence: the description is read and checked (a known class,
-whole sizes >= 1, a float dtype), the shapes of ``params`` are computed from the sizes alone
+whole sizes >= 1, float32 or float64), the shapes of ``params`` are computed from the sizes alone
 (:func:`param_shapes`) and compared with every entry's header, and only then is a model built
-and an array read. So a file declaring a vocabulary of 10**12 words makes layerwise allocate
-nothing; every refusal is a :class:`~layerwise.container.ModelFileError` naming the file.
+and the arrays read into it, one at a time. So a file declaring a vocabulary of 10**12 words
+makes layerwise allocate nothing, a compressed entry is refused unread (the entries are stored:
+an array cannot be larger than the file), and loading holds the model and one array at most;
+every refusal is a :class:`~layerwise.container.ModelFileError` naming the file.
 
 Examples
 --------
@@ -76,7 +78,7 @@ FORMAT, VERSION = "layerwise-sequel-model", 1
 DESCRIPTION_KEY = "__sequel_model__"
 VOCAB_KEY = "vocab"
 _MAX_DESCRIPTION_BYTES = 1 << 20
-_DTYPES = ("float16", "float32", "float64")
+_DTYPES = ("float32", "float64")  # what the models are built in
 _SIZES = ("vocab_size", "wordvec_size", "hidden_size")
 _WORD2VEC = ("vocab_size", "hidden_size", "window_size")
 _SEQUENCE = {"question_width": int, "answer_width": int, "reversed": bool}
@@ -288,7 +290,8 @@ def save_model(
     TypeError
         A model of another class, or ``training`` not JSON-serialisable.
     ValueError
-        A vocabulary of the wrong length, repeated entries, or bad ``sequence``, named.
+        A vocabulary of the wrong length, repeated entries, an entry ending in ``'\\x00'``
+        (NumPy's text arrays drop trailing NULs), or bad ``sequence``, named.
     """
     description, arrays = model_description(
         model, vocab=vocab, sequence=sequence, training=training
@@ -364,8 +367,9 @@ def read_model_file(path: StrPath) -> SequelModelFile:
         Anything wrong with the file, named: not an ``.npz``, pickled objects, no or bad JSON
         description, an unknown class, sizes that are not whole numbers >= 1, arrays missing,
         unexpected, of other shapes (judged from their headers, before anything is allocated)
-        or dtypes, a vocabulary of the wrong length, repeated entries, tied weights given two
-        values.
+        or dtypes, compressed entries, sizes the model's constructor refuses (a CBOW of fewer
+        than 6 words), a vocabulary of the wrong length, repeated entries, tied weights given
+        two values, a named pipe or device in place of a file.
     """
     path = Path(path)
     if path.is_dir():
@@ -445,22 +449,25 @@ def model_from_entries(
     if training is not None and not isinstance(training, dict):
         raise f.error(f"its 'training' must be a JSON object, got {type(training).__name__}")
     # Checked: the model is as large as the arrays the file really holds.
-    model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
-    arrays = [f.read(k) for k in keys]
-    for p, a in zip(model.params, arrays, strict=True):
+    try:
+        model = kind.cls(**config, **(kind.rebuild(config) if kind.rebuild else {}), dtype=dtype)
+    except ValueError as e:  # sizes the constructor refuses (a CBOW of under 6 words)
+        raise f.error(f"its {name}({_call(config)}) cannot be built: {e}") from e
+    # One array at a time, dropped once copied: the peak is the model and one array.
+    params = model.params
+    for i, (p, key) in enumerate(zip(params, keys, strict=True)):
+        a = f.read(key)
+        # A tied weight (BetterRnnlm's affine W is embed W.T) is written at both positions,
+        # so the file must give both the same value.
+        tied = [j for j in range(i) if np.shares_memory(params[j], p)]
+        if tied and not np.array_equal(p, a, equal_nan=True):
+            ties = ", ".join(f"params/{j} and params/{i}" for j in tied)
+            raise f.error(
+                f"{ties} are one array in a {name} (tied weights), but the file gives them "
+                "different values"
+            )
         p[...] = a
-    # A tied weight (BetterRnnlm's affine W is embed W.T) is written at both positions:
-    # the later one wins, so each must read back as the file gives it.
-    differ = [i for i, (p, a) in enumerate(zip(model.params, arrays, strict=True))
-              if not np.array_equal(p, a, equal_nan=True)]  # fmt: skip
-    if differ:
-        params = model.params
-        ties = [f"params/{i} and params/{j}" for i in differ for j in range(len(params))
-                if j != i and np.shares_memory(params[i], params[j])]  # fmt: skip
-        raise f.error(
-            f"{', '.join(ties)} are one array in a {name} (tied weights), but the file gives "
-            "them different values"
-        )
+        del a
     return SequelModelFile(
         f.path, model, name, dict(config), vocab, None if sequence is None else dict(sequence),
         training,
@@ -512,7 +519,15 @@ def _vocab_problems(words: list[Any], vocabulary: str, V: int) -> list[str]:
         problems.append(f"has {len(words)} entries, the model's vocab_size is {V}")
     if not all(isinstance(w, str) for w in words):
         problems.append("must hold only str")
-    elif len(set(words)) != len(words):
+        return problems
+    # NumPy's str arrays drop trailing NULs: "b\x00" would read back as "b".
+    nul = [i for i, w in enumerate(words) if w.endswith("\x00")]
+    if nul:
+        problems.append(
+            f"vocab[{nul[0]}] ({words[nul[0]]!r}) ends in '\\x00', which a model file cannot "
+            "keep (NumPy drops trailing NULs from text)"
+        )
+    if len(set(words)) != len(words):
         repeated = sorted({w for w in words if words.count(w) > 1})[:3]
         problems.append(f"repeats {repeated}")
     elif vocabulary == "chars" and any(len(w) != 1 for w in words):
