@@ -347,6 +347,15 @@ def test_sequences_of_the_wrong_shape_are_refused():
         record_unrolled(Seq2seq(V, D, H), rng.integers(0, V, (2, 3)), rng.integers(0, V, (2, 1)))
 
 
+@pytest.mark.parametrize("cls", [Rnnlm, Seq2seq])
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_regression_sequences_of_one_or_no_axis_are_refused_as_the_wrong_shape(cls, shape):
+    """A 1-D xs (one sequence without its batch axis) raised an IndexError from xs[:, :steps]."""
+    xs = np.zeros(shape, dtype=int)
+    with pytest.raises(ValueError, match=rf"{cls.__name__} expects .* got {re.escape(str(shape))}"):
+        record_unrolled(cls(V, D, H), xs, xs, steps=2)
+
+
 # ---------------------------------------------------------------------- the drawing
 
 

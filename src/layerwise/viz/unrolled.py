@@ -756,7 +756,8 @@ def record_unrolled(
     xs, ts = np.asarray(xs), np.asarray(ts)
     name = type(model).__name__
     if isinstance(model, LayerStack):
-        xs, ts = xs[:, :steps], ts[:, :steps]
+        if xs.ndim == ts.ndim == 2:  # else refused below, with the shapes as given
+            xs, ts = xs[:, :steps], ts[:, :steps]
         if xs.shape != ts.shape or xs.ndim != 2:
             raise ValueError(
                 f"record_unrolled: {name} expects word ids xs and next words ts of one shape "
@@ -764,7 +765,8 @@ def record_unrolled(
             )
         layers: list[Any] = list(model.layers)
     elif isinstance(model, Seq2seq):
-        xs, ts = xs[:, :steps], ts[:, : steps + 1]
+        if xs.ndim == ts.ndim == 2:
+            xs, ts = xs[:, :steps], ts[:, : steps + 1]
         if xs.ndim != 2 or ts.ndim != 2 or len(xs) != len(ts) or ts.shape[1] < 2:
             raise ValueError(
                 f"record_unrolled: {name} expects questions xs (N, Tq) and answers ts (N, Ta) "
