@@ -18,6 +18,7 @@ from layerwise.sequel.time_layers import (
     TimeGRU,
     TimeSoftmaxWithLoss,
 )
+from layerwise.sequel.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
 
 V, H = 11, 6
 MODELS = [SimpleRnnlm, Rnnlm, BetterRnnlm]
@@ -130,6 +131,33 @@ def test_what_does_not_convert_is_refused_with_the_reason(tmp_path, model, reaso
     with pytest.raises(ConversionError, match=reason) as info:
         to_torch(model) if target == "torch" else to_onnx(model, path)
     assert f"cannot be exported to {target}" in str(info.value)
+    assert not path.exists()
+
+
+WORD2VEC = [
+    lambda: SimpleCBOW(V, H),
+    lambda: SimpleSkipGram(V, H),
+    lambda: CBOW(V, H, 1, np.arange(V).repeat(2)),
+    lambda: SkipGram(V, H, 1, np.arange(V).repeat(2)),
+]
+
+
+@pytest.mark.parametrize("make", WORD2VEC, ids=["SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram"])
+@pytest.mark.parametrize("target", ["torch", "ONNX"])
+def test_regression_word2vec_models_are_refused_with_the_reason(tmp_path, make, target):
+    """They fell into volume 1's planner: AttributeError "'CBOW' object has no attribute
+    'layers'"."""
+    pytest.importorskip(target.lower())
+    model = make()
+    path = tmp_path / "w.onnx"
+    with pytest.raises(ConversionError) as info:
+        to_torch(model) if target == "torch" else to_onnx(model, path)
+    assert str(info.value) == (
+        f"{type(model).__name__} cannot be exported to {target}: only the sequel's language "
+        "models, whose layers run in one chain (model.layers: SimpleRnnlm, Rnnlm, BetterRnnlm), "
+        "convert; this model has no such chain (a word2vec model, whose product is its word "
+        "vectors, model.word_vecs)"
+    )
     assert not path.exists()
 
 
