@@ -205,3 +205,7 @@ def test_to_onnx_softmax_and_refusals(tmp_path):
     with pytest.raises(ConversionError, match="give no input_shape"):
         to_onnx(model, tmp_path / "q.onnx", input_shape=(5,))
     assert not (tmp_path / "q.onnx").exists()
+    # regression: softmax="no" was taken as true and wrote probabilities
+    with pytest.raises(TypeError, match="to_onnx: softmax must be True or False, got 'no'"):
+        to_onnx(model, tmp_path / "r.onnx", softmax="no")
+    assert not (tmp_path / "r.onnx").exists()

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_flag
 from .._types import StrPath
 from ..sequel.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeRNN
 from .onnx_bridge import LOGITS, PROBABILITIES, checked_opset, write_model
@@ -91,6 +92,7 @@ def sequel_to_onnx(
     step, to feed to the next. The graph is the model at inference (``train_flg=False``); a
     float64 model's arrays are rounded to float32. Checked with ``onnx.checker`` first.
     """
+    softmax = check_flag(softmax, "to_onnx", "softmax")
     onnx = import_extra("onnx", "onnx", "to_onnx")
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
     opset = checked_opset(onnx, opset)
