@@ -209,3 +209,16 @@ def test_to_onnx_softmax_and_refusals(tmp_path):
     with pytest.raises(TypeError, match="to_onnx: softmax must be True or False, got 'no'"):
         to_onnx(model, tmp_path / "r.onnx", softmax="no")
     assert not (tmp_path / "r.onnx").exists()
+
+
+def test_the_onnx_step_reads_a_negative_id_from_the_end_where_predict_refuses_it(tmp_path):
+    """The known difference docs/export.md states: ONNX's Gather counts -1 from the end."""
+    pytest.importorskip("onnx")
+    model = briefly_trained(Rnnlm, np.float32)
+    path = to_onnx(model, tmp_path / "m.onnx")
+    zeros = [np.zeros((1, 1, H), np.float32)] * 2
+    wrapped, _, _ = run_onnx(path, np.array([[-1]]), zeros)
+    last, _, _ = run_onnx(path, np.array([[V - 1]]), zeros)
+    np.testing.assert_array_equal(wrapped, last)
+    with pytest.raises(ValueError, match=r"word ids must lie in \[0, 11\)"):
+        model.predict(np.array([[-1]]))
