@@ -458,6 +458,26 @@ def test_python_dash_m_layerwise_book_and_the_scripts_exit_status(clone):
     assert "ran ['a', '--b']" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "code, status, said",
+    [
+        ('"fatal: something"', 1, "fatal: something"),
+        ("2.5", 1, "2.5"),
+        ("None", 0, None),
+        ("4", 4, None),
+    ],
+)
+def test_regression_sys_exit_with_a_message_prints_it_as_python_does(clone, code, status, said):
+    # python prints SystemExit's code on stderr unless it is None or an integer, and exits 1;
+    # layerwise book gave the status only, and "fatal: something" was lost.
+    (clone / "ch06" / "exits.py").write_text(f"print('ran')\nraise SystemExit({code})\n")
+    result = run_book(clone, "ch06/exits.py")
+    assert result.returncode == status
+    assert result.stdout == "ran\n"
+    script_said = [line for line in result.stderr.splitlines() if not line.startswith("layerwise")]
+    assert script_said == ([] if said is None else [said])
+
+
 def test_a_missing_script_is_a_usage_error(clone):
     result = run_book(clone, "ch09/nothing.py")
     assert result.returncode == 2

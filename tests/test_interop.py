@@ -635,6 +635,17 @@ def test_onnx_records_the_network_and_refuses_bad_input(trained, tmp_path):
         load_onnx(tmp_path / "missing.onnx")
 
 
+@pytest.mark.parametrize("softmax_", ["no", "", 1, 0, None])
+def test_regression_onnx_softmax_must_be_true_or_false(tmp_path, softmax_):
+    """softmax="no" was taken as true (any non-empty string is) and wrote probabilities."""
+    net = TwoLayerNet(784, 8, 10, seed=0)
+    with pytest.raises(TypeError, match=f"softmax must be True or False, got {softmax_!r}"):
+        to_onnx(net, tmp_path / "m.onnx", softmax=softmax_)
+    assert not (tmp_path / "m.onnx").exists()
+    path = to_onnx(net, tmp_path / "p.onnx", softmax=np.True_)
+    assert load_onnx(path).session.get_outputs()[0].name == "probabilities"
+
+
 # ---------------------------------------------------------------------- files and the CLI
 
 

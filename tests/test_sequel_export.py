@@ -18,6 +18,7 @@ from layerwise.sequel.time_layers import (
     TimeGRU,
     TimeSoftmaxWithLoss,
 )
+from layerwise.sequel.word2vec import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram
 
 V, H = 11, 6
 MODELS = [SimpleRnnlm, Rnnlm, BetterRnnlm]
@@ -133,6 +134,33 @@ def test_what_does_not_convert_is_refused_with_the_reason(tmp_path, model, reaso
     assert not path.exists()
 
 
+WORD2VEC = [
+    lambda: SimpleCBOW(V, H),
+    lambda: SimpleSkipGram(V, H),
+    lambda: CBOW(V, H, 1, np.arange(V).repeat(2)),
+    lambda: SkipGram(V, H, 1, np.arange(V).repeat(2)),
+]
+
+
+@pytest.mark.parametrize("make", WORD2VEC, ids=["SimpleCBOW", "SimpleSkipGram", "CBOW", "SkipGram"])
+@pytest.mark.parametrize("target", ["torch", "ONNX"])
+def test_regression_word2vec_models_are_refused_with_the_reason(tmp_path, make, target):
+    """They fell into volume 1's planner: AttributeError "'CBOW' object has no attribute
+    'layers'"."""
+    pytest.importorskip(target.lower())
+    model = make()
+    path = tmp_path / "w.onnx"
+    with pytest.raises(ConversionError) as info:
+        to_torch(model) if target == "torch" else to_onnx(model, path)
+    assert str(info.value) == (
+        f"{type(model).__name__} cannot be exported to {target}: only the sequel's language "
+        "models, whose layers run in one chain (model.layers: SimpleRnnlm, Rnnlm, BetterRnnlm), "
+        "convert; this model has no such chain (a word2vec model, whose product is its word "
+        "vectors, model.word_vecs)"
+    )
+    assert not path.exists()
+
+
 def run_onnx(path, xs, state):
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -177,3 +205,20 @@ def test_to_onnx_softmax_and_refusals(tmp_path):
     with pytest.raises(ConversionError, match="give no input_shape"):
         to_onnx(model, tmp_path / "q.onnx", input_shape=(5,))
     assert not (tmp_path / "q.onnx").exists()
+    # regression: softmax="no" was taken as true and wrote probabilities
+    with pytest.raises(TypeError, match="to_onnx: softmax must be True or False, got 'no'"):
+        to_onnx(model, tmp_path / "r.onnx", softmax="no")
+    assert not (tmp_path / "r.onnx").exists()
+
+
+def test_the_onnx_step_reads_a_negative_id_from_the_end_where_predict_refuses_it(tmp_path):
+    """The known difference docs/export.md states: ONNX's Gather counts -1 from the end."""
+    pytest.importorskip("onnx")
+    model = briefly_trained(Rnnlm, np.float32)
+    path = to_onnx(model, tmp_path / "m.onnx")
+    zeros = [np.zeros((1, 1, H), np.float32)] * 2
+    wrapped, _, _ = run_onnx(path, np.array([[-1]]), zeros)
+    last, _, _ = run_onnx(path, np.array([[V - 1]]), zeros)
+    np.testing.assert_array_equal(wrapped, last)
+    with pytest.raises(ValueError, match=r"word ids must lie in \[0, 11\)"):
+        model.predict(np.array([[-1]]))

@@ -347,6 +347,34 @@ def test_sequences_of_the_wrong_shape_are_refused():
         record_unrolled(Seq2seq(V, D, H), rng.integers(0, V, (2, 3)), rng.integers(0, V, (2, 1)))
 
 
+@pytest.mark.parametrize("cls", [Rnnlm, Seq2seq])
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_regression_sequences_of_one_or_no_axis_are_refused_as_the_wrong_shape(cls, shape):
+    """A 1-D xs (one sequence without its batch axis) raised an IndexError from xs[:, :steps]."""
+    xs = np.zeros(shape, dtype=int)
+    with pytest.raises(ValueError, match=rf"{cls.__name__} expects .* got {re.escape(str(shape))}"):
+        record_unrolled(cls(V, D, H), xs, xs, steps=2)
+
+
+@pytest.mark.parametrize("cls", [Rnnlm, AttentionSeq2seq])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_regression_parameters_of_nan_or_inf_are_refused_naming_the_first(cls, bad):
+    """They failed the drawing's check, "the unrolled steps do not reproduce Rnnlm's own step:
+    loss nan", a RuntimeError that blamed the drawing for the model's weights."""
+    model = cls(V, D, H, seed=0)
+    model.params[2][1, 0] = bad
+    model.params[4][0] = bad
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, V, (2, 3))
+    with pytest.raises(ValueError) as error:
+        record_unrolled(model, xs, xs, steps=2)
+    assert str(error.value) == (
+        f"record_unrolled: {cls.__name__}'s parameters hold NaN or Inf, the first params[2] "
+        f"{model.params[2].shape}: a step of it has no loss or gradients to draw"
+    )
+    assert not any(grad.any() for grad in model.grads)  # refused before the step
+
+
 # ---------------------------------------------------------------------- the drawing
 
 
@@ -460,4 +488,16 @@ def test_regression_cli_says_which_models_it_unrolls_for_a_word2vec_file(capsys,
         "steps to unroll: layerwise graph draws the sequel's recurrent models, simple-rnnlm, "
         "rnnlm, better-rnnlm, seq2seq, peeky-seq2seq, attention-seq2seq (their model files or "
         "--model)"
+    )
+
+
+def test_regression_cli_refuses_a_model_file_of_nan_weights_in_one_line(capsys, tmp_path):
+    """It died with the traceback of the drawing's RuntimeError ("loss nan")."""
+    model = Rnnlm(9, 3, 4, seed=0)
+    model.params[0][5, 1] = np.nan
+    path = save_model(model, tmp_path / "nan.npz")
+    assert main(["graph", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        "layerwise: error: record_unrolled: Rnnlm's parameters hold NaN or Inf, the first "
+        "params[0] (9, 3): a step of it has no loss or gradients to draw\n"
     )

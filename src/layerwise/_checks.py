@@ -121,6 +121,15 @@ def check_number(
     raise InvalidParameterError(f"{where}: {name} must be {wanted}, got {value!r}")
 
 
+def check_flag(value, where, name):
+    """Return ``value`` as a bool if it is one (NumPy's too); anything else, a truthy string
+    such as ``"no"`` included, raises :class:`InvalidParameterError` naming ``where`` and
+    ``name``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InvalidParameterError(f"{where}: {name} must be True or False, got {value!r}")
+
+
 def as_array(x, where, name="x"):
     """``np.asarray(x)``, with NumPy's conversion errors (e.g. ragged lists) naming the caller."""
     if type(x) is np.ndarray or is_cupy_array(x):  # an array already, on its device

@@ -95,8 +95,7 @@ def run(args):
             threads=args.threads or None,
         )
     except SystemExit as exit:
-        code = exit.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return _exit_status(exit.code)
     except KeyboardInterrupt:
         raise
     except (book.BookScriptError, RefusedPickleError) as error:  # said in one line
@@ -106,3 +105,18 @@ def run(args):
         traceback.print_exc()
         return 1
     return 0
+
+
+def _exit_status(code):
+    """The exit status of the script's ``SystemExit(code)``, as ``python SCRIPT`` gives it.
+
+    None is 0 and an integer is itself; anything else (``sys.exit("fatal: ...")``) is printed
+    on stderr, as its ``str``, and the status is 1.
+    """
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stdout.flush()  # the script's output first, as at python's exit
+    print(code, file=sys.stderr, flush=True)
+    return 1

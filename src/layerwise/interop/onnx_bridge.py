@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
+from .._checks import check_flag
 from .._types import StrPath
 from ..container import write_atomic
 from ..network import Sequential, as_batch
@@ -123,7 +124,7 @@ def to_onnx(
         Written atomically.
     softmax : bool, default False
         End with a Softmax, so the output is probabilities (``probabilities``) instead of
-        scores (``logits``).
+        scores (``logits``). Anything but True or False is refused.
     input_shape : tuple of int, optional
         The shape of one sample; the book's networks know theirs.
     opset : int, default 17
@@ -146,6 +147,7 @@ def to_onnx(
     the network at inference (``train_flg=False``) and is checked with
     ``onnx.checker.check_model`` before it is written.
     """
+    softmax = check_flag(softmax, "to_onnx", "softmax")  # "no" would be true
     if is_sequel_model(network):  # a sequel language model's step: see .sequel_onnx
         from .sequel_onnx import sequel_to_onnx  # here: it imports this module's constants
 

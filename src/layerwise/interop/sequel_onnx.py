@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_flag
 from .._types import StrPath
 from ..sequel.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeRNN
 from .onnx_bridge import LOGITS, PROBABILITIES, checked_opset, write_model
@@ -90,7 +91,11 @@ def sequel_to_onnx(
     step). Outputs: ``logits`` (or ``probabilities``) (N, T, V), then the state after the
     step, to feed to the next. The graph is the model at inference (``train_flg=False``); a
     float64 model's arrays are rounded to float32. Checked with ``onnx.checker`` first.
+
+    Unlike ``predict``, the graph does not refuse a negative word id: ONNX's ``Gather`` counts
+    it from the end (-1 is word V-1). Ids of V or more fail in onnxruntime.
     """
+    softmax = check_flag(softmax, "to_onnx", "softmax")
     onnx = import_extra("onnx", "onnx", "to_onnx")
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
     opset = checked_opset(onnx, opset)

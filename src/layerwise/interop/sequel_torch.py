@@ -17,8 +17,8 @@
 
 The models are those whose ``layers`` run in one chain (SimpleRnnlm, Rnnlm, BetterRnnlm); the
 loss layer is left out, so the module returns the scores, as ``predict`` does. Anything else
-(TimeGRU, whose equations are not ``nn.GRU``'s, TimeBiLSTM, a seq2seq model) is refused at
-export with the reason.
+(TimeGRU, whose equations are not ``nn.GRU``'s, TimeBiLSTM, a seq2seq or word2vec model) is
+refused at export with the reason.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sequel.base_model import BaseModel
+from ..sequel.base import OnDevice
 from ..sequel.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN
 from .plan import ConversionError, import_extra
 
@@ -46,8 +46,13 @@ _REFUSED_WHY = {
 
 
 def is_sequel_model(network: Any) -> bool:
-    """Whether ``network`` is one of the sequel's models (``params`` a list, not a dict)."""
-    return isinstance(network, BaseModel)
+    """Whether ``network`` is one of the sequel's models or layers (``params`` a list, not a dict).
+
+    The word2vec models count too, though they are no
+    :class:`~layerwise.sequel.base_model.BaseModel`: :func:`sequel_layers` refuses them with
+    the reason, where volume 1's planner failed on their missing ``layers`` dict.
+    """
+    return isinstance(network, OnDevice)
 
 
 def lstm_gates_as(order: str, W: np.ndarray) -> np.ndarray:
@@ -71,10 +76,15 @@ def sequel_layers(model: Any, target: str) -> list[tuple[str, Any]]:
     owner = type(model).__name__
     layers = getattr(model, "layers", None)
     if not isinstance(layers, list):
+        example = (
+            "a word2vec model, whose product is its word vectors, model.word_vecs"
+            if hasattr(model, "word_vecs")
+            else "an encoder and a decoder, say"
+        )
         raise ConversionError(
             f"{owner} cannot be exported to {target}: only the sequel's language models, "
             f"whose layers run in one chain (model.layers: SimpleRnnlm, Rnnlm, BetterRnnlm), "
-            "convert; this model has no such chain (an encoder and a decoder, say)"
+            f"convert; this model has no such chain ({example})"
         )
     named: list[tuple[str, Any]] = []
     counts: dict[str, int] = {}

@@ -33,17 +33,12 @@ from .._checks import (
     as_dtype,
     as_float_array,
     check_dout,
+    check_flag,
     check_number,
     quiet,
 )
 from ..backend import as_array_like, get_array_module, is_writeable
 from .base import Layer, register_layer
-
-
-def _check_flag(value, where, name):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise InvalidParameterError(f"{where}: {name} must be True or False, got {value!r}")
 
 
 @register_layer
@@ -104,7 +99,7 @@ class Dropout(Layer):
         self.dropout_ratio = check_number(
             dropout_ratio, "Dropout", "dropout_ratio", low=0.0, high=1.0, high_open=True
         )
-        self.inverted = _check_flag(inverted, "Dropout", "inverted")
+        self.inverted = check_flag(inverted, "Dropout", "inverted")
         try:
             self.rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as err:
@@ -245,7 +240,7 @@ class BatchNormalization(Layer):
         self.beta = self._check_shape(as_float_array(beta, where, name="beta"), "beta")
         self.momentum = check_number(momentum, where, "momentum", low=0.0, high=1.0)
         self.eps = check_number(eps, where, "eps", low=0.0, low_open=True)
-        self.unbiased_running_var = _check_flag(unbiased_running_var, where, "unbiased_running_var")
+        self.unbiased_running_var = check_flag(unbiased_running_var, where, "unbiased_running_var")
         self.running_mean = self._buffer(running_mean, 0.0, "running_mean")
         self.running_var = self._buffer(running_var, 1.0, "running_var")
         self.input_shape: tuple[int, ...] | None = None

@@ -746,7 +746,8 @@ def record_unrolled(
     TypeError
         For a model or a layer this function cannot unroll (named).
     ValueError
-        For ``steps`` below 1 or ``xs``/``ts`` of the wrong shape.
+        For ``steps`` below 1, ``xs``/``ts`` of the wrong shape, or parameters that hold NaN
+        or Inf (the first is named).
     RuntimeError
         When the unrolled steps do not reproduce the model's own loss and gradients (the
         drawing would not be the model's maths).
@@ -756,7 +757,8 @@ def record_unrolled(
     xs, ts = np.asarray(xs), np.asarray(ts)
     name = type(model).__name__
     if isinstance(model, LayerStack):
-        xs, ts = xs[:, :steps], ts[:, :steps]
+        if xs.ndim == ts.ndim == 2:  # else refused below, with the shapes as given
+            xs, ts = xs[:, :steps], ts[:, :steps]
         if xs.shape != ts.shape or xs.ndim != 2:
             raise ValueError(
                 f"record_unrolled: {name} expects word ids xs and next words ts of one shape "
@@ -764,7 +766,8 @@ def record_unrolled(
             )
         layers: list[Any] = list(model.layers)
     elif isinstance(model, Seq2seq):
-        xs, ts = xs[:, :steps], ts[:, : steps + 1]
+        if xs.ndim == ts.ndim == 2:
+            xs, ts = xs[:, :steps], ts[:, : steps + 1]
         if xs.ndim != 2 or ts.ndim != 2 or len(xs) != len(ts) or ts.shape[1] < 2:
             raise ValueError(
                 f"record_unrolled: {name} expects questions xs (N, Tq) and answers ts (N, Ta) "
@@ -780,6 +783,7 @@ def record_unrolled(
     for layer in layers:
         if hasattr(layer, "state_names") and type(layer) not in CELLS:
             raise TypeError(f"record_unrolled: cannot unroll {type(layer).__name__}")
+    _check_finite(model, name)
     carried = [_carried(layer) for layer in layers]
     generators = model.rng_states() if hasattr(model, "rng_states") else None
     try:
@@ -802,6 +806,20 @@ def record_unrolled(
     graph.loss = float(loss)
     graph.title = title
     return graph
+
+
+def _check_finite(model: Any, name: str) -> None:
+    """Refuse parameters that hold NaN or Inf, naming the first such one.
+
+    Their step's loss and gradients are NaN, which no drawing can be checked against: without
+    this, :func:`_check` would blame the unrolling for the model's weights.
+    """
+    for i, param in enumerate(model.params):
+        if not np.isfinite(param).all():
+            raise ValueError(
+                f"record_unrolled: {name}'s parameters hold NaN or Inf, the first params[{i}] "
+                f"{param.shape}: a step of it has no loss or gradients to draw"
+            )
 
 
 def _check(model: Any, tape: _Tape, loss: Any, name: str) -> None:
