@@ -611,6 +611,11 @@ def test_regression_an_lr_decay_below_one_is_refused(capsys, decay):
         ("cbow", "a b a b\n" * 50, "its training text has 3 distinct words (<eos>, the end of a "
          "line, included), too few for 5 negative samples per word: give a text of at least 6"),
         ("skip-gram", "a b c d\n" * 50, "its training text has 5 distinct words"),
+        # a NUL trained to the end, then the model file refused the word (save_model)
+        ("rnnlm", "a b\x00 c\n" * 50, "it holds the NUL character ('b\\x00'), which a model "
+         "file cannot keep: is it text?"),
+        ("seq2seq", "1\x00_2\n" * 20, "it holds the NUL character ('\\x00'), which a model file "
+         "cannot keep: is it text?"),
     ],
 )  # fmt: skip
 def test_regression_a_word_file_without_enough_words_is_refused_before_the_run(

@@ -265,7 +265,7 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
         One line: the file is not UTF-8 text, or not in its format.
     UsageError
         A file of questions whose test part (its last tenth) is empty; a file of words that
-        holds none.
+        holds none; a NUL character in either.
     """
     if language_model:
         return _ptb() if name == "ptb" else _word_file(Path(name))
@@ -281,6 +281,7 @@ def load_text_data(name: str, language_model: bool, reverse: bool = False) -> Te
             f"line{'s' * (lines != 1)}, is empty: give at least 10 lines"
         )
     _, id_to_char = sequence.get_vocab()
+    _no_nul(name, id_to_char.values())
     if reverse:  # the sequel's x_train[:, ::-1]: the question read from its end
         x_train, x_test = x_train[:, ::-1].copy(), x_test[:, ::-1].copy()
     vocab = [id_to_char[i] for i in range(len(id_to_char))]
@@ -313,12 +314,24 @@ def _refused(name: str, path: Path, err: ValueError) -> ValueError:
     return ValueError(f"--dataset {name}: {reason}")
 
 
+def _no_nul(name: str, words: Any) -> None:
+    """Refuse a data set whose words or characters hold NUL: the model file could not keep
+    them (NumPy's strings drop a trailing NUL), so the run would fail at its end."""
+    for word in words:
+        if "\x00" in word:
+            raise UsageError(
+                f"--dataset {name}: it holds the NUL character ({word!r}), which a model file "
+                "cannot keep: is it text?"
+            )
+
+
 def _word_file(path: Path) -> TextData:
     try:
         text = read_text(path)
     except ValueError as err:
         raise _refused(str(path), path, err) from None
     words = _words(text)
+    _no_nul(str(path), words)
     if all(word == "<eos>" for word in words):  # each line's end, also of a blank line
         what = "only whitespace" if text else "it is empty"
         raise UsageError(f"--dataset {path}: the file holds no words ({what})")
