@@ -56,10 +56,11 @@ class RefusedPickleError(ModelFileError):
 
 
 class ArraysOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that can build NumPy arrays, dicts, lists, strings and numbers, nothing else.
+    """An unpickler that can build NumPy arrays, dicts, lists, strings, integers and floats.
 
-    Builtin containers and numbers come from the pickle's own opcodes; every class or function
-    comes through ``find_class``, which is where anything that runs code must pass.
+    Builtin containers and those numbers come from the pickle's own opcodes; every class or
+    function (``complex`` too) comes through ``find_class``, which is where anything that runs
+    code must pass.
     """
 
     def __init__(self, file: Any, where: str) -> None:
