@@ -494,3 +494,14 @@ def test_a_diverged_epoch_is_not_checkpointed(sample, tmp_path):
     with pytest.raises(DivergedError):
         trainer.train()
     assert read_checkpoint_meta(path)["iteration"] == before  # the last sound epoch's
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5])
+def test_regression_a_seed_numpy_refuses_is_refused_naming_the_owner(seed):
+    """NumPy's own words came out: 'expected non-negative integer', 'SeedSequence expects int
+    or sequence of ints for entropy not a'."""
+    x, t = np.zeros((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="TwoLayerNet: seed must be None, a non-negative"):
+        TwoLayerNet(4, 3, 3, seed=seed)
+    with pytest.raises(ValueError, match="Trainer: seed must be None, a non-negative"):
+        Trainer(TwoLayerNet(4, 3, 3, seed=0), x, t, x, t, seed=seed)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blas import blas_threads
-from ._checks import check_number
+from ._checks import check_number, check_seed
 from ._surroundings import StopRequest, progress_bar, stop_signals
 from ._types import StrPath
 from .backend import Device, to_device
@@ -292,7 +292,7 @@ class Trainer:
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed, "Trainer")
         self.epoch = 0
         self.iteration = 0
         self._perm: np.ndarray | None = None  # this epoch's order; None between epochs
