@@ -112,7 +112,7 @@ class Dropout(Layer):
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "Dropout.forward")
         p = self.dropout_ratio
-        if train_flg:
+        if check_flag(train_flg, "Dropout.forward", "train_flg"):
             # The book draws with np.random.rand; a generator of our own leaves the global
             # state alone and lets a network replay the same masks for a gradient check.
             # Drawn on the host and copied to x's device: the masks are those of the seeded
@@ -292,6 +292,7 @@ class BatchNormalization(Layer):
 
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "BatchNormalization.forward")
+        train_flg = check_flag(train_flg, "BatchNormalization.forward", "train_flg")
         x2, axes, shape = self._layout(x)
         n = math.prod(x2.shape[axis] for axis in axes)  # values per feature
         if train_flg and self.unbiased_running_var and n < 2:
