@@ -862,3 +862,11 @@ def test_regression_a_folder_where_no_file_can_be_created_names_the_file_asked_f
     with pytest.raises(OSError) as e:
         save(TwoLayerNet(4, 3, 2, seed=0), "/proc/x.npz")
     assert e.value.filename == "/proc/x.npz" and ".tmp" not in str(e.value)
+
+
+@pytest.mark.parametrize("network", [None, {"W1": np.ones(2)}])
+def test_regression_saving_what_is_not_a_network_names_it(tmp_path, network):
+    """AttributeError: 'NoneType' object has no attribute 'get_config' came out; no file."""
+    with pytest.raises(TypeError, match="layerwise.save: network must be a layerwise network"):
+        save(network, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []

@@ -536,3 +536,18 @@ def test_flat_rows_given_to_a_conv_net_get_the_reshape_hint():
 
     with pytest.raises(ValueError, match=r"use x\.reshape\(-1, 1, 28, 28\)"):
         SimpleConvNet(seed=0).predict(np.zeros((2, 784)))
+
+
+def test_regression_a_flag_that_is_not_a_bool_is_refused():
+    """predict(x, train_flg="no") ran Dropout and BatchNormalization in training mode, and
+    MultiLayerNetExtend(use_dropout="no") built Dropout layers: a non-empty string is true."""
+    net = MultiLayerNetExtend(3, [4], 2, use_dropout=True, use_batchnorm=True, seed=0)
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match="MultiLayerNetExtend.predict: train_flg must be True"):
+        net.predict(x, train_flg="no")
+    with pytest.raises(ValueError, match="MultiLayerNetExtend.predict: train_flg must be True"):
+        net.loss(x, np.array([0, 1]), train_flg="no")
+    for flag in ("use_dropout", "use_batchnorm"):
+        with pytest.raises(ValueError, match=f"MultiLayerNetExtend: {flag} must be True or False"):
+            MultiLayerNetExtend(3, [4], 2, **{flag: "no"})
+    assert net.predict(x, train_flg=np.bool_(False)).shape == (2, 2)  # NumPy's bool is one

@@ -575,3 +575,13 @@ def test_a_subclass_with_the_old_private_names_still_works():
     assert opt.hyperparameter_names == ("lr", "factor")
     assert opt.hyperparameters == {"lr": 0.1, "factor": 0.5}
     assert "factor" in opt.state_dict()
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_regression_an_integer_parameter_is_refused_by_name_and_left_alone(name):
+    """NumPy's bare UFuncTypeError ("Cannot cast ufunc 'subtract' output from dtype('float64')
+    to dtype('int64')") came out, naming neither the optimizer nor the parameter."""
+    params = {"W": np.ones(3), "b": np.ones(3, dtype=np.int64)}
+    with pytest.raises(TypeError, match=r"\.update: params\['b'\] has dtype int64"):
+        get_optimizer(name).update(params, {"W": np.ones(3), "b": np.ones(3)})
+    assert np.array_equal(params["W"], np.ones(3))  # checked before the first update

@@ -467,3 +467,14 @@ def test_wrong_dout_shape_names_the_layer():
         layer.forward(np.ones((2, 3)))
         with pytest.raises(ValueError, match=f"{type(layer).__name__}.backward: dout must have"):
             layer.backward(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Dropout(0.5), lambda: BatchNormalization(np.ones(3), np.zeros(3))]
+)
+def test_regression_train_flg_that_is_not_a_bool_is_refused(make):
+    """forward(x, train_flg="no") trained (a non-empty string is true): Dropout dropped units,
+    BatchNormalization used the batch's statistics and moved its running ones."""
+    layer = make()
+    with pytest.raises(ValueError, match=r"\.forward: train_flg must be True or False, got 'no'"):
+        layer.forward(np.ones((4, 3)), train_flg="no")

@@ -138,7 +138,7 @@ def test_optimizer_by_name_or_instance_and_bad_arguments(sample):
 
     assert type(_trainer(sample, optimizer="adam", optimizer_param={}).optimizer) is Adam
     opt = Adam(lr=0.01)
-    assert _trainer(sample, optimizer=opt).optimizer is opt
+    assert _trainer(sample, optimizer=opt, optimizer_param=None).optimizer is opt
     with pytest.raises(ValueError, match="unknown optimizer"):
         _trainer(sample, optimizer="lbfgs")
     (x, t), _ = sample
@@ -494,3 +494,37 @@ def test_a_diverged_epoch_is_not_checkpointed(sample, tmp_path):
     with pytest.raises(DivergedError):
         trainer.train()
     assert read_checkpoint_meta(path)["iteration"] == before  # the last sound epoch's
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, True])
+def test_regression_evaluate_sample_num_per_epoch_is_checked_before_training(n):
+    """-1 evaluated on x[:-1] (all but the last sample) without a word; 0 trained an epoch,
+    then failed in the network's accuracy; 2.5 ended in a bare 'slice indices must be
+    integers'. Each is now refused by the constructor, naming the argument."""
+    x, t = np.zeros((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="Trainer: evaluate_sample_num_per_epoch must be"):
+        Trainer(TwoLayerNet(4, 3, 3, seed=0), x, t, x, t, evaluate_sample_num_per_epoch=n)
+
+
+def test_regression_trainer_refuses_a_flag_or_optimizer_param_it_would_misread():
+    """verbose="no" printed (a non-empty string is true); optimizer_param given with a built
+    optimizer was dropped without a word (its lr was not the one asked for)."""
+    from layerwise.optimizers import Adam
+
+    x, t = np.zeros((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    with pytest.raises(ValueError, match="Trainer: verbose must be True or False, got 'no'"):
+        Trainer(net, x, t, x, t, verbose="no")
+    with pytest.raises(ValueError, match="Trainer: optimizer_param is for an optimizer given"):
+        Trainer(net, x, t, x, t, optimizer=Adam(), optimizer_param={"lr": 5.0})
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5])
+def test_regression_a_seed_numpy_refuses_is_refused_naming_the_owner(seed):
+    """NumPy's own words came out: 'expected non-negative integer', 'SeedSequence expects int
+    or sequence of ints for entropy not a'."""
+    x, t = np.zeros((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="TwoLayerNet: seed must be None, a non-negative"):
+        TwoLayerNet(4, 3, 3, seed=seed)
+    with pytest.raises(ValueError, match="Trainer: seed must be None, a non-negative"):
+        Trainer(TwoLayerNet(4, 3, 3, seed=0), x, t, x, t, seed=seed)

@@ -130,6 +130,18 @@ def check_flag(value, where, name):
     raise InvalidParameterError(f"{where}: {name} must be True or False, got {value!r}")
 
 
+def check_seed(seed, where):
+    """``np.random.default_rng(seed)``, NumPy's refusals (``-1``, ``"a"``, ``1.5``) naming
+    ``where`` as an :class:`InvalidParameterError`."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as err:
+        raise InvalidParameterError(
+            f"{where}: seed must be None, a non-negative whole number or a "
+            f"numpy.random.Generator, got {seed!r}"
+        ) from err
+
+
 def as_array(x, where, name="x"):
     """``np.asarray(x)``, with NumPy's conversion errors (e.g. ragged lists) naming the caller."""
     if type(x) is np.ndarray or is_cupy_array(x):  # an array already, on its device

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import InvalidParameterError, check_number
+from ._checks import InvalidParameterError, check_flag, check_number
 from .book_weights import BookParams
 from .layers import ACTIVATIONS, Relu
 from .network import PlannedNetwork
@@ -357,14 +357,14 @@ class MultiLayerNetExtend(MultiLayerNet):
     def _options(  # the arguments this class adds
         owner: str, *, use_dropout: Any, dropout_ration: Any, use_batchnorm: Any
     ) -> dict[str, Any]:
-        if use_dropout:
+        if check_flag(use_dropout, owner, "use_dropout"):
             dropout_ration = check_number(
                 dropout_ration, owner, "dropout_ration", low=0, high=1, high_open=True
             )
         return {
             "use_dropout": bool(use_dropout),
             "dropout_ration": float(dropout_ration),
-            "use_batchnorm": bool(use_batchnorm),
+            "use_batchnorm": check_flag(use_batchnorm, owner, "use_batchnorm"),
         }
 
     @staticmethod
@@ -480,7 +480,7 @@ class SimpleConvNet(_BookNet):
             "hidden_size": hidden_size,
             "output_size": output_size,
             "weight_init_std": std,
-            "use_batchnorm": bool(use_batchnorm),
+            "use_batchnorm": check_flag(use_batchnorm, owner, "use_batchnorm"),
             "dtype": dtype.name,
         }
         return NetworkPlan(cls, arguments, layers, input_shape=input_dim)
@@ -611,7 +611,7 @@ class DeepConvNet(_BookNet):
             **{f"conv_param_{i}": conv for i, conv in enumerate(convs, 1)},
             "hidden_size": hidden_size,
             "output_size": output_size,
-            "use_batchnorm": bool(use_batchnorm),
+            "use_batchnorm": check_flag(use_batchnorm, owner, "use_batchnorm"),
             "dtype": dtype.name,
         }
         return NetworkPlan(cls, arguments, layers, input_shape=input_dim)

@@ -130,6 +130,11 @@ def save(network: Sequential, path: StrPath, *, training: dict[str, Any] | None 
             "list); write its weights with model.save_params(path), a safe .npz that "
             "model.load_params(path) reads"
         )
+    if not isinstance(network, Sequential):  # None, a dict, a network written as the book's
+        raise TypeError(
+            "layerwise.save: network must be a layerwise network (Sequential or one of "
+            f"layerwise.book_nets), got {type(network).__name__}"
+        )
     config = network.get_config()
     if NETWORKS.get(config.get("class", "")) is not type(network):
         raise fail(

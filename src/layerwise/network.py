@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11's; the stub packages give it to 
     from typing_extensions import Self
 
 from . import functions
-from ._checks import as_array, as_float_array, check_labels, check_number, quiet
+from ._checks import as_array, as_float_array, check_flag, check_labels, check_number, quiet
 from .backend import (
     Device,
     array_module,
@@ -237,7 +237,10 @@ class Sequential:
         x = as_array_like(x, self._first_array())  # host input of a GPU network, and back
         if getattr(x, "dtype", None) == np.uint8:
             x = as_batch(x, self.dtype)
-        train_flg = bool(train_flg)
+        # The book's truthiness would train on predict(x, train_flg="no").
+        train_flg = train_flg is not None and check_flag(
+            train_flg, f"{type(self).__name__}.predict", "train_flg"
+        )
         for layer in self.layers.values():
             x = layer_forward(layer, x, train_flg)
         return x  # what the last layer returned: an ndarray (NumPy's or CuPy's)

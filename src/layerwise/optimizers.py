@@ -153,6 +153,12 @@ class Optimizer:
                     f"{owner}.update: params[{key!r}] is a {type(p).__name__}, not a "
                     "numpy.ndarray; optimizers update parameters in place, which needs arrays."
                 )
+            if p.dtype.kind != "f":  # in place, p -= lr * g cannot store a fraction in an int
+                raise TypeError(
+                    f"{owner}.update: params[{key!r}] has dtype {p.dtype}; optimizers update "
+                    "parameters in place, which needs floating-point arrays: convert it with "
+                    ".astype(float) before training"
+                )
             if type(g) is not type(p):  # a list, or a host gradient for a GPU parameter
                 g = as_array_like(as_array(g, f"{owner}.update", f"grads[{key!r}]"), p)
             if g.shape != p.shape:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import InvalidParameterError, as_float_array, check_number, quiet
+from ._checks import InvalidParameterError, as_float_array, check_number, check_seed, quiet
 from .backend import as_array_like, get_array_module
 from .layers import (
     LAYERS,
@@ -177,9 +177,9 @@ class NetworkPlan:
             Arrays keyed as ``state_dict()`` (a model file's): the layers take them instead
             of drawing or filling their own.
         """
-        rng = np.random.default_rng(seed)
+        owner = self.cls.__name__
+        rng = check_seed(seed, owner)
         if arrays is None:
-            owner = self.cls.__name__
             drawn = [
                 {
                     attr: initial_weights(p.shapes[attr], fan_in, init, rng, p.dtype, owner)

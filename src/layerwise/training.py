@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blas import blas_threads
-from ._checks import check_number
+from ._checks import InvalidParameterError, check_flag, check_number, check_seed
 from ._surroundings import StopRequest, progress_bar, stop_signals
 from ._types import StrPath
 from .backend import Device, to_device
@@ -249,6 +249,20 @@ class Trainer:
         mini_batch_size = check_number(
             mini_batch_size, "Trainer", "mini_batch_size", low=1, integer=True
         )
+        if evaluate_sample_num_per_epoch is not None:  # x[:0] is empty, x[:-1] all but one
+            evaluate_sample_num_per_epoch = check_number(
+                evaluate_sample_num_per_epoch,
+                "Trainer",
+                "evaluate_sample_num_per_epoch",
+                low=1,
+                integer=True,
+            )
+        verbose = check_flag(verbose, "Trainer", "verbose")
+        if isinstance(optimizer, Optimizer) and optimizer_param is not None:
+            raise InvalidParameterError(
+                f"Trainer: optimizer_param is for an optimizer given by name; {optimizer!r} was "
+                "given built, so set its hyperparameters when you build it"
+            )
         if checkpoint_every is not None:
             check_number(checkpoint_every, "Trainer", "checkpoint_every", low=1, integer=True)
             if checkpoint_path is None:
@@ -292,7 +306,7 @@ class Trainer:
 
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed, "Trainer")
         self.epoch = 0
         self.iteration = 0
         self._perm: np.ndarray | None = None  # this epoch's order; None between epochs

@@ -19,6 +19,7 @@ from ._checks import (
     as_dtype,
     as_float_array,
     check_number,
+    check_seed,
     quiet,
 )
 from .backend import get_array_module
@@ -130,13 +131,7 @@ def shuffle_dataset(
             f"axis, shapes (N, ...) and (N,) or (N, C), got x of shape {x.shape} and t of shape "
             f"{t.shape}"
         )
-    try:
-        rng = np.random.default_rng(seed)
-    except (TypeError, ValueError) as err:
-        raise InvalidParameterError(
-            "shuffle_dataset: seed must be None, a non-negative whole number, a "
-            f"numpy.random.Generator or another seed numpy.random.default_rng accepts, got {seed!r}"
-        ) from err
+    rng = check_seed(seed, "shuffle_dataset")
     permutation = rng.permutation(len(x))
     return x[permutation], t[permutation]
 

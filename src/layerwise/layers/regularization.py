@@ -29,12 +29,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import (
-    InvalidParameterError,
     as_dtype,
     as_float_array,
     check_dout,
     check_flag,
     check_number,
+    check_seed,
     quiet,
 )
 from ..backend import as_array_like, get_array_module, is_writeable
@@ -100,13 +100,7 @@ class Dropout(Layer):
             dropout_ratio, "Dropout", "dropout_ratio", low=0.0, high=1.0, high_open=True
         )
         self.inverted = check_flag(inverted, "Dropout", "inverted")
-        try:
-            self.rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as err:
-            raise InvalidParameterError(
-                "Dropout: seed must be None, a non-negative int or a numpy.random.Generator, "
-                f"got {seed!r}"
-            ) from err
+        self.rng = check_seed(seed, "Dropout")
         self.mask: np.ndarray | None = None
         self.shard: tuple[int, int, int] | None = None
         self._cache: tuple[Any, ...] | None = None  # (shape, dtype, scale) of the last forward
@@ -118,7 +112,7 @@ class Dropout(Layer):
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "Dropout.forward")
         p = self.dropout_ratio
-        if train_flg:
+        if check_flag(train_flg, "Dropout.forward", "train_flg"):
             # The book draws with np.random.rand; a generator of our own leaves the global
             # state alone and lets a network replay the same masks for a gradient check.
             # Drawn on the host and copied to x's device: the masks are those of the seeded
@@ -298,6 +292,7 @@ class BatchNormalization(Layer):
 
     def forward(self, x: npt.ArrayLike, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "BatchNormalization.forward")
+        train_flg = check_flag(train_flg, "BatchNormalization.forward", "train_flg")
         x2, axes, shape = self._layout(x)
         n = math.prod(x2.shape[axis] for axis in axes)  # values per feature
         if train_flg and self.unbiased_running_var and n < 2:
