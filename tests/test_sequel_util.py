@@ -152,6 +152,15 @@ def test_regression_clip_grads_refuses_a_maximum_that_is_no_number(max_norm):
     clip_grads(grads, float("inf"))  # never clips, as in the sequel
 
 
+def test_regression_clip_grads_refuses_integer_gradients_before_scaling_any():
+    # An int gradient failed inside NumPy's in-place multiply, after the ones before it had been
+    # scaled; the optimizers refuse integer parameters likewise.
+    grads = [np.full(2, 30.0), np.full(3, 10)]
+    with pytest.raises(TypeError, match=r"^clip_grads: grads\[1\] must be a floating-point array"):
+        clip_grads(grads, 1.0)
+    np.testing.assert_array_equal(grads[0], 30.0)
+
+
 def test_clip_grads_scales_in_place_to_the_maximum_norm():
     grads = [np.full((2, 2), 3.0), np.full(1, 4.0)]  # norm sqrt(4 * 9 + 16) = sqrt(52)
     held = list(grads)

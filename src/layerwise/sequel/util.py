@@ -278,7 +278,8 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
 
     ``|g|`` is the L2 norm of all the gradients together, as one vector (the sequel's
     section 5.5.3: gradient clipping against exploding gradients). ``max_norm`` must be at
-    least 0 (a negative one, which the sequel takes, turns every gradient round).
+    least 0 (a negative one, which the sequel takes, turns every gradient round); every
+    gradient a floating-point array, as an optimizer's parameters are.
     """
     number = max_norm
     if isinstance(number, np.ndarray) and number.ndim == 0:
@@ -287,6 +288,12 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
         check_number(max_norm, "clip_grads", "max_norm", low=0)  # raises, naming what came
     if not number >= 0:  # NaN too; inf never clips, as in the sequel
         raise InvalidParameterError(f"clip_grads: max_norm must be >= 0, got {max_norm!r}")
+    for i, grad in enumerate(grads):  # scaled in place: a fraction cannot be stored in an int
+        if getattr(grad, "dtype", np.dtype(object)).kind != "f":
+            raise TypeError(
+                f"clip_grads: grads[{i}] must be a floating-point array (scaled in place), got "
+                f"{getattr(grad, 'dtype', type(grad).__name__)}"
+            )
     # summed where the gradients are; one number comes back to the host, for the test below
     total_norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
     rate = max_norm / (total_norm + 1e-6)
