@@ -419,6 +419,9 @@ def test_regression_the_models_refuse_sizes_below_one_and_dtypes_not_float(make)
     for dtype in (int, np.float16):
         with pytest.raises(ValueError, match=f"^{name}: dtype must be float32 or float64, got"):
             make(9, 8, 8, dtype=dtype)
+    for seed in (-1, 1.5, "a"):  # NumPy's SeedSequence errors came out, naming no model
+        with pytest.raises(ValueError, match=f"^{name}: seed must be None, a non-negative"):
+            make(9, 8, 8, seed=seed)
     same = make(np.int64(9), 8, 8, seed=0)
     for p, q in zip(same.params, make(9, 8, 8, seed=0).params, strict=True):
         np.testing.assert_array_equal(p, q)  # NumPy integers draw the same weights

@@ -357,12 +357,13 @@ class MultiLayerNetExtend(MultiLayerNet):
     def _options(  # the arguments this class adds
         owner: str, *, use_dropout: Any, dropout_ration: Any, use_batchnorm: Any
     ) -> dict[str, Any]:
-        if check_flag(use_dropout, owner, "use_dropout"):
+        use_dropout = check_flag(use_dropout, owner, "use_dropout")
+        if use_dropout:
             dropout_ration = check_number(
                 dropout_ration, owner, "dropout_ration", low=0, high=1, high_open=True
             )
         return {
-            "use_dropout": bool(use_dropout),
+            "use_dropout": use_dropout,
             "dropout_ration": float(dropout_ration),
             "use_batchnorm": check_flag(use_batchnorm, owner, "use_batchnorm"),
         }

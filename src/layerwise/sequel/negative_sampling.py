@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, as_float_array, check_dout, check_number
+from .._checks import as_array, as_float_array, check_dout, check_number, check_seed
 from ..backend import as_array_like, as_numpy
 from .base import SequelLayer, check_ids, register_sequel_layer
 from .layers import Embedding, SigmoidWithLoss
@@ -171,7 +171,7 @@ class UnigramSampler:
             )
         self._words = np.flatnonzero(self.word_p)  # words of probability 0 are never drawn
         self._keep, self._alias = alias_table(self.word_p[self._words])
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed, "UnigramSampler")
 
     def _draw(self, n: int) -> np.ndarray:
         # Walker's alias method: a uniform column, kept or sent to its alias. Two independent

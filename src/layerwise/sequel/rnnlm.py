@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import check_number
+from .._checks import check_number, check_seed
 from ..plans import check_dtype
 from .base_model import LayerStack
 from .time_layers import (
@@ -48,7 +48,7 @@ class InitialWeights:
 
     def __init__(self, seed: Any, dtype: npt.DTypeLike, owner: str) -> None:
         self.dtype = check_dtype(dtype, owner)
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed, owner)
 
     def normal(self, rows: int, cols: int, scale: float) -> np.ndarray:
         return (self.rng.standard_normal((rows, cols)) * scale).astype(self.dtype)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import check_number, check_seed
 from ..backend import as_numpy, is_cupy_array
 from .functions import softmax
 from .rnnlm import BetterRnnlm, Rnnlm
@@ -86,7 +86,7 @@ class _Generating:
     ) -> Iterator[int]:
         V = self.params[0].shape[0]  # the embedding's rows
         x = check_number(start_id, where, "start_id", low=0, high=V, high_open=True, integer=True)
-        rng = np.random.default_rng(seed)
+        rng = check_seed(seed, where)
         skip = sorted(set(_word_ids(skip_ids, where)) & set(range(V)))
         if len(skip) == V:
             raise ValueError(f"generate: skip_ids leave none of the {V} words to draw")

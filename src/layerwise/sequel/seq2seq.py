@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, as_float_array, check_dout, check_number
+from .._checks import as_array, as_float_array, check_dout, check_number, check_seed
 from ..backend import as_numpy, get_array_module
 from ..layers.base import backward_before_forward
 from ..plans import check_dtype
@@ -370,7 +370,8 @@ class Seq2seq(BaseModel):
             hidden_size=hidden_size,
         )
         check_dtype(dtype, type(self).__name__)  # named as the model, before the encoder's check
-        rng = np.random.default_rng(seed)  # one stream: the encoder's arrays, then the decoder's
+        # one stream: the encoder's arrays, then the decoder's
+        rng = check_seed(seed, type(self).__name__)
         self.encoder = self.encoder_class(*sizes, seed=rng, dtype=dtype)
         self.decoder = self.decoder_class(*sizes, seed=rng, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_number
+from .._checks import as_array, check_number, check_seed
 from ..backend import as_array_like, get_array_module
 from .base import is_transposed_view
 from .util import clip_grads
@@ -168,7 +168,7 @@ class Trainer:
         self.loss_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed, type(self).__name__)
 
     def fit(
         self,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import as_array, check_number
+from .._checks import as_array, check_number, check_seed
 from ..backend import as_numpy, get_array_module
 from ..plans import check_dtype
 from .base import OnDevice, check_ids
@@ -67,7 +67,7 @@ class _FullSoftmax(OnDevice):
         where = type(self).__name__
         V, H = check_sizes(where, vocab_size=vocab_size, hidden_size=hidden_size)
         dtype = check_dtype(dtype, where)
-        rng = np.random.default_rng(seed)
+        rng = check_seed(seed, where)
         W_in, W_out = _init((V, H), rng, dtype), _init((H, V), rng, dtype)
         self._build(W_in, W_out)
         self.word_vecs = W_in
@@ -156,7 +156,7 @@ class _NegativeSampling(OnDevice):
         where = type(self).__name__
         V, H = check_sizes(where, vocab_size=vocab_size, hidden_size=hidden_size)
         dtype = check_dtype(dtype, where)
-        rng = np.random.default_rng(seed)
+        rng = check_seed(seed, where)
         self.window_size = check_number(
             window_size, type(self).__name__, "window_size", low=1, integer=True
         )
